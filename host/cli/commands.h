@@ -1,0 +1,19 @@
+/* The subcommands of the `ser` CLI: each lives in host/cli/cmd_<name>.c and returns the
+ * process exit code (0 ok, 1 failure, 2 usage error or unavailable). */
+#ifndef SER_CLI_COMMANDS_H
+#define SER_CLI_COMMANDS_H
+
+typedef struct ser_command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    const char *summary;
+} ser_command;
+
+int cmd_mfcc(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
+int cmd_split(int argc, char **argv);
+
+/* True when argv holds -h or --help. */
+int cli_wants_help(int argc, char **argv);
+
+#endif

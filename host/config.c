@@ -1,0 +1,227 @@
+/* Configuration: one table of keys (section, name, type, default, range, help); INI files are
+ * read with inih, --set overrides go through the same setter, JSON export uses cJSON. */
+#include "ser/config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { KEY_INT, KEY_DOUBLE, KEY_BOOL } key_type;
+
+typedef struct config_key {
+    const char *section;
+    const char *name;
+    key_type type;
+    size_t offset;        /* offset of the field inside ser_config */
+    double def;           /* the reference recipe's value */
+    double min, max;      /* inclusive range */
+    const char *help;
+} config_key;
+
+#define F(member) offsetof(ser_config, member)
+static const config_key KEYS[] = {
+    {"audio", "sample_rate", KEY_INT, F(audio.sample_rate), 22050, 1000, 384000, "target sample rate (Hz)"},
+    {"audio", "offset", KEY_DOUBLE, F(audio.offset), 0.5, 0, 3600, "seconds skipped at the start"},
+    {"audio", "duration", KEY_DOUBLE, F(audio.duration), 3.0, 0, 3600, "seconds read (0: to the end)"},
+    {"features", "n_mfcc", KEY_INT, F(features.n_mfcc), 40, 1, 1024, "MFCC coefficients kept"},
+    {"features", "n_fft", KEY_INT, F(features.n_fft), 2048, 16, 65536, "FFT size and window length"},
+    {"features", "hop_length", KEY_INT, F(features.hop_length), 512, 1, 65536, "samples between frames"},
+    {"features", "n_mels", KEY_INT, F(features.n_mels), 128, 1, 1024, "mel bands"},
+    {"features", "fmin", KEY_DOUBLE, F(features.fmin), 0, 0, 192000, "lowest mel frequency (Hz)"},
+    {"features", "fmax", KEY_DOUBLE, F(features.fmax), 0, 0, 192000, "highest mel frequency (Hz; 0: rate/2)"},
+    {"features", "top_db", KEY_DOUBLE, F(features.top_db), 80, 0, 1000, "dB floor below the clip maximum"},
+    {"features", "frames", KEY_INT, F(features.frames), 130, 1, 100000, "frames after pad/cut"},
+    {"model", "conv_blocks", KEY_INT, F(model.conv_blocks), 4, 1, 8, "Conv-BN-ReLU-Pool-Dropout blocks"},
+    {"model", "filters", KEY_INT, F(model.filters), 64, 1, 1024, "channels per conv block"},
+    {"model", "kernel", KEY_INT, F(model.kernel), 3, 1, 15, "conv kernel size (odd, padding same)"},
+    {"model", "pool", KEY_INT, F(model.pool), 2, 1, 8, "max-pool size and stride"},
+    {"model", "dropout", KEY_DOUBLE, F(model.dropout), 0.2, 0, 0.95, "dropout rate after each block"},
+    {"model", "l2", KEY_DOUBLE, F(model.l2), 0.01, 0, 10, "L2 factor on conv kernels"},
+    {"model", "bn_momentum", KEY_DOUBLE, F(model.bn_momentum), 0.99, 0, 1, "batch-norm moving-average momentum"},
+    {"model", "bn_epsilon", KEY_DOUBLE, F(model.bn_epsilon), 1e-3, 0, 1, "batch-norm epsilon"},
+    {"model", "lstm_units", KEY_INT, F(model.lstm_units), 32, 1, 4096, "units of both LSTMs"},
+    {"model", "attention", KEY_BOOL, F(model.attention), 1, 0, 1, "additive attention between the LSTMs"},
+    {"train", "epochs", KEY_INT, F(train.epochs), 300, 1, 100000, "maximum epochs"},
+    {"train", "batch_size", KEY_INT, F(train.batch_size), 64, 1, 65536, "clips per step"},
+    {"train", "learning_rate", KEY_DOUBLE, F(train.learning_rate), 5e-4, 0, 10, "Adam learning rate"},
+    {"train", "beta1", KEY_DOUBLE, F(train.beta1), 0.9, 0, 1, "Adam beta1"},
+    {"train", "beta2", KEY_DOUBLE, F(train.beta2), 0.999, 0, 1, "Adam beta2"},
+    {"train", "adam_epsilon", KEY_DOUBLE, F(train.adam_epsilon), 1e-7, 0, 1, "Adam epsilon"},
+    {"train", "validation_split", KEY_DOUBLE, F(train.validation_split), 0.125, 0, 0.9, "validation fraction"},
+    {"train", "seed", KEY_INT, F(train.seed), 42, 0, 2147483647, "seed of splits, init, shuffling, dropout"},
+    {"train", "early_stopping_patience", KEY_INT, F(train.early_stopping_patience), 10, 0, 100000, "epochs without val_loss gain before stopping (0: off)"},
+    {"train", "lr_patience", KEY_INT, F(train.lr_patience), 5, 0, 100000, "epochs without val_loss gain before LR drop (0: off)"},
+    {"train", "lr_factor", KEY_DOUBLE, F(train.lr_factor), 0.5, 0, 1, "LR multiplier on plateau"},
+    {"train", "min_lr", KEY_DOUBLE, F(train.min_lr), 1e-6, 0, 10, "LR floor"},
+    {"train", "threads", KEY_INT, F(train.threads), 0, 0, 1024, "CPU threads (0: all cores)"},
+};
+#undef F
+#define NKEYS (sizeof KEYS / sizeof KEYS[0])
+
+static void key_store(ser_config *cfg, const config_key *k, double v) {
+    char *p = (char *)cfg + k->offset;
+    if (k->type == KEY_DOUBLE) *(double *)p = v;
+    else *(int *)p = (int)v;
+}
+
+static double key_load(const ser_config *cfg, const config_key *k) {
+    const char *p = (const char *)cfg + k->offset;
+    return k->type == KEY_DOUBLE ? *(const double *)p : (double)*(const int *)p;
+}
+
+void ser_config_defaults(ser_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < NKEYS; i++) key_store(cfg, &KEYS[i], KEYS[i].def);
+}
+
+static const config_key *key_find(const char *section, const char *name) {
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!strcmp(KEYS[i].section, section) && !strcmp(KEYS[i].name, name)) return &KEYS[i];
+    return NULL;
+}
+
+static int section_known(const char *section) {
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!strcmp(KEYS[i].section, section)) return 1;
+    return 0;
+}
+
+/* Parses and range-checks one value; "where" prefixes the message ("FILE:LINE" or "--set"). */
+static int key_assign(ser_config *cfg, const char *where, const char *section, const char *name,
+                      const char *value, ser_error *err) {
+    const config_key *k = key_find(section, name);
+    if (!k) {
+        if (!section_known(section))
+            return ser_fail(err, "%s: unknown section [%s] (key %s.%s)", where, section, section, name);
+        return ser_fail(err, "%s: unknown key %s.%s", where, section, name);
+    }
+    double v;
+    if (k->type == KEY_BOOL) {
+        if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") || !strcmp(value, "1") || !strcasecmp(value, "on")) v = 1;
+        else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") || !strcmp(value, "0") || !strcasecmp(value, "off")) v = 0;
+        else return ser_fail(err, "%s: key %s.%s: '%s' is not a boolean (true/false)", where, section, name, value);
+    } else {
+        char *end = NULL;
+        errno = 0;
+        v = strtod(value, &end);
+        if (end == value || *end != '\0' || errno == ERANGE || !isfinite(v))
+            return ser_fail(err, "%s: key %s.%s: '%s' is not a number", where, section, name, value);
+        if (k->type == KEY_INT && v != floor(v))
+            return ser_fail(err, "%s: key %s.%s: '%s' is not a whole number", where, section, name, value);
+    }
+    if (v < k->min || v > k->max)
+        return ser_fail(err, "%s: key %s.%s: %s is out of range [%g, %g] (%s)", where, section, name, value,
+                        k->min, k->max, k->help);
+    key_store(cfg, k, v);
+    return 0;
+}
+
+typedef struct ini_state {
+    ser_config *cfg;
+    const char *path;
+    FILE *file;
+    int line;           /* counted by our reader: inih reads one line per call */
+    int failed;
+    ser_error *err;
+} ini_state;
+
+static char *config_line_reader(char *buf, int size, void *stream) {
+    ini_state *st = stream;
+    char *r = fgets(buf, size, st->file);
+    if (r) st->line++;
+    return r;
+}
+
+static int config_key_handler(void *user, const char *section, const char *name, const char *value) {
+    ini_state *st = user;
+    if (st->failed) return 0;
+    char where[600];
+    snprintf(where, sizeof where, "%s:%d", st->path, st->line);
+    if (key_assign(st->cfg, where, section, name, value, st->err) != 0) {
+        st->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int ser_config_load(ser_config *cfg, const char *path, ser_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return ser_fail(err, "%s: cannot open config: %s", path, strerror(errno));
+    ini_state st = {cfg, path, f, 0, 0, err};
+    int rc = ini_parse_stream(config_line_reader, &st, config_key_handler, &st);
+    fclose(f);
+    if (st.failed) return -1;
+    if (rc > 0) return ser_fail(err, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
+    if (rc < 0) return ser_fail(err, "%s: cannot read config", path);
+    return ser_config_validate(cfg, err);
+}
+
+int ser_config_set(ser_config *cfg, const char *assignment, ser_error *err) {
+    const char *eq = strchr(assignment, '=');
+    const char *dot = strchr(assignment, '.');
+    if (!eq || !dot || dot > eq)
+        return ser_fail(err, "--set %s: expected section.key=value", assignment);
+    char section[64], name[64], value[256];
+    size_t ls = (size_t)(dot - assignment), ln = (size_t)(eq - dot - 1);
+    if (ls == 0 || ls >= sizeof section || ln == 0 || ln >= sizeof name || strlen(eq + 1) >= sizeof value)
+        return ser_fail(err, "--set %s: expected section.key=value", assignment);
+    memcpy(section, assignment, ls);
+    section[ls] = 0;
+    memcpy(name, dot + 1, ln);
+    name[ln] = 0;
+    strcpy(value, eq + 1);
+    if (key_assign(cfg, "--set", section, name, value, err) != 0) return -1;
+    return ser_config_validate(cfg, err);
+}
+
+double ser_config_fmax(const ser_config *cfg) {
+    return cfg->features.fmax > 0 ? cfg->features.fmax : cfg->audio.sample_rate / 2.0;
+}
+
+int ser_config_validate(const ser_config *cfg, ser_error *err) {
+    const ser_feature_config *f = &cfg->features;
+    if (f->hop_length > f->n_fft)
+        return ser_fail(err, "features.hop_length (%d) must not exceed features.n_fft (%d)", f->hop_length, f->n_fft);
+    if (f->n_mfcc > f->n_mels)
+        return ser_fail(err, "features.n_mfcc (%d) must not exceed features.n_mels (%d)", f->n_mfcc, f->n_mels);
+    double fmax = ser_config_fmax(cfg);
+    if (fmax > cfg->audio.sample_rate / 2.0 + 1e-9)
+        return ser_fail(err, "features.fmax (%g) must not exceed audio.sample_rate / 2 (%g)", fmax, cfg->audio.sample_rate / 2.0);
+    if (f->fmin >= fmax)
+        return ser_fail(err, "features.fmin (%g) must be below features.fmax (%g)", f->fmin, fmax);
+    if (cfg->model.kernel % 2 == 0)
+        return ser_fail(err, "model.kernel (%d) must be odd (padding same)", cfg->model.kernel);
+    return 0;
+}
+
+char *ser_config_to_json(const ser_config *cfg) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const config_key *k = &KEYS[i];
+        cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, k->section);
+        if (!sec) sec = cJSON_AddObjectToObject(root, k->section);
+        double v = key_load(cfg, k);
+        if (k->type == KEY_BOOL) cJSON_AddBoolToObject(sec, k->name, v != 0);
+        else cJSON_AddNumberToObject(sec, k->name, v);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+void ser_config_print(const ser_config *cfg, void *file) {
+    FILE *f = file;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const config_key *k = &KEYS[i];
+        double v = key_load(cfg, k);
+        if (k->type == KEY_BOOL) fprintf(f, "%s.%s = %s\n", k->section, k->name, v != 0 ? "true" : "false");
+        else fprintf(f, "%s.%s = %.10g\n", k->section, k->name, v);
+    }
+}

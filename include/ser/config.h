@@ -1,0 +1,81 @@
+/* The run configuration: every knob of the recipe, with the reference (configs/tess.ini) as
+ * the default. One table in host/config.c holds each key's section, type, default, range and
+ * help; parsing, --set overrides, printing and JSON export are loops over that table. */
+#ifndef SER_CONFIG_H
+#define SER_CONFIG_H
+
+#include "ser/error.h"
+
+typedef struct ser_audio_config {
+    int sample_rate;      /* target rate after resampling (Hz) */
+    double offset;        /* seconds skipped at the start of each file */
+    double duration;      /* seconds read after the offset (<= 0: to the end) */
+} ser_audio_config;
+
+typedef struct ser_feature_config {
+    int n_mfcc;           /* cepstral coefficients kept */
+    int n_fft;            /* FFT size = window length */
+    int hop_length;       /* samples between frames */
+    int n_mels;           /* mel bands (Slaney scale and norm) */
+    double fmin, fmax;    /* mel range in Hz; fmax <= 0 means sample_rate / 2 */
+    double top_db;        /* dB floor below each clip's maximum (librosa power_to_db) */
+    int frames;           /* pad with zeros / cut to this many frames */
+} ser_feature_config;
+
+typedef struct ser_model_config {
+    int conv_blocks;      /* Conv2D -> BN -> ReLU -> MaxPool -> Dropout blocks */
+    int filters;          /* channels of every conv block */
+    int kernel;           /* square conv kernel size (padding same) */
+    int pool;             /* square max-pool size and stride (padding same) */
+    double dropout;       /* dropout rate after each conv block */
+    double l2;            /* L2 factor on conv kernels */
+    double bn_momentum;   /* Keras BatchNormalization momentum */
+    double bn_epsilon;
+    int lstm_units;       /* units of both LSTMs */
+    int attention;        /* additive attention between the LSTMs (bool) */
+} ser_model_config;
+
+typedef struct ser_train_config {
+    int epochs;
+    int batch_size;
+    double learning_rate;
+    double beta1, beta2, adam_epsilon;
+    double validation_split;   /* fraction of the training data held for validation */
+    int seed;
+    int early_stopping_patience;
+    int lr_patience;
+    double lr_factor;
+    double min_lr;
+    int threads;               /* CPU threads; 0 = all cores */
+} ser_train_config;
+
+typedef struct ser_config {
+    ser_audio_config audio;
+    ser_feature_config features;
+    ser_model_config model;
+    ser_train_config train;
+} ser_config;
+
+/* Fills cfg with the reference recipe. */
+void ser_config_defaults(ser_config *cfg);
+
+/* Reads an INI file over the values already in cfg. An unknown section or key, or a value
+ * that does not parse or is out of range, fails with "FILE:LINE: key section.key: reason". */
+int ser_config_load(ser_config *cfg, const char *path, ser_error *err);
+
+/* Applies one "section.key=value" override (the CLI's --set). */
+int ser_config_set(ser_config *cfg, const char *assignment, ser_error *err);
+
+/* Cross-field checks (e.g. hop <= n_fft, fmax <= rate / 2). */
+int ser_config_validate(const ser_config *cfg, ser_error *err);
+
+/* The effective fmax (fmax <= 0 means sample_rate / 2). */
+double ser_config_fmax(const ser_config *cfg);
+
+/* The whole configuration as a JSON object text (malloc'd; caller frees). */
+char *ser_config_to_json(const ser_config *cfg);
+
+/* Writes "section.key = value" lines, one per key (for the resolved-config table). */
+void ser_config_print(const ser_config *cfg, void *file /* FILE* */);
+
+#endif

@@ -1,0 +1,69 @@
+/* Config: defaults are the reference recipe; unknown keys, bad values and syntax errors are
+ * reported with the file, line and key; --set overrides go through the same checks. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ser/config.h"
+
+static const char *write_tmp(const char *text) {
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/ser_test_config_%d.ini", (int)getpid());
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+int main(void) {
+    ser_config c;
+    ser_error e = {{0}};
+    ser_config_defaults(&c);
+    CHECK(c.audio.sample_rate == 22050 && c.audio.offset == 0.5 && c.audio.duration == 3.0);
+    CHECK(c.features.n_mfcc == 40 && c.features.n_fft == 2048 && c.features.hop_length == 512);
+    CHECK(c.features.n_mels == 128 && c.features.frames == 130 && c.features.top_db == 80);
+    CHECK(ser_config_fmax(&c) == 11025.0);
+    CHECK(c.model.conv_blocks == 4 && c.model.filters == 64 && c.model.lstm_units == 32 && c.model.attention == 1);
+    CHECK(c.train.batch_size == 64 && c.train.learning_rate == 5e-4 && c.train.adam_epsilon == 1e-7);
+
+    const char *p = write_tmp("# comment\n[audio]\nsample_rate = 16000\n\n[features]\nn_mfcc=20\n[model]\nattention = false\n");
+    CHECKF(ser_config_load(&c, p, &e) == 0, "%s", e.msg);
+    CHECK(c.audio.sample_rate == 16000 && c.features.n_mfcc == 20 && c.model.attention == 0);
+    CHECK(c.audio.offset == 0.5); /* untouched keys keep their values */
+
+    ser_config_defaults(&c);
+    p = write_tmp("[audio]\nsample_rate = 22050\n\n[features]\nn_mfc = 40\n");
+    CHECK(ser_config_load(&c, p, &e) != 0);
+    CHECKF(strstr(e.msg, ":5:") && strstr(e.msg, "features.n_mfc") && strstr(e.msg, "unknown key"), "%s", e.msg);
+
+    p = write_tmp("[audio]\nsample_rate = fast\n");
+    CHECK(ser_config_load(&c, p, &e) != 0);
+    CHECKF(strstr(e.msg, ":2:") && strstr(e.msg, "audio.sample_rate") && strstr(e.msg, "not a number"), "%s", e.msg);
+
+    p = write_tmp("[audio]\nsample_rate = 22050.5\n");
+    CHECK(ser_config_load(&c, p, &e) != 0 && strstr(e.msg, "whole number"));
+
+    p = write_tmp("[features]\nn_fft = -5\n");
+    CHECK(ser_config_load(&c, p, &e) != 0 && strstr(e.msg, "out of range"));
+
+    p = write_tmp("[nosuch]\nkey = 1\n");
+    CHECK(ser_config_load(&c, p, &e) != 0 && strstr(e.msg, "unknown section [nosuch]"));
+
+    p = write_tmp("[audio]\nthis line is not ini\n");
+    CHECK(ser_config_load(&c, p, &e) != 0 && strstr(e.msg, ":2:"));
+
+    CHECK(ser_config_load(&c, "/nonexistent/x.ini", &e) != 0 && strstr(e.msg, "/nonexistent/x.ini"));
+
+    ser_config_defaults(&c);
+    CHECK(ser_config_set(&c, "train.epochs=3", &e) == 0 && c.train.epochs == 3);
+    CHECK(ser_config_set(&c, "train.epoch=3", &e) != 0 && strstr(e.msg, "train.epoch"));
+    CHECK(ser_config_set(&c, "epochs=3", &e) != 0);
+    CHECK(ser_config_set(&c, "features.hop_length=4096", &e) != 0 && strstr(e.msg, "hop_length"));
+
+    char *json = ser_config_to_json(&c);
+    CHECK(json && strstr(json, "\"n_mfcc\":40") && strstr(json, "\"attention\":true"));
+    free(json);
+    unlink(p);
+    return check_finish("test_config");
+}
