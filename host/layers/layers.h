@@ -1,0 +1,96 @@
+/* The network's layers on the CPU: each a forward/backward pair, side by side in
+ * host/layers/<layer>.c. Arguments in a fixed order: outputs, caches, inputs, weights, then
+ * sizes. Shapes in comments are row-major, NHWC for images, (B, T, D) for sequences, and Keras
+ * layouts for weights, so the same buffers load into Keras or PyTorch.
+ *
+ * Gradient convention: parameter gradients are ACCUMULATED (+=) into their slice of the one
+ * gradient buffer (the model zeroes it before backward); input gradients are OVERWRITTEN (=).
+ * A NULL input-gradient pointer means "not needed" (first layer). Scratch buffers come from the
+ * caller's arena: no layer allocates. */
+#ifndef SER_LAYERS_H
+#define SER_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Conv2D, stride 1, padding same, NHWC, kernel (K, K, Cin, Cout) as Keras stores it ---- */
+/* col: scratch of conv2d_col_size() floats (im2col). */
+size_t conv2d_col_size(int B, int H, int W, int Cin, int K);
+void conv2d_forward(float *out /* (B,H,W,Cout) */, float *col, const float *in /* (B,H,W,Cin) */,
+                    const float *kernel, const float *bias /* (Cout) */, int B, int H, int W, int Cin, int Cout, int K);
+void conv2d_backward(float *din /* (B,H,W,Cin) or NULL */, float *dkernel, float *dbias, float *col,
+                     const float *dout /* (B,H,W,Cout) */, const float *in, const float *kernel,
+                     int B, int H, int W, int Cin, int Cout, int K);
+
+/* ---- BatchNormalization over the last axis (N = B*H*W rows of C channels) ----
+ * Training: normalise with the batch mean and biased variance; update the moving averages as
+ * Keras does (moving = moving * momentum + batch * (1 - momentum), the variance term with
+ * Bessel's correction N / (N - 1), as TF's fused batch norm). Inference: moving statistics. */
+void batchnorm_forward_train(float *out, float *mean /* (C) cache */, float *rstd /* (C) cache */,
+                             float *moving_mean, float *moving_var, const float *in,
+                             const float *gamma, const float *beta, int N, int C, float momentum, float eps);
+void batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
+                             const float *moving_mean, const float *moving_var, int N, int C, float eps);
+void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                        const float *mean, const float *rstd, const float *gamma, int N, int C);
+
+/* ---- ReLU (in place allowed: out == in) ---- */
+void relu_forward(float *out, const float *in, size_t n);
+void relu_backward(float *din, const float *dout, const float *out, size_t n);
+
+/* ---- MaxPool2D, size P, stride P, padding same (Ho = ceil(H / P), Keras pads at the end) ---- */
+void maxpool2d_forward(float *out /* (B,Ho,Wo,C) */, int32_t *argmax /* (B,Ho,Wo,C) index into in */,
+                       const float *in /* (B,H,W,C) */, int B, int H, int W, int C, int P);
+void maxpool2d_backward(float *din /* (B,H,W,C) */, const float *dout, const int32_t *argmax,
+                        int B, int H, int W, int C, int P);
+
+/* ---- Dropout with Philox4x32-10 keyed by (seed, step, layer, element); inverted scaling.
+ * The mask is a pure function of the key, so the CUDA backend draws the same one. ---- */
+void dropout_forward(float *out, uint8_t *mask /* (n) kept=1 */, const float *in, size_t n, float rate,
+                     uint64_t seed, uint64_t step, uint32_t layer);
+void dropout_backward(float *din, const float *dout, const uint8_t *mask, size_t n, float rate);
+
+/* ---- Dense: out = in @ kernel + bias, kernel (I, O) as Keras stores it ---- */
+void dense_forward(float *out /* (B,O) */, const float *in /* (B,I) */, const float *kernel,
+                   const float *bias, int B, int I, int O);
+void dense_backward(float *din /* (B,I) or NULL */, float *dkernel, float *dbias, const float *dout,
+                    const float *in, const float *kernel, int B, int I, int O);
+
+/* ---- Softmax + categorical cross-entropy, mean over the batch ---- */
+/* Returns the mean loss; probs (B,C); labels are class indices. */
+float softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int B, int C);
+/* dlogits = (probs - onehot) / B */
+void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int C);
+
+/* ---- L2 kernel regulariser: loss term l2 * sum(w^2), gradient 2 * l2 * w (accumulated) ---- */
+float l2_forward(const float *w, size_t n, float l2);
+void l2_backward(float *dw, const float *w, size_t n, float l2);
+
+/* ---- Adam as Keras applies it (epsilon outside the sqrt; bias correction folded into lr):
+ * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps) ---- */
+void adam_update(float *params, float *m, float *v, const float *grads, size_t n, float lr,
+                 float beta1, float beta2, float eps, int t);
+
+/* ---- LSTM, Keras layout: kernel (I, 4U), recurrent_kernel (U, 4U), bias (4U); gate order
+ * i, f, c, o; sigmoid recurrent activation, tanh activation; zero initial state. ---- */
+void lstm_forward(float *h /* (B,T,U) */, float *c /* (B,T,U) */, float *gates /* (B,T,4U) activated */,
+                  const float *x /* (B,T,I) */, const float *kernel, const float *recurrent_kernel,
+                  const float *bias, int B, int T, int I, int U);
+/* dh: gradient w.r.t. every h output (B,T,U); for return_sequences=False only t = T-1 is non-zero.
+ * scratch: lstm_scratch_size() floats. */
+size_t lstm_scratch_size(int B, int T, int I, int U);
+void lstm_backward(float *dx /* (B,T,I) or NULL */, float *dkernel, float *drecurrent_kernel, float *dbias,
+                   float *scratch, const float *dh, const float *x, const float *h, const float *c,
+                   const float *gates, const float *kernel, const float *recurrent_kernel,
+                   int B, int T, int I, int U);
+
+/* ---- Additive attention over time: u = tanh(x W + b) (B,T,A); s = u U (B,T);
+ * a = softmax over t of s; out = sum_t a_t x_t (B,D). W (D,A), b (A), U (A,1). ---- */
+void attention_forward(float *out /* (B,D) */, float *u /* (B,T,A) cache */, float *a /* (B,T) cache */,
+                       const float *x /* (B,T,D) */, const float *W, const float *b, const float *U,
+                       int B, int T, int D, int A);
+void attention_backward(float *dx /* (B,T,D) */, float *dW, float *db, float *dU, const float *dout /* (B,D) */,
+                        const float *x, const float *u, const float *a, const float *W, const float *U,
+                        int B, int T, int D, int A);
+
+#endif
