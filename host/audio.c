@@ -91,17 +91,16 @@ static int read_window(const char *path, const ser_audio_config *cfg, ser_audio_
         ser_fail(err, "%s: negative offset %g s", path, cfg->offset);
         goto done;
     }
-    sf_count_t start = (sf_count_t)(cfg->offset * sr);
-    if (start >= info.frames) {
+    /* Compared in double first so that a huge offset or duration cannot overflow the cast. */
+    const double start_d = cfg->offset * sr;
+    if (start_d >= (double)info.frames) {
         ser_fail(err, "%s: clip shorter than the offset: %lld frames at %d Hz (%.3f s), offset %g s",
                  path, (long long)info.frames, info.samplerate, (double)info.frames / sr, cfg->offset);
         goto done;
     }
+    const sf_count_t start = (sf_count_t)start_d;
     sf_count_t count = info.frames - start;
-    if (cfg->duration > 0) {
-        sf_count_t want = (sf_count_t)(cfg->duration * sr);
-        if (want < count) count = want;
-    }
+    if (cfg->duration > 0 && cfg->duration * sr < (double)count) count = (sf_count_t)(cfg->duration * sr);
     if (count <= 0) {
         ser_fail(err, "%s: no audio frames in the window (duration %g s at %d Hz)", path,
                  cfg->duration, info.samplerate);
