@@ -1,0 +1,188 @@
+/* MFCC on the CPU: librosa.feature.mfcc(y, sr, n_mfcc) + pad/cut, with FFTW (float r2c, one
+ * plan per object) and cblas for the DCT. The stages, per clip of n samples, T = 1 + n / hop:
+ *
+ *   frame t = y[t hop - n_fft/2, + n_fft) with zeros outside y (center=True, "constant")
+ *   -> * Hann -> rfft -> |X|^2 [n_bins]            one frame at a time, stays in L1/L2
+ *   -> mel (banded: each filter touches ~2 % of the bins) -> melspec [T, n_mels]
+ *   -> 10 log10(max(amin, .)), floor at (max over the whole clip) - top_db
+ *   -> DCT [n_mfcc, n_mels] x melspec^T -> out [n_mfcc, frames] (first min(T, frames) columns,
+ *      the rest zero).
+ *
+ * librosa computes the windowed FFT in float64 and rounds the spectrum to complex64; the rest
+ * is float32. Here everything is float32: measured relative L2 against librosa ~1e-6. */
+#include <float.h>
+#include <stdlib.h>
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+#include <fftw3.h>
+
+#include "ser/mfcc.h"
+
+/* power_to_db(amin=1e-10, ref=1.0): librosa's defaults, not configurable in the reference. */
+static const float AMIN = 1e-10f;
+
+struct ser_mfcc {
+    int n_fft, hop, n_bins, n_mels, n_mfcc, frames;
+    float top_db;
+    float *window;        /* [n_fft] periodic Hann */
+    float *mel;           /* [n_mels, n_bins] mel filter bank (Slaney) */
+    int *mel_lo, *mel_hi; /* [n_mels] nonzero bin range of each filter */
+    float *dct;           /* [n_mfcc, n_mels] DCT-II ortho rows */
+    float *frame;         /* [n_fft] windowed frame, FFTW-aligned (plan input) */
+    fftwf_complex *spec;  /* [n_bins] spectrum (plan output) */
+    float *power;         /* [n_bins] |X|^2 */
+    float *melspec;       /* [cap_frames, n_mels] mel power, then dB */
+    size_t cap_frames;
+    fftwf_plan plan;
+};
+
+size_t ser_mfcc_stft_frames(size_t n, int hop_length) { return 1 + n / (size_t)hop_length; }
+
+size_t ser_mfcc_out_size(const ser_mfcc *m) { return (size_t)m->n_mfcc * (size_t)m->frames; }
+
+void ser_mfcc_free(ser_mfcc *m) {
+    if (!m) return;
+    /* The FFTW planner (plan creation and destruction) is not thread-safe. */
+#pragma omp critical(ser_fftw_planner)
+    {
+        if (m->plan) fftwf_destroy_plan(m->plan);
+    }
+    fftwf_free(m->frame);
+    fftwf_free(m->spec);
+    free(m->window);
+    free(m->mel);
+    free(m->mel_lo);
+    free(m->mel_hi);
+    free(m->dct);
+    free(m->power);
+    free(m->melspec);
+    free(m);
+}
+
+ser_mfcc *ser_mfcc_create(const ser_config *cfg, ser_error *err) {
+    const ser_feature_config *f = &cfg->features;
+    const double sr = cfg->audio.sample_rate, fmax = ser_config_fmax(cfg);
+    if (f->n_fft < 2 || f->hop_length < 1 || f->n_mels < 1 || f->n_mfcc < 1 || f->frames < 1) {
+        ser_fail(err, "mfcc: need n_fft >= 2, hop_length >= 1, n_mels >= 1, n_mfcc >= 1, frames >= 1 "
+                      "(got %d, %d, %d, %d, %d)", f->n_fft, f->hop_length, f->n_mels, f->n_mfcc, f->frames);
+        return NULL;
+    }
+    if (f->n_mfcc > f->n_mels) {
+        ser_fail(err, "mfcc: features.n_mfcc = %d exceeds features.n_mels = %d", f->n_mfcc, f->n_mels);
+        return NULL;
+    }
+    if (!(sr > 0) || !(f->fmin >= 0) || !(fmax > f->fmin) || fmax > sr / 2) {
+        ser_fail(err, "mfcc: need 0 <= fmin < fmax <= sample_rate / 2 (got fmin %g, fmax %g, rate %g)",
+                 f->fmin, fmax, sr);
+        return NULL;
+    }
+    ser_mfcc *m = ser_calloc(1, sizeof *m, "mfcc state", err);
+    if (!m) return NULL;
+    m->n_fft = f->n_fft;
+    m->hop = f->hop_length;
+    m->n_bins = f->n_fft / 2 + 1;
+    m->n_mels = f->n_mels;
+    m->n_mfcc = f->n_mfcc;
+    m->frames = f->frames;
+    m->top_db = (float)f->top_db;
+    m->window = ser_malloc(sizeof(float) * m->n_fft, "mfcc window", err);
+    m->mel = ser_malloc(sizeof(float) * m->n_mels * m->n_bins, "mel filter bank", err);
+    m->mel_lo = ser_malloc(sizeof(int) * m->n_mels, "mel ranges", err);
+    m->mel_hi = ser_malloc(sizeof(int) * m->n_mels, "mel ranges", err);
+    m->dct = ser_malloc(sizeof(float) * m->n_mfcc * m->n_mels, "dct matrix", err);
+    m->power = ser_malloc(sizeof(float) * m->n_bins, "mfcc power spectrum", err);
+    m->frame = fftwf_malloc(sizeof(float) * m->n_fft);
+    m->spec = fftwf_malloc(sizeof(fftwf_complex) * m->n_bins);
+    if (!m->window || !m->mel || !m->mel_lo || !m->mel_hi || !m->dct || !m->power || !m->frame || !m->spec) {
+        if (!m->frame || !m->spec) ser_fail(err, "mfcc: fftwf_malloc of %d floats failed", m->n_fft);
+        ser_mfcc_free(m);
+        return NULL;
+    }
+    ser_hann_periodic(m->n_fft, m->window);
+    ser_mel_filters(sr, m->n_fft, m->n_mels, f->fmin, fmax, m->mel);
+    ser_mel_filter_ranges(m->mel, m->n_mels, m->n_bins, m->mel_lo, m->mel_hi);
+    ser_dct2_ortho_matrix(m->n_mfcc, m->n_mels, m->dct);
+    /* FFTW_MEASURE times a few algorithms once (wisdom stays in the process, so the plans of
+     * the other threads are instant); it scribbles on the buffers, which hold nothing yet. */
+#pragma omp critical(ser_fftw_planner)
+    {
+        m->plan = fftwf_plan_dft_r2c_1d(m->n_fft, m->frame, m->spec, FFTW_MEASURE);
+    }
+    if (!m->plan) {
+        ser_fail(err, "mfcc: fftwf_plan_dft_r2c_1d(%d) failed", m->n_fft);
+        ser_mfcc_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* melspec[T, n_mels] of the centred, windowed frames of y. */
+static void mel_power(ser_mfcc *m, const float *y, size_t n, size_t T) {
+    const int n_fft = m->n_fft, half = n_fft / 2;
+    for (size_t t = 0; t < T; t++) {
+        /* Frame t covers padded samples [t hop, t hop + n_fft) = y[start, start + n_fft). */
+        const long long start = (long long)t * m->hop - half;
+        long long a = start < 0 ? -start : 0;                       /* first in-range index */
+        long long b = start + n_fft > (long long)n ? (long long)n - start : n_fft; /* end */
+        if (b < a) b = a;
+        for (long long i = 0; i < a; i++) m->frame[i] = 0.0f;
+        for (long long i = a; i < b; i++) m->frame[i] = m->window[i] * y[start + i];
+        for (long long i = b; i < n_fft; i++) m->frame[i] = 0.0f;
+        fftwf_execute(m->plan);
+        /* Interleaved (re, im) pairs: fftwf_complex is float[2] or float _Complex depending
+         * on whether <complex.h> came first (OpenBLAS's cblas.h includes it). */
+        const float *spec = (const float *)m->spec;
+        for (int k = 0; k < m->n_bins; k++) {
+            const float re = spec[2 * k], im = spec[2 * k + 1];
+            m->power[k] = re * re + im * im;
+        }
+        float *mel_t = m->melspec + t * (size_t)m->n_mels;
+        for (int j = 0; j < m->n_mels; j++) {
+            const float *w = m->mel + (size_t)j * m->n_bins;
+            float acc = 0.0f;
+            for (int k = m->mel_lo[j]; k < m->mel_hi[j]; k++) acc += w[k] * m->power[k];
+            mel_t[j] = acc;
+        }
+    }
+}
+
+int ser_mfcc_compute(ser_mfcc *m, const float *y, size_t n, float *out, ser_error *err) {
+    if (n == 0) return ser_fail(err, "mfcc: empty signal (0 samples)");
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(y[i])) return ser_fail(err, "mfcc: sample %zu is not finite", i);
+    const size_t T = ser_mfcc_stft_frames(n, m->hop);
+    if (T > m->cap_frames) {
+        float *p = realloc(m->melspec, sizeof(float) * T * m->n_mels);
+        if (!p) return ser_fail(err, "mfcc: out of memory for %zu frames x %d mel bands", T, m->n_mels);
+        m->melspec = p;
+        m->cap_frames = T;
+    }
+    mel_power(m, y, n, T);
+
+    /* power_to_db: 10 log10(max(amin, S)) - 10 log10(max(amin, ref = 1)) (= 0), then the
+     * floor at the clip's maximum - top_db, over every frame (before any cut). */
+    const size_t count = T * (size_t)m->n_mels;
+    float *db = m->melspec, peak = -FLT_MAX;
+    for (size_t i = 0; i < count; i++) {
+        const float v = 10.0f * log10f(db[i] > AMIN ? db[i] : AMIN);
+        db[i] = v;
+        if (v > peak) peak = v;
+    }
+    if (m->top_db >= 0) {
+        const float floor_db = peak - m->top_db;
+        for (size_t i = 0; i < count; i++)
+            if (db[i] < floor_db) db[i] = floor_db;
+    }
+
+    /* out[:, :cols] = dct [n_mfcc, n_mels] x db[:cols]^T; the remaining columns are the zero
+     * padding the reference adds in MFCC space. */
+    const int cols = T < (size_t)m->frames ? (int)T : m->frames;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m->n_mfcc, cols, m->n_mels, 1.0f, m->dct, m->n_mels,
+                db, m->n_mels, 0.0f, out, m->frames);
+    if (cols < m->frames)
+        for (int r = 0; r < m->n_mfcc; r++)
+            memset(out + (size_t)r * m->frames + cols, 0, sizeof(float) * (size_t)(m->frames - cols));
+    return 0;
+}

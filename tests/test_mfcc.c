@@ -1,0 +1,163 @@
+/* MFCC against librosa 0.11: golden features made by tests/fixtures/make_mfcc_golden.py.
+ * Generated signals (always): ser_mfcc on librosa's own input y. Real clips (with
+ * ../shared/data): the full path, ser_audio_load + ser_mfcc, against librosa.load + mfcc.
+ * Accuracy: relative L2 per clip, ||ser - librosa|| / ||librosa||, <= 1e-4 on average and
+ * <= 1e-3 for the worst clip. Plus the pad/cut, n_mfcc and bad-input behaviour. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "ser/audio.h"
+#include "ser/config.h"
+#include "ser/mfcc.h"
+#include "ser/npy.h"
+
+static const double MEAN_TOL = 1e-4, WORST_TOL = 1e-3;
+
+static double rel_l2(const float *a, const float *ref, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
+        r += (double)ref[i] * ref[i];
+    }
+    return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
+static float *load_npy(const char *dir, const char *name, int *ndim, size_t *shape) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mfcc/%s", dir, name);
+    float *data;
+    ser_error e = {{0}};
+    if (ser_npy_read(path, &data, ndim, shape, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return NULL;
+    }
+    return data;
+}
+
+static void test_generated(const char *fixtures, ser_mfcc *m) {
+    static const char *NAMES[] = {"chirp", "voiced", "burst", "silence_tone", "short", "silent"};
+    const int n_names = (int)(sizeof NAMES / sizeof NAMES[0]);
+    float out[40 * 130];
+    double sum = 0, worst = 0;
+    for (int i = 0; i < n_names; i++) {
+        char name[128];
+        int nd_y, nd_m;
+        size_t sh_y[SER_NPY_MAX_DIMS], sh_m[SER_NPY_MAX_DIMS];
+        snprintf(name, sizeof name, "gen_%s_y.npy", NAMES[i]);
+        float *y = load_npy(fixtures, name, &nd_y, sh_y);
+        snprintf(name, sizeof name, "gen_%s_mfcc.npy", NAMES[i]);
+        float *ref = load_npy(fixtures, name, &nd_m, sh_m);
+        CHECKF(y && ref, "fixture gen_%s missing", NAMES[i]);
+        if (!y || !ref) continue;
+        CHECK(nd_y == 1 && nd_m == 2 && sh_m[0] == 40 && sh_m[1] == 130);
+        ser_error e = {{0}};
+        CHECKF(ser_mfcc_compute(m, y, sh_y[0], out, &e) == 0, "%s", e.msg);
+        const double r = rel_l2(out, ref, 40 * 130);
+        printf("  generated %-13s %6zu samples  rel L2 %.3g\n", NAMES[i], sh_y[0], r);
+        sum += r;
+        if (r > worst) worst = r;
+        free(y);
+        free(ref);
+    }
+    const double mean = sum / n_names;
+    printf("generated clips: %d, rel L2 mean %.3g, worst %.3g\n", n_names, mean, worst);
+    CHECKF(mean <= MEAN_TOL && worst <= WORST_TOL, "mean %.3g worst %.3g", mean, worst);
+}
+
+/* The floor is taken over the whole clip, then the columns past `frames` are dropped; below
+ * `frames` the output is zero-padded. Same clip at frames = 130 and 300 must agree. */
+static void test_pad_cut(const ser_config *base) {
+    const size_t n = 6 * 22050; /* 259 frames */
+    float *y = malloc(n * sizeof *y);
+    for (size_t i = 0; i < n; i++) y[i] = (float)(0.3 * sin(0.05 * i + 1e-6 * (double)i * i));
+    ser_config c = *base;
+    ser_error e = {{0}};
+    c.features.frames = 130;
+    ser_mfcc *a = ser_mfcc_create(&c, &e);
+    c.features.frames = 300;
+    ser_mfcc *b = ser_mfcc_create(&c, &e);
+    CHECK(a && b);
+    float *oa = malloc(40 * 130 * sizeof *oa), *ob = malloc(40 * 300 * sizeof *ob);
+    CHECK(ser_mfcc_compute(a, y, n, oa, &e) == 0 && ser_mfcc_compute(b, y, n, ob, &e) == 0);
+    int same = 1, zeros = 1, nonzero = 1;
+    for (int r = 0; r < 40; r++) {
+        for (int t = 0; t < 130; t++) same &= oa[r * 130 + t] == ob[r * 300 + t];
+        for (int t = 259; t < 300; t++) zeros &= ob[r * 300 + t] == 0.0f;
+    }
+    for (int t = 0; t < 259; t++) nonzero &= ob[t] != 0.0f; /* c0 of every real frame */
+    CHECKF(same, "cut to 130 differs from the first 130 of 300 frames");
+    CHECKF(zeros && nonzero, "padding: zeros %d, real frames nonzero %d", zeros, nonzero);
+    CHECK(ser_mfcc_stft_frames(n, 512) == 259 && ser_mfcc_stft_frames(66150, 512) == 130);
+
+    /* n_mfcc = 20 keeps the first 20 rows of the same DCT. */
+    c.features.frames = 130;
+    c.features.n_mfcc = 20;
+    ser_mfcc *s = ser_mfcc_create(&c, &e);
+    float o20[20 * 130];
+    CHECK(s && ser_mfcc_compute(s, y, n, o20, &e) == 0);
+    CHECK(s && memcmp(o20, oa, sizeof o20) == 0);
+    CHECK(s && ser_mfcc_out_size(s) == 20 * 130);
+    ser_mfcc_free(s);
+    ser_mfcc_free(a);
+    ser_mfcc_free(b);
+    free(oa);
+    free(ob);
+    free(y);
+}
+
+static void test_bad_input(const ser_config *base, ser_mfcc *m) {
+    float out[40 * 130], y[1000] = {0};
+    ser_error e = {{0}};
+    CHECK(ser_mfcc_compute(m, y, 0, out, &e) != 0 && strstr(e.msg, "empty"));
+    y[500] = NAN;
+    CHECK(ser_mfcc_compute(m, y, 1000, out, &e) != 0 && strstr(e.msg, "sample 500"));
+    y[500] = 0;
+    /* One sample is enough for librosa (one centred frame). */
+    CHECKF(ser_mfcc_compute(m, y, 1, out, &e) == 0, "%s", e.msg);
+    ser_config c = *base;
+    c.features.n_mfcc = 200;
+    CHECK(ser_mfcc_create(&c, &e) == NULL && strstr(e.msg, "n_mfcc"));
+    c = *base;
+    c.features.fmax = 20000;
+    CHECK(ser_mfcc_create(&c, &e) == NULL && strstr(e.msg, "fmax"));
+}
+
+/* Tables: the mel bank's nonzero ranges are narrow, and the DCT rows are orthonormal. */
+static void test_tables(void) {
+    static float w[128 * 1025], d[128 * 128];
+    int lo[128], hi[128], width = 0;
+    ser_mel_filters(22050, 2048, 128, 0, 11025, w);
+    ser_mel_filter_ranges(w, 128, 1025, lo, hi);
+    for (int m = 0; m < 128; m++) width += hi[m] - lo[m];
+    CHECKF(width < 2 * 1025 + 128 && lo[0] <= 1 && hi[127] <= 1025 && hi[0] > lo[0], "total filter width %d", width);
+    ser_dct2_ortho_matrix(128, 128, d);
+    double worst = 0;
+    for (int i = 0; i < 128; i++)
+        for (int j = 0; j < 128; j++) {
+            double s = 0;
+            for (int k = 0; k < 128; k++) s += (double)d[i * 128 + k] * d[j * 128 + k];
+            worst = fmax(worst, fabs(s - (i == j)));
+        }
+    CHECKF(worst < 1e-5, "DCT not orthonormal: %g", worst);
+}
+
+int main(void) {
+    const char *fixtures = getenv("SER_FIXTURES");
+    if (!fixtures) SKIP("SER_FIXTURES not set");
+    ser_config cfg;
+    ser_config_defaults(&cfg);
+    ser_error e = {{0}};
+    ser_mfcc *m = ser_mfcc_create(&cfg, &e);
+    CHECKF(m != NULL, "%s", e.msg);
+    if (!m) return check_finish("test_mfcc");
+    CHECK(ser_mfcc_out_size(m) == 40 * 130);
+    test_tables();
+    test_generated(fixtures, m);
+    test_pad_cut(&cfg);
+    test_bad_input(&cfg, m);
+    ser_mfcc_free(m);
+    return check_finish("test_mfcc");
+}
