@@ -13,6 +13,7 @@
 #include <float.h>
 #include <stdlib.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -23,6 +24,13 @@
 /* power_to_db(amin=1e-10, ref=1.0): librosa's defaults, not configurable in the reference. */
 static const float AMIN = 1e-10f;
 
+/* Frames per mel batch: the power spectra of FB frames are stored interleaved, pb[k][FB],
+ * so the banded mel product is FB-wide vector multiply-adds with no horizontal sums. */
+enum { FB = 8 };
+/* FB lanes as one vector (GCC/Clang vector extension): the compiler otherwise vectorises the
+ * bin loop with strided gathers instead of the lanes. */
+typedef float vfb __attribute__((vector_size(FB * sizeof(float))));
+
 struct ser_mfcc {
     int n_fft, hop, n_bins, n_mels, n_mfcc, frames;
     float top_db;
@@ -32,7 +40,7 @@ struct ser_mfcc {
     float *dct;           /* [n_mfcc, n_mels] DCT-II ortho rows */
     float *frame;         /* [n_fft] windowed frame, FFTW-aligned (plan input) */
     fftwf_complex *spec;  /* [n_bins] spectrum (plan output) */
-    float *power;         /* [n_bins] |X|^2 */
+    float *pb;            /* [n_bins, FB] |X|^2 of a batch of FB frames */
     float *melspec;       /* [cap_frames, n_mels] mel power, then dB */
     size_t cap_frames;
     fftwf_plan plan;
@@ -56,7 +64,7 @@ void ser_mfcc_free(ser_mfcc *m) {
     free(m->mel_lo);
     free(m->mel_hi);
     free(m->dct);
-    free(m->power);
+    fftwf_free(m->pb);
     free(m->melspec);
     free(m);
 }
@@ -92,11 +100,11 @@ ser_mfcc *ser_mfcc_create(const ser_config *cfg, ser_error *err) {
     m->mel_lo = ser_malloc(sizeof(int) * m->n_mels, "mel ranges", err);
     m->mel_hi = ser_malloc(sizeof(int) * m->n_mels, "mel ranges", err);
     m->dct = ser_malloc(sizeof(float) * m->n_mfcc * m->n_mels, "dct matrix", err);
-    m->power = ser_malloc(sizeof(float) * m->n_bins, "mfcc power spectrum", err);
+    m->pb = fftwf_malloc(sizeof(float) * m->n_bins * FB); /* vector-aligned */
     m->frame = fftwf_malloc(sizeof(float) * m->n_fft);
     m->spec = fftwf_malloc(sizeof(fftwf_complex) * m->n_bins);
-    if (!m->window || !m->mel || !m->mel_lo || !m->mel_hi || !m->dct || !m->power || !m->frame || !m->spec) {
-        if (!m->frame || !m->spec) ser_fail(err, "mfcc: fftwf_malloc of %d floats failed", m->n_fft);
+    if (!m->window || !m->mel || !m->mel_lo || !m->mel_hi || !m->dct || !m->pb || !m->frame || !m->spec) {
+        if (!m->frame || !m->spec || !m->pb) ser_fail(err, "mfcc: fftwf_malloc of %d floats failed", m->n_fft * FB);
         ser_mfcc_free(m);
         return NULL;
     }
@@ -118,40 +126,93 @@ ser_mfcc *ser_mfcc_create(const ser_config *cfg, ser_error *err) {
     return m;
 }
 
+/* Windowed frame t of y, FFT, |X|^2 into lane `lane` of pb [n_bins][FB]. */
+static void frame_power(ser_mfcc *m, const float *y, size_t n, size_t t, int lane) {
+    const int n_fft = m->n_fft;
+    /* Frame t covers padded samples [t hop, t hop + n_fft) = y[start, start + n_fft). */
+    const long long start = (long long)t * m->hop - n_fft / 2;
+    long long a = start < 0 ? -start : 0;                                      /* first in y */
+    long long b = start + n_fft > (long long)n ? (long long)n - start : n_fft; /* end in y */
+    if (b < a) b = a;
+    for (long long i = 0; i < a; i++) m->frame[i] = 0.0f;
+    for (long long i = a; i < b; i++) m->frame[i] = m->window[i] * y[start + i];
+    for (long long i = b; i < n_fft; i++) m->frame[i] = 0.0f;
+    fftwf_execute(m->plan);
+    /* Interleaved (re, im) pairs: fftwf_complex is float[2] or float _Complex depending on
+     * whether <complex.h> came first (OpenBLAS's cblas.h includes it). */
+    const float *spec = (const float *)m->spec;
+    for (int k = 0; k < m->n_bins; k++) {
+        const float re = spec[2 * k], im = spec[2 * k + 1];
+        m->pb[(size_t)k * FB + lane] = re * re + im * im;
+    }
+}
+
 /* melspec[T, n_mels] of the centred, windowed frames of y. */
 static void mel_power(ser_mfcc *m, const float *y, size_t n, size_t T) {
-    const int n_fft = m->n_fft, half = n_fft / 2;
-    for (size_t t = 0; t < T; t++) {
-        /* Frame t covers padded samples [t hop, t hop + n_fft) = y[start, start + n_fft). */
-        const long long start = (long long)t * m->hop - half;
-        long long a = start < 0 ? -start : 0;                       /* first in-range index */
-        long long b = start + n_fft > (long long)n ? (long long)n - start : n_fft; /* end */
-        if (b < a) b = a;
-        for (long long i = 0; i < a; i++) m->frame[i] = 0.0f;
-        for (long long i = a; i < b; i++) m->frame[i] = m->window[i] * y[start + i];
-        for (long long i = b; i < n_fft; i++) m->frame[i] = 0.0f;
-        fftwf_execute(m->plan);
-        /* Interleaved (re, im) pairs: fftwf_complex is float[2] or float _Complex depending
-         * on whether <complex.h> came first (OpenBLAS's cblas.h includes it). */
-        const float *spec = (const float *)m->spec;
-        for (int k = 0; k < m->n_bins; k++) {
-            const float re = spec[2 * k], im = spec[2 * k + 1];
-            m->power[k] = re * re + im * im;
-        }
-        float *mel_t = m->melspec + t * (size_t)m->n_mels;
+    for (size_t t0 = 0; t0 < T; t0 += FB) {
+        const int nb = T - t0 < FB ? (int)(T - t0) : FB;
+        for (int l = 0; l < nb; l++) frame_power(m, y, n, t0 + l, l);
+        for (int l = nb; l < FB; l++) /* unused lanes of the last batch */
+            for (int k = 0; k < m->n_bins; k++) m->pb[(size_t)k * FB + l] = 0.0f;
+        const vfb *pb = (const vfb *)m->pb;
         for (int j = 0; j < m->n_mels; j++) {
             const float *w = m->mel + (size_t)j * m->n_bins;
-            float acc = 0.0f;
-            for (int k = m->mel_lo[j]; k < m->mel_hi[j]; k++) acc += w[k] * m->power[k];
-            mel_t[j] = acc;
+            vfb acc = {0};
+            for (int k = m->mel_lo[j]; k < m->mel_hi[j]; k++) acc += w[k] * pb[k];
+            for (int l = 0; l < nb; l++) m->melspec[(t0 + l) * m->n_mels + j] = acc[l];
         }
     }
 }
 
+/* 10 log10(x) in place for x >= amin > 0 (normal floats): the Cephes logf polynomial, which
+ * vectorises (libm's log10f per element was 8 % of the time); within 2 ulp of log10f. */
+static void db_in_place(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &x[i], sizeof b);
+        int e = (int)(b >> 23) - 126; /* x = f 2^e, f in [0.5, 1) */
+        b = (b & 0x007fffffu) | 0x3f000000u;
+        float f;
+        memcpy(&f, &b, sizeof f);
+        const int small = f < 0.70710678f; /* f in [sqrt(1/2), sqrt(2)) after the shift */
+        e -= small;
+        f = small ? f + f - 1.0f : f - 1.0f;
+        const float z = f * f;
+        float p = 7.0376836292e-2f;
+        p = p * f - 1.1514610310e-1f;
+        p = p * f + 1.1676998740e-1f;
+        p = p * f - 1.2420140846e-1f;
+        p = p * f + 1.4249322787e-1f;
+        p = p * f - 1.6668057665e-1f;
+        p = p * f + 2.0000714765e-1f;
+        p = p * f - 2.4999993993e-1f;
+        p = p * f + 3.3333331174e-1f;
+        p = p * f * z;
+        const float fe = (float)e;
+        p += -2.12194440e-4f * fe;
+        p += -0.5f * z;
+        const float ln = f + p + 0.693359375f * fe;
+        x[i] = 10.0f * (ln * 0.43429448190325182765f); /* 10 * log10(e) * ln */
+    }
+}
+
+/* True when no sample is inf or NaN (exponent bits all ones). A branch-free OR over the bits
+ * vectorises; isfinite() per sample in a loop with an early exit does not (15 % of the time). */
+static int all_finite(const float *y, size_t n) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &y[i], sizeof b);
+        bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
+    }
+    return !bad;
+}
+
 int ser_mfcc_compute(ser_mfcc *m, const float *y, size_t n, float *out, ser_error *err) {
     if (n == 0) return ser_fail(err, "mfcc: empty signal (0 samples)");
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(y[i])) return ser_fail(err, "mfcc: sample %zu is not finite", i);
+    if (!all_finite(y, n))
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(y[i])) return ser_fail(err, "mfcc: sample %zu is not finite", i);
     const size_t T = ser_mfcc_stft_frames(n, m->hop);
     if (T > m->cap_frames) {
         float *p = realloc(m->melspec, sizeof(float) * T * m->n_mels);
@@ -165,11 +226,9 @@ int ser_mfcc_compute(ser_mfcc *m, const float *y, size_t n, float *out, ser_erro
      * floor at the clip's maximum - top_db, over every frame (before any cut). */
     const size_t count = T * (size_t)m->n_mels;
     float *db = m->melspec, peak = -FLT_MAX;
-    for (size_t i = 0; i < count; i++) {
-        const float v = 10.0f * log10f(db[i] > AMIN ? db[i] : AMIN);
-        db[i] = v;
-        if (v > peak) peak = v;
-    }
+    for (size_t i = 0; i < count; i++) db[i] = db[i] > AMIN ? db[i] : AMIN;
+    db_in_place(db, count);
+    for (size_t i = 0; i < count; i++) peak = db[i] > peak ? db[i] : peak;
     if (m->top_db >= 0) {
         const float floor_db = peak - m->top_db;
         for (size_t i = 0; i < count; i++)
