@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""End-to-end MFCC benchmark: `ser mfcc` against librosa on the same clips, in one run.
+
+ser:     `ser mfcc --out T/feats.npy DATA/tess` as a subprocess (decode, resample, features,
+         writing the .npy/.txt; process start included), wall clock, best of --repeat runs.
+librosa: per clip librosa.load(path, sr=22050, offset=0.5, duration=3) + mfcc(n_mfcc=40) +
+         pad/cut to 130 frames, single process, as the reference does it (one untimed warm-up
+         clip first); --limit N times it on N clips evenly spread over the corpus.
+
+Then the outputs are compared clip by clip (relative L2 of the [40, 130] features), so the
+benchmark doubles as an accuracy check over every clip librosa ran on.
+
+    python3 bench/bench_mfcc.py [--ser build/ser] [--data ../shared/data] [--limit N] [--json F]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import librosa
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def reference(path):
+    y, _ = librosa.load(path, sr=22050, offset=0.5, duration=3)
+    m = librosa.feature.mfcc(y=y, sr=22050, n_mfcc=40)
+    if m.shape[1] < 130:
+        m = np.pad(m, ((0, 0), (0, 130 - m.shape[1])), mode="constant")
+    return m[:, :130]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ser", default=os.path.join(ROOT, "build", "ser"))
+    ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
+    ap.add_argument("--corpus", default="tess", help="folder under --data (default tess)")
+    ap.add_argument("--limit", type=int, default=0, help="time librosa on N clips only (0: all)")
+    ap.add_argument("--repeat", type=int, default=3, help="ser runs; the best is reported")
+    ap.add_argument("--threads", type=int, default=0, help="ser --threads (0: its default)")
+    ap.add_argument("--json", help="append the results as one JSON line to this file")
+    a = ap.parse_args()
+    folder = os.path.abspath(os.path.join(a.data, a.corpus))
+    if not os.path.isdir(folder):
+        sys.exit(f"bench_mfcc: no corpus folder {folder}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "feats.npy")
+        cmd = [a.ser, "mfcc", "--out", out, folder] + (["--threads", str(a.threads)] if a.threads else [])
+        ser_times, ser_logs = [], []
+        for _ in range(max(1, a.repeat)):
+            t0 = time.perf_counter()
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            ser_times.append(time.perf_counter() - t0)
+            ser_logs.append(r.stderr.strip().splitlines())
+            if r.returncode != 0:
+                sys.exit(f"bench_mfcc: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr}")
+        ser_feats = np.load(out)
+        with open(os.path.join(tmp, "feats.txt")) as f:
+            ser_paths = [line.rstrip("\n") for line in f]
+        ser_log = ser_logs[ser_times.index(min(ser_times))]
+    n_ser = len(ser_paths)
+    ser_s = min(ser_times)
+
+    # librosa on all clips or an evenly spread subset.
+    idx = list(range(n_ser))
+    if a.limit and a.limit < n_ser:
+        idx = [int(i * n_ser / a.limit) for i in range(a.limit)]
+    reference(ser_paths[0])  # warm-up: imports, caches, first-call costs
+    ref = {}
+    t0 = time.perf_counter()
+    for i in idx:
+        ref[i] = reference(ser_paths[i])
+    lib_s = time.perf_counter() - t0
+
+    errs = np.array([np.linalg.norm(ser_feats[i] - ref[i]) / np.linalg.norm(ref[i]) for i in idx])
+    worst = idx[int(np.argmax(errs))]
+    ser_rate, lib_rate = n_ser / ser_s, len(idx) / lib_s
+    print(f"corpus {folder}: {n_ser} clips")
+    print(f"{'':24s} {'clips':>6s} {'seconds':>9s} {'clips/s':>9s}")
+    print(f"{'ser mfcc (end to end)':24s} {n_ser:6d} {ser_s:9.2f} {ser_rate:9.1f}   best of {len(ser_times)}: "
+          + ", ".join(f"{t:.2f}" for t in ser_times) + " s")
+    print(f"{'librosa load+mfcc+pad':24s} {len(idx):6d} {lib_s:9.2f} {lib_rate:9.1f}   "
+          + ("all clips" if len(idx) == n_ser else f"subset of {len(idx)} (--limit), evenly spread"))
+    print(f"speed-up ser / librosa: {ser_rate / lib_rate:.1f}x   ({os.cpu_count()} cores)")
+    print(f"accuracy over {len(idx)} clips: relative L2 mean {errs.mean():.3g}, max {errs.max():.3g} "
+          f"({ser_paths[worst]})")
+    print("ser (best run) said: " + (ser_log[-1] if ser_log else ""))
+    if a.json:
+        with open(a.json, "a") as f:
+            f.write(json.dumps({"bench": "mfcc", "clips": n_ser, "ser_s": ser_s, "ser_clips_per_s": ser_rate,
+                                "librosa_clips": len(idx), "librosa_s": lib_s, "librosa_clips_per_s": lib_rate,
+                                "speedup": ser_rate / lib_rate, "rel_l2_mean": float(errs.mean()),
+                                "rel_l2_max": float(errs.max()), "cores": os.cpu_count()}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
