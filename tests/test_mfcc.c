@@ -67,6 +67,48 @@ static void test_generated(const char *fixtures, ser_mfcc *m) {
     CHECKF(mean <= MEAN_TOL && worst <= WORST_TOL, "mean %.3g worst %.3g", mean, worst);
 }
 
+/* The reference end to end on real files: ser_audio_load + ser_mfcc against librosa.load +
+ * mfcc + pad (AIFF behind .wav, 96 kHz, 48 kHz, clips shorter than the 3 s window). */
+static void test_real(const char *fixtures, const char *data, const ser_config *cfg, ser_mfcc *m) {
+    int nd;
+    size_t sh[SER_NPY_MAX_DIMS];
+    float *ref = load_npy(fixtures, "real_mfcc.npy", &nd, sh);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mfcc/real_paths.txt", fixtures);
+    FILE *f = fopen(path, "r");
+    CHECKF(ref && f && nd == 3 && sh[1] == 40 && sh[2] == 130, "real-clip fixtures missing or malformed");
+    if (!ref || !f) {
+        free(ref);
+        if (f) fclose(f);
+        return;
+    }
+    ser_audio_buf buf = {0};
+    float out[40 * 130];
+    char rel[1024];
+    double sum = 0, worst = 0;
+    size_t n = 0;
+    while (n < sh[0] && fgets(rel, sizeof rel, f)) {
+        rel[strcspn(rel, "\n")] = '\0';
+        snprintf(path, sizeof path, "%s/%s", data, rel);
+        ser_error e = {{0}};
+        const int ok = ser_audio_load(path, &cfg->audio, &buf, &e) == 0 &&
+                       ser_mfcc_compute(m, buf.samples, buf.n, out, &e) == 0;
+        CHECKF(ok, "%s", e.msg);
+        const double r = ok ? rel_l2(out, ref + n * 40 * 130, 40 * 130) : INFINITY;
+        printf("  real %-44s %6zu samples  rel L2 %.3g\n", rel, ok ? buf.n : 0, r);
+        sum += r;
+        if (r > worst) worst = r;
+        n++;
+    }
+    fclose(f);
+    CHECKF(n == sh[0], "real_paths.txt lists %zu of %zu clips", n, sh[0]);
+    const double mean = n ? sum / n : INFINITY;
+    printf("real clips: %zu, rel L2 mean %.3g, worst %.3g\n", n, mean, worst);
+    CHECKF(mean <= MEAN_TOL && worst <= WORST_TOL, "mean %.3g worst %.3g", mean, worst);
+    ser_audio_buf_free(&buf);
+    free(ref);
+}
+
 /* The floor is taken over the whole clip, then the columns past `frames` are dropped; below
  * `frames` the output is zero-padded. Same clip at frames = 130 and 300 must agree. */
 static void test_pad_cut(const ser_config *base) {
@@ -158,6 +200,9 @@ int main(void) {
     test_generated(fixtures, m);
     test_pad_cut(&cfg);
     test_bad_input(&cfg, m);
+    const char *data = check_shared_data();
+    if (data) test_real(fixtures, data, &cfg, m);
+    else printf("real clips: SKIPPED (no shared data)\n");
     ser_mfcc_free(m);
     return check_finish("test_mfcc");
 }
