@@ -1,8 +1,9 @@
-/* MFCC on the CPU: librosa.feature.mfcc(y, sr, n_mfcc) + pad/cut, with FFTW (float r2c, one
- * plan per object) and cblas for the DCT. The stages, per clip of n samples, T = 1 + n / hop:
+/* MFCC on the CPU: librosa.feature.mfcc(y, sr, n_mfcc) + pad/cut, with FFTW (one float plan
+ * per object) and cblas for the DCT. The stages, per clip of n samples, T = 1 + n / hop:
  *
  *   frame t = y[t hop - n_fft/2, + n_fft) with zeros outside y (center=True, "constant")
  *   -> * Hann -> rfft -> |X|^2 [n_bins]            one frame at a time, stays in L1/L2
+ *      (the real FFT as a complex FFT of half the size + a vectorised split, see split_power)
  *   -> mel (banded: each filter touches ~2 % of the bins) -> melspec [T, n_mels]
  *   -> 10 log10(max(amin, .)), floor at (max over the whole clip) - top_db
  *   -> DCT [n_mfcc, n_mels] x melspec^T -> out [n_mfcc, frames] (first min(T, frames) columns,
@@ -28,8 +29,17 @@ static const float AMIN = 1e-10f;
  * so the banded mel product is FB-wide vector multiply-adds with no horizontal sums. */
 enum { FB = 8 };
 /* FB lanes as one vector (GCC/Clang vector extension): the compiler otherwise vectorises the
- * bin loop with strided gathers instead of the lanes. */
+ * bin loop with strided gathers instead of the lanes. vfbu: the same, unaligned. */
 typedef float vfb __attribute__((vector_size(FB * sizeof(float))));
+typedef float vfbu __attribute__((vector_size(FB * sizeof(float)), aligned(4)));
+typedef int vfbi __attribute__((vector_size(FB * sizeof(int))));
+#if defined(__clang__)
+#define ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define ZIP_HI(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#else
+#define ZIP_LO(a, b) __builtin_shuffle(a, b, (vfbi){0, 8, 1, 9, 2, 10, 3, 11})
+#define ZIP_HI(a, b) __builtin_shuffle(a, b, (vfbi){4, 12, 5, 13, 6, 14, 7, 15})
+#endif
 
 struct ser_mfcc {
     int n_fft, hop, n_bins, n_mels, n_mfcc, frames;
@@ -38,9 +48,13 @@ struct ser_mfcc {
     float *mel;           /* [n_mels, n_bins] mel filter bank (Slaney) */
     int *mel_lo, *mel_hi; /* [n_mels] nonzero bin range of each filter */
     float *dct;           /* [n_mfcc, n_mels] DCT-II ortho rows */
-    float *frame;         /* [n_fft] windowed frame, FFTW-aligned (plan input) */
-    fftwf_complex *spec;  /* [n_bins] spectrum (plan output) */
-    float *pb;            /* [n_bins, FB] |X|^2 of a batch of FB frames */
+    float *frame;         /* [n_fft] windowed frame = [half] complex z[j] = x[2j] + i x[2j+1] */
+    fftwf_complex *spec;  /* [half] Z = DFT_half(z) (plan output) */
+    float *zre, *zim;     /* [half + 1] Z deinterleaved, Z[half] = Z[0] */
+    float *twr, *twi;     /* [half + 1] exp(-2 pi i k / n_fft) */
+    float *rows;          /* [FB, row] |X|^2 of a batch of FB frames, row = n_bins rounded up to FB */
+    int row;
+    float *pb;            /* [n_bins, FB] the same, transposed: the lanes of bin k together */
     float *melspec;       /* [cap_frames, n_mels] mel power, then dB */
     size_t cap_frames;
     fftwf_plan plan;
@@ -58,6 +72,11 @@ void ser_mfcc_free(ser_mfcc *m) {
         if (m->plan) fftwf_destroy_plan(m->plan);
     }
     fftwf_free(m->frame);
+    free(m->zre);
+    free(m->zim);
+    free(m->twr);
+    free(m->twi);
+    fftwf_free(m->rows);
     fftwf_free(m->spec);
     free(m->window);
     free(m->mel);
@@ -75,6 +94,10 @@ ser_mfcc *ser_mfcc_create(const ser_config *cfg, ser_error *err) {
     if (f->n_fft < 2 || f->hop_length < 1 || f->n_mels < 1 || f->n_mfcc < 1 || f->frames < 1) {
         ser_fail(err, "mfcc: need n_fft >= 2, hop_length >= 1, n_mels >= 1, n_mfcc >= 1, frames >= 1 "
                       "(got %d, %d, %d, %d, %d)", f->n_fft, f->hop_length, f->n_mels, f->n_mfcc, f->frames);
+        return NULL;
+    }
+    if (f->n_fft % 2) {
+        ser_fail(err, "mfcc: features.n_fft = %d must be even", f->n_fft);
         return NULL;
     }
     if (f->n_mfcc > f->n_mels) {
@@ -103,7 +126,15 @@ ser_mfcc *ser_mfcc_create(const ser_config *cfg, ser_error *err) {
     m->pb = fftwf_malloc(sizeof(float) * m->n_bins * FB); /* vector-aligned */
     m->frame = fftwf_malloc(sizeof(float) * m->n_fft);
     m->spec = fftwf_malloc(sizeof(fftwf_complex) * m->n_bins);
-    if (!m->window || !m->mel || !m->mel_lo || !m->mel_hi || !m->dct || !m->pb || !m->frame || !m->spec) {
+    const int half = m->n_fft / 2;
+    m->zre = ser_malloc(sizeof(float) * (half + 1), "mfcc split", err);
+    m->zim = ser_malloc(sizeof(float) * (half + 1), "mfcc split", err);
+    m->twr = ser_malloc(sizeof(float) * (half + 1), "mfcc twiddles", err);
+    m->twi = ser_malloc(sizeof(float) * (half + 1), "mfcc twiddles", err);
+    m->row = (m->n_bins + FB - 1) / FB * FB;
+    m->rows = fftwf_malloc(sizeof(float) * m->row * FB);
+    if (!m->window || !m->mel || !m->mel_lo || !m->mel_hi || !m->dct || !m->pb || !m->frame || !m->spec ||
+        !m->zre || !m->zim || !m->twr || !m->twi || !m->rows) {
         if (!m->frame || !m->spec || !m->pb) ser_fail(err, "mfcc: fftwf_malloc of %d floats failed", m->n_fft * FB);
         ser_mfcc_free(m);
         return NULL;
@@ -112,23 +143,56 @@ ser_mfcc *ser_mfcc_create(const ser_config *cfg, ser_error *err) {
     ser_mel_filters(sr, m->n_fft, m->n_mels, f->fmin, fmax, m->mel);
     ser_mel_filter_ranges(m->mel, m->n_mels, m->n_bins, m->mel_lo, m->mel_hi);
     ser_dct2_ortho_matrix(m->n_mfcc, m->n_mels, m->dct);
-    /* FFTW_ESTIMATE, measured: its plan runs 2.1 us per 2048-point frame against 1.5 us for
-     * FFTW_MEASURE's, but MEASURE spends ~150 ms planning (serially, in the critical
-     * section), which only pays back after ~250k frames (~4500 TESS clips x 2 threads); a
-     * corpus run is below that and a training run computes its features once. */
+    for (int k = 0; k <= half; k++) {
+        const double ang = 2.0 * 3.14159265358979323846 * k / m->n_fft;
+        m->twr[k] = (float)cos(ang);
+        m->twi[k] = (float)-sin(ang);
+    }
+    /* Measured per 2048-point frame, FFT + |X|^2: r2c FFTW_ESTIMATE 2.1 us, r2c FFTW_MEASURE
+     * 1.5 us (but ~150 ms of serial planning per process), complex 1024 FFTW_ESTIMATE +
+     * split 1.0 us. */
 #pragma omp critical(ser_fftw_planner)
     {
-        m->plan = fftwf_plan_dft_r2c_1d(m->n_fft, m->frame, m->spec, FFTW_ESTIMATE);
+        m->plan = fftwf_plan_dft_1d(half, (fftwf_complex *)m->frame, m->spec, FFTW_FORWARD, FFTW_ESTIMATE);
     }
     if (!m->plan) {
-        ser_fail(err, "mfcc: fftwf_plan_dft_r2c_1d(%d) failed", m->n_fft);
+        ser_fail(err, "mfcc: fftwf_plan_dft_1d(%d) failed", half);
         ser_mfcc_free(m);
         return NULL;
     }
     return m;
 }
 
-/* Windowed frame t of y, FFT, |X|^2 into lane `lane` of pb [n_bins][FB]. */
+/* |X[k]|^2, k = 0..half, of the real frame x from Z = DFT_half(z), z[j] = x[2j] + i x[2j+1]:
+ * with W = exp(-2 pi i / n_fft) and Z[half] = Z[0],
+ *   E[k] = (Z[k] + conj Z[half-k]) / 2       (DFT of the even samples)
+ *   O[k] = (Z[k] - conj Z[half-k]) / (2 i)   (DFT of the odd samples)
+ *   X[k] = E[k] + W^k O[k].
+ * Deinterleaving first lets the compiler vectorise the reversed access Z[half - k]. */
+static void split_power(ser_mfcc *m, float *restrict p) {
+    const int half = m->n_fft / 2;
+    /* Interleaved (re, im) pairs: fftwf_complex is float[2] or float _Complex depending on
+     * whether <complex.h> came first (OpenBLAS's cblas.h includes it). */
+    const float *z = (const float *)m->spec;
+    float *restrict zre = m->zre, *restrict zim = m->zim;
+    const float *restrict twr = m->twr, *restrict twi = m->twi;
+    for (int k = 0; k < half; k++) {
+        zre[k] = z[2 * k];
+        zim[k] = z[2 * k + 1];
+    }
+    zre[half] = zre[0];
+    zim[half] = zim[0];
+    for (int k = 0; k <= half; k++) {
+        const float ar = zre[k], ai = zim[k], br = zre[half - k], bi = -zim[half - k];
+        const float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);
+        const float or_ = 0.5f * (ai - bi), oi = -0.5f * (ar - br);
+        const float xr = er + twr[k] * or_ - twi[k] * oi;
+        const float xi = ei + twr[k] * oi + twi[k] * or_;
+        p[k] = xr * xr + xi * xi;
+    }
+}
+
+/* Windowed frame t of y, FFT, |X|^2 into row `lane` of rows [FB, row]. */
 static void frame_power(ser_mfcc *m, const float *y, size_t n, size_t t, int lane) {
     const int n_fft = m->n_fft;
     /* Frame t covers padded samples [t hop, t hop + n_fft) = y[start, start + n_fft). */
@@ -136,17 +200,35 @@ static void frame_power(ser_mfcc *m, const float *y, size_t n, size_t t, int lan
     long long a = start < 0 ? -start : 0;                                      /* first in y */
     long long b = start + n_fft > (long long)n ? (long long)n - start : n_fft; /* end in y */
     if (b < a) b = a;
-    for (long long i = 0; i < a; i++) m->frame[i] = 0.0f;
-    for (long long i = a; i < b; i++) m->frame[i] = m->window[i] * y[start + i];
-    for (long long i = b; i < n_fft; i++) m->frame[i] = 0.0f;
+    float *restrict frame = m->frame;
+    const float *restrict win = m->window, *restrict ys = y + start;
+    for (long long i = 0; i < a; i++) frame[i] = 0.0f;
+    for (long long i = a; i < b; i++) frame[i] = win[i] * ys[i];
+    for (long long i = b; i < n_fft; i++) frame[i] = 0.0f;
     fftwf_execute(m->plan);
-    /* Interleaved (re, im) pairs: fftwf_complex is float[2] or float _Complex depending on
-     * whether <complex.h> came first (OpenBLAS's cblas.h includes it). */
-    const float *spec = (const float *)m->spec;
-    for (int k = 0; k < m->n_bins; k++) {
-        const float re = spec[2 * k], im = spec[2 * k + 1];
-        m->pb[(size_t)k * FB + lane] = re * re + im * im;
+    split_power(m, m->rows + (size_t)lane * m->row);
+}
+
+/* rows [FB, row] -> pb [n_bins, FB], 8 x 8 blocks transposed in registers by three rounds of
+ * zips (a strided store per element was 17 % of the time). */
+static void transpose_rows(ser_mfcc *m) {
+    _Static_assert(FB == 8, "the zip masks are written for 8 lanes");
+    vfb *pb = (vfb *)m->pb;
+    int k0 = 0;
+    for (; k0 + FB <= m->n_bins; k0 += FB) {
+        vfb r[FB], q[FB];
+        for (int l = 0; l < FB; l++) r[l] = *(const vfbu *)(m->rows + (size_t)l * m->row + k0);
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < FB / 2; i++) {
+                q[2 * i] = ZIP_LO(r[i], r[i + FB / 2]);
+                q[2 * i + 1] = ZIP_HI(r[i], r[i + FB / 2]);
+            }
+            for (int l = 0; l < FB; l++) r[l] = q[l];
+        }
+        for (int i = 0; i < FB; i++) pb[k0 + i] = r[i];
     }
+    for (int k = k0; k < m->n_bins; k++)
+        for (int l = 0; l < FB; l++) m->pb[(size_t)k * FB + l] = m->rows[(size_t)l * m->row + k];
 }
 
 /* melspec[T, n_mels] of the centred, windowed frames of y. */
@@ -155,7 +237,8 @@ static void mel_power(ser_mfcc *m, const float *y, size_t n, size_t T) {
         const int nb = T - t0 < FB ? (int)(T - t0) : FB;
         for (int l = 0; l < nb; l++) frame_power(m, y, n, t0 + l, l);
         for (int l = nb; l < FB; l++) /* unused lanes of the last batch */
-            for (int k = 0; k < m->n_bins; k++) m->pb[(size_t)k * FB + l] = 0.0f;
+            memset(m->rows + (size_t)l * m->row, 0, sizeof(float) * m->row);
+        transpose_rows(m);
         const vfb *pb = (const vfb *)m->pb;
         for (int j = 0; j < m->n_mels; j++) {
             const float *w = m->mel + (size_t)j * m->n_bins;
