@@ -26,7 +26,7 @@ check "two files: npy magic" [ "$(head -c 6 "$T/two.npy" | tail -c 5)" = "NUMPY"
 check "two files: header" grep -q "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 40, 130), }" <(header_of "$T/two.npy")
 check "two files: size" [ "$(stat -c %s "$T/two.npy")" -eq $((128 + 2 * 40 * 130 * 4)) ]
 check "two files: txt" [ "$(cat "$T/two.txt")" = "$(printf '%s\n%s' "$B" "$A")" ]
-check "two files: summary on stderr" grep -q "2 clips in" "$T/err"
+check "two files: summary on stderr" grep -q "2 clips, features in" "$T/err"
 
 # A folder: recursive, sorted by path, audio extensions in any case, other files ignored; a
 # file that does not decode is reported by name and skipped.

@@ -164,6 +164,7 @@ int cmd_mfcc(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    const double t_start = now_s();
     const char *config_path = NULL, *out = NULL;
     int strict = 0, threads = 0, n_sets = 0, n_inputs = 0;
     char **sets = calloc((size_t)argc, sizeof *sets), **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -290,8 +291,12 @@ int cmd_mfcc(int argc, char **argv) {
         if (ser_npy_write(out, feats, 3, shape, &err) != 0 || !txt || write_lines(txt, files.v, ok, n, &err) != 0) {
             fprintf(stderr, "ser mfcc: %s\n", txt ? err.msg : "out of memory");
         } else {
-            fprintf(stderr, "ser mfcc: %zu clips in %.2f s (%.1f clips/s, %d threads) -> %s [%zu, %d, %d], %s\n", kept,
-                    secs, kept / secs, threads, out, kept, cfg.features.n_mfcc, cfg.features.frames, txt);
+            const double total = now_s() - t_start;
+            fprintf(stderr,
+                    "ser mfcc: %zu clips, features in %.2f s (%.1f clips/s, %d threads), %.2f s in all "
+                    "(%.1f clips/s) -> %s [%zu, %d, %d], %s\n",
+                    kept, secs, kept / secs, threads, total, kept / total, out, kept, cfg.features.n_mfcc,
+                    cfg.features.frames, txt);
             if (skipped) fprintf(stderr, "ser mfcc: %zu files skipped (listed above)\n", skipped);
             rc = 0;
         }
