@@ -150,6 +150,36 @@ static void test_pad_cut(const ser_config *base) {
     free(y);
 }
 
+/* One ser_mfcc per thread, created and used concurrently (the FFTW planner is serialised
+ * inside ser_mfcc_create): every thread's result equals the serial one bit for bit. */
+static void test_threads(const ser_config *cfg, ser_mfcc *m) {
+    enum { JOBS = 16, N = 50000 };
+    static float y[N], ref[40 * 130], outs[JOBS][40 * 130];
+    for (int i = 0; i < N; i++) y[i] = (float)(0.2 * sin(0.031 * i) + 0.1 * sin(0.0007 * (double)i * i / 50));
+    ser_error e = {{0}};
+    CHECK(ser_mfcc_compute(m, y, N, ref, &e) == 0);
+    int failures = 0;
+#pragma omp parallel num_threads(4) reduction(+ : failures)
+    {
+        ser_error te = {{0}};
+        ser_mfcc *mine = ser_mfcc_create(cfg, &te);
+        if (!mine) failures++;
+#pragma omp for schedule(dynamic, 1)
+        for (int j = 0; j < JOBS; j++)
+            if (!mine || ser_mfcc_compute(mine, y, N - j * 100, outs[j], &te) != 0) failures++;
+        ser_mfcc_free(mine);
+    }
+    CHECKF(failures == 0, "%d thread failures", failures);
+    CHECK(memcmp(outs[0], ref, sizeof ref) == 0);
+    int same = 1;
+    for (int j = 1; j < JOBS; j++) {
+        float serial[40 * 130];
+        CHECK(ser_mfcc_compute(m, y, N - j * 100, serial, &e) == 0);
+        same &= memcmp(outs[j], serial, sizeof serial) == 0;
+    }
+    CHECKF(same, "threaded results differ from serial ones");
+}
+
 static void test_bad_input(const ser_config *base, ser_mfcc *m) {
     float out[40 * 130], y[1000] = {0};
     ser_error e = {{0}};
@@ -199,6 +229,7 @@ int main(void) {
     test_tables();
     test_generated(fixtures, m);
     test_pad_cut(&cfg);
+    test_threads(&cfg, m);
     test_bad_input(&cfg, m);
     const char *data = check_shared_data();
     if (data) test_real(fixtures, data, &cfg, m);
