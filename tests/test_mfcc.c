@@ -67,6 +67,39 @@ static void test_generated(const char *fixtures, ser_mfcc *m) {
     CHECKF(mean <= MEAN_TOL && worst <= WORST_TOL, "mean %.3g worst %.3g", mean, worst);
 }
 
+/* A non-default recipe (make_mfcc_golden.py ALT): every parameter comes from the config. */
+static void test_alt_recipe(const char *fixtures, const ser_config *base) {
+    ser_config c = *base;
+    c.audio.sample_rate = 16000;
+    c.features.n_fft = 1024;
+    c.features.hop_length = 256;
+    c.features.n_mels = 64;
+    c.features.fmin = 50;
+    c.features.fmax = 7000;
+    c.features.top_db = 60;
+    c.features.n_mfcc = 20;
+    c.features.frames = 200;
+    ser_error e = {{0}};
+    ser_mfcc *m = ser_mfcc_create(&c, &e);
+    int nd_y, nd_m;
+    size_t sh_y[SER_NPY_MAX_DIMS], sh_m[SER_NPY_MAX_DIMS];
+    float *y = load_npy(fixtures, "gen_voiced_y.npy", &nd_y, sh_y);
+    float *ref = load_npy(fixtures, "gen_voiced_alt_mfcc.npy", &nd_m, sh_m);
+    CHECKF(m && y && ref, "%s", e.msg);
+    if (m && y && ref) {
+        CHECK(nd_m == 2 && sh_m[0] == 20 && sh_m[1] == 200 && ser_mfcc_out_size(m) == 20 * 200);
+        float out[20 * 200];
+        CHECKF(ser_mfcc_compute(m, y, sh_y[0], out, &e) == 0, "%s", e.msg);
+        const double r = rel_l2(out, ref, 20 * 200);
+        printf("alternative recipe (16 kHz, n_fft 1024, hop 256, 64 mels 50-7000 Hz, top_db 60, 20 x 200): "
+               "rel L2 %.3g\n", r);
+        CHECKF(r <= MEAN_TOL, "rel L2 %.3g", r);
+    }
+    ser_mfcc_free(m);
+    free(y);
+    free(ref);
+}
+
 /* The reference end to end on real files: ser_audio_load + ser_mfcc against librosa.load +
  * mfcc + pad (AIFF behind .wav, 96 kHz, 48 kHz, clips shorter than the 3 s window). */
 static void test_real(const char *fixtures, const char *data, const ser_config *cfg, ser_mfcc *m) {
@@ -228,6 +261,7 @@ int main(void) {
     CHECK(ser_mfcc_out_size(m) == 40 * 130);
     test_tables();
     test_generated(fixtures, m);
+    test_alt_recipe(fixtures, &cfg);
     test_pad_cut(&cfg);
     test_threads(&cfg, m);
     test_bad_input(&cfg, m);
