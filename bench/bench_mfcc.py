@@ -2,7 +2,7 @@
 """End-to-end MFCC benchmark: `ser mfcc` against librosa on the same clips, in one run.
 
 ser:     `ser mfcc --out T/feats.npy DATA/tess` as a subprocess (decode, resample, features,
-         writing the .npy/.txt; process start included), wall clock, best of --repeat runs.
+         writing the .npy/.txt; process start included), wall clock, best of --repeat (5) runs.
 librosa: per clip librosa.load(path, sr=22050, offset=0.5, duration=3) + mfcc(n_mfcc=40) +
          pad/cut to 130 frames, single process, as the reference does it (one untimed warm-up
          clip first); --limit N times it on N clips evenly spread over the corpus.
@@ -31,8 +31,13 @@ import numpy as np  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+LOAD_S = [0.0]  # time spent in librosa.load, to split the reference's time
+
+
 def reference(path):
+    t0 = time.perf_counter()
     y, _ = librosa.load(path, sr=22050, offset=0.5, duration=3)
+    LOAD_S[0] += time.perf_counter() - t0
     m = librosa.feature.mfcc(y=y, sr=22050, n_mfcc=40)
     if m.shape[1] < 130:
         m = np.pad(m, ((0, 0), (0, 130 - m.shape[1])), mode="constant")
@@ -45,7 +50,7 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
     ap.add_argument("--corpus", default="tess", help="folder under --data (default tess)")
     ap.add_argument("--limit", type=int, default=0, help="time librosa on N clips only (0: all)")
-    ap.add_argument("--repeat", type=int, default=3, help="ser runs; the best is reported")
+    ap.add_argument("--repeat", type=int, default=5, help="ser runs; the best is reported")
     ap.add_argument("--threads", type=int, default=0, help="ser --threads (0: its default)")
     ap.add_argument("--json", help="append the results as one JSON line to this file")
     a = ap.parse_args()
@@ -81,6 +86,7 @@ def main():
         idx = [int(i * n_ser / a.limit) for i in range(a.limit)]
     reference(ser_paths[0])  # warm-up: imports, caches, first-call costs
     ref = {}
+    LOAD_S[0] = 0.0
     t0, c0 = time.perf_counter(), time.process_time()
     for i in idx:
         ref[i] = reference(ser_paths[i])
@@ -97,6 +103,8 @@ def main():
     print(f"{'librosa load+mfcc+pad':24s} {len(idx):6d} {lib_s:9.2f} {lib_rate:9.1f} {lib_cpu_ms:12.3f}   "
           + ("all clips" if len(idx) == n_ser else f"subset of {len(idx)} (--limit), evenly spread")
           + f", OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
+    print(f"librosa per clip: load (decode + soxr HQ resample) {LOAD_S[0] / len(idx) * 1e3:.2f} ms, "
+          f"mfcc + pad {(lib_s - LOAD_S[0]) / len(idx) * 1e3:.2f} ms (wall)")
     print(f"speed-up ser / librosa: {ser_rate / lib_rate:.1f}x wall clock ({os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.2f}), {lib_cpu_ms / ser_cpu_ms:.1f}x in CPU time per clip")
     print(f"accuracy over {len(idx)} clips: relative L2 mean {errs.mean():.3g}, max {errs.max():.3g} "
