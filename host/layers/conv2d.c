@@ -2,34 +2,41 @@
  * row-major as Keras stores it, i.e. a (K*K*Cin, Cout) matrix whose row index is (ky, kx, ci).
  *
  * The batch is processed in chunks of `nb` whole images (conv2d_chunk_images): im2col of a chunk
- * gives col (nb*H*W, K*K*Cin) with the same (ky, kx, ci) column order, so
- *   forward:   out  (rows, Cout)      = col @ kernel + bias
- *   backward:  dkernel (KKC, Cout)   += col^T @ dout          (beta = 1, chunk after chunk)
- *              dcol (rows, KKC)       = dout @ kernel^T, then col2im (a gather: each din pixel
- *              sums its K*K taps in a fixed order, so no two threads write the same float).
- * Chunking keeps col to a few MB (it is re-read by the GEMM while still in cache) instead of the
- * 190 MB a whole-batch im2col of the 20x65x64 layer would take. The GEMMs are OpenBLAS's and
- * parallelise themselves; the im2col / col2im loops use OpenMP (static schedules). OpenBLAS splits
- * the output, not the reduction, so results are identical run to run for a given thread count.
+ * gives col (rows = nb*H*W, KKC = K*K*Cin) with the same (ky, kx, ci) column order, so
+ *   forward:   out (rows, Cout)     = col @ kernel + bias
+ *   backward:  dkernel (KKC, Cout) += col^T @ dout          (beta = 1, chunk after chunk)
+ *              dcol (rows, KKC)     = dout @ kernel^T, then col2im (a gather: each din pixel sums
+ *              its K*K taps in a fixed order, so no two threads write the same float).
+ * Chunking keeps col to a few MB, re-read by the GEMM while still in cache, instead of the 190 MB
+ * a whole-batch im2col of the 20x65x64 layer would take.
  *
- * When K*K*Cin is tiny (the first layer: Cin = 1, 9 taps) a GEMM is all memory traffic, so the
- * forward is a direct loop vectorised over Cout. */
+ * Threads: ONE pool, OpenMP's. Each thread calls a single-threaded sgemm on its static share of
+ * the output (rows of out / dcol, rows of dkernel), so no float is summed in a thread-dependent
+ * order. OpenBLAS's own pthread pool is switched to 1 thread for the duration of a call (and
+ * restored): its workers and libgomp's both busy-wait after a parallel section, and on two cores
+ * the two spinning pools cost 2-4x (measured).
+ *
+ * When K*K*Cin is tiny (the first layer: Cin = 1, 9 taps) a GEMM is all memory traffic: the
+ * forward and the kernel/bias gradients are direct loops vectorised over Cout. */
 #include <cblas.h>
-/* OpenBLAS's cblas.h pulls in <complex.h>, whose macro I would break the (B, I, O) names. */
+/* OpenBLAS's cblas.h pulls in <complex.h>, whose macro I would break layers.h's (B, I, O) names. */
 #undef I
+#include <omp.h>
 #include <string.h>
 
 #include "layers/layers.h"
 #include "ser/error.h"
 
-/* Rows of col per chunk: big enough for efficient GEMMs (M >= a few thousand), small enough that
- * col (rows * K*K*Cin floats) stays in the 2-4 MB caches of a core pair. */
+/* Rows of col per chunk: big enough for efficient GEMMs, small enough that col (rows * KKC floats)
+ * stays in the 2-4 MB caches of a core pair. */
 #ifndef SER_CONV_CHUNK_ROWS
 #define SER_CONV_CHUNK_ROWS 2048
 #endif
 
-/* Below this many taps the forward is a direct loop instead of im2col + GEMM. */
+/* Up to this many taps (K*K*Cin) the direct loops replace im2col + GEMM. */
 #define CONV_DIRECT_TAPS 16
+/* Cout tile of the direct loops: one AVX-512 register of floats. */
+#define CONV_CO_TILE 16
 
 static int conv2d_chunk_images(int B, int H, int W) {
     int nb = (SER_CONV_CHUNK_ROWS + H * W - 1) / (H * W);
@@ -40,11 +47,30 @@ size_t conv2d_col_size(int B, int H, int W, int Cin, int K) {
     return (size_t)conv2d_chunk_images(B, H, W) * H * W * K * K * Cin;
 }
 
-/* col (nb*H*W, K*K*Cin) from in (nb,H,W,Cin); taps outside the image are zero. */
+static int blas_threads_single(void) {
+    int saved = openblas_get_num_threads();
+    if (saved != 1) openblas_set_num_threads(1);
+    return saved;
+}
+static void blas_threads_restore(int saved) {
+    if (saved != 1) openblas_set_num_threads(saved);
+}
+
+/* This thread's static share [lo, hi) of n items, in blocks of `align`. */
+static void thread_share(int n, int align, int *lo, int *hi) {
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+    const int blocks = (n + align - 1) / align;
+    const int b0 = (int)((long long)blocks * t / T), b1 = (int)((long long)blocks * (t + 1) / T);
+    *lo = b0 * align < n ? b0 * align : n;
+    *hi = b1 * align < n ? b1 * align : n;
+}
+
+/* col (nb*H*W, K*K*Cin) from in (nb,H,W,Cin); taps outside the image are zero.
+ * An orphaned worksharing loop: call it from inside a parallel region (ends with a barrier). */
 static void im2col(float *col, const float *in, int nb, int H, int W, int Cin, int K) {
     const int p = K / 2;
     const size_t kkc = (size_t)K * K * Cin;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp for collapse(2) schedule(static)
     for (int b = 0; b < nb; b++)
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
@@ -72,11 +98,12 @@ static void im2col(float *col, const float *in, int nb, int H, int W, int Cin, i
             }
 }
 
-/* din (nb,H,W,Cin) = sum over the taps that read each input pixel of dcol (nb*H*W, K*K*Cin). */
+/* din (nb,H,W,Cin) = sum over the taps that read each input pixel of dcol (nb*H*W, K*K*Cin).
+ * Orphaned worksharing loop, like im2col. */
 static void col2im(float *din, const float *dcol, int nb, int H, int W, int Cin, int K) {
     const int p = K / 2;
     const size_t kkc = (size_t)K * K * Cin;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp for collapse(2) schedule(static)
     for (int b = 0; b < nb; b++)
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
@@ -97,32 +124,70 @@ static void col2im(float *din, const float *dcol, int nb, int H, int W, int Cin,
             }
 }
 
+/* The K*K*Cin input values under the kernel at output pixel (y, x) of image b, zero outside. */
+static inline void gather_taps(float *v, const float *img, int H, int W, int Cin, int K, int y, int x) {
+    const int p = K / 2;
+    for (int ky = 0; ky < K; ky++)
+        for (int kx = 0; kx < K; kx++) {
+            const int iy = y + ky - p, ix = x + kx - p;
+            const int ok = iy >= 0 && iy < H && ix >= 0 && ix < W;
+            for (int ci = 0; ci < Cin; ci++)
+                v[(ky * K + kx) * Cin + ci] = ok ? img[((size_t)iy * W + ix) * Cin + ci] : 0.0f;
+        }
+}
+
 /* Direct convolution for few taps: out (B,H,W,Cout), vectorised over Cout. */
 static void conv2d_forward_direct(float *out, const float *in, const float *kernel, const float *bias,
                                   int B, int H, int W, int Cin, int Cout, int K) {
-    const int p = K / 2;
+    const int kkc = K * K * Cin;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
-        for (int y = 0; y < H; y++)
+        for (int y = 0; y < H; y++) {
+            const float *img = in + (size_t)b * H * W * Cin;
             for (int x = 0; x < W; x++) {
+                float v[CONV_DIRECT_TAPS];
+                gather_taps(v, img, H, W, Cin, K, y, x);
                 float *o = out + (((size_t)b * H + y) * W + x) * Cout;
                 for (int co = 0; co < Cout; co++) o[co] = bias ? bias[co] : 0.0f;
-                for (int ky = 0; ky < K; ky++) {
-                    const int iy = y + ky - p;
-                    if (iy < 0 || iy >= H) continue;
-                    for (int kx = 0; kx < K; kx++) {
-                        const int ix = x + kx - p;
-                        if (ix < 0 || ix >= W) continue;
-                        const float *xi = in + (((size_t)b * H + iy) * W + ix) * Cin;
-                        const float *k = kernel + ((size_t)ky * K + kx) * Cin * Cout;
-                        for (int ci = 0; ci < Cin; ci++) {
-                            const float v = xi[ci];
+                for (int t = 0; t < kkc; t++) {
+                    const float *k = kernel + (size_t)t * Cout;
 #pragma omp simd
-                            for (int co = 0; co < Cout; co++) o[co] += v * k[(size_t)ci * Cout + co];
-                        }
-                    }
+                    for (int co = 0; co < Cout; co++) o[co] += v[t] * k[co];
                 }
             }
+        }
+}
+
+/* Direct kernel and bias gradients for few taps. Threads split Cout in tiles of 16; each tile sums
+ * one image at a time in float, images into double, in order: independent of the thread count. */
+static void conv2d_dparams_direct(float *dkernel, float *dbias, const float *dout, const float *in,
+                                  int B, int H, int W, int Cin, int Cout, int K) {
+    const int kkc = K * K * Cin, ntiles = (Cout + CONV_CO_TILE - 1) / CONV_CO_TILE;
+#pragma omp parallel for schedule(static)
+    for (int tile = 0; tile < ntiles; tile++) {
+        const int c0 = tile * CONV_CO_TILE, nc = Cout - c0 < CONV_CO_TILE ? Cout - c0 : CONV_CO_TILE;
+        double dk[CONV_DIRECT_TAPS][CONV_CO_TILE] = {{0}}, db[CONV_CO_TILE] = {0};
+        for (int b = 0; b < B; b++) {
+            const float *img = in + (size_t)b * H * W * Cin;
+            float fk[CONV_DIRECT_TAPS][CONV_CO_TILE] = {{0}}, fb[CONV_CO_TILE] = {0};
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    float v[CONV_DIRECT_TAPS];
+                    gather_taps(v, img, H, W, Cin, K, y, x);
+                    const float *g = dout + (((size_t)b * H + y) * W + x) * Cout + c0;
+                    for (int j = 0; j < nc; j++) fb[j] += g[j];
+                    for (int t = 0; t < kkc; t++)
+                        for (int j = 0; j < nc; j++) fk[t][j] += v[t] * g[j];
+                }
+            for (int j = 0; j < nc; j++) db[j] += fb[j];
+            for (int t = 0; t < kkc; t++)
+                for (int j = 0; j < nc; j++) dk[t][j] += fk[t][j];
+        }
+        for (int t = 0; t < kkc; t++)
+            for (int j = 0; j < nc; j++) dkernel[(size_t)t * Cout + c0 + j] += (float)dk[t][j];
+        if (dbias)
+            for (int j = 0; j < nc; j++) dbias[c0 + j] += (float)db[j];
+    }
 }
 
 void conv2d_forward(float *out, float *col, const float *in, const float *kernel, const float *bias,
@@ -135,33 +200,38 @@ void conv2d_forward(float *out, float *col, const float *in, const float *kernel
     }
     const int nb_max = conv2d_chunk_images(B, H, W);
     const size_t hw = (size_t)H * W;
+    const int saved = blas_threads_single();
+#pragma omp parallel
     for (int b0 = 0; b0 < B; b0 += nb_max) {
         const int nb = B - b0 < nb_max ? B - b0 : nb_max;
         const int rows = (int)(nb * hw);
         float *o = out + (size_t)b0 * hw * Cout;
-        im2col(col, in + (size_t)b0 * hw * Cin, nb, H, W, Cin, K);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, Cout, kkc, 1.0f, col, kkc, kernel, Cout,
-                    0.0f, o, Cout);
-        if (bias) {
-#pragma omp parallel for schedule(static)
-            for (int r = 0; r < rows; r++) {
-                float *orow = o + (size_t)r * Cout;
+        im2col(col, in + (size_t)b0 * hw * Cin, nb, H, W, Cin, K); /* ends with a barrier */
+        int r0, r1;
+        thread_share(rows, 16, &r0, &r1);
+        if (r1 > r0) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, Cout, kkc, 1.0f, col + (size_t)r0 * kkc,
+                        kkc, kernel, Cout, 0.0f, o + (size_t)r0 * Cout, Cout);
+            if (bias)
+                for (int r = r0; r < r1; r++) {
+                    float *orow = o + (size_t)r * Cout;
 #pragma omp simd
-                for (int co = 0; co < Cout; co++) orow[co] += bias[co];
-            }
+                    for (int co = 0; co < Cout; co++) orow[co] += bias[co];
+                }
         }
+#pragma omp barrier /* col is rewritten by the next chunk */
     }
+    blas_threads_restore(saved);
 }
 
 /* dbias (Cout) += column sums of dout (rows, Cout), in double, each channel in row order;
  * threads split the channels (16 at a time), so the sums do not depend on the thread count. */
 static void conv2d_dbias(float *dbias, const float *dout, size_t rows, int Cout) {
-    enum { T = 16 };
-    const int ntiles = (Cout + T - 1) / T;
+    const int ntiles = (Cout + CONV_CO_TILE - 1) / CONV_CO_TILE;
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < ntiles; t++) {
-        const int c0 = t * T, nc = Cout - c0 < T ? Cout - c0 : T;
-        double s[T] = {0};
+        const int c0 = t * CONV_CO_TILE, nc = Cout - c0 < CONV_CO_TILE ? Cout - c0 : CONV_CO_TILE;
+        double s[CONV_CO_TILE] = {0};
         for (size_t r = 0; r < rows; r++) {
             const float *g = dout + r * Cout + c0;
             for (int j = 0; j < nc; j++) s[j] += g[j];
@@ -176,18 +246,33 @@ void conv2d_backward(float *din, float *dkernel, float *dbias, float *col, const
     const int kkc = K * K * Cin;
     const int nb_max = conv2d_chunk_images(B, H, W);
     const size_t hw = (size_t)H * W;
-    if (dbias) conv2d_dbias(dbias, dout, (size_t)B * hw, Cout);
+    const int direct = kkc <= CONV_DIRECT_TAPS;
+    if (direct) conv2d_dparams_direct(dkernel, dbias, dout, in, B, H, W, Cin, Cout, K);
+    else if (dbias) conv2d_dbias(dbias, dout, (size_t)B * hw, Cout);
+    if (direct && !din) return;
+    const int saved = blas_threads_single();
+#pragma omp parallel
     for (int b0 = 0; b0 < B; b0 += nb_max) {
         const int nb = B - b0 < nb_max ? B - b0 : nb_max;
         const int rows = (int)(nb * hw);
         const float *g = dout + (size_t)b0 * hw * Cout;
-        im2col(col, in + (size_t)b0 * hw * Cin, nb, H, W, Cin, K);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kkc, Cout, rows, 1.0f, col, kkc, g, Cout, 1.0f,
-                    dkernel, Cout);
+        int r0, r1;
+        if (!direct) {
+            im2col(col, in + (size_t)b0 * hw * Cin, nb, H, W, Cin, K); /* ends with a barrier */
+            thread_share(kkc, 16, &r0, &r1);                          /* rows of dkernel */
+            if (r1 > r0)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1 - r0, Cout, rows, 1.0f, col + r0, kkc, g,
+                            Cout, 1.0f, dkernel + (size_t)r0 * Cout, Cout);
+#pragma omp barrier /* col becomes dcol */
+        }
         if (din) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, kkc, Cout, 1.0f, g, Cout, kernel, Cout,
-                        0.0f, col, kkc);
-            col2im(din + (size_t)b0 * hw * Cin, col, nb, H, W, Cin, K);
+            thread_share(rows, 16, &r0, &r1);
+            if (r1 > r0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, kkc, Cout, 1.0f, g + (size_t)r0 * Cout,
+                            Cout, kernel, Cout, 0.0f, col + (size_t)r0 * kkc, kkc);
+#pragma omp barrier /* a din pixel gathers dcol rows of both threads */
+            col2im(din + (size_t)b0 * hw * Cin, col, nb, H, W, Cin, K); /* ends with a barrier */
         }
     }
+    blas_threads_restore(saved);
 }
