@@ -1,67 +1,77 @@
 /* BatchNormalization over the last axis: in is N rows of C channels (N = B*H*W for NHWC).
  *
- * Per-channel sums run in double, each channel summed sequentially in row order, and the work is
- * split across threads by channel tiles of 16 floats (one cache line of a row): the result does
- * not depend on the thread count, and each thread reads only its own cache lines of every row.
- * The variance is two-pass (mean first), as TF's moments. */
+ * Per-channel sums run in double. The rows are split into BN_GROUPS fixed groups (threads take
+ * whole groups, static schedule), each group sums its rows in order, and the groups are added in
+ * order: the statistics do not depend on the thread count, and every pass streams whole rows.
+ * Training statistics take one pass: sums of d and d^2 with d = x - x[row 0] (a per-channel shift
+ * that keeps E[d^2] - E[d]^2 free of cancellation), then var = E[d^2] - E[d]^2 in double. */
 #include <math.h>
 #include <string.h>
 
 #include "layers/layers.h"
 #include "ser/error.h"
 
-#define BN_TILE 16
+#define BN_GROUPS 16
+#define BN_MAX_C 1024 /* the per-group partials live on the stack: BN_GROUPS * 2 * C doubles (256 KB) */
 
 /* Training-mode moving variance: TF's fused batch norm (Keras 2) feeds the moving average the
  * Bessel-corrected batch variance (N / (N - 1)); Keras 3's non-fused layer feeds the biased one.
  * We follow the contract in layers.h (fused). */
 static const int bn_moving_var_bessel = 1;
 
+/* Row range of group gi of G over N rows. */
+static size_t bn_group_lo(int N, int G, int gi) { return (size_t)((long long)N * gi / G); }
+
 void batchnorm_forward_train(float *out, float *mean, float *rstd, float *moving_mean, float *moving_var,
                              const float *in, const float *gamma, const float *beta, int N, int C,
                              float momentum, float eps) {
-    SER_ASSERT(N >= 1 && C >= 1);
-    const int ntiles = (C + BN_TILE - 1) / BN_TILE;
+    SER_ASSERT(N >= 1 && C >= 1 && C <= BN_MAX_C);
+    const int G = N < BN_GROUPS ? N : BN_GROUPS;
+    double part[G][2][C]; /* per group: sum d, sum d^2 */
+    const float *shift = in; /* row 0 */
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < ntiles; t++) {
-        const int c0 = t * BN_TILE, nc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
-        double s[BN_TILE] = {0}, q[BN_TILE] = {0}, m[BN_TILE];
-        for (size_t r = 0; r < (size_t)N; r++) {
-            const float *x = in + r * C + c0;
-            for (int j = 0; j < nc; j++) s[j] += x[j];
-        }
-        for (int j = 0; j < nc; j++) m[j] = s[j] / N;
-        for (size_t r = 0; r < (size_t)N; r++) {
-            const float *x = in + r * C + c0;
-            for (int j = 0; j < nc; j++) {
-                double d = x[j] - m[j];
-                q[j] += d * d;
+    for (int gi = 0; gi < G; gi++) {
+        double *s = part[gi][0], *q = part[gi][1];
+        for (int c = 0; c < C; c++) s[c] = q[c] = 0.0;
+        for (size_t r = bn_group_lo(N, G, gi); r < bn_group_lo(N, G, gi + 1); r++) {
+            const float *x = in + r * C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) {
+                double d = (double)x[c] - (double)shift[c];
+                s[c] += d;
+                q[c] += d * d;
             }
         }
-        float sc[BN_TILE], sh[BN_TILE];
-        for (int j = 0; j < nc; j++) {
-            const int c = c0 + j;
-            double var = q[j] / N;
-            double rs = 1.0 / sqrt(var + (double)eps);
-            mean[c] = (float)m[j];
-            rstd[c] = (float)rs;
-            double var_ma = (bn_moving_var_bessel && N > 1) ? var * N / (N - 1) : var;
-            moving_mean[c] = (float)(moving_mean[c] * (double)momentum + m[j] * (1.0 - (double)momentum));
-            moving_var[c] = (float)(moving_var[c] * (double)momentum + var_ma * (1.0 - (double)momentum));
-            /* out = (x - mean) * rstd * gamma + beta = x * sc + sh */
-            sc[j] = (float)(rs * gamma[c]);
-            sh[j] = (float)(beta[c] - m[j] * rs * gamma[c]);
-        }
-        for (size_t r = 0; r < (size_t)N; r++) {
-            const float *x = in + r * C + c0;
-            float *y = out + r * C + c0;
-            for (int j = 0; j < nc; j++) y[j] = x[j] * sc[j] + sh[j];
-        }
+    }
+    float sc[C], sh[C];
+    for (int c = 0; c < C; c++) {
+        double s = 0.0, q = 0.0;
+        for (int gi = 0; gi < G; gi++) s += part[gi][0][c], q += part[gi][1][c];
+        const double md = s / N, m = md + shift[c];
+        double var = q / N - md * md;
+        if (var < 0.0) var = 0.0;
+        const double rs = 1.0 / sqrt(var + (double)eps);
+        mean[c] = (float)m;
+        rstd[c] = (float)rs;
+        const double var_ma = (bn_moving_var_bessel && N > 1) ? var * N / (N - 1) : var;
+        moving_mean[c] = (float)(moving_mean[c] * (double)momentum + m * (1.0 - (double)momentum));
+        moving_var[c] = (float)(moving_var[c] * (double)momentum + var_ma * (1.0 - (double)momentum));
+        /* out = (x - mean) * rstd * gamma + beta = x * sc + sh, as tf.nn.batch_normalization */
+        sc[c] = (float)(rs * gamma[c]);
+        sh[c] = (float)(beta[c] - m * rs * gamma[c]);
+    }
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; r++) {
+        const float *x = in + (size_t)r * C;
+        float *y = out + (size_t)r * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) y[c] = x[c] * sc[c] + sh[c];
     }
 }
 
 void batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
                              const float *moving_mean, const float *moving_var, int N, int C, float eps) {
+    SER_ASSERT(N >= 1 && C >= 1 && C <= BN_MAX_C);
     /* Same affine form as tf.nn.batch_normalization: x * inv + (beta - mean * inv). */
     float sc[C], sh[C];
     for (int c = 0; c < C; c++) {
@@ -73,6 +83,7 @@ void batchnorm_forward_infer(float *out, const float *in, const float *gamma, co
     for (int r = 0; r < N; r++) {
         const float *x = in + (size_t)r * C;
         float *y = out + (size_t)r * C;
+#pragma omp simd
         for (int c = 0; c < C; c++) y[c] = x[c] * sc[c] + sh[c];
     }
 }
@@ -81,38 +92,40 @@ void batchnorm_forward_infer(float *out, const float *in, const float *gamma, co
  * din = gamma rstd / N * (N dout - dbeta - xhat dgamma)   (training-mode statistics). */
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *mean, const float *rstd, const float *gamma, int N, int C) {
-    const int ntiles = (C + BN_TILE - 1) / BN_TILE;
+    SER_ASSERT(N >= 1 && C >= 1 && C <= BN_MAX_C);
+    const int G = N < BN_GROUPS ? N : BN_GROUPS;
+    double part[G][2][C]; /* per group: sum dout, sum dout (x - mean) */
 #pragma omp parallel for schedule(static)
-    for (int t = 0; t < ntiles; t++) {
-        const int c0 = t * BN_TILE, nc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
-        double sd[BN_TILE] = {0}, sdx[BN_TILE] = {0};
-        float mu[BN_TILE], rs[BN_TILE];
-        for (int j = 0; j < nc; j++) {
-            mu[j] = mean[c0 + j];
-            rs[j] = rstd[c0 + j];
-        }
-        for (size_t r = 0; r < (size_t)N; r++) {
-            const float *x = in + r * C + c0, *g = dout + r * C + c0;
-            for (int j = 0; j < nc; j++) {
-                sd[j] += g[j];
-                sdx[j] += (double)g[j] * ((x[j] - mu[j]) * rs[j]);
+    for (int gi = 0; gi < G; gi++) {
+        double *sd = part[gi][0], *sdx = part[gi][1];
+        for (int c = 0; c < C; c++) sd[c] = sdx[c] = 0.0;
+        for (size_t r = bn_group_lo(N, G, gi); r < bn_group_lo(N, G, gi + 1); r++) {
+            const float *x = in + r * C, *g = dout + r * C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) {
+                sd[c] += g[c];
+                sdx[c] += (double)g[c] * ((double)x[c] - (double)mean[c]);
             }
         }
-        float k[BN_TILE], a[BN_TILE], bb[BN_TILE];
-        for (int j = 0; j < nc; j++) {
-            const int c = c0 + j;
-            dbeta[c] += (float)sd[j];
-            dgamma[c] += (float)sdx[j];
-            /* din = k * (dout - a - xhat * bb) with k = gamma rstd, a = dbeta / N, bb = dgamma / N */
-            k[j] = gamma[c] * rs[j];
-            a[j] = (float)(sd[j] / N);
-            bb[j] = (float)(sdx[j] / N);
-        }
-        if (!din) continue;
-        for (size_t r = 0; r < (size_t)N; r++) {
-            const float *x = in + r * C + c0, *g = dout + r * C + c0;
-            float *dx = din + r * C + c0;
-            for (int j = 0; j < nc; j++) dx[j] = k[j] * (g[j] - a[j] - (x[j] - mu[j]) * rs[j] * bb[j]);
-        }
+    }
+    float k[C], a[C], bb[C];
+    for (int c = 0; c < C; c++) {
+        double sd = 0.0, sdx = 0.0;
+        for (int gi = 0; gi < G; gi++) sd += part[gi][0][c], sdx += part[gi][1][c];
+        sdx *= rstd[c]; /* sum dout * xhat */
+        dbeta[c] += (float)sd;
+        dgamma[c] += (float)sdx;
+        /* din = k (dout - a - (x - mean) bb) with k = gamma rstd, a = dbeta / N, bb = rstd dgamma / N */
+        k[c] = gamma[c] * rstd[c];
+        a[c] = (float)(sd / N);
+        bb[c] = (float)(sdx / N * rstd[c]);
+    }
+    if (!din) return;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; r++) {
+        const float *x = in + (size_t)r * C, *g = dout + (size_t)r * C;
+        float *dx = din + (size_t)r * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) dx[c] = k[c] * (g[c] - a[c] - (x[c] - mean[c]) * bb[c]);
     }
 }

@@ -6,7 +6,6 @@
  * Windows do not overlap, so backward is a scatter without conflicts. argmax holds the flat index
  * into in (B,H,W,C); ties keep the first element in row-major window order, as TF's MaxPool. */
 #include <float.h>
-#include <string.h>
 
 #include "layers/layers.h"
 #include "ser/error.h"
@@ -53,10 +52,30 @@ void maxpool2d_forward(float *out, int32_t *argmax, const float *in, int B, int 
     }
 }
 
+/* Every input element lies in exactly one window: walk the windows and write each element once,
+ * dout where it was the window's argmax and 0 elsewhere (no separate zeroing pass). */
 void maxpool2d_backward(float *din, const float *dout, const int32_t *argmax, int B, int H, int W, int C, int P) {
     const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P;
-    const size_t n_in = (size_t)B * H * W * C, n_out = (size_t)B * Ho * Wo * C;
-    memset(din, 0, n_in * sizeof *din);
-#pragma omp parallel for simd schedule(static)
-    for (size_t o = 0; o < n_out; o++) din[argmax[o]] = dout[o];
+    const int py = pool_pad_before(H, P), px = pool_pad_before(W, P);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++) {
+        for (int oy = 0; oy < Ho; oy++) {
+            int y0 = oy * P - py, y1 = y0 + P;
+            if (y0 < 0) y0 = 0;
+            if (y1 > H) y1 = H;
+            for (int ox = 0; ox < Wo; ox++) {
+                int x0 = ox * P - px, x1 = x0 + P;
+                if (x0 < 0) x0 = 0;
+                if (x1 > W) x1 = W;
+                const size_t o = (((size_t)b * Ho + oy) * Wo + ox) * C;
+                for (int y = y0; y < y1; y++)
+                    for (int x = x0; x < x1; x++) {
+                        const size_t i = (((size_t)b * H + y) * W + x) * C;
+#pragma omp simd
+                        for (int c = 0; c < C; c++)
+                            din[i + c] = argmax[o + c] == (int32_t)(i + c) ? dout[o + c] : 0.0f;
+                    }
+            }
+        }
+    }
 }
