@@ -241,6 +241,20 @@ static void test_conv2d_case(int B, int H, int W, int Ci, int Co, int K, int fd)
     conv2d_backward(din2, dk2, db2, c.col, c.r, c.in, c.k, B, H, W, Ci, Co, K);
     CHECK(memcmp(din, din2, nin * 4) == 0 && memcmp(dk, dk2, nk * 4) == 0 && memcmp(db, db2, Co * 4) == 0);
 
+    /* one thread gives the same bits as two: every output float is summed in a fixed order */
+    {
+        int nt = omp_get_max_threads();
+        float *o1 = malloc(nout * 4), *din1 = fill_buf(nin, 0.0f), *dk1 = fill_buf(nk, 1.0f), *db1 = fill_buf(Co, 1.0f);
+        omp_set_num_threads(1);
+        conv2d_forward(o1, c.col, c.in, c.k, c.bias, B, H, W, Ci, Co, K);
+        conv2d_backward(din1, dk1, db1, c.col, c.r, c.in, c.k, B, H, W, Ci, Co, K);
+        omp_set_num_threads(nt);
+        CHECKF(memcmp(o1, c.out, nout * 4) == 0 && memcmp(din1, din, nin * 4) == 0 && memcmp(dk1, dk, nk * 4) == 0 &&
+                   memcmp(db1, db, Co * 4) == 0,
+               "conv2d %dx%dx%dx%d->%d: 1 thread differs from %d", B, H, W, Ci, Co, nt);
+        free(o1), free(din1), free(dk1), free(db1);
+    }
+
     /* NULL din (first layer) still gives the parameter gradients */
     float *dk3 = fill_buf(nk, 1.0f);
     conv2d_backward(NULL, dk3, NULL, c.col, c.r, c.in, c.k, B, H, W, Ci, Co, K);
@@ -399,6 +413,19 @@ static void test_maxpool(void) {
         float xn[3] = {-5, -7, -9}, yn[2]; /* all-negative last window covering padding only partly */
         maxpool2d_forward(yn, a, xn, 1, 3, 1, 1, 2);
         CHECK(yn[0] == -5 && yn[1] == -9 && a[1] == 2);
+        /* the network's second pooling: 20 x 65 -> 10 x 33, the last column window is column 64 alone */
+        float *xw = malloc(20 * 65 * 2 * 4), yw[10 * 33 * 2];
+        int32_t aw[10 * 33 * 2];
+        for (int i = 0; i < 20 * 65 * 2; i++) xw[i] = (float)((i * 37) % 101);
+        maxpool2d_forward(yw, aw, xw, 1, 20, 65, 2, 2);
+        int badw = 0;
+        for (int oy = 0; oy < 10; oy++)
+            for (int ch = 0; ch < 2; ch++) {
+                float m = fmaxf(xw[((2 * oy) * 65 + 64) * 2 + ch], xw[((2 * oy + 1) * 65 + 64) * 2 + ch]);
+                badw += yw[(oy * 33 + 32) * 2 + ch] != m;
+            }
+        CHECKF(badw == 0, "maxpool 20x65 -> 10x33: %d last-column mismatches", badw);
+        free(xw);
         float xt[4] = {1, 3, 3, 3}; /* ties: the first in window order takes the gradient, as TF */
         maxpool2d_forward(yn, a, xt, 1, 2, 2, 1, 2);
         CHECK(yn[0] == 3 && a[0] == 1);
@@ -538,26 +565,6 @@ static double now_s(void) {
 
 static int bench(void) {
     const int B = 64, reps = 3;
-    /* a plain large sgemm in the same process: the peak the convolutions are measured against */
-    {
-        const int n = 2048;
-        float *a = rand_buf((size_t)n * n), *b = rand_buf((size_t)n * n), *cc = malloc((size_t)n * n * 4);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, cc, n);
-        double t0 = now_s();
-        for (int r = 0; r < reps; r++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, cc, n);
-        double t = (now_s() - t0) / reps;
-        printf("sgemm %dx%dx%d: %.1f GFLOP/s (threads %d)\n", n, n, n, 2.0 * n * n * n / t * 1e-9,
-               omp_get_max_threads());
-        /* the conv's own GEMM shape (rows x 64 <- rows x 576), whole batch of layer 2 */
-        const int M = 83200, K = 576, N = 64;
-        float *x = rand_buf((size_t)M * K), *w = rand_buf((size_t)K * N), *y = malloc((size_t)M * N * 4);
-        t0 = now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, x, K, w, N, 0, y, N);
-        t = now_s() - t0;
-        printf("sgemm %dx%dx%d: %.1f GFLOP/s\n", M, N, K, 2.0 * M * N * K / t * 1e-9);
-        free(a), free(b), free(cc), free(x), free(w), free(y);
-    }
     const int shapes[4][3] = {{40, 130, 1}, {20, 65, 64}, {10, 33, 64}, {5, 17, 64}};
     for (int s = 0; s < 4; s++) {
         const int H = shapes[s][0], W = shapes[s][1], Ci = shapes[s][2], Co = 64, K = 3;
@@ -578,6 +585,67 @@ static int bench(void) {
         printf("conv %dx%dx%d->%d B%d: forward %.2f ms %.1f GFLOP/s, backward%s %.2f ms %.1f GFLOP/s\n", H, W,
                Ci, Co, B, tf * 1e3, flop / tf * 1e-9, pdin ? "" : " (no din)", tb * 1e3, fb / tb * 1e-9);
         free(in), free(k), free(bias), free(out), free(g), free(din), free(dk), free(db), free(col);
+    }
+    /* the memory-bound layers at the first block's size, (64,40,130,64) and pooled (64,20,65,64) */
+    {
+        const int H = 40, W = 130, C = 64, N = B * H * W;
+        const size_t n = (size_t)N * C, np = (size_t)B * 20 * 65 * C;
+        float *x = rand_buf(n), *y = malloc(n * 4), *g = rand_buf(n), *dx = malloc(n * 4);
+        float *mean = malloc(C * 4), *rstd = malloc(C * 4), *mm = fill_buf(C, 0), *mv = fill_buf(C, 1);
+        float *ga = rand_buf(C), *be = rand_buf(C), *dga = fill_buf(C, 0), *dbe = fill_buf(C, 0);
+        int32_t *arg = malloc(np * 4);
+        uint8_t *mask = malloc(np);
+#define BENCH_MS(name, stmt)                                                                          \
+    do {                                                                                              \
+        stmt;                                                                                         \
+        double t0_ = now_s();                                                                         \
+        for (int r_ = 0; r_ < reps; r_++) stmt;                                                       \
+        printf("%-26s %.2f ms\n", name, (now_s() - t0_) / reps * 1e3);                                \
+    } while (0)
+        BENCH_MS("batchnorm forward train", batchnorm_forward_train(y, mean, rstd, mm, mv, x, ga, be, N, C, 0.99f, 1e-3f));
+        BENCH_MS("batchnorm backward", batchnorm_backward(dx, dga, dbe, g, x, mean, rstd, ga, N, C));
+        BENCH_MS("relu forward (in place)", relu_forward(y, y, n));
+        BENCH_MS("relu backward", relu_backward(dx, g, y, n));
+        BENCH_MS("maxpool forward", maxpool2d_forward(dx, arg, y, B, H, W, C, 2));
+        BENCH_MS("maxpool backward", maxpool2d_backward(dx, g, arg, B, H, W, C, 2));
+        BENCH_MS("dropout forward (pooled)", dropout_forward(y, mask, x, np, 0.2f, 1, 2, 3));
+        BENCH_MS("dropout backward (pooled)", dropout_backward(dx, g, mask, np, 0.2f));
+#undef BENCH_MS
+        free(x), free(y), free(g), free(dx), free(mean), free(rstd), free(mm), free(mv), free(ga), free(be);
+        free(dga), free(dbe), free(arg), free(mask);
+    }
+    /* Last, because OpenBLAS's own pool (2 threads here) keeps spinning for a while after a call and
+     * would slow the OpenMP loops measured above: the peak the convolutions are measured against,
+     * as OpenBLAS's threaded sgemm and as the layers run it (one single-threaded sgemm per OpenMP
+     * thread, each on half of the rows). */
+    {
+        const int n = 2048;
+        float *a = rand_buf((size_t)n * n), *b = rand_buf((size_t)n * n), *cc = malloc((size_t)n * n * 4);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, cc, n);
+        double t0 = now_s();
+        for (int r = 0; r < reps; r++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, cc, n);
+        double t = (now_s() - t0) / reps;
+        printf("sgemm %dx%dx%d, OpenBLAS threads %d: %.1f GFLOP/s\n", n, n, n, openblas_get_num_threads(),
+               2.0 * n * n * n / t * 1e-9);
+        const int saved = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+        for (int pass = 0; pass < 2; pass++) {
+            t0 = now_s();
+#pragma omp parallel
+            {
+                const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+                const int r0 = n * tid / nt, r1 = n * (tid + 1) / nt;
+                for (int r = 0; r < reps; r++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, n, n, 1, a + (size_t)r0 * n, n, b,
+                                n, 0, cc + (size_t)r0 * n, n);
+            }
+            t = (now_s() - t0) / reps;
+        }
+        printf("sgemm %dx%dx%d, 1-thread sgemm per OpenMP thread (%d): %.1f GFLOP/s\n", n, n, n,
+               omp_get_max_threads(), 2.0 * n * n * n / t * 1e-9);
+        openblas_set_num_threads(saved);
+        free(a), free(b), free(cc);
     }
     return 0;
 }
