@@ -7,8 +7,9 @@
  *   backward:  dkernel (KKC, Cout) += col^T @ dout          (beta = 1, chunk after chunk)
  *              dcol (rows, KKC)     = dout @ kernel^T, then col2im (a gather: each din pixel sums
  *              its K*K taps in a fixed order, so no two threads write the same float).
- * Chunking keeps col to a few MB, re-read by the GEMM while still in cache, instead of the 190 MB
- * a whole-batch im2col of the 20x65x64 layer would take.
+ * Chunking keeps col to ~6 MB (2 images of the 20x65x64 layer), re-read by the GEMMs while still
+ * in cache, instead of the 190 MB a whole-batch im2col would take. conv2d_col_size() grows with B,
+ * so a col sized for the largest batch serves every smaller one (a last partial batch).
  *
  * Threads: ONE pool, OpenMP's. Each thread calls a single-threaded sgemm on its static share of
  * the output (rows of out / dcol, rows of dkernel), so no float is summed in a thread-dependent
@@ -27,8 +28,8 @@
 #include "layers/layers.h"
 #include "ser/error.h"
 
-/* Rows of col per chunk: big enough for efficient GEMMs, small enough that col (rows * KKC floats)
- * stays in the 2-4 MB caches of a core pair. */
+/* Rows of col per chunk: big enough for efficient GEMMs, small enough that col stays in cache.
+ * 1024..8192 measured within 5 % of each other on the 4 reference shapes. */
 #ifndef SER_CONV_CHUNK_ROWS
 #define SER_CONV_CHUNK_ROWS 2048
 #endif

@@ -1,7 +1,7 @@
 /* Softmax + categorical cross-entropy, mean over the batch. The loss is computed from the logits
  * (log-sum-exp in double), which is what tf.keras does for a softmax output layer (it recovers
  * the logits behind the Softmax op); a probability-space log(clip(p, 1e-7)) would differ only
- * when p < 1e-7. */
+ * when p < 1e-7. labels may be NULL (probabilities only; the loss returned is then 0). */
 #include <math.h>
 
 #include "layers/layers.h"
