@@ -6,6 +6,8 @@
  * Training statistics take one pass: sums of d and d^2 with d = x - x[row 0] (a per-channel shift
  * that keeps E[d^2] - E[d]^2 free of cancellation), then var = E[d^2] - E[d]^2 in double. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "layers/layers.h"
@@ -18,6 +20,19 @@
  * Bessel-corrected batch variance (N / (N - 1)); Keras 3's non-fused layer feeds the biased one.
  * We follow the contract in layers.h (fused). */
 static const int bn_moving_var_bessel = 1;
+
+/* 1 - b as Keras forms it: b is a Python float (0.99) and 1 - b is taken in double, then cast to
+ * float32 (0.01f); 1 - (double)0.99f is 0.0099999905, 1e-6 off. Recover the decimal the
+ * float was written as (the shortest that round-trips) and subtract in double. */
+static float one_minus_decimal(float b) {
+    char buf[32];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)b);
+        const double d = strtod(buf, NULL);
+        if ((float)d == b) return (float)(1.0 - d);
+    }
+    return (float)(1.0 - (double)b);
+}
 
 /* Row range of group gi of G over N rows. */
 static size_t bn_group_lo(int N, int G, int gi) { return (size_t)((long long)N * gi / G); }
@@ -43,6 +58,7 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, float *moving
             }
         }
     }
+    const double one_m = one_minus_decimal(momentum);
     float sc[C], sh[C];
     for (int c = 0; c < C; c++) {
         double s = 0.0, q = 0.0;
@@ -54,8 +70,8 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, float *moving
         mean[c] = (float)m;
         rstd[c] = (float)rs;
         const double var_ma = (bn_moving_var_bessel && N > 1) ? var * N / (N - 1) : var;
-        moving_mean[c] = (float)(moving_mean[c] * (double)momentum + m * (1.0 - (double)momentum));
-        moving_var[c] = (float)(moving_var[c] * (double)momentum + var_ma * (1.0 - (double)momentum));
+        moving_mean[c] = (float)(moving_mean[c] * (double)momentum + m * one_m);
+        moving_var[c] = (float)(moving_var[c] * (double)momentum + var_ma * one_m);
         /* out = (x - mean) * rstd * gamma + beta = x * sc + sh, as tf.nn.batch_normalization */
         sc[c] = (float)(rs * gamma[c]);
         sh[c] = (float)(beta[c] - m * rs * gamma[c]);
