@@ -22,7 +22,7 @@
 #include "commands.h"
 #include "ser/audio.h"
 #include "ser/config.h"
-#include "ser/mfcc.h"
+#include "ser/features.h"
 #include "ser/npy.h"
 
 static void usage(FILE *f) {
@@ -222,15 +222,7 @@ int cmd_mfcc(int argc, char **argv) {
         goto done;
     }
 
-    /* Probe the parameters once on this thread so a bad recipe fails before any work. */
-    ser_mfcc *probe = ser_mfcc_create(&cfg, &err);
-    if (!probe) {
-        list_free(&files);
-        goto fail;
-    }
-    const size_t per_clip = ser_mfcc_out_size(probe);
-    ser_mfcc_free(probe);
-
+    const size_t per_clip = ser_features_per_clip(&cfg);
     const size_t n = files.n;
     float *feats = malloc(n * per_clip * sizeof *feats);
     unsigned char *ok = calloc(n, 1);
@@ -242,32 +234,10 @@ int cmd_mfcc(int argc, char **argv) {
     }
     if (threads == 0) threads = omp_get_max_threads();
     if ((size_t)threads > n) threads = (int)n;
-    /* Parallel over clips; the small DCT sgemm inside must not start its own threads. */
-    openblas_set_num_threads(1);
     const double t0 = now_s();
-    int setup_failed = 0;
-#pragma omp parallel num_threads(threads)
-    {
-        ser_error terr = {{0}};
-        ser_audio_buf buf = {0};
-        ser_mfcc *m = ser_mfcc_create(&cfg, &terr);
-        if (!m) {
-#pragma omp atomic write
-            setup_failed = 1;
-        }
-#pragma omp for schedule(dynamic, 4)
-        for (size_t i = 0; i < n; i++) {
-            if (!m) continue;
-            if (ser_audio_load(files.v[i], &cfg.audio, &buf, &terr) == 0 &&
-                ser_mfcc_compute(m, buf.samples, buf.n, feats + i * per_clip, &terr) == 0) {
-                ok[i] = 1;
-            } else {
-                if (!strstr(terr.msg, files.v[i])) ser_fail_wrap(&terr, "%s", files.v[i]);
-                why[i] = strdup(terr.msg);
-            }
-        }
-        ser_audio_buf_free(&buf);
-        ser_mfcc_free(m);
+    if (ser_features_extract(&cfg, files.v, n, threads, feats, ok, why, &err) != 0) {
+        free(feats), free(ok), free(why), list_free(&files);
+        goto fail;
     }
     const double secs = now_s() - t0;
 
@@ -281,7 +251,6 @@ int cmd_mfcc(int argc, char **argv) {
             skipped++;
         }
     }
-    if (setup_failed) fprintf(stderr, "ser mfcc: a worker could not set up its MFCC state\n");
     if ((strict && skipped) || kept == 0) {
         fprintf(stderr, "ser mfcc: %zu of %zu files failed%s; nothing written\n", skipped, n,
                 strict ? " (--strict)" : "");
