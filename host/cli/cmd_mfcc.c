@@ -1,8 +1,284 @@
-/* Placeholder while ser mfcc is being written in this session. */
+/* `ser mfcc`: MFCC features of audio files and folders into one .npy, the reference recipe
+ * end to end (librosa.load(offset, duration) + librosa.feature.mfcc + pad/cut):
+ *
+ *   OUT.npy  float32 [N, n_mfcc, frames], unscaled
+ *   OUT.txt  the N input paths, one per line, in the same order
+ *
+ * Clips run in parallel (OpenMP, dynamic schedule), each thread with its own audio buffer and
+ * ser_mfcc. A file that fails is reported and left out (or stops everything with --strict). */
+#include <dirent.h>
+#include <errno.h>
+#include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
 #include "commands.h"
+#include "ser/audio.h"
+#include "ser/config.h"
+#include "ser/features.h"
+#include "ser/npy.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ser mfcc [--config F] [--set section.key=value]... [--threads N] [--strict]\n"
+            "                --out OUT.npy PATH...\n\n"
+            "Computes librosa-exact MFCC features (librosa.load(path, sr, offset, duration) then\n"
+            "librosa.feature.mfcc, padded with zeros / cut to features.frames) of every PATH:\n"
+            "a file (taken whatever its name) or a folder (scanned recursively for .wav .aif .aiff\n"
+            ".flac .ogg, any case, sorted by path). Writes OUT.npy, float32 [N, n_mfcc, frames],\n"
+            "unscaled, and OUT.txt with the N paths in the same order.\n\n"
+            "  --config F        read the recipe from an .ini file (default: the reference recipe)\n"
+            "  --set S.K=V       override one key, e.g. --set features.n_mfcc=20 (repeatable)\n"
+            "  --out OUT.npy     output file (OUT.txt is written beside it)\n"
+            "  --threads N       worker threads (default: OMP_NUM_THREADS or all cores)\n"
+            "  --strict          any file that fails is fatal (default: report it and skip it)\n");
+}
+
+/* ---- the input list ------------------------------------------------------------------------ */
+
+typedef struct path_list {
+    char **v;
+    size_t n, cap;
+} path_list;
+
+static int list_push(path_list *l, const char *s) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v) return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(s))) return -1;
+    l->n++;
+    return 0;
+}
+
+static void list_free(path_list *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+}
+
+static int is_audio_name(const char *name) {
+    static const char *EXT[] = {".wav", ".aif", ".aiff", ".flac", ".ogg"};
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    for (size_t i = 0; i < sizeof EXT / sizeof EXT[0]; i++)
+        if (!strcasecmp(dot, EXT[i])) return 1;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Appends the audio files under dir (recursively) to l. Symlinked folders are not followed
+ * (no cycles); symlinked files are taken. */
+static int scan_dir(const char *dir, path_list *l, ser_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return ser_fail(err, "%s: cannot open folder: %s", dir, strerror(errno));
+    const size_t dlen = strlen(dir);
+    const int slash = dlen && dir[dlen - 1] == '/';
+    struct dirent *ent;
+    int rc = 0;
+    while (rc == 0 && (ent = readdir(d))) {
+        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..")) continue;
+        char *p = malloc(dlen + strlen(ent->d_name) + 2);
+        if (!p) {
+            rc = ser_fail(err, "%s: out of memory", dir);
+            break;
+        }
+        sprintf(p, "%s%s%s", dir, slash ? "" : "/", ent->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rc = scan_dir(p, l, err);
+        else if (is_audio_name(ent->d_name) && stat(p, &st) == 0 && S_ISREG(st.st_mode) && list_push(l, p) != 0)
+            rc = ser_fail(err, "%s: out of memory", dir);
+        free(p);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Files as given, folders expanded and sorted by path, in argument order. */
+static int collect_inputs(char **paths, int n, path_list *l, ser_error *err) {
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) return ser_fail(err, "%s: %s", paths[i], strerror(errno));
+        if (S_ISDIR(st.st_mode)) {
+            const size_t first = l->n;
+            if (scan_dir(paths[i], l, err) != 0) return -1;
+            qsort(l->v + first, l->n - first, sizeof *l->v, cmp_str);
+        } else if (list_push(l, paths[i]) != 0) {
+            return ser_fail(err, "%s: out of memory", paths[i]);
+        }
+    }
+    return 0;
+}
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+/* OUT.npy -> OUT.txt (or OUT + ".txt" when OUT does not end in .npy). */
+static char *txt_path(const char *out) {
+    const size_t n = strlen(out);
+    char *p = malloc(n + 5);
+    if (!p) return NULL;
+    strcpy(p, out);
+    if (n > 4 && !strcasecmp(p + n - 4, ".npy")) strcpy(p + n - 4, ".txt");
+    else strcat(p, ".txt");
+    return p;
+}
+
+static int write_lines(const char *path, char **lines, const unsigned char *keep, size_t n, ser_error *err) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return ser_fail(err, "%s: path too long", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return ser_fail(err, "%s: cannot create: %s", tmp, strerror(errno));
+    int ok = 1;
+    for (size_t i = 0; i < n; i++)
+        if (keep[i]) ok &= fprintf(f, "%s\n", lines[i]) >= 0;
+    if (fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ser_fail(err, "%s: write failed: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- the command --------------------------------------------------------------------------- */
+
 int cmd_mfcc(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "ser mfcc: not implemented yet\n");
-    return 2;
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    const double t_start = now_s();
+    const char *config_path = NULL, *out = NULL;
+    int strict = 0, threads = 0, n_sets = 0, n_inputs = 0;
+    char **sets = calloc((size_t)argc, sizeof *sets), **inputs = calloc((size_t)argc, sizeof *inputs);
+    if (!sets || !inputs) {
+        fprintf(stderr, "ser mfcc: out of memory\n");
+        return 1;
+    }
+    int rc = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const int has_next = i + 1 < argc;
+        if (!strcmp(a, "--config") && has_next) config_path = argv[++i];
+        else if (!strcmp(a, "--set") && has_next) sets[n_sets++] = argv[++i];
+        else if (!strcmp(a, "--out") && has_next) out = argv[++i];
+        else if (!strcmp(a, "--threads") && has_next) {
+            char *end;
+            long t = strtol(argv[++i], &end, 10);
+            if (*end || t < 1 || t > 1024) {
+                fprintf(stderr, "ser mfcc: --threads %s: not a thread count (1..1024)\n", argv[i]);
+                goto done;
+            }
+            threads = (int)t;
+        } else if (!strcmp(a, "--strict")) strict = 1;
+        else if (!strcmp(a, "--")) {
+            while (++i < argc) inputs[n_inputs++] = argv[i];
+        } else if (a[0] == '-' && a[1] == '-') {
+            fprintf(stderr, "ser mfcc: unknown option or missing value: %s\n", a);
+            usage(stderr);
+            goto done;
+        } else inputs[n_inputs++] = argv[i];
+    }
+    if (!out || n_inputs == 0) {
+        fprintf(stderr, "ser mfcc: %s\n", !out ? "--out OUT.npy is required" : "no input PATH given");
+        usage(stderr);
+        goto done;
+    }
+
+    ser_config cfg;
+    ser_error err = {{0}};
+    ser_config_defaults(&cfg);
+    rc = 1;
+    if (config_path && ser_config_load(&cfg, config_path, &err) != 0) goto fail;
+    for (int i = 0; i < n_sets; i++)
+        if (ser_config_set(&cfg, sets[i], &err) != 0) goto fail;
+    if (ser_config_validate(&cfg, &err) != 0) goto fail;
+
+    path_list files = {0};
+    if (collect_inputs(inputs, n_inputs, &files, &err) != 0) {
+        list_free(&files);
+        goto fail;
+    }
+    if (files.n == 0) {
+        fprintf(stderr, "ser mfcc: no audio files (.wav .aif .aiff .flac .ogg) under the given paths\n");
+        list_free(&files);
+        goto done;
+    }
+
+    const size_t per_clip = ser_features_per_clip(&cfg);
+    const size_t n = files.n;
+    float *feats = malloc(n * per_clip * sizeof *feats);
+    unsigned char *ok = calloc(n, 1);
+    char **why = calloc(n, sizeof *why);
+    if (!feats || !ok || !why) {
+        fprintf(stderr, "ser mfcc: out of memory for %zu clips\n", n);
+        free(feats), free(ok), free(why), list_free(&files);
+        goto done;
+    }
+    if (threads == 0) threads = omp_get_max_threads();
+    if ((size_t)threads > n) threads = (int)n;
+    const double t0 = now_s();
+    if (ser_features_extract(&cfg, files.v, n, threads, feats, ok, why, &err) != 0) {
+        free(feats), free(ok), free(why), list_free(&files);
+        goto fail;
+    }
+    const double secs = now_s() - t0;
+
+    size_t kept = 0, skipped = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ok[i]) {
+            if (kept != i) memcpy(feats + kept * per_clip, feats + i * per_clip, per_clip * sizeof *feats);
+            kept++;
+        } else {
+            fprintf(stderr, "ser mfcc: %s: %s\n", strict ? "error" : "skipped", why[i] ? why[i] : files.v[i]);
+            skipped++;
+        }
+    }
+    if ((strict && skipped) || kept == 0) {
+        fprintf(stderr, "ser mfcc: %zu of %zu files failed%s; nothing written\n", skipped, n,
+                strict ? " (--strict)" : "");
+    } else {
+        const size_t shape[3] = {kept, (size_t)cfg.features.n_mfcc, (size_t)cfg.features.frames};
+        char *txt = txt_path(out);
+        if (ser_npy_write(out, feats, 3, shape, &err) != 0 || !txt || write_lines(txt, files.v, ok, n, &err) != 0) {
+            fprintf(stderr, "ser mfcc: %s\n", txt ? err.msg : "out of memory");
+        } else {
+            const double total = now_s() - t_start;
+            fprintf(stderr,
+                    "ser mfcc: %zu clips, features in %.2f s (%.1f clips/s, %d threads), %.2f s in all "
+                    "(%.1f clips/s) -> %s [%zu, %d, %d], %s\n",
+                    kept, secs, kept / secs, threads, total, kept / total, out, kept, cfg.features.n_mfcc,
+                    cfg.features.frames, txt);
+            if (skipped) fprintf(stderr, "ser mfcc: %zu files skipped (listed above)\n", skipped);
+            rc = 0;
+        }
+        free(txt);
+    }
+    for (size_t i = 0; i < n; i++) free(why[i]);
+    free(why), free(ok), free(feats);
+    list_free(&files);
+    goto done;
+fail:
+    fprintf(stderr, "ser mfcc: %s\n", err.msg);
+done:
+    free(sets);
+    free(inputs);
+    return rc;
 }

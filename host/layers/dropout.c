@@ -1,0 +1,93 @@
+/* Dropout with a counter-based mask (include/ser/philox.h): element e of layer `layer` at
+ * training step `step` is kept iff uniform(seed, step, layer, e) >= rate, and a kept element is
+ * scaled by 1 / (1 - rate) (inverted dropout, as Keras: out = in * scale * mask). The mask is a
+ * pure function of its key, so the split of the loop across threads changes nothing. */
+#include <string.h>
+
+#include "layers/layers.h"
+#include "ser/error.h"
+#include "ser/philox.h"
+
+/* TF builds the scale in double from the Python float rate and casts it to float32. */
+static float dropout_scale(float rate) { return (float)(1.0 / (1.0 - (double)rate)); }
+
+/* Philox4x32-10 for PHILOX_LANES consecutive counters (element groups g0 .. g0+15) at once, written
+ * as lane loops so the compiler vectorises the 32x32->64 multiplies; bit-identical to
+ * philox4x32_10() of include/ser/philox.h (the test compares them). w[j][l]: word j of lane l. */
+#define PHILOX_LANES 16
+static void philox_lanes(uint32_t w[4][PHILOX_LANES], uint32_t g0, uint32_t layer, uint64_t step, philox4x32_key k) {
+    uint32_t c0[PHILOX_LANES], c1[PHILOX_LANES], c2[PHILOX_LANES], c3[PHILOX_LANES];
+    for (int l = 0; l < PHILOX_LANES; l++) {
+        c0[l] = g0 + (uint32_t)l;
+        c1[l] = layer;
+        c2[l] = (uint32_t)step;
+        c3[l] = (uint32_t)(step >> 32);
+    }
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) {
+            k.v[0] += 0x9E3779B9u;
+            k.v[1] += 0xBB67AE85u;
+        }
+#pragma omp simd
+        for (int l = 0; l < PHILOX_LANES; l++) {
+            const uint64_t p0 = (uint64_t)0xD2511F53u * c0[l], p1 = (uint64_t)0xCD9E8D57u * c2[l];
+            const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[l] ^ k.v[0], n2 = (uint32_t)(p0 >> 32) ^ c3[l] ^ k.v[1];
+            c0[l] = n0;
+            c1[l] = (uint32_t)p1;
+            c2[l] = n2;
+            c3[l] = (uint32_t)p0;
+        }
+    }
+    for (int l = 0; l < PHILOX_LANES; l++) {
+        w[0][l] = c0[l];
+        w[1][l] = c1[l];
+        w[2][l] = c2[l];
+        w[3][l] = c3[l];
+    }
+}
+
+void dropout_forward(float *out, uint8_t *mask, const float *in, size_t n, float rate,
+                     uint64_t seed, uint64_t step, uint32_t layer) {
+    SER_ASSERT(rate >= 0.0f && rate < 1.0f);
+    SER_ASSERT(n / 4 <= UINT32_MAX); /* the element counter word is 32 bits */
+    if (rate == 0.0f) {
+        if (out != in) memmove(out, in, n * sizeof *out);
+        memset(mask, 1, n);
+        return;
+    }
+    const float scale = dropout_scale(rate);
+    const philox4x32_key key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+    /* one block = PHILOX_LANES counters = 4 * PHILOX_LANES elements */
+    const int64_t blocks = (int64_t)((n + 4 * PHILOX_LANES - 1) / (4 * PHILOX_LANES));
+#pragma omp parallel for schedule(static)
+    for (int64_t blk = 0; blk < blocks; blk++) {
+        uint32_t w[4][PHILOX_LANES];
+        philox_lanes(w, (uint32_t)(blk * PHILOX_LANES), layer, step, key);
+        /* element e0 + i takes word i % 4 of lane i / 4 */
+        uint32_t words[4 * PHILOX_LANES];
+        for (int l = 0; l < PHILOX_LANES; l++)
+            for (int j = 0; j < 4; j++) words[4 * l + j] = w[j][l];
+        const size_t e0 = (size_t)blk * 4 * PHILOX_LANES;
+        if (n - e0 >= 4 * PHILOX_LANES) {
+#pragma omp simd
+            for (int i = 0; i < 4 * PHILOX_LANES; i++) {
+                const int keep = philox_uniform24(words[i]) >= rate;
+                mask[e0 + i] = (uint8_t)keep;
+                out[e0 + i] = keep ? in[e0 + i] * scale : 0.0f;
+            }
+        } else {
+            for (int i = 0; i < (int)(n - e0); i++) {
+                const int keep = philox_uniform24(words[i]) >= rate;
+                mask[e0 + i] = (uint8_t)keep;
+                out[e0 + i] = keep ? in[e0 + i] * scale : 0.0f;
+            }
+        }
+    }
+}
+
+void dropout_backward(float *din, const float *dout, const uint8_t *mask, size_t n, float rate) {
+    SER_ASSERT(rate >= 0.0f && rate < 1.0f);
+    const float scale = dropout_scale(rate);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) din[i] = mask[i] ? dout[i] * scale : 0.0f;
+}

@@ -1,0 +1,79 @@
+/* The fixed tables of the MFCC: Hann window, Slaney mel filter bank, DCT-II ortho matrix.
+ * Each follows the numpy / scipy code librosa 0.11 runs, operation by operation in double,
+ * rounded to float32 where librosa rounds (the mel weights are float32 in librosa), so the
+ * tables match librosa's to the last bit or one ulp. Shared with the CUDA backend. */
+#include <math.h>
+
+#include "ser/mfcc.h"
+
+/* M_PI is not in strict C11 / POSIX. */
+static const double PI = 3.14159265358979323846;
+
+void ser_hann_periodic(int n, float *w) {
+    /* scipy.signal.get_window('hann', n, fftbins=True) = general_cosine(n + 1, [0.5, 0.5])[:n]:
+     * fac = np.linspace(-pi, pi, n + 1), w = 0.5 + 0.5 cos(fac), i.e. 0.5 - 0.5 cos(2 pi i / n). */
+    const double step = 2.0 * PI / n;
+    for (int i = 0; i < n; i++) w[i] = (float)(0.5 * 1.0 + 0.5 * cos(i * step + -PI));
+}
+
+/* librosa.hz_to_mel(f, htk=False) for a scalar: linear below 1 kHz, logarithmic above. */
+static double hz_to_mel(double f) {
+    const double f_sp = 200.0 / 3, min_log_hz = 1000.0, min_log_mel = min_log_hz / f_sp;
+    const double logstep = log(6.4) / 27.0;
+    if (f >= min_log_hz) return min_log_mel + log(f / min_log_hz) / logstep;
+    return f / f_sp;
+}
+
+/* librosa.mel_to_hz(m, htk=False), the inverse. */
+static double mel_to_hz(double m) {
+    const double f_sp = 200.0 / 3, min_log_hz = 1000.0, min_log_mel = min_log_hz / f_sp;
+    const double logstep = log(6.4) / 27.0;
+    if (m >= min_log_mel) return min_log_hz * exp(logstep * (m - min_log_mel));
+    return 0.0 + f_sp * m;
+}
+
+void ser_mel_filters(double sr, int n_fft, int n_mels, double fmin, double fmax, float *w) {
+    const int n_bins = 1 + n_fft / 2;
+    /* mel_frequencies(n_mels + 2, fmin, fmax): np.linspace over the mel scale (i * step +
+     * start, last point exactly stop), mapped back to Hz. */
+    const int n_pts = n_mels + 2;
+    const double min_mel = hz_to_mel(fmin), max_mel = hz_to_mel(fmax);
+    const double step = (max_mel - min_mel) / (n_pts - 1);
+    double mel_f[n_pts];
+    for (int i = 0; i < n_pts; i++) mel_f[i] = mel_to_hz(i == n_pts - 1 ? max_mel : i * step + min_mel);
+    /* np.fft.rfftfreq(n_fft, d=1/sr): k * (1 / (n_fft * (1 / sr))) */
+    const double val = 1.0 / (n_fft * (1.0 / sr));
+    for (int m = 0; m < n_mels; m++) {
+        const double fdiff_lo = mel_f[m + 1] - mel_f[m], fdiff_hi = mel_f[m + 2] - mel_f[m + 1];
+        const double enorm = 2.0 / (mel_f[m + 2] - mel_f[m]); /* Slaney area norm */
+        for (int k = 0; k < n_bins; k++) {
+            const double f = k * val;
+            const double lower = -(mel_f[m] - f) / fdiff_lo;
+            const double upper = (mel_f[m + 2] - f) / fdiff_hi;
+            double v = lower < upper ? lower : upper;
+            if (!(v > 0.0)) v = 0.0;
+            /* librosa stores the triangle in a float32 array, then scales it in place by the
+             * float64 enorm: two roundings. */
+            const float tri = (float)v;
+            w[(size_t)m * n_bins + k] = (float)((double)tri * enorm);
+        }
+    }
+}
+
+void ser_mel_filter_ranges(const float *w, int n_mels, int n_bins, int *lo, int *hi) {
+    for (int m = 0; m < n_mels; m++) {
+        const float *row = w + (size_t)m * n_bins;
+        int a = 0, b = n_bins;
+        while (a < n_bins && row[a] == 0.0f) a++;
+        while (b > a && row[b - 1] == 0.0f) b--;
+        lo[m] = a;
+        hi[m] = b;
+    }
+}
+
+void ser_dct2_ortho_matrix(int n_out, int n_in, float *d) {
+    const double s0 = sqrt(1.0 / n_in), sk = sqrt(2.0 / n_in);
+    for (int k = 0; k < n_out; k++)
+        for (int i = 0; i < n_in; i++)
+            d[(size_t)k * n_in + i] = (float)((k == 0 ? s0 : sk) * cos(PI * k * (2.0 * i + 1) / (2.0 * n_in)));
+}

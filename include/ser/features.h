@@ -1,0 +1,23 @@
+/* Feature extraction over many files: decode + resample (ser_audio_load) + MFCC
+ * (ser_mfcc_compute), parallel over clips on CPU threads, one audio buffer and one MFCC state
+ * per thread. Used by `ser mfcc` and by training's feature cache. */
+#ifndef SER_FEATURES_H
+#define SER_FEATURES_H
+
+#include <stddef.h>
+
+#include "ser/config.h"
+#include "ser/error.h"
+
+/* Values per clip: n_mfcc * frames. */
+size_t ser_features_per_clip(const ser_config *cfg);
+
+/* Computes the features of paths[0..n) into out ([n, per_clip] row-major). ok[i] is set to 1
+ * for each clip that worked; a failed clip leaves its row unspecified, ok[i] = 0 and, when why
+ * is not NULL, why[i] = a malloc'd one-line reason naming the file (caller frees). threads <= 0
+ * means all cores. Returns -1 only when the recipe itself cannot work (bad parameters, out of
+ * memory); per-file failures are not errors of the call. */
+int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
+                         unsigned char *ok, char **why, ser_error *err);
+
+#endif

@@ -1,0 +1,64 @@
+/* MFCC features on the CPU, equal to librosa 0.11 (to float32 rounding):
+ *
+ *   M = librosa.feature.mfcc(y=y, sr=sample_rate, n_mfcc=n_mfcc)   then pad with zeros / cut
+ *       to `frames` columns (the reference pads in MFCC space after computing).
+ *
+ * i.e. centred frames (zero padding of n_fft/2 on both sides, 1 + n / hop frames), periodic
+ * Hann window, |rfft|^2, Slaney mel filter bank with Slaney area norm, power_to_db(ref=1,
+ * amin=1e-10, top_db) whose floor is the maximum of THAT clip's mel dB minus top_db, DCT-II
+ * ortho over the mel axis, keep n_mfcc. Every parameter comes from the ser_config.
+ *
+ * Output layout per clip: [n_mfcc, frames] row-major (H = n_mfcc, W = frames of the
+ * 40 x 130 x 1 NHWC network input).
+ *
+ * One ser_mfcc per thread: it holds the FFTW plan and the scratch buffers. Creating one is
+ * thread-safe (the FFTW planner runs in a critical section); ser_mfcc_compute on distinct
+ * objects runs concurrently. */
+#ifndef SER_MFCC_H
+#define SER_MFCC_H
+
+#include <stddef.h>
+
+#include "ser/config.h"
+#include "ser/error.h"
+
+typedef struct ser_mfcc ser_mfcc;
+
+/* Builds the tables (window, mel bank, DCT) and the FFTW plan for cfg->audio.sample_rate and
+ * cfg->features. Fails on parameters that cannot work (n_fft < 2, hop < 1, n_mfcc > n_mels,
+ * fmax above Nyquist, frames < 1). */
+ser_mfcc *ser_mfcc_create(const ser_config *cfg, ser_error *err);
+void ser_mfcc_free(ser_mfcc *m);
+
+/* Values per clip in the output: n_mfcc * frames. */
+size_t ser_mfcc_out_size(const ser_mfcc *m);
+
+/* STFT frames librosa computes for n samples (center=True): 1 + n / hop. */
+size_t ser_mfcc_stft_frames(size_t n, int hop_length);
+
+/* y: n mono samples at the configured rate. out: [n_mfcc, frames] row-major; columns past
+ * the clip's own frame count are zero, frames past `frames` are dropped (after the dB floor,
+ * which is taken over every frame of the clip). Fails on n == 0 or a non-finite sample. */
+int ser_mfcc_compute(ser_mfcc *m, const float *y, size_t n, float *out, ser_error *err);
+
+/* ---- the tables, shared with the CUDA backend --------------------------------------------- */
+
+/* Periodic Hann window of length n (scipy.signal.get_window('hann', n, fftbins=True)),
+ * computed in double, rounded to float: w[i] = 0.5 - 0.5 cos(2 pi i / n). */
+void ser_hann_periodic(int n, float *w);
+
+/* librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax, htk=False, norm='slaney') as float32:
+ * w is [n_mels, 1 + n_fft / 2] row-major. */
+void ser_mel_filters(double sr, int n_fft, int n_mels, double fmin, double fmax, float *w);
+
+/* The nonzero bin range of each mel filter: filter m is zero outside [lo[m], hi[m]) (a
+ * filter with no nonzero weight gets lo == hi). Lets the mel step skip the zeros: ~2 x 1025
+ * multiply-adds per frame instead of 128 x 1025. */
+void ser_mel_filter_ranges(const float *w, int n_mels, int n_bins, int *lo, int *hi);
+
+/* scipy.fft.dct(x, type=2, norm='ortho') over an axis of length n_in, first n_out rows, as
+ * a matrix: d is [n_out, n_in] row-major, y = d x. d[k][i] = s_k cos(pi k (2 i + 1) / (2 n_in))
+ * with s_0 = sqrt(1 / n_in), s_k = sqrt(2 / n_in). */
+void ser_dct2_ortho_matrix(int n_out, int n_in, float *d);
+
+#endif
