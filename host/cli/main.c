@@ -10,6 +10,7 @@ static const ser_command COMMANDS[] = {
     {"scan", cmd_scan, "list the clips of a corpus folder (path, label, speaker) and what was skipped"},
     {"split", cmd_split, "write deterministic train / validation / test manifests of a corpus"},
     {"synth", cmd_synth, "write a small deterministic synthetic emotional-speech corpus (TESS layout)"},
+    {"bench-epoch", cmd_bench_epoch, "(benchmark) time one training epoch of the model on random data, JSON"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

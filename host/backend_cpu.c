@@ -1,0 +1,77 @@
+/* The CPU backend: the vtable of ser/backend.h over host/model.c. The model's own buffers are
+ * the backend's, so upload/download are memcpy of the parameter layout. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ser/backend.h"
+
+static int cpu_forward(ser_backend *be, const float *x, const int32_t *labels, int B, int training, float *loss,
+                       ser_error *err) {
+    if (B < 1 || B > be->model->acts.B)
+        return ser_fail(err, "cpu backend: batch of %d samples (reserved for %d)", B, be->model->acts.B);
+    const int C = be->model->classes;
+    if (labels)
+        for (int i = 0; i < B; i++)
+            if (labels[i] < 0 || labels[i] >= C) return ser_fail(err, "cpu backend: label %d of sample %d not in 0..%d", labels[i], i, C - 1);
+    if (training && !labels) return ser_fail(err, "cpu backend: a training forward needs labels");
+    const float l = ser_model_forward(be->model, x, labels, B, training);
+    if (loss) *loss = l;
+    return 0;
+}
+
+static int cpu_backward(ser_backend *be, ser_error *err) {
+    if (!be->model->last_training) return ser_fail(err, "cpu backend: backward without a training forward");
+    ser_model_backward(be->model);
+    return 0;
+}
+
+static int cpu_step(ser_backend *be, float lr, ser_error *err) {
+    (void)err;
+    ser_model_step(be->model, lr, be->beta1, be->beta2, be->eps);
+    return 0;
+}
+
+static int cpu_download_probs(ser_backend *be, float *probs, ser_error *err) {
+    (void)err;
+    memcpy(probs, be->model->acts.probs, (size_t)be->model->last_B * be->model->classes * sizeof(float));
+    return 0;
+}
+
+static int cpu_upload_params(ser_backend *be, const float *params, ser_error *err) {
+    (void)err;
+    if (params != be->model->params) memcpy(be->model->params, params, be->model->nparams_padded * sizeof(float));
+    return 0;
+}
+
+static int cpu_download_params(ser_backend *be, float *params, ser_error *err) {
+    (void)err;
+    if (params != be->model->params) memcpy(params, be->model->params, be->model->nparams_padded * sizeof(float));
+    return 0;
+}
+
+static int cpu_download_grads(ser_backend *be, float *grads, ser_error *err) {
+    (void)err;
+    if (grads != be->model->grads) memcpy(grads, be->model->grads, be->model->nparams_padded * sizeof(float));
+    return 0;
+}
+
+static void cpu_destroy(ser_backend *be) { free(be); }
+
+static const ser_backend_ops CPU_OPS = {
+    "cpu", cpu_forward, cpu_backward, cpu_step, cpu_download_probs, cpu_upload_params, cpu_download_params,
+    cpu_download_grads, cpu_destroy,
+};
+
+ser_backend *ser_backend_cpu_create(ser_model *m, const ser_config *cfg, int max_B, ser_error *err) {
+    if (cfg->train.threads > 0) omp_set_num_threads(cfg->train.threads);
+    if (ser_model_reserve(m, max_B, err)) return NULL;
+    ser_backend *be = ser_calloc(1, sizeof *be, "cpu backend", err);
+    if (!be) return NULL;
+    be->ops = &CPU_OPS;
+    be->model = m;
+    be->beta1 = (float)cfg->train.beta1;
+    be->beta2 = (float)cfg->train.beta2;
+    be->eps = (float)cfg->train.adam_epsilon;
+    return be;
+}

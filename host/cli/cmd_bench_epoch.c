@@ -1,0 +1,119 @@
+/* `ser bench-epoch`: times one training epoch of the configured model on random features (the
+ * epoch cost does not depend on the feature values): ceil(train / batch) forward + backward +
+ * Adam steps (the last batch partial), then validation forwards in inference mode. Prints one
+ * JSON object (bench/bench_epoch.py reads it). Not listed among the user-facing commands' docs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "commands.h"
+#include "ser/backend.h"
+#include "ser/config.h"
+#include "ser/model.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: ser bench-epoch [--config F] [--set section.key=value]... [--train N] [--val N]\n"
+               "                       [--classes C] [--warmup N]\n"
+               "  times one epoch (N train clips at train.batch_size + N validation clips) on random data\n"
+               "  defaults: --train 1958 --val 280 (TESS, 87.5 %% / 12.5 %%) --classes 7 --warmup 1\n");
+}
+
+int cmd_bench_epoch(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    ser_config cfg;
+    ser_config_defaults(&cfg);
+    ser_error err = {0};
+    int ntrain = 1958, nval = 280, classes = 7, warmup = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "ser bench-epoch: %s needs a value\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "--config")) {
+            if (ser_config_load(&cfg, v, &err)) goto fail;
+        } else if (!strcmp(a, "--set")) {
+            if (ser_config_set(&cfg, v, &err)) goto fail;
+        } else if (!strcmp(a, "--train")) ntrain = atoi(v);
+        else if (!strcmp(a, "--val")) nval = atoi(v);
+        else if (!strcmp(a, "--classes")) classes = atoi(v);
+        else if (!strcmp(a, "--warmup")) warmup = atoi(v);
+        else {
+            fprintf(stderr, "ser bench-epoch: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+        i++;
+    }
+    if (ntrain < 1 || nval < 0 || warmup < 0) {
+        fprintf(stderr, "ser bench-epoch: --train must be >= 1, --val and --warmup >= 0\n");
+        return 2;
+    }
+    if (ser_config_validate(&cfg, &err)) goto fail;
+    ser_model m;
+    if (ser_model_create(&m, &cfg, classes, &err)) goto fail;
+    const int B = cfg.train.batch_size;
+    ser_backend *be = ser_backend_cpu_create(&m, &cfg, B, &err);
+    if (!be) goto fail;
+    const size_t per = (size_t)m.H * m.W;
+    float *x = malloc((size_t)B * per * sizeof(float));
+    int32_t *labels = malloc((size_t)B * sizeof(int32_t));
+    if (!x || !labels) {
+        fprintf(stderr, "ser bench-epoch: out of memory\n");
+        return 1;
+    }
+    unsigned st = 12345;
+    for (size_t i = 0; i < (size_t)B * per; i++) {
+        st = st * 1664525u + 1013904223u;
+        x[i] = (float)((st >> 8) * 0x1p-24) * 2.0f - 1.0f;
+    }
+    for (int i = 0; i < B; i++) labels[i] = i % classes;
+    const float lr = (float)cfg.train.learning_rate;
+    float loss = 0.0f;
+    for (int w = 0; w < warmup; w++) {
+        if (be->ops->forward(be, x, labels, B, 1, &loss, &err) || be->ops->backward(be, &err) || be->ops->step(be, lr, &err))
+            goto fail;
+    }
+    const double t0 = now_s();
+    int steps = 0;
+    double flops = 0.0;
+    for (int done = 0; done < ntrain; done += B, steps++) {
+        const int b = ntrain - done < B ? ntrain - done : B;
+        if (be->ops->forward(be, x, labels, b, 1, &loss, &err) || be->ops->backward(be, &err) || be->ops->step(be, lr, &err))
+            goto fail;
+        flops += ser_model_train_flops(&m, b);
+    }
+    const double t1 = now_s();
+    for (int done = 0; done < nval; done += B) {
+        const int b = nval - done < B ? nval - done : B;
+        if (be->ops->forward(be, x, labels, b, 0, &loss, &err)) goto fail;
+        flops += ser_model_train_flops(&m, b) / 3.0;
+    }
+    const double t2 = now_s();
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"backend\": \"cpu\", \"batch\": %d, \"train_clips\": %d, \"val_clips\": %d, \"train_steps\": %d, "
+           "\"train_s\": %.4f, \"val_s\": %.4f, \"epoch_s\": %.4f, \"gflop\": %.2f, \"gflops\": %.1f, "
+           "\"params\": %zu, \"arena_mb\": %.1f, \"peak_rss_mb\": %.1f, \"last_loss\": %.5f, \"data\": \"random\"}\n",
+           B, ntrain, nval, steps, t1 - t0, t2 - t1, t2 - t0, flops * 1e-9, flops * 1e-9 / (t2 - t0),
+           m.n_trainable + m.n_nontrainable, m.acts.bytes / 1048576.0, ru.ru_maxrss / 1024.0, loss);
+    free(x);
+    free(labels);
+    ser_backend_destroy(be);
+    ser_model_destroy(&m);
+    return 0;
+fail:
+    fprintf(stderr, "ser bench-epoch: %s\n", err.msg);
+    return 1;
+}

@@ -1,0 +1,341 @@
+/* The network on the CPU over ser_model's buffers: layout of parameters and activations,
+ * forward (training / inference), backward of the whole network, Adam over trainable slices.
+ * The layers are host/layers/ (one file per layer); this file only wires them (shapes in ser/model.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/layers.h"
+#include "ser/model.h"
+
+static size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+static void add_slice(ser_model *m, const char *name, int trainable, int ndim, int d0, int d1, int d2, int d3) {
+    SER_ASSERT(m->nslices < SER_MAX_SLICES);
+    ser_slice *s = &m->slices[m->nslices++];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->ndim = ndim;
+    int d[4] = {d0, d1, d2, d3};
+    s->count = 1;
+    for (int i = 0; i < 4; i++) {
+        s->shape[i] = i < ndim ? d[i] : 0;
+        if (i < ndim) s->count *= (size_t)d[i];
+    }
+    s->trainable = trainable;
+    s->offset = m->nparams_padded;
+    m->nparams_padded += align_up(s->count, SER_SLICE_ALIGN);
+    if (trainable) m->n_trainable += s->count;
+    else m->n_nontrainable += s->count;
+}
+
+const ser_slice *ser_model_slice(const ser_model *m, const char *name) {
+    for (int i = 0; i < m->nslices; i++)
+        if (!strcmp(m->slices[i].name, name)) return &m->slices[i];
+    return NULL;
+}
+
+/* Parameter pointer by name; the model's own wiring asserts it exists. */
+static float *P(const ser_model *m, float *buf, const char *fmt, int i) {
+    char name[40];
+    snprintf(name, sizeof name, fmt, i);
+    const ser_slice *s = ser_model_slice(m, name);
+    SER_ASSERT(s != NULL);
+    return buf + s->offset;
+}
+
+int ser_model_create(ser_model *m, const ser_config *cfg, int classes, ser_error *err) {
+    memset(m, 0, sizeof *m);
+    const ser_model_config *mc = &cfg->model;
+    m->cfg = *mc;
+    m->H = cfg->features.n_mfcc;
+    m->W = cfg->features.frames;
+    m->classes = classes;
+    m->blocks = mc->conv_blocks;
+    m->F = mc->filters;
+    m->K = mc->kernel;
+    m->P = mc->pool;
+    m->U = mc->lstm_units;
+    m->seed = (uint64_t)cfg->train.seed;
+    if (classes < 2) return ser_fail(err, "model: %d classes (need at least 2)", classes);
+    if (m->blocks < 1 || m->blocks > SER_MAX_BLOCKS)
+        return ser_fail(err, "model.conv_blocks = %d: must be 1..%d", m->blocks, SER_MAX_BLOCKS);
+    if (m->K % 2 == 0) return ser_fail(err, "model.kernel = %d: padding same needs an odd kernel", m->K);
+    if (m->P < 1) return ser_fail(err, "model.pool = %d: must be >= 1", m->P);
+    if (mc->dropout < 0 || mc->dropout >= 1) return ser_fail(err, "model.dropout = %g: must be in [0, 1)", mc->dropout);
+
+    int H = m->H, W = m->W, Cin = 1;
+    for (int i = 0; i < m->blocks; i++) {
+        ser_block_shape *b = &m->blk[i];
+        b->H = H, b->W = W, b->Cin = Cin;
+        b->Ho = (H + m->P - 1) / m->P;          /* padding same: ceil */
+        b->Wo = (W + m->P - 1) / m->P;
+        H = b->Ho, W = b->Wo, Cin = m->F;
+    }
+    m->T = H;
+    m->D = W * m->F;
+    m->T2 = mc->attention ? 1 : m->T;
+
+    char name[40];
+    for (int i = 1; i <= m->blocks; i++) {
+        const int cin = m->blk[i - 1].Cin;
+#define SL(tr, nd, a, b, c, d, ...) (snprintf(name, sizeof name, __VA_ARGS__), add_slice(m, name, tr, nd, a, b, c, d))
+        SL(1, 4, m->K, m->K, cin, m->F, "conv%d.kernel", i);
+        SL(1, 1, m->F, 0, 0, 0, "conv%d.bias", i);
+        SL(1, 1, m->F, 0, 0, 0, "bn%d.gamma", i);
+        SL(1, 1, m->F, 0, 0, 0, "bn%d.beta", i);
+        SL(0, 1, m->F, 0, 0, 0, "bn%d.moving_mean", i);
+        SL(0, 1, m->F, 0, 0, 0, "bn%d.moving_variance", i);
+#undef SL
+    }
+    const int U = m->U, G = 4 * m->U;
+    add_slice(m, "lstm1.kernel", 1, 2, m->D, G, 0, 0);
+    add_slice(m, "lstm1.recurrent_kernel", 1, 2, U, G, 0, 0);
+    add_slice(m, "lstm1.bias", 1, 1, G, 0, 0, 0);
+    if (mc->attention) {
+        add_slice(m, "attention.W", 1, 2, U, U, 0, 0);
+        add_slice(m, "attention.b", 1, 1, U, 0, 0, 0);
+        add_slice(m, "attention.U", 1, 2, U, 1, 0, 0);
+    }
+    add_slice(m, "lstm2.kernel", 1, 2, U, G, 0, 0);
+    add_slice(m, "lstm2.recurrent_kernel", 1, 2, U, G, 0, 0);
+    add_slice(m, "lstm2.bias", 1, 1, G, 0, 0, 0);
+    add_slice(m, "dense.kernel", 1, 2, U, classes, 0, 0);
+    add_slice(m, "dense.bias", 1, 1, classes, 0, 0, 0);
+
+    /* params | grads | adam_m | adam_v: one 64-byte-aligned allocation */
+    const size_t n = m->nparams_padded;
+    m->params = aligned_alloc(64, align_up(4 * n * sizeof(float), 64));
+    if (!m->params) return ser_fail(err, "model: out of memory for %zu parameters", n);
+    memset(m->params, 0, 4 * n * sizeof(float));
+    m->grads = m->params + n;
+    m->adam_m = m->grads + n;
+    m->adam_v = m->adam_m + n;
+    ser_model_init_params(m, m->seed);
+    return 0;
+}
+
+void ser_model_destroy(ser_model *m) {
+    free(m->params);
+    free(m->arena);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- activation arena ---------------------------------------------------------------------- */
+
+/* Carves the arena: when base is NULL only counts bytes. Every piece 64-byte aligned. */
+static size_t layout_acts(ser_model *m, ser_acts *a, char *base, int B) {
+    size_t off = 0;
+#define TAKE(ptr, type, count)                                                         \
+    do {                                                                               \
+        (ptr) = base ? (type *)(base + off) : NULL;                                    \
+        off += align_up((size_t)(count) * sizeof(type), 64);                           \
+    } while (0)
+    const int F = m->F, U = m->U, C = m->classes;
+    size_t gmax = (size_t)B * m->T * m->D, colmax = 0;
+    for (int i = 0; i < m->blocks; i++) {
+        const ser_block_shape *b = &m->blk[i];
+        const size_t n = (size_t)B * b->H * b->W * F, no = (size_t)B * b->Ho * b->Wo * F;
+        TAKE(a->conv[i], float, n);
+        TAKE(a->bn[i], float, n);
+        TAKE(a->bn_mean[i], float, F);
+        TAKE(a->bn_rstd[i], float, F);
+        TAKE(a->pool[i], float, no);
+        TAKE(a->argmax[i], int32_t, no);
+        TAKE(a->drop[i], float, no);
+        TAKE(a->mask[i], uint8_t, no);
+        if (n > gmax) gmax = n;
+        const size_t cs = conv2d_col_size(B, b->H, b->W, b->Cin, m->K);
+        if (cs > colmax) colmax = cs;
+    }
+    TAKE(a->h1, float, (size_t)B * m->T * U);
+    TAKE(a->c1, float, (size_t)B * m->T * U);
+    TAKE(a->g1, float, (size_t)B * m->T * 4 * U);
+    TAKE(a->att, float, (size_t)B * U);
+    TAKE(a->att_u, float, (size_t)B * m->T * U);
+    TAKE(a->att_a, float, (size_t)B * m->T);
+    TAKE(a->h2, float, (size_t)B * m->T2 * U);
+    TAKE(a->c2, float, (size_t)B * m->T2 * U);
+    TAKE(a->g2, float, (size_t)B * m->T2 * 4 * U);
+    TAKE(a->h2last, float, (size_t)B * U);
+    TAKE(a->logits, float, (size_t)B * C);
+    TAKE(a->probs, float, (size_t)B * C);
+    TAKE(a->labels, int32_t, B);
+    TAKE(a->gA, float, gmax);
+    TAKE(a->gB, float, gmax);
+    TAKE(a->col, float, colmax);
+    size_t ls1 = lstm_scratch_size(B, m->T, m->D, U), ls2 = lstm_scratch_size(B, m->T2, U, U);
+    TAKE(a->lstm_scratch, float, ls1 > ls2 ? ls1 : ls2);
+    TAKE(a->dh2, float, (size_t)B * m->T2 * U);
+    TAKE(a->dx2, float, (size_t)B * m->T2 * U);
+    TAKE(a->dh1, float, (size_t)B * m->T * U);
+    TAKE(a->dlogits, float, (size_t)B * C);
+    TAKE(a->dh2last, float, (size_t)B * U);
+#undef TAKE
+    a->B = B;
+    a->bytes = off;
+    return off;
+}
+
+size_t ser_model_arena_bytes(const ser_model *m, int B) {
+    ser_acts a;
+    return layout_acts((ser_model *)m, &a, NULL, B);
+}
+
+int ser_model_reserve(ser_model *m, int max_B, ser_error *err) {
+    if (max_B < 1) return ser_fail(err, "model: batch size %d", max_B);
+    if (m->arena && m->acts.B >= max_B) return 0;
+    free(m->arena);
+    m->arena = NULL;
+    const size_t bytes = layout_acts(m, &m->acts, NULL, max_B);
+    m->arena = aligned_alloc(64, bytes);
+    if (!m->arena) return ser_fail(err, "model: out of memory for a %zu-byte activation arena (batch %d)", bytes, max_B);
+    /* zero once so padding bytes and unused tails are deterministic */
+    memset(m->arena, 0, bytes);
+    layout_acts(m, &m->acts, m->arena, max_B);
+    return 0;
+}
+
+/* ---- forward / backward / step --------------------------------------------------------------- */
+
+float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int B, int training) {
+    SER_ASSERT(m->arena && B >= 1 && B <= m->acts.B);
+    ser_acts *a = &m->acts;
+    const int F = m->F, U = m->U, C = m->classes;
+    const float rate = (float)m->cfg.dropout;
+    float *w = m->params;
+    const float *in = x;
+    double l2 = 0.0;
+    for (int i = 0; i < m->blocks; i++) {
+        const ser_block_shape *b = &m->blk[i];
+        const size_t n = (size_t)B * b->H * b->W * F, no = (size_t)B * b->Ho * b->Wo * F;
+        const float *kernel = P(m, w, "conv%d.kernel", i + 1);
+        conv2d_forward(a->conv[i], a->col, in, kernel, P(m, w, "conv%d.bias", i + 1), B, b->H, b->W, b->Cin, F, m->K);
+        if (training)
+            batchnorm_forward_train(a->bn[i], a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.moving_mean", i + 1),
+                                    P(m, w, "bn%d.moving_variance", i + 1), a->conv[i], P(m, w, "bn%d.gamma", i + 1),
+                                    P(m, w, "bn%d.beta", i + 1), (int)(n / F), F, (float)m->cfg.bn_momentum,
+                                    (float)m->cfg.bn_epsilon);
+        else
+            batchnorm_forward_infer(a->bn[i], a->conv[i], P(m, w, "bn%d.gamma", i + 1), P(m, w, "bn%d.beta", i + 1),
+                                    P(m, w, "bn%d.moving_mean", i + 1), P(m, w, "bn%d.moving_variance", i + 1),
+                                    (int)(n / F), F, (float)m->cfg.bn_epsilon);
+        relu_forward(a->bn[i], a->bn[i], n);
+        maxpool2d_forward(a->pool[i], a->argmax[i], a->bn[i], B, b->H, b->W, F, m->P);
+        if (training && rate > 0.0f) {
+            dropout_forward(a->drop[i], a->mask[i], a->pool[i], no, rate, m->seed, m->step, (uint32_t)i);
+            in = a->drop[i];
+        } else {
+            in = a->pool[i];
+        }
+        const ser_slice *ks = ser_model_slice(m, "conv1.kernel") + 6 * i;   /* conv{i}.kernel */
+        l2 += l2_forward(kernel, ks->count, (float)m->cfg.l2);
+    }
+    const float *seq = in; /* (B, T, D) */
+    lstm_forward(a->h1, a->c1, a->g1, seq, P(m, w, "lstm1.kernel", 0), P(m, w, "lstm1.recurrent_kernel", 0),
+                 P(m, w, "lstm1.bias", 0), B, m->T, m->D, U);
+    const float *x2 = a->h1; /* (B, T2, U) */
+    if (m->cfg.attention) {
+        attention_forward(a->att, a->att_u, a->att_a, a->h1, P(m, w, "attention.W", 0), P(m, w, "attention.b", 0),
+                          P(m, w, "attention.U", 0), B, m->T, U, U);
+        x2 = a->att;
+    }
+    lstm_forward(a->h2, a->c2, a->g2, x2, P(m, w, "lstm2.kernel", 0), P(m, w, "lstm2.recurrent_kernel", 0),
+                 P(m, w, "lstm2.bias", 0), B, m->T2, U, U);
+    for (int s = 0; s < B; s++)
+        memcpy(a->h2last + (size_t)s * U, a->h2 + ((size_t)s * m->T2 + m->T2 - 1) * U, (size_t)U * sizeof(float));
+    dense_forward(a->logits, a->h2last, P(m, w, "dense.kernel", 0), P(m, w, "dense.bias", 0), B, U, C);
+    float xent = 0.0f;
+    if (labels) {
+        memcpy(a->labels, labels, (size_t)B * sizeof(int32_t));
+        xent = softmax_xent_forward(a->probs, a->logits, labels, B, C);
+    } else {
+        softmax_xent_forward(a->probs, a->logits, NULL, B, C);
+    }
+    m->last_B = B;
+    m->last_training = training;
+    m->last_x = x;
+    m->last_xent = xent;
+    m->last_loss = labels ? (float)(xent + l2) : 0.0f;
+    if (training) m->step++;
+    return m->last_loss;
+}
+
+void ser_model_backward(ser_model *m) {
+    SER_ASSERT(m->last_training && m->last_B >= 1);
+    ser_acts *a = &m->acts;
+    const int B = m->last_B, F = m->F, U = m->U, C = m->classes;
+    const float rate = (float)m->cfg.dropout;
+    float *w = m->params, *g = m->grads;
+    memset(g, 0, m->nparams_padded * sizeof(float));
+
+    softmax_xent_backward(a->dlogits, a->probs, a->labels, B, C);
+    dense_backward(a->dh2last, P(m, g, "dense.kernel", 0), P(m, g, "dense.bias", 0), a->dlogits, a->h2last,
+                   P(m, w, "dense.kernel", 0), B, U, C);
+    /* LSTM2 returns only its last step: dh is zero elsewhere */
+    memset(a->dh2, 0, (size_t)B * m->T2 * U * sizeof(float));
+    for (int s = 0; s < B; s++)
+        memcpy(a->dh2 + ((size_t)s * m->T2 + m->T2 - 1) * U, a->dh2last + (size_t)s * U, (size_t)U * sizeof(float));
+    const float *x2 = m->cfg.attention ? a->att : a->h1;
+    float *dx2 = m->cfg.attention ? a->dx2 : a->dh1;
+    lstm_backward(dx2, P(m, g, "lstm2.kernel", 0), P(m, g, "lstm2.recurrent_kernel", 0), P(m, g, "lstm2.bias", 0),
+                  a->lstm_scratch, a->dh2, x2, a->h2, a->c2, a->g2, P(m, w, "lstm2.kernel", 0),
+                  P(m, w, "lstm2.recurrent_kernel", 0), B, m->T2, U, U);
+    if (m->cfg.attention)
+        attention_backward(a->dh1, P(m, g, "attention.W", 0), P(m, g, "attention.b", 0), P(m, g, "attention.U", 0),
+                           a->dx2, a->h1, a->att_u, a->att_a, P(m, w, "attention.W", 0), P(m, w, "attention.U", 0),
+                           B, m->T, U, U);
+    const int last = m->blocks - 1;
+    const int dropped = rate > 0.0f;
+    const float *seq = dropped ? a->drop[last] : a->pool[last];
+    /* d(seq) -> gA; then per block (from the last): gA = d(block output) */
+    lstm_backward(a->gA, P(m, g, "lstm1.kernel", 0), P(m, g, "lstm1.recurrent_kernel", 0), P(m, g, "lstm1.bias", 0),
+                  a->lstm_scratch, a->dh1, seq, a->h1, a->c1, a->g1, P(m, w, "lstm1.kernel", 0),
+                  P(m, w, "lstm1.recurrent_kernel", 0), B, m->T, m->D, U);
+    for (int i = last; i >= 0; i--) {
+        const ser_block_shape *b = &m->blk[i];
+        const size_t n = (size_t)B * b->H * b->W * F, no = (size_t)B * b->Ho * b->Wo * F;
+        const float *dpool = a->gA;
+        if (dropped) {
+            dropout_backward(a->gB, a->gA, a->mask[i], no, rate);
+            dpool = a->gB;
+        }
+        float *dbn = dropped ? a->gA : a->gB;
+        float *dconv = dropped ? a->gB : a->gA;
+        maxpool2d_backward(dbn, dpool, a->argmax[i], B, b->H, b->W, F, m->P);
+        relu_backward(dbn, dbn, a->bn[i], n);
+        batchnorm_backward(dconv, P(m, g, "bn%d.gamma", i + 1), P(m, g, "bn%d.beta", i + 1), dbn, a->conv[i],
+                           a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.gamma", i + 1), (int)(n / F), F);
+        const float *in = i == 0 ? m->last_x : (dropped ? a->drop[i - 1] : a->pool[i - 1]);
+        float *kernel = P(m, w, "conv%d.kernel", i + 1), *dkernel = P(m, g, "conv%d.kernel", i + 1);
+        /* the block input's gradient goes to whichever buffer dconv is not, then to gA */
+        float *din = i == 0 ? NULL : (dconv == a->gA ? a->gB : a->gA);
+        conv2d_backward(din, dkernel, P(m, g, "conv%d.bias", i + 1), a->col, dconv, in, kernel, B, b->H, b->W,
+                        b->Cin, F, m->K);
+        const ser_slice *ks = ser_model_slice(m, "conv1.kernel") + 6 * i;
+        l2_backward(dkernel, kernel, ks->count, (float)m->cfg.l2);
+        if (din && din != a->gA) memcpy(a->gA, din, (size_t)B * b->H * b->W * b->Cin * sizeof(float));
+    }
+}
+
+void ser_model_step(ser_model *m, float lr, float beta1, float beta2, float eps) {
+    m->adam_t++;
+    for (int i = 0; i < m->nslices; i++) {
+        const ser_slice *s = &m->slices[i];
+        if (!s->trainable) continue;
+        adam_update(m->params + s->offset, m->adam_m + s->offset, m->adam_v + s->offset, m->grads + s->offset,
+                    s->count, lr, beta1, beta2, eps, m->adam_t);
+    }
+}
+
+double ser_model_train_flops(const ser_model *m, int B) {
+    /* GEMM-like work only (conv, LSTM, dense): forward 1x, backward 2x (input + weight grads) */
+    double mac = 0.0;
+    for (int i = 0; i < m->blocks; i++) {
+        const ser_block_shape *b = &m->blk[i];
+        mac += (double)B * b->H * b->W * m->K * m->K * b->Cin * m->F;
+    }
+    mac += (double)B * m->T * (m->D + m->U) * 4 * m->U;
+    mac += (double)B * m->T2 * (m->U + m->U) * 4 * m->U;
+    mac += (double)B * m->U * m->classes;
+    return 2.0 * 3.0 * mac;
+}

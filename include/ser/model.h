@@ -1,0 +1,144 @@
+/* The network of DESIGN.md as data: shapes computed from the config, ONE parameter buffer, ONE
+ * gradient buffer and the two Adam moment buffers (all four with the same layout), and ONE
+ * activation arena per batch size. The CPU forward/backward/step over these buffers live in
+ * host/model.c; host/backend_cpu.c wraps them in the backend vtable (ser/backend.h).
+ *
+ * Network (Keras layout, NHWC), for blocks i = 1..conv_blocks:
+ *   x (B, H, W, 1) -> [Conv2D F, KxK, same -> BatchNorm -> ReLU -> MaxPool P, same (ceil)
+ *   -> Dropout] -> (B, Hn, Wn, F) read as a sequence (B, T = Hn, D = Wn * F) (TimeDistributed
+ *   Flatten over the MFCC axis: a reshape in NHWC, no copy) -> LSTM1(U, return_sequences)
+ *   (B, T, U) -> attention (B, U) -> as one step (B, 1, U) -> LSTM2(U) (B, U) -> Dense(C)
+ *   -> softmax.
+ *   model.attention = false: LSTM2 runs over the whole LSTM1 sequence (B, T, U) and its last
+ *   output feeds the Dense layer (Keras: LSTM(U, return_sequences=True) -> LSTM(U)).
+ *
+ * PARAMETER LAYOUT (the contract for the CUDA backend and the safetensors checkpoint):
+ * float32, row-major, Keras shapes and names, in this order:
+ *   for i in 1..conv_blocks:
+ *     conv{i}.kernel [K,K,Cin,F]  conv{i}.bias [F]
+ *     bn{i}.gamma [F]  bn{i}.beta [F]  bn{i}.moving_mean [F]  bn{i}.moving_variance [F]
+ *   lstm1.kernel [D,4U]  lstm1.recurrent_kernel [U,4U]  lstm1.bias [4U]    (gates i, f, c, o)
+ *   attention.W [U,U]  attention.b [U]  attention.U [U,1]                  (only if attention)
+ *   lstm2.kernel [U,4U]  lstm2.recurrent_kernel [U,4U]  lstm2.bias [4U]
+ *   dense.kernel [U,C]  dense.bias [C]
+ * Each slice starts at a multiple of SER_SLICE_ALIGN floats (16 floats = 64 bytes: one cache
+ * line, one AVX-512 vector); the gap after a slice is zero and stays zero (no gradient, Adam
+ * leaves zeros). bn{i}.moving_* are non-trainable: their gradient stays 0, Adam skips them, L2
+ * never touches them; BatchNorm's training forward updates them in place.
+ *
+ * Initialisers (Keras defaults, seeded by train.seed with ser's own generator, so the values
+ * are not Keras's draws): glorot_uniform for conv, LSTM input, attention W and U, and dense
+ * kernels (limit sqrt(6 / (fan_in + fan_out)); conv fan_in = K*K*Cin, fan_out = K*K*F);
+ * orthogonal for recurrent kernels (QR of a gaussian matrix, sign-corrected); zeros for
+ * biases except the LSTM forget-gate quarter (unit_forget_bias = 1) and attention.b = 0;
+ * BN gamma 1, beta 0, moving_mean 0, moving_variance 1. */
+#ifndef SER_MODEL_H
+#define SER_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ser/config.h"
+#include "ser/error.h"
+
+#define SER_SLICE_ALIGN 16      /* floats: 64 bytes */
+#define SER_MAX_BLOCKS 8
+#define SER_MAX_SLICES (6 * SER_MAX_BLOCKS + 11)
+
+typedef struct ser_slice {
+    char name[40];
+    int ndim;
+    int shape[4];
+    size_t offset;              /* in floats from the start of the buffer */
+    size_t count;               /* product of shape */
+    int trainable;
+} ser_slice;
+
+/* Shapes of one conv block: input (H, W, Cin) -> output (Ho, Wo, F). */
+typedef struct ser_block_shape {
+    int H, W, Cin, Ho, Wo;
+} ser_block_shape;
+
+/* Pointers into the activation arena for one batch size (see model.c for the sizes). */
+typedef struct ser_acts {
+    int B;                      /* batch size the arena was laid out for (max) */
+    float *conv[SER_MAX_BLOCKS];    /* (B,H,W,F) conv output = BN input */
+    float *bn[SER_MAX_BLOCKS];      /* (B,H,W,F) BN output, ReLU in place */
+    float *bn_mean[SER_MAX_BLOCKS], *bn_rstd[SER_MAX_BLOCKS];   /* (F) */
+    float *pool[SER_MAX_BLOCKS];    /* (B,Ho,Wo,F) */
+    int32_t *argmax[SER_MAX_BLOCKS];
+    float *drop[SER_MAX_BLOCKS];    /* (B,Ho,Wo,F) dropout output (== pool when rate 0 or infer) */
+    uint8_t *mask[SER_MAX_BLOCKS];
+    float *h1, *c1, *g1;            /* LSTM1 (B,T,U) (B,T,U) (B,T,4U) */
+    float *att, *att_u, *att_a;     /* attention out (B,U), u (B,T,U), a (B,T) */
+    float *h2, *c2, *g2;            /* LSTM2 (B,T2,U) ... */
+    float *h2last;                  /* (B,U) */
+    float *logits, *probs;          /* (B,C) */
+    int32_t *labels;                /* (B) copy of the batch's labels */
+    /* backward scratch */
+    float *gA, *gB;                 /* ping-pong gradients, max block tensor (B,H,W,F) */
+    float *col;                     /* conv im2col scratch */
+    float *lstm_scratch;
+    float *dh2, *dx2, *dh1, *dlogits, *dh2last;
+    size_t bytes;
+} ser_acts;
+
+typedef struct ser_model {
+    ser_model_config cfg;
+    int H, W;                   /* input: features.n_mfcc x features.frames, 1 channel */
+    int classes;
+    int blocks, F, K, P;
+    ser_block_shape blk[SER_MAX_BLOCKS];
+    int T, D, U, T2;            /* sequence steps, step width, LSTM units, LSTM2 steps */
+    uint64_t seed;              /* dropout and init seed (train.seed) */
+
+    ser_slice slices[SER_MAX_SLICES];
+    int nslices;
+    size_t nparams_padded;      /* floats in each of params / grads / m / v */
+    size_t n_trainable, n_nontrainable;   /* real counts (no padding) */
+
+    float *params, *grads, *adam_m, *adam_v;   /* one allocation of 4 * nparams_padded */
+    int adam_t;                 /* Adam steps taken */
+    uint64_t step;              /* training forwards taken: the dropout key's step */
+
+    ser_acts acts;              /* arena for acts.B samples (ser_model_reserve) */
+    void *arena;
+    float last_loss;            /* cross-entropy + L2 of the last forward */
+    float last_xent;
+    int last_B, last_training;
+    const float *last_x;
+} ser_model;
+
+/* Builds the description and allocates parameters, gradients and Adam moments, initialised
+ * (Keras initialisers, seeded by cfg->train.seed). Fails on shapes that collapse or an
+ * unsupported config (even kernel, too many blocks). */
+int ser_model_create(ser_model *m, const ser_config *cfg, int classes, ser_error *err);
+void ser_model_destroy(ser_model *m);
+
+/* Lays out the activation arena for batches of up to max_B samples (no allocation afterwards). */
+int ser_model_reserve(ser_model *m, int max_B, ser_error *err);
+size_t ser_model_arena_bytes(const ser_model *m, int B);
+
+/* Re-initialises every parameter from seed, zeroes gradients, Adam moments and counters. */
+void ser_model_init_params(ser_model *m, uint64_t seed);
+
+const ser_slice *ser_model_slice(const ser_model *m, const char *name);
+
+/* x (B, H, W) features; labels (B) class indices or NULL (inference: no loss).
+ * Returns the loss (cross-entropy mean + L2 terms), or 0 when labels is NULL. Training mode
+ * uses batch statistics, updates the BN moving statistics and draws dropout masks keyed by
+ * (seed, m->step, block); it increments m->step. Probabilities in m->acts.probs (B, C). */
+float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int B, int training);
+/* Zeroes grads and backpropagates the last training forward (cross-entropy + L2). */
+void ser_model_backward(ser_model *m);
+/* One Adam step (beta/eps from cfg train section passed in) over the trainable slices. */
+void ser_model_step(ser_model *m, float lr, float beta1, float beta2, float eps);
+
+/* Multiply-adds of one training step (forward + backward) for B samples, x2 = FLOPs. */
+double ser_model_train_flops(const ser_model *m, int B);
+
+/* Keras-like model.summary() text. */
+void ser_model_summary(const ser_model *m, FILE *f);
+
+#endif
