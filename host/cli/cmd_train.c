@@ -1,0 +1,401 @@
+/* `ser train`: corpus -> split -> features (once) -> scaler -> network -> the reference's
+ * training loop -> model + reports + plots, every file written atomically; `--resume RUN`
+ * continues an interrupted run from RUN/checkpoint.safetensors and ends where an
+ * uninterrupted run would. */
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build_info.h"
+#include "commands.h"
+#include "ser/checkpoint.h"
+#include "ser/corpus.h"
+#include "ser/dataset.h"
+#include "ser/net.h"
+#include "ser/plot.h"
+#include "ser/report.h"
+#include "ser/scaler.h"
+#include "ser/split.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ser train [--config F] [--set section.key=value]... --out RUN\n"
+            "                 (--data DIR [--corpus K] | --train-list F --val-list F)\n"
+            "                 [--test-dir DIR | --test-list F] [--device auto|cpu|cuda] [--quiet]\n"
+            "       ser train --resume RUN\n\n"
+            "Trains the network of the config (default: the reference recipe, configs/tess.ini) and\n"
+            "writes RUN/: model.safetensors, history.jsonl, training_history.png,\n"
+            "confusion_matrix_validation.png, model_summary.txt, report.txt, report.json, plus\n"
+            "config.ini, train.tsv, val.tsv (the exact split) and checkpoint.safetensors (for --resume).\n\n"
+            "  --data DIR        corpus folder; train.validation_split of it (seeded) validates\n"
+            "  --corpus K        tess|ravdess|cremad|savee|folders|auto (default auto)\n"
+            "  --train-list F    train on a manifest (ser split) instead; needs --val-list\n"
+            "  --test-dir DIR    evaluate a held-out folder at the end (like ser eval)\n"
+            "  --test-list F     ... or a manifest\n"
+            "  --device D        auto (default: the GPU when there is one), cpu or cuda\n"
+            "  --resume RUN      continue RUN from its last checkpoint\n"
+            "  --quiet           no progress output\n");
+}
+
+typedef struct train_args {
+    const char *config, *data, *corpus, *train_list, *val_list, *test_dir, *test_list, *out, *device;
+    const char **sets;
+    int n_sets, resume, quiet;
+} train_args;
+
+static int parse_args(int argc, char **argv, train_args *a) {
+    memset(a, 0, sizeof *a);
+    a->sets = calloc((size_t)argc, sizeof *a->sets);
+    a->device = "auto";
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const int more = i + 1 < argc;
+        if (!strcmp(s, "--config") && more) a->config = argv[++i];
+        else if (!strcmp(s, "--set") && more) a->sets[a->n_sets++] = argv[++i];
+        else if (!strcmp(s, "--data") && more) a->data = argv[++i];
+        else if (!strcmp(s, "--corpus") && more) a->corpus = argv[++i];
+        else if (!strcmp(s, "--train-list") && more) a->train_list = argv[++i];
+        else if (!strcmp(s, "--val-list") && more) a->val_list = argv[++i];
+        else if (!strcmp(s, "--test-dir") && more) a->test_dir = argv[++i];
+        else if (!strcmp(s, "--test-list") && more) a->test_list = argv[++i];
+        else if (!strcmp(s, "--out") && more) a->out = argv[++i];
+        else if (!strcmp(s, "--device") && more) a->device = argv[++i];
+        else if (!strcmp(s, "--resume") && more) a->resume = 1, a->out = argv[++i];
+        else if (!strcmp(s, "--quiet")) a->quiet = 1;
+        else {
+            fprintf(stderr, "ser train: unknown option or missing value: %s\n", s);
+            return -1;
+        }
+    }
+    const char *why = NULL;
+    if (!a->out) why = "--out RUN is required";
+    else if (!a->resume && !a->data && !a->train_list) why = "give --data DIR or --train-list F --val-list F";
+    else if (!a->resume && a->data && a->train_list) why = "--data and --train-list exclude each other";
+    else if (!a->resume && a->train_list && !a->val_list) why = "--train-list needs --val-list";
+    else if (a->test_dir && a->test_list) why = "--test-dir and --test-list exclude each other";
+    else if (strcmp(a->device, "auto") && strcmp(a->device, "cpu") && strcmp(a->device, "cuda"))
+        why = "--device takes auto, cpu or cuda";
+    if (why) {
+        fprintf(stderr, "ser train: %s\n", why);
+        return -1;
+    }
+    return 0;
+}
+
+static char *run_path(const char *run, const char *name) {
+    size_t n = strlen(run) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", run, name);
+    return p;
+}
+
+static int mkdir_p(const char *dir, ser_error *err) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return ser_fail(err, "%s: path too long", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return ser_fail(err, "%s: cannot create: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return ser_fail(err, "%s: cannot create: %s", buf, strerror(errno));
+    if (access(buf, W_OK) != 0) return ser_fail(err, "%s: output folder not writable: %s", buf, strerror(errno));
+    return 0;
+}
+
+/* Clips of a folder (scan) or a manifest. */
+static int load_clips(const char *dir, const char *list, const char *corpus, ser_clips *out, ser_error *err) {
+    memset(out, 0, sizeof *out);
+    if (list) return ser_manifest_read(list, out, err);
+    ser_corpus_kind kind = SER_CORPUS_AUTO;
+    if (corpus && ser_corpus_kind_parse(corpus, &kind, err) != 0) return -1;
+    ser_corpus c;
+    if (ser_corpus_scan(dir, kind, 0, &c, err) != 0) return -1;
+    for (size_t i = 0; i < c.n_skips; i++)
+        fprintf(stderr, "ser: %s: skipped %s: %s\n", dir, c.skips[i].path, c.skips[i].reason);
+    if (c.n_skips) fprintf(stderr, "ser: %s: %zu audio files skipped (listed above)\n", dir, c.n_skips);
+    *out = c.clips;
+    memset(&c.clips, 0, sizeof c.clips);
+    ser_corpus_free(&c);
+    return 0;
+}
+
+static int subset(const ser_clips *all, const size_t *idx, size_t n, ser_clips *out, ser_error *err) {
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        const ser_clip *c = &all->v[idx[i]];
+        if (ser_clips_push(out, c->path, c->label, c->speaker, c->group, err) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Everything a run holds; freed in one place. */
+typedef struct run {
+    train_args a;
+    ser_config cfg;
+    ser_clips train_clips, val_clips, test_clips;
+    ser_dataset train, val, test;
+    ser_model_meta meta;
+    ser_model model;
+    int model_ok;
+    ser_backend *be;
+    ser_net net;
+    char *p_ckpt, *p_model, *p_hist;
+} run;
+
+static int on_epoch(void *user, const ser_train_state *st, const ser_history_entry *h, const float *best,
+                    ser_error *err) {
+    run *r = user;
+    (void)h;
+    const size_t ns = r->net.state_size(r->net.impl);
+    float *cur = ser_malloc(ns * sizeof *cur, "checkpoint", err);
+    if (!cur) return -1;
+    r->net.state_get(r->net.impl, cur);
+    int rc = ser_checkpoint_save(r->p_ckpt, st, cur, best, ns, &r->meta, err);
+    free(cur);
+    return rc ? ser_fail_wrap(err, "checkpoint") : 0;
+}
+
+/* Prepares the data: fresh (scan/split or manifests; writes config.ini and the manifests) or
+ * resumed (reads them back from RUN). */
+static int prepare(run *r, ser_error *err) {
+    train_args *a = &r->a;
+    ser_config_defaults(&r->cfg);
+    if (a->resume) {
+        char *p = run_path(a->out, "config.ini");
+        int rc = ser_config_load(&r->cfg, p, err);
+        free(p);
+        if (rc) return ser_fail_wrap(err, "--resume %s", a->out);
+        a->train_list = "train.tsv", a->val_list = "val.tsv";
+        char *pt = run_path(a->out, "train.tsv"), *pv = run_path(a->out, "val.tsv"), *ps = run_path(a->out, "test.tsv");
+        rc = load_clips(NULL, pt, NULL, &r->train_clips, err) || load_clips(NULL, pv, NULL, &r->val_clips, err);
+        if (!rc && access(ps, F_OK) == 0) rc = load_clips(NULL, ps, NULL, &r->test_clips, err);
+        free(pt), free(pv), free(ps);
+        return rc ? ser_fail_wrap(err, "--resume %s", a->out) : 0;
+    }
+    if (a->config && ser_config_load(&r->cfg, a->config, err) != 0) return -1;
+    for (int i = 0; i < a->n_sets; i++)
+        if (ser_config_set(&r->cfg, a->sets[i], err) != 0) return -1;
+    if (mkdir_p(a->out, err) != 0) return -1;
+    if (a->data) {
+        ser_clips all;
+        if (load_clips(a->data, NULL, a->corpus, &all, err) != 0) return -1;
+        ser_split_opts so = {0};
+        so.val_fraction = r->cfg.train.validation_split;
+        so.seed = (uint32_t)r->cfg.train.seed;
+        ser_split sp;
+        int rc = ser_split_make(&all, &so, &sp, err);
+        if (!rc) rc = subset(&all, sp.train, sp.n_train, &r->train_clips, err) ||
+                      subset(&all, sp.val, sp.n_val, &r->val_clips, err);
+        if (!rc) ser_split_free(&sp);
+        ser_clips_free(&all);
+        if (rc) return -1;
+    } else if (load_clips(NULL, a->train_list, NULL, &r->train_clips, err) != 0 ||
+               load_clips(NULL, a->val_list, NULL, &r->val_clips, err) != 0)
+        return -1;
+    if ((a->test_dir || a->test_list) && load_clips(a->test_dir, a->test_list, a->corpus, &r->test_clips, err) != 0)
+        return -1;
+    /* The run folder records exactly what it trains on, so --resume needs nothing else. */
+    char *pc = run_path(a->out, "config.ini"), *pt = run_path(a->out, "train.tsv"), *pv = run_path(a->out, "val.tsv"),
+         *ps = run_path(a->out, "test.tsv");
+    int rc = ser_config_write_ini(&r->cfg, pc, err) ||
+             ser_manifest_write(pt, r->train_clips.v, NULL, r->train_clips.n, err) ||
+             ser_manifest_write(pv, r->val_clips.v, NULL, r->val_clips.n, err) ||
+             (r->test_clips.n && ser_manifest_write(ps, r->test_clips.v, NULL, r->test_clips.n, err));
+    free(pc), free(pt), free(pv), free(ps);
+    return rc ? -1 : 0;
+}
+
+/* Features once, labels from the training clips, the scaler fitted on the training part. */
+static int build_data(run *r, ser_error *err) {
+    const char **names = NULL;
+    size_t n_names = 0;
+    if (ser_clips_label_set(&r->train_clips, &names, &n_names, err) != 0) return -1;
+    if (n_names < 2) {
+        free(names);
+        return ser_fail(err, "training set has %zu class(es); at least 2 are needed", n_names);
+    }
+    r->meta.labels = calloc(n_names, sizeof *r->meta.labels);
+    for (size_t i = 0; r->meta.labels && i < n_names; i++) r->meta.labels[i] = strdup(names[i]);
+    r->meta.n_labels = n_names;
+    free(names);
+    const char *const *lab = (const char *const *)r->meta.labels;
+    const int th = r->cfg.train.threads;
+    if (!r->a.quiet)
+        fprintf(stderr, "ser train: features of %zu + %zu + %zu clips (%d threads)...\n", r->train_clips.n,
+                r->val_clips.n, r->test_clips.n, th > 0 ? th : omp_get_max_threads());
+    if (ser_dataset_build(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", err) != 0 ||
+        ser_dataset_build(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", err) != 0 ||
+        (r->test_clips.n && ser_dataset_build(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", err) != 0))
+        return -1;
+    const size_t F = (size_t)r->cfg.features.n_mfcc * r->cfg.features.frames;
+    r->meta.scaler = ser_scaler_fit(r->train.x, r->train.n * F);
+    r->meta.cfg = r->cfg;
+    ser_scaler_apply(&r->meta.scaler, r->train.x, r->train.n * F);
+    ser_scaler_apply(&r->meta.scaler, r->val.x, r->val.n * F);
+    if (r->test.n) ser_scaler_apply(&r->meta.scaler, r->test.x, r->test.n * F);
+    return 0;
+}
+
+static int build_net(run *r, ser_error *err) {
+    if (!strcmp(r->a.device, "cuda"))
+        return ser_fail(err, "--device cuda: %s", SER_HAVE_CUDA ? "the CUDA training backend is not built yet"
+                                                                 : "this build has no CUDA backend (nvcc not found)");
+    if (ser_model_create(&r->model, &r->cfg, (int)r->meta.n_labels, err) != 0) return -1;
+    r->model_ok = 1;
+    if (ser_model_reserve(&r->model, r->cfg.train.batch_size, err) != 0) return -1;
+    r->be = ser_backend_cpu_create(&r->model, &r->cfg, r->cfg.train.batch_size, err);
+    if (!r->be) return -1;
+    if (!r->a.quiet)
+        fprintf(stderr, "ser train: backend %s%s, %zu trainable parameters, %zu classes\n", r->be->ops->name,
+                !strcmp(r->a.device, "auto") ? " (auto: no GPU backend in this build)" : "", r->model.n_trainable,
+                r->meta.n_labels);
+    return ser_net_wrap(&r->net, r->be, err);
+}
+
+static int write_summary(run *r, ser_error *err) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return ser_fail(err, "model summary: %s", strerror(errno));
+    ser_model_summary(&r->model, f);
+    fclose(f);
+    char *p = run_path(r->a.out, "model_summary.txt");
+    int rc = ser_write_text_file(p, text, err);
+    free(p), free(text);
+    return rc;
+}
+
+/* Evaluates one split, adds its report to text/json, writes its confusion matrix. */
+static int evaluate_split(run *r, ser_dataset *ds, const char *name, const char *png, char **text, cJSON *json,
+                          ser_error *err) {
+    int32_t *pred = ser_malloc(ds->n * sizeof *pred, "predictions", err);
+    if (!pred) return -1;
+    ser_split_data d = {ds->x, ds->y, ds->n};
+    double loss, acc;
+    int rc = ser_evaluate(&r->net, &d, r->cfg.train.batch_size, &loss, &acc, pred, NULL, err);
+    char *rep = NULL;
+    cJSON *js = NULL;
+    char *pp = run_path(r->a.out, png), title[64];
+    snprintf(title, sizeof title, "Confusion matrix (%s)", name);
+    if (!rc)
+        rc = ser_report_split(ds->y, pred, ds->n, (const char *const *)r->meta.labels, (int)r->meta.n_labels, title, pp,
+                              &rep, &js, err);
+    free(pp), free(pred);
+    if (rc) return -1;
+    cJSON_AddNumberToObject(js, "loss", loss);
+    cJSON_AddNumberToObject(js, "clips", (double)ds->n);
+    cJSON_AddItemToObject(json, name, js);
+    size_t old = *text ? strlen(*text) : 0, add = strlen(rep) + strlen(name) + 96;
+    char *t = realloc(*text, old + add);
+    if (t) snprintf(t + old, add, "== %s: %zu clips, loss %.4f, accuracy %.4f\n\n%s\n", name, ds->n, loss, acc, rep);
+    *text = t;
+    free(rep);
+    if (!r->a.quiet) fprintf(stderr, "ser train: %s accuracy %.4f (%zu clips), loss %.4f\n", name, acc, ds->n, loss);
+    return t ? 0 : ser_fail(err, "out of memory");
+}
+
+static int finish(run *r, const ser_train_result *res, ser_error *err) {
+    if (ser_model_save(r->p_model, &r->model, r->model.params, &r->meta, err) != 0) return -1;
+    ser_history_entry *h = NULL;
+    size_t nh = 0;
+    if (ser_history_read(r->p_hist, &h, &nh, err) != 0) return -1;
+    double *v = malloc(4 * (nh ? nh : 1) * sizeof *v);
+    for (size_t i = 0; v && i < nh; i++)
+        v[i] = h[i].accuracy, v[nh + i] = h[i].val_accuracy, v[2 * nh + i] = h[i].loss, v[3 * nh + i] = h[i].val_loss;
+    char *pp = run_path(r->a.out, "training_history.png");
+    int rc = v ? ser_plot_history(pp, (int)nh, v, v + nh, v + 2 * nh, v + 3 * nh, err) : ser_fail(err, "out of memory");
+    free(pp), free(v), free(h);
+    if (rc) return -1;
+    char *text = NULL;
+    cJSON *json = cJSON_CreateObject();
+    cJSON_AddNumberToObject(json, "epochs_run", res->epochs_run);
+    cJSON_AddNumberToObject(json, "best_epoch", res->best_epoch);
+    cJSON_AddNumberToObject(json, "best_val_loss", res->best_val_loss);
+    cJSON_AddBoolToObject(json, "stopped_early", res->stopped_early);
+    cJSON_AddStringToObject(json, "backend", r->be->ops->name);
+    rc = evaluate_split(r, &r->val, "validation", "confusion_matrix_validation.png", &text, json, err);
+    if (!rc && r->test.n) rc = evaluate_split(r, &r->test, "test", "confusion_matrix_test.png", &text, json, err);
+    char *js = rc ? NULL : cJSON_Print(json);
+    char *pt = run_path(r->a.out, "report.txt"), *pj = run_path(r->a.out, "report.json");
+    if (!rc) rc = ser_write_text_file(pt, text, err) || ser_write_text_file(pj, js, err);
+    free(pt), free(pj), free(js), free(text);
+    cJSON_Delete(json);
+    return rc ? -1 : 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    run r;
+    memset(&r, 0, sizeof r);
+    if (parse_args(argc, argv, &r.a) != 0) {
+        usage(stderr);
+        free(r.a.sets);
+        return 2;
+    }
+    ser_error err = {{0}};
+    int rc = 1;
+    float *cur = NULL, *best = NULL;
+    r.p_ckpt = run_path(r.a.out, "checkpoint.safetensors");
+    r.p_model = run_path(r.a.out, "model.safetensors");
+    r.p_hist = run_path(r.a.out, "history.jsonl");
+    if (prepare(&r, &err) != 0 || build_data(&r, &err) != 0 || build_net(&r, &err) != 0 || write_summary(&r, &err) != 0)
+        goto fail;
+
+    ser_train_state st;
+    ser_train_state_init(&st, &r.cfg);
+    if (r.a.resume) {
+        ser_model_meta saved;
+        const size_t ns = r.net.state_size(r.net.impl);
+        if (ser_checkpoint_load(r.p_ckpt, &st, &cur, &best, ns, &saved, &err) != 0) goto fail;
+        /* the scaler and labels of the run, exactly as the interrupted process had them */
+        r.meta.scaler = saved.scaler;
+        ser_model_meta_free(&saved);
+        r.net.state_set(r.net.impl, cur);
+        /* history.jsonl may hold an epoch past the checkpoint (killed between the two writes) */
+        ser_history_entry *h = NULL;
+        size_t nh = 0;
+        if (ser_history_read(r.p_hist, &h, &nh, &err) != 0) goto fail;
+        if (nh > (size_t)st.epoch) nh = (size_t)st.epoch;
+        int hrc = ser_history_write(r.p_hist, h, nh, &err);
+        free(h);
+        if (hrc) goto fail;
+        if (!r.a.quiet) fprintf(stderr, "ser train: resuming %s after epoch %d\n", r.a.out, st.epoch);
+    } else {
+        remove(r.p_hist);
+        remove(r.p_ckpt);
+    }
+    ser_train_opts o = {&r.cfg, r.p_hist, on_epoch, &r, isatty(2) && !r.a.quiet, r.a.quiet};
+    ser_split_data tr = {r.train.x, r.train.y, r.train.n}, va = {r.val.x, r.val.y, r.val.n};
+    ser_train_result res;
+    if (ser_train_run(&r.net, &tr, &va, &o, &st, best, &res, &err) != 0) goto fail;
+    if (!r.a.quiet)
+        fprintf(stderr, "ser train: %d epochs%s; best epoch %d (val_loss %.4f) restored\n", res.epochs_run,
+                res.stopped_early ? " (early stop)" : "", res.best_epoch, res.best_val_loss);
+    free(res.best_state);
+    if (finish(&r, &res, &err) != 0) goto fail;
+    printf("%s/: model.safetensors history.jsonl training_history.png confusion_matrix_validation.png%s "
+           "model_summary.txt report.txt report.json\n",
+           r.a.out, r.test.n ? " confusion_matrix_test.png" : "");
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "ser train: %s\n", err.msg);
+done:
+    free(cur), free(best);
+    ser_net_free(&r.net);
+    ser_backend_destroy(r.be);
+    if (r.model_ok) ser_model_destroy(&r.model);
+    ser_dataset_free(&r.train), ser_dataset_free(&r.val), ser_dataset_free(&r.test);
+    ser_clips_free(&r.train_clips), ser_clips_free(&r.val_clips), ser_clips_free(&r.test_clips);
+    ser_model_meta_free(&r.meta);
+    free(r.p_ckpt), free(r.p_model), free(r.p_hist), free(r.a.sets);
+    return rc;
+}

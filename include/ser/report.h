@@ -1,0 +1,23 @@
+/* Evaluation outputs of a split: per-class precision / recall / F1 (sklearn's
+ * classification_report), the confusion-matrix PNG, and the JSON object of `ser eval --json`. */
+#ifndef SER_REPORT_H
+#define SER_REPORT_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ser/error.h"
+#include "ser/metrics.h"
+
+/* Computes the metrics of predictions against labels. Writes the confusion matrix to png_path
+ * (NULL: none) titled with `title`; returns the report text (malloc'd) in *text and a JSON
+ * object in *json (caller deletes; may be NULL). */
+int ser_report_split(const int32_t *y_true, const int32_t *y_pred, size_t n, const char *const *labels,
+                     int n_labels, const char *title, const char *png_path, char **text, cJSON **json,
+                     ser_error *err);
+
+/* Writes text to path atomically (temp + rename). */
+int ser_write_text_file(const char *path, const char *text, ser_error *err);
+
+#endif
