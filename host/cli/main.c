@@ -10,6 +10,8 @@ static const ser_command COMMANDS[] = {
     {"scan", cmd_scan, "list the clips of a corpus folder (path, label, speaker) and what was skipped"},
     {"split", cmd_split, "write deterministic train / validation / test manifests of a corpus"},
     {"train", cmd_train, "train the network on a corpus folder or manifests; writes a run folder"},
+    {"eval", cmd_eval, "evaluate a trained model on a labelled folder or manifest (report, confusion matrix)"},
+    {"predict", cmd_predict, "label and class probabilities of audio files"},
     {"synth", cmd_synth, "write a small deterministic synthetic emotional-speech corpus (TESS layout)"},
     {"bench-epoch", cmd_bench_epoch, "(benchmark) time one training epoch of the model on random data, JSON"},
 };

@@ -1,0 +1,25 @@
+/* A trained model ready for inference: model.safetensors -> network on the CPU backend, with
+ * its labels, scaler and recipe. Shared by `ser eval` and `ser predict`. */
+#ifndef SER_CLI_LOADED_MODEL_H
+#define SER_CLI_LOADED_MODEL_H
+
+#include "ser/checkpoint.h"
+#include "ser/dataset.h"
+#include "ser/net.h"
+
+typedef struct loaded_model {
+    ser_model model;
+    ser_model_meta meta;
+    ser_backend *be;
+    ser_net net;
+    int ok;
+} loaded_model;
+
+int loaded_model_open(loaded_model *lm, const char *path, ser_error *err);
+void loaded_model_close(loaded_model *lm);
+
+/* Features of clips (labelled with the model's classes when `labelled`), scaled. */
+int loaded_model_dataset(loaded_model *lm, const ser_clips *clips, int labelled, const char *what, ser_dataset *ds,
+                         ser_error *err);
+
+#endif
