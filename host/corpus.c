@@ -1,0 +1,278 @@
+/* Corpus scan: walk a folder (sorted, deterministic), keep audio files by extension, label each
+ * with the corpus's name parser (host/corpus_names.c), list what could not be labelled. */
+/* realpath is XSI: not in plain _POSIX_C_SOURCE. */
+#define _XOPEN_SOURCE 700
+#include "ser/corpus.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define SCAN_MAX_DEPTH 64
+
+static char *dup_str(const char *s, ser_error *err) {
+    size_t n = strlen(s) + 1;
+    char *d = ser_malloc(n, "a string", err);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+int ser_clips_push(ser_clips *list, const char *path, const char *label, const char *speaker,
+                   const char *group, ser_error *err) {
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 256;
+        ser_clip *v = realloc(list->v, cap * sizeof *v);
+        if (!v) return ser_fail(err, "out of memory growing the clip list to %zu", cap);
+        list->v = v;
+        list->cap = cap;
+    }
+    ser_clip *c = &list->v[list->n];
+    c->path = dup_str(path, err);
+    c->label = dup_str(label, err);
+    c->speaker = dup_str(speaker ? speaker : "", err);
+    c->group = dup_str(group ? group : "", err);
+    if (!c->path || !c->label || !c->speaker || !c->group) {
+        free(c->path), free(c->label), free(c->speaker), free(c->group);
+        return -1;
+    }
+    list->n++;
+    return 0;
+}
+
+void ser_clips_free(ser_clips *list) {
+    for (size_t i = 0; i < list->n; i++) {
+        free(list->v[i].path), free(list->v[i].label);
+        free(list->v[i].speaker), free(list->v[i].group);
+    }
+    free(list->v);
+    list->v = NULL;
+    list->n = list->cap = 0;
+}
+
+static int cmp_str_ptr(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int ser_clips_label_set(const ser_clips *clips, const char ***names, size_t *n_names, ser_error *err) {
+    const char **v = ser_malloc((clips->n ? clips->n : 1) * sizeof *v, "the label set", err);
+    if (!v) return -1;
+    for (size_t i = 0; i < clips->n; i++) v[i] = clips->v[i].label;
+    qsort(v, clips->n, sizeof *v, cmp_str_ptr);
+    size_t k = 0;
+    for (size_t i = 0; i < clips->n; i++)
+        if (k == 0 || strcmp(v[k - 1], v[i])) v[k++] = v[i];
+    *names = v;
+    *n_names = k;
+    return 0;
+}
+
+static int is_audio_name(const char *name) {
+    static const char *const EXT[] = {".wav", ".aif", ".aiff", ".flac", ".ogg"};
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name) return 0;
+    for (size_t i = 0; i < sizeof EXT / sizeof EXT[0]; i++)
+        if (!strcasecmp(dot, EXT[i])) return 1;
+    return 0;
+}
+
+/* One audio file found by the walk, before parsing. */
+typedef struct found_file {
+    char *path;   /* absolute */
+    char *file;   /* points into path: the file name */
+    char *folder; /* name of the folder holding it (own allocation) */
+    char *group;  /* folder relative to the root, or the root's name (own allocation) */
+} found_file;
+
+typedef struct walk {
+    found_file *v;
+    size_t n, cap;
+    dev_t dev[SCAN_MAX_DEPTH];
+    ino_t ino[SCAN_MAX_DEPTH];
+    const char *root_name;
+    size_t root_len;
+} walk;
+
+static void walk_free(walk *w) {
+    for (size_t i = 0; i < w->n; i++) free(w->v[i].path), free(w->v[i].folder), free(w->v[i].group);
+    free(w->v);
+}
+
+static int walk_add(walk *w, const char *dir, const char *name, ser_error *err) {
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 256;
+        found_file *v = realloc(w->v, cap * sizeof *v);
+        if (!v) return ser_fail(err, "out of memory listing %zu files", cap);
+        w->v = v;
+        w->cap = cap;
+    }
+    size_t dl = strlen(dir), nl = strlen(name);
+    found_file f = {0};
+    f.path = ser_malloc(dl + nl + 2, "a path", err);
+    if (!f.path) return -1;
+    memcpy(f.path, dir, dl);
+    f.path[dl] = '/';
+    memcpy(f.path + dl + 1, name, nl + 1);
+    f.file = f.path + dl + 1;
+    const char *slash = strrchr(dir, '/');
+    f.folder = dup_str(slash ? slash + 1 : dir, err);
+    f.group = dup_str(dl > w->root_len ? dir + w->root_len + 1 : w->root_name, err);
+    if (!f.folder || !f.group) {
+        free(f.path), free(f.folder), free(f.group);
+        return -1;
+    }
+    w->v[w->n++] = f;
+    return 0;
+}
+
+/* Walks dir (an absolute path) at depth `depth`; entries in strcmp order. */
+static int walk_dir(walk *w, const char *dir, int depth, ser_error *err) {
+    struct stat st;
+    if (stat(dir, &st)) return ser_fail(err, "%s: %s", dir, strerror(errno));
+    for (int i = 0; i < depth; i++)
+        if (w->dev[i] == st.st_dev && w->ino[i] == st.st_ino)
+            return 0; /* a symlink back to an ancestor: already being walked */
+    if (depth >= SCAN_MAX_DEPTH) return ser_fail(err, "%s: folders nested deeper than %d", dir, SCAN_MAX_DEPTH);
+    w->dev[depth] = st.st_dev;
+    w->ino[depth] = st.st_ino;
+
+    /* No scandir comparator: alphasort follows the locale, strcmp never does. */
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, NULL);
+    if (n < 0) return ser_fail(err, "%s: cannot read folder: %s", dir, strerror(errno));
+    char **sorted = ser_malloc((size_t)(n ? n : 1) * sizeof *sorted, "folder entries", err);
+    int rc = sorted ? 0 : -1;
+    for (int i = 0; i < n && !rc; i++) sorted[i] = names[i]->d_name;
+    if (!rc) qsort(sorted, (size_t)n, sizeof *sorted, cmp_str_ptr);
+    size_t dl = strlen(dir);
+    for (int i = 0; i < n && !rc; i++) {
+        const char *name = sorted[i];
+        if (name[0] == '.') continue; /* ".", "..", hidden files, macOS "._x.wav" */
+        size_t nl = strlen(name);
+        char *child = ser_malloc(dl + nl + 2, "a path", err);
+        if (!child) {
+            rc = -1;
+            break;
+        }
+        memcpy(child, dir, dl);
+        child[dl] = '/';
+        memcpy(child + dl + 1, name, nl + 1);
+        struct stat cs;
+        if (stat(child, &cs)) {
+            /* A dangling symlink named like audio is reported; anything else is ignored. */
+            if (is_audio_name(name)) rc = ser_fail(err, "%s: %s", child, strerror(errno));
+        } else if (S_ISDIR(cs.st_mode)) {
+            rc = walk_dir(w, child, depth + 1, err);
+        } else if (S_ISREG(cs.st_mode) && is_audio_name(name)) {
+            rc = walk_add(w, dir, name, err);
+        }
+        free(child);
+    }
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    free(sorted);
+    return rc;
+}
+
+static int skip_push(ser_corpus *c, const char *path, const char *reason, ser_error *err) {
+    if (c->n_skips == c->cap_skips) {
+        size_t cap = c->cap_skips ? c->cap_skips * 2 : 64;
+        ser_skip *v = realloc(c->skips, cap * sizeof *v);
+        if (!v) return ser_fail(err, "out of memory growing the skip list to %zu", cap);
+        c->skips = v;
+        c->cap_skips = cap;
+    }
+    ser_skip *s = &c->skips[c->n_skips];
+    s->path = dup_str(path, err);
+    s->reason = dup_str(reason, err);
+    if (!s->path || !s->reason) {
+        free(s->path), free(s->reason);
+        return -1;
+    }
+    c->n_skips++;
+    return 0;
+}
+
+void ser_corpus_free(ser_corpus *c) {
+    if (!c) return;
+    ser_clips_free(&c->clips);
+    for (size_t i = 0; i < c->n_skips; i++) free(c->skips[i].path), free(c->skips[i].reason);
+    free(c->skips);
+    free(c->root);
+    memset(c, 0, sizeof *c);
+}
+
+static int cmp_found(const void *a, const void *b) {
+    return strcmp(((const found_file *)a)->path, ((const found_file *)b)->path);
+}
+
+/* Auto-detection: the kind whose shape the most files match, if more than half do. */
+static ser_corpus_kind detect_kind(const walk *w) {
+    static const ser_corpus_kind ORDER[] = {SER_CORPUS_RAVDESS, SER_CORPUS_CREMAD, SER_CORPUS_SAVEE,
+                                            SER_CORPUS_TESS};
+    ser_corpus_kind best = SER_CORPUS_FOLDERS;
+    size_t best_n = 0;
+    for (size_t k = 0; k < sizeof ORDER / sizeof ORDER[0]; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < w->n; i++) m += (size_t)ser_name_match(ORDER[k], w->v[i].file, w->v[i].folder);
+        if (m > best_n) best = ORDER[k], best_n = m;
+    }
+    return best_n * 2 > w->n ? best : SER_CORPUS_FOLDERS;
+}
+
+int ser_corpus_scan(const char *dir, ser_corpus_kind kind, int strict, ser_corpus *out, ser_error *err) {
+    memset(out, 0, sizeof *out);
+    struct stat st;
+    if (stat(dir, &st)) return ser_fail(err, "%s: cannot open corpus folder: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return ser_fail(err, "%s: not a folder", dir);
+    char *root = realpath(dir, NULL);
+    if (!root) return ser_fail(err, "%s: cannot resolve the folder: %s", dir, strerror(errno));
+    out->root = root;
+
+    walk w = {0};
+    const char *slash = strrchr(root, '/');
+    w.root_name = slash && slash[1] ? slash + 1 : ".";
+    w.root_len = strlen(root);
+    int rc = walk_dir(&w, root, 0, err);
+    if (rc) goto fail;
+    if (w.n == 0) {
+        ser_fail(err, "%s: no audio files (.wav .aif .aiff .flac .ogg) in this folder or below", dir);
+        goto fail;
+    }
+    /* Clips sorted by full path (bytewise), independent of the walk's per-folder order. */
+    qsort(w.v, w.n, sizeof *w.v, cmp_found);
+    out->kind = kind == SER_CORPUS_AUTO ? detect_kind(&w) : kind;
+    out->n_audio = w.n;
+    for (size_t i = 0; i < w.n; i++) {
+        const found_file *f = &w.v[i];
+        const char *label = NULL;
+        char spk[256];
+        ser_error why;
+        if (strpbrk(f->path, "\t\r\n")) {
+            if (skip_push(out, f->path, "path holds a tab or newline (cannot go in a manifest)", err)) goto fail;
+        } else if (ser_name_parse(out->kind, f->file, f->folder, &label, spk, sizeof spk, &why)) {
+            if (skip_push(out, f->path, why.msg, err)) goto fail;
+        } else if (ser_clips_push(&out->clips, f->path, label, spk, f->group, err)) {
+            goto fail;
+        }
+    }
+    if (strict && out->n_skips) {
+        ser_fail(err, "%s: %zu of %zu audio files skipped (strict), first: %s: %s", dir, out->n_skips, w.n,
+                 out->skips[0].path, out->skips[0].reason);
+        goto fail;
+    }
+    if (out->clips.n == 0) {
+        ser_fail(err, "%s: none of the %zu audio files could be labelled as %s, first: %s: %s", dir, w.n,
+                 ser_corpus_kind_name(out->kind), out->skips[0].path, out->skips[0].reason);
+        goto fail;
+    }
+    walk_free(&w);
+    return 0;
+fail:
+    walk_free(&w);
+    ser_corpus_free(out);
+    return -1;
+}

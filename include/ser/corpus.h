@@ -1,0 +1,117 @@
+/* Corpora: scan a folder into a list of clips (path, canonical label, speaker, group) with a
+ * per-corpus file-name parser, and list what could not be labelled.
+ *
+ * Walk: recursive, entries sorted bytewise (strcmp), symlinks followed (loops refused); names
+ * starting with '.' (hidden files, macOS "._x.wav" AppleDouble files) are ignored. Audio files
+ * are those ending in .wav .aif .aiff .flac .ogg (any case); other files are ignored silently.
+ * An audio file the parser cannot label is a SKIP (path + reason), never silent.
+ * Clips come out sorted by path (bytewise); paths are absolute (the root goes through realpath).
+ *
+ * Parsers (label, speaker from the name; group = the clip's folder relative to the root, the
+ * root's own name for clips directly in it):
+ *   tess     OAF_back_angry.wav: label = last '_' token of the stem (ps -> surprise); speaker =
+ *            the folder name up to its first '_' (OAF_angry -> OAF; the file prefixes have
+ *            typos), or the file name's first token when the folder name has no '_'.
+ *   ravdess  03-01-EE-II-SS-RR-AA.wav: 7 two-digit fields; modality 03, channel 01 (speech),
+ *            EE 01..08, II 01..02, SS 01..02, RR 01..02, AA 01..24 = speaker ("01").
+ *   cremad   1001_DFA_ANG_XX.wav: speaker (digits), sentence (3 letters), emotion
+ *            ANG/DIS/FEA/HAP/NEU/SAD, level LO/MD/HI/XX.
+ *   savee    DC_a01.wav, or a01.wav in a speaker folder (DC/a01.wav): a d f h n sa su + 2 digits.
+ *   folders  label = the clip's folder name (a known synonym maps to canonical, else kept
+ *            as-is); speaker "".
+ *   auto     every audio file is tested against the shape of each of ravdess, cremad, savee,
+ *            tess (in that order of precedence); the kind matching the most files wins if it
+ *            matches a strict majority (> half) of them, else folders.
+ */
+#ifndef SER_CORPUS_H
+#define SER_CORPUS_H
+
+#include <stddef.h>
+
+#include "ser/error.h"
+
+/* Canonical labels, in alphabetical order (their index is stable). */
+typedef enum ser_label {
+    SER_LABEL_ANGRY,
+    SER_LABEL_CALM,
+    SER_LABEL_DISGUST,
+    SER_LABEL_FEAR,
+    SER_LABEL_HAPPY,
+    SER_LABEL_NEUTRAL,
+    SER_LABEL_SAD,
+    SER_LABEL_SURPRISE,
+    SER_LABEL_COUNT
+} ser_label;
+
+/* "angry" ... "surprise"; NULL when out of range. */
+const char *ser_label_name(int label);
+/* Canonical index of a label word or synonym, case-insensitive (angry/anger/ang, fear/fearful,
+ * surprise/surprised/ps/pleasant_surprised, ...); -1 when unknown. */
+int ser_label_parse(const char *word);
+
+typedef enum ser_corpus_kind {
+    SER_CORPUS_AUTO,
+    SER_CORPUS_TESS,
+    SER_CORPUS_RAVDESS,
+    SER_CORPUS_CREMAD,
+    SER_CORPUS_SAVEE,
+    SER_CORPUS_FOLDERS,
+} ser_corpus_kind;
+
+/* "auto" "tess" "ravdess" "cremad" "savee" "folders". */
+const char *ser_corpus_kind_name(ser_corpus_kind kind);
+/* Parses one of the names above (also "crema-d"); fails naming the word and the choices. */
+int ser_corpus_kind_parse(const char *word, ser_corpus_kind *kind, ser_error *err);
+
+typedef struct ser_clip {
+    char *path;    /* absolute path of the audio file */
+    char *label;   /* canonical label name; the folder name as-is for unknown folder labels */
+    char *speaker; /* "" when the corpus does not name speakers */
+    char *group;   /* corpus folder relative to the scan root ("OAF_angry"); "" when read from a manifest */
+} ser_clip;
+
+/* A growable list of clips (one allocation per string). */
+typedef struct ser_clips {
+    ser_clip *v;
+    size_t n, cap;
+} ser_clips;
+
+/* Appends copies of the strings (group may be NULL -> ""). */
+int ser_clips_push(ser_clips *list, const char *path, const char *label, const char *speaker,
+                   const char *group, ser_error *err);
+void ser_clips_free(ser_clips *list);
+
+typedef struct ser_skip {
+    char *path;
+    char *reason;
+} ser_skip;
+
+typedef struct ser_corpus {
+    char *root;           /* realpath of the scanned folder */
+    ser_corpus_kind kind; /* the parser used (never AUTO after a scan) */
+    ser_clips clips;      /* sorted by path */
+    ser_skip *skips;      /* audio files that could not be labelled, sorted by path */
+    size_t n_skips, cap_skips;
+    size_t n_audio;       /* audio files seen = clips + skips */
+} ser_corpus;
+
+/* Scans dir with the parser of `kind` (AUTO detects it). Fails naming the path when the folder
+ * is missing, not a folder or unreadable (any subfolder too), when it holds no audio file, when
+ * no audio file could be labelled, or (strict) when anything was skipped. */
+int ser_corpus_scan(const char *dir, ser_corpus_kind kind, int strict, ser_corpus *out, ser_error *err);
+void ser_corpus_free(ser_corpus *c);
+
+/* Sorted unique labels of clips (for a label encoder: index = position). *names holds
+ * pointers into clips (valid while clips lives); free(*names) only. */
+int ser_clips_label_set(const ser_clips *clips, const char ***names, size_t *n_names, ser_error *err);
+
+/* ---- per-file name parsers (host/corpus_names.c) ------------------------------------------
+ * Each takes the file name (with extension) and the name of the folder holding it. match
+ * returns 1 when the name has the corpus's shape (used by auto-detection); parse fills
+ * label (canonical name, static) and speaker (into spk, spk_len bytes) and returns 0, or
+ * returns -1 with the reason in err (the file is then a skip). */
+int ser_name_match(ser_corpus_kind kind, const char *file, const char *folder);
+int ser_name_parse(ser_corpus_kind kind, const char *file, const char *folder, const char **label,
+                   char *spk, size_t spk_len, ser_error *err);
+
+#endif
