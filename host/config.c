@@ -176,8 +176,12 @@ int ser_config_set(ser_config *cfg, const char *assignment, ser_error *err) {
     memcpy(name, dot + 1, ln);
     name[ln] = 0;
     strcpy(value, eq + 1);
-    if (key_assign(cfg, "--set", section, name, value, err) != 0) return -1;
-    return ser_config_validate(cfg, err);
+    /* On a copy: a rejected override leaves cfg as it was. */
+    ser_config next = *cfg;
+    if (key_assign(&next, "--set", section, name, value, err) != 0) return -1;
+    if (ser_config_validate(&next, err) != 0) return ser_fail_wrap(err, "--set %s", assignment);
+    *cfg = next;
+    return 0;
 }
 
 double ser_config_fmax(const ser_config *cfg) {
@@ -224,4 +228,62 @@ void ser_config_print(const ser_config *cfg, void *file) {
         if (k->type == KEY_BOOL) fprintf(f, "%s.%s = %s\n", k->section, k->name, v != 0 ? "true" : "false");
         else fprintf(f, "%s.%s = %.10g\n", k->section, k->name, v);
     }
+}
+
+int ser_config_from_json(ser_config *cfg, const char *json, ser_error *err) {
+    cJSON *root = cJSON_Parse(json);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return ser_fail(err, "config JSON: not a JSON object");
+    }
+    ser_config_defaults(cfg);
+    int rc = 0;
+    for (size_t i = 0; i < NKEYS && rc == 0; i++) {
+        const config_key *k = &KEYS[i];
+        const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, k->section);
+        const cJSON *v = sec ? cJSON_GetObjectItemCaseSensitive(sec, k->name) : NULL;
+        if (!v) {
+            rc = ser_fail(err, "config JSON: missing key %s.%s", k->section, k->name);
+            break;
+        }
+        char text[64];
+        if (cJSON_IsBool(v)) snprintf(text, sizeof text, "%s", cJSON_IsTrue(v) ? "true" : "false");
+        else if (cJSON_IsNumber(v)) snprintf(text, sizeof text, "%.17g", v->valuedouble);
+        else {
+            rc = ser_fail(err, "config JSON: key %s.%s is not a number or boolean", k->section, k->name);
+            break;
+        }
+        rc = key_assign(cfg, "config JSON", k->section, k->name, text, err);
+    }
+    cJSON_Delete(root);
+    return rc ? -1 : ser_config_validate(cfg, err);
+}
+
+int ser_config_write_ini(const ser_config *cfg, const char *path, ser_error *err) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return ser_fail(err, "%s: path too long", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return ser_fail(err, "%s: cannot write: %s", tmp, strerror(errno));
+    fprintf(f, "# ser configuration (resolved); ser --config reads it back exactly\n");
+    const char *section = "";
+    for (size_t i = 0; i < NKEYS; i++) {
+        const config_key *k = &KEYS[i];
+        if (strcmp(section, k->section)) {
+            fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
+            section = k->section;
+        }
+        double v = key_load(cfg, k);
+        if (k->type == KEY_BOOL) fprintf(f, "%s = %s\n", k->name, v != 0 ? "true" : "false");
+        else fprintf(f, "%s = %.17g\n", k->name, v);
+    }
+    if (fflush(f) != 0 || ferror(f)) {
+        fclose(f);
+        remove(tmp);
+        return ser_fail(err, "%s: write failed: %s", tmp, strerror(errno));
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return ser_fail(err, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return 0;
 }

@@ -108,7 +108,7 @@ int ser_manifest_read(const char *path, ser_clips *out, ser_error *err) {
             fld[nf++] = p + 1;
         }
         if (nf < 3 || nf > 4) {
-            rc = ser_fail(err, "%s:%ld: expected 4 tab-separated fields (path, label, speaker, group), found %s",
+            rc = ser_fail(err, "%s:%ld: expected 4 tab-separated fields (path, label, speaker, group; group may be left out), found %s",
                           path, lineno, nf > 4 ? "more" : nf == 2 ? "2" : "1");
             break;
         }

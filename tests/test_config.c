@@ -60,9 +60,27 @@ int main(void) {
     CHECK(ser_config_set(&c, "train.epoch=3", &e) != 0 && strstr(e.msg, "train.epoch"));
     CHECK(ser_config_set(&c, "epochs=3", &e) != 0);
     CHECK(ser_config_set(&c, "features.hop_length=4096", &e) != 0 && strstr(e.msg, "hop_length"));
+    CHECK(c.features.hop_length == 512); /* a rejected override changes nothing */
 
     char *json = ser_config_to_json(&c);
     CHECK(json && strstr(json, "\"n_mfcc\":40") && strstr(json, "\"attention\":true"));
+    /* JSON and INI round trips give back exactly the same configuration */
+    ser_config c2;
+    c.train.learning_rate = 0.000123456789;
+    c.model.attention = 0;
+    free(json);
+    json = ser_config_to_json(&c);
+    CHECKF(ser_config_from_json(&c2, json, &e) == 0, "%s", e.msg);
+    CHECK(memcmp(&c, &c2, sizeof c) == 0);
+    CHECK(ser_config_from_json(&c2, "{\"audio\": {}}", &e) != 0 && strstr(e.msg, "missing key audio.sample_rate"));
+    CHECK(ser_config_from_json(&c2, "not json", &e) != 0);
+    char ini[64];
+    snprintf(ini, sizeof ini, "/tmp/ser_test_config_rt_%d.ini", (int)getpid());
+    CHECKF(ser_config_write_ini(&c, ini, &e) == 0, "%s", e.msg);
+    ser_config_defaults(&c2);
+    CHECKF(ser_config_load(&c2, ini, &e) == 0, "%s", e.msg);
+    CHECK(memcmp(&c, &c2, sizeof c) == 0);
+    unlink(ini);
     free(json);
     unlink(p);
     return check_finish("test_config");

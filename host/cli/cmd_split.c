@@ -28,6 +28,7 @@ static void usage(FILE *f) {
             "  --seed S             0..4294967295 (default 42, as the reference)\n"
             "  --corpus K           tess | ravdess | cremad | savee | folders | auto (default auto)\n"
             "  --copy               also hard-link (else copy) the test clips into OUTDIR/test/<group>/\n"
+            "                       (test.tsv still names the original paths)\n"
             "  --strict             fail when any audio file cannot be labelled\n");
 }
 

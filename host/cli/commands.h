@@ -12,6 +12,7 @@ typedef struct ser_command {
 int cmd_mfcc(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_split(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

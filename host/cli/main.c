@@ -9,6 +9,7 @@ static const ser_command COMMANDS[] = {
     {"mfcc", cmd_mfcc, "compute librosa-exact MFCC features of files or folders into a .npy"},
     {"scan", cmd_scan, "list the clips of a corpus folder (path, label, speaker) and what was skipped"},
     {"split", cmd_split, "write deterministic train / validation / test manifests of a corpus"},
+    {"synth", cmd_synth, "write a small deterministic synthetic emotional-speech corpus (TESS layout)"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

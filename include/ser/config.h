@@ -75,6 +75,13 @@ double ser_config_fmax(const ser_config *cfg);
 /* The whole configuration as a JSON object text (malloc'd; caller frees). */
 char *ser_config_to_json(const ser_config *cfg);
 
+/* Reads a configuration back from ser_config_to_json's text (a model's metadata): every key
+ * of the table must be there with a value in range. */
+int ser_config_from_json(ser_config *cfg, const char *json, ser_error *err);
+
+/* Writes cfg as an INI file that ser_config_load reads back exactly (atomic: temp + rename). */
+int ser_config_write_ini(const ser_config *cfg, const char *path, ser_error *err);
+
 /* Writes "section.key = value" lines, one per key (for the resolved-config table). */
 void ser_config_print(const ser_config *cfg, void *file /* FILE* */);
 

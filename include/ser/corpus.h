@@ -116,7 +116,7 @@ int ser_clips_label_index(const ser_clips *clips, const char *const *names, size
 /* ---- per-file name parsers (host/corpus_names.c) ------------------------------------------
  * Each takes the file name (with extension) and the name of the folder holding it. match
  * returns 1 when the name has the corpus's shape (used by auto-detection); parse fills
- * label (canonical name, static) and speaker (into spk, spk_len bytes) and returns 0, or
+ * label (a static canonical name, or for folders an unknown folder name: `folder` itself) and speaker (into spk, spk_len bytes) and returns 0, or
  * returns -1 with the reason in err (the file is then a skip). */
 int ser_name_match(ser_corpus_kind kind, const char *file, const char *folder);
 int ser_name_parse(ser_corpus_kind kind, const char *file, const char *folder, const char **label,

@@ -1,0 +1,70 @@
+/* Splits in memory: decode + MFCC every clip once (ser_features_extract), keep the good ones. */
+#include "ser/dataset.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ser/features.h"
+
+int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
+                      size_t n_labels, int threads, const char *what, ser_error *err) {
+    memset(ds, 0, sizeof *ds);
+    const size_t n = in->n, F = ser_features_per_clip(cfg);
+    if (n == 0) return ser_fail(err, "%s set: no clips", what);
+    char **paths = ser_malloc(n * sizeof *paths, "clip paths", err);
+    unsigned char *ok = ser_malloc(n, "clip flags", err);
+    char **why = ser_calloc(n, sizeof *why, "clip errors", err);
+    float *x = ser_malloc(n * F * sizeof *x, "features", err);
+    int32_t *y = ser_malloc(n * sizeof *y, "labels", err);
+    int rc = -1;
+    if (!paths || !ok || !why || !x || !y) goto done;
+    for (size_t i = 0; i < n; i++) paths[i] = in->v[i].path;
+    if (ser_features_extract(cfg, paths, n, threads, x, ok, why, err) != 0) goto done;
+
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t label = -1;
+        if (ok[i] && labels) {
+            for (size_t k = 0; k < n_labels; k++)
+                if (!strcmp(labels[k], in->v[i].label)) label = (int32_t)k;
+            if (label < 0) {
+                fprintf(stderr, "ser: %s: skipped %s: label '%s' is not one of the model's classes\n", what,
+                        in->v[i].path, in->v[i].label);
+                ds->n_dropped++;
+                continue;
+            }
+        }
+        if (!ok[i]) {
+            fprintf(stderr, "ser: %s: skipped %s\n", what, why[i] ? why[i] : in->v[i].path);
+            ds->n_dropped++;
+            continue;
+        }
+        const ser_clip *c = &in->v[i];
+        if (ser_clips_push(&ds->clips, c->path, c->label, c->speaker, c->group, err) != 0) goto done;
+        if (kept != i) memcpy(x + kept * F, x + i * F, F * sizeof *x);
+        y[kept++] = label;
+    }
+    if (kept == 0) {
+        ser_fail(err, "%s set: none of its %zu clips could be used (listed above)", what, n);
+        goto done;
+    }
+    if (ds->n_dropped) fprintf(stderr, "ser: %s: %zu of %zu clips skipped (listed above)\n", what, ds->n_dropped, n);
+    ds->x = x, ds->y = y, ds->n = kept;
+    x = NULL, y = NULL;
+    rc = 0;
+done:
+    if (why)
+        for (size_t i = 0; i < n; i++) free(why[i]);
+    free(why), free(ok), free(paths), free(x), free(y);
+    if (rc) ser_dataset_free(ds);
+    return rc;
+}
+
+void ser_dataset_free(ser_dataset *ds) {
+    if (!ds) return;
+    ser_clips_free(&ds->clips);
+    free(ds->x);
+    free(ds->y);
+    memset(ds, 0, sizeof *ds);
+}

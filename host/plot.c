@@ -1,0 +1,238 @@
+/* PNG plots through PLplot (pngcairo): training history and confusion matrix.
+ * PLplot exits the process on some internal errors, so everything that can fail for a
+ * user-level reason (missing driver, unwritable folder) is checked before plinit. */
+#include "ser/plot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <plplot.h>
+
+#define PLOT_DEVICE "pngcairo"
+
+/* The cairo driver loads fonts through fontconfig, whose process-wide cache LeakSanitizer
+ * reports at exit (SER_SANITIZE builds). It is fontconfig's by design, not ours: the hook
+ * below tells LeakSanitizer so; in other builds nothing calls it. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\nleak:libcairo.so\n"; }
+
+/* cmap0 slots used below (slot 0 is the background). */
+enum { C_BG = 0, C_FG = 1, C_TRAIN = 2, C_VAL = 3, C_GRID = 4, C_WHITE = 5 };
+
+static int device_available(void) {
+    const char *menus[256], *devs[256];
+    const char **pm = menus, **pd = devs;
+    int n = 256;
+    plgDevs(&pm, &pd, &n);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(pd[i], PLOT_DEVICE)) return 1;
+    return 0;
+}
+
+/* Opens a fresh PLplot stream drawing into a temporary file next to path (its name in tmp). */
+static int plot_begin(const char *path, int width, int height, char *tmp, size_t ntmp, ser_error *err) {
+    if (!device_available())
+        return ser_fail(err, "%s: PLplot has no %s device (install the Debian package plplot-driver-cairo)", path,
+                        PLOT_DEVICE);
+    if (snprintf(tmp, ntmp, "%s.tmpXXXXXX", path) >= (int)ntmp) return ser_fail(err, "%s: path too long", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return ser_fail(err, "%s: cannot create the plot file: %s", path, strerror(errno));
+    close(fd);
+    PLINT strm = -1;
+    plmkstrm(&strm);
+    if (strm < 0) {
+        unlink(tmp);
+        return ser_fail(err, "%s: PLplot could not open another stream", path);
+    }
+    plsdev(PLOT_DEVICE);
+    plsfnam(tmp);
+    plspage(0, 0, width, height, 0, 0);
+    plscol0(C_BG, 255, 255, 255);
+    plscol0(C_FG, 30, 30, 30);
+    plscol0(C_TRAIN, 31, 119, 180);  /* matplotlib's blue and orange, what the reference drew */
+    plscol0(C_VAL, 255, 127, 14);
+    plscol0(C_GRID, 215, 215, 215);
+    plscol0(C_WHITE, 255, 255, 255);
+    plinit();
+    plfontld(1);
+    return 0;
+}
+
+/* Closes the stream, makes the file durable and moves it into place. */
+static int plot_end(const char *path, const char *tmp, ser_error *err) {
+    plend1();
+    struct stat sb;
+    int fd = open(tmp, O_RDONLY);
+    int ok = fd >= 0 && fsync(fd) == 0 && fstat(fd, &sb) == 0 && sb.st_size > 0;
+    if (fd >= 0) close(fd);
+    if (!ok) {
+        unlink(tmp);
+        return ser_fail(err, "%s: PLplot wrote no image", path);
+    }
+    chmod(tmp, 0644);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ser_fail(err, "%s: cannot move the plot into place: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+/* ---- training history --------------------------------------------------------------- */
+
+static void range_of(int n, const double *a, const double *b, double *lo, double *hi) {
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (a && isfinite(a[i])) *lo = fmin(*lo, a[i]), *hi = fmax(*hi, a[i]);
+        if (b && isfinite(b[i])) *lo = fmin(*lo, b[i]), *hi = fmax(*hi, b[i]);
+    }
+    if (!isfinite(*lo)) *lo = 0, *hi = 1;
+    double pad = (*hi - *lo) * 0.06;
+    if (pad <= 0) pad = fabs(*hi) * 0.05 + 0.05;
+    *lo -= pad;
+    *hi += pad;
+}
+
+/* A series as a polyline broken at NAN points, with dots when there are few epochs. */
+static void draw_series(int n, const double *y, int colour, PLFLT *xs, PLFLT *ys) {
+    if (!y) return;
+    plcol0(colour);
+    plwidth(2.5);
+    int m = 0;
+    for (int i = 0; i <= n; i++) {
+        if (i < n && isfinite(y[i])) {
+            xs[m] = i + 1;
+            ys[m++] = y[i];
+            continue;
+        }
+        if (m > 1) plline(m, xs, ys);
+        if (m > 0 && n <= 40) plpoin(m, xs, ys, 17);
+        m = 0;
+    }
+    plwidth(1.0);
+}
+
+static void history_panel(double x0, double x1, int n, const double *tr, const double *va, const char *ylabel,
+                          const char *title, PLINT legend_pos, PLFLT *xs, PLFLT *ys) {
+    double lo, hi;
+    range_of(n, tr, va, &lo, &hi);
+    plvpor(x0, x1, 0.17, 0.88);
+    plwind(n > 1 ? 1 : 0.5, n > 1 ? n : 1.5, lo, hi);
+    plcol0(C_GRID);
+    plbox("g", 0, 0, "g", 0, 0);
+    plcol0(C_FG);
+    plschr(0, 1.1);
+    plbox("bcnst", 0, 0, "bcnstv", 0, 0);
+    plschr(0, 1.3);
+    plmtex("b", 2.6, 0.5, 0.5, "Epoch");
+    plmtex("l", 3.4, 0.5, 0.5, ylabel);
+    plschr(0, 1.5);
+    plmtex("t", 1.2, 0.5, 0.5, title);
+    plschr(0, 1.0);
+    draw_series(n, tr, C_TRAIN, xs, ys);
+    draw_series(n, va, C_VAL, xs, ys);
+
+    int nleg = va ? 2 : 1;
+    PLINT opt[2] = {PL_LEGEND_LINE, PL_LEGEND_LINE}, tcol[2] = {C_FG, C_FG}, lcol[2] = {C_TRAIN, C_VAL};
+    PLINT lsty[2] = {1, 1};
+    PLFLT lw[2] = {2.5, 2.5};
+    const char *text[2] = {"Train", "Validation"};
+    PLFLT lw_out, lh_out;
+    plscol0a(C_WHITE, 255, 255, 255, 0.85);
+    pllegend(&lw_out, &lh_out, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, legend_pos | PL_POSITION_INSIDE, 0.03,
+             0.03, 0.08, C_WHITE, C_GRID, 1, 0, 0, nleg, opt, 0.6, 1.2, 2.0, 0.0, tcol, text, NULL, NULL, NULL, NULL,
+             lcol, lsty, lw, NULL, NULL, NULL, NULL);
+    (void)lw_out, (void)lh_out;
+}
+
+int ser_plot_history(const char *path, int n, const double *acc, const double *val_acc, const double *loss,
+                     const double *val_loss, ser_error *err) {
+    if (n < 1 || !acc || !loss) return ser_fail(err, "%s: no epochs to plot", path);
+    PLFLT *buf = ser_malloc(2 * (size_t)n * sizeof *buf, "plot points", err);
+    if (!buf) return -1;
+    char tmp[4096];
+    if (plot_begin(path, 1400, 560, tmp, sizeof tmp, err)) {
+        free(buf);
+        return -1;
+    }
+    pladv(0);
+    history_panel(0.085, 0.475, n, acc, val_acc, "Accuracy", "Model accuracy", PL_POSITION_BOTTOM | PL_POSITION_RIGHT,
+                  buf, buf + n);
+    history_panel(0.585, 0.975, n, loss, val_loss, "Loss", "Model loss", PL_POSITION_TOP | PL_POSITION_RIGHT, buf,
+                  buf + n);
+    free(buf);
+    return plot_end(path, tmp, err);
+}
+
+/* ---- confusion matrix --------------------------------------------------------------- */
+
+int ser_plot_confusion(const char *path, const char *title, const int64_t *confusion, int nclass,
+                       const char *const *labels, ser_error *err) {
+    if (nclass < 1) return ser_fail(err, "%s: no classes to plot", path);
+    char tmp[4096];
+    if (plot_begin(path, 900, 780, tmp, sizeof tmp, err)) return -1;
+    /* cmap1: white -> matplotlib "Blues" dark end, by the fraction of the true class. */
+    PLFLT pos[3] = {0, 0.5, 1}, r[3] = {1, 0.42, 0.03}, g[3] = {1, 0.68, 0.19}, b[3] = {1, 0.84, 0.42};
+    plscmap1n(256);
+    plscmap1l(1, 3, pos, r, g, b, NULL);
+    pladv(0);
+    const double vx0 = 0.19, vx1 = 0.84, vy0 = 0.15, vy1 = 0.90;
+    plvpor(vx0, vx1, vy0, vy1);
+    plwind(0, nclass, 0, nclass);
+    double cell_chr = nclass <= 8 ? 1.3 : nclass <= 14 ? 1.0 : 0.7;
+    for (int i = 0; i < nclass; i++) {
+        int64_t row = 0;
+        for (int j = 0; j < nclass; j++) row += confusion[(size_t)i * (size_t)nclass + (size_t)j];
+        /* Row i (true class i) is drawn from the top, as sklearn and the reference do. */
+        PLFLT y0 = nclass - i - 1, y1 = nclass - i;
+        for (int j = 0; j < nclass; j++) {
+            int64_t c = confusion[(size_t)i * (size_t)nclass + (size_t)j];
+            double frac = row > 0 ? (double)c / (double)row : 0.0;
+            PLFLT xs[4] = {j, j + 1, j + 1, j}, ys[4] = {y0, y0, y1, y1};
+            plcol1(frac);
+            plfill(4, xs, ys);
+            char txt[32];
+            snprintf(txt, sizeof txt, "%lld", (long long)c);
+            plcol0(frac > 0.5 ? C_WHITE : C_FG);
+            plschr(0, cell_chr);
+            plptex(j + 0.5, y0 + 0.5, 1, 0, 0.5, txt);
+        }
+    }
+    plcol0(C_FG);
+    plschr(0, 1.0);
+    plbox("bc", 0, 0, "bc", 0, 0);
+    /* Column labels alternate between two lines when there are many, so they never touch. */
+    double lab_chr = nclass <= 7 ? 0.95 : nclass <= 10 ? 0.85 : 0.7;
+    for (int i = 0; i < nclass; i++) {
+        plschr(0, lab_chr);
+        plmtex("b", nclass > 7 && i % 2 ? 2.6 : 1.3, (i + 0.5) / nclass, 0.5, labels[i]);
+        plschr(0, nclass <= 10 ? 1.05 : 0.8);
+        plmtex("lv", 0.8, 1.0 - (i + 0.5) / nclass, 1.0, labels[i]);
+    }
+    plschr(0, 1.3);
+    plmtex("b", nclass > 7 ? 3.6 : 2.9, 0.5, 0.5, "Predicted label");
+    plmtex("l", 5.6, 0.5, 0.5, "True label");
+    plschr(0, 1.5);
+    plmtex("t", 1.3, 0.5, 0.5, title ? title : "Confusion matrix");
+
+    /* Colour bar: fraction of the true class in each cell. */
+    plvpor(0.87, 0.89, vy0, vy1);
+    plwind(0, 1, 0, 1);
+    for (int s = 0; s < 100; s++) {
+        PLFLT xs[4] = {0, 1, 1, 0}, ys[4] = {s / 100.0, s / 100.0, (s + 1) / 100.0, (s + 1) / 100.0};
+        plcol1((s + 0.5) / 100.0);
+        plfill(4, xs, ys);
+    }
+    plcol0(C_FG);
+    plschr(0, 0.9);
+    plbox("bc", 0, 0, "bcmstv", 0.2, 2);
+    plmtex("r", 4.2, 0.5, 0.5, "fraction of the true class");
+    return plot_end(path, tmp, err);
+}

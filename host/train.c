@@ -1,0 +1,176 @@
+/* The training loop of the reference recipe (Keras Model.fit with EarlyStopping and
+ * ReduceLROnPlateau on val_loss), backend-agnostic: it only calls the ser_net vtable. */
+#include "ser/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ser/philox.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void ser_epoch_order(uint32_t *order, size_t n, uint64_t seed, int epoch) {
+    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+    /* Fisher-Yates with Philox words: counter (i / 4, epoch, 0x5e5, 0), key = seed. */
+    philox4x32_key k = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+    philox4x32_ctr out = {{0, 0, 0, 0}};
+    for (size_t i = n; i > 1; i--) {
+        const size_t j = n - i; /* word index */
+        if (j % 4 == 0) {
+            philox4x32_ctr c = {{(uint32_t)(j / 4), (uint32_t)epoch, 0x5e5u, 0}};
+            out = philox4x32_10(c, k);
+        }
+        const uint32_t w = out.v[j % 4];
+        const size_t r = (size_t)(((uint64_t)w * (uint64_t)i) >> 32); /* uniform in [0, i) */
+        const uint32_t t = order[i - 1];
+        order[i - 1] = order[r];
+        order[r] = t;
+    }
+}
+
+void ser_train_state_init(ser_train_state *st, const ser_config *cfg) {
+    memset(st, 0, sizeof *st);
+    st->lr = cfg->train.learning_rate;
+    ser_early_stop_init(&st->es, cfg->train.early_stopping_patience);
+    ser_lr_plateau_init(&st->plateau, cfg->train.lr_patience, cfg->train.lr_factor, cfg->train.min_lr);
+}
+
+static int argmax(const float *p, int C) {
+    int best = 0;
+    for (int c = 1; c < C; c++)
+        if (p[c] > p[best]) best = c;
+    return best;
+}
+
+int ser_evaluate(ser_net *net, const ser_split_data *data, int batch, double *loss, double *accuracy,
+                 int32_t *pred, float *probs_out, ser_error *err) {
+    const int C = net->n_classes;
+    double lsum = 0.0;
+    size_t correct = 0;
+    for (size_t s = 0; s < data->n; s += (size_t)batch) {
+        const int B = (int)(data->n - s < (size_t)batch ? data->n - s : (size_t)batch);
+        const float *probs = NULL;
+        const float l = net->forward(net->impl, data->x + s * net->clip_size, data->y ? data->y + s : NULL, B, 0, 0,
+                                     &probs);
+        if (data->y && !isfinite(l)) return ser_fail(err, "evaluation: non-finite loss at clips %zu..%zu", s, s + B - 1);
+        lsum += (double)l * B;
+        for (int b = 0; b < B; b++) {
+            const int p = argmax(probs + (size_t)b * C, C);
+            if (pred) pred[s + b] = p;
+            if (data->y && p == data->y[s + b]) correct++;
+        }
+        if (probs_out) memcpy(probs_out + s * C, probs, (size_t)B * C * sizeof(float));
+    }
+    if (loss) *loss = data->n ? lsum / (double)data->n : NAN;
+    if (accuracy) *accuracy = data->n ? (double)correct / (double)data->n : NAN;
+    return 0;
+}
+
+/* One line a batch on a terminal (carriage return), or nothing. */
+static void progress_bar(int epoch, int epochs, size_t done, size_t total, double loss, double acc, double t0) {
+    const int width = 24;
+    const int fill = (int)(width * done / (total ? total : 1));
+    const double el = now_s() - t0, eta = done ? el * (double)(total - done) / (double)done : 0.0;
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : '.');
+    bar[width] = 0;
+    fprintf(stderr, "\repoch %d/%d [%s] %zu/%zu loss %.4f acc %.4f ETA %.0fs   ", epoch, epochs, bar, done, total,
+            loss, acc, eta);
+    fflush(stderr);
+}
+
+int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_data *val, const ser_train_opts *opts,
+                  ser_train_state *st, const float *best_state_in, ser_train_result *res, ser_error *err) {
+    const ser_config *cfg = opts->cfg;
+    const int C = net->n_classes, batch = cfg->train.batch_size, epochs = cfg->train.epochs;
+    const size_t F = net->clip_size, nstate = net->state_size(net->impl);
+    memset(res, 0, sizeof *res);
+    if (train->n == 0) return ser_fail(err, "training set is empty");
+    if (val->n == 0) return ser_fail(err, "validation set is empty (val_loss drives early stopping)");
+
+    uint32_t *order = ser_malloc(train->n * sizeof *order, "shuffle order", err);
+    float *xb = ser_malloc((size_t)batch * F * sizeof *xb, "batch features", err);
+    int32_t *yb = ser_malloc((size_t)batch * sizeof *yb, "batch labels", err);
+    float *best = ser_malloc(nstate * sizeof *best, "best weights", err);
+    int rc = -1;
+    if (!order || !xb || !yb || !best) goto done;
+    if (best_state_in) memcpy(best, best_state_in, nstate * sizeof *best);
+    else net->state_get(net->impl, best);
+
+    int stop = 0;
+    while (!stop && st->epoch < epochs) {
+        const int e = st->epoch; /* 0-based epoch being run */
+        const double t0 = now_s();
+        ser_epoch_order(order, train->n, (uint64_t)cfg->train.seed, e);
+        double lsum = 0.0;
+        size_t correct = 0, seen = 0;
+        for (size_t s = 0; s < train->n; s += (size_t)batch) {
+            const int B = (int)(train->n - s < (size_t)batch ? train->n - s : (size_t)batch);
+            for (int b = 0; b < B; b++) {
+                const size_t i = order[s + b];
+                memcpy(xb + (size_t)b * F, train->x + i * F, F * sizeof *xb);
+                yb[b] = train->y[i];
+            }
+            const float *probs = NULL;
+            const float l = net->forward(net->impl, xb, yb, B, 1, st->step, &probs);
+            if (!isfinite(l)) {
+                ser_fail(err, "non-finite training loss (%g) at epoch %d, batch %zu: stopped; the last good "
+                              "checkpoint is kept", (double)l, e + 1, s / (size_t)batch + 1);
+                goto done;
+            }
+            net->backward(net->impl);
+            net->step(net->impl, (float)st->lr);
+            st->step++;
+            lsum += (double)l * B;
+            for (int b = 0; b < B; b++) correct += argmax(probs + (size_t)b * C, C) == yb[b];
+            seen += (size_t)B;
+            if (opts->progress && !opts->quiet)
+                progress_bar(e + 1, epochs, seen, train->n, lsum / seen, (double)correct / seen, t0);
+        }
+        double vloss = NAN, vacc = NAN;
+        if (ser_evaluate(net, val, batch, &vloss, &vacc, NULL, NULL, err) != 0) goto done;
+        if (!isfinite(vloss)) {
+            ser_fail(err, "non-finite validation loss at epoch %d: stopped; the last good checkpoint is kept", e + 1);
+            goto done;
+        }
+        ser_history_entry h = {e + 1, lsum / (double)seen, (double)correct / (double)seen, vloss, vacc, st->lr,
+                               now_s() - t0};
+        int improved = 0;
+        stop = ser_early_stop_update(&st->es, e, vloss, &improved);
+        if (improved) net->state_get(net->impl, best);
+        st->lr = ser_lr_plateau_update(&st->plateau, vloss, st->lr);
+        st->epoch = e + 1;
+        if (!opts->quiet) {
+            if (opts->progress) fputc('\r', stderr);
+            fprintf(stderr,
+                    "epoch %3d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  lr %.3g  %.1fs%s%s   \n",
+                    h.epoch, epochs, h.loss, h.accuracy, h.val_loss, h.val_accuracy, h.lr, h.seconds,
+                    improved ? "  *best" : "", st->lr != h.lr ? "  (lr reduced)" : "");
+        }
+        if (opts->history_path && ser_history_append(opts->history_path, &h, err) != 0) goto done;
+        /* the best state travels with the checkpoint so that a resume restores the same one */
+        if (opts->on_epoch && opts->on_epoch(opts->user, st, &h, best, err) != 0) goto done;
+        res->stopped_early = stop;
+    }
+    /* EarlyStopping(restore_best_weights=True): the net ends holding the best epoch's weights. */
+    net->state_set(net->impl, best);
+    res->epochs_run = st->epoch;
+    res->best_epoch = st->es.best_epoch + 1;
+    res->best_val_loss = st->es.best;
+    res->best_state = best;
+    best = NULL;
+    rc = 0;
+done:
+    free(order);
+    free(xb);
+    free(yb);
+    free(best);
+    return rc;
+}

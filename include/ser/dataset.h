@@ -1,0 +1,29 @@
+/* A split in memory: the clips of a manifest or scan, their features (computed once per run:
+ * the feature cache of DESIGN.md) and their class indices. Clips that fail to decode are left
+ * out and listed; clips whose label is not one of the model's classes likewise. */
+#ifndef SER_DATASET_H
+#define SER_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ser/config.h"
+#include "ser/corpus.h"
+#include "ser/error.h"
+
+typedef struct ser_dataset {
+    ser_clips clips;      /* the clips kept, in input order */
+    float *x;             /* (n, n_mfcc * frames) unscaled features */
+    int32_t *y;           /* (n) class index into the label list; -1 when unlabelled (predict) */
+    size_t n;
+    size_t n_dropped;     /* clips left out (reasons printed to stderr with `what`) */
+} ser_dataset;
+
+/* Computes the features of every clip in `in` (threads <= 0: all cores). labels/n_labels is
+ * the class list (NULL: no labels, y = -1). `what` names the split in messages ("train").
+ * Dropped clips are printed one line each to stderr. Fails when nothing is left. */
+int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
+                      size_t n_labels, int threads, const char *what, ser_error *err);
+void ser_dataset_free(ser_dataset *ds);
+
+#endif

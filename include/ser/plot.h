@@ -1,0 +1,23 @@
+/* Training plots as PNG through PLplot's pngcairo device (Debian: plplot-driver-cairo):
+ * the training history (accuracy and loss, train and validation, per epoch) and a confusion
+ * matrix. Each file is drawn to a temporary name in the destination folder, fsync'd and
+ * renamed. PLplot keeps global state: call these from one thread at a time. */
+#ifndef SER_PLOT_H
+#define SER_PLOT_H
+
+#include <stdint.h>
+
+#include "ser/error.h"
+
+/* Two panels side by side, x = epoch 1..n: accuracy (acc, val_acc) and loss (loss,
+ * val_loss). val_acc / val_loss may be NULL (no validation set); NAN points are skipped. */
+int ser_plot_history(const char *path, int n, const double *acc, const double *val_acc, const double *loss,
+                     const double *val_loss, ser_error *err);
+
+/* A (nclass, nclass) confusion matrix, row = true class, column = predicted: cells coloured by
+ * the fraction of their row (so classes of any size compare), annotated with the count;
+ * labels[c] on both axes; title on top (e.g. "Confusion matrix (validation)"). */
+int ser_plot_confusion(const char *path, const char *title, const int64_t *confusion, int nclass,
+                       const char *const *labels, ser_error *err);
+
+#endif

@@ -1,0 +1,90 @@
+/* The training loop: epochs, seeded shuffling, batches, metrics, EarlyStopping with best-weight
+ * restore, ReduceLROnPlateau, per-epoch history and resumable state. It drives a ser_net, a
+ * small vtable, and never knows which backend computes (DESIGN.md data flow step 6). */
+#ifndef SER_TRAIN_H
+#define SER_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ser/config.h"
+#include "ser/error.h"
+#include "ser/history.h"
+#include "ser/schedule.h"
+
+/* What the loop needs of a network on some backend. */
+typedef struct ser_net {
+    void *impl;
+    /* x: B clips of scaled features (B, n_mfcc, frames); labels (B) or NULL; returns the mean
+     * loss (cross-entropy + regularisers); probs (B, C) stay readable until the next call.
+     * step keys the dropout masks. */
+    float (*forward)(void *impl, const float *x, const int32_t *labels, int B, int training, uint64_t step,
+                     const float **probs);
+    void (*backward)(void *impl);                 /* gradients of the last training forward */
+    void (*step)(void *impl, float lr);           /* one Adam update (it counts t itself) */
+    /* The whole state a resume needs, as one float array: parameters, Adam m and v, and the
+     * Adam step count; get copies out, set copies in. */
+    size_t (*state_size)(void *impl);
+    void (*state_get)(void *impl, float *out);
+    void (*state_set)(void *impl, const float *in);
+    size_t (*param_size)(void *impl);             /* the parameters are the state's first part */
+    int n_classes;
+    size_t clip_size;                             /* n_mfcc * frames */
+} ser_net;
+
+typedef struct ser_split_data {
+    const float *x;        /* (n, clip_size), already scaled */
+    const int32_t *y;      /* (n) class indices */
+    size_t n;
+} ser_split_data;
+
+/* Everything a resume restores besides the net state. */
+typedef struct ser_train_state {
+    int epoch;             /* epochs completed */
+    double lr;
+    uint64_t step;         /* batches done */
+    ser_early_stop es;
+    ser_lr_plateau plateau;
+} ser_train_state;
+
+typedef struct ser_train_opts {
+    const ser_config *cfg;
+    const char *history_path;   /* JSONL, appended per epoch (NULL: none) */
+    /* Called after every epoch with the loop state and the best-epoch net state so far (the
+     * net holds the current state): checkpointing. A non-zero return stops training with that
+     * error. NULL: none. */
+    int (*on_epoch)(void *user, const ser_train_state *st, const ser_history_entry *h, const float *best_state,
+                    ser_error *err);
+    void *user;
+    int progress;               /* 1: a live bar on stderr (terminals); 0: one line per epoch */
+    int quiet;
+} ser_train_opts;
+
+typedef struct ser_train_result {
+    int epochs_run;             /* epochs completed in total */
+    int best_epoch;             /* 1-based epoch whose weights the net holds at the end */
+    double best_val_loss;
+    int stopped_early;
+    float *best_state;          /* net state at the best epoch (malloc'd; caller frees) */
+} ser_train_result;
+
+/* Runs (or continues, when st->epoch > 0: st and the net state come from a checkpoint and
+ * best_state_in holds the best-epoch state so far) the reference loop. At the end the net
+ * holds the best epoch's weights (EarlyStopping restore_best_weights). Fails on a non-finite
+ * loss, naming the epoch and batch; the last good checkpoint is what on_epoch wrote before. */
+int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_data *val, const ser_train_opts *opts,
+                  ser_train_state *st, const float *best_state_in, ser_train_result *res, ser_error *err);
+
+/* Fresh loop state for cfg (epoch 0, lr = learning_rate, callbacks reset). */
+void ser_train_state_init(ser_train_state *st, const ser_config *cfg);
+
+/* Evaluates a split in inference mode: mean loss, accuracy, and (when pred is not NULL) the
+ * predicted class of every clip; probs_out (n, C) optional. */
+int ser_evaluate(ser_net *net, const ser_split_data *data, int batch, double *loss, double *accuracy,
+                 int32_t *pred, float *probs_out, ser_error *err);
+
+/* The permutation of epoch e: a Fisher-Yates shuffle keyed by (seed, epoch) (Philox), so a
+ * resumed run draws the same order. */
+void ser_epoch_order(uint32_t *order, size_t n, uint64_t seed, int epoch);
+
+#endif

@@ -1,0 +1,62 @@
+/* history.jsonl: append, read back, null for a missing validation value, a crash-cut last
+ * line ignored, a malformed line named, atomic rewrite for --resume. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ser/history.h"
+
+int main(void) {
+    char dir[] = "/tmp/ser_test_hist_XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/history.jsonl", dir);
+    ser_error err = {{0}};
+    for (int ep = 1; ep <= 5; ep++) {
+        ser_history_entry e = {ep, 2.0 / ep, 0.1 * ep, ep == 3 ? NAN : 2.5 / ep, 0.09 * ep, 5e-4, 1.25};
+        CHECKF(ser_history_append(path, &e, &err) == 0, "%s", err.msg);
+    }
+    ser_history_entry *h = NULL;
+    size_t n = 0;
+    CHECKF(ser_history_read(path, &h, &n, &err) == 0, "%s", err.msg);
+    CHECK(n == 5);
+    for (size_t i = 0; i < n; i++) {
+        int ep = (int)i + 1;
+        CHECK(h[i].epoch == ep && h[i].loss == 2.0 / ep && h[i].accuracy == 0.1 * ep && h[i].lr == 5e-4);
+        CHECK(h[i].seconds == 1.25 && h[i].val_accuracy == 0.09 * ep);
+        CHECK(ep == 3 ? isnan(h[i].val_loss) : h[i].val_loss == 2.5 / ep);
+    }
+
+    /* --resume: keep the first 3 epochs, atomically. */
+    CHECKF(ser_history_write(path, h, 3, &err) == 0, "%s", err.msg);
+    free(h);
+    CHECK(ser_history_read(path, &h, &n, &err) == 0 && n == 3 && h[2].epoch == 3);
+    free(h);
+
+    /* A last line without its newline (crash mid-write) is dropped, not an error. */
+    FILE *f = fopen(path, "a");
+    fputs("{\"epoch\":4,\"loss\":1.", f);
+    fclose(f);
+    CHECKF(ser_history_read(path, &h, &n, &err) == 0 && n == 3, "%s", err.msg);
+    free(h);
+
+    /* A malformed complete line: error with file and line number. */
+    f = fopen(path, "a");
+    fputs("\nnot json\n", f);
+    fclose(f);
+    CHECK(ser_history_read(path, &h, &n, &err) == -1 && h == NULL && n == 0);
+    char want[600];
+    snprintf(want, sizeof want, "%s:4:", path);
+    CHECKF(strstr(err.msg, want) != NULL, "%s", err.msg);
+
+    CHECK(ser_history_read("/nonexistent/history.jsonl", &h, &n, &err) == -1 && strstr(err.msg, "cannot open"));
+    ser_history_entry e = {1, 1, 1, 1, 1, 1, 1};
+    CHECK(ser_history_append("/nonexistent/history.jsonl", &e, &err) == -1 && strstr(err.msg, "/nonexistent/"));
+
+    unlink(path);
+    rmdir(dir);
+    return check_finish("history");
+}
