@@ -287,6 +287,53 @@ static void test_folders(void) {
     }
 }
 
+/* Every emotion code of every corpus through the name parser (no files needed). */
+static void test_all_codes(void) {
+    static const struct {
+        ser_corpus_kind kind;
+        const char *file, *folder, *label, *speaker;
+    } CASES[] = {
+        {SER_CORPUS_RAVDESS, "03-01-01-01-01-01-24.wav", "Actor_24", "neutral", "24"},
+        {SER_CORPUS_RAVDESS, "03-01-02-01-01-01-01.wav", "x", "calm", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-03-02-02-02-01.wav", "x", "happy", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-04-01-01-01-01.wav", "x", "sad", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-05-01-01-01-01.wav", "x", "angry", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-06-01-01-01-01.wav", "x", "fear", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-07-01-01-01-01.wav", "x", "disgust", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-08-01-01-01-01.wav", "x", "surprise", "01"},
+        {SER_CORPUS_CREMAD, "1001_DFA_ANG_XX.wav", "x", "angry", "1001"},
+        {SER_CORPUS_CREMAD, "1001_DFA_DIS_XX.wav", "x", "disgust", "1001"},
+        {SER_CORPUS_CREMAD, "1001_DFA_FEA_XX.wav", "x", "fear", "1001"},
+        {SER_CORPUS_CREMAD, "1001_DFA_HAP_XX.wav", "x", "happy", "1001"},
+        {SER_CORPUS_CREMAD, "1001_DFA_NEU_XX.wav", "x", "neutral", "1001"},
+        {SER_CORPUS_CREMAD, "1001_DFA_SAD_MD.wav", "x", "sad", "1001"},
+        {SER_CORPUS_SAVEE, "DC_a01.wav", "x", "angry", "DC"},
+        {SER_CORPUS_SAVEE, "JE_d02.wav", "x", "disgust", "JE"},
+        {SER_CORPUS_SAVEE, "JK_f03.wav", "x", "fear", "JK"},
+        {SER_CORPUS_SAVEE, "KL_h04.wav", "x", "happy", "KL"},
+        {SER_CORPUS_SAVEE, "n05.wav", "DC", "neutral", "DC"},
+        {SER_CORPUS_SAVEE, "sa06.wav", "JE", "sad", "JE"},
+        {SER_CORPUS_SAVEE, "su07.wav", "KL", "surprise", "KL"},
+        {SER_CORPUS_TESS, "OAF_back_disgust.wav", "OAF_disgust", "disgust", "OAF"},
+        {SER_CORPUS_TESS, "YAF_back_happy.wav", "YAF_happy", "happy", "YAF"},
+        {SER_CORPUS_TESS, "YAF_back_neutral.wav", "YAF_neutral", "neutral", "YAF"},
+        {SER_CORPUS_TESS, "YAF_back_sad.wav", "YAF_sad", "sad", "YAF"},
+        {SER_CORPUS_TESS, "YAF_back_ps.wav", "YAF_pleasant_surprised", "surprise", "YAF"},
+        {SER_CORPUS_FOLDERS, "a.wav", "ps", "surprise", ""},
+        {SER_CORPUS_FOLDERS, "a.wav", "Surprised", "surprise", ""},
+        {SER_CORPUS_FOLDERS, "a.wav", "ang", "angry", ""},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        const char *label = NULL;
+        char spk[64];
+        ser_error err;
+        int rc = ser_name_parse(CASES[i].kind, CASES[i].file, CASES[i].folder, &label, spk, sizeof spk, &err);
+        CHECKF(rc == 0 && !strcmp(label, CASES[i].label) && !strcmp(spk, CASES[i].speaker), "%s: %s", CASES[i].file,
+               rc ? err.msg : label);
+        CHECK(ser_name_match(CASES[i].kind, CASES[i].file, CASES[i].folder));
+    }
+}
+
 /* Forcing the parser that auto-detection picks gives the same clips. */
 static void test_forced_equals_auto(void) {
     static const struct {
@@ -404,6 +451,7 @@ int main(void) {
     test_savee();
     test_folders();
     test_forced_equals_auto();
+    test_all_codes();
     test_errors();
     int shared = test_shared();
     char cmd[512];
