@@ -70,6 +70,19 @@ int ser_clips_label_set(const ser_clips *clips, const char ***names, size_t *n_n
     return 0;
 }
 
+int ser_clips_label_index(const ser_clips *clips, const char *const *names, size_t n_names, int *idx,
+                          ser_error *err) {
+    for (size_t i = 0; i < clips->n; i++) {
+        idx[i] = -1;
+        for (size_t k = 0; k < n_names && idx[i] < 0; k++)
+            if (!strcmp(clips->v[i].label, names[k])) idx[i] = (int)k;
+        if (idx[i] < 0)
+            return ser_fail(err, "%s: label '%s' is not one of the %zu classes", clips->v[i].path,
+                            clips->v[i].label, n_names);
+    }
+    return 0;
+}
+
 static int is_audio_name(const char *name) {
     static const char *const EXT[] = {".wav", ".aif", ".aiff", ".flac", ".ogg"};
     const char *dot = strrchr(name, '.');

@@ -1,4 +1,4 @@
-/* Manifests: path<TAB>label<TAB>speaker lines after a '#' header; atomic writes, strict reads
+/* Manifests: path<TAB>label<TAB>speaker<TAB>group lines after a '#' header; atomic writes, strict reads
  * that name file:line and the reason of a bad line. */
 #include "ser/split.h"
 
@@ -8,16 +8,25 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char HEADER[] = "# path\tlabel\tspeaker\n";
+static const char HEADER[] = "# path\tlabel\tspeaker\tgroup\n";
 
 static int field_ok(const char *s) {
     return !strpbrk(s, "\t\r\n");
 }
 
+int ser_manifest_print(FILE *f, const ser_clip *clips, const size_t *idx, size_t n) {
+    if (fputs(HEADER, f) < 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        const ser_clip *c = &clips[idx ? idx[i] : i];
+        if (fprintf(f, "%s\t%s\t%s\t%s\n", c->path, c->label, c->speaker, c->group) < 0) return -1;
+    }
+    return 0;
+}
+
 int ser_manifest_write(const char *path, const ser_clip *clips, const size_t *idx, size_t n, ser_error *err) {
     for (size_t i = 0; i < n; i++) {
         const ser_clip *c = &clips[idx ? idx[i] : i];
-        if (!field_ok(c->path) || !field_ok(c->label) || !field_ok(c->speaker))
+        if (!field_ok(c->path) || !field_ok(c->label) || !field_ok(c->speaker) || !field_ok(c->group))
             return ser_fail(err, "%s: clip '%s' has a tab or newline in a field", path, c->path);
     }
     size_t pl = strlen(path);
@@ -37,11 +46,7 @@ int ser_manifest_write(const char *path, const ser_clip *clips, const size_t *id
         close(fd);
         goto fail;
     }
-    int bad = fputs(HEADER, f) < 0;
-    for (size_t i = 0; i < n && !bad; i++) {
-        const ser_clip *c = &clips[idx ? idx[i] : i];
-        bad = fprintf(f, "%s\t%s\t%s\n", c->path, c->label, c->speaker) < 0;
-    }
+    int bad = ser_manifest_print(f, clips, idx, n) != 0;
     bad |= fflush(f) != 0;
     bad |= fsync(fileno(f)) != 0;
     int saved = errno;
@@ -91,29 +96,32 @@ int ser_manifest_read(const char *path, ser_clips *out, ser_error *err) {
         }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
         if (len == 0 || line[0] == '#') continue;
-        char *t1 = strchr(line, '\t');
-        char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-        if (!t1 || !t2) {
-            rc = ser_fail(err, "%s:%ld: expected 3 tab-separated fields (path, label, speaker), found %d",
-                          path, lineno, t1 ? 2 : 1);
+        /* Fields: path, label, speaker[, group]. */
+        char *fld[4] = {line, NULL, NULL, NULL};
+        int nf = 1;
+        for (char *p = strchr(line, '\t'); p; p = strchr(p + 1, '\t')) {
+            if (nf == 4) {
+                nf = 5;
+                break;
+            }
+            *p = 0;
+            fld[nf++] = p + 1;
+        }
+        if (nf < 3 || nf > 4) {
+            rc = ser_fail(err, "%s:%ld: expected 4 tab-separated fields (path, label, speaker, group; group may be left out), found %s",
+                          path, lineno, nf > 4 ? "more" : nf == 2 ? "2" : "1");
             break;
         }
-        if (strchr(t2 + 1, '\t')) {
-            rc = ser_fail(err, "%s:%ld: expected 3 tab-separated fields (path, label, speaker), found more",
-                          path, lineno);
-            break;
-        }
-        *t1 = *t2 = 0;
-        if (!*line) {
+        if (!*fld[0]) {
             rc = ser_fail(err, "%s:%ld: empty path", path, lineno);
             break;
         }
-        if (!t1[1]) {
+        if (!*fld[1]) {
             rc = ser_fail(err, "%s:%ld: empty label", path, lineno);
             break;
         }
         char *full = resolve(path, line, err);
-        if (!full || ser_clips_push(out, full, t1 + 1, t2 + 1, "", err)) rc = -1;
+        if (!full || ser_clips_push(out, full, fld[1], fld[2], fld[3], err)) rc = -1;
         free(full);
     }
     if (!rc && ferror(f)) rc = ser_fail(err, "%s: read failed: %s", path, strerror(errno));

@@ -260,6 +260,12 @@ static void test_folders(void) {
     size_t n;
     CHECK(ser_clips_label_set(&c.clips, &names, &n, &err) == 0);
     CHECK(n == 3 && !strcmp(names[0], "angry") && !strcmp(names[1], "boredom") && !strcmp(names[2], "fear"));
+    /* Class indices against that list; a list lacking a present label fails naming it. */
+    int idx[4];
+    CHECK(ser_clips_label_index(&c.clips, names, n, idx, &err) == 0);
+    for (size_t i = 0; i < c.clips.n; i++) CHECK(idx[i] >= 0 && !strcmp(names[idx[i]], c.clips.v[i].label));
+    CHECK(ser_clips_label_index(&c.clips, names, 2, idx, &err) == -1 && strstr(err.msg, "'fear'") &&
+          strstr(err.msg, "fearful/3.ogg"));
     free(names);
     ser_corpus_free(&c);
 
@@ -270,6 +276,87 @@ static void test_folders(void) {
     rc = ser_corpus_scan(root, SER_CORPUS_FOLDERS, 0, &c, &err);
     CHECKF(rc == 0 && c.clips.n == 4, "loop: rc %d, %s", rc, rc ? err.msg : "");
     if (!rc) ser_corpus_free(&c);
+
+    /* Nested: the label is the parent folder's name, the group the path below the root. */
+    touch(root, "more/happy/5.wav");
+    rc = ser_corpus_scan(root, SER_CORPUS_FOLDERS, 0, &c, &err);
+    CHECKF(rc == 0, "%s", err.msg);
+    if (!rc) {
+        expect_clip(&c, "/more/happy/5.wav", "happy", "", "more/happy");
+        ser_corpus_free(&c);
+    }
+}
+
+/* Every emotion code of every corpus through the name parser (no files needed). */
+static void test_all_codes(void) {
+    static const struct {
+        ser_corpus_kind kind;
+        const char *file, *folder, *label, *speaker;
+    } CASES[] = {
+        {SER_CORPUS_RAVDESS, "03-01-01-01-01-01-24.wav", "Actor_24", "neutral", "24"},
+        {SER_CORPUS_RAVDESS, "03-01-02-01-01-01-01.wav", "x", "calm", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-03-02-02-02-01.wav", "x", "happy", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-04-01-01-01-01.wav", "x", "sad", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-05-01-01-01-01.wav", "x", "angry", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-06-01-01-01-01.wav", "x", "fear", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-07-01-01-01-01.wav", "x", "disgust", "01"},
+        {SER_CORPUS_RAVDESS, "03-01-08-01-01-01-01.wav", "x", "surprise", "01"},
+        {SER_CORPUS_CREMAD, "1001_DFA_ANG_XX.wav", "x", "angry", "1001"},
+        {SER_CORPUS_CREMAD, "1001_DFA_DIS_XX.wav", "x", "disgust", "1001"},
+        {SER_CORPUS_CREMAD, "1001_DFA_FEA_XX.wav", "x", "fear", "1001"},
+        {SER_CORPUS_CREMAD, "1001_DFA_HAP_XX.wav", "x", "happy", "1001"},
+        {SER_CORPUS_CREMAD, "1001_DFA_NEU_XX.wav", "x", "neutral", "1001"},
+        {SER_CORPUS_CREMAD, "1001_DFA_SAD_MD.wav", "x", "sad", "1001"},
+        {SER_CORPUS_SAVEE, "DC_a01.wav", "x", "angry", "DC"},
+        {SER_CORPUS_SAVEE, "JE_d02.wav", "x", "disgust", "JE"},
+        {SER_CORPUS_SAVEE, "JK_f03.wav", "x", "fear", "JK"},
+        {SER_CORPUS_SAVEE, "KL_h04.wav", "x", "happy", "KL"},
+        {SER_CORPUS_SAVEE, "n05.wav", "DC", "neutral", "DC"},
+        {SER_CORPUS_SAVEE, "sa06.wav", "JE", "sad", "JE"},
+        {SER_CORPUS_SAVEE, "su07.wav", "KL", "surprise", "KL"},
+        {SER_CORPUS_TESS, "OAF_back_disgust.wav", "OAF_disgust", "disgust", "OAF"},
+        {SER_CORPUS_TESS, "YAF_back_happy.wav", "YAF_happy", "happy", "YAF"},
+        {SER_CORPUS_TESS, "YAF_back_neutral.wav", "YAF_neutral", "neutral", "YAF"},
+        {SER_CORPUS_TESS, "YAF_back_sad.wav", "YAF_sad", "sad", "YAF"},
+        {SER_CORPUS_TESS, "YAF_back_ps.wav", "YAF_pleasant_surprised", "surprise", "YAF"},
+        {SER_CORPUS_FOLDERS, "a.wav", "ps", "surprise", ""},
+        {SER_CORPUS_FOLDERS, "a.wav", "Surprised", "surprise", ""},
+        {SER_CORPUS_FOLDERS, "a.wav", "ang", "angry", ""},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        const char *label = NULL;
+        char spk[64];
+        ser_error err;
+        int rc = ser_name_parse(CASES[i].kind, CASES[i].file, CASES[i].folder, &label, spk, sizeof spk, &err);
+        CHECKF(rc == 0 && !strcmp(label, CASES[i].label) && !strcmp(spk, CASES[i].speaker), "%s: %s", CASES[i].file,
+               rc ? err.msg : label);
+        CHECK(ser_name_match(CASES[i].kind, CASES[i].file, CASES[i].folder));
+    }
+}
+
+/* Forcing the parser that auto-detection picks gives the same clips. */
+static void test_forced_equals_auto(void) {
+    static const struct {
+        const char *root;
+        ser_corpus_kind kind;
+    } CASES[] = {{"tess", SER_CORPUS_TESS},   {"ravdess", SER_CORPUS_RAVDESS}, {"cremad", SER_CORPUS_CREMAD},
+                 {"savee", SER_CORPUS_SAVEE}, {"folders", SER_CORPUS_FOLDERS}};
+    for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++) {
+        char root[512];
+        snprintf(root, sizeof root, "%s/%s", g_tmp, CASES[k].root);
+        ser_corpus a, b;
+        ser_error err;
+        int ra = ser_corpus_scan(root, SER_CORPUS_AUTO, 0, &a, &err);
+        int rb = ser_corpus_scan(root, CASES[k].kind, 0, &b, &err);
+        CHECKF(ra == 0 && rb == 0, "%s: %s", CASES[k].root, err.msg);
+        if (ra || rb) continue;
+        int same = a.kind == b.kind && a.clips.n == b.clips.n && a.n_skips == b.n_skips;
+        for (size_t i = 0; same && i < a.clips.n; i++)
+            same = !strcmp(a.clips.v[i].path, b.clips.v[i].path) && !strcmp(a.clips.v[i].label, b.clips.v[i].label) &&
+                   !strcmp(a.clips.v[i].speaker, b.clips.v[i].speaker) && !strcmp(a.clips.v[i].group, b.clips.v[i].group);
+        CHECKF(same, "%s: auto and forced differ", CASES[k].root);
+        ser_corpus_free(&a), ser_corpus_free(&b);
+    }
 }
 
 static void test_errors(void) {
@@ -363,6 +450,8 @@ int main(void) {
     test_cremad();
     test_savee();
     test_folders();
+    test_forced_equals_auto();
+    test_all_codes();
     test_errors();
     int shared = test_shared();
     char cmd[512];

@@ -178,6 +178,57 @@ static void test_speakers(void) {
     ser_clips_free(&c);
 }
 
+static void test_sklearn_range(void) {
+    /* train_test_split(list(range(20)), test_size=0.125, random_state=42)
+     * -> test [0, 17, 15], train [1, 8, 5, 11, 3, 18, 16, 13, 2, 9, 19, 4, 12, 7, 10, 14, 6] */
+    static const size_t VAL[3] = {0, 17, 15};
+    static const size_t TRAIN[17] = {1, 8, 5, 11, 3, 18, 16, 13, 2, 9, 19, 4, 12, 7, 10, 14, 6};
+    ser_clips c = {0};
+    ser_error err;
+    char p[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(p, sizeof p, "/c/p%02d.wav", i);
+        SER_ASSERT(!ser_clips_push(&c, p, "angry", "", "g", &err));
+    }
+    ser_split s;
+    ser_split_opts o = {.per_folder = 0, .val_fraction = 0.125, .seed = 42};
+    CHECKF(ser_split_make(&c, &o, &s, &err) == 0, "%s", err.msg);
+    CHECK(s.n_test == 0 && s.n_val == 3 && s.n_train == 17);
+    CHECK(s.n_val == 3 && !memcmp(s.val, VAL, sizeof VAL));
+    CHECK(s.n_train == 17 && !memcmp(s.train, TRAIN, sizeof TRAIN));
+    ser_split_free(&s);
+    /* ceil(0.999 * 20) = 20: nothing left to train on. */
+    o.val_fraction = 0.999;
+    CHECK(ser_split_make(&c, &o, &s, &err) == -1 && strstr(err.msg, "none to train"));
+    ser_clips_free(&c);
+}
+
+/* The real TESS copy: the reference protocol's counts (2238 clips, 14 folders). */
+static int test_shared(void) {
+    const char *data = check_shared_data();
+    if (!data) return 0;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/tess", data);
+    ser_corpus c;
+    ser_error err;
+    int rc = ser_corpus_scan(p, SER_CORPUS_TESS, 1, &c, &err);
+    CHECKF(rc == 0, "%s", err.msg);
+    if (rc) return 1;
+    ser_split s;
+    ser_split_opts o = {.per_folder = 40, .val_fraction = 0.125, .seed = 42};
+    CHECKF(ser_split_make(&c.clips, &o, &s, &err) == 0, "%s", err.msg);
+    CHECK(partition_ok(&s, c.clips.n));
+    CHECKF(s.n_test == 560 && s.n_val == 210 && s.n_train == 1468, "%zu %zu %zu", s.n_train, s.n_val, s.n_test);
+    ser_split_free(&s);
+    const char *spk[1] = {"YAF"};
+    o = (ser_split_opts){.test_speakers = spk, .n_test_speakers = 1, .val_fraction = 0.125, .seed = 42};
+    CHECK(ser_split_make(&c.clips, &o, &s, &err) == 0);
+    CHECK(s.n_test == 1119 && s.n_val == 140 && s.n_train == 979); /* val = ceil(0.125 * 1119) */
+    ser_split_free(&s);
+    ser_corpus_free(&c);
+    return 1;
+}
+
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     SER_ASSERT(f);
@@ -216,14 +267,25 @@ static void test_manifest(void) {
     for (size_t i = 0; i < 3 && r.n == 3; i++) {
         const ser_clip *a = &c.v[idx[i]], *b = &r.v[i];
         CHECK(!strcmp(a->path, b->path) && !strcmp(a->label, b->label) && !strcmp(a->speaker, b->speaker));
-        CHECK(!strcmp(b->group, ""));
+        CHECK(!strcmp(a->group, b->group));
     }
     ser_clips_free(&r);
 
-    /* Header, blank lines, CRLF, empty speaker, a relative path (resolved against the folder). */
-    write_text(p, "# path\tlabel\tspeaker\n/a/x.wav\tangry\tOAF\r\n\nrel/y.wav\tboredom\t\n");
-    CHECK(ser_manifest_read(p, &r, &err) == 0 && r.n == 2);
-    if (r.n == 2) {
+    /* The exact text: one header line, 4 fields a line. */
+    CHECK(ser_manifest_write(p, c.v, idx, 2, &err) == 0);
+    FILE *f = fopen(p, "r");
+    char text[512] = {0};
+    CHECK(f && fread(text, 1, sizeof text - 1, f) > 0);
+    if (f) fclose(f);
+    CHECKF(!strcmp(text, "# path\tlabel\tspeaker\tgroup\n/c/a/05.wav\thappy\ts1\ta\n/c/a/00.wav\tsad\ts0\ta\n"),
+           "%s", text);
+
+    /* Header, blank lines, CRLF, empty speaker, a relative path (resolved against the folder),
+     * 3-field lines (hand-written: group ""). */
+    write_text(p, "# path\tlabel\tspeaker\n/a/x.wav\tangry\tOAF\r\n\nrel/y.wav\tboredom\t\n/z.wav\tsad\tB\tG1\n");
+    CHECK(ser_manifest_read(p, &r, &err) == 0 && r.n == 3);
+    if (r.n == 3) {
+        CHECK(!strcmp(r.v[0].group, "") && !strcmp(r.v[2].group, "G1") && !strcmp(r.v[2].speaker, "B"));
         CHECK(!strcmp(r.v[0].speaker, "OAF") && !strcmp(r.v[0].label, "angry"));
         char want[600];
         snprintf(want, sizeof want, "%s/rel/y.wav", g_tmp);
@@ -232,9 +294,10 @@ static void test_manifest(void) {
     }
     ser_clips_free(&r);
 
-    expect_bad("# h\n/a.wav\tangry\tX\n/b.wav\tangry\n", "bad.tsv:3: expected 3 tab-separated fields");
-    expect_bad("/a.wav\tangry\tX\textra\n", "bad.tsv:1: expected 3 tab-separated fields (path, label, speaker), found more");
-    expect_bad("/a.wav angry X\n", "bad.tsv:1: expected 3");
+    expect_bad("# h\n/a.wav\tangry\tX\tg\n/b.wav\tangry\n", "bad.tsv:3: expected 4 tab-separated fields");
+    expect_bad("/a.wav\tangry\tX\tg\textra\n", "bad.tsv:1: expected 4 tab-separated fields (path, label, speaker, group");
+    expect_bad("/a.wav\tangry\tX\tg\textra\n", "found more");
+    expect_bad("/a.wav angry X\n", "bad.tsv:1: expected 4");
     expect_bad("\tangry\tX\n", "bad.tsv:1: empty path");
     expect_bad("# h\n/a.wav\t\tX\n", "bad.tsv:2: empty label");
     snprintf(p, sizeof p, "%s/none.tsv", g_tmp);
@@ -260,6 +323,9 @@ int main(void) {
     test_per_folder();
     test_speakers();
     test_manifest();
+    test_sklearn_range();
+    int shared = test_shared();
+    if (!shared) printf("note: ../shared/data absent, the real TESS split is not run\n");
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", g_tmp);

@@ -11,7 +11,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ser scan [--corpus K] [--strict] DIR\n"
-            "  Lists the clips of DIR (recursive) as a manifest on stdout: path<TAB>label<TAB>speaker.\n"
+            "  Lists the clips of DIR (recursive) as a manifest on stdout:\n  path<TAB>label<TAB>speaker<TAB>group, sorted by path; a summary (clips per label and per\n  speaker, skipped files with the reason) on stderr.\n"
             "  --corpus K  tess | ravdess | cremad | savee | folders | auto (default auto: the kind\n"
             "              whose file-name pattern more than half of the audio files match, else folders)\n"
             "  --strict    fail when any audio file cannot be labelled (default: list it and go on)\n"
@@ -102,11 +102,8 @@ int cmd_scan(int argc, char **argv) {
         fprintf(stderr, "ser scan: %s\n", err.msg);
         return 1;
     }
-    printf("# path\tlabel\tspeaker\n");
-    for (size_t i = 0; i < c.clips.n; i++)
-        printf("%s\t%s\t%s\n", c.clips.v[i].path, c.clips.v[i].label, c.clips.v[i].speaker);
     int rc = 0;
-    if (fflush(stdout) || ferror(stdout)) {
+    if (ser_manifest_print(stdout, c.clips.v, NULL, c.clips.n) || fflush(stdout) || ferror(stdout)) {
         fprintf(stderr, "ser scan: writing stdout failed\n");
         rc = 1;
     }

@@ -17,15 +17,15 @@ void cli_print_corpus_summary(const ser_corpus *c); /* host/cli/cmd_scan.c */
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ser split --data DIR --seed S --out OUTDIR [--corpus K] [--per-folder N]\n"
-            "                 [--val F] [--test-speakers A,B] [--copy] [--strict]\n"
-            "  Writes OUTDIR/train.tsv, val.tsv, test.tsv (path<TAB>label<TAB>speaker).\n"
+            "usage: ser split --data DIR --out OUTDIR [--corpus K] [--per-folder N] [--val F]\n"
+            "                 [--test-speakers A,B] [--seed S] [--copy] [--strict]\n"
+            "  Writes OUTDIR/train.tsv, val.tsv, test.tsv (path<TAB>label<TAB>speaker<TAB>group).\n"
             "  --per-folder N       test = N clips of every corpus folder, seeded (default 40, as the\n"
             "                       reference); 0 = no test set\n"
             "  --test-speakers A,B  speaker-independent: test = every clip of these speakers\n"
             "  --val F              validation fraction of the rest, as sklearn train_test_split\n"
             "                       (test_size=F, random_state=S) (default 0.125; 0 = none)\n"
-            "  --seed S             0..4294967295 (the reference uses 42)\n"
+            "  --seed S             0..4294967295 (default 42, as the reference)\n"
             "  --corpus K           tess | ravdess | cremad | savee | folders | auto (default auto)\n"
             "  --copy               also hard-link (else copy) the test clips into OUTDIR/test/<group>/\n"
             "                       (test.tsv still names the original paths)\n"
@@ -171,8 +171,9 @@ int cmd_split(int argc, char **argv) {
             o.val_fraction = f;
         }
     }
-    if (!data || !out || !seed_s) {
-        fprintf(stderr, "ser split: --data, --seed and --out are required (the reference uses --seed 42)\n");
+    if (!seed_s) seed_s = "42";
+    if (!data || !out) {
+        fprintf(stderr, "ser split: --data and --out are required\n");
         usage(stderr);
         return 2;
     }

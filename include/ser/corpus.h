@@ -7,13 +7,15 @@
  * An audio file the parser cannot label is a SKIP (path + reason), never silent.
  * Clips come out sorted by path (bytewise); paths are absolute (the root goes through realpath).
  *
- * Parsers (label, speaker from the name; group = the clip's folder relative to the root, the
- * root's own name for clips directly in it):
+ * Parsers (label, speaker from the name; group = the clip's folder relative to the root, i.e.
+ * the parent folder's name ("OAF_angry") in the usual one-level layouts, "A/B" when nested, and
+ * the root's own name for clips directly in it):
  *   tess     OAF_back_angry.wav: label = last '_' token of the stem (ps -> surprise); speaker =
  *            the folder name up to its first '_' (OAF_angry -> OAF; the file prefixes have
  *            typos), or the file name's first token when the folder name has no '_'.
  *   ravdess  03-01-EE-II-SS-RR-AA.wav: 7 two-digit fields; modality 03, channel 01 (speech),
- *            EE 01..08, II 01..02, SS 01..02, RR 01..02, AA 01..24 = speaker ("01").
+ *            EE 01..08, II 01..02, SS 01..02, RR 01..02, AA 01..24; speaker = the two
+ *            digits as written ("01"), so that --test-speakers 01,02 reads like the names.
  *   cremad   1001_DFA_ANG_XX.wav: speaker (digits), sentence (3 letters), emotion
  *            ANG/DIS/FEA/HAP/NEU/SAD, level LO/MD/HI/XX.
  *   savee    DC_a01.wav, or a01.wav in a speaker folder (DC/a01.wav): a d f h n sa su + 2 digits.
@@ -101,9 +103,15 @@ typedef struct ser_corpus {
 int ser_corpus_scan(const char *dir, ser_corpus_kind kind, int strict, ser_corpus *out, ser_error *err);
 void ser_corpus_free(ser_corpus *c);
 
-/* Sorted unique labels of clips (for a label encoder: index = position). *names holds
- * pointers into clips (valid while clips lives); free(*names) only. */
+/* Sorted unique labels of clips (for a label encoder: index = position, as sklearn's
+ * LabelEncoder). *names holds pointers into clips (valid while clips lives); free(*names) only. */
 int ser_clips_label_set(const ser_clips *clips, const char ***names, size_t *n_names, ser_error *err);
+
+/* idx[i] = position of clips->v[i].label in names[0..n_names) (a class list, e.g. from
+ * ser_clips_label_set or a saved model). Fails naming the first clip whose label is not in the
+ * list (a test set with a class the model never saw). */
+int ser_clips_label_index(const ser_clips *clips, const char *const *names, size_t n_names, int *idx,
+                          ser_error *err);
 
 /* ---- per-file name parsers (host/corpus_names.c) ------------------------------------------
  * Each takes the file name (with extension) and the name of the folder holding it. match

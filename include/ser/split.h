@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ser/corpus.h"
 #include "ser/error.h"
@@ -57,16 +58,20 @@ uint32_t ser_mt19937_next(ser_mt19937 *r);
 void ser_mt19937_permutation(ser_mt19937 *r, size_t *perm, size_t n);
 
 /* ---- manifests (host/manifest.c) -----------------------------------------------------------
- * Plain text, UTF-8 bytes as found, one clip per line: path<TAB>label<TAB>speaker, after one
- * header line "# path<TAB>label<TAB>speaker". Readers skip lines starting with '#' and blank
- * lines, accept CRLF, and resolve a relative path against the manifest's folder. */
+ * Plain text, UTF-8 bytes as found, one clip per line: path<TAB>label<TAB>speaker<TAB>group,
+ * after one header line "# path<TAB>label<TAB>speaker<TAB>group". Readers skip lines starting
+ * with '#' and blank lines, accept CRLF, accept 3-field lines (group ""; hand-written lists)
+ * and resolve a relative path against the manifest's folder. */
 
 /* Writes clips[idx[i]] for i < n (idx NULL: clips[0..n)) atomically (temp file + rename).
  * Fails naming the file, or a clip whose fields hold a tab or newline. */
 int ser_manifest_write(const char *path, const ser_clip *clips, const size_t *idx, size_t n, ser_error *err);
 
-/* Appends the manifest's rows to out (group ""). Fails with "file:line: reason" on a bad line
- * (not 3 fields, empty path or label). */
+/* The same text (header + lines) to an open stream (ser scan's stdout); -1 on a write error. */
+int ser_manifest_print(FILE *f, const ser_clip *clips, const size_t *idx, size_t n);
+
+/* Appends the manifest's rows to out. Fails with "file:line: reason" on a bad line (not 3 or
+ * 4 fields, empty path or label). */
 int ser_manifest_read(const char *path, ser_clips *out, ser_error *err);
 
 #endif
