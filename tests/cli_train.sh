@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# End to end on audio ser makes itself: `ser synth` -> `ser train` -> the run folder's files ->
+# `ser eval` / `ser predict` on the model file. Asserts that the network learns (validation
+# accuracy at least 0.4, ~3x the 1/7 chance level), that the outputs are complete and well formed,
+# that an interrupted run resumed from its checkpoint ends bit-identical to an uninterrupted
+# one, and that bad input gets clear errors.
+set -u
+: "${SER_BIN:?SER_BIN must point at the ser binary}"
+tmp=$(mktemp -d /tmp/ser_cli_train_XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "FAIL: $*" >&2; fail=1; }
+pass=0
+ok() { pass=$((pass + 1)); }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+
+"$SER_BIN" synth --out "$tmp/syn" --per-class 20 --seed 3 >/dev/null || bad "synth failed"
+# A small corpus learns faster with a quicker batch-norm average (0.9 instead of 0.99).
+sets=(--set model.bn_momentum=0.9 --set train.epochs=14 --set train.batch_size=32)
+"$SER_BIN" train --data "$tmp/syn" --out "$tmp/run" "${sets[@]}" --quiet >"$tmp/train.out" 2>"$tmp/train.err"
+check '[ $? -eq 0 ]' "ser train failed: $(tail -3 "$tmp/train.err")"
+for f in model.safetensors history.jsonl training_history.png confusion_matrix_validation.png model_summary.txt \
+         report.txt report.json config.ini train.tsv val.tsv checkpoint.safetensors; do
+  check '[ -s "$tmp/run/$f" ]' "missing or empty $f"
+done
+check '[ "$(head -c 8 "$tmp/run/training_history.png" | od -An -tx1 | tr -d " ")" = 89504e470d0a1a0a ]' "history plot is not a PNG"
+check '[ "$(wc -l < "$tmp/run/history.jsonl")" -eq 14 ]' "history.jsonl should hold 14 epochs"
+check 'grep -q "\"val_accuracy\"" "$tmp/run/history.jsonl"' "history lacks val_accuracy"
+check 'grep -q "Total params: 200,*039\|Total params: 200039" "$tmp/run/model_summary.txt"' "summary total params"
+# Learning: validation accuracy from report.json well above chance (1/7 = 0.14).
+acc=$(tr -d ' \t\n' < "$tmp/run/report.json" | grep -o '"validation":{[^}]*' | grep -o '"accuracy":[0-9.e-]*' | head -1 | cut -d: -f2)
+check 'awk -v a="$acc" "BEGIN{exit !(a >= 0.4)}"' "validation accuracy $acc is not well above chance"
+echo "validation accuracy after 14 epochs: $acc"
+
+# eval on the whole synthetic corpus, JSON
+"$SER_BIN" eval --model "$tmp/run/model.safetensors" --data "$tmp/syn" --json >"$tmp/eval.json" 2>"$tmp/eval.err"
+check '[ $? -eq 0 ]' "ser eval failed: $(cat "$tmp/eval.err")"
+for k in accuracy macro_f1 weighted_f1 labels per_class confusion; do
+  check 'grep -q "\"$k\"" "$tmp/eval.json"' "eval --json lacks $k"
+done
+check '[ -s "$tmp/run/confusion_matrix_test.png" ]' "eval wrote no confusion matrix"
+
+# predict: one JSON line per file with every class's probability
+"$SER_BIN" predict --model "$tmp/run/model.safetensors" --json "$tmp"/syn/SPA_angry/*.wav >"$tmp/pred.jsonl" 2>"$tmp/pred.err"
+check '[ $? -eq 0 ] && [ "$(wc -l < "$tmp/pred.jsonl")" -eq 20 ]' "predict should print 20 lines"
+check 'grep -q "\"probs\":{\"angry\":" "$tmp/pred.jsonl"' "predict JSON lacks probs"
+
+# Resume: 6 epochs, then --resume with epochs raised to 14 (edit the run's config) must end
+# with the same weights as the straight 14-epoch run above.
+"$SER_BIN" train --data "$tmp/syn" --out "$tmp/half" --set model.bn_momentum=0.9 --set train.epochs=6 \
+    --set train.batch_size=32 --quiet >/dev/null 2>"$tmp/half.err" || bad "6-epoch run failed: $(tail -2 "$tmp/half.err")"
+sed -i 's/^epochs = .*/epochs = 14/' "$tmp/half/config.ini"
+"$SER_BIN" train --resume "$tmp/half" --quiet >/dev/null 2>"$tmp/resume.err"
+check '[ $? -eq 0 ]' "resume failed: $(tail -2 "$tmp/resume.err")"
+# Same config (epochs 14) and same weights -> byte-identical model files.
+check 'cmp -s "$tmp/run/model.safetensors" "$tmp/half/model.safetensors"' "resumed run's model differs from the uninterrupted run's"
+check '[ "$(wc -l < "$tmp/half/history.jsonl")" -eq 14 ]' "resumed history should hold 14 epochs"
+
+# Bad input: clear errors, non-zero exits.
+"$SER_BIN" train --data "$tmp/nonexistent" --out "$tmp/x" 2>"$tmp/e1"; rc=$?
+check '[ $rc -ne 0 ] && grep -q "nonexistent" "$tmp/e1"' "missing data folder: $(cat "$tmp/e1")"
+mkdir -p "$tmp/empty"
+"$SER_BIN" train --data "$tmp/empty" --out "$tmp/x" 2>"$tmp/e2"; rc=$?
+check '[ $rc -ne 0 ] && grep -q "empty" "$tmp/e2"' "empty data folder: $(cat "$tmp/e2")"
+"$SER_BIN" train --data "$tmp/syn" --out "$tmp/x" --set train.epoch=3 2>"$tmp/e3"; rc=$?
+check '[ $rc -ne 0 ] && grep -q "train.epoch" "$tmp/e3"' "unknown key: $(cat "$tmp/e3")"
+head -c 1000 "$tmp/run/model.safetensors" >"$tmp/trunc.safetensors"
+"$SER_BIN" eval --model "$tmp/trunc.safetensors" --data "$tmp/syn" 2>"$tmp/e4"; rc=$?
+check '[ $rc -ne 0 ] && grep -q "trunc.safetensors" "$tmp/e4"' "truncated model: $(cat "$tmp/e4")"
+echo "not a model" >"$tmp/junk.safetensors"
+"$SER_BIN" predict --model "$tmp/junk.safetensors" "$tmp"/syn/SPA_angry/SPA_back_angry.wav 2>"$tmp/e5"; rc=$?
+check '[ $rc -ne 0 ] && grep -q "junk.safetensors" "$tmp/e5"' "junk model: $(cat "$tmp/e5")"
+
+echo "cli_train: $pass passed, $fail failed"
+[ $fail -eq 0 ]
