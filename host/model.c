@@ -2,11 +2,25 @@
  * forward (training / inference), backward of the whole network, Adam over trainable slices.
  * The layers are host/layers/ (one file per layer); this file only wires them (shapes in ser/model.h). */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "layers/layers.h"
 #include "ser/model.h"
+
+const char *const ser_prof_names[SER_PROF_N] = {
+    "conv_fwd", "bn_fwd", "relu_fwd", "pool_fwd", "dropout_fwd", "conv_bwd", "bn_bwd", "relu_bwd", "pool_bwd",
+    "dropout_bwd", "rnn_fwd", "rnn_bwd", "adam",
+};
+
+/* Times one layer call into m->prof[kind][block]. */
+#define TIMED(kind, block, call)                                                       \
+    do {                                                                               \
+        const double t0_ = omp_get_wtime();                                            \
+        call;                                                                          \
+        m->prof[kind][block] += omp_get_wtime() - t0_;                                 \
+    } while (0)
 
 static size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
@@ -83,9 +97,6 @@ int ser_model_create(ser_model *m, const ser_config *cfg, int classes, ser_error
         SL(1, 1, m->F, 0, 0, 0, "conv%d.bias", i);
         SL(1, 1, m->F, 0, 0, 0, "bn%d.gamma", i);
         SL(1, 1, m->F, 0, 0, 0, "bn%d.beta", i);
-        SL(0, 1, m->F, 0, 0, 0, "bn%d.moving_mean", i);
-        SL(0, 1, m->F, 0, 0, 0, "bn%d.moving_variance", i);
-#undef SL
     }
     const int U = m->U, G = 4 * m->U;
     add_slice(m, "lstm1.kernel", 1, 2, m->D, G, 0, 0);
@@ -101,6 +112,12 @@ int ser_model_create(ser_model *m, const ser_config *cfg, int classes, ser_error
     add_slice(m, "lstm2.bias", 1, 1, G, 0, 0, 0);
     add_slice(m, "dense.kernel", 1, 2, U, classes, 0, 0);
     add_slice(m, "dense.bias", 1, 1, classes, 0, 0, 0);
+    m->n_trainable_padded = m->nparams_padded;   /* trainable slices first: Adam is one call */
+    for (int i = 1; i <= m->blocks; i++) {
+        SL(0, 1, m->F, 0, 0, 0, "bn%d.moving_mean", i);
+        SL(0, 1, m->F, 0, 0, 0, "bn%d.moving_variance", i);
+    }
+#undef SL
 
     /* params | grads | adam_m | adam_v: one 64-byte-aligned allocation */
     const size_t n = m->nparams_padded;
@@ -209,7 +226,8 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int
         const ser_block_shape *b = &m->blk[i];
         const size_t n = (size_t)B * b->H * b->W * F, no = (size_t)B * b->Ho * b->Wo * F;
         const float *kernel = P(m, w, "conv%d.kernel", i + 1);
-        conv2d_forward(a->conv[i], a->col, in, kernel, P(m, w, "conv%d.bias", i + 1), B, b->H, b->W, b->Cin, F, m->K);
+        TIMED(SER_PROF_CONV_F, i, conv2d_forward(a->conv[i], a->col, in, kernel, P(m, w, "conv%d.bias", i + 1), B, b->H, b->W, b->Cin, F, m->K));
+        const double tbn = omp_get_wtime();
         if (training)
             batchnorm_forward_train(a->bn[i], a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.moving_mean", i + 1),
                                     P(m, w, "bn%d.moving_variance", i + 1), a->conv[i], P(m, w, "bn%d.gamma", i + 1),
@@ -219,18 +237,19 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int
             batchnorm_forward_infer(a->bn[i], a->conv[i], P(m, w, "bn%d.gamma", i + 1), P(m, w, "bn%d.beta", i + 1),
                                     P(m, w, "bn%d.moving_mean", i + 1), P(m, w, "bn%d.moving_variance", i + 1),
                                     (int)(n / F), F, (float)m->cfg.bn_epsilon);
-        relu_forward(a->bn[i], a->bn[i], n);
-        maxpool2d_forward(a->pool[i], a->argmax[i], a->bn[i], B, b->H, b->W, F, m->P);
+        m->prof[SER_PROF_BN_F][i] += omp_get_wtime() - tbn;
+        TIMED(SER_PROF_RELU_F, i, relu_forward(a->bn[i], a->bn[i], n));
+        TIMED(SER_PROF_POOL_F, i, maxpool2d_forward(a->pool[i], a->argmax[i], a->bn[i], B, b->H, b->W, F, m->P));
         if (training && rate > 0.0f) {
-            dropout_forward(a->drop[i], a->mask[i], a->pool[i], no, rate, m->seed, m->step, (uint32_t)i);
+            TIMED(SER_PROF_DROP_F, i, dropout_forward(a->drop[i], a->mask[i], a->pool[i], no, rate, m->seed, m->step, (uint32_t)i));
             in = a->drop[i];
         } else {
             in = a->pool[i];
         }
-        const ser_slice *ks = ser_model_slice(m, "conv1.kernel") + 6 * i;   /* conv{i}.kernel */
-        l2 += l2_forward(kernel, ks->count, (float)m->cfg.l2);
+        l2 += l2_forward(kernel, (size_t)m->K * m->K * b->Cin * F, (float)m->cfg.l2);
     }
     const float *seq = in; /* (B, T, D) */
+    const double trnn = omp_get_wtime();
     lstm_forward(a->h1, a->c1, a->g1, seq, P(m, w, "lstm1.kernel", 0), P(m, w, "lstm1.recurrent_kernel", 0),
                  P(m, w, "lstm1.bias", 0), B, m->T, m->D, U);
     const float *x2 = a->h1; /* (B, T2, U) */
@@ -244,6 +263,7 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int
     for (int s = 0; s < B; s++)
         memcpy(a->h2last + (size_t)s * U, a->h2 + ((size_t)s * m->T2 + m->T2 - 1) * U, (size_t)U * sizeof(float));
     dense_forward(a->logits, a->h2last, P(m, w, "dense.kernel", 0), P(m, w, "dense.bias", 0), B, U, C);
+    m->prof[SER_PROF_RNN_F][m->blocks] += omp_get_wtime() - trnn;
     float xent = 0.0f;
     if (labels) {
         memcpy(a->labels, labels, (size_t)B * sizeof(int32_t));
@@ -266,7 +286,8 @@ void ser_model_backward(ser_model *m) {
     const int B = m->last_B, F = m->F, U = m->U, C = m->classes;
     const float rate = (float)m->cfg.dropout;
     float *w = m->params, *g = m->grads;
-    memset(g, 0, m->nparams_padded * sizeof(float));
+    memset(g, 0, m->n_trainable_padded * sizeof(float));
+    const double trnn = omp_get_wtime();
 
     softmax_xent_backward(a->dlogits, a->probs, a->labels, B, C);
     dense_backward(a->dh2last, P(m, g, "dense.kernel", 0), P(m, g, "dense.bias", 0), a->dlogits, a->h2last,
@@ -291,40 +312,40 @@ void ser_model_backward(ser_model *m) {
     lstm_backward(a->gA, P(m, g, "lstm1.kernel", 0), P(m, g, "lstm1.recurrent_kernel", 0), P(m, g, "lstm1.bias", 0),
                   a->lstm_scratch, a->dh1, seq, a->h1, a->c1, a->g1, P(m, w, "lstm1.kernel", 0),
                   P(m, w, "lstm1.recurrent_kernel", 0), B, m->T, m->D, U);
+    m->prof[SER_PROF_RNN_B][m->blocks] += omp_get_wtime() - trnn;
     for (int i = last; i >= 0; i--) {
         const ser_block_shape *b = &m->blk[i];
         const size_t n = (size_t)B * b->H * b->W * F, no = (size_t)B * b->Ho * b->Wo * F;
         const float *dpool = a->gA;
         if (dropped) {
-            dropout_backward(a->gB, a->gA, a->mask[i], no, rate);
+            TIMED(SER_PROF_DROP_B, i, dropout_backward(a->gB, a->gA, a->mask[i], no, rate));
             dpool = a->gB;
         }
         float *dbn = dropped ? a->gA : a->gB;
         float *dconv = dropped ? a->gB : a->gA;
-        maxpool2d_backward(dbn, dpool, a->argmax[i], B, b->H, b->W, F, m->P);
-        relu_backward(dbn, dbn, a->bn[i], n);
-        batchnorm_backward(dconv, P(m, g, "bn%d.gamma", i + 1), P(m, g, "bn%d.beta", i + 1), dbn, a->conv[i],
-                           a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.gamma", i + 1), (int)(n / F), F);
+        TIMED(SER_PROF_POOL_B, i, maxpool2d_backward(dbn, dpool, a->argmax[i], B, b->H, b->W, F, m->P));
+        TIMED(SER_PROF_RELU_B, i, relu_backward(dbn, dbn, a->bn[i], n));
+        TIMED(SER_PROF_BN_B, i, batchnorm_backward(dconv, P(m, g, "bn%d.gamma", i + 1), P(m, g, "bn%d.beta", i + 1), dbn, a->conv[i],
+                           a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.gamma", i + 1), (int)(n / F), F));
         const float *in = i == 0 ? m->last_x : (dropped ? a->drop[i - 1] : a->pool[i - 1]);
         float *kernel = P(m, w, "conv%d.kernel", i + 1), *dkernel = P(m, g, "conv%d.kernel", i + 1);
         /* the block input's gradient goes to whichever buffer dconv is not, then to gA */
         float *din = i == 0 ? NULL : (dconv == a->gA ? a->gB : a->gA);
+        const double tc = omp_get_wtime();
         conv2d_backward(din, dkernel, P(m, g, "conv%d.bias", i + 1), a->col, dconv, in, kernel, B, b->H, b->W,
                         b->Cin, F, m->K);
-        const ser_slice *ks = ser_model_slice(m, "conv1.kernel") + 6 * i;
-        l2_backward(dkernel, kernel, ks->count, (float)m->cfg.l2);
+        l2_backward(dkernel, kernel, (size_t)m->K * m->K * b->Cin * F, (float)m->cfg.l2);
         if (din && din != a->gA) memcpy(a->gA, din, (size_t)B * b->H * b->W * b->Cin * sizeof(float));
+        m->prof[SER_PROF_CONV_B][i] += omp_get_wtime() - tc;
     }
 }
 
 void ser_model_step(ser_model *m, float lr, float beta1, float beta2, float eps) {
+    const double t0 = omp_get_wtime();
     m->adam_t++;
-    for (int i = 0; i < m->nslices; i++) {
-        const ser_slice *s = &m->slices[i];
-        if (!s->trainable) continue;
-        adam_update(m->params + s->offset, m->adam_m + s->offset, m->adam_v + s->offset, m->grads + s->offset,
-                    s->count, lr, beta1, beta2, eps, m->adam_t);
-    }
+    /* the trainable slices are one range; their padding has zero gradients, so it stays zero */
+    adam_update(m->params, m->adam_m, m->adam_v, m->grads, m->n_trainable_padded, lr, beta1, beta2, eps, m->adam_t);
+    m->prof[SER_PROF_ADAM][m->blocks] += omp_get_wtime() - t0;
 }
 
 double ser_model_train_flops(const ser_model *m, int B) {

@@ -34,6 +34,7 @@ static void test_reference_shapes(void) {
     CHECK(ser_model_slice(&m, "dense.kernel")->shape[1] == 7);
     for (int i = 0; i < m.nslices; i++) {
         CHECK(m.slices[i].offset % SER_SLICE_ALIGN == 0);
+        CHECK(m.slices[i].trainable == (m.slices[i].offset < m.n_trainable_padded));
         if (i) CHECK(m.slices[i].offset >= m.slices[i - 1].offset + m.slices[i - 1].count);
     }
     /* initialisers: orthogonal recurrent kernel has orthonormal rows; forget bias 1; glorot range */

@@ -85,6 +85,7 @@ int cmd_bench_epoch(int argc, char **argv) {
         if (be->ops->forward(be, x, labels, B, 1, &loss, &err) || be->ops->backward(be, &err) || be->ops->step(be, lr, &err))
             goto fail;
     }
+    memset(m.prof, 0, sizeof m.prof);
     const double t0 = now_s();
     int steps = 0;
     double flops = 0.0;
@@ -105,9 +106,17 @@ int cmd_bench_epoch(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"backend\": \"cpu\", \"batch\": %d, \"train_clips\": %d, \"val_clips\": %d, \"train_steps\": %d, "
            "\"train_s\": %.4f, \"val_s\": %.4f, \"epoch_s\": %.4f, \"gflop\": %.2f, \"gflops\": %.1f, "
-           "\"params\": %zu, \"arena_mb\": %.1f, \"peak_rss_mb\": %.1f, \"last_loss\": %.5f, \"data\": \"random\"}\n",
+           "\"params\": %zu, \"arena_mb\": %.1f, \"peak_rss_mb\": %.1f, \"last_loss\": %.5f, \"data\": \"random\", ",
            B, ntrain, nval, steps, t1 - t0, t2 - t1, t2 - t0, flops * 1e-9, flops * 1e-9 / (t2 - t0),
            m.n_trainable + m.n_nontrainable, m.acts.bytes / 1048576.0, ru.ru_maxrss / 1024.0, loss);
+    /* seconds per layer kind, per conv block then the rest */
+    printf("\"profile_s\": {");
+    for (int k = 0; k < SER_PROF_N; k++) {
+        printf("%s\"%s\": [", k ? ", " : "", ser_prof_names[k]);
+        for (int b = 0; b <= m.blocks; b++) printf("%s%.3f", b ? ", " : "", m.prof[k][b]);
+        printf("]");
+    }
+    printf("}}\n");
     free(x);
     free(labels);
     ser_backend_destroy(be);

@@ -13,18 +13,21 @@
  *   output feeds the Dense layer (Keras: LSTM(U, return_sequences=True) -> LSTM(U)).
  *
  * PARAMETER LAYOUT (the contract for the CUDA backend and the safetensors checkpoint):
- * float32, row-major, Keras shapes and names, in this order:
+ * float32, row-major, Keras shapes and names, trainable slices first, in this order:
  *   for i in 1..conv_blocks:
- *     conv{i}.kernel [K,K,Cin,F]  conv{i}.bias [F]
- *     bn{i}.gamma [F]  bn{i}.beta [F]  bn{i}.moving_mean [F]  bn{i}.moving_variance [F]
+ *     conv{i}.kernel [K,K,Cin,F]  conv{i}.bias [F]  bn{i}.gamma [F]  bn{i}.beta [F]
  *   lstm1.kernel [D,4U]  lstm1.recurrent_kernel [U,4U]  lstm1.bias [4U]    (gates i, f, c, o)
  *   attention.W [U,U]  attention.b [U]  attention.U [U,1]                  (only if attention)
  *   lstm2.kernel [U,4U]  lstm2.recurrent_kernel [U,4U]  lstm2.bias [4U]
  *   dense.kernel [U,C]  dense.bias [C]
+ *   ---- n_trainable_padded: the non-trainable slices follow ----
+ *   for i in 1..conv_blocks: bn{i}.moving_mean [F]  bn{i}.moving_variance [F]
  * Each slice starts at a multiple of SER_SLICE_ALIGN floats (16 floats = 64 bytes: one cache
- * line, one AVX-512 vector); the gap after a slice is zero and stays zero (no gradient, Adam
- * leaves zeros). bn{i}.moving_* are non-trainable: their gradient stays 0, Adam skips them, L2
- * never touches them; BatchNorm's training forward updates them in place.
+ * line, one AVX-512 vector); the gap after a slice is zero and stays zero (zero gradient, so
+ * Adam leaves it at zero). Trainable slices form ONE range [0, n_trainable_padded): gradient
+ * zeroing and Adam are one call each (one kernel launch on the GPU). bn{i}.moving_* are
+ * non-trainable: no gradient, Adam never sees them, L2 never touches them; BatchNorm's training
+ * forward updates them in place.
  *
  * Initialisers (Keras defaults, seeded by train.seed with ser's own generator, so the values
  * are not Keras's draws): glorot_uniform for conv, LSTM input, attention W and U, and dense
@@ -84,6 +87,15 @@ typedef struct ser_acts {
     size_t bytes;
 } ser_acts;
 
+/* Wall time per layer kind and conv block (index blocks = the rest of the network), summed over
+ * forwards/backwards since the last reset: where an epoch goes (ser bench-epoch prints it). */
+enum {
+    SER_PROF_CONV_F, SER_PROF_BN_F, SER_PROF_RELU_F, SER_PROF_POOL_F, SER_PROF_DROP_F,
+    SER_PROF_CONV_B, SER_PROF_BN_B, SER_PROF_RELU_B, SER_PROF_POOL_B, SER_PROF_DROP_B,
+    SER_PROF_RNN_F, SER_PROF_RNN_B, SER_PROF_ADAM, SER_PROF_N
+};
+extern const char *const ser_prof_names[SER_PROF_N];
+
 typedef struct ser_model {
     ser_model_config cfg;
     int H, W;                   /* input: features.n_mfcc x features.frames, 1 channel */
@@ -96,6 +108,7 @@ typedef struct ser_model {
     ser_slice slices[SER_MAX_SLICES];
     int nslices;
     size_t nparams_padded;      /* floats in each of params / grads / m / v */
+    size_t n_trainable_padded;  /* the trainable slices are [0, n_trainable_padded) */
     size_t n_trainable, n_nontrainable;   /* real counts (no padding) */
 
     float *params, *grads, *adam_m, *adam_v;   /* one allocation of 4 * nparams_padded */
@@ -108,6 +121,7 @@ typedef struct ser_model {
     float last_xent;
     int last_B, last_training;
     const float *last_x;
+    double prof[SER_PROF_N][SER_MAX_BLOCKS + 1];   /* seconds; reset with memset */
 } ser_model;
 
 /* Builds the description and allocates parameters, gradients and Adam moments, initialised

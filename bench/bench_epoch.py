@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""One training epoch of the reference network (DESIGN.md) in ser, PyTorch CPU and TensorFlow CPU,
+on the same machine in the same run: 2238 TESS-sized clips, 87.5 % trained at batch 64 (1958 clips,
+31 steps, the last partial) and 12.5 % validated (280 clips, inference mode). All three are fed the
+same random 40 x 130 features: the cost of an epoch does not depend on the feature values.
+Prints seconds per epoch, the ratios, ser's GFLOP/s and the single-precision GEMM peak of the
+system OpenBLAS measured in this run (cblas_sgemm 2048^3 through ctypes).
+
+Usage: python3 bench/bench_epoch.py [--ser build/ser] [--threads 2] [--skip-tf] [--skip-torch] [--epochs 2]
+Each framework runs --epochs epochs and reports its fastest one (the first pays tracing/warm-up)."""
+import argparse
+import ctypes
+import ctypes.util
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+
+H, W, F, U, C, BATCH = 40, 130, 64, 32, 7, 64
+N_TRAIN, N_VAL = 1958, 280
+
+
+def sgemm_peak(threads, n=2048, reps=5):
+    name = ctypes.util.find_library("openblas") or "libopenblas.so.0"
+    lib = ctypes.CDLL(name)
+    try:
+        lib.openblas_set_num_threads(threads)
+    except AttributeError:
+        pass
+    a = np.random.rand(n, n).astype(np.float32)
+    b = np.random.rand(n, n).astype(np.float32)
+    c = np.zeros((n, n), np.float32)
+    p = lambda arr: arr.ctypes.data_as(ctypes.c_void_p)
+    f = ctypes.c_float
+    best = 1e9
+    for _ in range(reps):
+        t = time.perf_counter()
+        lib.cblas_sgemm(101, 111, 111, n, n, n, f(1.0), p(a), n, p(b), n, f(0.0), p(c), n)
+        best = min(best, time.perf_counter() - t)
+    return 2.0 * n ** 3 / best / 1e9
+
+
+def bench_ser(ser, threads, epochs):
+    best = None
+    for _ in range(epochs):
+        out = subprocess.run([ser, "bench-epoch", "--train", str(N_TRAIN), "--val", str(N_VAL),
+                              "--set", f"train.threads={threads}"], check=True, capture_output=True, text=True)
+        r = json.loads(out.stdout)
+        if best is None or r["epoch_s"] < best["epoch_s"]:
+            best = r
+    return best
+
+
+def data():
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((N_TRAIN + N_VAL, H, W, 1)).astype(np.float32)
+    ys = rng.integers(0, C, N_TRAIN + N_VAL)
+    return xs[:N_TRAIN], ys[:N_TRAIN], xs[N_TRAIN:], ys[N_TRAIN:]
+
+
+def bench_torch(threads, epochs):
+    import torch
+    import torch.nn as nn
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+
+    class Attention(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.W = nn.Parameter(torch.empty(d, d)); nn.init.xavier_uniform_(self.W)
+            self.b = nn.Parameter(torch.zeros(d))
+            self.U = nn.Parameter(torch.empty(d, 1)); nn.init.xavier_uniform_(self.U)
+
+        def forward(self, x):                            # (B, T, D)
+            a = torch.softmax(torch.tanh(x @ self.W + self.b) @ self.U, dim=1)
+            return (a * x).sum(1)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            blocks, cin = [], 1
+            for _ in range(4):
+                blocks += [nn.Conv2d(cin, F, 3, padding=1), nn.BatchNorm2d(F, eps=1e-3, momentum=0.01), nn.ReLU(),
+                           nn.MaxPool2d(2, ceil_mode=True), nn.Dropout(0.2)]
+                cin = F
+            self.cnn = nn.Sequential(*blocks)
+            self.lstm1 = nn.LSTM(9 * F, U, batch_first=True)
+            self.att = Attention(U)
+            self.lstm2 = nn.LSTM(U, U, batch_first=True)
+            self.dense = nn.Linear(U, C)
+
+        def forward(self, x):                            # (B, 1, H, W)
+            y = self.cnn(x)                              # (B, F, 3, 9)
+            y = y.permute(0, 2, 3, 1).reshape(y.shape[0], 3, 9 * F)   # Keras NHWC flatten per MFCC row
+            y, _ = self.lstm1(y)
+            y = self.att(y).unsqueeze(1)
+            y, _ = self.lstm2(y)
+            return self.dense(y[:, -1])
+
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=5e-4, eps=1e-7)
+    conv_kernels = [m.weight for m in net.cnn if isinstance(m, nn.Conv2d)]
+    xt, yt, xv, yv = data()
+    xt = torch.from_numpy(xt).permute(0, 3, 1, 2).contiguous(); yt = torch.from_numpy(yt)
+    xv = torch.from_numpy(xv).permute(0, 3, 1, 2).contiguous()
+    lossf = nn.CrossEntropyLoss()
+    times = []
+    for _ in range(epochs):
+        t = time.perf_counter()
+        net.train()
+        for i in range(0, N_TRAIN, BATCH):
+            opt.zero_grad()
+            loss = lossf(net(xt[i:i + BATCH]), yt[i:i + BATCH]) + 0.01 * sum((k * k).sum() for k in conv_kernels)
+            loss.backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            for i in range(0, N_VAL, BATCH):
+                net(xv[i:i + BATCH])
+        times.append(time.perf_counter() - t)
+    return min(times), torch.__version__
+
+
+def bench_tf(threads, epochs):
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
+    import make_keras_golden as g
+    g.F = F
+    keras.utils.set_random_seed(0)
+    base = g.build()
+    # the reference: Dropout 0.2 after each block and a softmax Dense; rebuild with those rates
+    inp = keras.Input((H, W, 1))
+    x = inp
+    for i in range(1, 5):
+        x = keras.layers.Conv2D(F, 3, padding="same", kernel_regularizer=keras.regularizers.l2(0.01))(x)
+        x = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-3)(x)
+        x = keras.layers.Activation("relu")(x)
+        x = keras.layers.MaxPooling2D(2, padding="same")(x)
+        x = keras.layers.Dropout(0.2)(x)
+    x = keras.layers.TimeDistributed(keras.layers.Flatten())(x)
+    x = keras.layers.LSTM(U, return_sequences=True)(x)
+    x = g.Attention()(x)
+    x = keras.layers.Reshape((1, U))(x)
+    x = keras.layers.LSTM(U)(x)
+    out = keras.layers.Dense(C, activation="softmax")(x)
+    model = keras.Model(inp, out)
+    del base
+    model.compile(optimizer=keras.optimizers.Adam(5e-4, epsilon=1e-7), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    xt, yt, xv, yv = data()
+    times = []
+
+    class T(keras.callbacks.Callback):
+        def on_epoch_begin(self, e, logs=None): self.t = time.perf_counter()
+        def on_epoch_end(self, e, logs=None): times.append(time.perf_counter() - self.t)
+
+    model.fit(xt, np.eye(C)[yt], batch_size=BATCH, epochs=epochs, validation_data=(xv, np.eye(C)[yv]),
+              shuffle=True, verbose=0, callbacks=[T()])
+    return min(times), tf.__version__
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ser", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "ser"))
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--skip-tf", action="store_true")
+    ap.add_argument("--skip-torch", action="store_true")
+    a = ap.parse_args()
+    print(f"one epoch: {N_TRAIN} train clips at batch {BATCH} + {N_VAL} validation clips, 40x130 RANDOM features "
+          f"(the epoch cost does not depend on them), {a.threads} threads, best of {a.epochs} epochs")
+    peak = sgemm_peak(a.threads)
+    r = bench_ser(a.ser, a.threads, a.epochs)
+    rows = [("ser (cpu)", r["epoch_s"])]
+    if not a.skip_torch:
+        t, v = bench_torch(a.threads, a.epochs)
+        rows.append((f"PyTorch {v}", t))
+    if not a.skip_tf:
+        t, v = bench_tf(a.threads, a.epochs)
+        rows.append((f"TensorFlow {v}", t))
+    print(f"{'engine':<28} {'s/epoch':>8} {'x ser':>7}")
+    for name, t in rows:
+        print(f"{name:<28} {t:8.2f} {t / r['epoch_s']:7.2f}")
+    print(f"ser: {r['gflop']:.0f} GFLOP per epoch (conv/LSTM/dense GEMM work), {r['gflops']:.1f} GFLOP/s = "
+          f"{100 * r['gflops'] / peak:.0f} % of the cblas sgemm peak {peak:.1f} GFLOP/s measured now; "
+          f"peak RSS {r['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
