@@ -15,10 +15,14 @@ ok() { pass=$((pass + 1)); }
 check() { if eval "$1"; then ok; else bad "$2"; fi; }
 
 "$SER_BIN" synth --out "$tmp/syn" --per-class 20 --seed 3 >/dev/null || bad "synth failed"
+# One bad file among the good ones: random bytes under a valid name. Training uses the rest
+# and lists it.
+head -c 3000 /dev/urandom >"$tmp/syn/SPA_angry/SPA_zzjunk_angry.wav"
 # A small corpus learns faster with a quicker batch-norm average (0.9 instead of 0.99).
 sets=(--set model.bn_momentum=0.9 --set train.epochs=14 --set train.batch_size=32)
 "$SER_BIN" train --data "$tmp/syn" --out "$tmp/run" "${sets[@]}" --quiet >"$tmp/train.out" 2>"$tmp/train.err"
 check '[ $? -eq 0 ]' "ser train failed: $(tail -3 "$tmp/train.err")"
+check 'grep -q "SPA_zzjunk_angry.wav" "$tmp/train.err"' "the bad file is not listed: $(cat "$tmp/train.err")"
 for f in model.safetensors history.jsonl training_history.png confusion_matrix_validation.png model_summary.txt \
          report.txt report.json config.ini train.tsv val.tsv checkpoint.safetensors; do
   check '[ -s "$tmp/run/$f" ]' "missing or empty $f"
