@@ -26,6 +26,13 @@ static void test_reference_shapes(void) {
     CHECK(m.blk[0].Ho == 20 && m.blk[0].Wo == 65 && m.blk[1].Ho == 10 && m.blk[1].Wo == 33);
     CHECKF(m.n_trainable + m.n_nontrainable == 200039, "total %zu", m.n_trainable + m.n_nontrainable);
     CHECK(m.n_nontrainable == 512);
+    /* the layout contract (ser/model.h): offsets in floats, 64-byte aligned, trainable first */
+    CHECK(ser_model_slice(&m, "conv2.kernel")->offset == 768);
+    CHECK(ser_model_slice(&m, "lstm1.kernel")->offset == 111936);
+    CHECK(ser_model_slice(&m, "attention.U")->offset == 190944);
+    CHECK(ser_model_slice(&m, "dense.bias")->offset == 199520);
+    CHECK(ser_model_slice(&m, "bn1.moving_mean")->offset == 199536 && m.n_trainable_padded == 199536);
+    CHECK(ser_model_slice(&m, "bn4.moving_variance")->offset == 199984 && m.nparams_padded == 200048);
     const ser_slice *s = ser_model_slice(&m, "lstm1.kernel");
     CHECK(s && s->shape[0] == 576 && s->shape[1] == 128);
     s = ser_model_slice(&m, "conv2.kernel");

@@ -19,6 +19,23 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Peak resident set of this process in MB: VmHWM (per address space, so it starts afresh at
+ * exec; getrusage's ru_maxrss carries the pre-exec peak of a forking parent such as Python). */
+static double peak_rss_mb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1.0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = atof(line + 6);
+    if (f) fclose(f);
+    if (kb < 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = (double)ru.ru_maxrss;
+    }
+    return kb / 1024.0;
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: ser bench-epoch [--config F] [--set section.key=value]... [--train N] [--val N]\n"
                "                       [--classes C] [--warmup N]\n"
@@ -102,13 +119,11 @@ int cmd_bench_epoch(int argc, char **argv) {
         flops += ser_model_train_flops(&m, b) / 3.0;
     }
     const double t2 = now_s();
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     printf("{\"backend\": \"cpu\", \"batch\": %d, \"train_clips\": %d, \"val_clips\": %d, \"train_steps\": %d, "
            "\"train_s\": %.4f, \"val_s\": %.4f, \"epoch_s\": %.4f, \"gflop\": %.2f, \"gflops\": %.1f, "
            "\"params\": %zu, \"arena_mb\": %.1f, \"peak_rss_mb\": %.1f, \"last_loss\": %.5f, \"data\": \"random\", ",
            B, ntrain, nval, steps, t1 - t0, t2 - t1, t2 - t0, flops * 1e-9, flops * 1e-9 / (t2 - t0),
-           m.n_trainable + m.n_nontrainable, m.acts.bytes / 1048576.0, ru.ru_maxrss / 1024.0, loss);
+           m.n_trainable + m.n_nontrainable, m.acts.bytes / 1048576.0, peak_rss_mb(), loss);
     /* seconds per layer kind, per conv block then the rest */
     printf("\"profile_s\": {");
     for (int k = 0; k < SER_PROF_N; k++) {
