@@ -1,5 +1,7 @@
 /* `ser`: the command-line front door. Dispatches to host/cli/cmd_<name>.c. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "build_info.h"
@@ -34,7 +36,19 @@ int cli_wants_help(int argc, char **argv) {
     return 0;
 }
 
+/* libgomp's idle threads spin by default; when another process holds a core (a shared
+ * workstation, a second job) a spinning team is ~3x slower, and on an idle machine passive
+ * waiting costs nothing measurable (bench/bench_epoch.py). libgomp reads OMP_WAIT_POLICY when
+ * it loads, so set it and re-execute once, unless the user chose a policy. */
+static void prefer_passive_omp(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("SER_NO_REEXEC")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0 || setenv("SER_NO_REEXEC", "1", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): carry on with the default policy */
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_omp(argv);
     if (argc < 2) {
         print_usage(stderr);
         return 2;
