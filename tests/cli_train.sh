@@ -45,8 +45,13 @@ done
 check '[ -s "$tmp/run/confusion_matrix_test.png" ]' "eval wrote no confusion matrix"
 
 # predict: one JSON line per file with every class's probability
+# (the folder also holds the junk file: it is reported, the 20 good files are predicted, exit 1)
 "$SER_BIN" predict --model "$tmp/run/model.safetensors" --json "$tmp"/syn/SPA_angry/*.wav >"$tmp/pred.jsonl" 2>"$tmp/pred.err"
-check '[ $? -eq 0 ] && [ "$(wc -l < "$tmp/pred.jsonl")" -eq 20 ]' "predict should print 20 lines"
+rc=$?
+check '[ $rc -eq 1 ] && [ "$(wc -l < "$tmp/pred.jsonl")" -eq 20 ]' "predict should print 20 lines and exit 1 (rc $rc)"
+check 'grep -q "SPA_zzjunk_angry.wav" "$tmp/pred.err"' "predict does not name the bad file"
+"$SER_BIN" predict --model "$tmp/run/model.safetensors" "$tmp"/syn/SPB_sad/SPB_back_sad.wav >"$tmp/pred1.txt" 2>/dev/null
+check '[ $? -eq 0 ] && grep -q "sad=" "$tmp/pred1.txt"' "predict on one good file"
 check 'grep -q "\"probs\":{\"angry\":" "$tmp/pred.jsonl"' "predict JSON lacks probs"
 
 # Resume: 6 epochs, then --resume with epochs raised to 14 (edit the run's config) must end
