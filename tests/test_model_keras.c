@@ -112,7 +112,7 @@ int main(void) {
         if (!r) continue;
         const float *got = (s->trainable ? m.grads : m.params) + s->offset;
         const double e = compare(name, got, r);
-        CHECKF(e <= (s->trainable ? 1e-3 : 1e-4), "%s: %.2e", name, e);
+        CHECKF(e <= (s->trainable ? 1e-3 : 1e-6), "%s: %.2e", name, e);
     }
     ser_model_forward(&m, x->data, NULL, 4, 0);
     CHECK(compare("infer.logits", m.acts.logits, find("infer.logits")) <= 1e-4);

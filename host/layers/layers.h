@@ -24,8 +24,8 @@ void conv2d_backward(float *din /* (B,H,W,Cin) or NULL */, float *dkernel, float
 
 /* ---- BatchNormalization over the last axis (N = B*H*W rows of C channels) ----
  * Training: normalise with the batch mean and biased variance; update the moving averages as
- * Keras does (moving = moving * momentum + batch * (1 - momentum), the variance term with
- * Bessel's correction N / (N - 1), as TF's fused batch norm). Inference: moving statistics. */
+ * Keras 3 does (moving = moving * momentum + batch * (1 - momentum), the biased batch
+ * variance; TF 2's fused kernel used N / (N - 1) instead). Inference: moving statistics. */
 void batchnorm_forward_train(float *out, float *mean /* (C) cache */, float *rstd /* (C) cache */,
                              float *moving_mean, float *moving_var, const float *in,
                              const float *gamma, const float *beta, int N, int C, float momentum, float eps);
