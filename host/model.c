@@ -317,25 +317,19 @@ void ser_model_backward(ser_model *m) {
     m->prof[SER_PROF_RNN_B][m->blocks] += omp_get_wtime() - trnn;
     for (int i = last; i >= 0; i--) {
         const ser_block_shape *b = &m->blk[i];
-        const size_t no = (size_t)B * b->Ho * b->Wo * F;
-        const float *dpool = a->gA;
-        if (dropped) {
-            TIMED(SER_PROF_DROP_B, i, dropout_backward(a->gB, a->gA, a->mask[i], no, rate));
-            dpool = a->gB;
-        }
-        float *dconv = dropped ? a->gA : a->gB;
-        TIMED(SER_PROF_POOL_B, i, bn_relu_pool_backward(dconv, P(m, g, "bn%d.gamma", i + 1), P(m, g, "bn%d.beta", i + 1), dpool,
-                                                       a->pool[i], a->argmax[i], a->xsel[i], a->conv[i], a->bn_mean[i],
+        /* gA = d(block output) (after dropout); dconv -> gB; din -> gA, free once gA is consumed */
+        float *dconv = a->gB;
+        TIMED(SER_PROF_POOL_B, i, bn_relu_pool_backward(dconv, P(m, g, "bn%d.gamma", i + 1), P(m, g, "bn%d.beta", i + 1), a->gA,
+                                                       dropped ? a->mask[i] : NULL, dropped ? rate : 0.0f, a->pool[i],
+                                                       a->argmax[i], a->xsel[i], a->conv[i], a->bn_mean[i],
                                                        a->bn_rstd[i], P(m, w, "bn%d.gamma", i + 1), B, b->H, b->W, F, m->P));
         const float *in = i == 0 ? m->last_x : (dropped ? a->drop[i - 1] : a->pool[i - 1]);
         float *kernel = P(m, w, "conv%d.kernel", i + 1), *dkernel = P(m, g, "conv%d.kernel", i + 1);
-        /* the block input's gradient goes to whichever buffer dconv is not, then to gA */
-        float *din = i == 0 ? NULL : (dconv == a->gA ? a->gB : a->gA);
+        float *din = i == 0 ? NULL : a->gA;
         const double tc = omp_get_wtime();
         conv2d_backward(din, dkernel, P(m, g, "conv%d.bias", i + 1), a->col, dconv, in, kernel, B, b->H, b->W,
                         b->Cin, F, m->K);
         l2_backward(dkernel, kernel, (size_t)m->K * m->K * b->Cin * F, (float)m->cfg.l2);
-        if (din && din != a->gA) memcpy(a->gA, din, (size_t)B * b->H * b->W * b->Cin * sizeof(float));
         m->prof[SER_PROF_CONV_B][i] += omp_get_wtime() - tc;
     }
 }

@@ -3,7 +3,8 @@
  * Why: unfused, block 1's (64,40,130,64) tensor (85 MB) is written by BN, read and rewritten by
  * ReLU, read by the pool; backward writes it in the pool scatter, rewrites it in the ReLU mask and
  * reads it twice in BN. Fused, forward reads the BN input once (after the statistics pass) and
- * writes only pooled tensors; backward reads the BN input once and writes din once.
+ * writes only pooled tensors; backward reads the BN input once and writes din once, and takes
+ * the dropout after the pool too (its mask), so the pooled gradient is read once.
  *
  * Numerics match the unfused layers: the same float expressions (x * scale + shift, the ReLU
  * select, the first-max tie rule, k (g - a - (x - mean) bb)). The backward BN sums add the same
@@ -67,10 +68,13 @@ void bn_relu_pool_forward(float *out, int32_t *argmax, float *xsel, const float 
         }
 }
 
-void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
+void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float *dout, const uint8_t *mask,
+                           float rate, const float *out,
                            const int32_t *argmax, const float *xsel, const float *in, const float *mean,
                            const float *rstd, const float *gamma, int B, int H, int W, int C, int P) {
-    SER_ASSERT(P >= 1 && C >= 1 && C <= BRP_MAX_C);
+    SER_ASSERT(P >= 1 && C >= 1 && C <= BRP_MAX_C && rate >= 0.0f && rate < 1.0f);
+    /* dropout_backward's scale: TF builds it in double from the Python float rate */
+    const float dscale = (float)(1.0 / (1.0 - (double)rate));
     const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P;
     const int py = brp_pad_before(H, P), px = brp_pad_before(W, P);
     const int No = B * Ho * Wo, N = B * H * W;
@@ -84,9 +88,11 @@ void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float 
         const size_t r0 = (size_t)((long long)No * gi / G), r1 = (size_t)((long long)No * (gi + 1) / G);
         for (size_t r = r0; r < r1; r++) {
             const float *g = dout + r * C, *y = out + r * C, *x = xsel + r * C;
+            const uint8_t *mk = mask ? mask + r * C : NULL;
 #pragma omp simd
             for (int c = 0; c < C; c++) {
-                const float gc = y[c] > 0.0f ? g[c] : 0.0f;
+                const float gp = mk ? (mk[c] ? g[c] * dscale : 0.0f) : g[c];
+                const float gc = y[c] > 0.0f ? gp : 0.0f;
                 sd[c] += gc;
                 sdx[c] += (double)gc * ((double)x[c] - (double)mean[c]);
             }
@@ -118,6 +124,9 @@ void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float 
                 const size_t o = (((size_t)b * Ho + oy) * Wo + ox) * C;
                 const float *go = dout + o, *yo = out + o;
                 const int32_t *am = argmax + o;
+                const uint8_t *mk = mask ? mask + o : NULL;
+                float gp[C];
+                for (int c = 0; c < C; c++) gp[c] = mk ? (mk[c] ? go[c] * dscale : 0.0f) : go[c];
                 for (int y = y0; y < y1; y++)
                     for (int x = x0; x < x1; x++) {
                         const size_t i = (((size_t)b * H + y) * W + x) * C;
@@ -125,7 +134,7 @@ void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float 
                         float *dx = din + i;
 #pragma omp simd
                         for (int c = 0; c < C; c++) {
-                            const float g = (am[c] == (int32_t)(i + c) && yo[c] > 0.0f) ? go[c] : 0.0f;
+                            const float g = (am[c] == (int32_t)(i + c) && yo[c] > 0.0f) ? gp[c] : 0.0f;
                             dx[c] = k[c] * (g - a[c] - (xi[c] - mean[c]) * bb[c]);
                         }
                     }

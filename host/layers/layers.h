@@ -59,11 +59,13 @@ void maxpool2d_backward(float *din /* (B,H,W,C) */, const float *dout, const int
  *          xsel (B,Ho,Wo,C) = in[argmax] (the BN input under each max, for the backward).
  * backward: the gradients of batchnorm_backward(relu_backward(maxpool2d_backward(dout))):
  *          only the argmax elements with out > 0 carry dout, so the BN reductions run over the
- *          pooled tensor; din (B,H,W,C) is written once. ---- */
+ *          pooled tensor; din (B,H,W,C) is written once. With mask != NULL, dout is the gradient
+ *          of a dropout (mask, rate) applied to out, and its backward is folded in. ---- */
 void bn_relu_pool_forward(float *out /* (B,Ho,Wo,C) */, int32_t *argmax, float *xsel, const float *in,
                           const float *scale, const float *shift, int B, int H, int W, int C, int P);
 void bn_relu_pool_backward(float *din /* (B,H,W,C) or NULL */, float *dgamma, float *dbeta,
-                           const float *dout /* (B,Ho,Wo,C) */, const float *out, const int32_t *argmax,
+                           const float *dout /* (B,Ho,Wo,C) */, const uint8_t *mask /* or NULL */, float rate,
+                           const float *out, const int32_t *argmax,
                            const float *xsel, const float *in, const float *mean, const float *rstd,
                            const float *gamma, int B, int H, int W, int C, int P);
 
