@@ -12,6 +12,7 @@
  * may differ from batchnorm_backward's in the last double bits. Windows: TF "same" padding as
  * maxpool2d.c (clipped to the image, padding never wins). */
 #include <float.h>
+#include <string.h>
 
 #include "layers/layers.h"
 #include "ser/error.h"
@@ -88,11 +89,17 @@ void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float 
         const size_t r0 = (size_t)((long long)No * gi / G), r1 = (size_t)((long long)No * (gi + 1) / G);
         for (size_t r = r0; r < r1; r++) {
             const float *g = dout + r * C, *y = out + r * C, *x = xsel + r * C;
-            const uint8_t *mk = mask ? mask + r * C : NULL;
+            float gp[C]; /* the pooled gradient before dropout; a separate loop keeps the next one branch-free */
+            if (mask) {
+                const uint8_t *mk = mask + r * C;
+#pragma omp simd
+                for (int c = 0; c < C; c++) gp[c] = mk[c] ? g[c] * dscale : 0.0f;
+            } else {
+                memcpy(gp, g, (size_t)C * sizeof *gp);
+            }
 #pragma omp simd
             for (int c = 0; c < C; c++) {
-                const float gp = mk ? (mk[c] ? g[c] * dscale : 0.0f) : g[c];
-                const float gc = y[c] > 0.0f ? gp : 0.0f;
+                const float gc = y[c] > 0.0f ? gp[c] : 0.0f;
                 sd[c] += gc;
                 sdx[c] += (double)gc * ((double)x[c] - (double)mean[c]);
             }
@@ -124,9 +131,16 @@ void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float 
                 const size_t o = (((size_t)b * Ho + oy) * Wo + ox) * C;
                 const float *go = dout + o, *yo = out + o;
                 const int32_t *am = argmax + o;
-                const uint8_t *mk = mask ? mask + o : NULL;
-                float gp[C];
-                for (int c = 0; c < C; c++) gp[c] = mk ? (mk[c] ? go[c] * dscale : 0.0f) : go[c];
+                float gp[C]; /* the gradient reaching the max, 0 where ReLU or dropout blocked it */
+                if (mask) {
+                    const uint8_t *mk = mask + o;
+#pragma omp simd
+                    for (int c = 0; c < C; c++) gp[c] = (mk[c] ? go[c] * dscale : 0.0f);
+                } else {
+                    memcpy(gp, go, (size_t)C * sizeof *gp);
+                }
+#pragma omp simd
+                for (int c = 0; c < C; c++) gp[c] = yo[c] > 0.0f ? gp[c] : 0.0f;
                 for (int y = y0; y < y1; y++)
                     for (int x = x0; x < x1; x++) {
                         const size_t i = (((size_t)b * H + y) * W + x) * C;
@@ -134,7 +148,7 @@ void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float 
                         float *dx = din + i;
 #pragma omp simd
                         for (int c = 0; c < C; c++) {
-                            const float g = (am[c] == (int32_t)(i + c) && yo[c] > 0.0f) ? gp[c] : 0.0f;
+                            const float g = am[c] == (int32_t)(i + c) ? gp[c] : 0.0f;
                             dx[c] = k[c] * (g - a[c] - (xi[c] - mean[c]) * bb[c]);
                         }
                     }
