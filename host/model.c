@@ -224,7 +224,7 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int
     double l2 = 0.0;
     for (int i = 0; i < m->blocks; i++) {
         const ser_block_shape *b = &m->blk[i];
-        const size_t n = (size_t)B * b->H * b->W * F, no = (size_t)B * b->Ho * b->Wo * F;
+        const size_t n = (size_t)B * b->H * b->W * F;
         const float *kernel = P(m, w, "conv%d.kernel", i + 1);
         TIMED(SER_PROF_CONV_F, i, conv2d_forward(a->conv[i], a->col, in, kernel, P(m, w, "conv%d.bias", i + 1), B, b->H, b->W, b->Cin, F, m->K));
         /* BN + ReLU + pool fused: the (B,H,W,F) BN/ReLU output is never written */
@@ -240,12 +240,14 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int
                                    P(m, w, "bn%d.moving_mean", i + 1), P(m, w, "bn%d.moving_variance", i + 1), F,
                                    (float)m->cfg.bn_epsilon);
         m->prof[SER_PROF_BN_F][i] += omp_get_wtime() - tbn;
-        TIMED(SER_PROF_POOL_F, i, bn_relu_pool_forward(a->pool[i], a->argmax[i], a->xsel[i], a->conv[i], sc, sh, B, b->H,
-                                                      b->W, F, m->P));
-        if (training && rate > 0.0f) {
-            TIMED(SER_PROF_DROP_F, i, dropout_forward(a->drop[i], a->mask[i], a->pool[i], no, rate, m->seed, m->step, (uint32_t)i));
+        if (training && rate > 0.0f) { /* dropout fused too: its time counts as pool_fwd */
+            TIMED(SER_PROF_POOL_F, i, bn_relu_pool_dropout_forward(a->drop[i], a->mask[i], a->pool[i], a->argmax[i], a->xsel[i],
+                                                                  a->conv[i], sc, sh, B, b->H, b->W, F, m->P, rate,
+                                                                  m->seed, m->step, (uint32_t)i));
             in = a->drop[i];
         } else {
+            TIMED(SER_PROF_POOL_F, i, bn_relu_pool_forward(a->pool[i], a->argmax[i], a->xsel[i], a->conv[i], sc, sh, B,
+                                                          b->H, b->W, F, m->P));
             in = a->pool[i];
         }
         l2 += l2_forward(kernel, (size_t)m->K * m->K * b->Cin * F, (float)m->cfg.l2);

@@ -74,6 +74,16 @@ static void check_case(int B, int H, int W, int C, int P, float offset, int trai
     int xsel_ok = 1;
     for (size_t o = 0; o < no; o++) xsel_ok &= am[o] >= 0 && xsel[o] == in[am[o]];
     CHECKF(xsel_ok, "%s: xsel = in[argmax]", what);
+    if (rate > 0.0f) { /* the dropout-fused forward: same pooled output, dropout_forward's mask and output */
+        float *drop_ref = malloc(no * sizeof(float)), *drop = malloc(no * sizeof(float)), *pool2 = malloc(no * sizeof(float));
+        uint8_t *mask_ref = malloc(no), *mask2 = malloc(no);
+        dropout_forward(drop_ref, mask_ref, pool_ref, no, rate, 42, 7, 3);
+        bn_relu_pool_dropout_forward(drop, mask2, pool2, am, xsel, in, sc, sh, B, H, W, C, P, rate, 42, 7, 3);
+        CHECKF(!memcmp(pool2, pool_ref, no * sizeof(float)) && !memcmp(drop, drop_ref, no * sizeof(float)) &&
+                   !memcmp(mask2, mask_ref, no),
+               "%s: dropout-fused forward identical", what);
+        free(drop_ref), free(drop), free(pool2), free(mask_ref), free(mask2);
+    }
     if (training) {
         CHECKF(!memcmp(mean, mean_ref, sizeof mean) && !memcmp(rstd, rstd_ref, sizeof rstd) &&
                    !memcmp(mm, mm_ref, sizeof mm) && !memcmp(mv, mv_ref, sizeof mv),

@@ -22,11 +22,15 @@
 
 static int brp_pad_before(int H, int P) { return (((H + P - 1) / P) * P - H) / 2; }
 
-void bn_relu_pool_forward(float *out, int32_t *argmax, float *xsel, const float *in, const float *scale,
-                          const float *shift, int B, int H, int W, int C, int P) {
+/* drop == NULL: no dropout. Otherwise each pooled row (b, oy) gets its dropout right after it is
+ * written, when its start is a whole Philox block (else one dropout_forward pass at the end). */
+static void brp_forward(float *drop, uint8_t *mask, float *out, int32_t *argmax, float *xsel, const float *in,
+                        const float *scale, const float *shift, int B, int H, int W, int C, int P, float rate,
+                        uint64_t seed, uint64_t step, uint32_t layer) {
     SER_ASSERT(P >= 1 && C >= 1 && (int64_t)B * H * W * C <= INT32_MAX);
     const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P;
     const int py = brp_pad_before(H, P), px = brp_pad_before(W, P);
+    const int rowwise = ((size_t)Wo * C) % 64 == 0; /* pooled rows start on Philox blocks of 64 elements */
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int oy = 0; oy < Ho; oy++) {
@@ -66,7 +70,24 @@ void bn_relu_pool_forward(float *out, int32_t *argmax, float *xsel, const float 
                         }
                     }
             }
+            if (drop && rowwise) {
+                const size_t r0 = ((size_t)b * Ho + oy) * Wo * C;
+                dropout_forward_span(drop, mask, out, r0, r0 + (size_t)Wo * C, rate, seed, step, layer);
+            }
         }
+    if (drop && !rowwise) dropout_forward(drop, mask, out, (size_t)B * Ho * Wo * C, rate, seed, step, layer);
+}
+
+void bn_relu_pool_forward(float *out, int32_t *argmax, float *xsel, const float *in, const float *scale,
+                          const float *shift, int B, int H, int W, int C, int P) {
+    brp_forward(NULL, NULL, out, argmax, xsel, in, scale, shift, B, H, W, C, P, 0.0f, 0, 0, 0);
+}
+
+void bn_relu_pool_dropout_forward(float *drop, uint8_t *mask, float *out, int32_t *argmax, float *xsel,
+                                  const float *in, const float *scale, const float *shift, int B, int H, int W,
+                                  int C, int P, float rate, uint64_t seed, uint64_t step, uint32_t layer) {
+    SER_ASSERT(drop && mask && rate > 0.0f && rate < 1.0f);
+    brp_forward(drop, mask, out, argmax, xsel, in, scale, shift, B, H, W, C, P, rate, seed, step, layer);
 }
 
 void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float *dout, const uint8_t *mask,

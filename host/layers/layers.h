@@ -63,6 +63,11 @@ void maxpool2d_backward(float *din /* (B,H,W,C) */, const float *dout, const int
  *          of a dropout (mask, rate) applied to out, and its backward is folded in. ---- */
 void bn_relu_pool_forward(float *out /* (B,Ho,Wo,C) */, int32_t *argmax, float *xsel, const float *in,
                           const float *scale, const float *shift, int B, int H, int W, int C, int P);
+/* The same, then dropout_forward(drop, mask, out, ..., rate, seed, step, layer) on each pooled row
+ * while it is in cache (rate > 0). */
+void bn_relu_pool_dropout_forward(float *drop, uint8_t *mask, float *out, int32_t *argmax, float *xsel,
+                                  const float *in, const float *scale, const float *shift, int B, int H, int W,
+                                  int C, int P, float rate, uint64_t seed, uint64_t step, uint32_t layer);
 void bn_relu_pool_backward(float *din /* (B,H,W,C) or NULL */, float *dgamma, float *dbeta,
                            const float *dout /* (B,Ho,Wo,C) */, const uint8_t *mask /* or NULL */, float rate,
                            const float *out, const int32_t *argmax,
@@ -73,6 +78,10 @@ void bn_relu_pool_backward(float *din /* (B,H,W,C) or NULL */, float *dgamma, fl
  * The mask is a pure function of the key, so the CUDA backend draws the same one. ---- */
 void dropout_forward(float *out, uint8_t *mask /* (n) kept=1 */, const float *in, size_t n, float rate,
                      uint64_t seed, uint64_t step, uint32_t layer);
+/* The same mask and output for elements [e0, e1) only, on the calling thread (e0 a multiple of 64):
+ * lets a fused loop apply dropout while its output is still in cache. */
+void dropout_forward_span(float *out, uint8_t *mask, const float *in, size_t e0, size_t e1, float rate,
+                          uint64_t seed, uint64_t step, uint32_t layer);
 void dropout_backward(float *din, const float *dout, const uint8_t *mask, size_t n, float rate);
 
 /* ---- Dense: out = in @ kernel + bias, kernel (I, O) as Keras stores it ---- */
