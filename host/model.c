@@ -153,11 +153,11 @@ static size_t layout_acts(ser_model *m, ser_acts *a, char *base, int B) {
         const ser_block_shape *b = &m->blk[i];
         const size_t n = (size_t)B * b->H * b->W * F, no = (size_t)B * b->Ho * b->Wo * F;
         TAKE(a->conv[i], float, n);
-        TAKE(a->bn[i], float, n);
         TAKE(a->bn_mean[i], float, F);
         TAKE(a->bn_rstd[i], float, F);
         TAKE(a->pool[i], float, no);
         TAKE(a->argmax[i], int32_t, no);
+        TAKE(a->xsel[i], float, no);
         TAKE(a->drop[i], float, no);
         TAKE(a->mask[i], uint8_t, no);
         if (n > gmax) gmax = n;
@@ -224,26 +224,30 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int
     double l2 = 0.0;
     for (int i = 0; i < m->blocks; i++) {
         const ser_block_shape *b = &m->blk[i];
-        const size_t n = (size_t)B * b->H * b->W * F, no = (size_t)B * b->Ho * b->Wo * F;
+        const size_t n = (size_t)B * b->H * b->W * F;
         const float *kernel = P(m, w, "conv%d.kernel", i + 1);
         TIMED(SER_PROF_CONV_F, i, conv2d_forward(a->conv[i], a->col, in, kernel, P(m, w, "conv%d.bias", i + 1), B, b->H, b->W, b->Cin, F, m->K));
+        /* BN + ReLU + pool fused: the (B,H,W,F) BN/ReLU output is never written */
         const double tbn = omp_get_wtime();
+        float sc[F], sh[F];
         if (training)
-            batchnorm_forward_train(a->bn[i], a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.moving_mean", i + 1),
-                                    P(m, w, "bn%d.moving_variance", i + 1), a->conv[i], P(m, w, "bn%d.gamma", i + 1),
-                                    P(m, w, "bn%d.beta", i + 1), (int)(n / F), F, (float)m->cfg.bn_momentum,
-                                    (float)m->cfg.bn_epsilon);
+            batchnorm_stats_train(sc, sh, a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.moving_mean", i + 1),
+                                  P(m, w, "bn%d.moving_variance", i + 1), a->conv[i], P(m, w, "bn%d.gamma", i + 1),
+                                  P(m, w, "bn%d.beta", i + 1), (int)(n / F), F, (float)m->cfg.bn_momentum,
+                                  (float)m->cfg.bn_epsilon);
         else
-            batchnorm_forward_infer(a->bn[i], a->conv[i], P(m, w, "bn%d.gamma", i + 1), P(m, w, "bn%d.beta", i + 1),
-                                    P(m, w, "bn%d.moving_mean", i + 1), P(m, w, "bn%d.moving_variance", i + 1),
-                                    (int)(n / F), F, (float)m->cfg.bn_epsilon);
+            batchnorm_affine_infer(sc, sh, P(m, w, "bn%d.gamma", i + 1), P(m, w, "bn%d.beta", i + 1),
+                                   P(m, w, "bn%d.moving_mean", i + 1), P(m, w, "bn%d.moving_variance", i + 1), F,
+                                   (float)m->cfg.bn_epsilon);
         m->prof[SER_PROF_BN_F][i] += omp_get_wtime() - tbn;
-        TIMED(SER_PROF_RELU_F, i, relu_forward(a->bn[i], a->bn[i], n));
-        TIMED(SER_PROF_POOL_F, i, maxpool2d_forward(a->pool[i], a->argmax[i], a->bn[i], B, b->H, b->W, F, m->P));
-        if (training && rate > 0.0f) {
-            TIMED(SER_PROF_DROP_F, i, dropout_forward(a->drop[i], a->mask[i], a->pool[i], no, rate, m->seed, m->step, (uint32_t)i));
+        if (training && rate > 0.0f) { /* dropout fused too: its time counts as pool_fwd */
+            TIMED(SER_PROF_POOL_F, i, bn_relu_pool_dropout_forward(a->drop[i], a->mask[i], a->pool[i], a->argmax[i], a->xsel[i],
+                                                                  a->conv[i], sc, sh, B, b->H, b->W, F, m->P, rate,
+                                                                  m->seed, m->step, (uint32_t)i));
             in = a->drop[i];
         } else {
+            TIMED(SER_PROF_POOL_F, i, bn_relu_pool_forward(a->pool[i], a->argmax[i], a->xsel[i], a->conv[i], sc, sh, B,
+                                                          b->H, b->W, F, m->P));
             in = a->pool[i];
         }
         l2 += l2_forward(kernel, (size_t)m->K * m->K * b->Cin * F, (float)m->cfg.l2);
@@ -315,27 +319,19 @@ void ser_model_backward(ser_model *m) {
     m->prof[SER_PROF_RNN_B][m->blocks] += omp_get_wtime() - trnn;
     for (int i = last; i >= 0; i--) {
         const ser_block_shape *b = &m->blk[i];
-        const size_t n = (size_t)B * b->H * b->W * F, no = (size_t)B * b->Ho * b->Wo * F;
-        const float *dpool = a->gA;
-        if (dropped) {
-            TIMED(SER_PROF_DROP_B, i, dropout_backward(a->gB, a->gA, a->mask[i], no, rate));
-            dpool = a->gB;
-        }
-        float *dbn = dropped ? a->gA : a->gB;
-        float *dconv = dropped ? a->gB : a->gA;
-        TIMED(SER_PROF_POOL_B, i, maxpool2d_backward(dbn, dpool, a->argmax[i], B, b->H, b->W, F, m->P));
-        TIMED(SER_PROF_RELU_B, i, relu_backward(dbn, dbn, a->bn[i], n));
-        TIMED(SER_PROF_BN_B, i, batchnorm_backward(dconv, P(m, g, "bn%d.gamma", i + 1), P(m, g, "bn%d.beta", i + 1), dbn, a->conv[i],
-                           a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.gamma", i + 1), (int)(n / F), F));
+        /* gA = d(block output) (after dropout); dconv -> gB; din -> gA, free once gA is consumed */
+        float *dconv = a->gB;
+        TIMED(SER_PROF_POOL_B, i, bn_relu_pool_backward(dconv, P(m, g, "bn%d.gamma", i + 1), P(m, g, "bn%d.beta", i + 1), a->gA,
+                                                       dropped ? a->mask[i] : NULL, dropped ? rate : 0.0f, a->pool[i],
+                                                       a->argmax[i], a->xsel[i], a->conv[i], a->bn_mean[i],
+                                                       a->bn_rstd[i], P(m, w, "bn%d.gamma", i + 1), B, b->H, b->W, F, m->P));
         const float *in = i == 0 ? m->last_x : (dropped ? a->drop[i - 1] : a->pool[i - 1]);
         float *kernel = P(m, w, "conv%d.kernel", i + 1), *dkernel = P(m, g, "conv%d.kernel", i + 1);
-        /* the block input's gradient goes to whichever buffer dconv is not, then to gA */
-        float *din = i == 0 ? NULL : (dconv == a->gA ? a->gB : a->gA);
+        float *din = i == 0 ? NULL : a->gA;
         const double tc = omp_get_wtime();
         conv2d_backward(din, dkernel, P(m, g, "conv%d.bias", i + 1), a->col, dconv, in, kernel, B, b->H, b->W,
                         b->Cin, F, m->K);
         l2_backward(dkernel, kernel, (size_t)m->K * m->K * b->Cin * F, (float)m->cfg.l2);
-        if (din && din != a->gA) memcpy(a->gA, din, (size_t)B * b->H * b->W * b->Cin * sizeof(float));
         m->prof[SER_PROF_CONV_B][i] += omp_get_wtime() - tc;
     }
 }

@@ -38,10 +38,11 @@ static float one_minus_decimal(float b) {
 /* Row range of group gi of G over N rows. */
 static size_t bn_group_lo(int N, int G, int gi) { return (size_t)((long long)N * gi / G); }
 
-void batchnorm_forward_train(float *out, float *mean, float *rstd, float *moving_mean, float *moving_var,
-                             const float *in, const float *gamma, const float *beta, int N, int C,
-                             float momentum, float eps) {
+void batchnorm_stats_train(float *scale, float *shift_out, float *mean, float *rstd, float *moving_mean,
+                           float *moving_var, const float *in, const float *gamma, const float *beta, int N, int C,
+                           float momentum, float eps) {
     SER_ASSERT(N >= 1 && C >= 1 && C <= BN_MAX_C);
+    float *sc = scale, *sh = shift_out;
     const int G = N < BN_GROUPS ? N : BN_GROUPS;
     double part[G][2][C]; /* per group: sum d, sum d^2 */
     const float *shift = in; /* row 0 */
@@ -60,7 +61,6 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, float *moving
         }
     }
     const double one_m = one_minus_decimal(momentum);
-    float sc[C], sh[C];
     for (int c = 0; c < C; c++) {
         double s = 0.0, q = 0.0;
         for (int gi = 0; gi < G; gi++) s += part[gi][0][c], q += part[gi][1][c];
@@ -77,6 +77,14 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, float *moving
         sc[c] = (float)(rs * gamma[c]);
         sh[c] = (float)(beta[c] - m * rs * gamma[c]);
     }
+}
+
+void batchnorm_forward_train(float *out, float *mean, float *rstd, float *moving_mean, float *moving_var,
+                             const float *in, const float *gamma, const float *beta, int N, int C,
+                             float momentum, float eps) {
+    SER_ASSERT(N >= 1 && C >= 1 && C <= BN_MAX_C);
+    float sc[C], sh[C];
+    batchnorm_stats_train(sc, sh, mean, rstd, moving_mean, moving_var, in, gamma, beta, N, C, momentum, eps);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++) {
         const float *x = in + (size_t)r * C;
@@ -86,16 +94,21 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, float *moving
     }
 }
 
+void batchnorm_affine_infer(float *scale, float *shift, const float *gamma, const float *beta,
+                            const float *moving_mean, const float *moving_var, int C, float eps) {
+    /* Same affine form as tf.nn.batch_normalization: x * inv + (beta - mean * inv). */
+    for (int c = 0; c < C; c++) {
+        double inv = gamma[c] / sqrt((double)moving_var[c] + (double)eps);
+        scale[c] = (float)inv;
+        shift[c] = (float)(beta[c] - moving_mean[c] * inv);
+    }
+}
+
 void batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
                              const float *moving_mean, const float *moving_var, int N, int C, float eps) {
     SER_ASSERT(N >= 1 && C >= 1 && C <= BN_MAX_C);
-    /* Same affine form as tf.nn.batch_normalization: x * inv + (beta - mean * inv). */
     float sc[C], sh[C];
-    for (int c = 0; c < C; c++) {
-        double inv = gamma[c] / sqrt((double)moving_var[c] + (double)eps);
-        sc[c] = (float)inv;
-        sh[c] = (float)(beta[c] - moving_mean[c] * inv);
-    }
+    batchnorm_affine_infer(sc, sh, gamma, beta, moving_mean, moving_var, C, eps);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++) {
         const float *x = in + (size_t)r * C;

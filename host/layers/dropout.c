@@ -85,6 +85,27 @@ void dropout_forward(float *out, uint8_t *mask, const float *in, size_t n, float
     }
 }
 
+void dropout_forward_span(float *out, uint8_t *mask, const float *in, size_t e0, size_t e1, float rate,
+                          uint64_t seed, uint64_t step, uint32_t layer) {
+    SER_ASSERT(rate > 0.0f && rate < 1.0f && e0 % (4 * PHILOX_LANES) == 0 && e1 >= e0);
+    SER_ASSERT(e1 / 4 <= UINT32_MAX);
+    const float scale = dropout_scale(rate);
+    const philox4x32_key key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+    for (size_t b0 = e0; b0 < e1; b0 += 4 * PHILOX_LANES) {
+        uint32_t w[4][PHILOX_LANES], words[4 * PHILOX_LANES];
+        philox_lanes(w, (uint32_t)(b0 / 4), layer, step, key);
+        for (int l = 0; l < PHILOX_LANES; l++)
+            for (int j = 0; j < 4; j++) words[4 * l + j] = w[j][l];
+        const int m = e1 - b0 < 4 * PHILOX_LANES ? (int)(e1 - b0) : 4 * PHILOX_LANES;
+#pragma omp simd
+        for (int i = 0; i < m; i++) {
+            const int keep = philox_uniform24(words[i]) >= rate;
+            mask[b0 + i] = (uint8_t)keep;
+            out[b0 + i] = keep ? in[b0 + i] * scale : 0.0f;
+        }
+    }
+}
+
 void dropout_backward(float *din, const float *dout, const uint8_t *mask, size_t n, float rate) {
     SER_ASSERT(rate >= 0.0f && rate < 1.0f);
     const float scale = dropout_scale(rate);

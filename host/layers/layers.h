@@ -34,6 +34,15 @@ void batchnorm_forward_infer(float *out, const float *in, const float *gamma, co
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *mean, const float *rstd, const float *gamma, int N, int C);
 
+/* The two halves of batchnorm_forward_*: the per-channel affine out = in * scale + shift (C),
+ * from the batch statistics (training: also fills mean/rstd and updates the moving averages)
+ * or from the moving statistics (inference). */
+void batchnorm_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
+                           float *moving_var, const float *in, const float *gamma, const float *beta, int N, int C,
+                           float momentum, float eps);
+void batchnorm_affine_infer(float *scale, float *shift, const float *gamma, const float *beta,
+                            const float *moving_mean, const float *moving_var, int C, float eps);
+
 /* ---- ReLU (in place allowed: out == in) ---- */
 void relu_forward(float *out, const float *in, size_t n);
 void relu_backward(float *din, const float *dout, const float *out, size_t n);
@@ -44,10 +53,35 @@ void maxpool2d_forward(float *out /* (B,Ho,Wo,C) */, int32_t *argmax /* (B,Ho,Wo
 void maxpool2d_backward(float *din /* (B,H,W,C) */, const float *dout, const int32_t *argmax,
                         int B, int H, int W, int C, int P);
 
+/* ---- Fused BN apply + ReLU + MaxPool2D (host/layers/bn_relu_pool.c): the block tensor
+ * (B,H,W,C) is read once and the (B,H,W,C) BN/ReLU outputs are never written.
+ * forward: out = maxpool(relu(in * scale + shift)), argmax as maxpool2d_forward, and
+ *          xsel (B,Ho,Wo,C) = in[argmax] (the BN input under each max, for the backward).
+ * backward: the gradients of batchnorm_backward(relu_backward(maxpool2d_backward(dout))):
+ *          only the argmax elements with out > 0 carry dout, so the BN reductions run over the
+ *          pooled tensor; din (B,H,W,C) is written once. With mask != NULL, dout is the gradient
+ *          of a dropout (mask, rate) applied to out, and its backward is folded in. ---- */
+void bn_relu_pool_forward(float *out /* (B,Ho,Wo,C) */, int32_t *argmax, float *xsel, const float *in,
+                          const float *scale, const float *shift, int B, int H, int W, int C, int P);
+/* The same, then dropout_forward(drop, mask, out, ..., rate, seed, step, layer) on each pooled row
+ * while it is in cache (rate > 0). */
+void bn_relu_pool_dropout_forward(float *drop, uint8_t *mask, float *out, int32_t *argmax, float *xsel,
+                                  const float *in, const float *scale, const float *shift, int B, int H, int W,
+                                  int C, int P, float rate, uint64_t seed, uint64_t step, uint32_t layer);
+void bn_relu_pool_backward(float *din /* (B,H,W,C) or NULL */, float *dgamma, float *dbeta,
+                           const float *dout /* (B,Ho,Wo,C) */, const uint8_t *mask /* or NULL */, float rate,
+                           const float *out, const int32_t *argmax,
+                           const float *xsel, const float *in, const float *mean, const float *rstd,
+                           const float *gamma, int B, int H, int W, int C, int P);
+
 /* ---- Dropout with Philox4x32-10 keyed by (seed, step, layer, element); inverted scaling.
  * The mask is a pure function of the key, so the CUDA backend draws the same one. ---- */
 void dropout_forward(float *out, uint8_t *mask /* (n) kept=1 */, const float *in, size_t n, float rate,
                      uint64_t seed, uint64_t step, uint32_t layer);
+/* The same mask and output for elements [e0, e1) only, on the calling thread (e0 a multiple of 64):
+ * lets a fused loop apply dropout while its output is still in cache. */
+void dropout_forward_span(float *out, uint8_t *mask, const float *in, size_t e0, size_t e1, float rate,
+                          uint64_t seed, uint64_t step, uint32_t layer);
 void dropout_backward(float *din, const float *dout, const uint8_t *mask, size_t n, float rate);
 
 /* ---- Dense: out = in @ kernel + bias, kernel (I, O) as Keras stores it ---- */

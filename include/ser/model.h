@@ -67,7 +67,7 @@ typedef struct ser_block_shape {
 typedef struct ser_acts {
     int B;                      /* batch size the arena was laid out for (max) */
     float *conv[SER_MAX_BLOCKS];    /* (B,H,W,F) conv output = BN input */
-    float *bn[SER_MAX_BLOCKS];      /* (B,H,W,F) BN output, ReLU in place */
+    float *xsel[SER_MAX_BLOCKS];    /* (B,Ho,Wo,F) BN input under each pool max (fused BN+ReLU+pool) */
     float *bn_mean[SER_MAX_BLOCKS], *bn_rstd[SER_MAX_BLOCKS];   /* (F) */
     float *pool[SER_MAX_BLOCKS];    /* (B,Ho,Wo,F) */
     int32_t *argmax[SER_MAX_BLOCKS];
