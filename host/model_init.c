@@ -6,21 +6,10 @@
 #include <string.h>
 
 #include "ser/model.h"
+#include "ser/rng.h"
 
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t splitmix64(rng *r) {
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-/* uniform in [0, 1) with 53 bits */
-static double rng_uniform(rng *r) { return (double)(splitmix64(r) >> 11) * 0x1p-53; }
-static double rng_normal(rng *r) {
-    double u1 = rng_uniform(r), u2 = rng_uniform(r);
+static double rng_normal(ser_rng *r) {
+    double u1 = ser_rng_uniform(r), u2 = ser_rng_uniform(r);
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
@@ -30,16 +19,16 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
-static void glorot_uniform(float *w, size_t n, double fan_in, double fan_out, rng *r) {
+static void glorot_uniform(float *w, size_t n, double fan_in, double fan_out, ser_rng *r) {
     const double limit = sqrt(6.0 / (fan_in + fan_out));
-    for (size_t i = 0; i < n; i++) w[i] = (float)((2.0 * rng_uniform(r) - 1.0) * limit);
+    for (size_t i = 0; i < n; i++) w[i] = (float)((2.0 * ser_rng_uniform(r) - 1.0) * limit);
 }
 
 /* Keras Orthogonal for a (rows, cols) matrix, rows <= cols (the recurrent kernel (U, 4U)):
  * a = normal(cols, rows); q, r = qr(a); q *= sign(diag(r)); w = q^T. The sign-corrected Q is the
  * unique Q with a positive R diagonal, which modified Gram-Schmidt on a's columns yields directly.
  * rows > cols is handled symmetrically (a = normal(rows, cols), w = q). */
-static void orthogonal(float *w, int rows, int cols, rng *r) {
+static void orthogonal(float *w, int rows, int cols, ser_rng *r) {
     const int tall = rows > cols;
     const int n = tall ? rows : cols, k = tall ? cols : rows;   /* a: (n, k), n >= k */
     double *a = malloc((size_t)n * k * sizeof(double));
@@ -65,7 +54,7 @@ static void orthogonal(float *w, int rows, int cols, rng *r) {
 }
 
 void ser_model_init_params(ser_model *m, uint64_t seed) {
-    rng r = {seed * 0x2545F4914F6CDD1Dull + 0x1234567ull};
+    ser_rng r = {seed * 0x2545F4914F6CDD1Dull + 0x1234567ull};
     memset(m->params, 0, 4 * m->nparams_padded * sizeof(float));
     for (int i = 0; i < m->nslices; i++) {
         const ser_slice *s = &m->slices[i];

@@ -3,6 +3,8 @@
  * ("say the word X") with emotion-dependent prosody and voice quality. See ser/synth.h. */
 #include "ser/synth.h"
 
+#include "ser/rng.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -47,25 +49,14 @@ void ser_synth_word(int index, char *buf, size_t n) {
 
 /* ---- a small counter-seeded generator (splitmix64) -------------------------------------- */
 
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t rng_next(rng *r) {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
-static double rng_range(rng *r, double lo, double hi) { return lo + (hi - lo) * rng_uniform(r); }
-static double rng_gauss(rng *r) {
-    double u = rng_uniform(r), v = rng_uniform(r);
+static double rng_range(ser_rng *r, double lo, double hi) { return lo + (hi - lo) * ser_rng_uniform(r); }
+static double rng_gauss(ser_rng *r) {
+    double u = ser_rng_uniform(r), v = ser_rng_uniform(r);
     return sqrt(-2.0 * log(u + 1e-300)) * cos(2.0 * SYN_PI * v);
 }
-static rng rng_for(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
-    rng r = {seed * 0x2545f4914f6cdd1dull ^ (a << 40) ^ (b << 20) ^ c};
-    for (int i = 0; i < 4; i++) rng_next(&r);
+static ser_rng rng_for(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
+    ser_rng r = {seed * 0x2545f4914f6cdd1dull ^ (a << 40) ^ (b << 20) ^ c};
+    for (int i = 0; i < 4; i++) ser_rng_next(&r);
     return r;
 }
 
@@ -175,10 +166,10 @@ int ser_synth_clip(const ser_synth_config *cfg, int speaker, int emotion, int in
     SER_ASSERT(speaker >= 0 && speaker < SER_SYNTH_MAX_SPEAKERS && emotion >= 0 && emotion < SER_SYNTH_NEMOTION);
     const emotion_profile *P = &PROFILES[emotion];
     const double rate = cfg->rate;
-    rng r = rng_for(cfg->seed, (uint64_t)speaker, (uint64_t)emotion, (uint64_t)index);
+    ser_rng r = rng_for(cfg->seed, (uint64_t)speaker, (uint64_t)emotion, (uint64_t)index);
     /* The word fixes its vowel and consonant whatever the emotion, so that the word carries
      * no information about the label. */
-    rng rw = rng_for(cfg->seed ^ 0x5bd1e995ull, 99, 0, (uint64_t)index);
+    ser_rng rw = rng_for(cfg->seed ^ 0x5bd1e995ull, 99, 0, (uint64_t)index);
 
     /* Per-clip draws around the emotion's means: wide enough that classes overlap. */
     double f0 = SPEAKER_F0[speaker] * P->f0 * exp(0.07 * rng_gauss(&r));
@@ -210,7 +201,7 @@ int ser_synth_clip(const ser_synth_config *cfg, int speaker, int emotion, int in
     }
     if (total < 1.5) trail += 1.5 - total, total = 1.5;
     double t = lead;
-    int word_vowel = (int)(rng_next(&rw) % 10);
+    int word_vowel = (int)(ser_rng_next(&rw) % 10);
     double word_cons = rng_range(&rw, 2500, 6000);
     for (int k = 0; k < NSYL; k++) {
         syllable *s = &syl[k];
@@ -236,7 +227,7 @@ int ser_synth_clip(const ser_synth_config *cfg, int speaker, int emotion, int in
 
     reson form[4] = {{0}}, cons = {0};
     double prev_n = 0, phase = 0, period_f0 = f0, period_amp = 1, lp = 0, prev_g = 0, t_speech = speech > 0 ? speech : 1;
-    double trem_phase = rng_uniform(&r) * 2 * SYN_PI;
+    double trem_phase = ser_rng_uniform(&r) * 2 * SYN_PI;
     int k = 0;
     double cur_f[4], cur_bw[4];
     memcpy(cur_f, syl[0].f, sizeof cur_f);
