@@ -12,25 +12,12 @@
 #include "layers/layers.h"
 #include "ser/error.h"
 
-/* 1 - b as Keras forms it: b is a Python float (0.999) and 1 - b is taken in double, then cast to
- * float32 (0.001f). 1.0f - 0.999f is 0.00099998713 instead, 1.3e-5 off. Recover the decimal the
- * float was written as (the shortest that round-trips) and subtract in double. */
-static float one_minus_decimal(float b) {
-    char buf[32];
-    for (int digits = 1; digits <= 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)b);
-        const double d = strtod(buf, NULL);
-        if ((float)d == b) return (float)(1.0 - d);
-    }
-    return (float)(1.0 - (double)b);
-}
-
 void adam_update(float *params, float *m, float *v, const float *grads, size_t n, float lr,
                  float beta1, float beta2, float eps, int t) {
     SER_ASSERT(t >= 1);
     const float b1p = powf(beta1, (float)t), b2p = powf(beta2, (float)t);
     const float alpha = lr * sqrtf(1.0f - b2p) / (1.0f - b1p);
-    const float one_b1 = one_minus_decimal(beta1), one_b2 = one_minus_decimal(beta2);
+    const float one_b1 = keras_one_minus(beta1), one_b2 = keras_one_minus(beta2);
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float g = grads[i];

@@ -22,19 +22,6 @@
  * correction bn4's moving variance was 1.2e-5 off, without it 8e-8). */
 static const int bn_moving_var_bessel = 0;
 
-/* 1 - b as Keras forms it: b is a Python float (0.99) and 1 - b is taken in double, then cast to
- * float32 (0.01f); 1 - (double)0.99f is 0.0099999905, 1e-6 off. Recover the decimal the
- * float was written as (the shortest that round-trips) and subtract in double. */
-static float one_minus_decimal(float b) {
-    char buf[32];
-    for (int digits = 1; digits <= 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)b);
-        const double d = strtod(buf, NULL);
-        if ((float)d == b) return (float)(1.0 - d);
-    }
-    return (float)(1.0 - (double)b);
-}
-
 /* Row range of group gi of G over N rows. */
 static size_t bn_group_lo(int N, int G, int gi) { return (size_t)((long long)N * gi / G); }
 
@@ -60,7 +47,7 @@ void batchnorm_stats_train(float *scale, float *shift_out, float *mean, float *r
             }
         }
     }
-    const double one_m = one_minus_decimal(momentum);
+    const double one_m = keras_one_minus(momentum);
     for (int c = 0; c < C; c++) {
         double s = 0.0, q = 0.0;
         for (int gi = 0; gi < G; gi++) s += part[gi][0][c], q += part[gi][1][c];

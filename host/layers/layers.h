@@ -13,6 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 1 - b as Keras forms it (host/layers/keras_float.c): b is a Python float (0.99, 0.999) and
+ * 1 - b is taken in double, then cast to float32; 1 - (double)0.99f is 0.0099999905, 1e-6 off.
+ * Used by batch norm's momentum and Adam's betas. */
+float keras_one_minus(float b);
+
 /* ---- Conv2D, stride 1, padding same, NHWC, kernel (K, K, Cin, Cout) as Keras stores it ---- */
 /* col: scratch of conv2d_col_size() floats (im2col). */
 size_t conv2d_col_size(int B, int H, int W, int Cin, int K);
