@@ -17,6 +17,10 @@
 #ifndef SER_AUDIO_H
 #define SER_AUDIO_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 
 #include "ser/config.h"
@@ -45,5 +49,9 @@ typedef struct ser_audio_buf {
 int ser_audio_load(const char *path, const ser_audio_config *cfg, ser_audio_buf *buf, ser_error *err);
 
 void ser_audio_buf_free(ser_audio_buf *buf);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

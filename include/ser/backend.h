@@ -5,6 +5,10 @@
 #ifndef SER_BACKEND_H
 #define SER_BACKEND_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stdint.h>
 
 #include "ser/error.h"
@@ -46,5 +50,9 @@ ser_backend *ser_backend_cpu_create(ser_model *m, const ser_config *cfg, int max
 static inline void ser_backend_destroy(ser_backend *be) {
     if (be) be->ops->destroy(be);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 #ifndef SER_CHECKPOINT_H
 #define SER_CHECKPOINT_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 
 #include "ser/config.h"
@@ -45,5 +49,9 @@ int ser_checkpoint_save(const char *path, const ser_train_state *st, const float
 /* current/best: malloc'd nstate floats each (caller frees); nstate must match the net's. */
 int ser_checkpoint_load(const char *path, ser_train_state *st, float **current, float **best, size_t nstate,
                         ser_model_meta *meta, ser_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,10 @@
 #ifndef SER_CONFIG_H
 #define SER_CONFIG_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "ser/error.h"
 
 typedef struct ser_audio_config {
@@ -84,5 +88,9 @@ int ser_config_write_ini(const ser_config *cfg, const char *path, ser_error *err
 
 /* Writes "section.key = value" lines, one per key (for the resolved-config table). */
 void ser_config_print(const ser_config *cfg, void *file /* FILE* */);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

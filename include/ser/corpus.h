@@ -28,6 +28,10 @@
 #ifndef SER_CORPUS_H
 #define SER_CORPUS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 
 #include "ser/error.h"
@@ -121,5 +125,9 @@ int ser_clips_label_index(const ser_clips *clips, const char *const *names, size
 int ser_name_match(ser_corpus_kind kind, const char *file, const char *folder);
 int ser_name_parse(ser_corpus_kind kind, const char *file, const char *folder, const char **label,
                    char *spk, size_t spk_len, ser_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,10 @@
 #ifndef SER_DATASET_H
 #define SER_DATASET_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,5 +29,9 @@ typedef struct ser_dataset {
 int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                       size_t n_labels, int threads, const char *what, ser_error *err);
 void ser_dataset_free(ser_dataset *ds);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,6 +3,10 @@
 #ifndef SER_ERROR_H
 #define SER_ERROR_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 
 #define SER_ERROR_LEN 1024
@@ -28,5 +32,9 @@ void *ser_calloc(size_t n, size_t size, const char *what, ser_error *err);
         if (!(cond)) ser_assert_fail(#cond, __FILE__, __LINE__);                \
     } while (0)
 void ser_assert_fail(const char *cond, const char *file, int line) __attribute__((noreturn));
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,10 @@
 #ifndef SER_FEATURES_H
 #define SER_FEATURES_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 
 #include "ser/config.h"
@@ -19,5 +23,9 @@ size_t ser_features_per_clip(const ser_config *cfg);
  * memory); per-file failures are not errors of the call. */
 int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
                          unsigned char *ok, char **why, ser_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 #ifndef SER_HISTORY_H
 #define SER_HISTORY_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 
 #include "ser/error.h"
@@ -26,5 +30,9 @@ int ser_history_write(const char *path, const ser_history_entry *entries, size_t
  * without its newline (a write cut by a crash) is ignored; any other malformed line fails
  * naming the file and the line number. A missing file fails ("cannot open"). */
 int ser_history_read(const char *path, ser_history_entry **entries, size_t *n, ser_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
 #ifndef SER_METRICS_H
 #define SER_METRICS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,5 +45,9 @@ char *ser_metrics_report_text(const ser_metrics *m, const char *const *labels, i
  *  "weighted": {...}, "labels": [...], "per_class": {label: {precision, recall, f1, support}},
  *  "confusion": [[...], ...]}. Caller cJSON_Delete's it; NULL when out of memory. */
 cJSON *ser_metrics_to_json(const ser_metrics *m, const char *const *labels);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #ifndef SER_MFCC_H
 #define SER_MFCC_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 
 #include "ser/config.h"
@@ -60,5 +64,9 @@ void ser_mel_filter_ranges(const float *w, int n_mels, int n_bins, int *lo, int 
  * a matrix: d is [n_out, n_in] row-major, y = d x. d[k][i] = s_k cos(pi k (2 i + 1) / (2 n_in))
  * with s_0 = sqrt(1 / n_in), s_k = sqrt(2 / n_in). */
 void ser_dct2_ortho_matrix(int n_out, int n_in, float *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -38,6 +38,10 @@
 #ifndef SER_MODEL_H
 #define SER_MODEL_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -154,5 +158,9 @@ double ser_model_train_flops(const ser_model *m, int B);
 
 /* Keras-like model.summary() text. */
 void ser_model_summary(const ser_model *m, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

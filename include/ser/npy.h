@@ -4,6 +4,10 @@
 #ifndef SER_NPY_H
 #define SER_NPY_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 
 #include "ser/error.h"
@@ -20,5 +24,9 @@ int ser_npy_read(const char *path, float **data, int *ndim, size_t shape[SER_NPY
 
 /* Product of shape[0..ndim) (1 for ndim 0). */
 size_t ser_npy_count(int ndim, const size_t *shape);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

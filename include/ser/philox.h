@@ -14,7 +14,13 @@
 #ifndef SER_PHILOX_H
 #define SER_PHILOX_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stdint.h>
+
+#include "ser/hd.h"
 
 typedef struct {
     uint32_t v[4];
@@ -25,7 +31,7 @@ typedef struct {
 } philox4x32_key;
 
 /* The 10-round block function: Random123 philox4x32_10(ctr, key). */
-static inline philox4x32_ctr philox4x32_10(philox4x32_ctr c, philox4x32_key k) {
+static inline SER_HD philox4x32_ctr philox4x32_10(philox4x32_ctr c, philox4x32_key k) {
     for (int r = 0; r < 10; r++) {
         if (r > 0) {
             k.v[0] += 0x9E3779B9u;
@@ -44,9 +50,13 @@ static inline philox4x32_ctr philox4x32_10(philox4x32_ctr c, philox4x32_key k) {
 }
 
 /* The top 24 bits of a word as a float in [0, 1); every value is exact in float32. */
-static inline float philox_uniform24(uint32_t w) { return (float)(w >> 8) * 0x1p-24f; }
+static inline SER_HD float philox_uniform24(uint32_t w) { return (float)(w >> 8) * 0x1p-24f; }
 
 /* Fill u[0..n) with the dropout stream's uniforms for elements first .. first+n-1 (see above). */
 void philox_uniform_fill(float *u, uint64_t first, uint64_t n, uint64_t seed, uint64_t step, uint32_t layer);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
 #ifndef SER_PLOT_H
 #define SER_PLOT_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stdint.h>
 
 #include "ser/error.h"
@@ -19,5 +23,9 @@ int ser_plot_history(const char *path, int n, const double *acc, const double *v
  * labels[c] on both axes; title on top (e.g. "Confusion matrix (validation)"). */
 int ser_plot_confusion(const char *path, const char *title, const int64_t *confusion, int nclass,
                        const char *const *labels, ser_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

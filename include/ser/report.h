@@ -3,6 +3,10 @@
 #ifndef SER_REPORT_H
 #define SER_REPORT_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,5 +23,9 @@ int ser_report_split(const int32_t *y_true, const int32_t *y_pred, size_t n, con
 
 /* Writes text to path atomically (temp + rename). */
 int ser_write_text_file(const char *path, const char *text, ser_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,6 +3,10 @@
 #ifndef SER_RNG_H
 #define SER_RNG_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stdint.h>
 
 typedef struct ser_rng {
@@ -18,5 +22,9 @@ static inline uint64_t ser_rng_next(ser_rng *r) {
 
 /* uniform in [0, 1) with 53 bits */
 static inline double ser_rng_uniform(ser_rng *r) { return (double)(ser_rng_next(r) >> 11) * 0x1p-53; }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 #ifndef SER_SAFETENSORS_H
 #define SER_SAFETENSORS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,5 +61,9 @@ const ser_tensor *ser_safetensors_find(const ser_safetensors *st, const char *na
 const char *ser_safetensors_meta(const ser_safetensors *st, const char *key);
 
 void ser_safetensors_free(ser_safetensors *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,6 +3,10 @@
 #ifndef SER_SCALER_H
 #define SER_SCALER_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 
 typedef struct ser_scaler {
@@ -15,5 +19,9 @@ ser_scaler ser_scaler_fit(const float *x, size_t n);
 
 /* x = (x - mean) / std, in place. */
 void ser_scaler_apply(const ser_scaler *s, float *x, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 #ifndef SER_SCHEDULE_H
 #define SER_SCHEDULE_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ser_early_stop {
     int patience;        /* 0: never stop */
     double best;         /* best val_loss so far (+inf before the first epoch) */
@@ -29,5 +33,9 @@ int ser_early_stop_update(ser_early_stop *es, int epoch, double val_loss, int *i
 void ser_lr_plateau_init(ser_lr_plateau *p, int patience, double factor, double min_lr);
 /* Feeds one epoch's val_loss; returns the learning rate for the next epoch. */
 double ser_lr_plateau_update(ser_lr_plateau *p, double val_loss, double lr);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -20,6 +20,10 @@
 #ifndef SER_SPLIT_H
 #define SER_SPLIT_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -73,5 +77,9 @@ int ser_manifest_print(FILE *f, const ser_clip *clips, const size_t *idx, size_t
 /* Appends the manifest's rows to out. Fails with "file:line: reason" on a bad line (not 3 or
  * 4 fields, empty path or label). */
 int ser_manifest_read(const char *path, ser_clips *out, ser_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 #ifndef SER_SYNTH_H
 #define SER_SYNTH_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,5 +47,9 @@ int ser_synth_clip(const ser_synth_config *cfg, int speaker, int emotion, int in
 /* Writes the whole corpus under out (created if missing; existing files are replaced, each
  * atomically). *nfiles (may be NULL) receives the number of files written. */
 int ser_synth_corpus(const char *out, const ser_synth_config *cfg, size_t *nfiles, ser_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,10 @@
 #ifndef SER_TRAIN_H
 #define SER_TRAIN_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,5 +90,9 @@ int ser_evaluate(ser_net *net, const ser_split_data *data, int batch, double *lo
 /* The permutation of epoch e: a Fisher-Yates shuffle keyed by (seed, epoch) (Philox), so a
  * resumed run draws the same order. */
 void ser_epoch_order(uint32_t *order, size_t n, uint64_t seed, int epoch);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,0 +1,26 @@
+/* ser/cuda.h in a build without the CUDA backend (no nvcc at configure time): no devices, and
+ * every constructor says why. */
+#include <stdio.h>
+
+#include "ser/cuda.h"
+
+static const char WHY[] = "this ser was built without the CUDA backend (nvcc was not found at configure time)";
+
+int ser_cuda_built(void) { return 0; }
+
+int ser_cuda_devices(char *desc, size_t n) {
+    if (desc && n) snprintf(desc, n, "%s", WHY);
+    return 0;
+}
+
+ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int max_B, ser_error *err) {
+    (void)m, (void)cfg, (void)max_B;
+    ser_fail(err, "cuda backend: %s", WHY);
+    return NULL;
+}
+
+int ser_features_extract_cuda(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
+                              unsigned char *ok, char **why, ser_error *err) {
+    (void)cfg, (void)paths, (void)n, (void)threads, (void)out, (void)ok, (void)why;
+    return ser_fail(err, "cuda features: %s", WHY);
+}

@@ -1,0 +1,92 @@
+/* ser's own CUDA kernels (kernels/*.cu), as extern "C" launchers callable from C. Every pointer
+ * is device memory unless it says host; every launcher enqueues on stream s and returns
+ * cudaGetLastError() (check with SER_CU). Shapes follow the CPU layers (host/layers/layers.h):
+ * NHWC images, (B, T, D) sequences, Keras weight layouts.
+ *
+ * GRADIENT CONVENTION ON THE GPU: parameter gradients are OVERWRITTEN (=) by the op that owns
+ * the parameter, except ser_k_l2_grad, which ADDS to the conv kernel gradient the conv's weight
+ * gradient wrote. Input gradients are overwritten. Every reduction (bias sums, attention weight
+ * sums, losses) runs in a fixed order: the same inputs give the same bits on every run.
+ *
+ * Values that change every step live in device memory (ser_step_scalars), so a captured CUDA
+ * graph replays the step with the new values: the host writes them before each launch. */
+#ifndef SER_KERNELS_H
+#define SER_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ser_step_scalars {
+    unsigned long long step;   /* the dropout key's step (ser/philox.h) */
+    float adam_alpha;          /* lr sqrt(1 - b2^t) / (1 - b1^t), computed on the host as host/layers/adam.c does */
+    float pad_;
+} ser_step_scalars;
+
+/* ---- element-wise and layout ---------------------------------------------------------------- */
+cudaError_t ser_k_fill(float *x, float v, size_t n, cudaStream_t s);
+/* y (rows, C) += bias (C) per row. */
+cudaError_t ser_k_bias_add_rows(float *y, const float *bias, size_t rows, int C, cudaStream_t s);
+/* dbias (C) = column sums of dy (rows, C), fixed-order reduction. */
+cudaError_t ser_k_bias_grad_rows(float *dbias, const float *dy, size_t rows, int C, cudaStream_t s);
+/* dst (B, U) = src (B, T, U)[:, t, :]; scatter: dst (B, T, U) = 0 except [:, t, :] = src (B, U). */
+cudaError_t ser_k_gather_step(float *dst, const float *src, int B, int T, int U, int t, cudaStream_t s);
+cudaError_t ser_k_scatter_step(float *dst, const float *src, int B, int T, int U, int t, cudaStream_t s);
+
+/* ---- ReLU + MaxPool2D P x P, stride P, padding same (ceil, TF's split of the padding,
+ * padding never wins), the CPU's first-max rule in window scan order (y then x).
+ * pool (B,Ho,Wo,C) = max over the window of relu(y); argmax = flat index into y (B,H,W,C).
+ * Backward: dy (B,H,W,C) overwritten: zero except dy[argmax] = dpool where pool > 0. ---- */
+cudaError_t ser_k_relu_pool_fwd(float *pool, int32_t *argmax, const float *y, int B, int H, int W, int C, int P,
+                                cudaStream_t s);
+cudaError_t ser_k_relu_pool_bwd(float *dy, const float *dpool, const float *pool, const int32_t *argmax, int B,
+                                int H, int W, int C, int P, cudaStream_t s);
+
+/* ---- Dropout, the Philox stream of ser/philox.h (bit-identical masks with the CPU):
+ * key (seed), counter (e / 4, layer, sc->step), kept when uniform >= rate, out = in / (1 - rate)
+ * where kept (the CPU's float expression). ---- */
+cudaError_t ser_k_dropout_fwd(float *out, uint8_t *mask, const float *in, size_t n, float rate, uint64_t seed,
+                              const ser_step_scalars *sc, uint32_t layer, cudaStream_t s);
+cudaError_t ser_k_dropout_bwd(float *din, const float *dout, const uint8_t *mask, size_t n, float rate,
+                              cudaStream_t s);
+
+/* ---- Additive attention (host/layers/attention.c): u = tanh(x W + b) (B,T,A); s = u U;
+ * a = softmax_t(s) (B,T); out = sum_t a_t x_t (B,D). W (D,A), b (A), U (A,1).
+ * Backward: dx overwritten; dW, db, dU overwritten (fixed-order sums over the batch, using
+ * scratch of ser_k_attention_scratch floats). ---- */
+size_t ser_k_attention_scratch(int B, int T, int D, int A);
+cudaError_t ser_k_attention_fwd(float *out, float *u, float *a, const float *x, const float *W, const float *b,
+                                const float *U, int B, int T, int D, int A, cudaStream_t s);
+cudaError_t ser_k_attention_bwd(float *dx, float *dW, float *db, float *dU, float *scratch, const float *dout,
+                                const float *x, const float *u, const float *a, const float *W, const float *U, int B,
+                                int T, int D, int A, cudaStream_t s);
+
+/* ---- Softmax + categorical cross-entropy (host/layers/softmax_xent.c). xent: device scalar,
+ * the batch mean (not written when labels is NULL). dlogits = (probs - onehot) / B. ---- */
+cudaError_t ser_k_softmax_xent_fwd(float *probs, float *xent, const float *logits, const int32_t *labels, int B,
+                                   int C, cudaStream_t s);
+cudaError_t ser_k_softmax_xent_bwd(float *dlogits, const float *probs, const int32_t *labels, int B, int C,
+                                   cudaStream_t s);
+
+/* ---- L2 on conv kernels: term = l2 * sum(w^2) into *term (device scalar, overwritten);
+ * grad: dw += 2 l2 w. loss_total: *loss = (float)((double)*xent + sum of the n terms in double),
+ * the CPU model's sum. ---- */
+cudaError_t ser_k_l2_term(float *term, const float *w, size_t n, float l2, cudaStream_t s);
+cudaError_t ser_k_l2_grad(float *dw, const float *w, size_t n, float l2, cudaStream_t s);
+cudaError_t ser_k_loss_total(float *loss, const float *xent, const float *terms, int n, cudaStream_t s);
+
+/* ---- Adam over n floats (host/layers/adam.c's float expressions, alpha from sc):
+ * m += (g - m) one_b1; v += (g^2 - v) one_b2; p -= (m alpha) / (sqrt(v) + eps). ---- */
+cudaError_t ser_k_adam(float *p, float *m, float *v, const float *g, size_t n, const ser_step_scalars *sc,
+                       float one_b1, float one_b2, float eps, cudaStream_t s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
