@@ -1,6 +1,7 @@
 /* The CPU backend: the vtable of ser/backend.h over host/model.c. The model's own buffers are
  * the backend's, so upload/download are memcpy of the parameter layout. */
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,11 +57,60 @@ static int cpu_download_grads(ser_backend *be, float *grads, ser_error *err) {
     return 0;
 }
 
+static int cpu_upload_state(ser_backend *be, const float *params, const float *adam_m, const float *adam_v,
+                            ser_error *err) {
+    (void)err;
+    ser_model *m = be->model;
+    const size_t bytes = m->nparams_padded * sizeof(float);
+    if (params != m->params) memcpy(m->params, params, bytes);
+    if (adam_m != m->adam_m) memcpy(m->adam_m, adam_m, bytes);
+    if (adam_v != m->adam_v) memcpy(m->adam_v, adam_v, bytes);
+    return 0;
+}
+
+static int cpu_download_state(ser_backend *be, float *params, float *adam_m, float *adam_v, ser_error *err) {
+    (void)err;
+    ser_model *m = be->model;
+    const size_t bytes = m->nparams_padded * sizeof(float);
+    if (params != m->params) memcpy(params, m->params, bytes);
+    if (adam_m != m->adam_m) memcpy(adam_m, m->adam_m, bytes);
+    if (adam_v != m->adam_v) memcpy(adam_v, m->adam_v, bytes);
+    return 0;
+}
+
+static int cpu_download_act(ser_backend *be, int kind, int block, void *out, size_t n, ser_error *err) {
+    ser_model *m = be->model;
+    const ser_acts *a = &m->acts;
+    const size_t want = ser_act_count(m, kind, block, m->last_B);
+    if (want == 0 || n != want)
+        return ser_fail(err, "cpu backend: activation %s (block %d): %zu elements asked, %zu held",
+                        kind >= 0 && kind < SER_ACT_N ? ser_act_names[kind] : "?", block, n, want);
+    const void *src = NULL;
+    size_t esize = sizeof(float);
+    switch (kind) {
+    case SER_ACT_CONV: src = a->conv[block]; break;
+    case SER_ACT_BN_MEAN: src = a->bn_mean[block]; break;
+    case SER_ACT_BN_RSTD: src = a->bn_rstd[block]; break;
+    case SER_ACT_POOL: src = a->pool[block]; break;
+    case SER_ACT_DROP: src = a->drop[block]; break;
+    case SER_ACT_MASK: src = a->mask[block], esize = 1; break;
+    case SER_ACT_LSTM1: src = a->h1; break;
+    case SER_ACT_ATT: src = a->att; break;
+    case SER_ACT_ATT_A: src = a->att_a; break;
+    case SER_ACT_LSTM2: src = a->h2; break;
+    case SER_ACT_LOGITS: src = a->logits; break;
+    case SER_ACT_PROBS: src = a->probs; break;
+    default: return ser_fail(err, "cpu backend: activation kind %d", kind);
+    }
+    memcpy(out, src, n * esize);
+    return 0;
+}
+
 static void cpu_destroy(ser_backend *be) { free(be); }
 
 static const ser_backend_ops CPU_OPS = {
     "cpu", cpu_forward, cpu_backward, cpu_step, cpu_download_probs, cpu_upload_params, cpu_download_params,
-    cpu_download_grads, cpu_destroy,
+    cpu_download_grads, cpu_upload_state, cpu_download_state, cpu_download_act, cpu_destroy,
 };
 
 ser_backend *ser_backend_cpu_create(ser_model *m, const ser_config *cfg, int max_B, ser_error *err) {
@@ -70,8 +120,10 @@ ser_backend *ser_backend_cpu_create(ser_model *m, const ser_config *cfg, int max
     if (!be) return NULL;
     be->ops = &CPU_OPS;
     be->model = m;
+    be->max_B = max_B;
     be->beta1 = (float)cfg->train.beta1;
     be->beta2 = (float)cfg->train.beta2;
     be->eps = (float)cfg->train.adam_epsilon;
+    snprintf(be->device, sizeof be->device, "CPU, %d OpenMP threads", omp_get_max_threads());
     return be;
 }

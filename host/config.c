@@ -60,6 +60,9 @@ static const config_key KEYS[] = {
     {"train", "lr_factor", KEY_DOUBLE, F(train.lr_factor), 0.5, 0, 1, "LR multiplier on plateau"},
     {"train", "min_lr", KEY_DOUBLE, F(train.min_lr), 1e-6, 0, 10, "LR floor"},
     {"train", "threads", KEY_INT, F(train.threads), 0, 0, 1024, "CPU threads (0: all cores)"},
+    {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal"},
+    {"cuda", "graphs", KEY_BOOL, F(cuda.graphs), 1, 0, 1, "replay the full-batch training step as CUDA graphs"},
+    {"cuda", "tf32", KEY_BOOL, F(cuda.tf32), 0, 0, 1, "allow TF32 math in cuDNN / cuBLAS (off: plain float32)"},
 };
 #undef F
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
@@ -242,6 +245,8 @@ int ser_config_from_json(ser_config *cfg, const char *json, ser_error *err) {
         const config_key *k = &KEYS[i];
         const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, k->section);
         const cJSON *v = sec ? cJSON_GetObjectItemCaseSensitive(sec, k->name) : NULL;
+        /* [cuda] holds device switches, not the recipe; models saved before it existed lack it */
+        if (!v && !strcmp(k->section, "cuda")) continue;
         if (!v) {
             rc = ser_fail(err, "config JSON: missing key %s.%s", k->section, k->name);
             break;

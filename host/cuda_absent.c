@@ -19,6 +19,11 @@ ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int ma
     return NULL;
 }
 
+size_t ser_backend_cuda_arena_bytes(const ser_backend *be) {
+    (void)be;
+    return 0;
+}
+
 int ser_features_extract_cuda(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
                               unsigned char *ok, char **why, ser_error *err) {
     (void)cfg, (void)paths, (void)n, (void)threads, (void)out, (void)ok, (void)why;

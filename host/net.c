@@ -48,12 +48,16 @@ static size_t net_param_size(void *p) { return ((net_impl *)p)->be->model->npara
 static size_t net_state_size(void *p) { return 3 * net_param_size(p) + 2; }
 
 /* The state lives in the model's host buffers (the CPU backend computes in them; a device
- * backend syncs them through upload/download_params). */
+ * backend syncs params and Adam moments through upload/download_state; the counters are the
+ * host model's on every backend). */
 static void net_state_get(void *p, float *out) {
     net_impl *n = p;
     ser_model *m = n->be->model;
     const size_t np = m->nparams_padded;
-    if (n->be->ops->download_params(n->be, m->params, &n->err) != 0) n->failed = 1;
+    if (n->be->ops->download_state(n->be, m->params, m->adam_m, m->adam_v, &n->err) != 0) {
+        fprintf(stderr, "ser: backend %s: %s\n", n->be->ops->name, n->err.msg);
+        n->failed = 1;
+    }
     memcpy(out, m->params, np * sizeof(float));
     memcpy(out + np, m->adam_m, np * sizeof(float));
     memcpy(out + 2 * np, m->adam_v, np * sizeof(float));
@@ -71,7 +75,10 @@ static void net_state_set(void *p, const float *in) {
     memcpy(m->adam_v, in + 2 * np, np * sizeof(float));
     m->adam_t = (int)in[3 * np];
     m->step = (uint64_t)in[3 * np + 1];
-    if (n->be->ops->upload_params(n->be, m->params, &n->err) != 0) n->failed = 1;
+    if (n->be->ops->upload_state(n->be, m->params, m->adam_m, m->adam_v, &n->err) != 0) {
+        fprintf(stderr, "ser: backend %s: %s\n", n->be->ops->name, n->err.msg);
+        n->failed = 1;
+    }
 }
 
 int ser_net_wrap(ser_net *net, ser_backend *be, ser_error *err) {
@@ -79,7 +86,7 @@ int ser_net_wrap(ser_net *net, ser_backend *be, ser_error *err) {
     net_impl *n = ser_calloc(1, sizeof *n, "net", err);
     if (!n) return -1;
     n->be = be;
-    n->probs = ser_malloc((size_t)be->model->acts.B * be->model->classes * sizeof(float), "probabilities", err);
+    n->probs = ser_malloc((size_t)be->max_B * be->model->classes * sizeof(float), "probabilities", err);
     if (!n->probs) {
         free(n);
         return -1;

@@ -33,6 +33,16 @@ typedef struct ser_backend_ops {
     int (*download_params)(ser_backend *be, float *params, ser_error *err);
     /* Gradients of the last backward (same layout) to the host. */
     int (*download_grads)(ser_backend *be, float *grads, ser_error *err);
+    /* The optimiser state a checkpoint holds: parameters, Adam m and Adam v (nparams_padded
+     * floats each, ser/model.h layout) host <-> backend. The counters (model->adam_t, the Adam
+     * step count; model->step, the dropout key's step) live in the host ser_model on every
+     * backend: a device backend reads them there at each call. */
+    int (*upload_state)(ser_backend *be, const float *params, const float *adam_m, const float *adam_v,
+                        ser_error *err);
+    int (*download_state)(ser_backend *be, float *params, float *adam_m, float *adam_v, ser_error *err);
+    /* One activation of the last forward to the host (what `ser check` compares): kind and
+     * block as ser_act_kind, n elements (ser_act_count); float, or uint8 for SER_ACT_MASK. */
+    int (*download_act)(ser_backend *be, int kind, int block, void *out, size_t n, ser_error *err);
     void (*destroy)(ser_backend *be);
 } ser_backend_ops;
 
@@ -40,8 +50,34 @@ struct ser_backend {
     const ser_backend_ops *ops;
     ser_model *model;        /* the description (and, for the CPU backend, the buffers) */
     float beta1, beta2, eps; /* Adam */
+    int max_B;               /* largest batch a forward takes */
+    char device[160];        /* what computes, one line ("cpu, 16 threads", a GPU's name...) */
     void *impl;
 };
+
+/* The activations a forward leaves behind, by kind (per conv block where it says so). */
+typedef enum ser_act_kind {
+    SER_ACT_CONV,      /* (B,H,W,F) conv output incl. bias, per block */
+    SER_ACT_BN_MEAN,   /* (F) batch mean of the training forward, per block */
+    SER_ACT_BN_RSTD,   /* (F) 1 / sqrt(batch variance + eps), per block */
+    SER_ACT_POOL,      /* (B,Ho,Wo,F) maxpool(relu(bn(conv))), per block */
+    SER_ACT_DROP,      /* (B,Ho,Wo,F) dropout output (training, rate > 0), per block */
+    SER_ACT_MASK,      /* (B,Ho,Wo,F) uint8 dropout mask (kept = 1), per block */
+    SER_ACT_LSTM1,     /* (B,T,U) LSTM1 outputs */
+    SER_ACT_ATT,       /* (B,U) attention output (model.attention) */
+    SER_ACT_ATT_A,     /* (B,T) attention weights (model.attention) */
+    SER_ACT_LSTM2,     /* (B,T2,U) LSTM2 outputs */
+    SER_ACT_LOGITS,    /* (B,C) */
+    SER_ACT_PROBS,     /* (B,C) */
+    SER_ACT_N
+} ser_act_kind;
+
+extern const char *const ser_act_names[SER_ACT_N];
+/* 1 when the kind is per conv block. */
+int ser_act_per_block(int kind);
+/* Elements of activation kind (block) for a batch of B; 0 when the model has none (attention
+ * kinds without attention). */
+size_t ser_act_count(const ser_model *m, int kind, int block, int B);
 
 /* The CPU backend over host/model.c: m must outlive it; batches of up to max_B samples;
  * threads <= 0 keeps OpenMP's default (all cores). */

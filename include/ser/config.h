@@ -53,11 +53,20 @@ typedef struct ser_train_config {
     int threads;               /* CPU threads; 0 = all cores */
 } ser_train_config;
 
+/* The CUDA backend's switches (how it computes, not what: a model trains the same function
+ * with any of them). */
+typedef struct ser_cuda_config {
+    int device;                /* CUDA device ordinal */
+    int graphs;                /* capture the full-batch training step into CUDA graphs (bool) */
+    int tf32;                  /* allow TF32 tensor-core math in cuDNN / cuBLAS (bool; off: float32) */
+} ser_cuda_config;
+
 typedef struct ser_config {
     ser_audio_config audio;
     ser_feature_config features;
     ser_model_config model;
     ser_train_config train;
+    ser_cuda_config cuda;
 } ser_config;
 
 /* Fills cfg with the reference recipe. */

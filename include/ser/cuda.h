@@ -22,6 +22,8 @@ int ser_cuda_devices(char *desc, size_t n);
 
 /* The CUDA backend over m's description (m's host buffers are the upload/download side). */
 ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int max_B, ser_error *err);
+/* Bytes of the backend's one device arena (0 for another backend). */
+size_t ser_backend_cuda_arena_bytes(const ser_backend *be);
 
 /* ser_features_extract (ser/features.h) with the MFCC on the GPU: decoding and resampling on
  * CPU threads into pinned double buffers, copied on their own stream while the previous batch

@@ -1,0 +1,30 @@
+/* The activation kinds of ser/backend.h: names and sizes, the same on every backend. */
+#include "ser/backend.h"
+
+const char *const ser_act_names[SER_ACT_N] = {
+    "conv", "bn_mean", "bn_rstd", "pool", "dropout", "dropout_mask", "lstm1", "attention", "attention_weights",
+    "lstm2", "logits", "probs",
+};
+
+int ser_act_per_block(int kind) { return kind >= SER_ACT_CONV && kind <= SER_ACT_MASK; }
+
+size_t ser_act_count(const ser_model *m, int kind, int block, int B) {
+    if (ser_act_per_block(kind) && (block < 0 || block >= m->blocks)) return 0;
+    const size_t b = (size_t)B;
+    const ser_block_shape *s = ser_act_per_block(kind) ? &m->blk[block] : NULL;
+    switch (kind) {
+    case SER_ACT_CONV: return b * s->H * s->W * m->F;
+    case SER_ACT_BN_MEAN:
+    case SER_ACT_BN_RSTD: return (size_t)m->F;
+    case SER_ACT_POOL:
+    case SER_ACT_DROP:
+    case SER_ACT_MASK: return b * s->Ho * s->Wo * m->F;
+    case SER_ACT_LSTM1: return b * m->T * m->U;
+    case SER_ACT_ATT: return m->cfg.attention ? b * m->U : 0;
+    case SER_ACT_ATT_A: return m->cfg.attention ? b * m->T : 0;
+    case SER_ACT_LSTM2: return b * m->T2 * m->U;
+    case SER_ACT_LOGITS:
+    case SER_ACT_PROBS: return b * m->classes;
+    default: return 0;
+    }
+}
