@@ -9,6 +9,11 @@
 
 int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                       size_t n_labels, int threads, const char *what, ser_error *err) {
+    return ser_dataset_build_with(ds, in, cfg, labels, n_labels, threads, what, ser_features_extract, err);
+}
+
+int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
+                           size_t n_labels, int threads, const char *what, ser_features_fn extract, ser_error *err) {
     memset(ds, 0, sizeof *ds);
     const size_t n = in->n, F = ser_features_per_clip(cfg);
     if (n == 0) return ser_fail(err, "%s set: no clips", what);
@@ -20,7 +25,7 @@ int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cf
     int rc = -1;
     if (!paths || !ok || !why || !x || !y) goto done;
     for (size_t i = 0; i < n; i++) paths[i] = in->v[i].path;
-    if (ser_features_extract(cfg, paths, n, threads, x, ok, why, err) != 0) goto done;
+    if (extract(cfg, paths, n, threads, x, ok, why, err) != 0) goto done;
 
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {

@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "commands.h"
+#include "device.h"
+#include "ser/cuda.h"
 #include "ser/backend.h"
 #include "ser/config.h"
 #include "ser/model.h"
@@ -38,9 +40,9 @@ static double peak_rss_mb(void) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: ser bench-epoch [--config F] [--set section.key=value]... [--train N] [--val N]\n"
-               "                       [--classes C] [--warmup N]\n"
+               "                       [--classes C] [--warmup N] [--device auto|cpu|cuda]\n"
                "  times one epoch (N train clips at train.batch_size + N validation clips) on random data\n"
-               "  defaults: --train 1958 --val 280 (TESS, 87.5 %% / 12.5 %%) --classes 7 --warmup 1\n");
+               "  defaults: --train 1958 --val 280 (TESS, 87.5 %% / 12.5 %%) --classes 7 --warmup 1 --device cpu\n");
 }
 
 int cmd_bench_epoch(int argc, char **argv) {
@@ -51,7 +53,8 @@ int cmd_bench_epoch(int argc, char **argv) {
     ser_config cfg;
     ser_config_defaults(&cfg);
     ser_error err = {0};
-    int ntrain = 1958, nval = 280, classes = 7, warmup = 1;
+    int ntrain = 1958, nval = 280, classes = 7, warmup = 1, cuda = 0;
+    const char *device = "cpu";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -66,6 +69,7 @@ int cmd_bench_epoch(int argc, char **argv) {
         else if (!strcmp(a, "--val")) nval = atoi(v);
         else if (!strcmp(a, "--classes")) classes = atoi(v);
         else if (!strcmp(a, "--warmup")) warmup = atoi(v);
+        else if (!strcmp(a, "--device")) device = v;
         else {
             fprintf(stderr, "ser bench-epoch: unknown option %s\n", a);
             usage(stderr);
@@ -77,11 +81,11 @@ int cmd_bench_epoch(int argc, char **argv) {
         fprintf(stderr, "ser bench-epoch: --train must be >= 1, --val and --warmup >= 0\n");
         return 2;
     }
-    if (ser_config_validate(&cfg, &err)) goto fail;
+    if (ser_config_validate(&cfg, &err) || cli_device_pick(device, &cuda, NULL, 0, &err)) goto fail;
     ser_model m;
     if (ser_model_create(&m, &cfg, classes, &err)) goto fail;
     const int B = cfg.train.batch_size;
-    ser_backend *be = ser_backend_cpu_create(&m, &cfg, B, &err);
+    ser_backend *be = cli_backend_create(cuda, &m, &cfg, B, &err);
     if (!be) goto fail;
     const size_t per = (size_t)m.H * m.W;
     float *x = malloc((size_t)B * per * sizeof(float));
@@ -102,6 +106,16 @@ int cmd_bench_epoch(int argc, char **argv) {
         if (be->ops->forward(be, x, labels, B, 1, &loss, &err) || be->ops->backward(be, &err) || be->ops->step(be, lr, &err))
             goto fail;
     }
+    /* A device backend also gets one untimed epoch: it builds the cuDNN plans of every batch
+     * shape (the partial last batch, inference) and captures its CUDA graphs, as the first
+     * epoch of a training run does; the timed epoch is then a steady-state one. */
+    for (int done = 0; cuda && done < ntrain; done += B) {
+        const int b = ntrain - done < B ? ntrain - done : B;
+        if (be->ops->forward(be, x, labels, b, 1, &loss, &err) || be->ops->backward(be, &err) || be->ops->step(be, lr, &err))
+            goto fail;
+    }
+    for (int done = 0; cuda && done < nval; done += B)
+        if (be->ops->forward(be, x, labels, nval - done < B ? nval - done : B, 0, &loss, &err)) goto fail;
     memset(m.prof, 0, sizeof m.prof);
     const double t0 = now_s();
     int steps = 0;
@@ -112,6 +126,9 @@ int cmd_bench_epoch(int argc, char **argv) {
             goto fail;
         flops += ser_model_train_flops(&m, b);
     }
+    /* a device backend's last backward and Adam step may still run: wait for them (a copy of
+     * the parameters, ~1 MB, is ordered after them) */
+    if (be->ops->download_params(be, m.params, &err)) goto fail;
     const double t1 = now_s();
     for (int done = 0; done < nval; done += B) {
         const int b = nval - done < B ? nval - done : B;
@@ -119,11 +136,12 @@ int cmd_bench_epoch(int argc, char **argv) {
         flops += ser_model_train_flops(&m, b) / 3.0;
     }
     const double t2 = now_s();
-    printf("{\"backend\": \"cpu\", \"batch\": %d, \"train_clips\": %d, \"val_clips\": %d, \"train_steps\": %d, "
+    printf("{\"backend\": \"%s\", \"device\": \"%s\", \"batch\": %d, \"train_clips\": %d, \"val_clips\": %d, \"train_steps\": %d, "
            "\"train_s\": %.4f, \"val_s\": %.4f, \"epoch_s\": %.4f, \"gflop\": %.2f, \"gflops\": %.1f, "
            "\"params\": %zu, \"arena_mb\": %.1f, \"peak_rss_mb\": %.1f, \"last_loss\": %.5f, \"data\": \"random\", ",
-           B, ntrain, nval, steps, t1 - t0, t2 - t1, t2 - t0, flops * 1e-9, flops * 1e-9 / (t2 - t0),
-           m.n_trainable + m.n_nontrainable, m.acts.bytes / 1048576.0, peak_rss_mb(), loss);
+           be->ops->name, be->device, B, ntrain, nval, steps, t1 - t0, t2 - t1, t2 - t0, flops * 1e-9,
+           flops * 1e-9 / (t2 - t0), m.n_trainable + m.n_nontrainable,
+           (cuda ? ser_backend_cuda_arena_bytes(be) : m.acts.bytes) / 1048576.0, peak_rss_mb(), loss);
     /* seconds per layer kind, per conv block then the rest */
     printf("\"profile_s\": {");
     for (int k = 0; k < SER_PROF_N; k++) {

@@ -14,11 +14,12 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ser eval --model RUN/model.safetensors (--data DIR [--corpus K] | --list F)\n"
-            "                [--png FILE] [--json]\n\n"
+            "                [--png FILE] [--json] [--device auto|cpu|cuda]\n\n"
             "Evaluates the model on every labelled clip of DIR (or of the manifest F): prints the\n"
             "per-class precision / recall / F1, macro and weighted averages and the accuracy, and\n"
             "writes the confusion matrix (default: confusion_matrix_test.png beside the model).\n"
-            "  --json   one JSON object: accuracy, macro_f1, weighted_f1, labels, per_class, confusion\n");
+            "  --json   one JSON object: accuracy, macro_f1, weighted_f1, labels, per_class, confusion\n"
+            "  --device auto (default: the GPU when there is one), cpu or cuda\n");
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -26,7 +27,7 @@ int cmd_eval(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    const char *model = NULL, *data = NULL, *list = NULL, *corpus = NULL, *png = NULL;
+    const char *model = NULL, *data = NULL, *list = NULL, *corpus = NULL, *png = NULL, *device = "auto";
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const int more = i + 1 < argc;
@@ -35,6 +36,7 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(argv[i], "--list") && more) list = argv[++i];
         else if (!strcmp(argv[i], "--corpus") && more) corpus = argv[++i];
         else if (!strcmp(argv[i], "--png") && more) png = argv[++i];
+        else if (!strcmp(argv[i], "--device") && more) device = argv[++i];
         else if (!strcmp(argv[i], "--json")) json = 1;
         else {
             fprintf(stderr, "ser eval: unknown option or missing value: %s\n", argv[i]);
@@ -55,7 +57,7 @@ int cmd_eval(int argc, char **argv) {
     char *text = NULL, *png_default = NULL;
     cJSON *js = NULL;
     int rc = 1;
-    if (loaded_model_open(&lm, model, &err) != 0) goto fail;
+    if (loaded_model_open(&lm, model, device, "ser eval", &err) != 0) goto fail;
     if (list) {
         if (ser_manifest_read(list, &clips, &err) != 0) goto fail;
     } else {

@@ -10,7 +10,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ser predict --model RUN/model.safetensors [--json] FILE...\n\n"
+            "usage: ser predict --model RUN/model.safetensors [--json] [--device auto|cpu|cuda] FILE...\n\n"
             "Prints, for each file, the predicted label and every class's probability;\n"
             "--json prints one object per line: {\"path\", \"label\", \"probs\": {label: p, ...}}.\n"
             "A file that cannot be decoded is reported on stderr and the others go on (exit 1).\n");
@@ -21,13 +21,14 @@ int cmd_predict(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    const char *model = NULL;
+    const char *model = NULL, *device = "auto";
     int json = 0;
     ser_clips clips = {0};
     ser_error err = {{0}};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1] == '-') {
             fprintf(stderr, "ser predict: unknown option or missing value: %s\n", argv[i]);
             usage(stderr);
@@ -49,7 +50,7 @@ int cmd_predict(int argc, char **argv) {
     ser_dataset ds = {0};
     float *probs = NULL;
     int rc = 1;
-    if (loaded_model_open(&lm, model, &err) != 0 || loaded_model_dataset(&lm, &clips, 0, "predict", &ds, &err) != 0)
+    if (loaded_model_open(&lm, model, device, "ser predict", &err) != 0 || loaded_model_dataset(&lm, &clips, 0, "predict", &ds, &err) != 0)
         goto fail;
     const int C = (int)lm.meta.n_labels;
     probs = malloc(ds.n * C * sizeof *probs);

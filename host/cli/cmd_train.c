@@ -12,6 +12,7 @@
 
 #include "build_info.h"
 #include "commands.h"
+#include "device.h"
 #include "ser/checkpoint.h"
 #include "ser/corpus.h"
 #include "ser/dataset.h"
@@ -77,7 +78,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
     else if (!a->resume && a->data && a->train_list) why = "--data and --train-list exclude each other";
     else if (!a->resume && a->train_list && !a->val_list) why = "--train-list needs --val-list";
     else if (a->test_dir && a->test_list) why = "--test-dir and --test-list exclude each other";
-    else if (strcmp(a->device, "auto") && strcmp(a->device, "cpu") && strcmp(a->device, "cuda"))
+    else if (cli_device_valid(a->device) != 0)
         why = "--device takes auto, cpu or cuda";
     if (why) {
         fprintf(stderr, "ser train: %s\n", why);
@@ -144,6 +145,8 @@ typedef struct run {
     int model_ok;
     ser_backend *be;
     ser_net net;
+    int cuda;               /* --device resolved: the GPU computes features and the network */
+    char devline[256];      /* the GPU's description, or why auto chose the CPU */
     char *p_ckpt, *p_model, *p_hist;
 } run;
 
@@ -225,12 +228,15 @@ static int build_data(run *r, ser_error *err) {
     free(names);
     const char *const *lab = (const char *const *)r->meta.labels;
     const int th = r->cfg.train.threads;
+    if (cli_device_pick(r->a.device, &r->cuda, r->devline, sizeof r->devline, err) != 0) return -1;
     if (!r->a.quiet)
-        fprintf(stderr, "ser train: features of %zu + %zu + %zu clips (%d threads)...\n", r->train_clips.n,
-                r->val_clips.n, r->test_clips.n, th > 0 ? th : omp_get_max_threads());
-    if (ser_dataset_build(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", err) != 0 ||
-        ser_dataset_build(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", err) != 0 ||
-        (r->test_clips.n && ser_dataset_build(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", err) != 0))
+        fprintf(stderr, "ser train: features of %zu + %zu + %zu clips (%s, %d decoding threads)...\n", r->train_clips.n,
+                r->val_clips.n, r->test_clips.n, r->cuda ? "MFCC on the GPU" : "CPU", th > 0 ? th : omp_get_max_threads());
+    const ser_features_fn fx = cli_features_fn(r->cuda);
+    if (ser_dataset_build_with(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, err) != 0 ||
+        ser_dataset_build_with(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, err) != 0 ||
+        (r->test_clips.n &&
+         ser_dataset_build_with(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, err) != 0))
         return -1;
     const size_t F = (size_t)r->cfg.features.n_mfcc * r->cfg.features.frames;
     r->meta.scaler = ser_scaler_fit(r->train.x, r->train.n * F);
@@ -242,18 +248,15 @@ static int build_data(run *r, ser_error *err) {
 }
 
 static int build_net(run *r, ser_error *err) {
-    if (!strcmp(r->a.device, "cuda"))
-        return ser_fail(err, "--device cuda: %s", SER_HAVE_CUDA ? "the CUDA training backend is not built yet"
-                                                                 : "this build has no CUDA backend (nvcc not found)");
     if (ser_model_create(&r->model, &r->cfg, (int)r->meta.n_labels, err) != 0) return -1;
     r->model_ok = 1;
-    if (ser_model_reserve(&r->model, r->cfg.train.batch_size, err) != 0) return -1;
-    r->be = ser_backend_cpu_create(&r->model, &r->cfg, r->cfg.train.batch_size, err);
+    r->be = cli_backend_create(r->cuda, &r->model, &r->cfg, r->cfg.train.batch_size, err);
     if (!r->be) return -1;
-    if (!r->a.quiet)
-        fprintf(stderr, "ser train: backend %s%s, %zu trainable parameters, %zu classes\n", r->be->ops->name,
-                !strcmp(r->a.device, "auto") ? " (auto: no GPU backend in this build)" : "", r->model.n_trainable,
-                r->meta.n_labels);
+    if (!r->a.quiet) {
+        fprintf(stderr, "ser train: backend %s: %s\n", r->be->ops->name, r->be->device);
+        if (!r->cuda && !strcmp(r->a.device, "auto")) fprintf(stderr, "ser train: (auto: %s)\n", r->devline);
+        fprintf(stderr, "ser train: %zu trainable parameters, %zu classes\n", r->model.n_trainable, r->meta.n_labels);
+    }
     return ser_net_wrap(&r->net, r->be, err);
 }
 

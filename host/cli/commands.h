@@ -17,6 +17,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench_epoch(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

@@ -1,16 +1,23 @@
 /* model.safetensors -> a ready network (see loaded_model.h). */
 #include "loaded_model.h"
 
+#include <stdio.h>
 #include <string.h>
 
-int loaded_model_open(loaded_model *lm, const char *path, ser_error *err) {
+#include "device.h"
+
+int loaded_model_open(loaded_model *lm, const char *path, const char *device, const char *cmd, ser_error *err) {
     memset(lm, 0, sizeof *lm);
+    char why[256];
+    if (cli_device_pick(device, &lm->cuda, why, sizeof why, err) != 0) return -1;
     if (ser_model_load(path, &lm->model, &lm->meta, err) != 0) return -1;
     lm->ok = 1;
     const int batch = lm->meta.cfg.train.batch_size;
-    if (ser_model_reserve(&lm->model, batch, err) != 0) return -1;
-    lm->be = ser_backend_cpu_create(&lm->model, &lm->meta.cfg, batch, err);
+    lm->be = cli_backend_create(lm->cuda, &lm->model, &lm->meta.cfg, batch, err);
     if (!lm->be) return -1;
+    fprintf(stderr, "%s: backend %s: %s%s%s%s\n", cmd, lm->be->ops->name, lm->be->device,
+            !lm->cuda && !strcmp(device, "auto") ? " (auto: " : "", !lm->cuda && !strcmp(device, "auto") ? why : "",
+            !lm->cuda && !strcmp(device, "auto") ? ")" : "");
     return ser_net_wrap(&lm->net, lm->be, err);
 }
 
@@ -25,8 +32,9 @@ void loaded_model_close(loaded_model *lm) {
 int loaded_model_dataset(loaded_model *lm, const ser_clips *clips, int labelled, const char *what, ser_dataset *ds,
                          ser_error *err) {
     const ser_config *cfg = &lm->meta.cfg;
-    if (ser_dataset_build(ds, clips, cfg, labelled ? (const char *const *)lm->meta.labels : NULL,
-                          labelled ? lm->meta.n_labels : 0, cfg->train.threads, what, err) != 0)
+    if (ser_dataset_build_with(ds, clips, cfg, labelled ? (const char *const *)lm->meta.labels : NULL,
+                               labelled ? lm->meta.n_labels : 0, cfg->train.threads, what, cli_features_fn(lm->cuda),
+                               err) != 0)
         return -1;
     ser_scaler_apply(&lm->meta.scaler, ds->x, ds->n * (size_t)cfg->features.n_mfcc * cfg->features.frames);
     return 0;

@@ -6,6 +6,7 @@
 
 #include "build_info.h"
 #include "commands.h"
+#include "ser/cuda.h"
 
 static const ser_command COMMANDS[] = {
     {"mfcc", cmd_mfcc, "compute librosa-exact MFCC features of files or folders into a .npy"},
@@ -15,6 +16,7 @@ static const ser_command COMMANDS[] = {
     {"eval", cmd_eval, "evaluate a trained model on a labelled folder or manifest (report, confusion matrix)"},
     {"predict", cmd_predict, "label and class probabilities of audio files"},
     {"synth", cmd_synth, "write a small deterministic synthetic emotional-speech corpus (TESS layout)"},
+    {"check", cmd_check, "compare the CUDA backend with the CPU backend on one batch (needs a GPU)"},
     {"bench-epoch", cmd_bench_epoch, "(benchmark) time one training epoch of the model on random data, JSON"},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
@@ -22,6 +24,12 @@ static const ser_command COMMANDS[] = {
 static void print_version(void) {
     printf("ser %s (commit %s)\nbackends: cpu%s\n", SER_VERSION_STRING, SER_GIT_COMMIT,
            SER_HAVE_CUDA ? " cuda" : "");
+    if (SER_HAVE_CUDA) {
+        char desc[256];
+        const int n = ser_cuda_devices(desc, sizeof desc);
+        if (n > 0) printf("cuda device: %s%s\n", desc, n > 1 ? " (and more: cuda.device picks)" : "");
+        else printf("cuda device: none (%s)\n", desc);
+    }
 }
 
 static void print_usage(FILE *f) {

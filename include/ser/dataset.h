@@ -28,6 +28,14 @@ typedef struct ser_dataset {
  * Dropped clips are printed one line each to stderr. Fails when nothing is left. */
 int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                       size_t n_labels, int threads, const char *what, ser_error *err);
+
+/* A feature extractor with ser_features_extract's contract (ser/features.h): the CPU's, or
+ * ser_features_extract_cuda (ser/cuda.h). */
+typedef int (*ser_features_fn)(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
+                               unsigned char *ok, char **why, ser_error *err);
+/* ser_dataset_build with that extractor. */
+int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
+                           size_t n_labels, int threads, const char *what, ser_features_fn extract, ser_error *err);
 void ser_dataset_free(ser_dataset *ds);
 
 #ifdef __cplusplus
