@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `ser check`: without a GPU (or without the CUDA backend) it prints one line and exits 2; with
+# one it compares the backends on a small model and exits 0. `--against cpu` (two CPU backends)
+# runs the whole comparison and table anywhere: every row ok, exit 0.
+set -u
+: "${SER_BIN:?SER_BIN must point at the ser binary}"
+tmp=$(mktemp -d /tmp/ser_cli_check_XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "FAIL: $*" >&2; fail=1; }
+pass=0
+ok() { pass=$((pass + 1)); }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+small=(--set model.conv_blocks=2 --set model.filters=16 --set features.frames=32 --batch 6 --steps 3)
+
+"$SER_BIN" --version >"$tmp/version"
+if grep -q "^cuda device: [^n]" "$tmp/version"; then
+  echo "GPU: $(grep '^cuda device' "$tmp/version")"
+  "$SER_BIN" check "${small[@]}" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  check '[ $rc -eq 0 ]' "ser check on the GPU: exit $rc: $(grep -E 'FAIL|error' "$tmp/out" "$tmp/err" | head -20)"
+  check 'grep -q "all [0-9]* comparisons within tolerance" "$tmp/out"' "no verdict line"
+else
+  "$SER_BIN" check >"$tmp/out" 2>"$tmp/err"; rc=$?
+  check '[ $rc -eq 2 ]' "ser check without a GPU should exit 2 (got $rc)"
+  check '[ "$(wc -l < "$tmp/err")" -eq 1 ] && [ ! -s "$tmp/out" ]' "expected exactly one line: $(cat "$tmp/out" "$tmp/err")"
+  check 'grep -q "^ser check: nothing to compare: " "$tmp/err"' "unclear line: $(cat "$tmp/err")"
+  echo "without a GPU: $(cat "$tmp/err")"
+fi
+
+"$SER_BIN" check --against cpu "${small[@]}" >"$tmp/self" 2>"$tmp/self.err"; rc=$?
+check '[ $rc -eq 0 ]' "check --against cpu: exit $rc: $(cat "$tmp/self.err")"
+check 'grep -q "all [0-9]* comparisons within tolerance" "$tmp/self"' "self check verdict"
+for what in conv1 pool2 dropout_mask1 lstm1 attention logits probs loss conv1.kernel dense.bias \
+            bn2.moving_variance "loss step 3"; do
+  check 'grep -q " $what " "$tmp/self"' "self check lacks a row for $what"
+done
+check '! grep -q FAIL "$tmp/self"' "a FAIL between identical backends"
+
+"$SER_BIN" check --batch 1 >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 2 ]' "--batch 1 is a usage error (exit $rc)"
+
+echo "cli_check: $pass passed, $fail failed"
+[ $fail -eq 0 ]

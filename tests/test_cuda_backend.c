@@ -1,0 +1,115 @@
+/* The CUDA backend against the CPU backend on a small model (2 conv blocks, 16 x 24 input):
+ * every activation, gradient slice and the weight drift within ser/backend_check.h's
+ * tolerances, the dropout masks bit-identical (host/backend_check.c); the training state moved
+ * device -> host -> a second device backend continues bit-identically; CUDA graphs on and off
+ * give the same weights. Needs a GPU: SKIPPED (77) without one. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "ser/backend_check.h"
+#include "ser/cuda.h"
+
+enum { B = 8, C = 5 };
+
+static ser_config small_config(void) {
+    ser_config c;
+    ser_config_defaults(&c);
+    c.features.n_mfcc = 16;
+    c.features.frames = 24;
+    c.model.conv_blocks = 2;
+    c.model.filters = 16;
+    c.model.lstm_units = 16;
+    return c;
+}
+
+static float xs[B * 16 * 24];
+static int32_t ys[B];
+
+static int train(ser_backend *be, int steps, ser_error *e) {
+    for (int s = 0; s < steps; s++) {
+        float loss;
+        if (be->ops->forward(be, xs, ys, B, 1, &loss, e) || be->ops->backward(be, e) || be->ops->step(be, 5e-4f, e))
+            return -1;
+    }
+    return 0;
+}
+
+int main(void) {
+    char desc[256];
+    if (ser_cuda_devices(desc, sizeof desc) < 1) {
+        printf("SKIPPED: no CUDA device (%s)\n", desc);
+        return 77;
+    }
+    for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) xs[i] = (float)sin(0.61 * (double)i) * 1.3f;
+    for (int i = 0; i < B; i++) ys[i] = i % C;
+    ser_error e = {{0}};
+    ser_config c = small_config();
+
+    /* 1. agreement, masks included (6 steps: the graphs are captured at step 2 and replayed) */
+    ser_model mr, mg;
+    CHECK(ser_model_create(&mr, &c, C, &e) == 0 && ser_model_create(&mg, &c, C, &e) == 0);
+    ser_backend *r = ser_backend_cpu_create(&mr, &c, B, &e), *g = ser_backend_cuda_create(&mg, &c, B, &e);
+    CHECKF(r && g, "%s", e.msg);
+    if (!r || !g) return check_finish("test_cuda_backend");
+    printf("device: %s\n", g->device);
+    const ser_check_tol tol = ser_check_tol_default(0);
+    ser_check_result res = {0};
+    CHECKF(ser_backend_check(r, g, xs, ys, B, 6, 5e-4f, &tol, &res, &e) == 0, "%s", e.msg);
+    int masks = 0;
+    for (size_t i = 0; i < res.n; i++) {
+        const ser_check_row *w = &res.rows[i];
+        if (w->judged && !w->ok)
+            fprintf(stderr, "FAIL %s %s: error %.3e > tol %.1e (max|diff| %.3e)\n", w->group, w->what, w->err, w->tol,
+                    w->max_abs);
+        if (strstr(w->what, "dropout_mask")) {
+            masks++;
+            CHECKF(w->ok && w->err == 0.0, "%s: %g mismatching mask elements", w->what, w->err);
+        }
+    }
+    CHECKF(res.failed == 0, "%d comparisons outside tolerance (listed above)", res.failed);
+    CHECK(masks == 2);
+    ser_check_result_free(&res);
+
+    /* 2. state device -> host -> a second device backend: both continue with the same bits */
+    const size_t np = mg.nparams_padded;
+    float *st = malloc(3 * np * sizeof *st), *p1 = malloc(np * sizeof *p1), *p2 = malloc(np * sizeof *p2);
+    CHECK(st && p1 && p2);
+    CHECKF(g->ops->download_state(g, st, st + np, st + 2 * np, &e) == 0, "%s", e.msg);
+    ser_model m2;
+    CHECK(ser_model_create(&m2, &c, C, &e) == 0);
+    m2.adam_t = mg.adam_t;
+    m2.step = mg.step;
+    ser_backend *g2 = ser_backend_cuda_create(&m2, &c, B, &e);
+    CHECKF(g2 && g2->ops->upload_state(g2, st, st + np, st + 2 * np, &e) == 0, "%s", e.msg);
+    CHECKF(train(g, 3, &e) == 0 && train(g2, 3, &e) == 0, "%s", e.msg);
+    CHECK(g->ops->download_params(g, p1, &e) == 0 && g2->ops->download_params(g2, p2, &e) == 0);
+    CHECKF(memcmp(p1, p2, np * sizeof *p1) == 0, "a backend resumed from the downloaded state diverged");
+    ser_backend_destroy(g2);
+    ser_model_destroy(&m2);
+
+    /* 3. CUDA graphs off: the same kernels eagerly, the same weights after 5 steps */
+    ser_model ma, mb;
+    ser_config ce = c;
+    ce.cuda.graphs = 0;
+    CHECK(ser_model_create(&ma, &c, C, &e) == 0 && ser_model_create(&mb, &ce, C, &e) == 0);
+    ser_backend *ga = ser_backend_cuda_create(&ma, &c, B, &e), *gb = ser_backend_cuda_create(&mb, &ce, B, &e);
+    CHECKF(ga && gb && train(ga, 5, &e) == 0 && train(gb, 5, &e) == 0, "%s", e.msg);
+    CHECK(ga->ops->download_params(ga, p1, &e) == 0 && gb->ops->download_params(gb, p2, &e) == 0);
+    double worst = 0.0;
+    for (size_t i = 0; i < np; i++) {
+        const double d = fabs((double)p1[i] - p2[i]) / (fabs((double)p2[i]) + 1e-3);
+        if (d > worst) worst = d;
+    }
+    printf("graphs vs eager after 5 steps: %s (max rel diff %.3e)\n",
+           memcmp(p1, p2, np * sizeof *p1) ? "differ" : "bit-identical", worst);
+    CHECKF(worst <= 1e-5, "graphs on / off differ by %.3e", worst);
+    ser_backend_destroy(ga), ser_backend_destroy(gb);
+    ser_model_destroy(&ma), ser_model_destroy(&mb);
+
+    free(st), free(p1), free(p2);
+    ser_backend_destroy(r), ser_backend_destroy(g);
+    ser_model_destroy(&mr), ser_model_destroy(&mg);
+    return check_finish("test_cuda_backend");
+}
