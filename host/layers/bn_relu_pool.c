@@ -15,12 +15,11 @@
 #include <string.h>
 
 #include "layers/layers.h"
+#include "layers/pool_window.h"
 #include "ser/error.h"
 
 #define BRP_GROUPS 16   /* fixed groups of pooled rows for the BN sums: thread-count independent */
 #define BRP_MAX_C 1024
-
-static int brp_pad_before(int H, int P) { return (((H + P - 1) / P) * P - H) / 2; }
 
 /* drop == NULL: no dropout. Otherwise each pooled row (b, oy) gets its dropout right after it is
  * written, when its start is a whole Philox block (else one dropout_forward pass at the end). */
@@ -29,18 +28,16 @@ static void brp_forward(float *drop, uint8_t *mask, float *out, int32_t *argmax,
                         uint64_t seed, uint64_t step, uint32_t layer) {
     SER_ASSERT(P >= 1 && C >= 1 && (int64_t)B * H * W * C <= INT32_MAX);
     const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P;
-    const int py = brp_pad_before(H, P), px = brp_pad_before(W, P);
+    const int py = pool_pad_before(H, P), px = pool_pad_before(W, P);
     const int rowwise = ((size_t)Wo * C) % 64 == 0; /* pooled rows start on Philox blocks of 64 elements */
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int oy = 0; oy < Ho; oy++) {
-            int y0 = oy * P - py, y1 = y0 + P;
-            if (y0 < 0) y0 = 0;
-            if (y1 > H) y1 = H;
+            int y0, y1;
+            pool_window(oy, P, py, H, &y0, &y1);
             for (int ox = 0; ox < Wo; ox++) {
-                int x0 = ox * P - px, x1 = x0 + P;
-                if (x0 < 0) x0 = 0;
-                if (x1 > W) x1 = W;
+                int x0, x1;
+                pool_window(ox, P, px, W, &x0, &x1);
                 const size_t o = (((size_t)b * Ho + oy) * Wo + ox) * C;
                 float *mo = out + o, *xs = xsel + o;
                 int32_t *am = argmax + o;
@@ -98,7 +95,7 @@ void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float 
     /* dropout_backward's scale: TF builds it in double from the Python float rate */
     const float dscale = (float)(1.0 / (1.0 - (double)rate));
     const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P;
-    const int py = brp_pad_before(H, P), px = brp_pad_before(W, P);
+    const int py = pool_pad_before(H, P), px = pool_pad_before(W, P);
     const int No = B * Ho * Wo, N = B * H * W;
     const int G = No < BRP_GROUPS ? No : BRP_GROUPS;
     /* BN sums over the gradient reaching the BN output: dout at the argmax where relu passed */
@@ -142,13 +139,11 @@ void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float 
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int oy = 0; oy < Ho; oy++) {
-            int y0 = oy * P - py, y1 = y0 + P;
-            if (y0 < 0) y0 = 0;
-            if (y1 > H) y1 = H;
+            int y0, y1;
+            pool_window(oy, P, py, H, &y0, &y1);
             for (int ox = 0; ox < Wo; ox++) {
-                int x0 = ox * P - px, x1 = x0 + P;
-                if (x0 < 0) x0 = 0;
-                if (x1 > W) x1 = W;
+                int x0, x1;
+                pool_window(ox, P, px, W, &x0, &x1);
                 const size_t o = (((size_t)b * Ho + oy) * Wo + ox) * C;
                 const float *go = dout + o, *yo = out + o;
                 const int32_t *am = argmax + o;

@@ -8,14 +8,8 @@
 #include <float.h>
 
 #include "layers/layers.h"
+#include "layers/pool_window.h"
 #include "ser/error.h"
-
-/* TF "same" padding for one axis: rows before the first window. */
-static int pool_pad_before(int H, int P) {
-    int Ho = (H + P - 1) / P;
-    int total = Ho * P - H;
-    return total / 2;
-}
 
 void maxpool2d_forward(float *out, int32_t *argmax, const float *in, int B, int H, int W, int C, int P) {
     SER_ASSERT(P >= 1 && (int64_t)B * H * W * C <= INT32_MAX);
@@ -24,13 +18,11 @@ void maxpool2d_forward(float *out, int32_t *argmax, const float *in, int B, int 
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
         for (int oy = 0; oy < Ho; oy++) {
-            int y0 = oy * P - py, y1 = y0 + P;
-            if (y0 < 0) y0 = 0;
-            if (y1 > H) y1 = H;
+            int y0, y1;
+            pool_window(oy, P, py, H, &y0, &y1);
             for (int ox = 0; ox < Wo; ox++) {
-                int x0 = ox * P - px, x1 = x0 + P;
-                if (x0 < 0) x0 = 0;
-                if (x1 > W) x1 = W;
+                int x0, x1;
+                pool_window(ox, P, px, W, &x0, &x1);
                 size_t o = (((size_t)b * Ho + oy) * Wo + ox) * C;
                 for (int c = 0; c < C; c++) {
                     out[o + c] = -FLT_MAX;
@@ -60,13 +52,11 @@ void maxpool2d_backward(float *din, const float *dout, const int32_t *argmax, in
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
         for (int oy = 0; oy < Ho; oy++) {
-            int y0 = oy * P - py, y1 = y0 + P;
-            if (y0 < 0) y0 = 0;
-            if (y1 > H) y1 = H;
+            int y0, y1;
+            pool_window(oy, P, py, H, &y0, &y1);
             for (int ox = 0; ox < Wo; ox++) {
-                int x0 = ox * P - px, x1 = x0 + P;
-                if (x0 < 0) x0 = 0;
-                if (x1 > W) x1 = W;
+                int x0, x1;
+                pool_window(ox, P, px, W, &x0, &x1);
                 const size_t o = (((size_t)b * Ho + oy) * Wo + ox) * C;
                 for (int y = y0; y < y1; y++)
                     for (int x = x0; x < x1; x++) {
