@@ -48,10 +48,10 @@ def sgemm_peak(threads, n=2048, reps=5):
     return 2.0 * n ** 3 / best / 1e9
 
 
-def bench_ser(ser, threads, epochs):
+def bench_ser(ser, threads, epochs, device="cpu"):
     best = None
     for _ in range(epochs):
-        out = subprocess.run([ser, "bench-epoch", "--train", str(N_TRAIN), "--val", str(N_VAL),
+        out = subprocess.run([ser, "bench-epoch", "--train", str(N_TRAIN), "--val", str(N_VAL), "--device", device,
                               "--set", f"train.threads={threads}"], check=True, capture_output=True, text=True)
         r = json.loads(out.stdout)
         if best is None or r["epoch_s"] < best["epoch_s"]:
@@ -66,11 +66,16 @@ def data():
     return xs[:N_TRAIN], ys[:N_TRAIN], xs[N_TRAIN:], ys[N_TRAIN:]
 
 
-def bench_torch(threads, epochs):
+def bench_torch(threads, epochs, device="cpu"):
+    """device "cuda": the same model on the GPU in float32 (TF32 off in cuDNN and matmul, as ser's
+    default cuda.tf32 = false), each epoch ended by a device synchronisation; bench/bench_gpu.py."""
     import torch
     import torch.nn as nn
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    if device == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
 
     class Attention(nn.Module):
         def __init__(self, d):
@@ -105,12 +110,14 @@ def bench_torch(threads, epochs):
             y, _ = self.lstm2(y)
             return self.dense(y[:, -1])
 
-    net = Net()
+    net = Net().to(device)
     opt = torch.optim.Adam(net.parameters(), lr=5e-4, eps=1e-7)
     conv_kernels = [m.weight for m in net.cnn if isinstance(m, nn.Conv2d)]
     xt, yt, xv, yv = data()
-    xt = torch.from_numpy(xt).permute(0, 3, 1, 2).contiguous(); yt = torch.from_numpy(yt)
-    xv = torch.from_numpy(xv).permute(0, 3, 1, 2).contiguous()
+    # on the GPU the whole split lives in device memory, as ser's features do after the copy
+    xt = torch.from_numpy(xt).permute(0, 3, 1, 2).contiguous().to(device); yt = torch.from_numpy(yt).to(device)
+    xv = torch.from_numpy(xv).permute(0, 3, 1, 2).contiguous().to(device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     lossf = nn.CrossEntropyLoss()
     times = []
     for _ in range(epochs):
@@ -125,6 +132,7 @@ def bench_torch(threads, epochs):
         with torch.no_grad():
             for i in range(0, N_VAL, BATCH):
                 net(xv[i:i + BATCH])
+        sync()
         times.append(time.perf_counter() - t)
     return min(times), torch.__version__
 

@@ -400,10 +400,12 @@ static int run_phase(int ph, const phase_args *p, int graphable, ser_error *err)
         ser_error cerr = {{0}};
         const int rc = enq_phase(ph, p, &cerr);
         cudaGraph_t graph = NULL;
+        cudaGraphExec_t exec = NULL;
         const cudaError_t e = cudaStreamEndCapture(ci->s, &graph);
         cudaError_t ei = cudaErrorUnknown;
-        if (rc == 0 && e == cudaSuccess && graph) ei = cudaGraphInstantiate(&ci->exec[ph], graph, 0);
+        if (rc == 0 && e == cudaSuccess && graph) ei = cudaGraphInstantiate(&exec, graph, 0);
         if (graph) cudaGraphDestroy(graph);
+        if (ei == cudaSuccess) ci->exec[ph] = exec;
         if (rc != 0 || e != cudaSuccess || ei != cudaSuccess) {
             graphs_off(ci, ph, rc != 0 ? cerr.msg : cudaGetErrorString(e != cudaSuccess ? e : ei));
             return enq_phase(ph, p, err); /* nothing ran during the capture: run it now */
@@ -417,9 +419,14 @@ static int run_phase(int ph, const phase_args *p, int graphable, ser_error *err)
 
 /* ---- the vtable ---------------------------------------------------------------------------------- */
 
+/* Every entry makes the backend's device current: another part of the program (the GPU feature
+ * extractor) may have switched the thread to another one since. */
+#define USE_DEVICE(ci) SER_CU(cudaSetDevice((ci)->dev))
+
 static int cu_forward(ser_backend *be, const float *x, const int32_t *labels, int B, int training, float *loss,
                       ser_error *err) {
     cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
     ser_model *m = be->model;
     if (B < 1 || B > ci->max_B) return ser_fail(err, "cuda backend: batch of %d samples (reserved for %d)", B, ci->max_B);
     const int C = m->classes;
@@ -449,6 +456,7 @@ static int cu_forward(ser_backend *be, const float *x, const int32_t *labels, in
 
 static int cu_backward(ser_backend *be, ser_error *err) {
     cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
     if (!ci->last_training) return ser_fail(err, "cuda backend: backward without a training forward");
     const phase_args p = {ci, be, ci->last_B, 1, 1};
     return run_phase(PH_BWD, &p, ci->last_B == ci->max_B, err);
@@ -456,6 +464,7 @@ static int cu_backward(ser_backend *be, ser_error *err) {
 
 static int cu_step(ser_backend *be, float lr, ser_error *err) {
     cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
     ser_model *m = be->model;
     m->adam_t++;
     /* alpha as host/layers/adam.c forms it, in float32 on the host */
@@ -488,6 +497,7 @@ static int copy_sync(cuda_impl *ci, void *dst, const void *src, size_t bytes, en
 
 static int cu_upload_params(ser_backend *be, const float *params, ser_error *err) {
     cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
     SER_CU(cudaMemcpyAsync(ci->params, params, be->model->nparams_padded * sizeof(float), cudaMemcpyHostToDevice,
                            ci->s));
     TRY(enq_pack(ci, err));
@@ -497,17 +507,20 @@ static int cu_upload_params(ser_backend *be, const float *params, ser_error *err
 
 static int cu_download_params(ser_backend *be, float *params, ser_error *err) {
     cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
     return copy_sync(ci, params, ci->params, be->model->nparams_padded * sizeof(float), cudaMemcpyDeviceToHost, err);
 }
 
 static int cu_download_grads(ser_backend *be, float *grads, ser_error *err) {
     cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
     return copy_sync(ci, grads, ci->grads, be->model->nparams_padded * sizeof(float), cudaMemcpyDeviceToHost, err);
 }
 
 static int cu_upload_state(ser_backend *be, const float *params, const float *adam_m, const float *adam_v,
                            ser_error *err) {
     cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
     const size_t bytes = be->model->nparams_padded * sizeof(float);
     SER_CU(cudaMemcpyAsync(ci->adam_m, adam_m, bytes, cudaMemcpyHostToDevice, ci->s));
     SER_CU(cudaMemcpyAsync(ci->adam_v, adam_v, bytes, cudaMemcpyHostToDevice, ci->s));
@@ -516,6 +529,7 @@ static int cu_upload_state(ser_backend *be, const float *params, const float *ad
 
 static int cu_download_state(ser_backend *be, float *params, float *adam_m, float *adam_v, ser_error *err) {
     cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
     const size_t bytes = be->model->nparams_padded * sizeof(float);
     SER_CU(cudaMemcpyAsync(params, ci->params, bytes, cudaMemcpyDeviceToHost, ci->s));
     SER_CU(cudaMemcpyAsync(adam_m, ci->adam_m, bytes, cudaMemcpyDeviceToHost, ci->s));
@@ -526,6 +540,7 @@ static int cu_download_state(ser_backend *be, float *params, float *adam_m, floa
 
 static int cu_download_act(ser_backend *be, int kind, int block, void *out, size_t n, ser_error *err) {
     cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
     const dacts *a = &ci->a;
     const size_t want = ser_act_count(be->model, kind, block, ci->last_B);
     if (want == 0 || n != want)
