@@ -1,6 +1,7 @@
 /* The CUDA backend: the vtable of ser/backend.h over cuDNN (convolution, batch norm, LSTM),
  * cuBLAS (the dense layer) and ser's kernels (kernels/kernels.h), wired as host/model.c wires
- * the CPU layers (shapes in ser/model.h).
+ * the CPU layers (shapes in ser/model.h; the wiring is kernels/backend_cuda_net.c, this file is
+ * the backend object: arena, staging, graphs, vtable).
  *
  * MEMORY: ONE device allocation (cudaMalloc once, at create), zeroed once:
  *   params | grads | adam_m | adam_v   4 x nparams_padded floats, exactly ser/model.h's layout
@@ -31,320 +32,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_check.h"
-#include "cudnn_lstm.h"
-#include "cudnn_ops.h"
-#include "kernels.h"
+#include "backend_cuda.h"
 #include "layers/layers.h"
 #include "ser/cuda.h"
 
-#define ARENA_ALIGN 256
-#define CUBLAS_WS_BYTES ((size_t)32 << 20) /* cuBLAS's recommended workspace on Hopper (4 MiB before) */
-
-/* Every call in this file that returns int 0 / -1 with err filled. */
-#define TRY(call)                                                                                      \
-    do {                                                                                               \
-        if ((call) != 0) return -1;                                                                    \
-    } while (0)
-
-enum { PH_FWD, PH_BWD, PH_ADAM, PH_N };
 static const char *const PHASE_NAMES[PH_N] = {"forward", "backward", "Adam"};
 enum { G_COLD, G_WARM, G_READY };
 
-/* Offsets (floats) of every slice, resolved once. */
-typedef struct slices {
-    size_t kernel[SER_MAX_BLOCKS], bias[SER_MAX_BLOCKS], gamma[SER_MAX_BLOCKS], beta[SER_MAX_BLOCKS];
-    size_t mmean[SER_MAX_BLOCKS], mvar[SER_MAX_BLOCKS];
-    size_t l1k, l1r, l1b, aW, ab, aU, l2k, l2r, l2b, dk, db;
-} slices;
-
-/* Device pointers into the arena (shapes for B = max_B). */
-typedef struct dacts {
-    float *x;                                        /* (B,H,W) */
-    float *conv[SER_MAX_BLOCKS], *bn[SER_MAX_BLOCKS]; /* (B,H,W,F) */
-    float *mean[SER_MAX_BLOCKS], *rstd[SER_MAX_BLOCKS]; /* (F) */
-    float *pool[SER_MAX_BLOCKS], *drop[SER_MAX_BLOCKS]; /* (B,Ho,Wo,F) */
-    int32_t *argmax[SER_MAX_BLOCKS];
-    uint8_t *mask[SER_MAX_BLOCKS];
-    float *h1, *att, *att_u, *att_a, *h2, *h2last, *logits, *probs; /* see ser_acts */
-    int32_t *labels;
-    float *xent, *terms, *loss;                      /* device scalars; terms: one per block */
-    ser_step_scalars *sc_fwd, *sc_adam;
-    float *g[3];                                     /* backward rotation, gmax floats each */
-    float *dlogits, *dh2last, *dh2, *dx2, *dh1;
-    float *att_scratch;
-    void *blas_ws;
-} dacts;
-
-typedef struct cuda_impl {
-    ser_model *m;
-    int dev, max_B;
-    cudaStream_t s;
-    cublasHandle_t blas;
-    ser_cudnn *dnn;
-    ser_lstm *lstm1, *lstm2;
-    slices o;
-    void *arena;
-    size_t arena_bytes;
-    float *params, *grads, *adam_m, *adam_v;         /* device, ser/model.h layout */
-    dacts a;
-    /* pinned staging */
-    void *pinned;
-    float *h_x, *h_probs, *h_loss;
-    int32_t *h_labels;
-    ser_step_scalars *h_sc_fwd, *h_sc_adam;
-    cudaEvent_t adam_copied;                         /* h_sc_adam is free again */
-    /* graphs */
-    int graphs;                                      /* cuda.graphs and no capture has failed */
-    int gstate[PH_N];
-    cudaGraphExec_t exec[PH_N];
-    size_t ws_at_capture[PH_N];
-    /* the last forward */
-    int last_B, last_training, last_labelled;
-    float one_b1, one_b2;
-} cuda_impl;
-
 static size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
-
-static size_t slice_off(const ser_model *m, const char *fmt, int i) {
-    char name[40];
-    snprintf(name, sizeof name, fmt, i);
-    const ser_slice *s = ser_model_slice(m, name);
-    SER_ASSERT(s != NULL);
-    return s->offset;
-}
-
-static void resolve_slices(const ser_model *m, slices *o) {
-    memset(o, 0, sizeof *o);
-    for (int i = 0; i < m->blocks; i++) {
-        o->kernel[i] = slice_off(m, "conv%d.kernel", i + 1);
-        o->bias[i] = slice_off(m, "conv%d.bias", i + 1);
-        o->gamma[i] = slice_off(m, "bn%d.gamma", i + 1);
-        o->beta[i] = slice_off(m, "bn%d.beta", i + 1);
-        o->mmean[i] = slice_off(m, "bn%d.moving_mean", i + 1);
-        o->mvar[i] = slice_off(m, "bn%d.moving_variance", i + 1);
-    }
-    o->l1k = slice_off(m, "lstm1.kernel", 0);
-    o->l1r = slice_off(m, "lstm1.recurrent_kernel", 0);
-    o->l1b = slice_off(m, "lstm1.bias", 0);
-    if (m->cfg.attention) {
-        o->aW = slice_off(m, "attention.W", 0);
-        o->ab = slice_off(m, "attention.b", 0);
-        o->aU = slice_off(m, "attention.U", 0);
-    }
-    o->l2k = slice_off(m, "lstm2.kernel", 0);
-    o->l2r = slice_off(m, "lstm2.recurrent_kernel", 0);
-    o->l2b = slice_off(m, "lstm2.bias", 0);
-    o->dk = slice_off(m, "dense.kernel", 0);
-    o->db = slice_off(m, "dense.bias", 0);
-}
-
-/* Carves the arena (base NULL: only counts). Returns the bytes. */
-static size_t layout_arena(const ser_model *m, dacts *a, char *base, int B) {
-    size_t off = align_up(4 * m->nparams_padded * sizeof(float), ARENA_ALIGN);
-#define TAKE(ptr, type, count)                                                                         \
-    do {                                                                                               \
-        (ptr) = base ? (type *)(void *)(base + off) : NULL;                                            \
-        off += align_up((size_t)(count) * sizeof(type), ARENA_ALIGN);                                  \
-    } while (0)
-    const size_t b = (size_t)B;
-    const int F = m->F, U = m->U, C = m->classes;
-    size_t gmax = b * m->T * m->D;
-    TAKE(a->x, float, b * m->H * m->W);
-    for (int i = 0; i < m->blocks; i++) {
-        const ser_block_shape *s = &m->blk[i];
-        const size_t n = b * s->H * s->W * F, no = b * s->Ho * s->Wo * F;
-        TAKE(a->conv[i], float, n);
-        TAKE(a->bn[i], float, n);
-        TAKE(a->mean[i], float, F);
-        TAKE(a->rstd[i], float, F);
-        TAKE(a->pool[i], float, no);
-        TAKE(a->argmax[i], int32_t, no);
-        TAKE(a->drop[i], float, no);
-        TAKE(a->mask[i], uint8_t, no);
-        if (n > gmax) gmax = n;
-    }
-    TAKE(a->h1, float, b * m->T * U);
-    TAKE(a->att, float, b * U);
-    TAKE(a->att_u, float, b * m->T * U);
-    TAKE(a->att_a, float, b * m->T);
-    TAKE(a->h2, float, b * m->T2 * U);
-    TAKE(a->h2last, float, b * U);
-    TAKE(a->logits, float, b * C);
-    TAKE(a->probs, float, b * C);
-    TAKE(a->labels, int32_t, b);
-    TAKE(a->xent, float, 1);
-    TAKE(a->terms, float, m->blocks);
-    TAKE(a->loss, float, 1);
-    TAKE(a->sc_fwd, ser_step_scalars, 1);
-    TAKE(a->sc_adam, ser_step_scalars, 1);
-    for (int k = 0; k < 3; k++) TAKE(a->g[k], float, gmax);
-    TAKE(a->dlogits, float, b * C);
-    TAKE(a->dh2last, float, b * U);
-    TAKE(a->dh2, float, b * m->T2 * U);
-    TAKE(a->dx2, float, b * m->T2 * U);
-    TAKE(a->dh1, float, b * m->T * U);
-    TAKE(a->att_scratch, float, m->cfg.attention ? ser_k_attention_scratch(B, m->T, U, U) : 1);
-    TAKE(a->blas_ws, char, CUBLAS_WS_BYTES);
-#undef TAKE
-    return off;
-}
-
-/* ---- the three phases (enqueue only) ---------------------------------------------------------- */
-
-/* Dense, row-major: logits (B,C) = h (B,U) @ kernel (U,C) + bias. cuBLAS is column-major: a
- * row-major (r,c) matrix is its column-major transpose, so logits^T (C,B) = kernel^T (C,U) @
- * h^T (U,B) with kernel read as the column-major (C,U) matrix it is. */
-static int dense_fwd(cuda_impl *ci, int B, ser_error *err) {
-    const ser_model *m = ci->m;
-    const int U = m->U, C = m->classes;
-    const float one = 1.0f, zero = 0.0f;
-    SER_CUBLAS(cublasSgemm(ci->blas, CUBLAS_OP_N, CUBLAS_OP_N, C, B, U, &one, ci->params + ci->o.dk, C, ci->a.h2last,
-                           U, &zero, ci->a.logits, C));
-    SER_CU(ser_k_bias_add_rows(ci->a.logits, ci->params + ci->o.db, (size_t)B, C, ci->s));
-    return 0;
-}
-
-/* dkernel (U,C) = h^T dlogits: column-major dkernel^T (C,U) = dlogits^T (C,B) @ h (B,U), h read
- * as the column-major (U,B) matrix transposed. dh (B,U) = dlogits kernel^T: column-major
- * dh^T (U,B) = kernel (U,C) @ dlogits^T (C,B), kernel read as column-major (C,U) transposed.
- * Both overwrite (beta 0). */
-static int dense_bwd(cuda_impl *ci, int B, ser_error *err) {
-    const ser_model *m = ci->m;
-    const int U = m->U, C = m->classes;
-    const float one = 1.0f, zero = 0.0f;
-    SER_CUBLAS(cublasSgemm(ci->blas, CUBLAS_OP_N, CUBLAS_OP_T, C, U, B, &one, ci->a.dlogits, C, ci->a.h2last, U,
-                           &zero, ci->grads + ci->o.dk, C));
-    SER_CU(ser_k_bias_grad_rows(ci->grads + ci->o.db, ci->a.dlogits, (size_t)B, C, ci->s));
-    SER_CUBLAS(cublasSgemm(ci->blas, CUBLAS_OP_T, CUBLAS_OP_N, U, B, C, &one, ci->params + ci->o.dk, C, ci->a.dlogits,
-                           C, &zero, ci->a.dh2last, U));
-    return 0;
-}
-
-static int enq_forward(cuda_impl *ci, int B, int training, int labelled, ser_error *err) {
-    const ser_model *m = ci->m;
-    dacts *a = &ci->a;
-    const cudaStream_t s = ci->s;
-    const int F = m->F, U = m->U, C = m->classes;
-    const float rate = (float)m->cfg.dropout, l2 = (float)m->cfg.l2;
-    const float mom = (float)m->cfg.bn_momentum, eps = (float)m->cfg.bn_epsilon;
-    float *w = ci->params;
-    SER_CU(cudaMemcpyAsync(a->x, ci->h_x, (size_t)B * m->H * m->W * sizeof(float), cudaMemcpyHostToDevice, s));
-    if (labelled)
-        SER_CU(cudaMemcpyAsync(a->labels, ci->h_labels, (size_t)B * sizeof(int32_t), cudaMemcpyHostToDevice, s));
-    if (training)
-        SER_CU(cudaMemcpyAsync(a->sc_fwd, ci->h_sc_fwd, sizeof(ser_step_scalars), cudaMemcpyHostToDevice, s));
-    const float *in = a->x;
-    for (int i = 0; i < m->blocks; i++) {
-        const ser_block_shape *b = &m->blk[i];
-        const int N = B * b->H * b->W;
-        const size_t no = (size_t)B * b->Ho * b->Wo * F;
-        const float *kernel = w + ci->o.kernel[i];
-        TRY(ser_conv_fwd(ci->dnn, a->conv[i], in, kernel, B, b->H, b->W, b->Cin, F, m->K, err));
-        SER_CU(ser_k_bias_add_rows(a->conv[i], w + ci->o.bias[i], (size_t)N, F, s));
-        if (training)
-            TRY(ser_bn_fwd_train(ci->dnn, a->bn[i], a->mean[i], a->rstd[i], w + ci->o.mmean[i], w + ci->o.mvar[i],
-                                 a->conv[i], w + ci->o.gamma[i], w + ci->o.beta[i], N, F, mom, eps, err));
-        else
-            TRY(ser_bn_fwd_infer(ci->dnn, a->bn[i], a->conv[i], w + ci->o.gamma[i], w + ci->o.beta[i],
-                                 w + ci->o.mmean[i], w + ci->o.mvar[i], N, F, eps, err));
-        SER_CU(ser_k_relu_pool_fwd(a->pool[i], a->argmax[i], a->bn[i], B, b->H, b->W, F, m->P, s));
-        in = a->pool[i];
-        if (training && rate > 0.0f) {
-            SER_CU(ser_k_dropout_fwd(a->drop[i], a->mask[i], a->pool[i], no, rate, m->seed, a->sc_fwd, (uint32_t)i, s));
-            in = a->drop[i];
-        }
-        if (labelled) SER_CU(ser_k_l2_term(a->terms + i, kernel, (size_t)m->K * m->K * b->Cin * F, l2, s));
-    }
-    /* the last block's (B, Ho, Wo, F) output is the (B, T, D) sequence: no copy */
-    TRY(ser_lstm_fwd(ci->lstm1, a->h1, in, B, training, err));
-    const float *x2 = a->h1;
-    if (m->cfg.attention) {
-        SER_CU(ser_k_attention_fwd(a->att, a->att_u, a->att_a, a->h1, w + ci->o.aW, w + ci->o.ab, w + ci->o.aU, B,
-                                   m->T, U, U, s));
-        x2 = a->att;
-    }
-    TRY(ser_lstm_fwd(ci->lstm2, a->h2, x2, B, training, err));
-    SER_CU(ser_k_gather_step(a->h2last, a->h2, B, m->T2, U, m->T2 - 1, s));
-    TRY(dense_fwd(ci, B, err));
-    SER_CU(ser_k_softmax_xent_fwd(a->probs, a->xent, a->logits, labelled ? a->labels : NULL, B, C, s));
-    if (labelled) {
-        SER_CU(ser_k_loss_total(a->loss, a->xent, a->terms, m->blocks, s));
-        SER_CU(cudaMemcpyAsync(ci->h_loss, a->loss, sizeof(float), cudaMemcpyDeviceToHost, s));
-    }
-    SER_CU(cudaMemcpyAsync(ci->h_probs, a->probs, (size_t)B * C * sizeof(float), cudaMemcpyDeviceToHost, s));
-    return 0;
-}
-
-/* Gradients of the last training forward (B samples). Every op overwrites its gradients
- * (kernels/kernels.h), so nothing is zeroed; ser_k_l2_grad adds to the conv weight gradient. */
-static int enq_backward(cuda_impl *ci, int B, ser_error *err) {
-    const ser_model *m = ci->m;
-    dacts *a = &ci->a;
-    const cudaStream_t s = ci->s;
-    const int F = m->F, U = m->U, C = m->classes;
-    const float rate = (float)m->cfg.dropout, l2 = (float)m->cfg.l2, eps = (float)m->cfg.bn_epsilon;
-    const int dropped = rate > 0.0f;
-    float *w = ci->params, *g = ci->grads;
-    SER_CU(ser_k_softmax_xent_bwd(a->dlogits, a->probs, a->labels, B, C, s));
-    TRY(dense_bwd(ci, B, err));
-    /* LSTM2 returns only its last step: dh is zero elsewhere */
-    SER_CU(ser_k_scatter_step(a->dh2, a->dh2last, B, m->T2, U, m->T2 - 1, s));
-    const float *x2 = m->cfg.attention ? a->att : a->h1;
-    float *dx2 = m->cfg.attention ? a->dx2 : a->dh1;
-    TRY(ser_lstm_bwd(ci->lstm2, dx2, a->dh2, x2, a->h2, B, err));
-    TRY(ser_lstm_unpack_grads(ci->lstm2, g + ci->o.l2k, g + ci->o.l2r, g + ci->o.l2b, err));
-    if (m->cfg.attention)
-        SER_CU(ser_k_attention_bwd(a->dh1, g + ci->o.aW, g + ci->o.ab, g + ci->o.aU, a->att_scratch, a->dx2, a->h1,
-                                   a->att_u, a->att_a, w + ci->o.aW, w + ci->o.aU, B, m->T, U, U, s));
-    const int last = m->blocks - 1;
-    const float *seq = dropped ? a->drop[last] : a->pool[last];
-    /* three buffers rotate: cur = d(block output); per block dpool, dy (BN output), dconv, din */
-    int cur = 0;
-    TRY(ser_lstm_bwd(ci->lstm1, a->g[cur], a->dh1, seq, a->h1, B, err));
-    TRY(ser_lstm_unpack_grads(ci->lstm1, g + ci->o.l1k, g + ci->o.l1r, g + ci->o.l1b, err));
-    for (int i = last; i >= 0; i--) {
-        const ser_block_shape *b = &m->blk[i];
-        const int N = B * b->H * b->W;
-        const size_t no = (size_t)B * b->Ho * b->Wo * F;
-        const int other = (cur + 1) % 3, third = (cur + 2) % 3;
-        float *dpool = a->g[cur];
-        if (dropped) {
-            SER_CU(ser_k_dropout_bwd(a->g[other], a->g[cur], a->mask[i], no, rate, s));
-            dpool = a->g[other];
-        }
-        float *dy = a->g[third], *dconv = a->g[cur]; /* d(block output) is consumed above */
-        SER_CU(ser_k_relu_pool_bwd(dy, dpool, a->pool[i], a->argmax[i], B, b->H, b->W, F, m->P, s));
-        TRY(ser_bn_bwd(ci->dnn, dconv, g + ci->o.gamma[i], g + ci->o.beta[i], dy, a->conv[i], a->mean[i], a->rstd[i],
-                       w + ci->o.gamma[i], N, F, eps, err));
-        SER_CU(ser_k_bias_grad_rows(g + ci->o.bias[i], dconv, (size_t)N, F, s));
-        const float *in = i == 0 ? a->x : (dropped ? a->drop[i - 1] : a->pool[i - 1]);
-        const float *kernel = w + ci->o.kernel[i];
-        TRY(ser_conv_bwd_filter(ci->dnn, g + ci->o.kernel[i], in, dconv, B, b->H, b->W, b->Cin, F, m->K, err));
-        SER_CU(ser_k_l2_grad(g + ci->o.kernel[i], kernel, (size_t)m->K * m->K * b->Cin * F, l2, s));
-        if (i > 0) {
-            TRY(ser_conv_bwd_data(ci->dnn, a->g[third], dconv, kernel, B, b->H, b->W, b->Cin, F, m->K, err));
-            cur = third;
-        }
-    }
-    return 0;
-}
-
-/* Keras layout -> cuDNN weight spaces: after every parameter change. */
-static int enq_pack(cuda_impl *ci, ser_error *err) {
-    const float *w = ci->params;
-    TRY(ser_lstm_pack(ci->lstm1, w + ci->o.l1k, w + ci->o.l1r, w + ci->o.l1b, err));
-    TRY(ser_lstm_pack(ci->lstm2, w + ci->o.l2k, w + ci->o.l2r, w + ci->o.l2b, err));
-    return 0;
-}
-
-static int enq_adam(cuda_impl *ci, ser_backend *be, ser_error *err) {
-    SER_CU(cudaMemcpyAsync(ci->a.sc_adam, ci->h_sc_adam, sizeof(ser_step_scalars), cudaMemcpyHostToDevice, ci->s));
-    /* the trainable slices are one range [0, n_trainable_padded): one launch */
-    SER_CU(ser_k_adam(ci->params, ci->adam_m, ci->adam_v, ci->grads, ci->m->n_trainable_padded, ci->a.sc_adam,
-                      ci->one_b1, ci->one_b2, be->eps, ci->s));
-    return enq_pack(ci, err);
-}
 
 /* ---- graphs ------------------------------------------------------------------------------------- */
 
@@ -356,9 +51,9 @@ typedef struct phase_args {
 
 static int enq_phase(int ph, const phase_args *p, ser_error *err) {
     switch (ph) {
-    case PH_FWD: return enq_forward(p->ci, p->B, p->training, p->labelled, err);
-    case PH_BWD: return enq_backward(p->ci, p->B, err);
-    default: return enq_adam(p->ci, p->be, err);
+    case PH_FWD: return ser_cuda_enq_forward(p->ci, p->B, p->training, p->labelled, err);
+    case PH_BWD: return ser_cuda_enq_backward(p->ci, p->B, err);
+    default: return ser_cuda_enq_adam(p->ci, p->be->eps, err);
     }
 }
 
@@ -500,7 +195,7 @@ static int cu_upload_params(ser_backend *be, const float *params, ser_error *err
     USE_DEVICE(ci);
     SER_CU(cudaMemcpyAsync(ci->params, params, be->model->nparams_padded * sizeof(float), cudaMemcpyHostToDevice,
                            ci->s));
-    TRY(enq_pack(ci, err));
+    TRY(ser_cuda_enq_pack(ci, err));
     SER_CU(cudaStreamSynchronize(ci->s));
     return 0;
 }
@@ -611,16 +306,16 @@ static int cu_init(ser_backend *be, cuda_impl *ci, const ser_config *cfg, ser_er
     TRY(ser_lstm_create(&ci->lstm1, h, ci->max_B, m->T, m->D, m->U, cfg->cuda.tf32, err));
     TRY(ser_lstm_create(&ci->lstm2, h, ci->max_B, m->T2, m->U, m->U, cfg->cuda.tf32, err));
 
-    ci->arena_bytes = layout_arena(m, &ci->a, NULL, ci->max_B);
+    ci->arena_bytes = ser_cuda_layout_arena(m, &ci->a, NULL, ci->max_B);
     SER_CU(cudaMalloc(&ci->arena, ci->arena_bytes));
     SER_CU(cudaMemsetAsync(ci->arena, 0, ci->arena_bytes, ci->s)); /* padding and unused tails stay zero */
-    layout_arena(m, &ci->a, ci->arena, ci->max_B);
+    ser_cuda_layout_arena(m, &ci->a, ci->arena, ci->max_B);
     const size_t np = m->nparams_padded;
     ci->params = ci->arena;
     ci->grads = ci->params + np;
     ci->adam_m = ci->grads + np;
     ci->adam_v = ci->adam_m + np;
-    SER_CUBLAS(cublasSetWorkspace(ci->blas, ci->a.blas_ws, CUBLAS_WS_BYTES));
+    SER_CUBLAS(cublasSetWorkspace(ci->blas, ci->a.blas_ws, SER_CUDA_CUBLAS_WS_BYTES));
 
     /* pinned staging: x | labels | probs | loss | forward scalars | Adam scalars */
     const size_t b = (size_t)ci->max_B;
@@ -668,7 +363,7 @@ ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int ma
     be->impl = ci;
     ci->m = m;
     ci->max_B = max_B;
-    resolve_slices(m, &ci->o);
+    ser_cuda_resolve_slices(m, &ci->o);
     if (cu_init(be, ci, cfg, err) != 0) {
         cu_destroy(be);
         return NULL;
