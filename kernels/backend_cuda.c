@@ -265,7 +265,10 @@ static void cu_destroy(ser_backend *be) {
     if (!be) return;
     cuda_impl *ci = be->impl;
     if (ci) {
-        if (ci->s) cudaStreamSynchronize(ci->s);
+        if (ci->s) {
+            (void)cudaSetDevice(ci->dev);
+            (void)cudaStreamSynchronize(ci->s);
+        }
         for (int k = 0; k < PH_N; k++)
             if (ci->exec[k]) cudaGraphExecDestroy(ci->exec[k]);
         if (ci->lstm1) ser_lstm_destroy(ci->lstm1);
@@ -305,6 +308,9 @@ static int cu_init(ser_backend *be, cuda_impl *ci, const ser_config *cfg, ser_er
     const cudnnHandle_t h = ser_cudnn_handle(ci->dnn);
     TRY(ser_lstm_create(&ci->lstm1, h, ci->max_B, m->T, m->D, m->U, cfg->cuda.tf32, err));
     TRY(ser_lstm_create(&ci->lstm2, h, ci->max_B, m->T2, m->U, m->U, cfg->cuda.tf32, err));
+    /* the helpers may have initialised memory on the legacy default stream, which our
+     * non-blocking stream does not wait for */
+    SER_CU(cudaDeviceSynchronize());
 
     ci->arena_bytes = ser_cuda_layout_arena(m, &ci->a, NULL, ci->max_B);
     SER_CU(cudaMalloc(&ci->arena, ci->arena_bytes));
