@@ -1,5 +1,5 @@
-/* ser's own CUDA kernels (kernels/*.cu), as extern "C" launchers callable from C. Every pointer
- * is device memory unless it says host; every launcher enqueues on stream s and returns
+/* ser's own CUDA kernels (the .cu files of kernels/), as extern "C" launchers callable from C.
+ * Every pointer is device memory unless it says host; every launcher enqueues on stream s and returns
  * cudaGetLastError() (check with SER_CU). Shapes follow the CPU layers (host/layers/layers.h):
  * NHWC images, (B, T, D) sequences, Keras weight layouts.
  *
