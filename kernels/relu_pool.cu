@@ -1,13 +1,13 @@
 /* ReLU + MaxPool2D P x P, stride P, padding same (kernels.h; CPU: relu_forward + maxpool2d_forward,
- * or bn_relu_pool_forward with the BN already applied). Windows as host/layers/maxpool2d.c: TF
- * splits the padding pad_total = Ho P - H as pad_total / 2 before, the rest after, and windows
- * are clipped to the image (padding never wins). Ties keep the first element in window scan
- * order (y, then x): the first element always enters, a later one only if strictly greater. */
+ * or bn_relu_pool_forward with the BN already applied). Windows are layers/pool_window.h's, the
+ * CPU's: TF's split of the padding, clipped to the image (padding never wins). Ties keep the first
+ * element in window scan order (y, then x): the first element always enters, a later one only if
+ * strictly greater. */
 #include "kernels.h"
 #include "launch.cuh"
+#include "layers/pool_window.h"
 
 static inline int pool_out(int H, int P) { return (H + P - 1) / P; }
-static inline int pool_pad_before(int H, int P) { return (pool_out(H, P) * P - H) / 2; }
 
 /* One thread per pooled element (b, oy, ox, c), c fastest: a warp reads consecutive channels. */
 static __global__ void k_relu_pool_fwd(float *pool, int32_t *argmax, const float *y, int H, int W, int C, int P,
@@ -19,11 +19,9 @@ static __global__ void k_relu_pool_fwd(float *pool, int32_t *argmax, const float
         r /= (size_t)Wo;
         const int oy = (int)(r % (size_t)Ho);
         const size_t b = r / (size_t)Ho;
-        int y0 = oy * P - py, y1 = y0 + P, x0 = ox * P - px, x1 = x0 + P;
-        if (y0 < 0) y0 = 0;
-        if (y1 > H) y1 = H;
-        if (x0 < 0) x0 = 0;
-        if (x1 > W) x1 = W;
+        int y0, y1, x0, x1;
+        pool_window(oy, P, py, H, &y0, &y1);
+        pool_window(ox, P, px, W, &x0, &x1);
         float best = 0.0f;
         int32_t at = -1;
         for (int yy = y0; yy < y1; yy++)
