@@ -139,11 +139,18 @@ static int bn_get(ser_cudnn *c, int op, int N, int C, float eps, const char *wha
     if (ser_cg_scratch(c, (size_t)4 * C, what, err)) goto fail;
     int rc = 1;
     if (!c->force_fallback) {
-        cudnnBackendDescriptor_t o;
-        if (bn_graph(c, p, eps, &o, err)) goto fail;
-        rc = ser_cg_build(c, p, o, what, err);
-        if (rc < 0) goto fail;
-        if (rc == 1) fprintf(stderr, "ser cuDNN: %s; using ser's batch-norm kernels for this shape\n", err->msg);
+        /* Any refusal while describing or planning the graph (cuDNN's batch-norm support surface
+         * has changed between releases) falls back, loudly: the line names the call and status. */
+        cudnnBackendDescriptor_t o = NULL;
+        rc = bn_graph(c, p, eps, &o, err) ? 1 : ser_cg_build(c, p, o, what, err);
+        if (rc != 0) {
+            fprintf(stderr, "ser cuDNN: %s: %s; using ser's batch-norm kernels for N=%d C=%d\n", what, err->msg, N, C);
+            rc = 1;
+            if (p->plan) {
+                cudnnBackendDestroyDescriptor(p->plan);
+                p->plan = NULL;
+            }
+        }
     }
     if (rc == 1) {
         p->fallback = 1;

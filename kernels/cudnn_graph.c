@@ -268,9 +268,12 @@ int ser_cg_build(ser_cudnn *c, ser_cg_plan *p, cudnnBackendDescriptor_t op, cons
     if (ser_cg_desc(p, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, &graph, err)) return -1;
     SER_CUDNN(cudnnBackendSetAttribute(graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op));
     cudnnStatus_t s = cudnnBackendFinalize(graph);
-    if (s != CUDNN_STATUS_SUCCESS)
-        return ser_fail(err, "cuDNN %s (%s): the operation graph does not finalize: %s (%d)", what, sh,
-                        cudnnGetErrorString(s), (int)s);
+    if (s != CUDNN_STATUS_SUCCESS) {
+        ser_fail(err, "cuDNN %s (%s): the operation graph does not finalize: %s (%d)", what, sh,
+                 cudnnGetErrorString(s), (int)s);
+        /* the NOT_SUPPORTED family: no engine for this graph, not a mistake of ours */
+        return CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_NOT_SUPPORTED ? 1 : -1;
+    }
 
     /* engine configs of heuristics A, then FALLBACK */
     const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
