@@ -151,6 +151,8 @@ ser_cg_plan *ser_cg_find(ser_cudnn *c, int op, const int shape[SER_CG_SHAPE]) {
 
 int ser_cg_new(ser_cudnn *c, int op, const int shape[SER_CG_SHAPE], ser_cg_plan **out, ser_error *err) {
     *out = NULL;
+    /* building a plan may allocate (ours and cuDNN's): never while capturing */
+    if (check_not_capturing(c, op_names[op], err)) return -1;
     if (c->n_plans == c->cap_plans) {
         const int cap = c->cap_plans ? 2 * c->cap_plans : 16;
         ser_cg_plan **np = realloc(c->plans, (size_t)cap * sizeof *np);

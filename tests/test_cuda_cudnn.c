@@ -260,9 +260,9 @@ static void test_capture(ser_cudnn *c, cudaStream_t s, int B, int H, int W, int 
                     snprintf(err.msg, sizeof err.msg, "cudaGraphInstantiate: %s", cudaGetErrorString(e)), failed = 1;
             }
             if (!failed) {
-                CU(cudaMemset(y, 0, ny * sizeof(float)));
-                CU(cudaMemset(dx, 0, nx * sizeof(float)));
-                CU(cudaMemset(dw, 0, nw * sizeof(float)));
+                CU(cudaMemsetAsync(y, 0, ny * sizeof(float), s));
+                CU(cudaMemsetAsync(dx, 0, nx * sizeof(float), s));
+                CU(cudaMemsetAsync(dw, 0, nw * sizeof(float), s));
                 CU(cudaGraphLaunch(exec, s));
             }
         }
@@ -298,10 +298,10 @@ static void time_ops(ser_cudnn *c, cudaStream_t s, int B, int H, int W, int Cin,
     float *x = dev(nx), *w = dev(nw), *y = dev(ny), *z = dev(ny), *dw = dev(nw), *dx = dev(nx);
     float *v[6];
     for (int i = 0; i < 6; i++) v[i] = dev(Cout);
-    CU(cudaMemset(x, 0, nx * 4));
-    CU(cudaMemset(w, 0, nw * 4));
-    CU(cudaMemset(y, 0, ny * 4));
-    for (int i = 0; i < 6; i++) CU(cudaMemset(v[i], 0, Cout * 4));
+    CU(cudaMemsetAsync(x, 0, nx * 4, s));
+    CU(cudaMemsetAsync(w, 0, nw * 4, s));
+    CU(cudaMemsetAsync(y, 0, ny * 4, s));
+    for (int i = 0; i < 6; i++) CU(cudaMemsetAsync(v[i], 0, Cout * 4, s));
     cudaEvent_t e0, e1;
     CU(cudaEventCreate(&e0));
     CU(cudaEventCreate(&e1));
@@ -339,7 +339,8 @@ int main(void) {
     char desc[256];
     if (ser_cuda_devices(desc, sizeof desc) < 1) {
         char why[300];
-        snprintf(why, sizeof why, "no CUDA device (%s)", desc);
+        const char *p = strncmp(desc, "no CUDA device: ", 16) == 0 ? desc + 16 : desc;
+        snprintf(why, sizeof why, "no CUDA device (%s)", p);
         SKIP(why);
     }
     printf("device: %s; cuDNN %zu (built against %d.%d.%d)\n", desc, cudnnGetVersion(), CUDNN_MAJOR, CUDNN_MINOR,
