@@ -22,17 +22,33 @@ static int shape_text(char *buf, size_t n, int op, const int *s) {
 
 /* ---- context ------------------------------------------------------------------------------ */
 
-/* The parts of a context that can fail, checked with the macros; the caller frees on failure. */
-static int create_parts(ser_cudnn *c, ser_error *err) {
-    SER_CUDNN(cudnnCreate(&c->handle));
-    SER_CUDNN(cudnnSetStream(c->handle, c->stream));
+/* The device description heuristics and plans are made for (graphs carry no handle). Made from
+ * the handle and the device id, as cuDNN's frontend does; with the id alone if that is refused. */
+static int make_devprop(ser_cudnn *c, int with_handle, ser_error *err) {
     int dev = 0;
     SER_CU(cudaGetDevice(&dev));
     const int32_t dev32 = dev;
     SER_CUDNN(cudnnBackendCreateDescriptor(CUDNN_BACKEND_DEVICEPROP_DESCRIPTOR, &c->devprop));
-    SER_CUDNN(cudnnBackendSetAttribute(c->devprop, CUDNN_ATTR_DEVICEPROP_HANDLE, CUDNN_TYPE_HANDLE, 1, &c->handle));
+    if (with_handle)
+        SER_CUDNN(cudnnBackendSetAttribute(c->devprop, CUDNN_ATTR_DEVICEPROP_HANDLE, CUDNN_TYPE_HANDLE, 1, &c->handle));
     SER_CUDNN(cudnnBackendSetAttribute(c->devprop, CUDNN_ATTR_DEVICEPROP_DEVICE_ID, CUDNN_TYPE_INT32, 1, &dev32));
     SER_CUDNN(cudnnBackendFinalize(c->devprop));
+    return 0;
+}
+
+/* The parts of a context that can fail, checked with the macros; the caller frees on failure. */
+static int create_parts(ser_cudnn *c, ser_error *err) {
+    /* device property descriptors (and graphs without a handle) came with cuDNN 9.8 */
+    if (cudnnGetVersion() < 90800)
+        return ser_fail(err, "cuDNN %zu is loaded; ser's graph-API ops need cuDNN >= 9.8 (built against %d.%d.%d)",
+                        cudnnGetVersion(), CUDNN_MAJOR, CUDNN_MINOR, CUDNN_PATCHLEVEL);
+    SER_CUDNN(cudnnCreate(&c->handle));
+    SER_CUDNN(cudnnSetStream(c->handle, c->stream));
+    if (make_devprop(c, 1, err)) {
+        if (c->devprop) cudnnBackendDestroyDescriptor(c->devprop);
+        c->devprop = NULL;
+        if (make_devprop(c, 0, err)) return -1;
+    }
     return 0;
 }
 
@@ -62,7 +78,7 @@ static void plan_free(ser_cg_plan *p) {
 void ser_cudnn_destroy(ser_cudnn *c) {
     if (!c) return;
     /* queued work may still read the workspace and the plans */
-    if (c->stream) cudaStreamSynchronize(c->stream);
+    cudaStreamSynchronize(c->stream);
     for (int i = 0; i < c->n_plans; i++) plan_free(c->plans[i]);
     free(c->plans);
     if (c->devprop) cudnnBackendDestroyDescriptor(c->devprop);
@@ -238,30 +254,150 @@ static int note_relaxed_only(cudnnBackendNumericalNote_t n) {
     }
 }
 
-/* 0: refused; 1: relaxed pass only; 2: acceptable in the strict pass. *engine_index set. */
-static int config_grade(const ser_cudnn *c, ser_cg_plan *p, cudnnBackendDescriptor_t cfg, int64_t *engine_index,
-                        ser_error *err) {
-    cudnnBackendDescriptor_t eng;
-    if (ser_cg_desc(p, CUDNN_BACKEND_ENGINE_DESCRIPTOR, &eng, err)) return -1;
+/* Grade of the engine behind a config: 0 refused, 1 relaxed pass only, 2 strict pass. */
+static int engine_grade(const ser_cudnn *c, cudnnBackendDescriptor_t cfg, cudnnBackendDescriptor_t eng,
+                        int64_t *engine_index, int *grade, ser_error *err) {
     int64_t got = 0;
     SER_CUDNN(cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &got,
                                        &eng));
-    *engine_index = -1;
     SER_CUDNN(cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &got, engine_index));
     cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
     int64_t nn = 0;
     SER_CUDNN(cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
                                        CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &nn, notes));
     if (nn > CUDNN_NUMERICAL_NOTE_TYPE_COUNT) nn = CUDNN_NUMERICAL_NOTE_TYPE_COUNT;
-    int grade = 2;
+    *grade = 2;
     for (int64_t i = 0; i < nn; i++) {
-        if (note_refused(c, notes[i])) return 0;
-        if (note_relaxed_only(notes[i])) grade = 1;
+        if (note_refused(c, notes[i])) {
+            *grade = 0;
+            return 0;
+        }
+        if (note_relaxed_only(notes[i])) *grade = 1;
     }
-    return grade;
+    return 0;
+}
+
+/* The same with a query descriptor of its own (destroyed on every path). */
+static int config_grade(const ser_cudnn *c, cudnnBackendDescriptor_t cfg, int64_t *engine_index, int *grade,
+                        ser_error *err) {
+    cudnnBackendDescriptor_t eng = NULL;
+    SER_CUDNN(cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &eng));
+    const int rc = engine_grade(c, cfg, eng, engine_index, grade, err);
+    cudnnBackendDestroyDescriptor(eng);
+    return rc;
 }
 
 #define SER_CG_MAX_CFG 64
+
+/* The engine configs heuristics `mode` ranks for graph, best first, into cfgs (created here,
+ * *made counts them for the caller's cleanup). A mode that cannot rank the graph gives none. */
+static int heur_configs(ser_cudnn *c, ser_cg_plan *p, cudnnBackendDescriptor_t graph, cudnnBackendHeurMode_t mode,
+                        cudnnBackendDescriptor_t *cfgs, int *made, int64_t *n, cudnnStatus_t *last, ser_error *err) {
+    *n = 0;
+    cudnnBackendDescriptor_t heur;
+    if (ser_cg_desc(p, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, &heur, err)) return -1;
+    SER_CUDNN(cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                       &graph));
+    SER_CUDNN(cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode));
+    SER_CUDNN(cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                       &c->devprop));
+    const cudnnStatus_t s = cudnnBackendFinalize(heur);
+    if (s != CUDNN_STATUS_SUCCESS) {
+        *last = s;
+        return 0;
+    }
+    int64_t count = 0;
+    SER_CUDNN(cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count,
+                                       NULL));
+    if (count > SER_CG_MAX_CFG) count = SER_CG_MAX_CFG;
+    /* the backend fills descriptors we create */
+    for (; *made < count; (*made)++)
+        SER_CUDNN(cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &cfgs[*made]));
+    if (count > 0)
+        SER_CUDNN(cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, count,
+                                           n, cfgs));
+    if (*n > count) *n = count;
+    return 0;
+}
+
+/* Tries cfg: 1 with p->plan set and its workspace, 0 when the config does not finalize. */
+static int try_config(ser_cudnn *c, ser_cg_plan *p, cudnnBackendDescriptor_t cfg, cudnnStatus_t *last,
+                      ser_error *err) {
+    cudnnBackendDescriptor_t plan = NULL;
+    SER_CUDNN(cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan));
+    cudnnStatus_t s = cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
+                                               CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg);
+    if (s == CUDNN_STATUS_SUCCESS)
+        s = cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                     &c->devprop);
+    if (s == CUDNN_STATUS_SUCCESS) s = cudnnBackendFinalize(plan);
+    int64_t ws = 0, got = 0;
+    if (s == CUDNN_STATUS_SUCCESS) {
+        const cudnnStatus_t sw = cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                                          CUDNN_TYPE_INT64, 1, &got, &ws);
+        if (sw != CUDNN_STATUS_SUCCESS) {
+            cudnnBackendDestroyDescriptor(plan);
+            return ser_cuda_fail(err, "cuDNN", (int)sw, cudnnGetErrorString(sw),
+                                 "cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE)", __FILE__,
+                                 __LINE__);
+        }
+    }
+    if (s != CUDNN_STATUS_SUCCESS) { /* this config does not take the shape: the caller tries the next */
+        cudnnBackendDestroyDescriptor(plan);
+        *last = s;
+        return 0;
+    }
+    p->plan = plan;
+    p->workspace = ws;
+    return 1;
+}
+
+/* Picks the config (see ser_cg_build); cfgs[m][i] chosen is moved into p (set to NULL here). */
+static int choose(ser_cudnn *c, ser_cg_plan *p, cudnnBackendDescriptor_t graph, const char *what, const char *sh,
+                  cudnnBackendDescriptor_t cfgs[2][SER_CG_MAX_CFG], int made[2], ser_error *err) {
+    const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
+    int64_t ncfg[2] = {0, 0};
+    cudnnStatus_t last = CUDNN_STATUS_SUCCESS;
+    for (int m = 0; m < 2; m++)
+        if (heur_configs(c, p, graph, modes[m], cfgs[m], &made[m], &ncfg[m], &last, err)) return -1;
+    int grade[2][SER_CG_MAX_CFG];
+    int64_t engine[2][SER_CG_MAX_CFG];
+    int refused = 0;
+    for (int m = 0; m < 2; m++)
+        for (int64_t i = 0; i < ncfg[m]; i++) {
+            if (config_grade(c, cfgs[m][i], &engine[m][i], &grade[m][i], err)) return -1;
+            refused += grade[m][i] == 0;
+        }
+    for (int pass = 2; pass >= 1; pass--) /* strict configs first, then relaxed ones */
+        for (int m = 0; m < 2; m++)
+            for (int64_t i = 0; i < ncfg[m]; i++) {
+                if (grade[m][i] != pass) continue;
+                const int got = try_config(c, p, cfgs[m][i], &last, err);
+                if (got < 0) return -1;
+                if (!got) continue;
+                SER_ASSERT(p->n_desc < SER_CG_MAX_DESC);
+                p->desc[p->n_desc++] = cfgs[m][i]; /* the plan's config lives as long as the plan */
+                cfgs[m][i] = NULL;
+                p->engine = engine[m][i];
+                p->strict = pass == 2;
+                p->heur_mode = modes[m];
+                void *wsb = c->workspace;
+                const int rc = grow(c, &wsb, &c->ws_bytes, (size_t)p->workspace, 1, what, err);
+                c->workspace = wsb;
+                if (rc) return -1;
+                if (c->verbose)
+                    fprintf(stderr, "ser cuDNN: %s: engine %lld (heuristics %s, %s), workspace %lld B\n", sh,
+                            (long long)p->engine, m == 0 ? "A" : "FALLBACK", pass == 2 ? "strict" : "relaxed",
+                            (long long)p->workspace);
+                return 0;
+            }
+    ser_fail(err,
+             "cuDNN %s (%s): no engine: heuristics A offered %lld configs, FALLBACK %lld, %d refused for "
+             "TF32/reduced precision (allow_tf32=%d); last cuDNN status: %s (%d)",
+             what, sh, (long long)ncfg[0], (long long)ncfg[1], refused, c->allow_tf32,
+             last == CUDNN_STATUS_SUCCESS ? "none" : cudnnGetErrorString(last), (int)last);
+    return 1;
+}
 
 int ser_cg_build(ser_cudnn *c, ser_cg_plan *p, cudnnBackendDescriptor_t op, const char *what, ser_error *err) {
     char sh[128];
@@ -269,103 +405,20 @@ int ser_cg_build(ser_cudnn *c, ser_cg_plan *p, cudnnBackendDescriptor_t op, cons
     cudnnBackendDescriptor_t graph;
     if (ser_cg_desc(p, CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, &graph, err)) return -1;
     SER_CUDNN(cudnnBackendSetAttribute(graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op));
-    cudnnStatus_t s = cudnnBackendFinalize(graph);
+    const cudnnStatus_t s = cudnnBackendFinalize(graph);
     if (s != CUDNN_STATUS_SUCCESS) {
         ser_fail(err, "cuDNN %s (%s): the operation graph does not finalize: %s (%d)", what, sh,
                  cudnnGetErrorString(s), (int)s);
         /* the NOT_SUPPORTED family: no engine for this graph, not a mistake of ours */
         return CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_NOT_SUPPORTED ? 1 : -1;
     }
-
-    /* engine configs of heuristics A, then FALLBACK */
-    const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
     cudnnBackendDescriptor_t cfgs[2][SER_CG_MAX_CFG];
-    int64_t ncfg[2] = {0, 0};
-    cudnnStatus_t last = CUDNN_STATUS_SUCCESS;
-    const char *last_where = "no engine config offered";
-    for (int m = 0; m < 2; m++) {
-        cudnnBackendDescriptor_t heur;
-        if (ser_cg_desc(p, CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, &heur, err)) return -1;
-        SER_CUDNN(cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                           1, &graph));
-        SER_CUDNN(cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &modes[m]));
-        SER_CUDNN(cudnnBackendSetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
-                                           &c->devprop));
-        s = cudnnBackendFinalize(heur);
-        if (s != CUDNN_STATUS_SUCCESS) { /* a mode that cannot rank this graph: try the next */
-            last = s;
-            last_where = "heuristics finalize";
-            continue;
-        }
-        int64_t count = 0;
-        SER_CUDNN(cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
-                                           &count, NULL));
-        if (count > SER_CG_MAX_CFG) count = SER_CG_MAX_CFG;
-        /* the backend fills descriptors we create */
-        for (int64_t i = 0; i < count; i++)
-            if (ser_cg_desc(p, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &cfgs[m][i], err)) return -1;
-        if (count > 0)
-            SER_CUDNN(cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                               count, &ncfg[m], cfgs[m]));
-        if (ncfg[m] > count) ncfg[m] = count;
-    }
-
-    int refused = 0;
-    for (int pass = 2; pass >= 1; pass--) /* strict configs first, then relaxed ones */
-        for (int m = 0; m < 2; m++)
-            for (int64_t i = 0; i < ncfg[m]; i++) {
-                int64_t engine = -1;
-                const int grade = config_grade(c, p, cfgs[m][i], &engine, err);
-                if (grade < 0) return -1;
-                if (grade != pass) {
-                    refused += grade == 0 && pass == 2;
-                    continue;
-                }
-                cudnnBackendDescriptor_t plan;
-                SER_CUDNN(cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan));
-                cudnnStatus_t s1 = cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
-                                                            CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfgs[m][i]);
-                cudnnStatus_t s2 = s1 == CUDNN_STATUS_SUCCESS
-                                       ? cudnnBackendSetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP,
-                                                                  CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c->devprop)
-                                       : s1;
-                cudnnStatus_t s3 = s2 == CUDNN_STATUS_SUCCESS ? cudnnBackendFinalize(plan) : s2;
-                if (s3 != CUDNN_STATUS_SUCCESS) { /* this config does not take the shape: next */
-                    cudnnBackendDestroyDescriptor(plan);
-                    last = s3;
-                    last_where = "execution plan finalize";
-                    continue;
-                }
-                int64_t ws = 0, got = 0;
-                s = cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
-                                             &got, &ws);
-                if (s != CUDNN_STATUS_SUCCESS) {
-                    cudnnBackendDestroyDescriptor(plan);
-                    return ser_cuda_fail(err, "cuDNN", (int)s, cudnnGetErrorString(s),
-                                         "cudnnBackendGetAttribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE)",
-                                         __FILE__, __LINE__);
-                }
-                p->plan = plan;
-                p->workspace = ws;
-                p->engine = engine;
-                p->strict = pass == 2;
-                p->heur_mode = modes[m];
-                void *wsb = c->workspace;
-                const int rc = grow(c, &wsb, &c->ws_bytes, (size_t)ws, 1, what, err);
-                c->workspace = wsb;
-                if (rc) return -1;
-                if (c->verbose)
-                    fprintf(stderr, "ser cuDNN: %s: engine %lld (heuristics %s, %s), workspace %lld B\n", sh,
-                            (long long)engine, modes[m] == CUDNN_HEUR_MODE_A ? "A" : "FALLBACK",
-                            pass == 2 ? "strict" : "relaxed", (long long)ws);
-                return 0;
-            }
-    ser_fail(err,
-             "cuDNN %s (%s): no engine: heuristics A offered %lld configs, FALLBACK %lld, %d refused for "
-             "TF32/reduced precision (allow_tf32=%d); last failure at %s: %s (%d)",
-             what, sh, (long long)ncfg[0], (long long)ncfg[1], refused, c->allow_tf32, last_where,
-             last == CUDNN_STATUS_SUCCESS ? "none" : cudnnGetErrorString(last), (int)last);
-    return 1;
+    int made[2] = {0, 0};
+    const int rc = choose(c, p, graph, what, sh, cfgs, made, err);
+    for (int m = 0; m < 2; m++) /* the configs not chosen */
+        for (int i = 0; i < made[m]; i++)
+            if (cfgs[m][i]) cudnnBackendDestroyDescriptor(cfgs[m][i]);
+    return rc;
 }
 
 /* ---- execution ------------------------------------------------------------------------------ */
