@@ -48,6 +48,9 @@ static void rows_desc(int64_t d[4], int64_t s[4], int N, int C) {
     s[0] = (int64_t)C * h, s[1] = 1, s[2] = C, s[3] = C;
 }
 
+/* Floats per running-stat slot in scratch: C rounded up to 4 (16-byte aligned slots). */
+static size_t slot_floats(int C) { return ((size_t)C + 3) & ~(size_t)3; }
+
 static void chan_desc(int64_t d[4], int64_t s[4], int C) {
     d[0] = 1, d[1] = C, d[2] = 1, d[3] = 1;
     s[0] = C, s[1] = 1, s[2] = C, s[3] = C;
@@ -135,8 +138,8 @@ static int bn_get(ser_cudnn *c, int op, int N, int C, float eps, const char *wha
         return 0;
     }
     if (ser_cg_new(c, op, shape, &p, err)) return -1;
-    /* scratch: running-stat slots (4 C) / inverse std (C) / fallback coefficients (3 C) */
-    if (ser_cg_scratch(c, (size_t)4 * C, what, err)) goto fail;
+    /* scratch: running-stat slots (4 slot_floats(C)) / inverse std (C) / fallback coefficients (3 C) */
+    if (ser_cg_scratch(c, (size_t)4 * slot_floats(C), what, err)) goto fail;
     int rc = 1;
     if (!c->force_fallback) {
         /* Any refusal while describing or planning the graph (cuDNN's batch-norm support surface
@@ -179,10 +182,11 @@ int ser_bn_fwd_train(ser_cudnn *c, float *y, float *saved_mean, float *saved_rst
     if (p->by_value[6] != eps)
         return ser_fail(err, "cuDNN %s: eps %g differs from the %g the plan for N=%d C=%d was built with", what,
                         (double)eps, (double)p->by_value[6], N, C);
-    float *rs = c->scratch; /* in mean, in var (zero), out mean, out var */
-    SER_CU(cudaMemsetAsync(rs, 0, (size_t)2 * C * sizeof(float), c->stream));
+    float *rs = c->scratch; /* in mean, in var (zero), out mean, out var: 16-byte aligned slots */
+    const size_t sl = slot_floats(C);
+    SER_CU(cudaMemsetAsync(rs, 0, 2 * sl * sizeof(float), c->stream));
     void *ptrs[12] = {(void *)x, (void *)gamma, (void *)beta, saved_mean, saved_rstd, y, NULL, NULL,
-                      rs, rs + C, rs + 2 * C, rs + 3 * C};
+                      rs, rs + sl, rs + 2 * sl, rs + 3 * sl};
     if (ser_cg_execute(c, p, ptrs, what, err)) return -1;
     SER_CU(ser_k_bn_moving_update(moving_mean, moving_var, saved_mean, saved_rstd, C, momentum, one_m, eps, c->stream));
     return 0;
