@@ -7,14 +7,19 @@
  *   units). PyTorch's cuDNN path (aten/src/ATen/native/cudnn/RNN.cpp, get_parameters) views its
  *   weight_ih (4H, I), whose row block g is the matrix of h = W_g x, directly over the address
  *   of linLayerID 0 and copies it in row-major, gate order i, f, g, o = linLayerID 0..3, and
- *   weight_hh over 4..7. So cuDNN's M_g[u][k] = Keras kernel[k][g*U + u]. We do not hard-code
+ *   weight_hh over 4..7. Keras's own cuDNN LSTM (keras/layers/rnn/lstm.py, gpu_lstm) splits
+ *   kernel (I, 4U) into its 4 column blocks, transposes each and flattens it into the canonical
+ *   cuDNN parameters in the same i, f, c, o order ("Cudnn/Canonical: [i, f, c, o]"; it puts its
+ *   bias in cuDNN's recurrent slot and zeros the input one, the same sum as our single input
+ *   bias). So cuDNN's M_g[u][k] = Keras kernel[k][g*U + u]. We do not hard-code
  *   the row-major part: kernels/cudnn_lstm_layout.c places every element through the dims and
  *   strides cuDNN reports and rejects any layout that is not a permutation into the weight space.
  * - Zero initial state: hx / cx NULL ("initialized to zero" in the API reference); dhy / dcy
  *   NULL (zero), dhx / dcx NULL (not computed). hDesc / cDesc are still given, (1, B, U).
- * - cudnnRNNBackwardWeights_v8: the API reference says only CUDNN_WGRAD_MODE_ADD is supported,
- *   so "overwritten" is a cudaMemsetAsync of the gradient space followed by ADD (what the cuDNN
- *   RNN sample, TensorFlow and JAX do), on the handle's stream.
+ * - cudnnRNNBackwardWeights_v8: the cuDNN 8 API reference said only CUDNN_WGRAD_MODE_ADD is
+ *   supported, and every user we read (cuDNN's RNN sample, TensorFlow, JAX) zeroes and ADDs;
+ *   so "overwritten" is a cudaMemsetAsync of the gradient space on the handle's stream, then
+ *   ADD (correct whether or not a given cuDNN also accepts CUDNN_WGRAD_MODE_SET).
  * - Batch-major unpacked data with CUDNN_RNN_PADDED_IO_ENABLED and full-length sequences, as
  *   JAX's cuDNN LSTM (jaxlib/gpu/rnn_kernels.cc) runs it; no dropout (a p = 0 dropout descriptor
  *   without states, as PyTorch passes for no dropout); CUDNN_FMA_MATH keeps FP32 off tensor
