@@ -23,6 +23,15 @@ static void fill(float *p, size_t n, float scale) {
     for (size_t i = 0; i < n; i++) p[i] = frand(scale);
 }
 
+static void *xcalloc(size_t n, size_t size) { /* zeroed; a test without memory stops */
+    void *p = calloc(n, size);
+    if (!p) {
+        fprintf(stderr, "FAIL: out of host memory (%zu x %zu bytes)\n", n, size);
+        exit(1);
+    }
+    return p;
+}
+
 static void block(ser_lstm_block *b, long long off, int rows, int cols, int s1, int s2) {
     b->off = off, b->nbdims = 3;
     b->dims[0] = 1, b->dims[1] = rows, b->dims[2] = cols;
@@ -113,12 +122,12 @@ static double forward_case(layout_fn make, int B, int T, int I, int U) {
     ser_lstm_layout L;
     const size_t nws = make(&L, I, U), G = 4 * (size_t)U;
     ser_error err = {{0}};
-    int32_t *map = malloc(ser_lstm_param_count(I, U) * sizeof *map);
-    float *ws = malloc(nws * sizeof *ws), *K = malloc((size_t)I * G * sizeof *K), *R = malloc((size_t)U * G * sizeof *R);
-    float *bias = malloc(G * sizeof *bias), *x = malloc((size_t)B * T * I * sizeof *x);
-    float *h = malloc((size_t)B * T * U * sizeof *h), *c = malloc((size_t)B * T * U * sizeof *c);
-    float *gates = malloc((size_t)B * T * G * sizeof *gates);
-    double *y = malloc((size_t)B * T * U * sizeof *y);
+    int32_t *map = xcalloc(1, ser_lstm_param_count(I, U) * sizeof *map);
+    float *ws = xcalloc(1, nws * sizeof *ws), *K = xcalloc(1, (size_t)I * G * sizeof *K), *R = xcalloc(1, (size_t)U * G * sizeof *R);
+    float *bias = xcalloc(1, G * sizeof *bias), *x = xcalloc(1, (size_t)B * T * I * sizeof *x);
+    float *h = xcalloc(1, (size_t)B * T * U * sizeof *h), *c = xcalloc(1, (size_t)B * T * U * sizeof *c);
+    float *gates = xcalloc(1, (size_t)B * T * G * sizeof *gates);
+    double *y = xcalloc(1, (size_t)B * T * U * sizeof *y);
     CHECKF(ser_lstm_param_map(map, &L, I, U, nws, &err) == 0, "%s", err.msg);
     fill(K, (size_t)I * G, 0.1f), fill(R, (size_t)U * G, 0.3f), fill(bias, G, 0.2f), fill(x, (size_t)B * T * I, 1.0f);
     for (size_t i = 0; i < nws; i++) ws[i] = 12345.0f; /* sentinel: no parameter maps here */
@@ -142,15 +151,15 @@ static double gradient_case(layout_fn make, int B, int T, int I, int U) {
     ser_lstm_layout L;
     const size_t nws = make(&L, I, U), G = 4 * (size_t)U, n = ser_lstm_param_count(I, U), ny = (size_t)B * T * U;
     ser_error err = {{0}};
-    int32_t *map = malloc(n * sizeof *map);
-    float *ws = calloc(nws, sizeof *ws), *dws = calloc(nws, sizeof *dws);
-    float *K = malloc((size_t)I * G * sizeof *K), *R = malloc((size_t)U * G * sizeof *R), *bias = malloc(G * sizeof *bias);
-    float *dK = calloc((size_t)I * G, sizeof *dK), *dR = calloc((size_t)U * G, sizeof *dR), *db = calloc(G, sizeof *db);
-    float *fK = malloc((size_t)I * G * sizeof *fK), *fR = malloc((size_t)U * G * sizeof *fR), *fb = malloc(G * sizeof *fb);
-    float *x = malloc((size_t)B * T * I * sizeof *x), *wout = malloc(ny * sizeof *wout);
-    float *h = malloc(ny * sizeof *h), *c = malloc(ny * sizeof *c), *gates = malloc((size_t)B * T * G * sizeof *gates);
-    float *scratch = malloc(lstm_scratch_size(B, T, I, U) * sizeof *scratch);
-    double *y = malloc(ny * sizeof *y);
+    int32_t *map = xcalloc(1, n * sizeof *map);
+    float *ws = xcalloc(nws, sizeof *ws), *dws = xcalloc(nws, sizeof *dws);
+    float *K = xcalloc(1, (size_t)I * G * sizeof *K), *R = xcalloc(1, (size_t)U * G * sizeof *R), *bias = xcalloc(1, G * sizeof *bias);
+    float *dK = xcalloc((size_t)I * G, sizeof *dK), *dR = xcalloc((size_t)U * G, sizeof *dR), *db = xcalloc(G, sizeof *db);
+    float *fK = xcalloc(1, (size_t)I * G * sizeof *fK), *fR = xcalloc(1, (size_t)U * G * sizeof *fR), *fb = xcalloc(1, G * sizeof *fb);
+    float *x = xcalloc(1, (size_t)B * T * I * sizeof *x), *wout = xcalloc(1, ny * sizeof *wout);
+    float *h = xcalloc(1, ny * sizeof *h), *c = xcalloc(1, ny * sizeof *c), *gates = xcalloc(1, (size_t)B * T * G * sizeof *gates);
+    float *scratch = xcalloc(1, lstm_scratch_size(B, T, I, U) * sizeof *scratch);
+    double *y = xcalloc(1, ny * sizeof *y);
     CHECKF(ser_lstm_param_map(map, &L, I, U, nws, &err) == 0, "%s", err.msg);
     fill(K, (size_t)I * G, 0.5f), fill(R, (size_t)U * G, 0.5f), fill(bias, G, 0.5f), fill(x, (size_t)B * T * I, 1.0f);
     fill(wout, ny, 1.0f);
@@ -186,7 +195,7 @@ static double gradient_case(layout_fn make, int B, int T, int I, int U) {
 /* The map refuses a layout it cannot trust; err names the problem. */
 static void expect_refused(const ser_lstm_layout *L, int I, int U, size_t nws, const char *what) {
     ser_error err = {{0}};
-    int32_t *map = malloc(ser_lstm_param_count(I, U) * sizeof *map);
+    int32_t *map = xcalloc(1, ser_lstm_param_count(I, U) * sizeof *map);
     const int rc = ser_lstm_param_map(map, L, I, U, nws, &err);
     CHECKF(rc == -1 && err.msg[0], "%s: accepted (rc %d)", what, rc);
     if (rc == -1) printf("  refused %-34s %s\n", what, err.msg);
