@@ -72,8 +72,16 @@ void ser_gpu_mfcc_free(ser_gpu_mfcc *g) {
     free(g);
 }
 
-/* Host tables -> device, through the stream (a plain cudaMemcpy from pageable memory may
- * return before its DMA is done, unordered with a non-blocking stream). */
+/* Host tables [window | mel | dct] -> device, through the stream (a plain cudaMemcpy from
+ * pageable memory may return before its DMA is done, unordered with a non-blocking stream). */
+static int copy_tables(ser_gpu_mfcc *g, const float *host, size_t nw, size_t nm, size_t nd, ser_error *err) {
+    SER_CU(cudaMemcpyAsync(g->window, host, sizeof(float) * nw, cudaMemcpyHostToDevice, g->s));
+    SER_CU(cudaMemcpyAsync(g->mel, host + nw, sizeof(float) * nm, cudaMemcpyHostToDevice, g->s));
+    SER_CU(cudaMemcpyAsync(g->dct, host + nw + nm, sizeof(float) * nd, cudaMemcpyHostToDevice, g->s));
+    SER_CU(cudaStreamSynchronize(g->s));
+    return 0;
+}
+
 static int upload_tables(ser_gpu_mfcc *g, const ser_config *cfg, ser_error *err) {
     const size_t nw = (size_t)g->n_fft, nm = (size_t)g->n_mels * g->n_bins, nd = (size_t)g->n_mfcc * g->n_mels;
     float *host = ser_malloc(sizeof(float) * (nw + nm + nd), "gpu mfcc host tables", err);
@@ -81,15 +89,9 @@ static int upload_tables(ser_gpu_mfcc *g, const ser_config *cfg, ser_error *err)
     ser_hann_periodic(g->n_fft, host);
     ser_mel_filters(cfg->audio.sample_rate, g->n_fft, g->n_mels, cfg->features.fmin, ser_config_fmax(cfg), host + nw);
     ser_dct2_ortho_matrix(g->n_mfcc, g->n_mels, host + nw + nm);
-    cudaError_t e = cudaMemcpyAsync(g->window, host, sizeof(float) * nw, cudaMemcpyHostToDevice, g->s);
-    if (e == cudaSuccess)
-        e = cudaMemcpyAsync(g->mel, host + nw, sizeof(float) * nm, cudaMemcpyHostToDevice, g->s);
-    if (e == cudaSuccess)
-        e = cudaMemcpyAsync(g->dct, host + nw + nm, sizeof(float) * nd, cudaMemcpyHostToDevice, g->s);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(g->s);
-    free(host);
-    SER_CU(e);
-    return 0;
+    const int rc = copy_tables(g, host, nw, nm, nd, err);
+    free(host); /* after the stream synchronised: the copies have read it */
+    return rc;
 }
 
 static int setup(ser_gpu_mfcc *g, const ser_config *cfg, ser_error *err) {
