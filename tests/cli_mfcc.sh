@@ -57,6 +57,31 @@ check "--set: shape (1, 20, 100)" grep -q "'shape': (1, 20, 100)" <(header_of "$
 check "--set unknown key: exit non-zero" [ $? -ne 0 ]
 check "--set unknown key: named" grep -q "features.n_mfc" "$T/err"
 
+# --device: cpu always works; auto says which backend computes; cuda works with a device and
+# is a one-line error (exit 2) without one. Values of the cuda path: test_cuda_features.
+"$SER_BIN" mfcc --device cpu --out "$T/cpu.npy" "$B" "$A" 2>"$T/err"
+check "--device cpu: exit 0" [ $? -eq 0 ]
+check "--device cpu: backend named" grep -q "MFCC on cpu" "$T/err"
+"$SER_BIN" mfcc --out "$T/auto.npy" "$A" 2>"$T/err"
+check "--device auto: backend named" grep -q "MFCC on c[pu][ud]" "$T/err"
+if grep -q "MFCC on cpu" "$T/err"; then
+    check "--device cpu: the same bytes as auto on cpu" cmp -s "$T/cpu.npy" "$T/two.npy"
+    "$SER_BIN" mfcc --device cuda --out "$T/cuda.npy" "$A" 2>"$T/err"
+    check "--device cuda without a device: exit 2" [ $? -eq 2 ]
+    check "--device cuda without a device: one line" [ "$(wc -l <"$T/err")" -eq 1 ]
+    check "--device cuda without a device: says so" grep -q "^ser mfcc: --device cuda: " "$T/err"
+    check "--device cuda without a device: nothing written" [ ! -e "$T/cuda.npy" ]
+else
+    "$SER_BIN" mfcc --device cuda --out "$T/cuda.npy" "$B" "$A" 2>"$T/err"
+    check "--device cuda: exit 0" [ $? -eq 0 ]
+    check "--device cuda: backend named" grep -q "MFCC on cuda" "$T/err"
+    check "--device cuda: header" grep -q "'shape': (2, 40, 130)" <(header_of "$T/cuda.npy")
+    check "--device cuda: txt" cmp -s "$T/cuda.txt" "$T/two.txt"
+fi
+"$SER_BIN" mfcc --device gpu --out "$T/x.npy" "$A" 2>"$T/err"
+check "--device gpu: exit 2" [ $? -eq 2 ]
+check "--device gpu: named" grep -q "\-\-device gpu" "$T/err"
+
 # Help and usage errors.
 "$SER_BIN" mfcc --help | grep -q "usage: ser mfcc"
 check "--help" [ $? -eq 0 ]

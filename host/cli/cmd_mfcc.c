@@ -4,8 +4,10 @@
  *   OUT.npy  float32 [N, n_mfcc, frames], unscaled
  *   OUT.txt  the N input paths, one per line, in the same order
  *
- * Clips run in parallel (OpenMP, dynamic schedule), each thread with its own audio buffer and
- * ser_mfcc. A file that fails is reported and left out (or stops everything with --strict). */
+ * --device cpu: clips run in parallel (OpenMP, dynamic schedule), each thread with its own audio
+ * buffer and ser_mfcc. --device cuda: CPU threads decode, the GPU computes the MFCC of batches
+ * (ser_features_extract_cuda). auto (the default): cuda when a CUDA device is there, else cpu.
+ * A file that fails is reported and left out (or stops everything with --strict). */
 #include <dirent.h>
 #include <errno.h>
 #include <omp.h>
@@ -22,13 +24,14 @@
 #include "commands.h"
 #include "ser/audio.h"
 #include "ser/config.h"
+#include "ser/cuda.h"
 #include "ser/features.h"
 #include "ser/npy.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ser mfcc [--config F] [--set section.key=value]... [--threads N] [--strict]\n"
-            "                --out OUT.npy PATH...\n\n"
+            "                [--device auto|cpu|cuda] --out OUT.npy PATH...\n\n"
             "Computes librosa-exact MFCC features (librosa.load(path, sr, offset, duration) then\n"
             "librosa.feature.mfcc, padded with zeros / cut to features.frames) of every PATH:\n"
             "a file (taken whatever its name) or a folder (scanned recursively for .wav .aif .aiff\n"
@@ -38,6 +41,8 @@ static void usage(FILE *f) {
             "  --set S.K=V       override one key, e.g. --set features.n_mfcc=20 (repeatable)\n"
             "  --out OUT.npy     output file (OUT.txt is written beside it)\n"
             "  --threads N       worker threads (default: OMP_NUM_THREADS or all cores)\n"
+            "  --device D        where the MFCC is computed: cpu, cuda (decoding stays on the CPU\n"
+            "                    threads), or auto = cuda when a CUDA device is there (default)\n"
             "  --strict          any file that fails is fatal (default: report it and skip it)\n");
 }
 
@@ -165,7 +170,7 @@ int cmd_mfcc(int argc, char **argv) {
         return 0;
     }
     const double t_start = now_s();
-    const char *config_path = NULL, *out = NULL;
+    const char *config_path = NULL, *out = NULL, *device = "auto";
     int strict = 0, threads = 0, n_sets = 0, n_inputs = 0;
     char **sets = calloc((size_t)argc, sizeof *sets), **inputs = calloc((size_t)argc, sizeof *inputs);
     if (!sets || !inputs) {
@@ -179,6 +184,13 @@ int cmd_mfcc(int argc, char **argv) {
         if (!strcmp(a, "--config") && has_next) config_path = argv[++i];
         else if (!strcmp(a, "--set") && has_next) sets[n_sets++] = argv[++i];
         else if (!strcmp(a, "--out") && has_next) out = argv[++i];
+        else if (!strcmp(a, "--device") && has_next) {
+            device = argv[++i];
+            if (strcmp(device, "auto") && strcmp(device, "cpu") && strcmp(device, "cuda")) {
+                fprintf(stderr, "ser mfcc: --device %s: not a device (auto, cpu or cuda)\n", device);
+                goto done;
+            }
+        }
         else if (!strcmp(a, "--threads") && has_next) {
             char *end;
             long t = strtol(argv[++i], &end, 10);
@@ -201,6 +213,15 @@ int cmd_mfcc(int argc, char **argv) {
         usage(stderr);
         goto done;
     }
+
+    /* The backend, before any work: --device cuda without a device is a usage error. */
+    char cuda_desc[256];
+    const int n_cuda = strcmp(device, "cpu") ? ser_cuda_devices(cuda_desc, sizeof cuda_desc) : 0;
+    if (!strcmp(device, "cuda") && n_cuda < 1) {
+        fprintf(stderr, "ser mfcc: --device cuda: %s\n", cuda_desc);
+        goto done;
+    }
+    const int use_cuda = n_cuda > 0;
 
     ser_config cfg;
     ser_error err = {{0}};
@@ -234,8 +255,11 @@ int cmd_mfcc(int argc, char **argv) {
     }
     if (threads == 0) threads = omp_get_max_threads();
     if ((size_t)threads > n) threads = (int)n;
+    if (use_cuda) fprintf(stderr, "ser mfcc: MFCC on cuda (%s), decoding on %d threads\n", cuda_desc, threads);
+    else fprintf(stderr, "ser mfcc: MFCC on cpu, %d threads\n", threads);
     const double t0 = now_s();
-    if (ser_features_extract(&cfg, files.v, n, threads, feats, ok, why, &err) != 0) {
+    if ((use_cuda ? ser_features_extract_cuda : ser_features_extract)(&cfg, files.v, n, threads, feats, ok, why,
+                                                                      &err) != 0) {
         free(feats), free(ok), free(why), list_free(&files);
         goto fail;
     }
@@ -262,9 +286,9 @@ int cmd_mfcc(int argc, char **argv) {
         } else {
             const double total = now_s() - t_start;
             fprintf(stderr,
-                    "ser mfcc: %zu clips, features in %.2f s (%.1f clips/s, %d threads), %.2f s in all "
+                    "ser mfcc: %zu clips, features in %.2f s (%.1f clips/s, %s, %d threads), %.2f s in all "
                     "(%.1f clips/s) -> %s [%zu, %d, %d], %s\n",
-                    kept, secs, kept / secs, threads, total, kept / total, out, kept, cfg.features.n_mfcc,
+                    kept, secs, kept / secs, use_cuda ? "cuda" : "cpu", threads, total, kept / total, out, kept, cfg.features.n_mfcc,
                     cfg.features.frames, txt);
             if (skipped) fprintf(stderr, "ser mfcc: %zu files skipped (listed above)\n", skipped);
             rc = 0;

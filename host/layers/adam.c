@@ -4,27 +4,17 @@
  * the 1e-4 parity):
  *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= alpha m / (sqrt(v) + eps),
  * evaluated in float32 in Keras 3's order (keras/src/optimizers/adam.py): m += (g - m)(1 - b1),
- * v += (g^2 - v)(1 - b2), p -= (m alpha) / (sqrt(v) + eps). Elementwise: threads change nothing. */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-
+ * v += (g^2 - v)(1 - b2), p -= (m alpha) / (sqrt(v) + eps). Elementwise: threads change nothing.
+ * The element update and alpha are layers/adam_elem.h's, shared with kernels/adam.cu. */
+#include "layers/adam_elem.h"
 #include "layers/layers.h"
 #include "ser/error.h"
 
 void adam_update(float *params, float *m, float *v, const float *grads, size_t n, float lr,
                  float beta1, float beta2, float eps, int t) {
     SER_ASSERT(t >= 1);
-    const float b1p = powf(beta1, (float)t), b2p = powf(beta2, (float)t);
-    const float alpha = lr * sqrtf(1.0f - b2p) / (1.0f - b1p);
+    const float alpha = adam_alpha(lr, beta1, beta2, t);
     const float one_b1 = keras_one_minus(beta1), one_b2 = keras_one_minus(beta2);
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float g = grads[i];
-        float mi = m[i] + (g - m[i]) * one_b1;
-        float vi = v[i] + (g * g - v[i]) * one_b2;
-        m[i] = mi;
-        v[i] = vi;
-        params[i] -= (mi * alpha) / (sqrtf(vi) + eps);
-    }
+    for (size_t i = 0; i < n; i++) adam_elem(&params[i], &m[i], &v[i], grads[i], alpha, one_b1, one_b2, eps);
 }

@@ -1,19 +1,19 @@
 /* Dropout with a counter-based mask (include/ser/philox.h): element e of layer `layer` at
  * training step `step` is kept iff uniform(seed, step, layer, e) >= rate, and a kept element is
  * scaled by 1 / (1 - rate) (inverted dropout, as Keras: out = in * scale * mask). The mask is a
- * pure function of its key, so the split of the loop across threads changes nothing. */
+ * pure function of its key, so the split of the loop across threads changes nothing. The key,
+ * keep rule and scaling are layers/dropout_elem.h's, shared with kernels/dropout.cu. */
 #include <string.h>
 
+#include "layers/dropout_elem.h"
 #include "layers/layers.h"
 #include "ser/error.h"
 #include "ser/philox.h"
 
-/* TF builds the scale in double from the Python float rate and casts it to float32. */
-static float dropout_scale(float rate) { return (float)(1.0 / (1.0 - (double)rate)); }
-
 /* Philox4x32-10 for PHILOX_LANES consecutive counters (element groups g0 .. g0+15) at once, written
  * as lane loops so the compiler vectorises the 32x32->64 multiplies; bit-identical to
- * philox4x32_10() of include/ser/philox.h (the test compares them). w[j][l]: word j of lane l. */
+ * philox4x32_10(dropout_ctr(g0 + l, layer, step), key) (the test compares them). w[j][l]: word j
+ * of lane l. */
 #define PHILOX_LANES 16
 static void philox_lanes(uint32_t w[4][PHILOX_LANES], uint32_t g0, uint32_t layer, uint64_t step, philox4x32_key k) {
     uint32_t c0[PHILOX_LANES], c1[PHILOX_LANES], c2[PHILOX_LANES], c3[PHILOX_LANES];
@@ -56,7 +56,7 @@ void dropout_forward(float *out, uint8_t *mask, const float *in, size_t n, float
         return;
     }
     const float scale = dropout_scale(rate);
-    const philox4x32_key key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+    const philox4x32_key key = dropout_key(seed);
     /* one block = PHILOX_LANES counters = 4 * PHILOX_LANES elements */
     const int64_t blocks = (int64_t)((n + 4 * PHILOX_LANES - 1) / (4 * PHILOX_LANES));
 #pragma omp parallel for schedule(static)
@@ -71,15 +71,15 @@ void dropout_forward(float *out, uint8_t *mask, const float *in, size_t n, float
         if (n - e0 >= 4 * PHILOX_LANES) {
 #pragma omp simd
             for (int i = 0; i < 4 * PHILOX_LANES; i++) {
-                const int keep = philox_uniform24(words[i]) >= rate;
+                const int keep = dropout_keep(words[i], rate);
                 mask[e0 + i] = (uint8_t)keep;
-                out[e0 + i] = keep ? in[e0 + i] * scale : 0.0f;
+                out[e0 + i] = dropout_apply(in[e0 + i], keep, scale);
             }
         } else {
             for (int i = 0; i < (int)(n - e0); i++) {
-                const int keep = philox_uniform24(words[i]) >= rate;
+                const int keep = dropout_keep(words[i], rate);
                 mask[e0 + i] = (uint8_t)keep;
-                out[e0 + i] = keep ? in[e0 + i] * scale : 0.0f;
+                out[e0 + i] = dropout_apply(in[e0 + i], keep, scale);
             }
         }
     }
@@ -90,7 +90,7 @@ void dropout_forward_span(float *out, uint8_t *mask, const float *in, size_t e0,
     SER_ASSERT(rate > 0.0f && rate < 1.0f && e0 % (4 * PHILOX_LANES) == 0 && e1 >= e0);
     SER_ASSERT(e1 / 4 <= UINT32_MAX);
     const float scale = dropout_scale(rate);
-    const philox4x32_key key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+    const philox4x32_key key = dropout_key(seed);
     for (size_t b0 = e0; b0 < e1; b0 += 4 * PHILOX_LANES) {
         uint32_t w[4][PHILOX_LANES], words[4 * PHILOX_LANES];
         philox_lanes(w, (uint32_t)(b0 / 4), layer, step, key);
@@ -99,9 +99,9 @@ void dropout_forward_span(float *out, uint8_t *mask, const float *in, size_t e0,
         const int m = e1 - b0 < 4 * PHILOX_LANES ? (int)(e1 - b0) : 4 * PHILOX_LANES;
 #pragma omp simd
         for (int i = 0; i < m; i++) {
-            const int keep = philox_uniform24(words[i]) >= rate;
+            const int keep = dropout_keep(words[i], rate);
             mask[b0 + i] = (uint8_t)keep;
-            out[b0 + i] = keep ? in[b0 + i] * scale : 0.0f;
+            out[b0 + i] = dropout_apply(in[b0 + i], keep, scale);
         }
     }
 }
@@ -110,5 +110,5 @@ void dropout_backward(float *din, const float *dout, const uint8_t *mask, size_t
     SER_ASSERT(rate >= 0.0f && rate < 1.0f);
     const float scale = dropout_scale(rate);
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) din[i] = mask[i] ? dout[i] * scale : 0.0f;
+    for (size_t i = 0; i < n; i++) din[i] = dropout_apply(dout[i], mask[i], scale);
 }

@@ -1,0 +1,64 @@
+/* Softmax + categorical cross-entropy (host/layers/softmax_xent.c, kernels.h): the CPU's double
+ * log-sum-exp per sample, the loss the batch mean. One block: thread i owns samples i, i + 256,
+ * ..., summing their losses in order, and thread 0 adds the 256 partials in order; for B <= 256
+ * that is exactly the CPU's sample order. Only exp/log may differ from glibc's in the last bits.
+ * An out-of-range label makes the loss NaN (the CPU asserts). */
+#include <math.h>
+
+#include "kernels.h"
+#include "launch.cuh"
+
+#define XENT_THREADS 256
+
+static __global__ void __launch_bounds__(XENT_THREADS) k_softmax_xent_fwd(float *probs, float *xent,
+                                                                          const float *logits,
+                                                                          const int32_t *labels, int B, int C) {
+    __shared__ double part[XENT_THREADS];
+    double total = 0.0;
+    for (int b = threadIdx.x; b < B; b += blockDim.x) {
+        const float *z = logits + (size_t)b * C;
+        float *p = probs + (size_t)b * C;
+        double zmax = z[0];
+        for (int c = 1; c < C; c++)
+            if (z[c] > zmax) zmax = z[c];
+        double sum = 0.0;
+        for (int c = 0; c < C; c++) sum += exp((double)z[c] - zmax);
+        for (int c = 0; c < C; c++) p[c] = (float)(exp((double)z[c] - zmax) / sum);
+        if (labels) {
+            const int32_t l = labels[b];
+            total += l >= 0 && l < C ? log(sum) + zmax - (double)z[l] : (double)NAN;
+        }
+    }
+    part[threadIdx.x] = total;
+    __syncthreads();
+    if (labels && threadIdx.x == 0) {
+        double t = 0.0;
+        for (int i = 0; i < XENT_THREADS; i++) t += part[i];
+        *xent = (float)(t / B);
+    }
+}
+
+extern "C" cudaError_t ser_k_softmax_xent_fwd(float *probs, float *xent, const float *logits, const int32_t *labels,
+                                              int B, int C, cudaStream_t s) {
+    if (B < 1 || C < 1) return cudaErrorInvalidValue;
+    k_softmax_xent_fwd<<<1, XENT_THREADS, 0, s>>>(probs, xent, logits, labels, B, C);
+    return cudaGetLastError();
+}
+
+/* dlogits = (probs - onehot) / B as the CPU: (p - [c == label]) * (1.0f / B) */
+static __global__ void k_softmax_xent_bwd(float *dlogits, const float *probs, const int32_t *labels, int C,
+                                          float inv_b, size_t n) {
+    SER_GRID_LOOP(i, n) {
+        const size_t b = i / (size_t)C;
+        const int c = (int)(i % (size_t)C);
+        dlogits[i] = (probs[i] - (c == labels[b] ? 1.0f : 0.0f)) * inv_b;
+    }
+}
+
+extern "C" cudaError_t ser_k_softmax_xent_bwd(float *dlogits, const float *probs, const int32_t *labels, int B, int C,
+                                              cudaStream_t s) {
+    if (B < 1 || C < 1) return cudaErrorInvalidValue;
+    const size_t n = (size_t)B * C;
+    k_softmax_xent_bwd<<<ser_grid(n), SER_BLOCK, 0, s>>>(dlogits, probs, labels, C, 1.0f / (float)B, n);
+    return cudaGetLastError();
+}
