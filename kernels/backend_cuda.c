@@ -27,12 +27,12 @@
  * call that is not capturable) falls back to eager execution with one warning line. A graph
  * whose cuDNN workspace was re-allocated since (an eager run of a new shape grew it) is
  * captured again. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend_cuda.h"
+#include "layers/adam_elem.h"
 #include "layers/layers.h"
 #include "ser/cuda.h"
 
@@ -162,10 +162,8 @@ static int cu_step(ser_backend *be, float lr, ser_error *err) {
     USE_DEVICE(ci);
     ser_model *m = be->model;
     m->adam_t++;
-    /* alpha as host/layers/adam.c forms it, in float32 on the host */
-    const float t = (float)m->adam_t;
-    const float b1p = powf(be->beta1, t), b2p = powf(be->beta2, t);
-    const float alpha = lr * sqrtf(1.0f - b2p) / (1.0f - b1p);
+    /* alpha computed on the host by the CPU's own function: the same float32 bits */
+    const float alpha = adam_alpha(lr, be->beta1, be->beta2, m->adam_t);
     SER_CU(cudaEventSynchronize(ci->adam_copied)); /* the previous step's copy of h_sc_adam is done */
     ci->h_sc_adam->step = m->step;
     ci->h_sc_adam->adam_alpha = alpha;
