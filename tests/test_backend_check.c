@@ -18,8 +18,9 @@ static ser_config small_config(void) {
     return c;
 }
 
-/* Runs the check of two fresh models (got's model altered by tweak), returns the result. */
-static int run(ser_check_result *res, void (*tweak)(ser_model *), ser_error *e) {
+/* Runs the check of two fresh models (got's model altered by tweak, got's backend by tweak_be),
+ * returns the result. */
+static int run(ser_check_result *res, void (*tweak)(ser_model *), void (*tweak_be)(ser_backend *), ser_error *e) {
     ser_config c = small_config();
     const int B = 6, C = 4;
     ser_model mr, mg;
@@ -27,6 +28,7 @@ static int run(ser_check_result *res, void (*tweak)(ser_model *), ser_error *e) 
     if (tweak) tweak(&mg);
     ser_backend *r = ser_backend_cpu_create(&mr, &c, B, e), *g = ser_backend_cpu_create(&mg, &c, B, e);
     CHECK(r && g);
+    if (tweak_be) tweak_be(g);
     float x[6 * 12 * 20];
     int32_t y[6];
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)sin(0.37 * (double)i);
@@ -48,12 +50,13 @@ static const ser_check_row *find(const ser_check_result *res, const char *group,
 static void tweak_weight(ser_model *m) { m->params[ser_model_slice(m, "conv2.kernel")->offset + 5] += 0.05f; }
 static void tweak_seed(ser_model *m) { m->seed ^= 1; }
 static void tweak_nan(ser_model *m) { m->params[ser_model_slice(m, "dense.bias")->offset] = NAN; }
+static void tweak_adam(ser_backend *be) { be->eps = 1.0f; }
 
 int main(void) {
     ser_error e = {{0}};
     ser_check_result res;
 
-    CHECKF(run(&res, NULL, &e) == 0, "%s", e.msg);
+    CHECKF(run(&res, NULL, NULL, &e) == 0, "%s", e.msg);
     CHECKF(res.failed == 0, "%d rows failed between identical backends", res.failed);
     size_t judged = 0, masks = 0;
     for (size_t i = 0; i < res.n; i++) {
@@ -71,18 +74,31 @@ int main(void) {
     CHECK(cb && !cb->judged);
     ser_check_result_free(&res);
 
-    /* one conv2 weight off by 0.05: conv2's output, everything after it and the drift fail */
-    CHECKF(run(&res, tweak_weight, &e) == 0, "%s", e.msg);
+    /* one conv2 weight off by 0.05: conv2's output and everything after it fail; the drift sees
+     * the one weight but (an rms over the slice) does not judge it alone */
+    CHECKF(run(&res, tweak_weight, NULL, &e) == 0, "%s", e.msg);
     const ser_check_row *r = find(&res, "forward", "conv2");
     CHECK(res.failed > 0 && r && !r->ok);
     r = find(&res, "forward", "conv1");
     CHECK(r && r->ok); /* before the change: still equal */
-    r = find(&res, "drift", "conv2.kernel");
+    r = find(&res, "gradient", "conv2.kernel");
     CHECK(r && !r->ok);
+    r = find(&res, "drift", "conv2.kernel");
+    CHECK(r && r->err > 0);
+    ser_check_result_free(&res);
+
+    /* an Adam that barely moves (epsilon 1): step 1's forward and gradients agree, the drift fails */
+    CHECKF(run(&res, NULL, tweak_adam, &e) == 0, "%s", e.msg);
+    r = find(&res, "gradient", "lstm1.kernel");
+    CHECK(r && r->ok);
+    r = find(&res, "drift", "lstm1.kernel");
+    CHECKF(r && !r->ok, "drift %g", r ? r->err : -1.0);
+    r = find(&res, "drift", "dense.kernel");
+    CHECKF(r && !r->ok, "drift %g", r ? r->err : -1.0);
     ser_check_result_free(&res);
 
     /* another dropout seed: the masks differ and are counted */
-    CHECKF(run(&res, tweak_seed, &e) == 0, "%s", e.msg);
+    CHECKF(run(&res, tweak_seed, NULL, &e) == 0, "%s", e.msg);
     r = find(&res, "forward", "dropout_mask1");
     CHECK(r && !r->ok && r->err > 0);
     r = find(&res, "forward", "pool1");
@@ -90,7 +106,7 @@ int main(void) {
     ser_check_result_free(&res);
 
     /* a NaN never passes */
-    CHECKF(run(&res, tweak_nan, &e) == 0, "%s", e.msg);
+    CHECKF(run(&res, tweak_nan, NULL, &e) == 0, "%s", e.msg);
     r = find(&res, "forward", "logits");
     CHECK(r && !r->ok);
     ser_check_result_free(&res);
