@@ -10,9 +10,12 @@
  *     (float32 error is relative to the operands' scale, not to an element that cancelled);
  *     a batch mean: floor = max |conv output| of its block (it averages values of that size);
  *     a moving mean: floor = sqrt(max moving variance) of its layer
- *   gradients: rtol 1e-3, floor = max(max |ref| of the slice, 1e-3 G), G = the largest
+ *   gradients: rtol 1e-2, floor = max(max |ref| of the slice, 1e-3 G), G = the largest
  *     gradient of the network; conv{i}.bias: floor G (batch norm follows the conv, so its true
- *     gradient is zero and both sides hold rounding noise)
+ *     gradient is zero and both sides hold rounding noise). Not 1e-3: a max-pool window whose
+ *     top two values are within rounding of each other may pick the other one on the other
+ *     backend, and the gradient goes there instead (measured on the CPU, every weight of one side
+ *     changed by 3e-6 relative: forward errors 2e-5, gradient errors 5e-3; by 1e-6: 6e-6 both)
  *   loss of steps 2..N: rtol 1e-3, floor 0 (the weights have begun to drift apart)
  *   drift after N steps, per slice: the error of the total update, rms(got - ref) /
  *     (rms(ref - start) + 0.1 lr N) <= 0.2. Adam moves every weight by about lr a step whatever
@@ -25,7 +28,8 @@
  *     the gradient rows do.
  *   the inference forward (a partial batch, before the steps): as forward
  *   dropout masks: identical (0 mismatches)
- * With TF32 allowed (cuda.tf32) every rtol is 100x larger (the drift's stays). */
+ * With TF32 allowed (cuda.tf32) the forward and loss rtols are 100x larger, the gradients' 0.1
+ * (the drift's stays). */
 #ifndef SER_BACKEND_CHECK_H
 #define SER_BACKEND_CHECK_H
 
