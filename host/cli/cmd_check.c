@@ -187,7 +187,8 @@ int cmd_check(int argc, char **argv) {
     printf("model: %d conv blocks x %d filters, LSTM %d%s, %d classes, %zu parameters; batch %d, %d steps; "
            "data: %s%s\n",
            mr.blocks, mr.F, mr.U, mr.cfg.attention ? " + attention" : "", classes, mr.n_trainable, B, steps,
-           data ? data : "random N(0,1), seed 42", cfg.cuda.tf32 ? "; TF32 allowed: forward tolerances x100, gradients 0.1" : "");
+           data ? data : "random N(0,1), seed 42",
+           cfg.cuda.tf32 ? "; TF32 allowed: forward tolerances x100, gradients 0.1" : "");
     const ser_check_tol tol = ser_check_tol_default(cfg.cuda.tf32);
     /* the GPU's MFCC against the CPU's (unscaled); both backends then get the CPU's features */
     if (gx && ser_check_add(&res, "features", "MFCC (GPU vs CPU)", x, gx, nx, 1e-3, -1.0, &err) != 0) goto fail;
