@@ -48,8 +48,8 @@ cudaError_t ser_k_relu_pool_bwd(float *dy, const float *dpool, const float *pool
                                 int H, int W, int C, int P, cudaStream_t s);
 
 /* ---- Dropout, the Philox stream of ser/philox.h (bit-identical masks with the CPU):
- * key (seed), counter (e / 4, layer, sc->step), kept when uniform >= rate, out = in / (1 - rate)
- * where kept (the CPU's float expression). ---- */
+ * key (seed), counter (e / 4, layer, sc->step), kept when uniform >= rate, out = in * scale where
+ * kept, scale = (float)(1 / (1 - (double)rate)) (layers/dropout_elem.h, the CPU's code). ---- */
 cudaError_t ser_k_dropout_fwd(float *out, uint8_t *mask, const float *in, size_t n, float rate, uint64_t seed,
                               const ser_step_scalars *sc, uint32_t layer, cudaStream_t s);
 cudaError_t ser_k_dropout_bwd(float *din, const float *dout, const uint8_t *mask, size_t n, float rate,

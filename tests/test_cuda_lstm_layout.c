@@ -5,7 +5,8 @@
  * host/layers/lstm.c, and its finite-difference weight-space gradients moved back by the map
  * must reproduce lstm_backward. Two layouts: PyTorch's contiguous row-major one and a scrambled
  * one (gates out of order, gaps, column-major matrices, interleaved biases) that a map with
- * baked-in assumptions would get wrong. Then the map's refusals. */
+ * baked-in assumptions would get wrong. Then the map's refusals. Named test_cuda_* because the
+ * map is part of the CUDA backend's sources (built only where nvcc is); it needs no device. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -157,13 +157,17 @@ static void test_pad_cut(const ser_config *base) {
     CHECK(a && b);
     float *oa = malloc(40 * 130 * sizeof *oa), *ob = malloc(40 * 300 * sizeof *ob);
     CHECK(ser_mfcc_compute(a, y, n, oa, &e) == 0 && ser_mfcc_compute(b, y, n, ob, &e) == 0);
-    int same = 1, zeros = 1, nonzero = 1;
+    /* The same values up to the DCT GEMM's rounding: OpenBLAS may pick another kernel (and
+     * summation order) for 130 and 300 columns or 20 and 40 rows, so bits can differ. */
+    double worst = 0.0, scale = 0.0;
+    for (int i = 0; i < 40 * 130; i++) scale = fmax(scale, fabs(oa[i]));
+    int zeros = 1, nonzero = 1;
     for (int r = 0; r < 40; r++) {
-        for (int t = 0; t < 130; t++) same &= oa[r * 130 + t] == ob[r * 300 + t];
+        for (int t = 0; t < 130; t++) worst = fmax(worst, fabs(oa[r * 130 + t] - ob[r * 300 + t]));
         for (int t = 259; t < 300; t++) zeros &= ob[r * 300 + t] == 0.0f;
     }
     for (int t = 0; t < 259; t++) nonzero &= ob[t] != 0.0f; /* c0 of every real frame */
-    CHECKF(same, "cut to 130 differs from the first 130 of 300 frames");
+    CHECKF(worst <= 1e-5 * scale, "cut to 130 differs from the first 130 of 300 frames by %g (scale %g)", worst, scale);
     CHECKF(zeros && nonzero, "padding: zeros %d, real frames nonzero %d", zeros, nonzero);
     CHECK(ser_mfcc_stft_frames(n, 512) == 259 && ser_mfcc_stft_frames(66150, 512) == 130);
 
@@ -173,7 +177,9 @@ static void test_pad_cut(const ser_config *base) {
     ser_mfcc *s = ser_mfcc_create(&c, &e);
     float o20[20 * 130];
     CHECK(s && ser_mfcc_compute(s, y, n, o20, &e) == 0);
-    CHECK(s && memcmp(o20, oa, sizeof o20) == 0);
+    double worst20 = 0.0;
+    for (int i = 0; s && i < 20 * 130; i++) worst20 = fmax(worst20, fabs(o20[i] - oa[i]));
+    CHECKF(s && worst20 <= 1e-5 * scale, "n_mfcc 20 differs from the first 20 rows of 40 by %g", worst20);
     CHECK(s && ser_mfcc_out_size(s) == 20 * 130);
     ser_mfcc_free(s);
     ser_mfcc_free(a);
