@@ -36,6 +36,12 @@ for what in conv1 pool2 dropout_mask1 lstm1 attention logits probs loss conv1.ke
 done
 check '! grep -q FAIL "$tmp/self"' "a FAIL between identical backends"
 
+# the batch from a corpus (--data): clips spread over it, labels from their names, scaled features
+"$SER_BIN" synth --out "$tmp/syn" --per-class 2 --seed 5 >/dev/null 2>&1 || bad "synth failed"
+"$SER_BIN" check --against cpu --data "$tmp/syn" "${small[@]}" >"$tmp/data" 2>"$tmp/data.err"; rc=$?
+check '[ $rc -eq 0 ] && grep -q "all [0-9]* comparisons within tolerance" "$tmp/data"' "check --data: exit $rc: $(cat "$tmp/data.err")"
+check 'grep -q "data: $tmp/syn" "$tmp/data"' "check --data does not name its data"
+
 "$SER_BIN" check --batch 1 >/dev/null 2>&1; rc=$?
 check '[ $rc -eq 2 ]' "--batch 1 is a usage error (exit $rc)"
 
