@@ -107,7 +107,6 @@ static void decode_one(pipeline *p, worker *w, size_t j) {
     }
 }
 
-
 static void *decode_worker(void *arg) {
     const worker_arg *a = arg;
     for (;;) {
