@@ -91,7 +91,11 @@ void ser_cudnn_destroy(ser_cudnn *c) {
 
 cudnnHandle_t ser_cudnn_handle(ser_cudnn *c) { return c->handle; }
 
-size_t ser_cudnn_workspace_bytes(const ser_cudnn *c) { return c->ws_bytes; }
+/* Every device buffer of the context counts: any of them is reallocated only by growing, so a
+ * change of this sum is how a caller holding a captured CUDA graph learns its pointers went stale. */
+size_t ser_cudnn_workspace_bytes(const ser_cudnn *c) {
+    return c->ws_bytes + c->scratch_floats * sizeof(float) + c->partial_doubles * sizeof(double);
+}
 
 void ser_cudnn_force_bn_fallback(ser_cudnn *c, int on) { c->force_fallback = on != 0; }
 

@@ -29,7 +29,8 @@ typedef struct ser_cudnn ser_cudnn;
 int ser_cudnn_create(ser_cudnn **out, cudaStream_t stream, int allow_tf32, ser_error *err);
 void ser_cudnn_destroy(ser_cudnn *c);
 cudnnHandle_t ser_cudnn_handle(ser_cudnn *c);
-/* Bytes of device memory the cached plans' workspace holds now. */
+/* Bytes of device memory the context holds now (the plans' workspace and the ops' scratch). It
+ * grows only while a new plan is built; a captured graph is stale once it changes. */
 size_t ser_cudnn_workspace_bytes(const ser_cudnn *c);
 
 /* y = conv(x, w) */

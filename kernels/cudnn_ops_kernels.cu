@@ -2,6 +2,7 @@
  * and ser's own batch norm for shapes cuDNN has no engine for (see cudnn_ops_kernels.h).
  * Float expressions follow host/layers/batchnorm.c; products and sums that the CPU rounds one
  * at a time use __fmul_rn / __fadd_rn so that nvcc's FMA contraction does not change the bits. */
+#include <math.h>
 #include <stdint.h>
 
 #include "cudnn_ops_kernels.h"
@@ -135,8 +136,8 @@ extern "C" cudaError_t ser_k_bn_train_stats(float *mean, float *rstd, float *mov
                                             cudaStream_t s) {
     const int G = bn_groups(N);
     k_bn_partials<<<G, 64, 0, s>>>(part, x, NULL, NULL, N, C, G, 0);
-    k_bn_train_final<<<(C + 63) / 64, 64, 0, s>>>(mean, rstd, moving_mean, moving_var, coef, part, x, gamma, beta, N,
-                                                  C, G, momentum, one_m, eps);
+    const int cb = (C + 63) / 64;
+    k_bn_train_final<<<cb, 64, 0, s>>>(mean, rstd, moving_mean, moving_var, coef, part, x, gamma, beta, N, C, G, momentum, one_m, eps);
     return cudaGetLastError();
 }
 

@@ -203,6 +203,13 @@ static void test_bn(ser_cudnn *c, cudaStream_t s, int N, int C, uint64_t seed, c
         compare("bn backward", shape, "dgamma", gc, dg_ref, C, tight ? 1e-6 : 1e-5, tight ? 1e-6 : 1e-4);
         to_host(gc, d_db, C, s);
         compare("bn backward", shape, "dbeta", gc, db_ref, C, tight ? 1e-6 : 1e-5, tight ? 1e-6 : 1e-4);
+        const int key[SER_CG_SHAPE] = {N, C, 0, 0, 0, 0};
+        const char *via[3];
+        for (int k = 0; k < 3; k++) {
+            const ser_cg_plan *p = ser_cg_find(c, SER_CG_BN_FWD_TRAIN + k, key);
+            via[k] = !p ? "?" : p->fallback ? "ser kernels" : "cuDNN engine";
+        }
+        printf("     bn %s ran: train on %s, inference on %s, backward on %s\n", shape, via[0], via[1], via[2]);
     } while (0);
     float *bufs[] = {d_x, d_dy, d_g, d_b, d_mm, d_mv, d_mref, d_rref, d_mm0, d_mv0, d_y, d_mean, d_rstd, d_dx, d_dg, d_db};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) cudaFree(bufs[i]);
