@@ -4,7 +4,8 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libsndfile1-dev libsoxr-dev libfftw3-dev libopenblas-dev
-      libinih-dev libcjson-dev libplplot-dev plplot-driver-cairo)
+      libinih-dev libcjson-dev libplplot-dev plplot-driver-cairo
+      libdnnl-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

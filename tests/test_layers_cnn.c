@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "layers/conv2d_onednn.h"
 #include "layers/layers.h"
 #include "ser/philox.h"
 
@@ -241,8 +242,9 @@ static void test_conv2d_case(int B, int H, int W, int Ci, int Co, int K, int fd)
     conv2d_backward(din2, dk2, db2, c.col, c.r, c.in, c.k, B, H, W, Ci, Co, K);
     CHECK(memcmp(din, din2, nin * 4) == 0 && memcmp(dk, dk2, nk * 4) == 0 && memcmp(db, db2, Co * 4) == 0);
 
-    /* one thread gives the same bits as two: every output float is summed in a fixed order */
-    {
+    if (!conv2d_onednn_enabled()) {
+        /* own implementation: one thread gives the same bits as two, every output float is summed
+         * in a fixed order */
         int nt = omp_get_max_threads();
         float *o1 = malloc(nout * 4), *din1 = fill_buf(nin, 0.0f), *dk1 = fill_buf(nk, 1.0f), *db1 = fill_buf(Co, 1.0f);
         omp_set_num_threads(1);
@@ -252,6 +254,17 @@ static void test_conv2d_case(int B, int H, int W, int Ci, int Co, int K, int fd)
         CHECKF(memcmp(o1, c.out, nout * 4) == 0 && memcmp(din1, din, nin * 4) == 0 && memcmp(dk1, dk, nk * 4) == 0 &&
                    memcmp(db1, db, Co * 4) == 0,
                "conv2d %dx%dx%dx%d->%d: 1 thread differs from %d", B, H, W, Ci, Co, nt);
+        free(o1), free(din1), free(dk1), free(db1);
+    } else {
+        /* oneDNN: the same thread count gives the same bits, also from freshly created primitives
+         * (a new process, a resumed run); a different thread count may round differently */
+        float *o1 = malloc(nout * 4), *din1 = fill_buf(nin, 0.0f), *dk1 = fill_buf(nk, 1.0f), *db1 = fill_buf(Co, 1.0f);
+        conv2d_onednn_release();
+        conv2d_forward(o1, c.col, c.in, c.k, c.bias, B, H, W, Ci, Co, K);
+        conv2d_backward(din1, dk1, db1, c.col, c.r, c.in, c.k, B, H, W, Ci, Co, K);
+        CHECKF(memcmp(o1, c.out, nout * 4) == 0 && memcmp(din1, din, nin * 4) == 0 && memcmp(dk1, dk, nk * 4) == 0 &&
+                   memcmp(db1, db, Co * 4) == 0,
+               "conv2d %dx%dx%dx%d->%d (oneDNN): re-created primitives differ", B, H, W, Ci, Co);
         free(o1), free(din1), free(dk1), free(db1);
     }
 
@@ -271,7 +284,7 @@ static void test_conv2d_case(int B, int H, int W, int Ci, int Co, int K, int fd)
     free(din), free(dk), free(db), free(rdin), free(rdk), free(rdb), free(din2), free(dk2), free(db2), free(dk3);
 }
 
-static void test_conv2d(void) {
+static void test_conv2d_cases(void) {
     test_conv2d_case(2, 5, 7, 3, 4, 3, 1);     /* odd sizes, im2col path */
     test_conv2d_case(2, 5, 7, 1, 6, 3, 1);     /* Cin = 1: direct forward */
     test_conv2d_case(3, 6, 5, 8, 5, 5, 1);     /* K = 5 */
@@ -279,6 +292,48 @@ static void test_conv2d(void) {
     test_conv2d_case(5, 20, 33, 4, 6, 3, 0);   /* several chunks of images, last one partial */
     test_conv2d_case(3, 20, 65, 64, 64, 3, 0); /* the second layer's shape, B = 3 */
     test_conv2d_case(2, 40, 130, 1, 64, 3, 0); /* the first layer's shape, B = 2 */
+}
+
+/* oneDNN's results, repeated: a training step's convolutions (forward, then backward with din,
+ * at the network's 64-channel shapes, B = 8) run 5 times give identical bits every time. */
+static void test_conv2d_onednn_repeat(void) {
+    const int shapes[3][3] = {{20, 65, 64}, {10, 33, 64}, {5, 17, 64}};
+    for (int s = 0; s < 3; s++) {
+        const int B = 8, H = shapes[s][0], W = shapes[s][1], Ci = shapes[s][2], Co = 64, K = 3;
+        size_t nin = (size_t)B * H * W * Ci, nout = (size_t)B * H * W * Co, nk = (size_t)K * K * Ci * Co;
+        float *in = rand_buf(nin), *k = rand_buf(nk), *bias = rand_buf(Co), *g = rand_buf(nout);
+        float *col = malloc(conv2d_col_size(B, H, W, Ci, K) * 4);
+        float *out[2], *din[2], *dk[2], *db[2];
+        int same = 1;
+        for (int r = 0; r < 5; r++) {
+            const int i = r ? 1 : 0;
+            if (r < 2) out[i] = malloc(nout * 4), din[i] = malloc(nin * 4), dk[i] = malloc(nk * 4), db[i] = malloc(Co * 4);
+            memset(dk[i], 0, nk * 4), memset(db[i], 0, Co * 4);
+            conv2d_forward(out[i], col, in, k, bias, B, H, W, Ci, Co, K);
+            conv2d_backward(din[i], dk[i], db[i], col, g, in, k, B, H, W, Ci, Co, K);
+            if (r)
+                same &= memcmp(out[0], out[1], nout * 4) == 0 && memcmp(din[0], din[1], nin * 4) == 0 &&
+                        memcmp(dk[0], dk[1], nk * 4) == 0 && memcmp(db[0], db[1], Co * 4) == 0;
+        }
+        CHECKF(same, "conv2d %dx%dx%d->%d B%d (oneDNN, %d threads): repeated calls differ", H, W, Ci, Co, B,
+               omp_get_max_threads());
+        free(in), free(k), free(bias), free(g), free(col);
+        for (int i = 0; i < 2; i++) free(out[i]), free(din[i]), free(dk[i]), free(db[i]);
+    }
+}
+
+/* Every case through conv2d's own implementation, then again through oneDNN when the build has it. */
+static void test_conv2d(void) {
+    const int have_onednn = conv2d_onednn_enabled();
+    conv2d_onednn_enable(0);
+    test_conv2d_cases();
+    if (have_onednn) {
+        conv2d_onednn_enable(1);
+        printf("conv2d through oneDNN: %s\n", conv2d_onednn_impl(3, 20, 65, 64, 64, 3));
+        test_conv2d_cases();
+        test_conv2d_onednn_repeat();
+        conv2d_onednn_release();
+    }
 }
 
 /* ---- batch norm -------------------------------------------------------------------------------- */
@@ -655,8 +710,71 @@ static int bench(void) {
     return 0;
 }
 
+/* `test_layers_cnn bench-ab [N]`: conv2d's own implementation (im2col + sgemm, direct loops for
+ * Cin = 1) against oneDNN on the network's four shapes at B = 64, interleaved in one process, best
+ * of N (default 7) per op: forward, backward-weights (+ bias) alone (din = NULL), and the full
+ * backward (data + weights). GFLOP/s counts 2*B*H*W*K*K*Cin*Cout per convolution (x2 for the full
+ * backward with din). */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int bench_ab(int n) {
+    const int B = 64;
+    const int shapes[4][3] = {{40, 130, 1}, {20, 65, 64}, {10, 33, 64}, {5, 17, 64}};
+    if (!conv2d_onednn_enabled()) {
+        printf("built without oneDNN (or SER_ONEDNN=0): nothing to compare\n");
+        return 0;
+    }
+    /* On a shared machine wall time mostly measures the other processes; with one thread the
+     * process CPU time is the op's own cost, so both are printed (best of n each). */
+    printf("threads %d, best of %d; per op: wall ms, GFLOP/s by wall, CPU ms (all threads)\n", omp_get_max_threads(), n);
+    for (int s = 0; s < 4; s++) {
+        const int H = shapes[s][0], W = shapes[s][1], Ci = shapes[s][2], Co = 64, K = 3;
+        size_t nin = (size_t)B * H * W * Ci, nout = (size_t)B * H * W * Co, nk = (size_t)K * K * Ci * Co;
+        float *in = rand_buf(nin), *k = rand_buf(nk), *bias = rand_buf(Co), *out = malloc(nout * 4);
+        float *g = rand_buf(nout), *din = malloc(nin * 4), *dk = fill_buf(nk, 0), *db = fill_buf(Co, 0);
+        float *col = malloc(conv2d_col_size(B, H, W, Ci, K) * 4);
+        const double flop = 2.0 * B * H * W * K * K * Ci * Co;
+        double best[2][3], bcpu[2][3];
+        for (int v = 0; v < 2; v++)
+            for (int o = 0; o < 3; o++) best[v][o] = bcpu[v][o] = 1e30;
+        for (int r = 0; r <= n; r++) /* r = 0 warms up (creates oneDNN's primitives) */
+            for (int v = 0; v < 2; v++) {
+                conv2d_onednn_enable(v);
+                double t[4], c[4];
+                t[0] = now_s(), c[0] = cpu_s();
+                conv2d_forward(out, col, in, k, bias, B, H, W, Ci, Co, K);
+                t[1] = now_s(), c[1] = cpu_s();
+                conv2d_backward(NULL, dk, db, col, g, in, k, B, H, W, Ci, Co, K);
+                t[2] = now_s(), c[2] = cpu_s();
+                if (Ci > 1) conv2d_backward(din, dk, db, col, g, in, k, B, H, W, Ci, Co, K);
+                t[3] = now_s(), c[3] = cpu_s();
+                if (r == 0) continue;
+                for (int o = 0; o < 3; o++) {
+                    if (t[o + 1] - t[o] < best[v][o]) best[v][o] = t[o + 1] - t[o];
+                    if (c[o + 1] - c[o] < bcpu[v][o]) bcpu[v][o] = c[o + 1] - c[o];
+                }
+            }
+        conv2d_onednn_enable(1);
+        printf("conv %dx%dx%d->%d B%d  [oneDNN: %s]\n", H, W, Ci, Co, B, conv2d_onednn_impl(B, H, W, Ci, Co, K));
+        const char *op[3] = {"forward", "backward-weights", "backward (all)"};
+        for (int o = 0; o < (Ci > 1 ? 3 : 2); o++) {
+            const double f = o == 2 ? 2 * flop : flop;
+            printf("  %-16s own %7.2f ms %6.1f GF/s cpu %7.2f | oneDNN %7.2f ms %6.1f GF/s cpu %7.2f | x%.2f wall x%.2f cpu\n",
+                   op[o], best[0][o] * 1e3, f / best[0][o] * 1e-9, bcpu[0][o] * 1e3, best[1][o] * 1e3,
+                   f / best[1][o] * 1e-9, bcpu[1][o] * 1e3, best[0][o] / best[1][o], bcpu[0][o] / bcpu[1][o]);
+        }
+        free(in), free(k), free(bias), free(out), free(g), free(din), free(dk), free(db), free(col);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "bench") == 0) return bench();
+    if (argc > 1 && strcmp(argv[1], "bench-ab") == 0) return bench_ab(argc > 2 ? atoi(argv[2]) : 7);
     test_philox();
     test_dropout();
     test_conv2d();

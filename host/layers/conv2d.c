@@ -25,6 +25,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "layers/conv2d_onednn.h"
 #include "layers/layers.h"
 #include "ser/error.h"
 
@@ -243,6 +244,13 @@ void conv2d_forward(float *out, float *col, const float *in, const float *kernel
                     int B, int H, int W, int Cin, int Cout, int K) {
     SER_ASSERT(K >= 1 && K % 2 == 1 && B >= 1 && H >= 1 && W >= 1 && Cin >= 1 && Cout >= 1);
     const int kkc = K * K * Cin;
+    if (conv2d_onednn_enabled()) {
+        const int saved = blas_threads_single();
+        const int done = conv2d_onednn_forward(out, col, conv2d_col_size(B, H, W, Cin, K), in, kernel, bias, B, H,
+                                               W, Cin, Cout, K);
+        blas_threads_restore(saved);
+        if (done) return;
+    }
     if (kkc <= CONV_DIRECT_TAPS) {
         conv2d_forward_direct(out, in, kernel, bias, B, H, W, Cin, Cout, K);
         return;
@@ -293,6 +301,14 @@ void conv2d_backward(float *din, float *dkernel, float *dbias, float *col, const
                      const float *kernel, int B, int H, int W, int Cin, int Cout, int K) {
     SER_ASSERT(K >= 1 && K % 2 == 1 && B >= 1 && H >= 1 && W >= 1 && Cin >= 1 && Cout >= 1);
     const int kkc = K * K * Cin;
+    /* oneDNN's weight gradient for a few taps (the first layer) is slower than the direct loops */
+    if (conv2d_onednn_enabled() && kkc > CONV_DIRECT_TAPS) {
+        const int saved = blas_threads_single();
+        const int done = conv2d_onednn_backward(din, dkernel, dbias, col, conv2d_col_size(B, H, W, Cin, K), dout, in,
+                                                kernel, B, H, W, Cin, Cout, K);
+        blas_threads_restore(saved);
+        if (done) return;
+    }
     const int nb_max = conv2d_chunk_images(B, H, W);
     const size_t hw = (size_t)H * W;
     const int direct = kkc <= CONV_DIRECT_TAPS;
