@@ -208,6 +208,9 @@ static int prepare(run *r, ser_error *err) {
     ser_config_defaults(&r->cfg);
     if (a->resume) {
         if (lock_run(a->out, &r->lock_fd, err) != 0) return ser_fail_wrap(err, "--resume");
+        /* before the features are computed: a folder it cannot write to fails now, not later */
+        if (access(a->out, W_OK) != 0)
+            return ser_fail(err, "--resume %s: run folder not writable: %s", a->out, strerror(errno));
         char *p = run_path(a->out, "config.ini");
         /* config.ini is the last file a fresh run writes before training: without it the run
          * was stopped before it recorded what it trains on, and there is nothing to resume. */
