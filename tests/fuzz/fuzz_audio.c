@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             ser_error e;
             mfcc[i] = ser_mfcc_create(&cfg[i], &e);
-            if (!mfcc[i]) abort();
+            if (!mfcc[i]) fuzz_fail("mfcc setup", e.msg);
             out[i] = malloc(ser_mfcc_out_size(mfcc[i]) * sizeof(float));
         }
     }
@@ -32,9 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ser_audio_buf buf = {0};
         ser_error err = {{0}};
         if (ser_audio_load(path, &cfg[i].audio, &buf, &err) == 0) {
-            if (ser_mfcc_compute(mfcc[i], buf.samples, buf.n, out[i], &err) != 0) abort(); /* decoded audio must featurise */
+            /* decoded audio must featurise */
+            if (ser_mfcc_compute(mfcc[i], buf.samples, buf.n, out[i], &err) != 0) fuzz_fail("mfcc", err.msg);
         } else if (!strstr(err.msg, path)) {
-            abort(); /* every error names the file */
+            fuzz_fail("error without the file name", err.msg);
         }
         ser_audio_buf_free(&buf);
     }

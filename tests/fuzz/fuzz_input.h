@@ -13,6 +13,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A broken contract: says what and aborts (libFuzzer saves the input as a crash). */
+static inline void fuzz_fail(const char *what, const char *msg) {
+    fprintf(stderr, "fuzz: %s: %s\n", what, msg);
+    abort();
+}
+
 static char fuzz_input_path_[256];
 static inline void fuzz_input_remove(void) {
     if (fuzz_input_path_[0]) unlink(fuzz_input_path_);

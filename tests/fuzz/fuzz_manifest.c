@@ -14,9 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ser_error err = {{0}};
     if (ser_manifest_read(path, &clips, &err) == 0) {
         for (size_t i = 0; i < clips.n; i++)
-            if (!clips.v[i].path[0] || !clips.v[i].label[0]) abort(); /* never an empty path or label */
+            if (!clips.v[i].path[0] || !clips.v[i].label[0]) fuzz_fail("empty path or label", clips.v[i].path);
     } else if (!strstr(err.msg, path)) {
-        abort();
+        fuzz_fail("error without the file name", err.msg);
     }
     ser_clips_free(&clips);
     return 0;
