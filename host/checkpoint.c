@@ -127,14 +127,17 @@ int ser_model_load(const char *path, ser_model *m, ser_model_meta *meta, ser_err
     if (ser_safetensors_read(path, &st, err) != 0) return -1;
     int rc = -1;
     if (meta_read(path, &st, meta, err) != 0) goto done;
-    if (ser_model_create(m, &meta->cfg, (int)meta->n_labels, err) != 0) {
+    /* The file's tensors against its config's network before anything is allocated: the
+     * config comes from the file, and a few bytes of it could ask for gigabytes (found by
+     * fuzz_safetensors' seeds; regression input in its corpus). */
+    if (ser_model_layout(m, &meta->cfg, (int)meta->n_labels, err) != 0) {
         ser_fail_wrap(err, "%s: cannot build its network", path);
         goto fail_meta;
     }
     if (st.ntensors != (size_t)m->nslices) {
         ser_fail(err, "%s: another architecture: %zu tensors, this config's network has %d", path, st.ntensors,
                  m->nslices);
-        goto fail_model;
+        goto fail_meta;
     }
     for (int i = 0; i < m->nslices; i++) {
         const ser_slice *s = &m->slices[i];
@@ -143,14 +146,19 @@ int ser_model_load(const char *path, ser_model *m, ser_model_meta *meta, ser_err
         for (int d = 0; same && d < s->ndim; d++) same = t->shape[d] == s->shape[d];
         if (!same) {
             ser_fail(err, "%s: another architecture: tensor %s %s", path, s->name, t ? "has another shape" : "is missing");
-            goto fail_model;
+            goto fail_meta;
         }
-        memcpy(m->params + s->offset, t->data, s->count * sizeof(float));
+    }
+    if (ser_model_create(m, &meta->cfg, (int)meta->n_labels, err) != 0) {
+        ser_fail_wrap(err, "%s: cannot build its network", path);
+        goto fail_meta;
+    }
+    for (int i = 0; i < m->nslices; i++) {
+        const ser_slice *s = &m->slices[i];
+        memcpy(m->params + s->offset, ser_safetensors_find(&st, s->name)->data, s->count * sizeof(float));
     }
     rc = 0;
     goto done;
-fail_model:
-    ser_model_destroy(m);
 fail_meta:
     ser_model_meta_free(meta);
 done:
