@@ -23,7 +23,8 @@ read -r secs kib < <(tail -1 "$tmp/usage")
 echo "huge-config model: rc $rc, ${secs} s, peak ${kib} KiB: $(cat "$tmp/err")"
 if [ $rc -eq 1 ]; then ok; else bad "want exit 1 (124: timed out), got $rc"; fi
 if grep -q "crash_huge_config_alloc.safetensors: another architecture" "$tmp/err"; then ok; else bad "error: $(cat "$tmp/err")"; fi
-if [ "${kib:-999999999}" -lt 204800 ]; then ok; else bad "peak memory ${kib} KiB"; fi
+# (ASan's own memory makes the bound loose there, but 5 GB would still show)
+if [ "${kib:-999999999}" -lt 409600 ]; then ok; else bad "peak memory ${kib} KiB"; fi
 
 echo "cli_model_files: $pass passed, $fail failed"
 [ $fail -eq 0 ]
