@@ -5,11 +5,13 @@
 # real name. Two kinds of kill:
 #   - at random times (seeded: SER_KILL_SEED, default random; the seed is printed), several
 #     kills in a row on the same run;
-#   - exactly at chosen system calls, with strace's fault injection: at the rename that would
-#     publish a new checkpoint (temp file complete, not yet in place), at an fsync (data
-#     written, not yet durable), and at write calls spread over the whole run, which include
-#     writes in the middle of a checkpoint's temp file.
-# After every kill the run folder may hold stale NAME.tmp... files; the resume removes them.
+#   - exactly at chosen system calls, with strace's fault injection (each on a fresh run):
+#     inside a checkpoint's writes (its header, its tensors), at its fsync (written, not yet
+#     durable), at the rename that would publish it (complete, not yet in place), and at one
+#     write and one rename anywhere in the run. The call indexes come from one traced run.
+# After every kill: checkpoint.safetensors, when there is one, is a whole file (its size is
+# what its header says), and after a kill inside a checkpoint write its temp file is there
+# beside the previous checkpoint. The resume removes stale NAME.tmp... files.
 set -u
 : "${SER_BIN:?SER_BIN must point at the ser binary}"
 tmp=$(mktemp -d /tmp/ser_cli_kill_XXXXXX)
