@@ -213,12 +213,21 @@ int ser_checkpoint_load(const char *path, ser_train_state *st, float **current, 
         goto fail;
     }
     ser_train_state_init(st, &meta->cfg);
-    double v[10];
-    static const char *keys[10] = {"train.epoch", "train.lr", "train.step", "es.best", "es.best_epoch",
-                                   "es.wait", "plateau.best", "plateau.wait", "es.patience", "plateau.patience"};
-    for (int i = 0; i < 10; i++)
-        if (parse_double(ser_safetensors_meta(&s, keys[i]), &v[i]) != 0) {
-            ser_fail(err, "%s: checkpoint key %s missing or not a number", path, keys[i]);
+    double v[CK_N];
+    /* The ranges a run can produce: a value outside them is a damaged file, and casting it to
+     * int would be undefined (found by fuzz_safetensors under UBSan; corpus input kept). */
+    static const struct {
+        const char *key;
+        double lo, hi;
+        int whole;
+    } keys[CK_N] = {{"train.epoch", 0, 1e6, 1},      {"train.lr", 0, 1e3, 0},       {"train.step", 0, 9007199254740992.0, 1},
+                    {"es.best", -INFINITY, INFINITY, 0}, {"es.best_epoch", -1, 1e6, 1}, {"es.wait", 0, 1e6, 1},
+                    {"plateau.best", -INFINITY, INFINITY, 0}, {"plateau.wait", 0, 1e6, 1}, {"es.patience", 0, 1e6, 1},
+                    {"plateau.patience", 0, 1e6, 1}};
+    for (int i = 0; i < CK_N; i++)
+        if (parse_double(ser_safetensors_meta(&s, keys[i].key), &v[i]) != 0 || !(v[i] >= keys[i].lo && v[i] <= keys[i].hi) ||
+            (keys[i].whole && v[i] != floor(v[i]))) {
+            ser_fail(err, "%s: checkpoint key %s missing, not a number or out of range", path, keys[i].key);
             goto fail;
         }
     st->epoch = (int)v[0], st->lr = v[1], st->step = (uint64_t)v[2];
