@@ -128,8 +128,8 @@ int ser_model_load(const char *path, ser_model *m, ser_model_meta *meta, ser_err
     int rc = -1;
     if (meta_read(path, &st, meta, err) != 0) goto done;
     /* The file's tensors against its config's network before anything is allocated: the
-     * config comes from the file, and a few bytes of it could ask for gigabytes (found by
-     * fuzz_safetensors' seeds; regression input in its corpus). */
+     * config comes from the file, and a few bytes of it could ask for gigabytes (a crafted
+     * 3 KB model made ser predict take 5 GB and minutes; kept in the fuzz_safetensors corpus). */
     if (ser_model_layout(m, &meta->cfg, (int)meta->n_labels, err) != 0) {
         ser_fail_wrap(err, "%s: cannot build its network", path);
         goto fail_meta;
@@ -215,7 +215,7 @@ int ser_checkpoint_load(const char *path, ser_train_state *st, float **current, 
     ser_train_state_init(st, &meta->cfg);
     double v[CK_N];
     /* The ranges a run can produce: a value outside them is a damaged file, and casting it to
-     * int would be undefined (found by fuzz_safetensors under UBSan; corpus input kept). */
+     * int would be undefined (UBSan on a crafted file; kept in the fuzz_safetensors corpus). */
     static const struct {
         const char *key;
         double lo, hi;
