@@ -127,14 +127,17 @@ int ser_model_load(const char *path, ser_model *m, ser_model_meta *meta, ser_err
     if (ser_safetensors_read(path, &st, err) != 0) return -1;
     int rc = -1;
     if (meta_read(path, &st, meta, err) != 0) goto done;
-    if (ser_model_create(m, &meta->cfg, (int)meta->n_labels, err) != 0) {
+    /* The file's tensors against its config's network before anything is allocated: the
+     * config comes from the file, and a few bytes of it could ask for gigabytes (a crafted
+     * 3 KB model made ser predict take 5 GB and minutes; kept in the fuzz_safetensors corpus). */
+    if (ser_model_layout(m, &meta->cfg, (int)meta->n_labels, err) != 0) {
         ser_fail_wrap(err, "%s: cannot build its network", path);
         goto fail_meta;
     }
     if (st.ntensors != (size_t)m->nslices) {
         ser_fail(err, "%s: another architecture: %zu tensors, this config's network has %d", path, st.ntensors,
                  m->nslices);
-        goto fail_model;
+        goto fail_meta;
     }
     for (int i = 0; i < m->nslices; i++) {
         const ser_slice *s = &m->slices[i];
@@ -143,14 +146,19 @@ int ser_model_load(const char *path, ser_model *m, ser_model_meta *meta, ser_err
         for (int d = 0; same && d < s->ndim; d++) same = t->shape[d] == s->shape[d];
         if (!same) {
             ser_fail(err, "%s: another architecture: tensor %s %s", path, s->name, t ? "has another shape" : "is missing");
-            goto fail_model;
+            goto fail_meta;
         }
-        memcpy(m->params + s->offset, t->data, s->count * sizeof(float));
+    }
+    if (ser_model_create(m, &meta->cfg, (int)meta->n_labels, err) != 0) {
+        ser_fail_wrap(err, "%s: cannot build its network", path);
+        goto fail_meta;
+    }
+    for (int i = 0; i < m->nslices; i++) {
+        const ser_slice *s = &m->slices[i];
+        memcpy(m->params + s->offset, ser_safetensors_find(&st, s->name)->data, s->count * sizeof(float));
     }
     rc = 0;
     goto done;
-fail_model:
-    ser_model_destroy(m);
 fail_meta:
     ser_model_meta_free(meta);
 done:
@@ -205,12 +213,21 @@ int ser_checkpoint_load(const char *path, ser_train_state *st, float **current, 
         goto fail;
     }
     ser_train_state_init(st, &meta->cfg);
-    double v[10];
-    static const char *keys[10] = {"train.epoch", "train.lr", "train.step", "es.best", "es.best_epoch",
-                                   "es.wait", "plateau.best", "plateau.wait", "es.patience", "plateau.patience"};
-    for (int i = 0; i < 10; i++)
-        if (parse_double(ser_safetensors_meta(&s, keys[i]), &v[i]) != 0) {
-            ser_fail(err, "%s: checkpoint key %s missing or not a number", path, keys[i]);
+    double v[CK_N];
+    /* The ranges a run can produce: a value outside them is a damaged file, and casting it to
+     * int would be undefined (UBSan on a crafted file; kept in the fuzz_safetensors corpus). */
+    static const struct {
+        const char *key;
+        double lo, hi;
+        int whole;
+    } keys[CK_N] = {{"train.epoch", 0, 1e6, 1},      {"train.lr", 0, 1e3, 0},       {"train.step", 0, 9007199254740992.0, 1},
+                    {"es.best", -INFINITY, INFINITY, 0}, {"es.best_epoch", -1, 1e6, 1}, {"es.wait", 0, 1e6, 1},
+                    {"plateau.best", -INFINITY, INFINITY, 0}, {"plateau.wait", 0, 1e6, 1}, {"es.patience", 0, 1e6, 1},
+                    {"plateau.patience", 0, 1e6, 1}};
+    for (int i = 0; i < CK_N; i++)
+        if (parse_double(ser_safetensors_meta(&s, keys[i].key), &v[i]) != 0 || !(v[i] >= keys[i].lo && v[i] <= keys[i].hi) ||
+            (keys[i].whole && v[i] != floor(v[i]))) {
+            ser_fail(err, "%s: checkpoint key %s missing, not a number or out of range", path, keys[i].key);
             goto fail;
         }
     st->epoch = (int)v[0], st->lr = v[1], st->step = (uint64_t)v[2];

@@ -162,7 +162,8 @@ int ser_config_load(ser_config *cfg, const char *path, ser_error *err) {
     if (st.failed) return -1;
     if (rc > 0) return ser_fail(err, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
     if (rc < 0) return ser_fail(err, "%s: cannot read config", path);
-    return ser_config_validate(cfg, err);
+    /* the combination of keys is checked last: say which file holds it */
+    return ser_config_validate(cfg, err) != 0 ? ser_fail_wrap(err, "%s", path) : 0;
 }
 
 int ser_config_set(ser_config *cfg, const char *assignment, ser_error *err) {

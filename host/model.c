@@ -57,7 +57,7 @@ static float *P(const ser_model *m, float *buf, const char *fmt, int i) {
     return buf + s->offset;
 }
 
-int ser_model_create(ser_model *m, const ser_config *cfg, int classes, ser_error *err) {
+int ser_model_layout(ser_model *m, const ser_config *cfg, int classes, ser_error *err) {
     memset(m, 0, sizeof *m);
     const ser_model_config *mc = &cfg->model;
     m->cfg = *mc;
@@ -118,7 +118,11 @@ int ser_model_create(ser_model *m, const ser_config *cfg, int classes, ser_error
         SL(0, 1, m->F, 0, 0, 0, "bn%d.moving_variance", i);
     }
 #undef SL
+    return 0;
+}
 
+int ser_model_create(ser_model *m, const ser_config *cfg, int classes, ser_error *err) {
+    if (ser_model_layout(m, cfg, classes, err) != 0) return -1;
     /* params | grads | adam_m | adam_v: one 64-byte-aligned allocation */
     const size_t n = m->nparams_padded;
     m->params = aligned_alloc(64, align_up(4 * n * sizeof(float), 64));

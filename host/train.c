@@ -104,7 +104,10 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     if (best_state_in) memcpy(best, best_state_in, nstate * sizeof *best);
     else net->state_get(net->impl, best);
 
-    int stop = 0;
+    /* A run that stopped early and was killed before writing its model resumes as stopped
+     * (the checkpoint holds the callback state that made it stop; same test as the update's). */
+    int stop = st->epoch > 1 && st->es.patience > 0 && st->es.wait >= st->es.patience;
+    res->stopped_early = stop;
     while (!stop && st->epoch < epochs) {
         const int e = st->epoch; /* 0-based epoch being run */
         const double t0 = now_s();

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ser builds against, when any is missing.
+#   scripts/install-deps.sh              what `make` and `make test` need
+#   scripts/install-deps.sh reliability  also what make sanitize / valgrind / fuzz need
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
+# strace (kills at exact system calls in cli_resume_kill) and GNU time (peak memory in
+# cli_corpus_large, cli_model_files): those tests say so and skip that part without them.
 PKGS=(build-essential cmake pkg-config
       libsndfile1-dev libsoxr-dev libfftw3-dev libopenblas-dev
       libinih-dev libcjson-dev libplplot-dev plplot-driver-cairo
-      libdnnl-dev)
+      libdnnl-dev strace time)
+# clang with libFuzzer (libclang-rt-dev) and its OpenMP runtime (libomp-dev), valgrind
+if [ "${1:-}" = reliability ]; then PKGS+=(clang libclang-rt-dev libomp-dev valgrind); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,12 +14,15 @@ pass=0
 ok() { pass=$((pass + 1)); }
 check() { if eval "$1"; then ok; else bad "$2"; fi; }
 
-"$SER_BIN" synth --out "$tmp/syn" --per-class 20 --seed 3 >/dev/null || bad "synth failed"
+# SER_TEST_QUICK (sanitizer builds, ~10x slower): fewer clips and epochs; the learning check
+# needs the full size and is skipped, everything else is checked the same.
+if [ -n "${SER_TEST_QUICK:-}" ]; then per_class=6 epochs=4 half=2; else per_class=20 epochs=14 half=6; fi
+"$SER_BIN" synth --out "$tmp/syn" --per-class $per_class --seed 3 >/dev/null || bad "synth failed"
 # One bad file among the good ones: random bytes under a valid name. Training uses the rest
 # and lists it.
 head -c 3000 /dev/urandom >"$tmp/syn/SPA_angry/SPA_zzjunk_angry.wav"
 # A small corpus learns faster with a quicker batch-norm average (0.9 instead of 0.99).
-sets=(--set model.bn_momentum=0.9 --set train.epochs=14 --set train.batch_size=32)
+sets=(--set model.bn_momentum=0.9 --set train.epochs=$epochs --set train.batch_size=32)
 "$SER_BIN" train --data "$tmp/syn" --out "$tmp/run" "${sets[@]}" --quiet >"$tmp/train.out" 2>"$tmp/train.err"
 check '[ $? -eq 0 ]' "ser train failed: $(tail -3 "$tmp/train.err")"
 check 'grep -q "SPA_zzjunk_angry.wav" "$tmp/train.err"' "the bad file is not listed: $(cat "$tmp/train.err")"
@@ -28,13 +31,17 @@ for f in model.safetensors history.jsonl training_history.png confusion_matrix_v
   check '[ -s "$tmp/run/$f" ]' "missing or empty $f"
 done
 check '[ "$(head -c 8 "$tmp/run/training_history.png" | od -An -tx1 | tr -d " ")" = 89504e470d0a1a0a ]' "history plot is not a PNG"
-check '[ "$(wc -l < "$tmp/run/history.jsonl")" -eq 14 ]' "history.jsonl should hold 14 epochs"
+check '[ "$(wc -l < "$tmp/run/history.jsonl")" -eq $epochs ]' "history.jsonl should hold $epochs epochs"
 check 'grep -q "\"val_accuracy\"" "$tmp/run/history.jsonl"' "history lacks val_accuracy"
 check 'grep -q "Total params: 200,*039\|Total params: 200039" "$tmp/run/model_summary.txt"' "summary total params"
 # Learning: validation accuracy from report.json well above chance (1/7 = 0.14).
 acc=$(tr -d ' \t\n' < "$tmp/run/report.json" | grep -o '"validation":{[^}]*' | grep -o '"accuracy":[0-9.e-]*' | head -1 | cut -d: -f2)
-check 'awk -v a="$acc" "BEGIN{exit !(a >= 0.4)}"' "validation accuracy $acc is not well above chance"
-echo "validation accuracy after 14 epochs: $acc"
+if [ -n "${SER_TEST_QUICK:-}" ]; then
+  echo "validation accuracy after $epochs epochs: $acc (quick mode: not checked)"
+else
+  check 'awk -v a="$acc" "BEGIN{exit !(a >= 0.4)}"' "validation accuracy $acc is not well above chance"
+  echo "validation accuracy after $epochs epochs: $acc"
+fi
 
 # eval on the whole synthetic corpus, JSON
 "$SER_BIN" eval --model "$tmp/run/model.safetensors" --data "$tmp/syn" --json >"$tmp/eval.json" 2>"$tmp/eval.err"
@@ -45,25 +52,25 @@ done
 check '[ -s "$tmp/run/confusion_matrix_test.png" ]' "eval wrote no confusion matrix"
 
 # predict: one JSON line per file with every class's probability
-# (the folder also holds the junk file: it is reported, the 20 good files are predicted, exit 1)
+# (the folder also holds the junk file: it is reported, the good files are predicted, exit 1)
 "$SER_BIN" predict --model "$tmp/run/model.safetensors" --json "$tmp"/syn/SPA_angry/*.wav >"$tmp/pred.jsonl" 2>"$tmp/pred.err"
 rc=$?
-check '[ $rc -eq 1 ] && [ "$(wc -l < "$tmp/pred.jsonl")" -eq 20 ]' "predict should print 20 lines and exit 1 (rc $rc)"
+check '[ $rc -eq 1 ] && [ "$(wc -l < "$tmp/pred.jsonl")" -eq $per_class ]' "predict should print $per_class lines and exit 1 (rc $rc)"
 check 'grep -q "SPA_zzjunk_angry.wav" "$tmp/pred.err"' "predict does not name the bad file"
 "$SER_BIN" predict --model "$tmp/run/model.safetensors" "$tmp"/syn/SPB_sad/SPB_back_sad.wav >"$tmp/pred1.txt" 2>/dev/null
 check '[ $? -eq 0 ] && grep -q "sad=" "$tmp/pred1.txt"' "predict on one good file"
 check 'grep -q "\"probs\":{\"angry\":" "$tmp/pred.jsonl"' "predict JSON lacks probs"
 
-# Resume: 6 epochs, then --resume with epochs raised to 14 (edit the run's config) must end
-# with the same weights as the straight 14-epoch run above.
-"$SER_BIN" train --data "$tmp/syn" --out "$tmp/half" --set model.bn_momentum=0.9 --set train.epochs=6 \
-    --set train.batch_size=32 --quiet >/dev/null 2>"$tmp/half.err" || bad "6-epoch run failed: $(tail -2 "$tmp/half.err")"
-sed -i 's/^epochs = .*/epochs = 14/' "$tmp/half/config.ini"
+# Resume: a shorter run, then --resume with its epochs raised (edit the run's config) must end
+# with the same weights as the straight run above.
+"$SER_BIN" train --data "$tmp/syn" --out "$tmp/half" --set model.bn_momentum=0.9 --set train.epochs=$half \
+    --set train.batch_size=32 --quiet >/dev/null 2>"$tmp/half.err" || bad "$half-epoch run failed: $(tail -2 "$tmp/half.err")"
+sed -i "s/^epochs = .*/epochs = $epochs/" "$tmp/half/config.ini"
 "$SER_BIN" train --resume "$tmp/half" --quiet >/dev/null 2>"$tmp/resume.err"
 check '[ $? -eq 0 ]' "resume failed: $(tail -2 "$tmp/resume.err")"
-# Same config (epochs 14) and same weights -> byte-identical model files.
+# Same config and same weights -> byte-identical model files.
 check 'cmp -s "$tmp/run/model.safetensors" "$tmp/half/model.safetensors"' "resumed run's model differs from the uninterrupted run's"
-check '[ "$(wc -l < "$tmp/half/history.jsonl")" -eq 14 ]' "resumed history should hold 14 epochs"
+check '[ "$(wc -l < "$tmp/half/history.jsonl")" -eq $epochs ]' "resumed history should hold $epochs epochs"
 
 # Bad input: clear errors, non-zero exits.
 "$SER_BIN" train --data "$tmp/nonexistent" --out "$tmp/x" 2>"$tmp/e1"; rc=$?

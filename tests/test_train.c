@@ -147,6 +147,27 @@ int main(void) {
     ser_train_state_init(&sd, &c0);
     CHECK(ser_train_run(&nd, &tr, &va, &(ser_train_opts){&c0, NULL, NULL, NULL, 0, 1}, &sd, NULL, &r, &e) == 0);
     CHECKF(r.stopped_early && r.epochs_run == 11 && r.best_epoch == 1, "ran %d, best %d", r.epochs_run, r.best_epoch);
+    /* Killed after the stopping epoch's checkpoint, before the model was written: the resume
+     * trains no further epoch and ends on the same best weights. */
+    toy tf;
+    ser_net nf = toy_net(&tf);
+    saved sf;
+    memset(&sf, 0, sizeof sf);
+    sf.net = &nf;
+    ser_train_state sff;
+    ser_train_state_init(&sff, &c0);
+    ser_train_result rf;
+    CHECK(ser_train_run(&nf, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1}, &sff, NULL, &rf, &e) == 0);
+    free(rf.best_state);
+    toy tg;
+    ser_net ng = toy_net(&tg);
+    ng.state_set(ng.impl, sf.cur);
+    ser_train_state sg = sf.st;
+    CHECK(ser_train_run(&ng, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1}, &sg, sf.best, &rf, &e) == 0);
+    CHECKF(sf.calls == 11 && rf.epochs_run == 11 && rf.stopped_early && sg.epoch == 11,
+           "resumed after an early stop: %d checkpoints, %d epochs", sf.calls, rf.epochs_run);
+    CHECK(memcmp(td.state, tg.state, sizeof td.state) == 0);
+    free(rf.best_state);
     free(r.best_state);
 
     /* Shuffling: a permutation, different per epoch, the same for the same key. */

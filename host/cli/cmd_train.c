@@ -2,11 +2,14 @@
  * training loop -> model + reports + plots, every file written atomically; `--resume RUN`
  * continues an interrupted run from RUN/checkpoint.safetensors and ends where an
  * uninterrupted run would. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +111,40 @@ static int mkdir_p(const char *dir, ser_error *err) {
     return 0;
 }
 
+/* The files a run folder holds; each is written to NAME.tmp... beside it and renamed. */
+static const char *const RUN_FILES[] = {"checkpoint.safetensors", "model.safetensors", "history.jsonl", "config.ini",
+                                        "train.tsv", "val.tsv", "test.tsv", "model_summary.txt", "report.txt",
+                                        "report.json", "training_history.png", "confusion_matrix_validation.png",
+                                        "confusion_matrix_test.png"};
+
+/* Removes the temporary files of writes that a kill or a full disk interrupted, so that they
+ * neither pile up over resumes nor pass for outputs. Only our own names: RUN_FILES[i].tmp... */
+static void remove_stale_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));)
+        for (size_t i = 0; i < sizeof RUN_FILES / sizeof *RUN_FILES; i++) {
+            const size_t l = strlen(RUN_FILES[i]);
+            if (!strncmp(e->d_name, RUN_FILES[i], l) && !strncmp(e->d_name + l, ".tmp", 4)) {
+                unlinkat(dirfd(d), e->d_name, 0);
+                break;
+            }
+        }
+    closedir(d);
+}
+
+/* One `ser train` per run folder: a second one (say a resume started while the first still
+ * runs) would interleave its checkpoints and history with the first's. The lock is on the
+ * folder itself, so it adds no file and goes with the process however that ends. */
+static int lock_run(const char *dir, int *fd, ser_error *err) {
+    *fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0) return ser_fail(err, "%s: cannot open the run folder: %s", dir, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0)
+        return ser_fail(err, "%s: %s", dir, errno == EWOULDBLOCK ? "another ser train is running in this folder"
+                                                                   : strerror(errno));
+    return 0;
+}
+
 /* Clips of a folder (scan) or a manifest. */
 static int load_clips(const char *dir, const char *list, const char *corpus, ser_clips *out, ser_error *err) {
     memset(out, 0, sizeof *out);
@@ -147,6 +184,7 @@ typedef struct run {
     ser_net net;
     int cuda;               /* --device resolved: the GPU computes features and the network */
     char devline[256];      /* the GPU's description, or why auto chose the CPU */
+    int lock_fd;
     char *p_ckpt, *p_model, *p_hist;
 } run;
 
@@ -169,10 +207,20 @@ static int prepare(run *r, ser_error *err) {
     train_args *a = &r->a;
     ser_config_defaults(&r->cfg);
     if (a->resume) {
+        if (lock_run(a->out, &r->lock_fd, err) != 0) return ser_fail_wrap(err, "--resume");
+        /* before the features are computed: a folder it cannot write to fails now, not later */
+        if (access(a->out, W_OK) != 0)
+            return ser_fail(err, "--resume %s: run folder not writable: %s", a->out, strerror(errno));
         char *p = run_path(a->out, "config.ini");
-        int rc = ser_config_load(&r->cfg, p, err);
+        /* config.ini is the last file a fresh run writes before training: without it the run
+         * was stopped before it recorded what it trains on, and there is nothing to resume. */
+        int rc = access(p, F_OK) != 0 && errno == ENOENT
+                     ? ser_fail(err, "%s: no config.ini: the run was stopped before training started; start it again "
+                                     "without --resume", a->out)
+                     : ser_config_load(&r->cfg, p, err);
         free(p);
         if (rc) return ser_fail_wrap(err, "--resume %s", a->out);
+        remove_stale_temps(a->out);
         a->train_list = "train.tsv", a->val_list = "val.tsv";
         char *pt = run_path(a->out, "train.tsv"), *pv = run_path(a->out, "val.tsv"), *ps = run_path(a->out, "test.tsv");
         rc = load_clips(NULL, pt, NULL, &r->train_clips, err) || load_clips(NULL, pv, NULL, &r->val_clips, err);
@@ -183,7 +231,20 @@ static int prepare(run *r, ser_error *err) {
     if (a->config && ser_config_load(&r->cfg, a->config, err) != 0) return -1;
     for (int i = 0; i < a->n_sets; i++)
         if (ser_config_set(&r->cfg, a->sets[i], err) != 0) return -1;
-    if (mkdir_p(a->out, err) != 0) return -1;
+    if (mkdir_p(a->out, err) != 0 || lock_run(a->out, &r->lock_fd, err) != 0) return -1;
+    /* A fresh run into a used folder: nothing of the old run may pair with the new one if this
+     * one is killed early (a resume would take the old checkpoint or test.tsv for its own, and
+     * an old model.safetensors would pass for this run's result). */
+    for (size_t i = 0; i < sizeof RUN_FILES / sizeof *RUN_FILES; i++) {
+        char *p = run_path(a->out, RUN_FILES[i]);
+        if (p && remove(p) != 0 && errno != ENOENT) {
+            ser_fail(err, "%s: cannot remove the previous run's file: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        free(p);
+    }
+    remove_stale_temps(a->out);
     if (a->data) {
         ser_clips all;
         if (load_clips(a->data, NULL, a->corpus, &all, err) != 0) return -1;
@@ -205,10 +266,11 @@ static int prepare(run *r, ser_error *err) {
     /* The run folder records exactly what it trains on, so --resume needs nothing else. */
     char *pc = run_path(a->out, "config.ini"), *pt = run_path(a->out, "train.tsv"), *pv = run_path(a->out, "val.tsv"),
          *ps = run_path(a->out, "test.tsv");
-    int rc = ser_config_write_ini(&r->cfg, pc, err) ||
-             ser_manifest_write(pt, r->train_clips.v, NULL, r->train_clips.n, err) ||
+    /* config.ini last: its presence tells --resume that the manifests are complete. */
+    int rc = ser_manifest_write(pt, r->train_clips.v, NULL, r->train_clips.n, err) ||
              ser_manifest_write(pv, r->val_clips.v, NULL, r->val_clips.n, err) ||
-             (r->test_clips.n && ser_manifest_write(ps, r->test_clips.v, NULL, r->test_clips.n, err));
+             (r->test_clips.n && ser_manifest_write(ps, r->test_clips.v, NULL, r->test_clips.n, err)) ||
+             ser_config_write_ini(&r->cfg, pc, err);
     free(pc), free(pt), free(pv), free(ps);
     return rc ? -1 : 0;
 }
@@ -338,6 +400,7 @@ int cmd_train(int argc, char **argv) {
     }
     run r;
     memset(&r, 0, sizeof r);
+    r.lock_fd = -1;
     if (parse_args(argc, argv, &r.a) != 0) {
         usage(stderr);
         free(r.a.sets);
@@ -354,7 +417,12 @@ int cmd_train(int argc, char **argv) {
 
     ser_train_state st;
     ser_train_state_init(&st, &r.cfg);
-    if (r.a.resume) {
+    if (r.a.resume && access(r.p_ckpt, F_OK) != 0 && errno == ENOENT) {
+        /* Stopped before its first checkpoint: from epoch 1, exactly as a fresh run (the split,
+         * config and features are the recorded ones). */
+        if (!r.a.quiet) fprintf(stderr, "ser train: %s has no checkpoint yet: training from epoch 1\n", r.a.out);
+        remove(r.p_hist);
+    } else if (r.a.resume) {
         ser_model_meta saved;
         const size_t ns = r.net.state_size(r.net.impl);
         if (ser_checkpoint_load(r.p_ckpt, &st, &cur, &best, ns, &saved, &err) != 0) goto fail;
@@ -371,9 +439,6 @@ int cmd_train(int argc, char **argv) {
         free(h);
         if (hrc) goto fail;
         if (!r.a.quiet) fprintf(stderr, "ser train: resuming %s after epoch %d\n", r.a.out, st.epoch);
-    } else {
-        remove(r.p_hist);
-        remove(r.p_ckpt);
     }
     ser_train_opts o = {&r.cfg, r.p_hist, on_epoch, &r, isatty(2) && !r.a.quiet, r.a.quiet};
     ser_split_data tr = {r.train.x, r.train.y, r.train.n}, va = {r.val.x, r.val.y, r.val.n};
@@ -400,5 +465,6 @@ done:
     ser_clips_free(&r.train_clips), ser_clips_free(&r.val_clips), ser_clips_free(&r.test_clips);
     ser_model_meta_free(&r.meta);
     free(r.p_ckpt), free(r.p_model), free(r.p_hist), free(r.a.sets);
+    if (r.lock_fd >= 0) close(r.lock_fd);
     return rc;
 }

@@ -132,6 +132,9 @@ typedef struct ser_model {
  * (Keras initialisers, seeded by cfg->train.seed). Fails on shapes that collapse or an
  * unsupported config (even kernel, too many blocks). */
 int ser_model_create(ser_model *m, const ser_config *cfg, int classes, ser_error *err);
+/* The description alone (slices, shapes, sizes; m->params NULL, nothing to destroy): what a
+ * model file must hold, checked before a config read from the file decides an allocation. */
+int ser_model_layout(ser_model *m, const ser_config *cfg, int classes, ser_error *err);
 void ser_model_destroy(ser_model *m);
 
 /* Lays out the activation arena for batches of up to max_B samples (no allocation afterwards). */
