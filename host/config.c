@@ -22,47 +22,57 @@ typedef struct config_key {
     double def;           /* the reference recipe's value */
     double min, max;      /* inclusive range */
     const char *help;
+    int optional;         /* added after the first model files: absent from a model's JSON = default */
 } config_key;
 
 #define F(member) offsetof(ser_config, member)
 static const config_key KEYS[] = {
-    {"audio", "sample_rate", KEY_INT, F(audio.sample_rate), 22050, 1000, 384000, "target sample rate (Hz)"},
-    {"audio", "offset", KEY_DOUBLE, F(audio.offset), 0.5, 0, 3600, "seconds skipped at the start"},
-    {"audio", "duration", KEY_DOUBLE, F(audio.duration), 3.0, 0, 3600, "seconds read (0: to the end)"},
-    {"features", "n_mfcc", KEY_INT, F(features.n_mfcc), 40, 1, 1024, "MFCC coefficients kept"},
-    {"features", "n_fft", KEY_INT, F(features.n_fft), 2048, 16, 65536, "FFT size and window length"},
-    {"features", "hop_length", KEY_INT, F(features.hop_length), 512, 1, 65536, "samples between frames"},
-    {"features", "n_mels", KEY_INT, F(features.n_mels), 128, 1, 1024, "mel bands"},
-    {"features", "fmin", KEY_DOUBLE, F(features.fmin), 0, 0, 192000, "lowest mel frequency (Hz)"},
-    {"features", "fmax", KEY_DOUBLE, F(features.fmax), 0, 0, 192000, "highest mel frequency (Hz; 0: rate/2)"},
-    {"features", "top_db", KEY_DOUBLE, F(features.top_db), 80, 0, 1000, "dB floor below the clip maximum"},
-    {"features", "frames", KEY_INT, F(features.frames), 130, 1, 100000, "frames after pad/cut"},
-    {"model", "conv_blocks", KEY_INT, F(model.conv_blocks), 4, 1, 8, "Conv-BN-ReLU-Pool-Dropout blocks"},
-    {"model", "filters", KEY_INT, F(model.filters), 64, 1, 1024, "channels per conv block"},
-    {"model", "kernel", KEY_INT, F(model.kernel), 3, 1, 15, "conv kernel size (odd, padding same)"},
-    {"model", "pool", KEY_INT, F(model.pool), 2, 1, 8, "max-pool size and stride"},
-    {"model", "dropout", KEY_DOUBLE, F(model.dropout), 0.2, 0, 0.95, "dropout rate after each block"},
-    {"model", "l2", KEY_DOUBLE, F(model.l2), 0.01, 0, 10, "L2 factor on conv kernels"},
-    {"model", "bn_momentum", KEY_DOUBLE, F(model.bn_momentum), 0.99, 0, 1, "batch-norm moving-average momentum"},
-    {"model", "bn_epsilon", KEY_DOUBLE, F(model.bn_epsilon), 1e-3, 0, 1, "batch-norm epsilon"},
-    {"model", "lstm_units", KEY_INT, F(model.lstm_units), 32, 1, 4096, "units of both LSTMs"},
-    {"model", "attention", KEY_BOOL, F(model.attention), 1, 0, 1, "additive attention between the LSTMs"},
-    {"train", "epochs", KEY_INT, F(train.epochs), 300, 1, 100000, "maximum epochs"},
-    {"train", "batch_size", KEY_INT, F(train.batch_size), 64, 1, 65536, "clips per step"},
-    {"train", "learning_rate", KEY_DOUBLE, F(train.learning_rate), 5e-4, 0, 10, "Adam learning rate"},
-    {"train", "beta1", KEY_DOUBLE, F(train.beta1), 0.9, 0, 1, "Adam beta1"},
-    {"train", "beta2", KEY_DOUBLE, F(train.beta2), 0.999, 0, 1, "Adam beta2"},
-    {"train", "adam_epsilon", KEY_DOUBLE, F(train.adam_epsilon), 1e-7, 0, 1, "Adam epsilon"},
-    {"train", "validation_split", KEY_DOUBLE, F(train.validation_split), 0.125, 0, 0.9, "validation fraction"},
-    {"train", "seed", KEY_INT, F(train.seed), 42, 0, 2147483647, "seed of splits, init, shuffling, dropout"},
-    {"train", "early_stopping_patience", KEY_INT, F(train.early_stopping_patience), 10, 0, 100000, "epochs without val_loss gain before stopping (0: off)"},
-    {"train", "lr_patience", KEY_INT, F(train.lr_patience), 5, 0, 100000, "epochs without val_loss gain before LR drop (0: off)"},
-    {"train", "lr_factor", KEY_DOUBLE, F(train.lr_factor), 0.5, 0, 1, "LR multiplier on plateau"},
-    {"train", "min_lr", KEY_DOUBLE, F(train.min_lr), 1e-6, 0, 10, "LR floor"},
-    {"train", "threads", KEY_INT, F(train.threads), 0, 0, 1024, "CPU threads (0: all cores)"},
-    {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal"},
-    {"cuda", "graphs", KEY_BOOL, F(cuda.graphs), 1, 0, 1, "replay the full-batch training step as CUDA graphs"},
-    {"cuda", "tf32", KEY_BOOL, F(cuda.tf32), 0, 0, 1, "allow TF32 math in cuDNN / cuBLAS (off: plain float32)"},
+    {"audio", "sample_rate", KEY_INT, F(audio.sample_rate), 22050, 1000, 384000, "target sample rate (Hz)", 0},
+    {"audio", "offset", KEY_DOUBLE, F(audio.offset), 0.5, 0, 3600, "seconds skipped at the start", 0},
+    {"audio", "duration", KEY_DOUBLE, F(audio.duration), 3.0, 0, 3600, "seconds read (0: to the end)", 0},
+    {"features", "n_mfcc", KEY_INT, F(features.n_mfcc), 40, 1, 1024, "MFCC coefficients kept", 0},
+    {"features", "n_fft", KEY_INT, F(features.n_fft), 2048, 16, 65536, "FFT size and window length", 0},
+    {"features", "hop_length", KEY_INT, F(features.hop_length), 512, 1, 65536, "samples between frames", 0},
+    {"features", "n_mels", KEY_INT, F(features.n_mels), 128, 1, 1024, "mel bands", 0},
+    {"features", "fmin", KEY_DOUBLE, F(features.fmin), 0, 0, 192000, "lowest mel frequency (Hz)", 0},
+    {"features", "fmax", KEY_DOUBLE, F(features.fmax), 0, 0, 192000, "highest mel frequency (Hz; 0: rate/2)", 0},
+    {"features", "top_db", KEY_DOUBLE, F(features.top_db), 80, 0, 1000, "dB floor below the clip maximum", 0},
+    {"features", "frames", KEY_INT, F(features.frames), 130, 1, 100000, "frames after pad/cut", 0},
+    {"features", "normalize", KEY_INT, F(features.normalize), 0, 0, 2, "per-utterance normalisation of each coefficient over the real frames: 0 none, 1 per clip, 2 per speaker", 1},
+    {"model", "conv_blocks", KEY_INT, F(model.conv_blocks), 4, 1, 8, "Conv-BN-ReLU-Pool-Dropout blocks", 0},
+    {"model", "filters", KEY_INT, F(model.filters), 64, 1, 1024, "channels per conv block", 0},
+    {"model", "kernel", KEY_INT, F(model.kernel), 3, 1, 15, "conv kernel size (odd, padding same)", 0},
+    {"model", "pool", KEY_INT, F(model.pool), 2, 1, 8, "max-pool size and stride", 0},
+    {"model", "dropout", KEY_DOUBLE, F(model.dropout), 0.2, 0, 0.95, "dropout rate after each block", 0},
+    {"model", "l2", KEY_DOUBLE, F(model.l2), 0.01, 0, 10, "L2 factor on conv kernels", 0},
+    {"model", "bn_momentum", KEY_DOUBLE, F(model.bn_momentum), 0.99, 0, 1, "batch-norm moving-average momentum", 0},
+    {"model", "bn_epsilon", KEY_DOUBLE, F(model.bn_epsilon), 1e-3, 0, 1, "batch-norm epsilon", 0},
+    {"model", "lstm_units", KEY_INT, F(model.lstm_units), 32, 1, 4096, "units of both LSTMs", 0},
+    {"model", "attention", KEY_BOOL, F(model.attention), 1, 0, 1, "additive attention between the LSTMs", 0},
+    {"model", "time_axis", KEY_BOOL, F(model.time_axis), 0, 0, 1, "LSTM sequence over frames instead of MFCC coefficients", 1},
+    {"train", "epochs", KEY_INT, F(train.epochs), 300, 1, 100000, "maximum epochs", 0},
+    {"train", "batch_size", KEY_INT, F(train.batch_size), 64, 1, 65536, "clips per step", 0},
+    {"train", "learning_rate", KEY_DOUBLE, F(train.learning_rate), 5e-4, 0, 10, "Adam learning rate", 0},
+    {"train", "beta1", KEY_DOUBLE, F(train.beta1), 0.9, 0, 1, "Adam beta1", 0},
+    {"train", "beta2", KEY_DOUBLE, F(train.beta2), 0.999, 0, 1, "Adam beta2", 0},
+    {"train", "adam_epsilon", KEY_DOUBLE, F(train.adam_epsilon), 1e-7, 0, 1, "Adam epsilon", 0},
+    {"train", "validation_split", KEY_DOUBLE, F(train.validation_split), 0.125, 0, 0.9, "validation fraction", 0},
+    {"train", "seed", KEY_INT, F(train.seed), 42, 0, 2147483647, "seed of splits, init, shuffling, dropout", 0},
+    {"train", "early_stopping_patience", KEY_INT, F(train.early_stopping_patience), 10, 0, 100000, "epochs without val_loss gain before stopping (0: off)", 0},
+    {"train", "lr_patience", KEY_INT, F(train.lr_patience), 5, 0, 100000, "epochs without val_loss gain before LR drop (0: off)", 0},
+    {"train", "lr_factor", KEY_DOUBLE, F(train.lr_factor), 0.5, 0, 1, "LR multiplier on plateau", 0},
+    {"train", "min_lr", KEY_DOUBLE, F(train.min_lr), 1e-6, 0, 10, "LR floor", 0},
+    {"train", "threads", KEY_INT, F(train.threads), 0, 0, 1024, "CPU threads (0: all cores)", 0},
+    {"train", "aug_time_shift", KEY_INT, F(train.aug_time_shift), 0, 0, 100000, "augmentation: max circular shift of the frames (0: off)", 1},
+    {"train", "aug_time_masks", KEY_INT, F(train.aug_time_masks), 0, 0, 100, "augmentation: SpecAugment time masks per clip", 1},
+    {"train", "aug_time_width", KEY_INT, F(train.aug_time_width), 0, 0, 100000, "augmentation: max frames per time mask", 1},
+    {"train", "aug_freq_masks", KEY_INT, F(train.aug_freq_masks), 0, 0, 100, "augmentation: SpecAugment coefficient masks per clip", 1},
+    {"train", "aug_freq_width", KEY_INT, F(train.aug_freq_width), 0, 0, 1024, "augmentation: max coefficients per mask", 1},
+    {"train", "aug_noise", KEY_DOUBLE, F(train.aug_noise), 0, 0, 100, "augmentation: std of gaussian noise on the scaled features", 1},
+    {"train", "aug_gain", KEY_DOUBLE, F(train.aug_gain), 0, 0, 100, "augmentation: max |offset| added to c0 (scaled units)", 1},
+    {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal", 0},
+    {"cuda", "graphs", KEY_BOOL, F(cuda.graphs), 1, 0, 1, "replay the full-batch training step as CUDA graphs", 0},
+    {"cuda", "tf32", KEY_BOOL, F(cuda.tf32), 0, 0, 1, "allow TF32 math in cuDNN / cuBLAS (off: plain float32)", 0},
 };
 #undef F
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
@@ -248,6 +258,7 @@ int ser_config_from_json(ser_config *cfg, const char *json, ser_error *err) {
         const cJSON *v = sec ? cJSON_GetObjectItemCaseSensitive(sec, k->name) : NULL;
         /* [cuda] holds device switches, not the recipe; models saved before it existed lack it */
         if (!v && !strcmp(k->section, "cuda")) continue;
+        if (!v && k->optional) continue; /* a model written before the key existed: its default */
         if (!v) {
             rc = ser_fail(err, "config JSON: missing key %s.%s", k->section, k->name);
             break;

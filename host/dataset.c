@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ser/features.h"
+#include "ser/normalize.h"
 
 int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                       size_t n_labels, int threads, const char *what, ser_error *err) {
@@ -55,6 +56,10 @@ int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_confi
         goto done;
     }
     if (ds->n_dropped) fprintf(stderr, "ser: %s: %zu of %zu clips skipped (listed above)\n", what, ds->n_dropped, n);
+    /* before the global scaler, on every split alike (features.normalize) */
+    if (ser_normalize(cfg->features.normalize, x, kept, ds->clips.v, cfg->features.n_mfcc, cfg->features.frames,
+                      err) != 0)
+        goto done;
     ds->x = x, ds->y = y, ds->n = kept;
     x = NULL, y = NULL;
     rc = 0;

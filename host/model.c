@@ -85,8 +85,8 @@ int ser_model_layout(ser_model *m, const ser_config *cfg, int classes, ser_error
         b->Wo = (W + m->P - 1) / m->P;
         H = b->Ho, W = b->Wo, Cin = m->F;
     }
-    m->T = H;
-    m->D = W * m->F;
+    m->T = mc->time_axis ? W : H;     /* time_axis: a sequence over frames */
+    m->D = (mc->time_axis ? H : W) * m->F;
     m->T2 = mc->attention ? 1 : m->T;
 
     char name[40];
@@ -168,6 +168,7 @@ static size_t layout_acts(ser_model *m, ser_acts *a, char *base, int B) {
         const size_t cs = conv2d_col_size(B, b->H, b->W, b->Cin, m->K);
         if (cs > colmax) colmax = cs;
     }
+    TAKE(a->seq, float, m->cfg.time_axis ? (size_t)B * m->T * m->D : 0);
     TAKE(a->h1, float, (size_t)B * m->T * U);
     TAKE(a->c1, float, (size_t)B * m->T * U);
     TAKE(a->g1, float, (size_t)B * m->T * 4 * U);
@@ -258,6 +259,11 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int
     }
     const float *seq = in; /* (B, T, D) */
     const double trnn = omp_get_wtime();
+    if (m->cfg.time_axis) {
+        const ser_block_shape *b = &m->blk[m->blocks - 1];
+        permute_hw_forward(a->seq, in, B, b->Ho, b->Wo, F);
+        seq = a->seq;
+    }
     lstm_forward(a->h1, a->c1, a->g1, seq, P(m, w, "lstm1.kernel", 0), P(m, w, "lstm1.recurrent_kernel", 0),
                  P(m, w, "lstm1.bias", 0), B, m->T, m->D, U);
     const float *x2 = a->h1; /* (B, T2, U) */
@@ -315,11 +321,13 @@ void ser_model_backward(ser_model *m) {
                            B, m->T, U, U);
     const int last = m->blocks - 1;
     const int dropped = rate > 0.0f;
-    const float *seq = dropped ? a->drop[last] : a->pool[last];
-    /* d(seq) -> gA; then per block (from the last): gA = d(block output) */
-    lstm_backward(a->gA, P(m, g, "lstm1.kernel", 0), P(m, g, "lstm1.recurrent_kernel", 0), P(m, g, "lstm1.bias", 0),
+    const float *seq = m->cfg.time_axis ? a->seq : dropped ? a->drop[last] : a->pool[last];
+    /* d(seq) -> gA (time_axis: -> gB, permuted back into gA); then per block (from the last):
+     * gA = d(block output) */
+    lstm_backward(m->cfg.time_axis ? a->gB : a->gA, P(m, g, "lstm1.kernel", 0), P(m, g, "lstm1.recurrent_kernel", 0), P(m, g, "lstm1.bias", 0),
                   a->lstm_scratch, a->dh1, seq, a->h1, a->c1, a->g1, P(m, w, "lstm1.kernel", 0),
                   P(m, w, "lstm1.recurrent_kernel", 0), B, m->T, m->D, U);
+    if (m->cfg.time_axis) permute_hw_backward(a->gA, a->gB, B, m->blk[last].Ho, m->blk[last].Wo, F);
     m->prof[SER_PROF_RNN_B][m->blocks] += omp_get_wtime() - trnn;
     for (int i = last; i >= 0; i--) {
         const ser_block_shape *b = &m->blk[i];

@@ -40,6 +40,11 @@ void ser_model_summary(const ser_model *m, FILE *f) {
         snprintf(layer, sizeof layer, "dropout%d (Dropout)", i + 1);
         row(f, layer, shape, 0);
     }
+    if (m->cfg.time_axis) {
+        const ser_block_shape *b = &m->blk[m->blocks - 1];
+        snprintf(shape, sizeof shape, "(None, %d, %d, %d)", b->Wo, b->Ho, m->F);
+        row(f, "permute (Permute)", shape, 0);
+    }
     snprintf(shape, sizeof shape, "(None, %d, %d)", m->T, m->D);
     row(f, "flatten (TimeDistributed)", shape, 0);
     snprintf(shape, sizeof shape, "(None, %d, %d)", m->T, m->U);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ser/augment.h"
 #include "ser/philox.h"
 
 static double now_s(void) {
@@ -99,8 +100,11 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     float *xb = ser_malloc((size_t)batch * F * sizeof *xb, "batch features", err);
     int32_t *yb = ser_malloc((size_t)batch * sizeof *yb, "batch labels", err);
     float *best = ser_malloc(nstate * sizeof *best, "best weights", err);
+    const int H = cfg->features.n_mfcc, W = cfg->features.frames, augment = ser_augment_enabled(&cfg->train);
+    SER_ASSERT(!augment || (size_t)H * W == F);
+    float *scratch = ser_malloc((size_t)W * sizeof *scratch, "augmentation row", err);
     int rc = -1;
-    if (!order || !xb || !yb || !best) goto done;
+    if (!order || !xb || !yb || !best || !scratch) goto done;
     if (best_state_in) memcpy(best, best_state_in, nstate * sizeof *best);
     else net->state_get(net->impl, best);
 
@@ -119,6 +123,10 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
             for (int b = 0; b < B; b++) {
                 const size_t i = order[s + b];
                 memcpy(xb + (size_t)b * F, train->x + i * F, F * sizeof *xb);
+                /* keyed by (seed, epoch, clip): a resume draws the same */
+                if (augment)
+                    ser_augment_clip(xb + (size_t)b * F, H, W, &cfg->train, (uint64_t)cfg->train.seed, e, (uint32_t)i,
+                                     scratch);
                 yb[b] = train->y[i];
             }
             const float *probs = NULL;
@@ -175,5 +183,6 @@ done:
     free(xb);
     free(yb);
     free(best);
+    free(scratch);
     return rc;
 }

@@ -352,6 +352,12 @@ ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int ma
         ser_fail(err, "cuda backend: batch size %d", max_B);
         return NULL;
     }
+    /* the permute before LSTM1 (host/layers/permute.c) has no CUDA counterpart yet: refuse
+     * rather than read the conv output along the wrong axis */
+    if (m->cfg.time_axis) {
+        ser_fail(err, "cuda backend: model.time_axis = true is implemented on the CPU backend only (--device cpu)");
+        return NULL;
+    }
     ser_backend *be = ser_calloc(1, sizeof *be, "cuda backend", err);
     cuda_impl *ci = ser_calloc(1, sizeof *ci, "cuda backend", err);
     if (!be || !ci) {

@@ -74,6 +74,20 @@ int main(void) {
     CHECK(memcmp(&c, &c2, sizeof c) == 0);
     CHECK(ser_config_from_json(&c2, "{\"audio\": {}}", &e) != 0 && strstr(e.msg, "missing key audio.sample_rate"));
     CHECK(ser_config_from_json(&c2, "not json", &e) != 0);
+    /* the speaker-independent keys: reference defaults (off), and a model JSON written before
+     * they existed still loads (each takes its default) */
+    ser_config d;
+    ser_config_defaults(&d);
+    CHECK(d.features.normalize == 0 && d.model.time_axis == 0 && d.train.aug_time_shift == 0 &&
+          d.train.aug_time_masks == 0 && d.train.aug_freq_masks == 0 && d.train.aug_noise == 0 && d.train.aug_gain == 0);
+    CHECK(ser_config_set(&d, "features.normalize=3", &e) != 0 && strstr(e.msg, "features.normalize"));
+    CHECKF(ser_config_set(&d, "model.time_axis=true", &e) == 0 && d.model.time_axis == 1, "%s", e.msg);
+    char *dj = ser_config_to_json(&d);
+    CHECK(dj && strstr(dj, "\"time_axis\":true") && strstr(dj, "\"normalize\":0"));
+    char *cut = dj ? strstr(dj, ",\"time_axis\":true") : NULL;
+    if (cut) memmove(cut, cut + strlen(",\"time_axis\":true"), strlen(cut + strlen(",\"time_axis\":true")) + 1);
+    CHECKF(cut && ser_config_from_json(&c2, dj, &e) == 0 && c2.model.time_axis == 0, "%s", e.msg);
+    free(dj);
     char ini[64];
     snprintf(ini, sizeof ini, "/tmp/ser_test_config_rt_%d.ini", (int)getpid());
     CHECKF(ser_config_write_ini(&c, ini, &e) == 0, "%s", e.msg);

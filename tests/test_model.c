@@ -80,7 +80,7 @@ static void test_reference_shapes(void) {
     CHECK(ser_model_create(&m2, &cfg, 7, &err) == -1 && strstr(err.msg, "model.kernel"));
 }
 
-static void small_config(ser_config *cfg, int attention) {
+static void small_config(ser_config *cfg, int attention, int time_axis) {
     ser_config_defaults(cfg);
     cfg->features.n_mfcc = 36;   /* 18, 9, 5, 3: T = 3, odd pooling */
     cfg->features.frames = 18;   /* 9, 5, 3, 2: D = 8 */
@@ -88,18 +88,20 @@ static void small_config(ser_config *cfg, int attention) {
     cfg->model.lstm_units = 5;
     cfg->model.dropout = 0.0;
     cfg->model.attention = attention;
+    cfg->model.time_axis = time_axis;   /* T = 2 frames, D = 3 * 4 */
 }
 
 /* Central differences of the training loss against backward(), for a sample of elements of
  * every trainable slice. Loss in float32: h 1e-3 (5e-3 crosses too many ReLU / max-pool kinks in conv1), bound 1e-3 + 2e-2 |g|. Points where the
  * difference at h and at h/2 disagree straddle a ReLU or max-pool kink and are skipped (counted). */
-static void test_gradcheck(int attention) {
+static void test_gradcheck(int attention, int time_axis) {
     ser_config cfg;
-    small_config(&cfg, attention);
+    small_config(&cfg, attention, time_axis);
     ser_model m;
     ser_error err = {0};
     CHECK(ser_model_create(&m, &cfg, 3, &err) == 0);
     CHECK(ser_model_reserve(&m, 3, &err) == 0);
+    CHECK(m.T == (time_axis ? 2 : 3) && m.D == (time_axis ? 3 : 2) * 4);
     const int B = 3;
     float x[3 * 36 * 18];
     unsigned st = 7;
@@ -147,7 +149,8 @@ static void test_gradcheck(int attention) {
         kinks_total += kinks;
     }
     CHECKF(kinks_total * 10 < checked, "%d kinks of %d", kinks_total, checked);
-    CHECKF(bad_total == 0, "%d of %d sampled gradients off (attention %d)", bad_total, checked, attention);
+    CHECKF(bad_total == 0, "%d of %d sampled gradients off (attention %d, time_axis %d)", bad_total, checked, attention,
+           time_axis);
     free(g);
     ser_model_destroy(&m);
 }
@@ -155,7 +158,7 @@ static void test_gradcheck(int attention) {
 /* Same seed, same threads: bit-identical parameters after 4 Adam steps with dropout on. */
 static void run_steps(float *out, size_t *n) {
     ser_config cfg;
-    small_config(&cfg, 1);
+    small_config(&cfg, 1, 0);
     cfg.model.dropout = 0.2;
 
     ser_model m;
@@ -188,7 +191,7 @@ static void test_determinism(void) {
     CHECK(na == nb && na < (1 << 16));
     CHECK(memcmp(a, b, na * sizeof(float)) == 0);
     ser_config cfg;
-    small_config(&cfg, 1);
+    small_config(&cfg, 1, 0);
     ser_model m;
     ser_error err = {0};
     ser_model_create(&m, &cfg, 3, &err);
@@ -198,8 +201,9 @@ static void test_determinism(void) {
 
 int main(void) {
     test_reference_shapes();
-    test_gradcheck(1);
-    test_gradcheck(0);
+    test_gradcheck(1, 0);
+    test_gradcheck(0, 0);
+    test_gradcheck(1, 1);
     test_determinism();
     return check_finish("test_model");
 }

@@ -27,6 +27,11 @@ void conv2d_backward(float *din /* (B,H,W,Cin) or NULL */, float *dkernel, float
                      const float *dout /* (B,H,W,Cout) */, const float *in, const float *kernel,
                      int B, int H, int W, int Cin, int Cout, int K);
 
+/* ---- Permute the two spatial axes (host/layers/permute.c): (B,H,W,C) -> (B,W,H,C); din = the
+ * inverse permutation of dout (overwritten). ---- */
+void permute_hw_forward(float *out /* (B,W,H,C) */, const float *in /* (B,H,W,C) */, int B, int H, int W, int C);
+void permute_hw_backward(float *din /* (B,H,W,C) */, const float *dout /* (B,W,H,C) */, int B, int H, int W, int C);
+
 /* ---- BatchNormalization over the last axis (N = B*H*W rows of C channels) ----
  * Training: normalise with the batch mean and biased variance; update the moving averages as
  * Keras 3 does (moving = moving * momentum + batch * (1 - momentum), the biased batch

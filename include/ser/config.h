@@ -24,6 +24,8 @@ typedef struct ser_feature_config {
     double fmin, fmax;    /* mel range in Hz; fmax <= 0 means sample_rate / 2 */
     double top_db;        /* dB floor below each clip's maximum (librosa power_to_db) */
     int frames;           /* pad with zeros / cut to this many frames */
+    int normalize;        /* per-utterance normalisation before the global scaler: 0 none (reference),
+                           * 1 per clip, 2 per speaker (ser/normalize.h) */
 } ser_feature_config;
 
 typedef struct ser_model_config {
@@ -37,6 +39,8 @@ typedef struct ser_model_config {
     double bn_epsilon;
     int lstm_units;       /* units of both LSTMs */
     int attention;        /* additive attention between the LSTMs (bool) */
+    int time_axis;        /* bool: the LSTM reads the conv output as a sequence over frames (T = Wn,
+                           * D = Hn * F) instead of over MFCC coefficients (reference: T = Hn) */
 } ser_model_config;
 
 typedef struct ser_train_config {
@@ -51,6 +55,14 @@ typedef struct ser_train_config {
     double lr_factor;
     double min_lr;
     int threads;               /* CPU threads; 0 = all cores */
+    /* Per-batch augmentation of the scaled training features (host/augment.c); 0 = off. */
+    int aug_time_shift;        /* max frames the content is shifted (circularly) either way */
+    int aug_time_masks;        /* SpecAugment: number of time masks (frames set to zero) */
+    int aug_time_width;        /*   max width of each (frames) */
+    int aug_freq_masks;        /* SpecAugment: number of frequency masks (coefficients set to zero) */
+    int aug_freq_width;        /*   max width of each (coefficients) */
+    double aug_noise;          /* std of gaussian noise added to every feature value */
+    double aug_gain;           /* max |offset| added to row 0 (c0, the clip's loudness), scaled units */
 } ser_train_config;
 
 /* The CUDA backend's switches (how it computes, not what: a model trains the same function

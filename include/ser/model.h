@@ -9,6 +9,8 @@
  *   Flatten over the MFCC axis: a reshape in NHWC, no copy) -> LSTM1(U, return_sequences)
  *   (B, T, U) -> attention (B, U) -> as one step (B, 1, U) -> LSTM2(U) (B, U) -> Dense(C)
  *   -> softmax.
+ *   model.time_axis = true: the conv output is permuted to (B, Wn, Hn, F) first (a layer of
+ *   its own, forward and backward) and read as (B, T = Wn, D = Hn * F): time along frames.
  *   model.attention = false: LSTM2 runs over the whole LSTM1 sequence (B, T, U) and its last
  *   output feeds the Dense layer (Keras: LSTM(U, return_sequences=True) -> LSTM(U)).
  *
@@ -77,6 +79,7 @@ typedef struct ser_acts {
     int32_t *argmax[SER_MAX_BLOCKS];
     float *drop[SER_MAX_BLOCKS];    /* (B,Ho,Wo,F) dropout output (== pool when rate 0 or infer) */
     uint8_t *mask[SER_MAX_BLOCKS];
+    float *seq;                     /* (B,T,D) permuted conv output (model.time_axis only) */
     float *h1, *c1, *g1;            /* LSTM1 (B,T,U) (B,T,U) (B,T,4U) */
     float *att, *att_u, *att_a;     /* attention out (B,U), u (B,T,U), a (B,T) */
     float *h2, *c2, *g2;            /* LSTM2 (B,T2,U) ... */
