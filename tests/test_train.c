@@ -189,14 +189,14 @@ int main(void) {
     ser_train_result rf;
     CHECK(ser_train_run(&nf, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1}, &sff, NULL, &rf, &e) == 0);
     free(rf.best_state);
-    toy tg;
-    ser_net ng = toy_net(&tg);
-    ng.state_set(ng.impl, sf.cur);
-    ser_train_state sg = sf.st;
-    CHECK(ser_train_run(&ng, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1}, &sg, sf.best, &rf, &e) == 0);
-    CHECKF(sf.calls == 11 && rf.epochs_run == 11 && rf.stopped_early && sg.epoch == 11,
+    toy tk;
+    ser_net nk = toy_net(&tk);
+    nk.state_set(nk.impl, sf.cur);
+    ser_train_state sk = sf.st;
+    CHECK(ser_train_run(&nk, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1}, &sk, sf.best, &rf, &e) == 0);
+    CHECKF(sf.calls == 11 && rf.epochs_run == 11 && rf.stopped_early && sk.epoch == 11,
            "resumed after an early stop: %d checkpoints, %d epochs", sf.calls, rf.epochs_run);
-    CHECK(memcmp(td.state, tg.state, sizeof td.state) == 0);
+    CHECK(memcmp(td.state, tk.state, sizeof td.state) == 0);
     free(rf.best_state);
     free(r.best_state);
 
