@@ -207,6 +207,11 @@ static int prepare(run *r, ser_error *err) {
     train_args *a = &r->a;
     ser_config_defaults(&r->cfg);
     if (a->resume) {
+        /* a run killed before it made its folder wrote nothing: say so, as for a missing config.ini */
+        struct stat st;
+        if (stat(a->out, &st) != 0 && errno == ENOENT)
+            return ser_fail(err, "--resume %s: no such run folder: the run was stopped before training started; "
+                                 "start it again without --resume", a->out);
         if (lock_run(a->out, &r->lock_fd, err) != 0) return ser_fail_wrap(err, "--resume");
         /* before the features are computed: a folder it cannot write to fails now, not later */
         if (access(a->out, W_OK) != 0)
