@@ -5,9 +5,13 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-typedef enum cudaError { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2, cudaErrorNotReady = 600 } cudaError_t;
+typedef enum cudaError { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2, cudaErrorInvalidConfiguration = 9,
+  cudaErrorNotReady = 600, cudaErrorStreamCaptureUnsupported = 900, cudaErrorStreamCaptureInvalidated = 901, cudaErrorUnknown = 999 } cudaError_t;
 typedef struct emu_stream *cudaStream_t;
 typedef struct emu_event *cudaEvent_t;
+typedef struct emu_graph *cudaGraph_t;
+typedef struct emu_graph *cudaGraphExec_t;
+enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1, cudaStreamCaptureModeRelaxed = 2 };
 enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice, cudaMemcpyDefault };
 #define cudaStreamNonBlocking 1u
 #define cudaEventDisableTiming 2u
@@ -19,6 +23,16 @@ cudaError_t cudaGetDeviceCount(int *n);
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int dev);
 cudaError_t cudaMalloc(void **p, size_t n);
 cudaError_t cudaFree(void *p);
+cudaError_t cudaSetDevice(int dev);
+cudaError_t cudaDeviceSynchronize(void);
+cudaError_t cudaMallocHost(void **p, size_t n);
+cudaError_t cudaMemset(void *d, int v, size_t n);
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, enum cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *g);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *e, cudaGraph_t g, unsigned long long flags);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s);
+cudaError_t cudaGraphDestroy(cudaGraph_t g);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e);
 cudaError_t cudaHostAlloc(void **p, size_t n, unsigned flags);
 cudaError_t cudaFreeHost(void *p);
 cudaError_t cudaMemcpy(void *d, const void *s, size_t n, enum cudaMemcpyKind k);
@@ -43,13 +57,16 @@ cudaError_t cudaEventDestroy(cudaEvent_t e);
 #include <string.h>
 #include <stdint.h>
 #include <functional>
-struct dim3 { unsigned x = 0, y = 0, z = 0; };
+struct dim3 { unsigned x, y, z; dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {} };
 extern thread_local dim3 threadIdx, blockIdx;
 extern dim3 blockDim, gridDim;
 #define __global__
 #define __device__
 #define __host__
 #define __shared__ static
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+extern void *emu_dyn_smem; /* a launch's dynamic shared memory (emu_backend.cpp) */
 void __syncthreads();
 inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fadd_rn(float a, float b) { return a + b; }
@@ -57,5 +74,8 @@ inline uint32_t __float_as_uint(float f) { uint32_t u; memcpy(&u, &f, 4); return
 inline float __uint_as_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 void emu_launch(unsigned grid, unsigned block, const std::function<void()> &fn);
 void emu_launch_sync(unsigned grid, unsigned block, const std::function<void()> &fn);
+/* emu_backend.cpp: a launch enqueued on the (recordable) stream; sync: the kernel calls __syncthreads */
+void emu_launch3(dim3 grid, dim3 block, size_t smem, int sync, std::function<void()> fn);
+inline float __fsub_rn(float a, float b) { return a - b; }
 #endif
 #endif
