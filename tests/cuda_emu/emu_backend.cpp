@@ -387,5 +387,7 @@ cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
 
 /* one line at exit: how much ran (and that graphs were replayed) */
 static struct emu_at_exit {
-    ~emu_at_exit() { emu_report(); }
+    ~emu_at_exit() {
+        if (n_launch) emu_report();
+    }
 } emu_at_exit_;

@@ -1,10 +1,11 @@
-// Emulated cuDNN layer of ser for the CPU emulation of the CUDA backend (run_backend.sh): the
-// contracts of kernels/cudnn_ops.h and kernels/cudnn_lstm.h implemented over the CPU layers
-// (host/layers/conv2d.c, batchnorm.c, lstm.c), enqueued on the emulated stream (so they are
-// recorded into a captured graph like the rest). It replaces kernels/cudnn_conv.c, cudnn_bn.c,
-// cudnn_graph.c and cudnn_lstm.c (+ the pack kernels): what it checks is the BACKEND's use of
-// those contracts (pointers, shapes, gradients overwritten, Keras moving statistics, pack after
-// every parameter change, backward after a training forward of the same tensors), not cuDNN.
+// Emulated cuDNN convolution / batch norm of ser for the CPU emulation of the CUDA backend
+// (run_backend.sh): the contract of kernels/cudnn_ops.h implemented over the CPU layers
+// (host/layers/conv2d.c, batchnorm.c), enqueued on the emulated stream (so they are recorded
+// into a captured graph like the rest). It replaces kernels/cudnn_conv.c, cudnn_bn.c and
+// cudnn_graph.c (cuDNN's graph API is not emulated): what it checks is the BACKEND's use of
+// the contract (pointers, shapes, gradients overwritten, Keras moving statistics), not cuDNN.
+// The LSTM's cuDNN calls are emulated one level lower (emu_cudnn_rnn.cpp). The handle is the
+// ser_cudnn context itself.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -12,7 +13,6 @@
 #include <vector>
 
 #include "cuda_runtime.h"
-#include "cudnn_lstm.h"
 #include "cudnn_ops.h"
 extern "C" {
 #include "layers/layers.h"
@@ -25,14 +25,10 @@ static void fail(const char *what) {
     fprintf(stderr, "EMU cuDNN: %s\n", what);
     abort();
 }
-static std::vector<float> nan_vec(size_t n) { return std::vector<float>(n, NAN); }
 
 struct ser_cudnn {
     cudaStream_t s;
     std::vector<float> col, zeros, scratch, dbias;
-};
-struct emu_cudnn {
-    ser_cudnn *c;
 };
 
 extern "C" {
@@ -42,6 +38,9 @@ int ser_cudnn_create(ser_cudnn **out, cudaStream_t stream, int, ser_error *) {
 }
 void ser_cudnn_destroy(ser_cudnn *c) { delete c; }
 cudnnHandle_t ser_cudnn_handle(ser_cudnn *c) { return reinterpret_cast<cudnnHandle_t>(c); }
+}
+cudaStream_t emu_cudnn_stream(cudnnHandle_t h) { return reinterpret_cast<ser_cudnn *>(h)->s; }
+extern "C" {
 size_t ser_cudnn_workspace_bytes(const ser_cudnn *) { return 0; }
 
 static void conv_check(const float *y, const float *x, const float *w, int B, int H, int W, int Cin, int Cout, int K) {
@@ -119,80 +118,4 @@ int ser_bn_bwd(ser_cudnn *c, float *dx, float *dgamma, float *dbeta, const float
     return 0;
 }
 
-/* ---- LSTM: the weight space is a private copy of the Keras weights, refreshed by pack ---- */
-struct ser_lstm {
-    ser_cudnn *c;
-    int max_B, T, I, U;
-    std::vector<float> k, r, b, cell, gates, dk, dr, db, scratch;
-    /* the last training forward: backward must be of it (cuDNN's reserve space) */
-    int fwd_B = 0;
-    const float *fwd_x = nullptr, *fwd_y = nullptr;
-    int bwd_done = 0;
-};
-
-int ser_lstm_create(ser_lstm **out, cudnnHandle_t h, int max_B, int T, int I, int U, int, ser_error *) {
-    ser_lstm *l = new ser_lstm;
-    const size_t G = 4 * (size_t)U;
-    l->c = reinterpret_cast<ser_cudnn *>(h);
-    l->max_B = max_B, l->T = T, l->I = I, l->U = U;
-    l->k = nan_vec((size_t)I * G), l->r = nan_vec((size_t)U * G), l->b = nan_vec(G);
-    l->cell = nan_vec((size_t)max_B * T * U), l->gates = nan_vec((size_t)max_B * T * G);
-    l->dk = nan_vec((size_t)I * G), l->dr = nan_vec((size_t)U * G), l->db = nan_vec(G);
-    l->scratch = nan_vec(lstm_scratch_size(max_B, T, I, U));
-    *out = l;
-    return 0;
-}
-void ser_lstm_destroy(ser_lstm *l) { delete l; }
-
-int ser_lstm_pack(ser_lstm *l, const float *kernel, const float *recurrent_kernel, const float *bias, ser_error *) {
-    const size_t G = 4 * (size_t)l->U;
-    emu_need(kernel, sizeof(float) * l->I * G, "lstm kernel");
-    emu_need(recurrent_kernel, sizeof(float) * l->U * G, "lstm recurrent kernel");
-    emu_need(bias, sizeof(float) * G, "lstm bias");
-    emu_enqueue(l->c->s, [=] {
-        memcpy(l->k.data(), kernel, l->k.size() * sizeof(float));
-        memcpy(l->r.data(), recurrent_kernel, l->r.size() * sizeof(float));
-        memcpy(l->b.data(), bias, l->b.size() * sizeof(float));
-    });
-    return 0;
-}
-int ser_lstm_fwd(ser_lstm *l, float *y, const float *x, int B, int training, ser_error *) {
-    if (B < 1 || B > l->max_B) fail("lstm fwd: batch outside 1..max_B");
-    emu_need(y, sizeof(float) * B * l->T * l->U, "lstm y");
-    emu_need(x, sizeof(float) * B * l->T * l->I, "lstm x");
-    emu_enqueue(l->c->s, [=] {
-        lstm_forward(y, l->cell.data(), l->gates.data(), x, l->k.data(), l->r.data(), l->b.data(), B, l->T, l->I, l->U);
-        if (training) l->fwd_B = B, l->fwd_x = x, l->fwd_y = y, l->bwd_done = 0;
-        else l->fwd_B = 0; /* an inference forward overwrites what a backward would need */
-    });
-    return 0;
-}
-int ser_lstm_bwd(ser_lstm *l, float *dx, const float *dy, const float *x, const float *y, int B, ser_error *) {
-    emu_need(dy, sizeof(float) * B * l->T * l->U, "lstm dy");
-    if (dx) emu_need(dx, sizeof(float) * B * l->T * l->I, "lstm dx");
-    emu_enqueue(l->c->s, [=] {
-        if (l->fwd_B != B || l->fwd_x != x || l->fwd_y != y)
-            fail("lstm bwd is not of the last training forward (batch, x or y differ)");
-        std::fill(l->dk.begin(), l->dk.end(), 0.0f);
-        std::fill(l->dr.begin(), l->dr.end(), 0.0f);
-        std::fill(l->db.begin(), l->db.end(), 0.0f);
-        lstm_backward(dx, l->dk.data(), l->dr.data(), l->db.data(), l->scratch.data(), dy, x, y, l->cell.data(),
-                      l->gates.data(), l->k.data(), l->r.data(), B, l->T, l->I, l->U);
-        l->bwd_done = 1;
-    });
-    return 0;
-}
-int ser_lstm_unpack_grads(ser_lstm *l, float *dkernel, float *drecurrent_kernel, float *dbias, ser_error *) {
-    const size_t G = 4 * (size_t)l->U;
-    emu_need(dkernel, sizeof(float) * l->I * G, "lstm dkernel");
-    emu_need(drecurrent_kernel, sizeof(float) * l->U * G, "lstm drecurrent kernel");
-    emu_need(dbias, sizeof(float) * G, "lstm dbias");
-    emu_enqueue(l->c->s, [=] {
-        if (!l->bwd_done) fail("lstm unpack_grads before a backward");
-        memcpy(dkernel, l->dk.data(), l->dk.size() * sizeof(float));
-        memcpy(drecurrent_kernel, l->dr.data(), l->dr.size() * sizeof(float));
-        memcpy(dbias, l->db.data(), l->db.size() * sizeof(float));
-    });
-    return 0;
-}
 }
