@@ -3,10 +3,14 @@
 // (tests/cuda_emu/README.md, run_backend.sh). emu.cpp is the smaller emulation of the GPU features.
 //
 // - Device memory is host memory filled with 0xff bytes (NaN) on allocation.
-// - Work enqueued on a stream (copies, memsets, kernel launches, cuBLAS calls, the emulated
-//   cuDNN ops of emu_dnn.cpp) runs at once, unless the stream is being captured: then it is
-//   RECORDED (closures holding the arguments by value) into the graph, and cudaGraphLaunch
-//   replays the recording. What real capture forbids fails here too: synchronous copies,
+// - Work enqueued on a stream (copies, memsets, kernel launches, cuBLAS and cuFFT calls, the
+//   emulated cuDNN ops) is DEFERRED: it runs, in enqueue order, only when the host waits for it
+//   (cudaStreamSynchronize, cudaEventSynchronize up to the event's record, cudaDeviceSynchronize,
+//   the synchronous cudaMemcpy / cudaMemset / cudaFree). So a host that reads results it did
+//   not wait for, or rewrites staging memory an enqueued copy has yet to read, sees wrong
+//   values (EMU_EAGER=1 runs each piece at once instead). While a stream is being captured,
+//   work is RECORDED (closures holding the arguments by value) into the graph, and
+//   cudaGraphLaunch enqueues the recording. What real capture forbids fails here too: synchronous copies,
 //   stream/device synchronisation and allocation during a capture.
 // - A kernel runs its body once per (block, thread); a kernel that calls __syncthreads runs its
 //   block's threads as ucontext fibers switched at each barrier. Dynamic shared memory is
@@ -21,6 +25,7 @@
 #include <fftw3.h>
 #include <sanitizer/asan_interface.h>
 #include <ucontext.h>
+#include <deque>
 #include <vector>
 
 thread_local dim3 threadIdx, blockIdx;
@@ -31,6 +36,20 @@ static cudaError_t last_err = cudaSuccess;
 static std::vector<std::function<void()>> *capturing; /* the graph being recorded, or NULL */
 static cudaStream_t capture_stream;
 static size_t n_launch, n_sync_launch, n_replayed;
+static std::deque<std::function<void()>> pending; /* enqueued, not yet run */
+static unsigned long long n_enq, n_done;
+static const bool eager = getenv("EMU_EAGER") != nullptr;
+
+/* Runs the enqueued work up to (not including) enqueue number upto. */
+static void flush_to(unsigned long long upto) {
+    while (n_done < upto && !pending.empty()) {
+        std::function<void()> f = std::move(pending.front());
+        pending.pop_front();
+        f();
+        n_done++;
+    }
+}
+static void flush() { flush_to(n_enq); }
 
 /* Every piece of stream work goes through here: run now, or record into the capture. */
 void emu_enqueue(cudaStream_t s, std::function<void()> fn) {
@@ -40,8 +59,14 @@ void emu_enqueue(cudaStream_t s, std::function<void()> fn) {
             abort();
         }
         capturing->push_back(std::move(fn));
-    } else {
+        return;
+    }
+    n_enq++;
+    if (eager) {
         fn();
+        n_done++;
+    } else {
+        pending.push_back(std::move(fn));
     }
 }
 int emu_capturing(void) { return capturing != nullptr; }
@@ -202,6 +227,7 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int) {
     } while (0)
 cudaError_t cudaDeviceSynchronize(void) {
     NOT_IN_CAPTURE("cudaDeviceSynchronize");
+    flush();
     return cudaSuccess;
 }
 cudaError_t cudaMalloc(void **p, size_t n) {
@@ -213,14 +239,16 @@ cudaError_t cudaMalloc(void **p, size_t n) {
 }
 cudaError_t cudaFree(void *p) {
     NOT_IN_CAPTURE("cudaFree");
+    flush();
     free(p);
     return cudaSuccess;
 }
 cudaError_t cudaHostAlloc(void **p, size_t n, unsigned) { return cudaMalloc(p, n); }
 cudaError_t cudaMallocHost(void **p, size_t n) { return cudaMalloc(p, n); }
-cudaError_t cudaFreeHost(void *p) { return cudaFree(p); }
+cudaError_t cudaFreeHost(void *p) { return cudaFree(p); } /* synchronises, as cudaFree */
 cudaError_t cudaMemcpy(void *d, const void *s, size_t n, enum cudaMemcpyKind) {
     NOT_IN_CAPTURE("cudaMemcpy");
+    flush();
     need(d, n, "memcpy dst");
     need(s, n, "memcpy src");
     memcpy(d, s, n);
@@ -228,6 +256,7 @@ cudaError_t cudaMemcpy(void *d, const void *s, size_t n, enum cudaMemcpyKind) {
 }
 cudaError_t cudaMemset(void *d, int v, size_t n) {
     NOT_IN_CAPTURE("cudaMemset");
+    flush();
     need(d, n, "memset");
     memset(d, v, n);
     return cudaSuccess;
@@ -249,31 +278,42 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) {
     return cudaSuccess;
 }
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
+    flush();
     if (s == capture_stream) capture_stream = nullptr;
     free(s);
     return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) {
     NOT_IN_CAPTURE("cudaStreamSynchronize");
+    flush();
     return cudaSuccess;
 }
 cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned) { return cudaSuccess; }
+struct emu_event {
+    unsigned long long pos; /* the enqueue count when it was recorded */
+};
 cudaError_t cudaEventCreate(cudaEvent_t *e) {
-    *e = (cudaEvent_t)malloc(8);
+    *e = new emu_event{0};
     return cudaSuccess;
 }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) { return cudaEventCreate(e); }
-cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaEventSynchronize(cudaEvent_t) {
-    NOT_IN_CAPTURE("cudaEventSynchronize");
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+    if (capturing) return cudaErrorStreamCaptureUnsupported; /* ser records none inside a capture */
+    e->pos = n_enq;
     return cudaSuccess;
 }
-cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t, cudaEvent_t) {
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+    NOT_IN_CAPTURE("cudaEventSynchronize");
+    flush_to(e->pos);
+    return cudaSuccess;
+}
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t, cudaEvent_t b) {
+    if (b->pos > n_done) return cudaErrorNotReady; /* the end event has not completed */
     *ms = 1;
     return cudaSuccess;
 }
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
-    free(e);
+    delete e;
     return cudaSuccess;
 }
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, enum cudaStreamCaptureMode) {
@@ -312,6 +352,7 @@ cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
 /* ---- cuFFT (the GPU features, linked into the same program) ---- */
 struct plan {
     long long n, idist, odist, batch;
+    cudaStream_t s;
 };
 static std::vector<plan> plans;
 cufftResult cufftCreate(cufftHandle *p) {
@@ -323,23 +364,31 @@ cufftResult cufftMakePlanMany64(cufftHandle h, int rank, long long *n, long long
                                 long long *, long long ostride, long long odist, cufftType type, long long batch,
                                 size_t *work) {
     if (rank != 1 || istride != 1 || ostride != 1 || type != CUFFT_R2C) return CUFFT_INVALID_VALUE;
-    plans[h] = {n[0], idist, odist, batch};
+    plans[h] = {n[0], idist, odist, batch, nullptr};
     *work = 0;
     return CUFFT_SUCCESS;
 }
-cufftResult cufftSetStream(cufftHandle, cudaStream_t) { return CUFFT_SUCCESS; }
-cufftResult cufftExecR2C(cufftHandle h, cufftReal *in, cufftComplex *out) {
-    plan &p = plans[h];
-    need(in, sizeof(float) * p.batch * p.idist, "fft in");
-    need(out, sizeof(cufftComplex) * p.batch * p.odist, "fft out");
-    int n = (int)p.n;
-    fftwf_plan fp = fftwf_plan_many_dft_r2c(1, &n, (int)p.batch, in, nullptr, 1, (int)p.idist, (fftwf_complex *)out,
-                                            nullptr, 1, (int)p.odist, FFTW_ESTIMATE);
-    fftwf_execute(fp);
-    fftwf_destroy_plan(fp);
+cufftResult cufftSetStream(cufftHandle h, cudaStream_t s) {
+    plans[h].s = s;
     return CUFFT_SUCCESS;
 }
-cufftResult cufftDestroy(cufftHandle) { return CUFFT_SUCCESS; }
+cufftResult cufftExecR2C(cufftHandle h, cufftReal *in, cufftComplex *out) {
+    const plan p = plans[h];
+    need(in, sizeof(float) * p.batch * p.idist, "fft in");
+    need(out, sizeof(cufftComplex) * p.batch * p.odist, "fft out");
+    emu_enqueue(p.s, [=] {
+        int n = (int)p.n;
+        fftwf_plan fp = fftwf_plan_many_dft_r2c(1, &n, (int)p.batch, in, nullptr, 1, (int)p.idist,
+                                                (fftwf_complex *)out, nullptr, 1, (int)p.odist, FFTW_ESTIMATE);
+        fftwf_execute(fp);
+        fftwf_destroy_plan(fp);
+    });
+    return CUFFT_SUCCESS;
+}
+cufftResult cufftDestroy(cufftHandle) {
+    flush();
+    return CUFFT_SUCCESS;
+}
 
 /* ---- cuBLAS ---- */
 struct emu_blas {
