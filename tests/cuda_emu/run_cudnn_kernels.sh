@@ -26,10 +26,9 @@ sed -e 's/\([a-z_]*\)<<<\(.*\), \(.*\), 0, s>>>(\(.*\));/emu_launch(\2, \3, [\&]
 if grep -q '<<<' "$W/cudnn_ops_kernels_emu.cpp"; then
     echo "cuda_emu: a kernel launch the rewrite does not know:"; grep -n '<<<' "$W/cudnn_ops_kernels_emu.cpp"; exit 1
 fi
-printf 'inline float __fsub_rn(float a, float b) { return a - b; }\n' >"$W/cudnn_emu_extra.h"
 
 g++ -std=c++20 -ffp-contract=off -Wall "${SAN[@]}" -I"$emu/shim" -I"$root/kernels" -include cuda_runtime.h \
-    -include "$W/cudnn_emu_extra.h" -c "$W/cudnn_ops_kernels_emu.cpp" -o "$W/cudnn_ops_kernels_emu.o"
+    -c "$W/cudnn_ops_kernels_emu.cpp" -o "$W/cudnn_ops_kernels_emu.o"
 g++ -std=c++20 -Wall "${SAN[@]}" -I"$emu/shim" -I"$CBLAS_INC" -c "$emu/emu.cpp" -o "$W/emu.o"
 gcc -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off -Wall -Wextra -Werror "${SAN[@]}" -I"$emu/shim" \
     -I"$root/include" -I"$root/host" -I"$root/kernels" -c "$emu/cudnn_kernels_emu.c" -o "$W/cudnn_kernels_emu.o"
