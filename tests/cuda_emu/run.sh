@@ -46,6 +46,6 @@ done
 gcc -std=c11 -D_POSIX_C_SOURCE=200809L -fopenmp -Wall -Wextra -Werror -Wno-unused-parameter "${SAN[@]}" "${INC[@]}" \
     -I"$CBLAS_INC" -c "$root/tests/test_cuda_features.c" -o "$W/test_cuda_features.o"
 g++ "${SAN[@]}" -fopenmp "$W/test_cuda_features.o" "${objs[@]}" "$W/features_kernels_emu.o" "$W/emu.o" "$W/libhost.a" \
-    $(pkg-config --libs sndfile soxr fftw3f inih libcjson plplot) -lopenblas -lm -o "$W/test_cuda_features_emu"
+    $(sed -n 's/.* libser\.a //p' "$W/host/CMakeFiles/ser.dir/link.txt") -o "$W/test_cuda_features_emu"
 
 OMP_NUM_THREADS=2 "$W/test_cuda_features_emu"

@@ -15,13 +15,12 @@ W=${1:-$root/build-emu}
 mkdir -p "$W/backend"
 O=$W/backend
 
-if [ ! -f "$W/libhost.a" ]; then
-    cmake -S "$root" -B "$W/host" -DCMAKE_BUILD_TYPE=Release -DSER_CUDA=OFF >"$W/cmake.log"
-    cmake --build "$W/host" -j2 --target ser_core >"$W/build.log"
-    cp "$W/host/libser.a" "$W/libhost.a"
-    ar d "$W/libhost.a" cuda_absent.c.o
-fi
-cmake --build "$W/host" -j2 --target ser >>"$W/build.log" # the CLI's objects
+# The host library without the CUDA backend, minus its "no CUDA" stubs, and the CLI's objects
+# (incremental: rebuilt when the sources changed).
+[ -f "$W/host/CMakeCache.txt" ] || cmake -S "$root" -B "$W/host" -DCMAKE_BUILD_TYPE=Release -DSER_CUDA=OFF >"$W/cmake.log"
+cmake --build "$W/host" -j2 --target ser >"$W/build.log"
+cp "$W/host/libser.a" "$W/libhost.a"
+ar d "$W/libhost.a" cuda_absent.c.o
 
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1)
 INC=(-I"$emu/shim" -I"$root/include" -I"$root/host" -I"$root/kernels" -I"$root/tests" -I"$W/host/generated")
@@ -66,7 +65,8 @@ for f in backend_cuda backend_cuda_net cudnn_lstm cudnn_lstm_layout cuda_check c
     gcc "${CFLAGS[@]}" -c "$root/kernels/$f.c" -o "$O/$f.o"
     objs+=("$O/$f.o")
 done
-LIBS=($(pkg-config --libs sndfile soxr fftw3f inih libcjson plplot) -lopenblas -lm)
+# the libraries the host build links ser with (its link line, after libser.a)
+LIBS=($(sed -n 's/.* libser\.a //p' "$W/host/CMakeFiles/ser.dir/link.txt"))
 gcc "${CFLAGS[@]}" -fopenmp -c "$root/tests/test_cuda_backend.c" -o "$O/test_cuda_backend.o"
 g++ "${SAN[@]}" -fopenmp "$O/test_cuda_backend.o" "${objs[@]}" "$W/libhost.a" "${LIBS[@]}" -o "$O/test_cuda_backend_emu"
 cli=$(find "$W/host/CMakeFiles/ser.dir" -name '*.o')

@@ -33,6 +33,6 @@ g++ -std=c++20 -Wall "${SAN[@]}" -I"$emu/shim" -I"$CBLAS_INC" -c "$emu/emu.cpp" 
 gcc -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off -Wall -Wextra -Werror "${SAN[@]}" -I"$emu/shim" \
     -I"$root/include" -I"$root/host" -I"$root/kernels" -c "$emu/cudnn_kernels_emu.c" -o "$W/cudnn_kernels_emu.o"
 g++ "${SAN[@]}" -fopenmp "$W/cudnn_kernels_emu.o" "$W/cudnn_ops_kernels_emu.o" "$W/emu.o" "$W/libhost.a" \
-    $(pkg-config --libs sndfile soxr fftw3f inih libcjson plplot) -lopenblas -lm -o "$W/cudnn_kernels_emu"
+    $(sed -n 's/.* libser\.a //p' "$W/host/CMakeFiles/ser.dir/link.txt") -o "$W/cudnn_kernels_emu"
 
 OMP_NUM_THREADS=2 "$W/cudnn_kernels_emu"
