@@ -114,4 +114,10 @@ paste -d' ' "$T/cpu/history.jsonl" "$T/cuda/history.jsonl" | sed 's/[^:]*:\([^,}
       printf "epoch %d: loss %.6f / %.6f, val_loss %.6f / %.6f (cpu / cuda), max rel diff %.1e\n", $1, $2, $(2 + n), $4, $(4 + n), d
       if (d > 1e-4) bad = 1 }
     END { exit bad }'
+echo "== ser eval --device cuda vs --device cpu: the trained model on all 56 clips (inference batches, upload_params)"
+for d in cuda cpu; do
+    "$O/ser" eval --model "$T/cuda/model.safetensors" --data "$T/syn" --json --device $d >"$T/eval_$d.json" 2>"$T/eval_$d.log"
+done
+cmp -s "$T/eval_cuda.json" "$T/eval_cpu.json" || { echo "eval differs:"; cat "$T/eval_cuda.json" "$T/eval_cpu.json"; exit 1; }
+echo "identical reports (accuracy $(grep -o '"accuracy":[0-9.]*' "$T/eval_cpu.json" | head -1 | cut -d: -f2))"
 echo "run_backend: all passed"
