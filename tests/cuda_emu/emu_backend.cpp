@@ -35,7 +35,7 @@ void *emu_dyn_smem;
 static cudaError_t last_err = cudaSuccess;
 static std::vector<std::function<void()>> *capturing; /* the graph being recorded, or NULL */
 static cudaStream_t capture_stream;
-static size_t n_launch, n_sync_launch, n_replayed;
+static size_t n_launch, n_sync_launch, n_replayed, n_captured;
 static std::deque<std::function<void()>> pending; /* enqueued, not yet run */
 static unsigned long long n_enq, n_done;
 static const bool eager = getenv("EMU_EAGER") != nullptr;
@@ -189,8 +189,8 @@ struct emu_graph {
 
 extern "C" {
 void emu_report(void) {
-    fprintf(stderr, "EMU: %zu kernel launches (%zu with __syncthreads), %zu graph replays\n", n_launch, n_sync_launch,
-            n_replayed);
+    fprintf(stderr, "EMU: %zu kernel launches (%zu with __syncthreads), %zu graphs captured, %zu replays\n", n_launch,
+            n_sync_launch, n_captured, n_replayed);
 }
 const char *cudaGetErrorString(cudaError_t e) {
     switch (e) {
@@ -326,6 +326,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t s, enum cudaStreamCaptureMode) {
 cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *g) {
     if (!capturing || s != capture_stream) return cudaErrorInvalidValue;
     *g = new emu_graph{std::move(*capturing)};
+    n_captured++;
     delete capturing;
     capturing = nullptr;
     return cudaSuccess;

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <array>
+#include <set>
 #include <vector>
 
 #include "cuda_runtime.h"
@@ -20,6 +22,7 @@ extern "C" {
 
 void emu_enqueue(cudaStream_t s, std::function<void()> fn);
 void emu_need(const void *p, size_t bytes, const char *what);
+int emu_capturing(void);
 
 static void fail(const char *what) {
     fprintf(stderr, "EMU cuDNN: %s\n", what);
@@ -29,11 +32,27 @@ static void fail(const char *what) {
 struct ser_cudnn {
     cudaStream_t s;
     std::vector<float> col, zeros, scratch, dbias;
+    std::set<std::array<int, 7>> plans; /* the shapes "planned" so far */
+    size_t ws_bytes;
 };
+
+/* cuDNN builds a plan at the first call of a shape and may grow its workspace (a cudaMalloc).
+ * The emulation counts EVERY new plan as a growth of 256 bytes (a stress: the backend must
+ * re-capture a graph whose workspace changed), and a new plan during a stream capture fails,
+ * as the real allocation would. */
+static int plan(ser_cudnn *c, std::array<int, 7> key, ser_error *err) {
+    if (c->plans.count(key)) return 0;
+    if (emu_capturing())
+        return ser_fail(err, "emu cuDNN: a plan for a new shape (op %d, %d x %d x %d x %d) during a stream capture", key[0],
+                        key[1], key[2], key[3], key[4]);
+    c->plans.insert(key);
+    c->ws_bytes += 256;
+    return 0;
+}
 
 extern "C" {
 int ser_cudnn_create(ser_cudnn **out, cudaStream_t stream, int, ser_error *) {
-    *out = new ser_cudnn{stream, {}, {}, {}, {}};
+    *out = new ser_cudnn{stream, {}, {}, {}, {}, {}, 0};
     return 0;
 }
 void ser_cudnn_destroy(ser_cudnn *c) { delete c; }
@@ -41,7 +60,7 @@ cudnnHandle_t ser_cudnn_handle(ser_cudnn *c) { return reinterpret_cast<cudnnHand
 }
 cudaStream_t emu_cudnn_stream(cudnnHandle_t h) { return reinterpret_cast<ser_cudnn *>(h)->s; }
 extern "C" {
-size_t ser_cudnn_workspace_bytes(const ser_cudnn *) { return 0; }
+size_t ser_cudnn_workspace_bytes(const ser_cudnn *c) { return c->ws_bytes; }
 
 static void conv_check(const float *y, const float *x, const float *w, int B, int H, int W, int Cin, int Cout, int K) {
     if (B < 1 || H < 1 || W < 1 || Cin < 1 || Cout < 1 || K < 1 || K % 2 == 0) fail("conv shape");
@@ -51,7 +70,8 @@ static void conv_check(const float *y, const float *x, const float *w, int B, in
 }
 
 int ser_conv_fwd(ser_cudnn *c, float *y, const float *x, const float *w, int B, int H, int W, int Cin, int Cout, int K,
-                 ser_error *) {
+                 ser_error *err) {
+    if (plan(c, {0, B, H, W, Cin, Cout, K}, err)) return -1;
     conv_check(y, x, w, B, H, W, Cin, Cout, K);
     emu_enqueue(c->s, [=] {
         c->col.resize(conv2d_col_size(B, H, W, Cin, K));
@@ -60,7 +80,8 @@ int ser_conv_fwd(ser_cudnn *c, float *y, const float *x, const float *w, int B, 
     return 0;
 }
 int ser_conv_bwd_data(ser_cudnn *c, float *dx, const float *dy, const float *w, int B, int H, int W, int Cin, int Cout,
-                      int K, ser_error *) {
+                      int K, ser_error *err) {
+    if (plan(c, {1, B, H, W, Cin, Cout, K}, err)) return -1;
     conv_check(dy, dx, w, B, H, W, Cin, Cout, K);
     emu_enqueue(c->s, [=] {
         /* the CPU layer computes the kernel gradient too: of a zero input, into scratch */
@@ -72,7 +93,8 @@ int ser_conv_bwd_data(ser_cudnn *c, float *dx, const float *dy, const float *w, 
     return 0;
 }
 int ser_conv_bwd_filter(ser_cudnn *c, float *dw, const float *x, const float *dy, int B, int H, int W, int Cin,
-                        int Cout, int K, ser_error *) {
+                        int Cout, int K, ser_error *err) {
+    if (plan(c, {2, B, H, W, Cin, Cout, K}, err)) return -1;
     conv_check(dy, x, dw, B, H, W, Cin, Cout, K);
     emu_enqueue(c->s, [=] {
         c->col.resize(conv2d_col_size(B, H, W, Cin, K));
@@ -88,7 +110,8 @@ static void bn_check(const float *y, const float *x, int N, int C) {
 }
 int ser_bn_fwd_train(ser_cudnn *c, float *y, float *saved_mean, float *saved_rstd, float *moving_mean,
                      float *moving_var, const float *x, const float *gamma, const float *beta, int N, int C,
-                     float momentum, float eps, ser_error *) {
+                     float momentum, float eps, ser_error *err) {
+    if (plan(c, {3, N, C, 0, 0, 0, 0}, err)) return -1;
     bn_check(y, x, N, C);
     for (const float *p : {(const float *)saved_mean, (const float *)saved_rstd, (const float *)moving_mean,
                            (const float *)moving_var, gamma, beta})
@@ -99,7 +122,8 @@ int ser_bn_fwd_train(ser_cudnn *c, float *y, float *saved_mean, float *saved_rst
     return 0;
 }
 int ser_bn_fwd_infer(ser_cudnn *c, float *y, const float *x, const float *gamma, const float *beta,
-                     const float *moving_mean, const float *moving_var, int N, int C, float eps, ser_error *) {
+                     const float *moving_mean, const float *moving_var, int N, int C, float eps, ser_error *err) {
+    if (plan(c, {4, N, C, 0, 0, 0, 0}, err)) return -1;
     bn_check(y, x, N, C);
     emu_enqueue(c->s,
                 [=] { batchnorm_forward_infer(y, x, gamma, beta, moving_mean, moving_var, N, C, eps); });
@@ -107,7 +131,8 @@ int ser_bn_fwd_infer(ser_cudnn *c, float *y, const float *x, const float *gamma,
 }
 int ser_bn_bwd(ser_cudnn *c, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                const float *saved_mean, const float *saved_rstd, const float *gamma, int N, int C, float,
-               ser_error *) {
+               ser_error *err) {
+    if (plan(c, {5, N, C, 0, 0, 0, 0}, err)) return -1;
     bn_check(dx, x, N, C);
     emu_need(dy, sizeof(float) * N * C, "bn dy");
     emu_enqueue(c->s, [=] {
