@@ -3,14 +3,7 @@
 # one it compares the backends on a small model and exits 0. `--against cpu` (two CPU backends)
 # runs the whole comparison and table anywhere: every row ok, exit 0.
 set -u
-: "${SER_BIN:?SER_BIN must point at the ser binary}"
-tmp=$(mktemp -d /tmp/ser_cli_check_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() { echo "FAIL: $*" >&2; fail=1; }
-pass=0
-ok() { pass=$((pass + 1)); }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib_cli.sh" cli_check
 small=(--set model.conv_blocks=2 --set model.filters=16 --set features.frames=32 --batch 6 --steps 3)
 
 "$SER_BIN" --version >"$tmp/version"

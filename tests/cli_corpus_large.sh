@@ -5,14 +5,7 @@
 # is 265 KB of floats): clips are decoded one at a time per thread into reused buffers.
 # The clips are hard links to a few `ser synth` clips (thousands of paths, little disk).
 set -u
-: "${SER_BIN:?SER_BIN must point at the ser binary}"
-tmp=$(mktemp -d /tmp/ser_cli_large_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() { echo "FAIL: $*" >&2; fail=1; }
-pass=0
-ok() { pass=$((pass + 1)); }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib_cli.sh" cli_large
 [ -x /usr/bin/time ] || { echo "SKIPPED: /usr/bin/time (GNU time) is needed to measure peak memory"; exit 77; }
 
 "$SER_BIN" synth --out "$tmp/base" --per-class 2 --seed 9 >/dev/null || { echo "FAIL: synth"; exit 1; }

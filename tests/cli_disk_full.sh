@@ -8,14 +8,7 @@
 # We run as root in CI, so chmod cannot make a folder read-only; the tmpfs cases use a private
 # mount namespace (unshare -rm) and are reported as not run where that is not permitted.
 set -u
-: "${SER_BIN:?SER_BIN must point at the ser binary}"
-tmp=$(mktemp -d /tmp/ser_cli_full_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() { echo "FAIL: $*" >&2; fail=1; }
-pass=0
-ok() { pass=$((pass + 1)); }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib_cli.sh" cli_full
 
 "$SER_BIN" synth --out "$tmp/syn" --per-class 4 --seed 5 >/dev/null || { echo "FAIL: synth"; exit 1; }
 sets=(--set train.batch_size=16 --set model.filters=16 --set model.lstm_units=16 --set features.frames=64

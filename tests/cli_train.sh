@@ -5,14 +5,7 @@
 # that an interrupted run resumed from its checkpoint ends bit-identical to an uninterrupted
 # one, and that bad input gets clear errors.
 set -u
-: "${SER_BIN:?SER_BIN must point at the ser binary}"
-tmp=$(mktemp -d /tmp/ser_cli_train_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() { echo "FAIL: $*" >&2; fail=1; }
-pass=0
-ok() { pass=$((pass + 1)); }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib_cli.sh" cli_train
 
 # SER_TEST_QUICK (sanitizer builds, ~10x slower): fewer clips and epochs; the learning check
 # needs the full size and is skipped, everything else is checked the same.
