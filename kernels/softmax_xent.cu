@@ -7,6 +7,7 @@
 
 #include "kernels.h"
 #include "launch.cuh"
+#include "layers/softmax_elem.h"
 
 #define XENT_THREADS 256
 
@@ -16,18 +17,8 @@ static __global__ void __launch_bounds__(XENT_THREADS) k_softmax_xent_fwd(float 
     __shared__ double part[XENT_THREADS];
     double total = 0.0;
     for (int b = threadIdx.x; b < B; b += blockDim.x) {
-        const float *z = logits + (size_t)b * C;
-        float *p = probs + (size_t)b * C;
-        double zmax = z[0];
-        for (int c = 1; c < C; c++)
-            if (z[c] > zmax) zmax = z[c];
-        double sum = 0.0;
-        for (int c = 0; c < C; c++) sum += exp((double)z[c] - zmax);
-        for (int c = 0; c < C; c++) p[c] = (float)(exp((double)z[c] - zmax) / sum);
-        if (labels) {
-            const int32_t l = labels[b];
-            total += l >= 0 && l < C ? log(sum) + zmax - (double)z[l] : (double)NAN;
-        }
+        const double loss = softmax_xent_row(probs + (size_t)b * C, logits + (size_t)b * C, C, labels ? labels[b] : -1);
+        if (labels) total += loss;
     }
     part[threadIdx.x] = total;
     __syncthreads();

@@ -5,23 +5,15 @@
 #include <math.h>
 
 #include "layers/layers.h"
+#include "layers/softmax_elem.h"
 #include "ser/error.h"
 
 float softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int B, int C) {
     double total = 0.0;
     for (int b = 0; b < B; b++) {
-        const float *z = logits + (size_t)b * C;
-        float *p = probs + (size_t)b * C;
-        double zmax = z[0];
-        for (int c = 1; c < C; c++)
-            if (z[c] > zmax) zmax = z[c];
-        double sum = 0.0;
-        for (int c = 0; c < C; c++) sum += exp((double)z[c] - zmax);
-        for (int c = 0; c < C; c++) p[c] = (float)(exp((double)z[c] - zmax) / sum);
-        if (labels) {
-            SER_ASSERT(labels[b] >= 0 && labels[b] < C);
-            total += log(sum) + zmax - (double)z[labels[b]];
-        }
+        if (labels) SER_ASSERT(labels[b] >= 0 && labels[b] < C);
+        const double loss = softmax_xent_row(probs + (size_t)b * C, logits + (size_t)b * C, C, labels ? labels[b] : -1);
+        if (labels) total += loss;
     }
     return (float)(total / B);
 }
