@@ -18,6 +18,7 @@
 #include <cuda_runtime.h>
 
 #include "check.h"
+#include "cuda_test.h"
 #include "cudnn_graph.h"
 #include "cudnn_ops.h"
 #include "layers/layers.h"
@@ -26,15 +27,6 @@
 
 static ser_error err;
 
-/* Test plumbing failures end the suite with the reason (CUDA runtime calls of the test itself). */
-#define CU(call)                                                                                      \
-    do {                                                                                              \
-        cudaError_t e_ = (call);                                                                      \
-        if (e_ != cudaSuccess) {                                                                      \
-            fprintf(stderr, "FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-            exit(1);                                                                                  \
-        }                                                                                             \
-    } while (0)
 /* A ser op that fails is a failed check with its error line; the case stops there. */
 #define OP(call)                                                                                      \
     do {                                                                                              \

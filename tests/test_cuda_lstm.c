@@ -13,17 +13,10 @@
 #include <cudnn.h>
 
 #include "check.h"
+#include "cuda_test.h"
 #include "cudnn_lstm.h"
 #include "layers/layers.h"
 
-#define CU(call)                                                                                         \
-    do {                                                                                                 \
-        cudaError_t e_ = (call);                                                                         \
-        if (e_ != cudaSuccess) {                                                                         \
-            fprintf(stderr, "FAIL %s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_));  \
-            exit(1);                                                                                     \
-        }                                                                                                \
-    } while (0)
 #define DNN(call)                                                                                        \
     do {                                                                                                 \
         cudnnStatus_t e_ = (call);                                                                       \
