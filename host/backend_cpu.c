@@ -88,7 +88,13 @@ static int cpu_download_act(ser_backend *be, int kind, int block, void *out, siz
     const void *src = NULL;
     size_t esize = sizeof(float);
     switch (kind) {
-    case SER_ACT_CONV: src = a->conv[block]; break;
+    case SER_ACT_CONV:
+        if (!a->conv[block]) { /* the fused first block's conv output is recomputed */
+            ser_model_fused_conv(m, block, out);
+            return 0;
+        }
+        src = a->conv[block];
+        break;
     case SER_ACT_BN_MEAN: src = a->bn_mean[block]; break;
     case SER_ACT_BN_RSTD: src = a->bn_rstd[block]; break;
     case SER_ACT_POOL: src = a->pool[block]; break;

@@ -143,6 +143,18 @@ void ser_model_destroy(ser_model *m) {
 
 /* ---- activation arena ---------------------------------------------------------------------- */
 
+int ser_model_block_fused(const ser_model *m, int i) {
+    const ser_block_shape *b = &m->blk[i];
+    return i == 0 && conv_bn_relu_pool_fits(b->W, b->Cin, m->F, m->K, m->P);
+}
+
+void ser_model_fused_conv(const ser_model *m, int i, float *out) {
+    SER_ASSERT(ser_model_block_fused(m, i) && m->last_x && m->last_B >= 1);
+    const ser_block_shape *b = &m->blk[i];
+    conv_rows_forward(out, m->last_x, P(m, m->params, "conv%d.kernel", i + 1), P(m, m->params, "conv%d.bias", i + 1),
+                      m->last_B, b->H, b->W, b->Cin, m->F, m->K);
+}
+
 /* Carves the arena: when base is NULL only counts bytes. Every piece 64-byte aligned. */
 static size_t layout_acts(ser_model *m, ser_acts *a, char *base, int B) {
     size_t off = 0;
@@ -156,7 +168,9 @@ static size_t layout_acts(ser_model *m, ser_acts *a, char *base, int B) {
     for (int i = 0; i < m->blocks; i++) {
         const ser_block_shape *b = &m->blk[i];
         const size_t n = (size_t)B * b->H * b->W * F, no = (size_t)B * b->Ho * b->Wo * F;
-        TAKE(a->conv[i], float, n);
+        const int fused = ser_model_block_fused(m, i);
+        TAKE(a->conv[i], float, fused ? 0 : n);
+        if (fused) a->conv[i] = NULL; /* recomputed, never stored */
         TAKE(a->bn_mean[i], float, F);
         TAKE(a->bn_rstd[i], float, F);
         TAKE(a->pool[i], float, no);
@@ -164,6 +178,7 @@ static size_t layout_acts(ser_model *m, ser_acts *a, char *base, int B) {
         TAKE(a->xsel[i], float, no);
         TAKE(a->drop[i], float, no);
         TAKE(a->mask[i], uint8_t, no);
+        if (fused) continue; /* no (B,H,W,F) gradient, no im2col */
         if (n > gmax) gmax = n;
         const size_t cs = conv2d_col_size(B, b->H, b->W, b->Cin, m->K);
         if (cs > colmax) colmax = cs;
@@ -219,6 +234,35 @@ int ser_model_reserve(ser_model *m, int max_B, ser_error *err) {
 
 /* ---- forward / backward / step --------------------------------------------------------------- */
 
+/* A block whose conv is recomputed (host/layers/conv_bn_relu_pool.c): statistics pass (timed as
+ * bn_fwd), then conv + BN + ReLU + pool [+ dropout] (timed as pool_fwd; the conv has no pass of
+ * its own). Returns the block's output. */
+static const float *block_fused_forward(ser_model *m, int i, const float *in, const float *kernel, const float *bias,
+                                        int B, int training) {
+    ser_acts *a = &m->acts;
+    const ser_block_shape *b = &m->blk[i];
+    const int F = m->F;
+    const float rate = (float)m->cfg.dropout;
+    float *w = m->params;
+    float sc[F], sh[F];
+    const double tbn = omp_get_wtime();
+    if (training)
+        conv_bn_stats_train(sc, sh, a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.moving_mean", i + 1),
+                            P(m, w, "bn%d.moving_variance", i + 1), in, kernel, bias, P(m, w, "bn%d.gamma", i + 1),
+                            P(m, w, "bn%d.beta", i + 1), B, b->H, b->W, b->Cin, F, m->K,
+                            (float)m->cfg.bn_momentum, (float)m->cfg.bn_epsilon);
+    else
+        batchnorm_affine_infer(sc, sh, P(m, w, "bn%d.gamma", i + 1), P(m, w, "bn%d.beta", i + 1),
+                               P(m, w, "bn%d.moving_mean", i + 1), P(m, w, "bn%d.moving_variance", i + 1), F,
+                               (float)m->cfg.bn_epsilon);
+    m->prof[SER_PROF_BN_F][i] += omp_get_wtime() - tbn;
+    const int dropped = training && rate > 0.0f;
+    TIMED(SER_PROF_POOL_F, i, conv_bn_relu_pool_forward(dropped ? a->drop[i] : NULL, a->mask[i], a->pool[i], a->argmax[i],
+                                                        a->xsel[i], in, kernel, bias, sc, sh, B, b->H, b->W, b->Cin,
+                                                        F, m->K, m->P, rate, m->seed, m->step, (uint32_t)i));
+    return dropped ? a->drop[i] : a->pool[i];
+}
+
 float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int B, int training) {
     SER_ASSERT(m->arena && B >= 1 && B <= m->acts.B);
     ser_acts *a = &m->acts;
@@ -230,8 +274,13 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int
     for (int i = 0; i < m->blocks; i++) {
         const ser_block_shape *b = &m->blk[i];
         const size_t n = (size_t)B * b->H * b->W * F;
-        const float *kernel = P(m, w, "conv%d.kernel", i + 1);
-        TIMED(SER_PROF_CONV_F, i, conv2d_forward(a->conv[i], a->col, in, kernel, P(m, w, "conv%d.bias", i + 1), B, b->H, b->W, b->Cin, F, m->K));
+        const float *kernel = P(m, w, "conv%d.kernel", i + 1), *bias = P(m, w, "conv%d.bias", i + 1);
+        if (ser_model_block_fused(m, i)) {
+            in = block_fused_forward(m, i, in, kernel, bias, B, training);
+            l2 += l2_forward(kernel, (size_t)m->K * m->K * b->Cin * F, (float)m->cfg.l2);
+            continue;
+        }
+        TIMED(SER_PROF_CONV_F, i, conv2d_forward(a->conv[i], a->col, in, kernel, bias, B, b->H, b->W, b->Cin, F, m->K));
         /* BN + ReLU + pool fused: the (B,H,W,F) BN/ReLU output is never written */
         const double tbn = omp_get_wtime();
         float sc[F], sh[F];
@@ -332,13 +381,25 @@ void ser_model_backward(ser_model *m) {
     for (int i = last; i >= 0; i--) {
         const ser_block_shape *b = &m->blk[i];
         /* gA = d(block output) (after dropout); dconv -> gB; din -> gA, free once gA is consumed */
+        const float *in = i == 0 ? m->last_x : (dropped ? a->drop[i - 1] : a->pool[i - 1]);
+        float *kernel = P(m, w, "conv%d.kernel", i + 1), *dkernel = P(m, g, "conv%d.kernel", i + 1);
+        if (ser_model_block_fused(m, i)) { /* one pass, timed as conv_bwd; no din: it is block 1 */
+            SER_ASSERT(i == 0);
+            const double tc = omp_get_wtime();
+            conv_bn_relu_pool_backward(dkernel, P(m, g, "conv%d.bias", i + 1), P(m, g, "bn%d.gamma", i + 1),
+                                       P(m, g, "bn%d.beta", i + 1), a->gA, dropped ? a->mask[i] : NULL,
+                                       dropped ? rate : 0.0f, a->pool[i], a->argmax[i], a->xsel[i], in, kernel,
+                                       P(m, w, "conv%d.bias", i + 1), a->bn_mean[i], a->bn_rstd[i],
+                                       P(m, w, "bn%d.gamma", i + 1), B, b->H, b->W, b->Cin, F, m->K, m->P);
+            l2_backward(dkernel, kernel, (size_t)m->K * m->K * b->Cin * F, (float)m->cfg.l2);
+            m->prof[SER_PROF_CONV_B][i] += omp_get_wtime() - tc;
+            continue;
+        }
         float *dconv = a->gB;
         TIMED(SER_PROF_POOL_B, i, bn_relu_pool_backward(dconv, P(m, g, "bn%d.gamma", i + 1), P(m, g, "bn%d.beta", i + 1), a->gA,
                                                        dropped ? a->mask[i] : NULL, dropped ? rate : 0.0f, a->pool[i],
                                                        a->argmax[i], a->xsel[i], a->conv[i], a->bn_mean[i],
                                                        a->bn_rstd[i], P(m, w, "bn%d.gamma", i + 1), B, b->H, b->W, F, m->P));
-        const float *in = i == 0 ? m->last_x : (dropped ? a->drop[i - 1] : a->pool[i - 1]);
-        float *kernel = P(m, w, "conv%d.kernel", i + 1), *dkernel = P(m, g, "conv%d.kernel", i + 1);
         float *din = i == 0 ? NULL : a->gA;
         const double tc = omp_get_wtime();
         conv2d_backward(din, dkernel, P(m, g, "conv%d.bias", i + 1), a->col, dconv, in, kernel, B, b->H, b->W,

@@ -47,12 +47,21 @@ void batchnorm_stats_train(float *scale, float *shift_out, float *mean, float *r
             }
         }
     }
+    double s[C], q[C];
+    for (int c = 0; c < C; c++) {
+        s[c] = q[c] = 0.0;
+        for (int gi = 0; gi < G; gi++) s[c] += part[gi][0][c], q[c] += part[gi][1][c];
+    }
+    batchnorm_stats_finish(sc, sh, mean, rstd, moving_mean, moving_var, s, q, shift, gamma, beta, N, C, momentum, eps);
+}
+
+void batchnorm_stats_finish(float *scale, float *shift_out, float *mean, float *rstd, float *moving_mean,
+                            float *moving_var, const double *sum_d, const double *sum_d2, const float *shift,
+                            const float *gamma, const float *beta, int N, int C, float momentum, float eps) {
     const double one_m = keras_one_minus(momentum);
     for (int c = 0; c < C; c++) {
-        double s = 0.0, q = 0.0;
-        for (int gi = 0; gi < G; gi++) s += part[gi][0][c], q += part[gi][1][c];
-        const double md = s / N, m = md + shift[c];
-        double var = q / N - md * md;
+        const double md = sum_d[c] / N, m = md + shift[c];
+        double var = sum_d2[c] / N - md * md;
         if (var < 0.0) var = 0.0;
         const double rs = 1.0 / sqrt(var + (double)eps);
         mean[c] = (float)m;
@@ -61,8 +70,8 @@ void batchnorm_stats_train(float *scale, float *shift_out, float *mean, float *r
         moving_mean[c] = (float)(moving_mean[c] * (double)momentum + m * one_m);
         moving_var[c] = (float)(moving_var[c] * (double)momentum + var_ma * one_m);
         /* out = (x - mean) * rstd * gamma + beta = x * sc + sh, as tf.nn.batch_normalization */
-        sc[c] = (float)(rs * gamma[c]);
-        sh[c] = (float)(beta[c] - m * rs * gamma[c]);
+        scale[c] = (float)(rs * gamma[c]);
+        shift_out[c] = (float)(beta[c] - m * rs * gamma[c]);
     }
 }
 

@@ -10,16 +10,55 @@
  * select, the first-max tie rule, k (g - a - (x - mean) bb)). The backward BN sums add the same
  * non-zero terms in double (zeros add nothing) but in window order and pooled-row groups, so they
  * may differ from batchnorm_backward's in the last double bits. Windows: TF "same" padding as
- * maxpool2d.c (clipped to the image, padding never wins). */
+ * maxpool2d.c (clipped to the image, padding never wins).
+ *
+ * The work is done per pooled row (bn_relu_pool_rows.h), so that the fused first block can run
+ * the same code on rows it recomputes. */
 #include <float.h>
 #include <string.h>
 
+#include "layers/bn_relu_pool_rows.h"
 #include "layers/layers.h"
 #include "layers/pool_window.h"
 #include "ser/error.h"
 
 #define BRP_GROUPS 16   /* fixed groups of pooled rows for the BN sums: thread-count independent */
-#define BRP_MAX_C 1024
+
+void brp_forward_row(float *out, int32_t *argmax, float *xsel, const float *rows, size_t base, const float *scale,
+                     const float *shift, int nrows, int W, int C, int P) {
+    const int Wo = (W + P - 1) / P, px = pool_pad_before(W, P);
+    for (int ox = 0; ox < Wo; ox++) {
+        int x0, x1;
+        pool_window(ox, P, px, W, &x0, &x1);
+        float *mo = out + (size_t)ox * C, *xs = xsel + (size_t)ox * C;
+        int32_t *am = argmax + (size_t)ox * C;
+        for (int y = 0; y < nrows; y++)
+            for (int x = x0; x < x1; x++) {
+                const size_t r = ((size_t)y * W + x) * C, i = base + r;
+                const float *xi = rows + r;
+                if (y == 0 && x == x0) { /* the first element always enters */
+#pragma omp simd
+                    for (int c = 0; c < C; c++) {
+                        float v = xi[c] * scale[c] + shift[c];
+                        v = v > 0.0f ? v : 0.0f;
+                        mo[c] = v;
+                        am[c] = (int32_t)(i + c);
+                        xs[c] = xi[c];
+                    }
+                    continue;
+                }
+#pragma omp simd
+                for (int c = 0; c < C; c++) {
+                    float v = xi[c] * scale[c] + shift[c];
+                    v = v > 0.0f ? v : 0.0f;
+                    const int win = v > mo[c];
+                    mo[c] = win ? v : mo[c];
+                    am[c] = win ? (int32_t)(i + c) : am[c];
+                    xs[c] = win ? xi[c] : xs[c];
+                }
+            }
+    }
+}
 
 /* drop == NULL: no dropout. Otherwise each pooled row (b, oy) gets its dropout right after it is
  * written, when its start is a whole Philox block (else one dropout_forward pass at the end). */
@@ -28,49 +67,16 @@ static void brp_forward(float *drop, uint8_t *mask, float *out, int32_t *argmax,
                         uint64_t seed, uint64_t step, uint32_t layer) {
     SER_ASSERT(P >= 1 && C >= 1 && (int64_t)B * H * W * C <= INT32_MAX);
     const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P;
-    const int py = pool_pad_before(H, P), px = pool_pad_before(W, P);
+    const int py = pool_pad_before(H, P);
     const int rowwise = ((size_t)Wo * C) % 64 == 0; /* pooled rows start on Philox blocks of 64 elements */
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int oy = 0; oy < Ho; oy++) {
             int y0, y1;
             pool_window(oy, P, py, H, &y0, &y1);
-            for (int ox = 0; ox < Wo; ox++) {
-                int x0, x1;
-                pool_window(ox, P, px, W, &x0, &x1);
-                const size_t o = (((size_t)b * Ho + oy) * Wo + ox) * C;
-                float *mo = out + o, *xs = xsel + o;
-                int32_t *am = argmax + o;
-                for (int y = y0; y < y1; y++)
-                    for (int x = x0; x < x1; x++) {
-                        const size_t i = (((size_t)b * H + y) * W + x) * C;
-                        const float *xi = in + i;
-                        if (y == y0 && x == x0) { /* the first element always enters */
-#pragma omp simd
-                            for (int c = 0; c < C; c++) {
-                                float v = xi[c] * scale[c] + shift[c];
-                                v = v > 0.0f ? v : 0.0f;
-                                mo[c] = v;
-                                am[c] = (int32_t)(i + c);
-                                xs[c] = xi[c];
-                            }
-                            continue;
-                        }
-#pragma omp simd
-                        for (int c = 0; c < C; c++) {
-                            float v = xi[c] * scale[c] + shift[c];
-                            v = v > 0.0f ? v : 0.0f;
-                            const int win = v > mo[c];
-                            mo[c] = win ? v : mo[c];
-                            am[c] = win ? (int32_t)(i + c) : am[c];
-                            xs[c] = win ? xi[c] : xs[c];
-                        }
-                    }
-            }
-            if (drop && rowwise) {
-                const size_t r0 = ((size_t)b * Ho + oy) * Wo * C;
-                dropout_forward_span(drop, mask, out, r0, r0 + (size_t)Wo * C, rate, seed, step, layer);
-            }
+            const size_t o = ((size_t)b * Ho + oy) * Wo * C, base = ((size_t)b * H + y0) * W * C;
+            brp_forward_row(out + o, argmax + o, xsel + o, in + base, base, scale, shift, y1 - y0, W, C, P);
+            if (drop && rowwise) dropout_forward_span(drop, mask, out, o, o + (size_t)Wo * C, rate, seed, step, layer);
         }
     if (drop && !rowwise) dropout_forward(drop, mask, out, (size_t)B * Ho * Wo * C, rate, seed, step, layer);
 }
@@ -87,16 +93,22 @@ void bn_relu_pool_dropout_forward(float *drop, uint8_t *mask, float *out, int32_
     brp_forward(drop, mask, out, argmax, xsel, in, scale, shift, B, H, W, C, P, rate, seed, step, layer);
 }
 
-void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float *dout, const uint8_t *mask,
-                           float rate, const float *out,
-                           const int32_t *argmax, const float *xsel, const float *in, const float *mean,
-                           const float *rstd, const float *gamma, int B, int H, int W, int C, int P) {
-    SER_ASSERT(P >= 1 && C >= 1 && C <= BRP_MAX_C && rate >= 0.0f && rate < 1.0f);
-    /* dropout_backward's scale: TF builds it in double from the Python float rate */
-    const float dscale = (float)(1.0 / (1.0 - (double)rate));
-    const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P;
-    const int py = pool_pad_before(H, P), px = pool_pad_before(W, P);
-    const int No = B * Ho * Wo, N = B * H * W;
+/* The gradient reaching the max of each channel of one pooled position: dout through the
+ * dropout (mask) and the ReLU (out > 0), 0 where either blocked it. */
+static inline void brp_pooled_grad(float *gp, const float *g, const uint8_t *mk, float dscale, const float *y, int C) {
+    if (mk) {
+#pragma omp simd
+        for (int c = 0; c < C; c++) gp[c] = mk[c] ? g[c] * dscale : 0.0f;
+    } else {
+        memcpy(gp, g, (size_t)C * sizeof *gp);
+    }
+#pragma omp simd
+    for (int c = 0; c < C; c++) gp[c] = y[c] > 0.0f ? gp[c] : 0.0f;
+}
+
+void brp_backward_coeffs(float *k, float *a, float *bb, float *dgamma, float *dbeta, const float *dout,
+                         const uint8_t *mask, float dscale, const float *out, const float *xsel, const float *mean,
+                         const float *rstd, const float *gamma, int No, int N, int C) {
     const int G = No < BRP_GROUPS ? No : BRP_GROUPS;
     /* BN sums over the gradient reaching the BN output: dout at the argmax where relu passed */
     double part[G][2][C]; /* per group: sum g, sum g (x - mean) */
@@ -106,24 +118,16 @@ void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float 
         for (int c = 0; c < C; c++) sd[c] = sdx[c] = 0.0;
         const size_t r0 = (size_t)((long long)No * gi / G), r1 = (size_t)((long long)No * (gi + 1) / G);
         for (size_t r = r0; r < r1; r++) {
-            const float *g = dout + r * C, *y = out + r * C, *x = xsel + r * C;
-            float gp[C]; /* the pooled gradient before dropout; a separate loop keeps the next one branch-free */
-            if (mask) {
-                const uint8_t *mk = mask + r * C;
-#pragma omp simd
-                for (int c = 0; c < C; c++) gp[c] = mk[c] ? g[c] * dscale : 0.0f;
-            } else {
-                memcpy(gp, g, (size_t)C * sizeof *gp);
-            }
+            const float *x = xsel + r * C;
+            float gp[C];
+            brp_pooled_grad(gp, dout + r * C, mask ? mask + r * C : NULL, dscale, out + r * C, C);
 #pragma omp simd
             for (int c = 0; c < C; c++) {
-                const float gc = y[c] > 0.0f ? gp[c] : 0.0f;
-                sd[c] += gc;
-                sdx[c] += (double)gc * ((double)x[c] - (double)mean[c]);
+                sd[c] += gp[c];
+                sdx[c] += (double)gp[c] * ((double)x[c] - (double)mean[c]);
             }
         }
     }
-    float k[C], a[C], bb[C];
     for (int c = 0; c < C; c++) {
         double sd = 0.0, sdx = 0.0;
         for (int gi = 0; gi < G; gi++) sd += part[gi][0][c], sdx += part[gi][1][c];
@@ -134,6 +138,44 @@ void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float 
         a[c] = (float)(sd / N);
         bb[c] = (float)(sdx / N * rstd[c]);
     }
+}
+
+void brp_backward_row(float *drows, const float *rows, size_t base, const float *dout, const uint8_t *mask,
+                      float dscale, const float *out, const int32_t *argmax, const float *k, const float *a,
+                      const float *bb, const float *mean, int nrows, int W, int C, int P) {
+    const int Wo = (W + P - 1) / P, px = pool_pad_before(W, P);
+    for (int ox = 0; ox < Wo; ox++) {
+        int x0, x1;
+        pool_window(ox, P, px, W, &x0, &x1);
+        const size_t o = (size_t)ox * C;
+        const int32_t *am = argmax + o;
+        float gp[C];
+        brp_pooled_grad(gp, dout + o, mask ? mask + o : NULL, dscale, out + o, C);
+        for (int y = 0; y < nrows; y++)
+            for (int x = x0; x < x1; x++) {
+                const size_t r = ((size_t)y * W + x) * C, i = base + r;
+                const float *xi = rows + r;
+                float *dx = drows + r;
+#pragma omp simd
+                for (int c = 0; c < C; c++) {
+                    const float g = am[c] == (int32_t)(i + c) ? gp[c] : 0.0f;
+                    dx[c] = k[c] * (g - a[c] - (xi[c] - mean[c]) * bb[c]);
+                }
+            }
+    }
+}
+
+void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float *dout, const uint8_t *mask,
+                           float rate, const float *out,
+                           const int32_t *argmax, const float *xsel, const float *in, const float *mean,
+                           const float *rstd, const float *gamma, int B, int H, int W, int C, int P) {
+    SER_ASSERT(P >= 1 && C >= 1 && C <= BRP_MAX_C && rate >= 0.0f && rate < 1.0f);
+    /* dropout_backward's scale: TF builds it in double from the Python float rate */
+    const float dscale = (float)(1.0 / (1.0 - (double)rate));
+    const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P, py = pool_pad_before(H, P);
+    float k[C], a[C], bb[C];
+    brp_backward_coeffs(k, a, bb, dgamma, dbeta, dout, mask, dscale, out, xsel, mean, rstd, gamma, B * Ho * Wo,
+                        B * H * W, C);
     if (!din) return;
     /* every input element lies in exactly one window: written once, no zeroing pass */
 #pragma omp parallel for collapse(2) schedule(static)
@@ -141,33 +183,8 @@ void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float 
         for (int oy = 0; oy < Ho; oy++) {
             int y0, y1;
             pool_window(oy, P, py, H, &y0, &y1);
-            for (int ox = 0; ox < Wo; ox++) {
-                int x0, x1;
-                pool_window(ox, P, px, W, &x0, &x1);
-                const size_t o = (((size_t)b * Ho + oy) * Wo + ox) * C;
-                const float *go = dout + o, *yo = out + o;
-                const int32_t *am = argmax + o;
-                float gp[C]; /* the gradient reaching the max, 0 where ReLU or dropout blocked it */
-                if (mask) {
-                    const uint8_t *mk = mask + o;
-#pragma omp simd
-                    for (int c = 0; c < C; c++) gp[c] = (mk[c] ? go[c] * dscale : 0.0f);
-                } else {
-                    memcpy(gp, go, (size_t)C * sizeof *gp);
-                }
-#pragma omp simd
-                for (int c = 0; c < C; c++) gp[c] = yo[c] > 0.0f ? gp[c] : 0.0f;
-                for (int y = y0; y < y1; y++)
-                    for (int x = x0; x < x1; x++) {
-                        const size_t i = (((size_t)b * H + y) * W + x) * C;
-                        const float *xi = in + i;
-                        float *dx = din + i;
-#pragma omp simd
-                        for (int c = 0; c < C; c++) {
-                            const float g = am[c] == (int32_t)(i + c) ? gp[c] : 0.0f;
-                            dx[c] = k[c] * (g - a[c] - (xi[c] - mean[c]) * bb[c]);
-                        }
-                    }
-            }
+            const size_t o = ((size_t)b * Ho + oy) * Wo * C, base = ((size_t)b * H + y0) * W * C;
+            brp_backward_row(din + base, in + base, base, dout + o, mask ? mask + o : NULL, dscale, out + o,
+                             argmax + o, k, a, bb, mean, y1 - y0, W, C, P);
         }
 }

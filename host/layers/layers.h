@@ -52,6 +52,12 @@ void batchnorm_stats_train(float *scale, float *shift, float *mean, float *rstd,
                            float momentum, float eps);
 void batchnorm_affine_infer(float *scale, float *shift, const float *gamma, const float *beta,
                             const float *moving_mean, const float *moving_var, int C, float eps);
+/* The end of batchnorm_stats_train for a caller that summed the N rows itself: sum_d, sum_d2 (C)
+ * are the sums of d = x - shift and of d^2 in double, shift (C) any per-channel value near the
+ * data (batchnorm_stats_train takes row 0) that keeps E[d^2] - E[d]^2 free of cancellation. */
+void batchnorm_stats_finish(float *scale, float *shift_out, float *mean, float *rstd, float *moving_mean,
+                            float *moving_var, const double *sum_d, const double *sum_d2, const float *shift,
+                            const float *gamma, const float *beta, int N, int C, float momentum, float eps);
 
 /* ---- ReLU (in place allowed: out == in) ---- */
 void relu_forward(float *out, const float *in, size_t n);
@@ -83,6 +89,33 @@ void bn_relu_pool_backward(float *din /* (B,H,W,C) or NULL */, float *dgamma, fl
                            const float *out, const int32_t *argmax,
                            const float *xsel, const float *in, const float *mean, const float *rstd,
                            const float *gamma, int B, int H, int W, int C, int P);
+
+/* ---- The first block fused (host/layers/conv_bn_relu_pool.c): Conv2D (stride 1, "same", kernel
+ * (K,K,Cin,C)) + BN + ReLU + MaxPool2D [+ dropout] for a conv with few taps (Cin K K <= 64, the
+ * one-channel input block), the (B,H,W,C) conv output never stored: each pass recomputes the
+ * rows it needs. Same results as conv2d_forward -> batchnorm_stats_train -> bn_relu_pool_*
+ * forward, and bn_relu_pool_backward -> conv2d_backward, to float rounding.
+ * fits: whether a shape qualifies. conv_rows_forward: the conv alone, as these functions compute
+ * it (the activation a backend reports for the block). conv_bn_stats_train: batchnorm_stats_train
+ * of the conv output. forward: drop == NULL for no dropout; else as bn_relu_pool_dropout_forward.
+ * backward: dgamma, dbeta, dkernel, dbias accumulated (the L2 term is the caller's); no din (the
+ * block's input is the network's). ---- */
+int conv_bn_relu_pool_fits(int W, int Cin, int C, int K, int P);
+void conv_rows_forward(float *out /* (B,H,W,C) */, const float *in /* (B,H,W,Cin) */, const float *kernel,
+                       const float *bias, int B, int H, int W, int Cin, int C, int K);
+void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
+                         float *moving_var, const float *in, const float *kernel, const float *bias,
+                         const float *gamma, const float *beta, int B, int H, int W, int Cin, int C, int K,
+                         float momentum, float eps);
+void conv_bn_relu_pool_forward(float *drop, uint8_t *mask, float *out /* (B,Ho,Wo,C) */, int32_t *argmax,
+                               float *xsel, const float *in, const float *kernel, const float *bias,
+                               const float *scale, const float *shift, int B, int H, int W, int Cin, int C, int K,
+                               int P, float rate, uint64_t seed, uint64_t step, uint32_t layer);
+void conv_bn_relu_pool_backward(float *dkernel, float *dbias, float *dgamma, float *dbeta,
+                                const float *dout /* (B,Ho,Wo,C) */, const uint8_t *mask /* or NULL */, float rate,
+                                const float *out, const int32_t *argmax, const float *xsel, const float *in,
+                                const float *kernel, const float *bias, const float *mean, const float *rstd,
+                                const float *gamma, int B, int H, int W, int Cin, int C, int K, int P);
 
 /* ---- Dropout with Philox4x32-10 keyed by (seed, step, layer, element); inverted scaling.
  * The mask is a pure function of the key, so the CUDA backend draws the same one. ---- */

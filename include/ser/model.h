@@ -143,6 +143,13 @@ void ser_model_destroy(ser_model *m);
 /* Lays out the activation arena for batches of up to max_B samples (no allocation afterwards). */
 int ser_model_reserve(ser_model *m, int max_B, ser_error *err);
 size_t ser_model_arena_bytes(const ser_model *m, int B);
+/* Whether the CPU backend runs block i as the fused first block (host/layers/conv_bn_relu_pool.c:
+ * block 1 with a few-tap conv): its conv output is recomputed, not stored (acts.conv[i] is NULL;
+ * the backend recomputes it when asked for that activation). */
+int ser_model_block_fused(const ser_model *m, int i);
+/* out (B,H,W,F): fused block i's conv output for the last forward's input and the current
+ * parameters (valid until the next step changes them). */
+void ser_model_fused_conv(const ser_model *m, int i, float *out);
 
 /* Re-initialises every parameter from seed, zeroes gradients, Adam moments and counters. */
 void ser_model_init_params(ser_model *m, uint64_t seed);

@@ -1,0 +1,31 @@
+/* The per-pooled-row pieces of the fused BN + ReLU + MaxPool2D (host/layers/bn_relu_pool.c),
+ * shared with the fused first block (host/layers/conv_bn_relu_pool.c), which feeds them image
+ * rows it has just recomputed instead of rows of a stored tensor.
+ *
+ * A pooled row (b, oy) covers image rows [y0, y1) (pool_window); `rows` points at the first of
+ * them, (y1 - y0, W, C) row-major, and `base` is the element index of rows[0] in the
+ * (B, H, W, C) tensor, so argmax values are the same whichever way the rows arrive. */
+#ifndef SER_BN_RELU_POOL_ROWS_H
+#define SER_BN_RELU_POOL_ROWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BRP_MAX_C 1024
+
+/* out/argmax/xsel: the pooled row's Wo * C elements. */
+void brp_forward_row(float *out, int32_t *argmax, float *xsel, const float *rows, size_t base, const float *scale,
+                     const float *shift, int nrows, int W, int C, int P);
+
+/* The backward's per-channel coefficients din = k (g - a - (x - mean) bb) from sums over the
+ * pooled tensor (No = B*Ho*Wo rows; N = B*H*W, the BN's row count); accumulates dgamma, dbeta. */
+void brp_backward_coeffs(float *k, float *a, float *bb, float *dgamma, float *dbeta, const float *dout,
+                         const uint8_t *mask, float dscale, const float *out, const float *xsel, const float *mean,
+                         const float *rstd, const float *gamma, int No, int N, int C);
+
+/* din for the image rows of one pooled row: drows like rows (every element written once). */
+void brp_backward_row(float *drows, const float *rows, size_t base, const float *dout, const uint8_t *mask,
+                      float dscale, const float *out, const int32_t *argmax, const float *k, const float *a,
+                      const float *bb, const float *mean, int nrows, int W, int C, int P);
+
+#endif

@@ -1,0 +1,320 @@
+/* The first block fused: Conv2D with few taps + BatchNorm + ReLU + MaxPool2D (+ dropout), the
+ * conv output recomputed where it is needed instead of stored (contract in layers.h).
+ *
+ * Why: the network's first conv reads a one-channel (B,40,130,1) input, 9 taps per output, and
+ * writes a (B,40,130,64) tensor, 85 MB at batch 64. Stored, that tensor is written by the conv,
+ * read by the BN statistics, read again by the fused BN/ReLU/pool, and in backward its gradient
+ * (another 85 MB) is written and read back by the weight gradient: ~0.4 GB of memory traffic a
+ * step for 6 MFLOP of arithmetic a clip, which made block 1 a third of the epoch. Recomputing a
+ * conv row costs 9 multiply-adds per element from an input row that sits in L1, so each pass
+ * here recomputes the rows it needs into a per-thread tile (P rows, (P, W, C) floats) and never
+ * touches a (B,H,W,C) buffer: forward = statistics pass + apply pass, backward = one pass that
+ * recomputes, forms the BN input gradient in the tile and folds it straight into dkernel/dbias.
+ *
+ * The conv is the same function as conv2d_forward (stride 1, "same", kernel (K,K,Cin,C)):
+ * out = bias + sum over taps (ky, kx, ci) of in * kernel, taps in that order, the padding
+ * taps contributing 0. Its float sums are not conv2d_forward's (oneDNN or the im2col
+ * GEMM order their sums differently), so results agree to rounding, not bit for bit; they are
+ * deterministic and independent of the thread count (every sum over rows runs in fixed groups). */
+#include <string.h>
+
+#include "layers/bn_relu_pool_rows.h"
+#include "layers/layers.h"
+#include "layers/pool_window.h"
+#include "ser/error.h"
+
+#define CBRP_MAX_TAPS 64            /* Cin * K * K: beyond this a stored im2col conv is the better plan */
+#define CBRP_MAX_TILE (256 * 1024)  /* floats of a per-thread tile (P, W, C) on the stack: 1 MB */
+#define CBRP_GROUPS 16              /* fixed groups of rows for every sum: thread-count independent */
+#define CBRP_MAX_K 7                /* the vector path keeps K x 4 accumulators in registers */
+
+int conv_bn_relu_pool_fits(int W, int Cin, int C, int K, int P) {
+    return Cin >= 1 && K >= 1 && P >= 1 && C >= 1 && C <= BRP_MAX_C && Cin * K * K <= CBRP_MAX_TAPS &&
+           (size_t)P * W * C <= CBRP_MAX_TILE;
+}
+
+/* The taps of output position (y, x) of image b: patch[t], t = (ky K + kx) Cin + ci (the
+ * kernel's row order), 0 where the tap falls in the padding (its product adds nothing). */
+static inline void conv_patch(float *patch, const float *in, int b, int y, int x, int H, int W, int Cin, int K) {
+    const int p = K / 2;
+    int t = 0;
+    for (int ky = 0; ky < K; ky++) {
+        const int iy = y + ky - p;
+        for (int kx = 0; kx < K; kx++) {
+            const int ix = x + kx - p;
+            const int inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
+            const float *src = in + (((size_t)b * H + (inside ? iy : 0)) * W + (inside ? ix : 0)) * Cin;
+            for (int ci = 0; ci < Cin; ci++, t++) patch[t] = inside ? src[ci] : 0.0f;
+        }
+    }
+}
+
+/* ---- one input channel (the network's input), C a multiple of 16: explicit 16-float vectors
+ * (GCC/Clang vector extensions: AVX-512 registers with -march=native, pairs of AVX2 ones or
+ * SSE quadruples elsewhere), 64 channels at a time so the accumulators stay in registers. The
+ * input rows are first copied into a zero-padded strip, so no tap needs a bounds test. ---- */
+typedef float v16 __attribute__((vector_size(64), aligned(4))); /* aligned(4): loads/stores may be unaligned */
+#define V16(p) (*(const v16 *)(const void *)(p))
+
+/* strip (n + K - 1, W + K - 1): input rows y0 - p .. y0 + n - 1 + p of image b, zero outside. */
+static void pad_strip(float *strip, const float *in, int b, int y0, int n, int H, int W, int K) {
+    const int p = K / 2, Wp = W + K - 1;
+    for (int r = 0; r < n + K - 1; r++) {
+        float *dst = strip + (size_t)r * Wp;
+        const int iy = y0 - p + r;
+        memset(dst, 0, (size_t)Wp * sizeof *dst);
+        if (iy >= 0 && iy < H) memcpy(dst + p, in + ((size_t)b * H + iy) * W, (size_t)W * sizeof *dst);
+    }
+}
+
+/* tile rows [0, n) x channels [cb, cb + 16 NV) from the strip. */
+static inline __attribute__((always_inline)) void conv1_chunk(float *tile, const float *strip, const float *kernel,
+                                                              const float *bias, int n, int W, int C, int K, int cb,
+                                                              const int NV) {
+    const int Wp = W + K - 1;
+    for (int r = 0; r < n; r++)
+        for (int x = 0; x < W; x++) {
+            v16 acc[4];
+            for (int j = 0; j < NV; j++) acc[j] = V16(bias + cb + 16 * j);
+            for (int ky = 0; ky < K; ky++) {
+                const float *sr = strip + (size_t)(r + ky) * Wp + x;
+                for (int kx = 0; kx < K; kx++) {
+                    const float v = sr[kx];
+                    const float *wk = kernel + (size_t)(ky * K + kx) * C + cb;
+                    for (int j = 0; j < NV; j++) acc[j] += v * V16(wk + 16 * j);
+                }
+            }
+            float *o = tile + ((size_t)r * W + x) * C + cb;
+            for (int j = 0; j < NV; j++) memcpy(o + 16 * j, &acc[j], sizeof acc[j]);
+        }
+}
+
+/* dacc (T + 1, C): dacc[t] += sum over positions of patch[t] dtile, dacc[T] += sum dtile, for the
+ * n rows of dtile over the strip, K taps (one kernel row) at a time. */
+static inline __attribute__((always_inline)) void dconv1_chunk(float *dacc, const float *dtile, const float *strip,
+                                                               int n, int W, int C, int K, int cb, const int NV) {
+    const int Wp = W + K - 1, T = K * K;
+    for (int ky = 0; ky < K; ky++) {
+        v16 s[CBRP_MAX_K][4], sb[4];
+        for (int kx = 0; kx < K; kx++)
+            for (int j = 0; j < NV; j++) s[kx][j] = (v16){0};
+        for (int j = 0; j < NV; j++) sb[j] = (v16){0};
+        for (int r = 0; r < n; r++)
+            for (int x = 0; x < W; x++) {
+                const float *dx = dtile + ((size_t)r * W + x) * C + cb, *sr = strip + (size_t)(r + ky) * Wp + x;
+                v16 d[4];
+                for (int j = 0; j < NV; j++) d[j] = V16(dx + 16 * j);
+                for (int kx = 0; kx < K; kx++) {
+                    const float v = sr[kx];
+                    for (int j = 0; j < NV; j++) s[kx][j] += v * d[j];
+                }
+                if (ky == 0)
+                    for (int j = 0; j < NV; j++) sb[j] += d[j];
+            }
+        for (int kx = 0; kx < K; kx++)
+            for (int j = 0; j < NV; j++) {
+                float *dst = dacc + (size_t)(ky * K + kx) * C + cb + 16 * j;
+                for (int l = 0; l < 16; l++) dst[l] += s[kx][j][l];
+            }
+        if (ky == 0)
+            for (int j = 0; j < NV; j++)
+                for (int l = 0; l < 16; l++) dacc[(size_t)T * C + cb + 16 * j + l] += sb[j][l];
+    }
+}
+
+static int vector_path(int Cin, int C, int K) { return Cin == 1 && C % 16 == 0 && K <= CBRP_MAX_K; }
+
+/* o (C) = bias + sum_t patch[t] kernel[t] (C): the general path. */
+static void conv_point(float *o, const float *patch, const float *kernel, const float *bias, int T, int C) {
+#pragma omp simd
+    for (int c = 0; c < C; c++) o[c] = bias[c];
+    for (int t = 0; t < T; t++) {
+        const float v = patch[t];
+        const float *wk = kernel + (size_t)t * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) o[c] += v * wk[c];
+    }
+}
+
+/* Image rows [y0, y1) of image b into tile (y1 - y0, W, C); strip: (y1 - y0 + K - 1) (W + K - 1)
+ * floats of scratch, left holding the padded input rows (the backward reuses them). */
+static void conv_rows(float *tile, float *strip, const float *in, const float *kernel, const float *bias, int b,
+                      int y0, int y1, int H, int W, int Cin, int C, int K) {
+    const int n = y1 - y0;
+    if (vector_path(Cin, C, K)) {
+        pad_strip(strip, in, b, y0, n, H, W, K);
+        for (int cb = 0; cb < C; cb += 64) {
+            const int nv = (C - cb) / 16 < 4 ? (C - cb) / 16 : 4;
+            if (nv == 4) conv1_chunk(tile, strip, kernel, bias, n, W, C, K, cb, 4);
+            else if (nv == 3) conv1_chunk(tile, strip, kernel, bias, n, W, C, K, cb, 3);
+            else if (nv == 2) conv1_chunk(tile, strip, kernel, bias, n, W, C, K, cb, 2);
+            else conv1_chunk(tile, strip, kernel, bias, n, W, C, K, cb, 1);
+        }
+        return;
+    }
+    float patch[CBRP_MAX_TAPS];
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < W; x++) {
+            conv_patch(patch, in, b, y, x, H, W, Cin, K);
+            conv_point(tile + ((size_t)(y - y0) * W + x) * C, patch, kernel, bias, Cin * K * K, C);
+        }
+}
+
+/* dacc (T + 1, C) += the weight and bias gradients of rows [y0, y1) of image b whose output
+ * gradient is dtile; strip as conv_rows left it for these rows. */
+static void dconv_rows(float *dacc, const float *dtile, const float *strip, const float *in, int b, int y0, int y1,
+                       int H, int W, int Cin, int C, int K) {
+    const int n = y1 - y0, T = Cin * K * K;
+    if (vector_path(Cin, C, K)) {
+        for (int cb = 0; cb < C; cb += 64) {
+            const int nv = (C - cb) / 16 < 4 ? (C - cb) / 16 : 4;
+            if (nv == 4) dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 4);
+            else if (nv == 3) dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 3);
+            else if (nv == 2) dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 2);
+            else dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 1);
+        }
+        return;
+    }
+    float patch[CBRP_MAX_TAPS];
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < W; x++) {
+            const float *dx = dtile + ((size_t)(y - y0) * W + x) * C;
+            conv_patch(patch, in, b, y, x, H, W, Cin, K);
+            for (int t = 0; t < T; t++) {
+                const float v = patch[t];
+                float *dst = dacc + (size_t)t * C;
+#pragma omp simd
+                for (int c = 0; c < C; c++) dst[c] += v * dx[c];
+            }
+#pragma omp simd
+            for (int c = 0; c < C; c++) dacc[(size_t)T * C + c] += dx[c];
+        }
+}
+
+/* Floats of the strip for n rows. */
+static size_t strip_size(int n, int W, int K) { return (size_t)(n + K - 1) * (W + K - 1); }
+
+void conv_rows_forward(float *out, const float *in, const float *kernel, const float *bias, int B, int H, int W,
+                       int Cin, int C, int K) {
+    SER_ASSERT(conv_bn_relu_pool_fits(W, Cin, C, K, 1));
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int y = 0; y < H; y++) {
+            float strip[strip_size(1, W, K)];
+            conv_rows(out + ((size_t)b * H + y) * W * C, strip, in, kernel, bias, b, y, y + 1, H, W, Cin, C, K);
+        }
+}
+
+void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
+                         float *moving_var, const float *in, const float *kernel, const float *bias,
+                         const float *gamma, const float *beta, int B, int H, int W, int Cin, int C, int K,
+                         float momentum, float eps) {
+    SER_ASSERT(B >= 1 && H >= 1 && W >= 1 && conv_bn_relu_pool_fits(W, Cin, C, K, 1));
+    /* the per-channel shift of batchnorm_stats_train: the conv output at row 0 */
+    float x0[C];
+    {
+        float patch[CBRP_MAX_TAPS];
+        conv_patch(patch, in, 0, 0, 0, H, W, Cin, K);
+        conv_point(x0, patch, kernel, bias, Cin * K * K, C);
+    }
+    const int R = B * H, G = R < CBRP_GROUPS ? R : CBRP_GROUPS; /* image rows (b, y), in groups */
+    double part[G][2][C];
+#pragma omp parallel for schedule(static)
+    for (int gi = 0; gi < G; gi++) {
+        double *s = part[gi][0], *q = part[gi][1];
+        for (int c = 0; c < C; c++) s[c] = q[c] = 0.0;
+        float tile[(size_t)W * C], strip[strip_size(1, W, K)];
+        for (int r = (int)((long long)R * gi / G); r < (int)((long long)R * (gi + 1) / G); r++) {
+            conv_rows(tile, strip, in, kernel, bias, r / H, r % H, r % H + 1, H, W, Cin, C, K);
+            for (int x = 0; x < W; x++) {
+                const float *xv = tile + (size_t)x * C;
+#pragma omp simd
+                for (int c = 0; c < C; c++) {
+                    const double d = (double)xv[c] - (double)x0[c];
+                    s[c] += d;
+                    q[c] += d * d;
+                }
+            }
+        }
+    }
+    double s[C], q[C];
+    for (int c = 0; c < C; c++) {
+        s[c] = q[c] = 0.0;
+        for (int gi = 0; gi < G; gi++) s[c] += part[gi][0][c], q[c] += part[gi][1][c];
+    }
+    batchnorm_stats_finish(scale, shift, mean, rstd, moving_mean, moving_var, s, q, x0, gamma, beta, B * H * W, C,
+                           momentum, eps);
+}
+
+void conv_bn_relu_pool_forward(float *drop, uint8_t *mask, float *out, int32_t *argmax, float *xsel, const float *in,
+                               const float *kernel, const float *bias, const float *scale, const float *shift, int B,
+                               int H, int W, int Cin, int C, int K, int P, float rate, uint64_t seed, uint64_t step,
+                               uint32_t layer) {
+    SER_ASSERT(conv_bn_relu_pool_fits(W, Cin, C, K, P) && (int64_t)B * H * W * C <= INT32_MAX);
+    SER_ASSERT(!drop || (mask && rate > 0.0f && rate < 1.0f));
+    const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P, py = pool_pad_before(H, P);
+    const int rowwise = ((size_t)Wo * C) % 64 == 0; /* as bn_relu_pool.c: dropout per pooled row when aligned */
+#pragma omp parallel
+    {
+        float tile[(size_t)P * W * C], strip[strip_size(P, W, K)];
+#pragma omp for collapse(2) schedule(static)
+        for (int b = 0; b < B; b++)
+            for (int oy = 0; oy < Ho; oy++) {
+                int y0, y1;
+                pool_window(oy, P, py, H, &y0, &y1);
+                conv_rows(tile, strip, in, kernel, bias, b, y0, y1, H, W, Cin, C, K);
+                const size_t o = ((size_t)b * Ho + oy) * Wo * C, base = ((size_t)b * H + y0) * W * C;
+                brp_forward_row(out + o, argmax + o, xsel + o, tile, base, scale, shift, y1 - y0, W, C, P);
+                if (drop && rowwise)
+                    dropout_forward_span(drop, mask, out, o, o + (size_t)Wo * C, rate, seed, step, layer);
+            }
+    }
+    if (drop && !rowwise) dropout_forward(drop, mask, out, (size_t)B * Ho * Wo * C, rate, seed, step, layer);
+}
+
+/* dkernel[t] (C) += sum over positions of patch[t] dx, dbias += sum dx, with dx the BN input
+ * gradient formed in a tile per pooled row: sums per pooled row in float (P * W terms), per
+ * group of pooled rows in double. */
+void conv_bn_relu_pool_backward(float *dkernel, float *dbias, float *dgamma, float *dbeta, const float *dout,
+                                const uint8_t *mask, float rate, const float *out, const int32_t *argmax,
+                                const float *xsel, const float *in, const float *kernel, const float *bias,
+                                const float *mean, const float *rstd, const float *gamma, int B, int H, int W,
+                                int Cin, int C, int K, int P) {
+    SER_ASSERT(conv_bn_relu_pool_fits(W, Cin, C, K, P) && rate >= 0.0f && rate < 1.0f);
+    const float dscale = (float)(1.0 / (1.0 - (double)rate)); /* as bn_relu_pool_backward */
+    const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P, py = pool_pad_before(H, P), T = Cin * K * K;
+    float k[C], a[C], bb[C];
+    brp_backward_coeffs(k, a, bb, dgamma, dbeta, dout, mask, dscale, out, xsel, mean, rstd, gamma, B * Ho * Wo,
+                        B * H * W, C);
+    const int R = B * Ho, G = R < CBRP_GROUPS ? R : CBRP_GROUPS; /* pooled rows (b, oy), in groups */
+    double part[G][T + 1][C]; /* per group: dkernel taps, then dbias */
+#pragma omp parallel for schedule(static)
+    for (int gi = 0; gi < G; gi++) {
+        double(*pg)[C] = part[gi];
+        memset(pg, 0, sizeof(double) * (size_t)(T + 1) * C);
+        float tile[(size_t)P * W * C], dtile[(size_t)P * W * C], strip[strip_size(P, W, K)];
+        float acc[T + 1][C];
+        for (int r = (int)((long long)R * gi / G); r < (int)((long long)R * (gi + 1) / G); r++) {
+            const int b = r / Ho, oy = r % Ho;
+            int y0, y1;
+            pool_window(oy, P, py, H, &y0, &y1);
+            conv_rows(tile, strip, in, kernel, bias, b, y0, y1, H, W, Cin, C, K);
+            const size_t o = (size_t)r * Wo * C, base = ((size_t)b * H + y0) * W * C;
+            brp_backward_row(dtile, tile, base, dout + o, mask ? mask + o : NULL, dscale, out + o, argmax + o, k, a,
+                             bb, mean, y1 - y0, W, C, P);
+            memset(acc, 0, sizeof acc);
+            dconv_rows(&acc[0][0], dtile, strip, in, b, y0, y1, H, W, Cin, C, K);
+            for (int t = 0; t <= T; t++)
+#pragma omp simd
+                for (int c = 0; c < C; c++) pg[t][c] += acc[t][c];
+        }
+    }
+    for (int t = 0; t <= T; t++) {
+        float *dst = t < T ? dkernel + (size_t)t * C : dbias;
+        for (int c = 0; c < C; c++) {
+            double s = 0.0;
+            for (int gi = 0; gi < G; gi++) s += part[gi][t][c];
+            dst[c] += (float)s;
+        }
+    }
+}

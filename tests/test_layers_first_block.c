@@ -1,0 +1,178 @@
+/* The fused first block (host/layers/conv_bn_relu_pool.c) against the layers it replaces:
+ * conv2d_forward -> batchnorm_stats_train -> bn_relu_pool_[dropout_]forward, and
+ * bn_relu_pool_backward -> conv2d_backward.
+ * - its conv (conv_rows_forward) equals conv2d_forward to float rounding (rel 1e-5);
+ * - its statistics equal batchnorm_stats_train's of that conv output (rel 1e-5);
+ * - given the same conv values, the pooled output, argmax, xsel, dropout output and mask are
+ *   bit-identical to bn_relu_pool's (same float expressions), and so are dgamma/dbeta;
+ * - dkernel equals conv2d_backward's of bn_relu_pool_backward's din (rel 1e-5), dbias (zero in
+ *   exact arithmetic) to 1e-6 of the mass of the terms it sums;
+ * - results are bit-identical for 1 and 2 threads.
+ * Shapes: the network's block 1 (40x130, 64 filters), odd sizes (clipped windows), P = 3,
+ * C = 16/32/48/80 (vector chunks of 1-4 registers and a 64+16 split), K = 5, and Cin = 2 and
+ * C = 20 (the general, non-vector path). */
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "layers/layers.h"
+
+static uint64_t rng_state = 0x243f6a8885a308d3ULL;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((rng_state >> 40) * 0x1p-24 * 2.0 - 1.0);
+}
+
+/* max |a - b| / max |b| */
+static double rel_err(const float *a, const float *b, size_t n) {
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double d = fabs((double)a[i] - b[i]);
+        if (d > num || d != d) num = d != d ? INFINITY : d;
+        if (fabs(b[i]) > den) den = fabs(b[i]);
+    }
+    return num / (den > 0.0 ? den : 1.0);
+}
+
+typedef struct outs {
+    float *pool, *xsel, *drop, *dk, *db, *dg, *dbe, *mean, *rstd, *mm, *mv, *sc, *sh;
+    int32_t *am;
+    uint8_t *mask;
+} outs;
+
+static void outs_alloc(outs *o, size_t no, int C, int T) {
+    o->pool = malloc(no * sizeof(float)), o->xsel = malloc(no * sizeof(float)), o->drop = malloc(no * sizeof(float));
+    o->am = malloc(no * sizeof(int32_t)), o->mask = malloc(no);
+    o->dk = malloc((size_t)T * C * sizeof(float));
+    float **per_c[] = {&o->db, &o->dg, &o->dbe, &o->mean, &o->rstd, &o->mm, &o->mv, &o->sc, &o->sh};
+    for (size_t i = 0; i < sizeof per_c / sizeof *per_c; i++) *per_c[i] = malloc((size_t)C * sizeof(float));
+}
+
+static void outs_free(outs *o) {
+    float *f[] = {o->pool, o->xsel, o->drop, o->dk, o->db, o->dg, o->dbe, o->mean, o->rstd, o->mm, o->mv, o->sc, o->sh};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
+    free(o->am), free(o->mask);
+}
+
+/* Every output of the fused path, gradients starting from the same non-zero values. */
+static void run_fused(outs *o, const float *in, const float *kernel, const float *bias, const float *gamma,
+                      const float *beta, const float *mm0, const float *mv0, const float *dout, int B, int H, int W,
+                      int Cin, int C, int K, int P, float rate) {
+    const int T = Cin * K * K;
+    memcpy(o->mm, mm0, (size_t)C * sizeof(float)), memcpy(o->mv, mv0, (size_t)C * sizeof(float));
+    for (int i = 0; i < T * C; i++) o->dk[i] = 0.125f;
+    for (int c = 0; c < C; c++) o->db[c] = -0.25f, o->dg[c] = 0.25f, o->dbe[c] = -0.5f;
+    conv_bn_stats_train(o->sc, o->sh, o->mean, o->rstd, o->mm, o->mv, in, kernel, bias, gamma, beta, B, H, W, Cin, C,
+                        K, 0.99f, 1e-3f);
+    conv_bn_relu_pool_forward(rate > 0.0f ? o->drop : NULL, o->mask, o->pool, o->am, o->xsel, in, kernel, bias, o->sc,
+                              o->sh, B, H, W, Cin, C, K, P, rate, 42, 7, 0);
+    conv_bn_relu_pool_backward(o->dk, o->db, o->dg, o->dbe, dout, rate > 0.0f ? o->mask : NULL, rate, o->pool, o->am,
+                               o->xsel, in, kernel, bias, o->mean, o->rstd, gamma, B, H, W, Cin, C, K, P);
+}
+
+static int same(const void *a, const void *b, size_t bytes) { return memcmp(a, b, bytes) == 0; }
+
+static void check_case(int B, int H, int W, int Cin, int C, int K, int P, float rate) {
+    const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P, T = Cin * K * K, N = B * H * W;
+    const size_t n = (size_t)N * C, no = (size_t)B * Ho * Wo * C, nin = (size_t)N * Cin;
+    char what[96];
+    snprintf(what, sizeof what, "B%d H%d W%d Cin%d C%d K%d P%d drop%g", B, H, W, Cin, C, K, P, rate);
+    CHECKF(conv_bn_relu_pool_fits(W, Cin, C, K, P), "%s: fits", what);
+
+    float *in = malloc(nin * sizeof(float)), *kernel = malloc((size_t)T * C * sizeof(float));
+    float *conv_ref = malloc(n * sizeof(float)), *conv = malloc(n * sizeof(float)), *din = malloc(n * sizeof(float));
+    float *col = malloc(conv2d_col_size(B, H, W, Cin, K) * sizeof(float)), *dout = malloc(no * sizeof(float));
+    float bias[C], gamma[C], beta[C], mm0[C], mv0[C];
+    for (size_t i = 0; i < nin; i++) in[i] = 2.0f * frand() + 0.3f;
+    for (int i = 0; i < T * C; i++) kernel[i] = 0.4f * frand();
+    for (int c = 0; c < C; c++) {
+        bias[c] = 0.1f * frand(), gamma[c] = 1.0f + 0.5f * frand(), beta[c] = 0.3f * frand();
+        mm0[c] = 0.2f * frand(), mv0[c] = 1.0f + 0.5f * frand();
+    }
+    for (size_t i = 0; i < no; i++) dout[i] = frand();
+
+    /* the conv itself */
+    conv2d_forward(conv_ref, col, in, kernel, bias, B, H, W, Cin, C, K);
+    conv_rows_forward(conv, in, kernel, bias, B, H, W, Cin, C, K);
+    const double ec = rel_err(conv, conv_ref, n);
+    CHECKF(ec <= 1e-5, "%s: conv rel err %.3g", what, ec);
+
+    outs f, r;
+    outs_alloc(&f, no, C, T), outs_alloc(&r, no, C, T);
+    run_fused(&f, in, kernel, bias, gamma, beta, mm0, mv0, dout, B, H, W, Cin, C, K, P, rate);
+
+    /* statistics against batchnorm_stats_train of the reference conv output */
+    memcpy(r.mm, mm0, sizeof mm0), memcpy(r.mv, mv0, sizeof mv0);
+    batchnorm_stats_train(r.sc, r.sh, r.mean, r.rstd, r.mm, r.mv, conv_ref, gamma, beta, N, C, 0.99f, 1e-3f);
+    const double es = fmax(fmax(rel_err(f.mean, r.mean, C), rel_err(f.rstd, r.rstd, C)),
+                           fmax(rel_err(f.mm, r.mm, C), rel_err(f.mv, r.mv, C)));
+    CHECKF(es <= 1e-5, "%s: statistics rel err %.3g", what, es);
+
+    /* forward and backward against bn_relu_pool on the fused conv's values, with the fused scale/shift */
+    const uint8_t *mk = rate > 0.0f ? f.mask : NULL;
+    if (rate > 0.0f)
+        bn_relu_pool_dropout_forward(r.drop, r.mask, r.pool, r.am, r.xsel, conv, f.sc, f.sh, B, H, W, C, P, rate, 42, 7,
+                                     0);
+    else
+        bn_relu_pool_forward(r.pool, r.am, r.xsel, conv, f.sc, f.sh, B, H, W, C, P);
+    CHECKF(same(f.pool, r.pool, no * sizeof(float)) && same(f.am, r.am, no * sizeof(int32_t)) &&
+               same(f.xsel, r.xsel, no * sizeof(float)),
+           "%s: pooled output, argmax, xsel identical", what);
+    if (rate > 0.0f)
+        CHECKF(same(f.drop, r.drop, no * sizeof(float)) && same(f.mask, r.mask, no), "%s: dropout identical", what);
+    for (int i = 0; i < T * C; i++) r.dk[i] = 0.125f;
+    for (int c = 0; c < C; c++) r.db[c] = -0.25f, r.dg[c] = 0.25f, r.dbe[c] = -0.5f;
+    bn_relu_pool_backward(din, r.dg, r.dbe, dout, mk, rate, f.pool, f.am, f.xsel, conv, f.mean, f.rstd, gamma, B, H, W,
+                          C, P);
+    conv2d_backward(NULL, r.dk, r.db, col, din, in, kernel, B, H, W, Cin, C, K);
+    CHECKF(same(f.dg, r.dg, C * sizeof(float)) && same(f.dbe, r.dbe, C * sizeof(float)),
+           "%s: dgamma, dbeta identical", what);
+    const double ek = rel_err(f.dk, r.dk, (size_t)T * C);
+    CHECKF(ek <= 1e-5, "%s: dkernel rel err %.3g", what, ek);
+    /* A conv bias before a training-mode BN gets a zero gradient in exact arithmetic (BN takes
+     * the mean out), so dbias is a sum of terms that cancel: compare it against the terms' mass. */
+    double eb = 0.0;
+    for (int c = 0; c < C; c++) {
+        double mass = 0.0;
+        for (int i = 0; i < N; i++) mass += fabs(din[(size_t)i * C + c]);
+        const double e = fabs((double)f.db[c] - r.db[c]) / (mass > 0.0 ? mass : 1.0);
+        if (e > eb) eb = e;
+    }
+    CHECKF(eb <= 1e-6, "%s: dbias error %.3g of the summed terms' mass", what, eb);
+
+    /* the thread count changes nothing */
+    outs f1;
+    outs_alloc(&f1, no, C, T);
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(threads == 1 ? 2 : 1);
+    run_fused(&f1, in, kernel, bias, gamma, beta, mm0, mv0, dout, B, H, W, Cin, C, K, P, rate);
+    omp_set_num_threads(threads);
+    CHECKF(same(f1.pool, f.pool, no * sizeof(float)) && same(f1.sc, f.sc, C * sizeof(float)) &&
+               same(f1.mv, f.mv, C * sizeof(float)) && same(f1.dk, f.dk, (size_t)T * C * sizeof(float)) &&
+               same(f1.db, f.db, C * sizeof(float)) && same(f1.dg, f.dg, C * sizeof(float)),
+           "%s: 1 and 2 threads bit-identical", what);
+
+    outs_free(&f), outs_free(&r), outs_free(&f1);
+    free(in), free(kernel), free(conv_ref), free(conv), free(din), free(col), free(dout);
+}
+
+int main(void) {
+    CHECK(!conv_bn_relu_pool_fits(130, 64, 64, 3, 2)); /* a 576-tap conv is not this layer's */
+    CHECK(!conv_bn_relu_pool_fits(130, 1, 64, 9, 2));  /* 81 taps */
+    CHECK(conv_bn_relu_pool_fits(130, 1, 64, 3, 2));
+    for (int d = 0; d < 2; d++) {
+        const float rate = d ? 0.2f : 0.0f;
+        check_case(4, 40, 130, 1, 64, 3, 2, rate); /* the reference network's block 1 */
+        check_case(3, 7, 9, 1, 16, 3, 2, rate);
+        check_case(2, 8, 10, 1, 32, 3, 3, rate);
+        check_case(2, 9, 11, 1, 80, 3, 2, rate);
+        check_case(1, 6, 7, 1, 48, 5, 2, rate);
+        check_case(2, 6, 7, 2, 20, 3, 2, rate);
+        check_case(1, 1, 1, 1, 16, 3, 2, rate);
+    }
+    return check_finish("layers_first_block");
+}
