@@ -67,13 +67,34 @@ static void pad_strip(float *strip, const float *in, int b, int y0, int n, int H
     }
 }
 
-/* tile rows [0, n) x channels [cb, cb + 16 NV) from the strip. */
+/* tile rows [0, n) x channels [cb, cb + 16 NV) from the strip, two positions at a time: each
+ * accumulator is a chain of K*K dependent adds, so two positions' 2 NV chains keep the adder busy
+ * where one position's NV chains would wait on its latency. */
 static inline __attribute__((always_inline)) void conv1_chunk(float *tile, const float *strip, const float *kernel,
                                                               const float *bias, int n, int W, int C, int K, int cb,
                                                               const int NV) {
     const int Wp = W + K - 1;
-    for (int r = 0; r < n; r++)
-        for (int x = 0; x < W; x++) {
+    for (int r = 0; r < n; r++) {
+        int x = 0;
+        for (; x + 2 <= W; x += 2) {
+            v16 a0[4], a1[4];
+            for (int j = 0; j < NV; j++) a0[j] = a1[j] = V16(bias + cb + 16 * j);
+            for (int ky = 0; ky < K; ky++) {
+                const float *sr = strip + (size_t)(r + ky) * Wp + x;
+                for (int kx = 0; kx < K; kx++) {
+                    const float v0 = sr[kx], v1 = sr[kx + 1];
+                    const float *wk = kernel + (size_t)(ky * K + kx) * C + cb;
+                    for (int j = 0; j < NV; j++) {
+                        const v16 w = V16(wk + 16 * j);
+                        a0[j] += v0 * w;
+                        a1[j] += v1 * w;
+                    }
+                }
+            }
+            float *o = tile + ((size_t)r * W + x) * C + cb;
+            for (int j = 0; j < NV; j++) memcpy(o + 16 * j, &a0[j], sizeof a0[j]), memcpy(o + C + 16 * j, &a1[j], sizeof a1[j]);
+        }
+        for (; x < W; x++) {
             v16 acc[4];
             for (int j = 0; j < NV; j++) acc[j] = V16(bias + cb + 16 * j);
             for (int ky = 0; ky < K; ky++) {
@@ -87,6 +108,7 @@ static inline __attribute__((always_inline)) void conv1_chunk(float *tile, const
             float *o = tile + ((size_t)r * W + x) * C + cb;
             for (int j = 0; j < NV; j++) memcpy(o + 16 * j, &acc[j], sizeof acc[j]);
         }
+    }
 }
 
 /* dacc (T + 1, C): dacc[t] += sum over positions of patch[t] dtile, dacc[T] += sum dtile, for the
@@ -145,7 +167,8 @@ static void conv_rows(float *tile, float *strip, const float *in, const float *k
         pad_strip(strip, in, b, y0, n, H, W, K);
         for (int cb = 0; cb < C; cb += 64) {
             const int nv = (C - cb) / 16 < 4 ? (C - cb) / 16 : 4;
-            if (nv == 4) conv1_chunk(tile, strip, kernel, bias, n, W, C, K, cb, 4);
+            if (nv == 4 && K == 3) conv1_chunk(tile, strip, kernel, bias, n, W, C, 3, cb, 4); /* the reference */
+            else if (nv == 4) conv1_chunk(tile, strip, kernel, bias, n, W, C, K, cb, 4);
             else if (nv == 3) conv1_chunk(tile, strip, kernel, bias, n, W, C, K, cb, 3);
             else if (nv == 2) conv1_chunk(tile, strip, kernel, bias, n, W, C, K, cb, 2);
             else conv1_chunk(tile, strip, kernel, bias, n, W, C, K, cb, 1);
@@ -168,7 +191,8 @@ static void dconv_rows(float *dacc, const float *dtile, const float *strip, cons
     if (vector_path(Cin, C, K)) {
         for (int cb = 0; cb < C; cb += 64) {
             const int nv = (C - cb) / 16 < 4 ? (C - cb) / 16 : 4;
-            if (nv == 4) dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 4);
+            if (nv == 4 && K == 3) dconv1_chunk(dacc, dtile, strip, n, W, C, 3, cb, 4); /* the reference */
+            else if (nv == 4) dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 4);
             else if (nv == 3) dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 3);
             else if (nv == 2) dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 2);
             else dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 1);
