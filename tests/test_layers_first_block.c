@@ -8,7 +8,7 @@
  * - dkernel equals conv2d_backward's of bn_relu_pool_backward's din (rel 1e-5), dbias (zero in
  *   exact arithmetic) to 1e-6 of the mass of the terms it sums;
  * - results are bit-identical for 1 and 2 threads.
- * Shapes: the network's block 1 (40x130, 64 filters), odd sizes (clipped windows), P = 3,
+ * An input with a mean 20x its spread checks the statistics for cancellation. Shapes: the network's block 1 (40x130, 64 filters), odd sizes (clipped windows), P = 3,
  * C = 16/32/48/80 (vector chunks of 1-4 registers and a 64+16 split), K = 5, and Cin = 2 and
  * C = 20 (the general, non-vector path). */
 #include <math.h>
@@ -76,18 +76,18 @@ static void run_fused(outs *o, const float *in, const float *kernel, const float
 
 static int same(const void *a, const void *b, size_t bytes) { return memcmp(a, b, bytes) == 0; }
 
-static void check_case(int B, int H, int W, int Cin, int C, int K, int P, float rate) {
+static void check_case(int B, int H, int W, int Cin, int C, int K, int P, float rate, float offset) {
     const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P, T = Cin * K * K, N = B * H * W;
     const size_t n = (size_t)N * C, no = (size_t)B * Ho * Wo * C, nin = (size_t)N * Cin;
     char what[96];
-    snprintf(what, sizeof what, "B%d H%d W%d Cin%d C%d K%d P%d drop%g", B, H, W, Cin, C, K, P, rate);
+    snprintf(what, sizeof what, "B%d H%d W%d Cin%d C%d K%d P%d drop%g off%g", B, H, W, Cin, C, K, P, rate, offset);
     CHECKF(conv_bn_relu_pool_fits(W, Cin, C, K, P), "%s: fits", what);
 
     float *in = malloc(nin * sizeof(float)), *kernel = malloc((size_t)T * C * sizeof(float));
     float *conv_ref = malloc(n * sizeof(float)), *conv = malloc(n * sizeof(float)), *din = malloc(n * sizeof(float));
     float *col = malloc(conv2d_col_size(B, H, W, Cin, K) * sizeof(float)), *dout = malloc(no * sizeof(float));
     float bias[C], gamma[C], beta[C], mm0[C], mv0[C];
-    for (size_t i = 0; i < nin; i++) in[i] = 2.0f * frand() + 0.3f;
+    for (size_t i = 0; i < nin; i++) in[i] = 2.0f * frand() + offset;
     for (int i = 0; i < T * C; i++) kernel[i] = 0.4f * frand();
     for (int c = 0; c < C; c++) {
         bias[c] = 0.1f * frand(), gamma[c] = 1.0f + 0.5f * frand(), beta[c] = 0.3f * frand();
@@ -166,13 +166,14 @@ int main(void) {
     CHECK(conv_bn_relu_pool_fits(130, 1, 64, 3, 2));
     for (int d = 0; d < 2; d++) {
         const float rate = d ? 0.2f : 0.0f;
-        check_case(4, 40, 130, 1, 64, 3, 2, rate); /* the reference network's block 1 */
-        check_case(3, 7, 9, 1, 16, 3, 2, rate);
-        check_case(2, 8, 10, 1, 32, 3, 3, rate);
-        check_case(2, 9, 11, 1, 80, 3, 2, rate);
-        check_case(1, 6, 7, 1, 48, 5, 2, rate);
-        check_case(2, 6, 7, 2, 20, 3, 2, rate);
-        check_case(1, 1, 1, 1, 16, 3, 2, rate);
+        check_case(4, 40, 130, 1, 64, 3, 2, rate, 0.3f); /* the reference network's block 1 */
+        check_case(3, 7, 9, 1, 16, 3, 2, rate, 0.3f);
+        check_case(2, 8, 10, 1, 32, 3, 3, rate, 0.3f);
+        check_case(2, 9, 11, 1, 80, 3, 2, rate, 0.3f);
+        check_case(1, 6, 7, 1, 48, 5, 2, rate, 0.3f);
+        check_case(2, 6, 7, 2, 20, 3, 2, rate, 0.3f);
+        check_case(1, 1, 1, 1, 16, 3, 2, rate, 0.3f);
+        check_case(2, 12, 20, 1, 64, 3, 2, rate, 40.0f); /* input mean >> std: the statistics must not cancel */
     }
     return check_finish("layers_first_block");
 }

@@ -47,22 +47,24 @@ void batchnorm_stats_train(float *scale, float *shift_out, float *mean, float *r
             }
         }
     }
-    double s[C], q[C];
+    double bmean[C], bvar[C];
     for (int c = 0; c < C; c++) {
-        s[c] = q[c] = 0.0;
-        for (int gi = 0; gi < G; gi++) s[c] += part[gi][0][c], q[c] += part[gi][1][c];
+        double s = 0.0, q = 0.0;
+        for (int gi = 0; gi < G; gi++) s += part[gi][0][c], q += part[gi][1][c];
+        const double md = s / N;
+        bmean[c] = md + shift[c];
+        bvar[c] = q / N - md * md;
     }
-    batchnorm_stats_finish(sc, sh, mean, rstd, moving_mean, moving_var, s, q, shift, gamma, beta, N, C, momentum, eps);
+    batchnorm_stats_finish(sc, sh, mean, rstd, moving_mean, moving_var, bmean, bvar, gamma, beta, N, C, momentum, eps);
 }
 
 void batchnorm_stats_finish(float *scale, float *shift_out, float *mean, float *rstd, float *moving_mean,
-                            float *moving_var, const double *sum_d, const double *sum_d2, const float *shift,
-                            const float *gamma, const float *beta, int N, int C, float momentum, float eps) {
+                            float *moving_var, const double *batch_mean, const double *batch_var, const float *gamma,
+                            const float *beta, int N, int C, float momentum, float eps) {
     const double one_m = keras_one_minus(momentum);
     for (int c = 0; c < C; c++) {
-        const double md = sum_d[c] / N, m = md + shift[c];
-        double var = sum_d2[c] / N - md * md;
-        if (var < 0.0) var = 0.0;
+        const double m = batch_mean[c];
+        const double var = batch_var[c] > 0.0 ? batch_var[c] : 0.0; /* rounding can take a zero variance below 0 */
         const double rs = 1.0 / sqrt(var + (double)eps);
         mean[c] = (float)m;
         rstd[c] = (float)rs;

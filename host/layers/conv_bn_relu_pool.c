@@ -229,12 +229,84 @@ void conv_rows_forward(float *out, const float *in, const float *kernel, const f
         }
 }
 
+/* Batch statistics of the conv output from the input's patch moments (one input channel, the
+ * vector path): the conv is linear, x_c = bias_c + sum_t w_tc p_t, so over the N positions
+ *   mean_c = bias_c + sum_t w_tc E[p_t],   var_c = sum_tu w_tc Cov(p_t, p_u) w_uc,
+ * and the T x T patch covariance comes from dot products of shifted input rows: K K (K K + 1) / 2
+ * of W terms per image row instead of recomputing C outputs per position. All in double, the
+ * input shifted by in[0] first (covariances do not change; the products stay free of
+ * cancellation when the input has a large mean). These are the statistics of the exact conv
+ * output; the stored-tensor path takes them of its float-rounded values (rel ~1e-7 apart). */
+static void conv1_moments(double *bmean, double *bvar, const float *in, const float *kernel, const float *bias, int B,
+                          int H, int W, int C, int K) {
+    const int T = K * K, Wp = W + K - 1, R = B * H, G = R < CBRP_GROUPS ? R : CBRP_GROUPS;
+    const double s0 = in[0];
+    double part[G][T + T * T];
+#pragma omp parallel for schedule(static)
+    for (int gi = 0; gi < G; gi++) {
+        double *S = part[gi], *M = part[gi] + T;
+        memset(part[gi], 0, sizeof(double) * (size_t)(T + T * T));
+        float strip[strip_size(1, W, K)];
+        double d[strip_size(1, W, K)];
+        for (int r = (int)((long long)R * gi / G); r < (int)((long long)R * (gi + 1) / G); r++) {
+            pad_strip(strip, in, r / H, r % H, 1, H, W, K);
+            for (size_t i = 0; i < strip_size(1, W, K); i++) d[i] = (double)strip[i] - s0;
+            for (int t = 0; t < T; t++) {
+                const double *pt = d + (size_t)(t / K) * Wp + t % K;
+                double st = 0.0;
+#pragma omp simd reduction(+ : st)
+                for (int x = 0; x < W; x++) st += pt[x];
+                S[t] += st;
+                for (int u = t; u < T; u++) {
+                    const double *pu = d + (size_t)(u / K) * Wp + u % K;
+                    double m = 0.0;
+#pragma omp simd reduction(+ : m)
+                    for (int x = 0; x < W; x++) m += pt[x] * pu[x];
+                    M[t * T + u] += m;
+                }
+            }
+        }
+    }
+    const double N = (double)B * H * W;
+    double mp[T], cov[T][T]; /* E[p - s0], Cov(p) */
+    for (int t = 0; t < T; t++) {
+        double st = 0.0;
+        for (int gi = 0; gi < G; gi++) st += part[gi][t];
+        mp[t] = st / N;
+    }
+    for (int t = 0; t < T; t++)
+        for (int u = t; u < T; u++) {
+            double m = 0.0;
+            for (int gi = 0; gi < G; gi++) m += part[gi][T + t * T + u];
+            cov[t][u] = cov[u][t] = m / N - mp[t] * mp[u];
+        }
+    for (int c = 0; c < C; c++) {
+        double mean = bias[c], var = 0.0;
+        for (int t = 0; t < T; t++) {
+            const double wt = kernel[(size_t)t * C + c];
+            mean += wt * (mp[t] + s0);
+            double row = 0.0;
+            for (int u = 0; u < T; u++) row += cov[t][u] * (double)kernel[(size_t)u * C + c];
+            var += wt * row;
+        }
+        bmean[c] = mean;
+        bvar[c] = var;
+    }
+}
+
 void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
                          float *moving_var, const float *in, const float *kernel, const float *bias,
                          const float *gamma, const float *beta, int B, int H, int W, int Cin, int C, int K,
                          float momentum, float eps) {
     SER_ASSERT(B >= 1 && H >= 1 && W >= 1 && conv_bn_relu_pool_fits(W, Cin, C, K, 1));
-    /* the per-channel shift of batchnorm_stats_train: the conv output at row 0 */
+    double bmean[C], bvar[C];
+    if (vector_path(Cin, C, K)) {
+        conv1_moments(bmean, bvar, in, kernel, bias, B, H, W, C, K);
+        batchnorm_stats_finish(scale, shift, mean, rstd, moving_mean, moving_var, bmean, bvar, gamma, beta, B * H * W,
+                               C, momentum, eps);
+        return;
+    }
+    /* the general path: recompute each row and sum it as batchnorm_stats_train does (d = x - x[0]) */
     float x0[C];
     {
         float patch[CBRP_MAX_TAPS];
@@ -261,12 +333,15 @@ void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, f
             }
         }
     }
-    double s[C], q[C];
+    const int N = B * H * W;
     for (int c = 0; c < C; c++) {
-        s[c] = q[c] = 0.0;
-        for (int gi = 0; gi < G; gi++) s[c] += part[gi][0][c], q[c] += part[gi][1][c];
+        double s = 0.0, q = 0.0;
+        for (int gi = 0; gi < G; gi++) s += part[gi][0][c], q += part[gi][1][c];
+        const double md = s / N;
+        bmean[c] = md + x0[c];
+        bvar[c] = q / N - md * md;
     }
-    batchnorm_stats_finish(scale, shift, mean, rstd, moving_mean, moving_var, s, q, x0, gamma, beta, B * H * W, C,
+    batchnorm_stats_finish(scale, shift, mean, rstd, moving_mean, moving_var, bmean, bvar, gamma, beta, N, C,
                            momentum, eps);
 }
 

@@ -52,12 +52,11 @@ void batchnorm_stats_train(float *scale, float *shift, float *mean, float *rstd,
                            float momentum, float eps);
 void batchnorm_affine_infer(float *scale, float *shift, const float *gamma, const float *beta,
                             const float *moving_mean, const float *moving_var, int C, float eps);
-/* The end of batchnorm_stats_train for a caller that summed the N rows itself: sum_d, sum_d2 (C)
- * are the sums of d = x - shift and of d^2 in double, shift (C) any per-channel value near the
- * data (batchnorm_stats_train takes row 0) that keeps E[d^2] - E[d]^2 free of cancellation. */
+/* The end of batchnorm_stats_train for a caller that has the batch statistics of its N rows
+ * itself: batch_mean, batch_var (C, biased variance) in double. */
 void batchnorm_stats_finish(float *scale, float *shift_out, float *mean, float *rstd, float *moving_mean,
-                            float *moving_var, const double *sum_d, const double *sum_d2, const float *shift,
-                            const float *gamma, const float *beta, int N, int C, float momentum, float eps);
+                            float *moving_var, const double *batch_mean, const double *batch_var, const float *gamma,
+                            const float *beta, int N, int C, float momentum, float eps);
 
 /* ---- ReLU (in place allowed: out == in) ---- */
 void relu_forward(float *out, const float *in, size_t n);
