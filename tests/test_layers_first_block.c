@@ -19,24 +19,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "float_test.h"
 #include "layers/layers.h"
 
 static uint64_t rng_state = 0x243f6a8885a308d3ULL;
-static float frand(void) { /* uniform in [-1, 1) */
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)((rng_state >> 40) * 0x1p-24 * 2.0 - 1.0);
-}
-
-/* max |a - b| / max |b| */
-static double rel_err(const float *a, const float *b, size_t n) {
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = fabs((double)a[i] - b[i]);
-        if (d > num || d != d) num = d != d ? INFINITY : d;
-        if (fabs(b[i]) > den) den = fabs(b[i]);
-    }
-    return num / (den > 0.0 ? den : 1.0);
-}
+static float frand(void) { return test_frand(&rng_state); }
+#define rel_err test_rel_err
 
 typedef struct outs {
     float *pool, *xsel, *drop, *dk, *db, *dg, *dbe, *mean, *rstd, *mm, *mv, *sc, *sh;

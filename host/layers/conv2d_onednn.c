@@ -359,6 +359,15 @@ static float *part_buffer(size_t n) {
     return part.buf;
 }
 
+/* Inside the split's region: the calling thread's samples [*b0, *b1) and share of col, and one
+ * thread for the oneDNN calls it makes (this implicit task only: the caller's count is kept). */
+static size_t split_share(int B, size_t col_floats, int *b0, int *b1) {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    *b0 = (int)((long long)B * t / n), *b1 = (int)((long long)B * (t + 1) / n);
+    omp_set_num_threads(1);
+    return col_floats / (size_t)n;
+}
+
 int conv2d_onednn_forward(float *out, float *col, size_t col_floats, const float *in, const float *kernel,
                           const float *bias, int B, int H, int W, int Cin, int Cout, int K) {
     if (!conv2d_onednn_enabled()) return 0;
@@ -367,11 +376,9 @@ int conv2d_onednn_forward(float *out, float *col, size_t col_floats, const float
     int ok = 1;
 #pragma omp parallel num_threads(T) reduction(&& : ok)
     {
-        const int t = omp_get_thread_num(), n = omp_get_num_threads();
-        const int b0 = (int)((long long)B * t / n), b1 = (int)((long long)B * (t + 1) / n);
-        const size_t share = col_floats / (size_t)n;
-        omp_set_num_threads(1);
-        ok = forward_whole(out + (size_t)b0 * H * W * Cout, col + share * t, share, in + (size_t)b0 * H * W * Cin,
+        int b0, b1;
+        const size_t share = split_share(B, col_floats, &b0, &b1);
+        ok = forward_whole(out + (size_t)b0 * H * W * Cout, col + share * omp_get_thread_num(), share, in + (size_t)b0 * H * W * Cin,
                            kernel, bias, b1 - b0, H, W, Cin, Cout, K);
     }
     return ok;
@@ -388,10 +395,9 @@ int conv2d_onednn_backward(float *din, float *dkernel, float *dbias, float *col,
     int ok = 1;
 #pragma omp parallel num_threads(T) reduction(&& : ok)
     {
-        const int t = omp_get_thread_num(), n = omp_get_num_threads();
-        const int b0 = (int)((long long)B * t / n), b1 = (int)((long long)B * (t + 1) / n);
-        const size_t share = col_floats / (size_t)n;
-        omp_set_num_threads(1);
+        const int t = omp_get_thread_num();
+        int b0, b1;
+        const size_t share = split_share(B, col_floats, &b0, &b1);
         float *p = part_buffer(nk + (size_t)Cout);
         parts[t] = p;
         if (p) {
@@ -402,7 +408,7 @@ int conv2d_onednn_backward(float *din, float *dkernel, float *dbias, float *col,
         } else {
             ok = 0;
         }
-        if (t == 0 && n != T) ok = 0; /* a smaller team than asked: parts[] would have holes */
+        if (t == 0 && omp_get_num_threads() != T) ok = 0; /* a smaller team than asked: parts[] has holes */
     }
     if (!ok) return 0;
     for (int t = 0; t < T; t++) {

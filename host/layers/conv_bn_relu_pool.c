@@ -8,8 +8,10 @@
  * step for 6 MFLOP of arithmetic a clip, which made block 1 a third of the epoch. Recomputing a
  * conv row costs 9 multiply-adds per element from an input row that sits in L1, so each pass
  * here recomputes the rows it needs into a per-thread tile (P rows, (P, W, C) floats) and never
- * touches a (B,H,W,C) buffer: forward = statistics pass + apply pass, backward = one pass that
- * recomputes, forms the BN input gradient in the tile and folds it straight into dkernel/dbias.
+ * touches a (B,H,W,C) buffer. Forward: the batch statistics come from the input's patch moments
+ * (the conv is linear; no conv at all), then one pass recomputes, normalises, pools and drops
+ * out. Backward: one pass that recomputes, forms the BN input gradient in the tile and folds it
+ * straight into dkernel/dbias.
  *
  * The conv is the same function as conv2d_forward (stride 1, "same", kernel (K,K,Cin,C)):
  * out = bias + sum over taps (ky, kx, ci) of in * kernel, taps in that order, the padding
@@ -56,14 +58,15 @@ static inline void conv_patch(float *patch, const float *in, int b, int y, int x
 typedef float v16 __attribute__((vector_size(64), aligned(4))); /* aligned(4): loads/stores may be unaligned */
 #define V16(p) (*(const v16 *)(const void *)(p))
 
-/* strip (n + K - 1, W + K - 1): input rows y0 - p .. y0 + n - 1 + p of image b, zero outside. */
-static void pad_strip(float *strip, const float *in, int b, int y0, int n, int H, int W, int K) {
-    const int p = K / 2, Wp = W + K - 1;
+/* strip (n + K - 1, W + K - 1, Cin): input rows y0 - p .. y0 + n - 1 + p of image b, zero outside. */
+static void pad_strip(float *strip, const float *in, int b, int y0, int n, int H, int W, int Cin, int K) {
+    const int p = K / 2;
+    const size_t row = (size_t)(W + K - 1) * Cin;
     for (int r = 0; r < n + K - 1; r++) {
-        float *dst = strip + (size_t)r * Wp;
+        float *dst = strip + (size_t)r * row;
         const int iy = y0 - p + r;
-        memset(dst, 0, (size_t)Wp * sizeof *dst);
-        if (iy >= 0 && iy < H) memcpy(dst + p, in + ((size_t)b * H + iy) * W, (size_t)W * sizeof *dst);
+        memset(dst, 0, row * sizeof *dst);
+        if (iy >= 0 && iy < H) memcpy(dst + (size_t)p * Cin, in + ((size_t)b * H + iy) * W * Cin, (size_t)W * Cin * sizeof *dst);
     }
 }
 
@@ -164,7 +167,7 @@ static void conv_rows(float *tile, float *strip, const float *in, const float *k
                       int y0, int y1, int H, int W, int Cin, int C, int K) {
     const int n = y1 - y0;
     if (vector_path(Cin, C, K)) {
-        pad_strip(strip, in, b, y0, n, H, W, K);
+        pad_strip(strip, in, b, y0, n, H, W, 1, K);
         for (int cb = 0; cb < C; cb += 64) {
             const int nv = (C - cb) / 16 < 4 ? (C - cb) / 16 : 4;
             if (nv == 4 && K == 3) conv1_chunk(tile, strip, kernel, bias, n, W, C, 3, cb, 4); /* the reference */
@@ -215,7 +218,7 @@ static void dconv_rows(float *dacc, const float *dtile, const float *strip, cons
         }
 }
 
-/* Floats of the strip for n rows. */
+/* Floats of the strip for n rows (one input channel; Cin times that for Cin). */
 static size_t strip_size(int n, int W, int K) { return (size_t)(n + K - 1) * (W + K - 1); }
 
 void conv_rows_forward(float *out, const float *in, const float *kernel, const float *bias, int B, int H, int W,
@@ -229,39 +232,45 @@ void conv_rows_forward(float *out, const float *in, const float *kernel, const f
         }
 }
 
-/* Batch statistics of the conv output from the input's patch moments (one input channel, the
- * vector path): the conv is linear, x_c = bias_c + sum_t w_tc p_t, so over the N positions
+/* Batch statistics of the conv output from the input's patch moments: the conv is linear,
+ * x_c = bias_c + sum_t w_tc p_t, so over the N positions
  *   mean_c = bias_c + sum_t w_tc E[p_t],   var_c = sum_tu w_tc Cov(p_t, p_u) w_uc,
- * and the T x T patch covariance comes from dot products of shifted input rows: K K (K K + 1) / 2
- * of W terms per image row instead of recomputing C outputs per position. All in double, the
- * input shifted by in[0] first (covariances do not change; the products stay free of
- * cancellation when the input has a large mean). These are the statistics of the exact conv
- * output; the stored-tensor path takes them of its float-rounded values (rel ~1e-7 apart). */
-static void conv1_moments(double *bmean, double *bvar, const float *in, const float *kernel, const float *bias, int B,
-                          int H, int W, int C, int K) {
-    const int T = K * K, Wp = W + K - 1, R = B * H, G = R < CBRP_GROUPS ? R : CBRP_GROUPS;
+ * and the T x T patch covariance (T = K K Cin <= 64) comes from dot products of shifted input
+ * rows: T (T + 1) / 2 of W terms per image row, instead of recomputing C outputs of T terms per
+ * position (and summing them). All in double, the input shifted by in[0] first (covariances do
+ * not change; the products stay free of cancellation when the input has a large mean). These
+ * are the statistics of the exact conv output; the stored-tensor path takes them of its
+ * float-rounded values (rel ~1e-7 apart). Rows in fixed groups: thread-count independent. */
+void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
+                         float *moving_var, const float *in, const float *kernel, const float *bias,
+                         const float *gamma, const float *beta, int B, int H, int W, int Cin, int C, int K,
+                         float momentum, float eps) {
+    SER_ASSERT(B >= 1 && H >= 1 && W >= 1 && conv_bn_relu_pool_fits(W, Cin, C, K, 1));
+    const int T = Cin * K * K, R = B * H, G = R < CBRP_GROUPS ? R : CBRP_GROUPS;
+    const size_t ns = strip_size(1, W, K) * Cin, row = (size_t)(W + K - 1) * Cin;
     const double s0 = in[0];
     double part[G][T + T * T];
 #pragma omp parallel for schedule(static)
     for (int gi = 0; gi < G; gi++) {
         double *S = part[gi], *M = part[gi] + T;
         memset(part[gi], 0, sizeof(double) * (size_t)(T + T * T));
-        float strip[strip_size(1, W, K)];
-        double d[strip_size(1, W, K)];
+        float strip[ns];
+        double d[ns];
         for (int r = (int)((long long)R * gi / G); r < (int)((long long)R * (gi + 1) / G); r++) {
-            pad_strip(strip, in, r / H, r % H, 1, H, W, K);
-            for (size_t i = 0; i < strip_size(1, W, K); i++) d[i] = (double)strip[i] - s0;
+            pad_strip(strip, in, r / H, r % H, 1, H, W, Cin, K);
+            for (size_t i = 0; i < ns; i++) d[i] = (double)strip[i] - s0;
+            /* tap t = (ky K + kx) Cin + ci reads d[(ky row) + (x + kx) Cin + ci], x = 0 .. W-1 */
             for (int t = 0; t < T; t++) {
-                const double *pt = d + (size_t)(t / K) * Wp + t % K;
+                const double *pt = d + (size_t)(t / Cin / K) * row + (size_t)(t / Cin % K) * Cin + t % Cin;
                 double st = 0.0;
 #pragma omp simd reduction(+ : st)
-                for (int x = 0; x < W; x++) st += pt[x];
+                for (int x = 0; x < W; x++) st += pt[(size_t)x * Cin];
                 S[t] += st;
                 for (int u = t; u < T; u++) {
-                    const double *pu = d + (size_t)(u / K) * Wp + u % K;
+                    const double *pu = d + (size_t)(u / Cin / K) * row + (size_t)(u / Cin % K) * Cin + u % Cin;
                     double m = 0.0;
 #pragma omp simd reduction(+ : m)
-                    for (int x = 0; x < W; x++) m += pt[x] * pu[x];
+                    for (int x = 0; x < W; x++) m += pt[(size_t)x * Cin] * pu[(size_t)x * Cin];
                     M[t * T + u] += m;
                 }
             }
@@ -280,68 +289,20 @@ static void conv1_moments(double *bmean, double *bvar, const float *in, const fl
             for (int gi = 0; gi < G; gi++) m += part[gi][T + t * T + u];
             cov[t][u] = cov[u][t] = m / N - mp[t] * mp[u];
         }
+    double bmean[C], bvar[C];
     for (int c = 0; c < C; c++) {
-        double mean = bias[c], var = 0.0;
+        double mu = bias[c], var = 0.0;
         for (int t = 0; t < T; t++) {
             const double wt = kernel[(size_t)t * C + c];
-            mean += wt * (mp[t] + s0);
-            double row = 0.0;
-            for (int u = 0; u < T; u++) row += cov[t][u] * (double)kernel[(size_t)u * C + c];
-            var += wt * row;
+            mu += wt * (mp[t] + s0);
+            double acc = 0.0;
+            for (int u = 0; u < T; u++) acc += cov[t][u] * (double)kernel[(size_t)u * C + c];
+            var += wt * acc;
         }
-        bmean[c] = mean;
+        bmean[c] = mu;
         bvar[c] = var;
     }
-}
-
-void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
-                         float *moving_var, const float *in, const float *kernel, const float *bias,
-                         const float *gamma, const float *beta, int B, int H, int W, int Cin, int C, int K,
-                         float momentum, float eps) {
-    SER_ASSERT(B >= 1 && H >= 1 && W >= 1 && conv_bn_relu_pool_fits(W, Cin, C, K, 1));
-    double bmean[C], bvar[C];
-    if (vector_path(Cin, C, K)) {
-        conv1_moments(bmean, bvar, in, kernel, bias, B, H, W, C, K);
-        batchnorm_stats_finish(scale, shift, mean, rstd, moving_mean, moving_var, bmean, bvar, gamma, beta, B * H * W,
-                               C, momentum, eps);
-        return;
-    }
-    /* the general path: recompute each row and sum it as batchnorm_stats_train does (d = x - x[0]) */
-    float x0[C];
-    {
-        float patch[CBRP_MAX_TAPS];
-        conv_patch(patch, in, 0, 0, 0, H, W, Cin, K);
-        conv_point(x0, patch, kernel, bias, Cin * K * K, C);
-    }
-    const int R = B * H, G = R < CBRP_GROUPS ? R : CBRP_GROUPS; /* image rows (b, y), in groups */
-    double part[G][2][C];
-#pragma omp parallel for schedule(static)
-    for (int gi = 0; gi < G; gi++) {
-        double *s = part[gi][0], *q = part[gi][1];
-        for (int c = 0; c < C; c++) s[c] = q[c] = 0.0;
-        float tile[(size_t)W * C], strip[strip_size(1, W, K)];
-        for (int r = (int)((long long)R * gi / G); r < (int)((long long)R * (gi + 1) / G); r++) {
-            conv_rows(tile, strip, in, kernel, bias, r / H, r % H, r % H + 1, H, W, Cin, C, K);
-            for (int x = 0; x < W; x++) {
-                const float *xv = tile + (size_t)x * C;
-#pragma omp simd
-                for (int c = 0; c < C; c++) {
-                    const double d = (double)xv[c] - (double)x0[c];
-                    s[c] += d;
-                    q[c] += d * d;
-                }
-            }
-        }
-    }
-    const int N = B * H * W;
-    for (int c = 0; c < C; c++) {
-        double s = 0.0, q = 0.0;
-        for (int gi = 0; gi < G; gi++) s += part[gi][0][c], q += part[gi][1][c];
-        const double md = s / N;
-        bmean[c] = md + x0[c];
-        bvar[c] = q / N - md * md;
-    }
-    batchnorm_stats_finish(scale, shift, mean, rstd, moving_mean, moving_var, bmean, bvar, gamma, beta, N, C,
+    batchnorm_stats_finish(scale, shift, mean, rstd, moving_mean, moving_var, bmean, bvar, gamma, beta, B * H * W, C,
                            momentum, eps);
 }
 

@@ -95,8 +95,8 @@ void bn_relu_pool_backward(float *din /* (B,H,W,C) or NULL */, float *dgamma, fl
  * rows it needs. Same results as conv2d_forward -> batchnorm_stats_train -> bn_relu_pool_*
  * forward, and bn_relu_pool_backward -> conv2d_backward, to float rounding.
  * fits: whether a shape qualifies. conv_rows_forward: the conv alone, as these functions compute
- * it (the activation a backend reports for the block). conv_bn_stats_train: batchnorm_stats_train
- * of the conv output. forward: drop == NULL for no dropout; else as bn_relu_pool_dropout_forward.
+ * it (the activation a backend reports for the block). conv_bn_stats_train: what batchnorm_stats_train
+ * gives for the conv output, from the input's patch moments (no conv). forward: drop == NULL for no dropout; else as bn_relu_pool_dropout_forward.
  * backward: dgamma, dbeta, dkernel, dbias accumulated (the L2 term is the caller's); no din (the
  * block's input is the network's). ---- */
 int conv_bn_relu_pool_fits(int W, int Cin, int C, int K, int P);
