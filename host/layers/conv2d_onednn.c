@@ -14,8 +14,8 @@
  *
  * Determinism: with a fixed thread count every primitive here sums each output in a fixed order
  * (no atomics on the CPU engine); tests/test_layers_cnn.c checks repeated calls bit for bit. A
- * different thread count may round differently (the weight gradient is summed per thread's
- * share of the batch, "batch split" below), unlike the fallback in conv2d.c.
+ * different thread count may round differently (the backward-weights reduction splits the
+ * batch among the threads), unlike the fallback in conv2d.c.
  *
  * Threads: oneDNN's Debian build uses OpenMP (libgomp), the same pool as ser's own loops;
  * OpenBLAS's pool is kept at one thread by the caller. */
@@ -267,9 +267,8 @@ static dnnl_memory_t weights_for(conv_entry *e, dnnl_primitive_t to, dnnl_memory
     return m;
 }
 
-/* The whole batch with the calling thread's primitives (configured for omp_get_max_threads()). */
-static int forward_whole(float *out, float *col, size_t col_floats, const float *in, const float *kernel,
-                         const float *bias, int B, int H, int W, int Cin, int Cout, int K) {
+int conv2d_onednn_forward(float *out, float *col, size_t col_floats, const float *in, const float *kernel,
+                          const float *bias, int B, int H, int W, int Cin, int Cout, int K) {
     conv_entry *e = entry_get(B, H, W, Cin, Cout, K);
     if (!e) return 0;
     char *scratch = entry_scratch(e, col, col_floats);
@@ -291,9 +290,9 @@ static int forward_whole(float *out, float *col, size_t col_floats, const float 
     return 1;
 }
 
-static int backward_whole(float *din, float *dkernel, float *dbias, float *col, size_t col_floats,
-                          const float *dout, const float *in, const float *kernel, int B, int H, int W, int Cin,
-                          int Cout, int K) {
+int conv2d_onednn_backward(float *din, float *dkernel, float *dbias, float *col, size_t col_floats,
+                           const float *dout, const float *in, const float *kernel, int B, int H, int W, int Cin,
+                           int Cout, int K) {
     conv_entry *e = entry_get(B, H, W, Cin, Cout, K);
     if (!e) return 0;
     char *scratch = entry_scratch(e, col, col_floats);
@@ -328,124 +327,22 @@ static int backward_whole(float *din, float *dkernel, float *dbias, float *col, 
     return 1;
 }
 
-/* ---- batch split: T threads, each with one-thread primitives on its own samples ----------------
- * A 2-thread oneDNN convolution of the reference network's block 2 ran at ~240 GFLOP/s where one
- * thread alone runs at ~175 (its barriers and shared blocking cost the rest; on a shared machine a
- * preempted thread stalls the other at every barrier). So with T threads and B >= T samples,
- * thread t convolves samples [B t / T, B (t + 1) / T) with primitives created for one thread
- * (omp_set_num_threads(1) inside the region: oneDNN sizes its work for that and runs on the
- * calling thread), in its own share of col. The weight and bias gradients come out per thread in
- * a thread-local buffer and are added to dkernel/dbias in thread order after the region: fixed
- * for a fixed T, like every other sum here. A thread without a primitive makes the whole call
- * return 0 with dkernel/dbias untouched (the caller's fallback then does all of it). */
-
-static int split_threads(int B) {
-    const int T = omp_get_max_threads();
-    return T > 1 && B >= T && !omp_in_parallel() ? T : 1;
-}
-
-/* The calling thread's gradient partials: K*K*Cin*Cout + Cout floats, grown on first use. */
-static _Thread_local struct {
-    float *buf;
-    size_t n;
-} part;
-
-static float *part_buffer(size_t n) {
-    if (part.n < n) {
-        free(part.buf);
-        part.buf = malloc(n * sizeof(float));
-        part.n = part.buf ? n : 0;
-    }
-    return part.buf;
-}
-
-/* Inside the split's region: the calling thread's samples [*b0, *b1) and share of col, and one
- * thread for the oneDNN calls it makes (this implicit task only: the caller's count is kept). */
-static size_t split_share(int B, size_t col_floats, int *b0, int *b1) {
-    const int t = omp_get_thread_num(), n = omp_get_num_threads();
-    *b0 = (int)((long long)B * t / n), *b1 = (int)((long long)B * (t + 1) / n);
-    omp_set_num_threads(1);
-    return col_floats / (size_t)n;
-}
-
-int conv2d_onednn_forward(float *out, float *col, size_t col_floats, const float *in, const float *kernel,
-                          const float *bias, int B, int H, int W, int Cin, int Cout, int K) {
-    if (!conv2d_onednn_enabled()) return 0;
-    const int T = split_threads(B);
-    if (T == 1) return forward_whole(out, col, col_floats, in, kernel, bias, B, H, W, Cin, Cout, K);
-    int ok = 1;
-#pragma omp parallel num_threads(T) reduction(&& : ok)
-    {
-        int b0, b1;
-        const size_t share = split_share(B, col_floats, &b0, &b1);
-        ok = forward_whole(out + (size_t)b0 * H * W * Cout, col + share * omp_get_thread_num(), share, in + (size_t)b0 * H * W * Cin,
-                           kernel, bias, b1 - b0, H, W, Cin, Cout, K);
-    }
-    return ok;
-}
-
-int conv2d_onednn_backward(float *din, float *dkernel, float *dbias, float *col, size_t col_floats,
-                           const float *dout, const float *in, const float *kernel, int B, int H, int W, int Cin,
-                           int Cout, int K) {
-    if (!conv2d_onednn_enabled()) return 0;
-    const int T = split_threads(B);
-    if (T == 1) return backward_whole(din, dkernel, dbias, col, col_floats, dout, in, kernel, B, H, W, Cin, Cout, K);
-    const size_t nk = (size_t)K * K * Cin * Cout;
-    float *parts[T];
-    int ok = 1;
-#pragma omp parallel num_threads(T) reduction(&& : ok)
-    {
-        const int t = omp_get_thread_num();
-        int b0, b1;
-        const size_t share = split_share(B, col_floats, &b0, &b1);
-        float *p = part_buffer(nk + (size_t)Cout);
-        parts[t] = p;
-        if (p) {
-            memset(p, 0, (nk + (size_t)Cout) * sizeof *p);
-            ok = backward_whole(din ? din + (size_t)b0 * H * W * Cin : NULL, p, p + nk, col + share * t, share,
-                                dout + (size_t)b0 * H * W * Cout, in + (size_t)b0 * H * W * Cin, kernel, b1 - b0, H,
-                                W, Cin, Cout, K);
-        } else {
-            ok = 0;
-        }
-        if (t == 0 && omp_get_num_threads() != T) ok = 0; /* a smaller team than asked: parts[] has holes */
-    }
-    if (!ok) return 0;
-    for (int t = 0; t < T; t++) {
-        const float *p = parts[t];
-#pragma omp simd
-        for (size_t i = 0; i < nk; i++) dkernel[i] += p[i];
-        if (dbias)
-            for (int c = 0; c < Cout; c++) dbias[c] += p[nk + c];
-    }
-    return 1;
-}
-
 void conv2d_onednn_release(void) {
     for (int i = 0; i < CONV_CACHE_SLOTS; i++) entry_destroy(&tls.slot[i]);
-    free(part.buf);
-    part.buf = NULL, part.n = 0;
     if (tls.stream) dnnl_stream_destroy(tls.stream);
     if (tls.engine) dnnl_engine_destroy(tls.engine);
     tls.stream = NULL, tls.engine = NULL;
 }
 
 const char *conv2d_onednn_impl(int B, int H, int W, int Cin, int Cout, int K) {
-    static _Thread_local char desc[320];
-    const int was = conv2d_onednn_enabled(), T = split_threads(B), threads = omp_get_max_threads();
-    const int b = T > 1 ? B / T : B; /* the first share of a split: one-thread primitives */
+    const int was = conv2d_onednn_enabled();
     conv2d_onednn_enable(1);
-    if (T > 1) omp_set_num_threads(1);
-    (void)entry_get(b, H, W, Cin, Cout, K);
-    const int key[7] = {b, H, W, Cin, Cout, K, omp_get_max_threads()};
-    if (T > 1) omp_set_num_threads(threads);
+    (void)entry_get(B, H, W, Cin, Cout, K);
     conv2d_onednn_enable(was);
-    const char *impl = "none";
+    const int key[7] = {B, H, W, Cin, Cout, K, omp_get_max_threads()};
     for (int i = 0; i < CONV_CACHE_SLOTS; i++)
-        if (memcmp(tls.slot[i].key, key, sizeof key) == 0) impl = tls.slot[i].impl;
-    if (T == 1) return impl;
-    snprintf(desc, sizeof desc, "batch split over %d threads, each %s", T, impl);
-    return desc;
+        if (memcmp(tls.slot[i].key, key, sizeof key) == 0) return tls.slot[i].impl;
+    return "none";
 }
 
 #else /* built without oneDNN: conv2d.c's own implementation does everything */

@@ -241,6 +241,26 @@ void conv_rows_forward(float *out, const float *in, const float *kernel, const f
  * not change; the products stay free of cancellation when the input has a large mean). These
  * are the statistics of the exact conv output; the stored-tensor path takes them of its
  * float-rounded values (rel ~1e-7 apart). Rows in fixed groups: thread-count independent. */
+/* S (T) += the row's tap sums, M (T x T, upper triangle) += its tap products; d: the shifted
+ * strip. Tap t = (ky K + kx) Cin + ci reads d[ky row + (x + kx) Cin + ci], x = 0 .. W-1. */
+static inline __attribute__((always_inline)) void moments_row(double *S, double *M, const double *d, int T, int W,
+                                                              const int Cin, int K, size_t row) {
+    for (int t = 0; t < T; t++) {
+        const double *pt = d + (size_t)(t / Cin / K) * row + (size_t)(t / Cin % K) * Cin + t % Cin;
+        double st = 0.0;
+#pragma omp simd reduction(+ : st)
+        for (int x = 0; x < W; x++) st += pt[(size_t)x * Cin];
+        S[t] += st;
+        for (int u = t; u < T; u++) {
+            const double *pu = d + (size_t)(u / Cin / K) * row + (size_t)(u / Cin % K) * Cin + u % Cin;
+            double m = 0.0;
+#pragma omp simd reduction(+ : m)
+            for (int x = 0; x < W; x++) m += pt[(size_t)x * Cin] * pu[(size_t)x * Cin];
+            M[t * T + u] += m;
+        }
+    }
+}
+
 void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
                          float *moving_var, const float *in, const float *kernel, const float *bias,
                          const float *gamma, const float *beta, int B, int H, int W, int Cin, int C, int K,
@@ -259,21 +279,8 @@ void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, f
         for (int r = (int)((long long)R * gi / G); r < (int)((long long)R * (gi + 1) / G); r++) {
             pad_strip(strip, in, r / H, r % H, 1, H, W, Cin, K);
             for (size_t i = 0; i < ns; i++) d[i] = (double)strip[i] - s0;
-            /* tap t = (ky K + kx) Cin + ci reads d[(ky row) + (x + kx) Cin + ci], x = 0 .. W-1 */
-            for (int t = 0; t < T; t++) {
-                const double *pt = d + (size_t)(t / Cin / K) * row + (size_t)(t / Cin % K) * Cin + t % Cin;
-                double st = 0.0;
-#pragma omp simd reduction(+ : st)
-                for (int x = 0; x < W; x++) st += pt[(size_t)x * Cin];
-                S[t] += st;
-                for (int u = t; u < T; u++) {
-                    const double *pu = d + (size_t)(u / Cin / K) * row + (size_t)(u / Cin % K) * Cin + u % Cin;
-                    double m = 0.0;
-#pragma omp simd reduction(+ : m)
-                    for (int x = 0; x < W; x++) m += pt[(size_t)x * Cin] * pu[(size_t)x * Cin];
-                    M[t * T + u] += m;
-                }
-            }
+            if (Cin == 1) moments_row(S, M, d, T, W, 1, K, row); /* contiguous taps: vector dot products */
+            else moments_row(S, M, d, T, W, Cin, K, row);
         }
     }
     const double N = (double)B * H * W;
