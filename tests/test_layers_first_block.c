@@ -120,7 +120,10 @@ static void check_case(int B, int H, int W, int Cin, int C, int K, int P, float 
     CHECKF(same(f.dg, r.dg, C * sizeof(float)) && same(f.dbe, r.dbe, C * sizeof(float)),
            "%s: dgamma, dbeta identical", what);
     const double ek = rel_err(f.dk, r.dk, (size_t)T * C);
-    CHECKF(ek <= 1e-5, "%s: dkernel rel err %.3g", what, ek);
+    /* with a handful of positions the batch variance is ~0 and rstd ~ 1 / sqrt(eps): the float
+     * rounding of each x - mean (exact x here, the float conv output there) is amplified ~1000x */
+    const double ek_tol = N >= 16 ? 1e-5 : 1e-4;
+    CHECKF(ek <= ek_tol, "%s: dkernel rel err %.3g (tolerance %g)", what, ek, ek_tol);
     /* A conv bias before a training-mode BN gets a zero gradient in exact arithmetic (BN takes
      * the mean out), so dbias is a sum of terms that cancel: compare it against the terms' mass. */
     double eb = 0.0;

@@ -95,7 +95,7 @@ void bn_relu_pool_dropout_forward(float *drop, uint8_t *mask, float *out, int32_
 
 /* The gradient reaching the max of each channel of one pooled position: dout through the
  * dropout (mask) and the ReLU (out > 0), 0 where either blocked it. */
-static inline void brp_pooled_grad(float *gp, const float *g, const uint8_t *mk, float dscale, const float *y, int C) {
+void brp_pooled_grad(float *gp, const float *g, const uint8_t *mk, float dscale, const float *y, int C) {
     if (mk) {
 #pragma omp simd
         for (int c = 0; c < C; c++) gp[c] = mk[c] ? g[c] * dscale : 0.0f;
@@ -161,6 +161,26 @@ void brp_backward_row(float *drows, const float *rows, size_t base, const float 
                     const float g = am[c] == (int32_t)(i + c) ? gp[c] : 0.0f;
                     dx[c] = k[c] * (g - a[c] - (xi[c] - mean[c]) * bb[c]);
                 }
+            }
+    }
+}
+
+void brp_route_row(float *grows, size_t base, const float *dout, const uint8_t *mask, float dscale, const float *out,
+                   const int32_t *argmax, int nrows, int W, int C, int P) {
+    const int Wo = (W + P - 1) / P, px = pool_pad_before(W, P);
+    for (int ox = 0; ox < Wo; ox++) {
+        int x0, x1;
+        pool_window(ox, P, px, W, &x0, &x1);
+        const size_t o = (size_t)ox * C;
+        const int32_t *am = argmax + o;
+        float gp[C];
+        brp_pooled_grad(gp, dout + o, mask ? mask + o : NULL, dscale, out + o, C);
+        for (int y = 0; y < nrows; y++)
+            for (int x = x0; x < x1; x++) {
+                const size_t r = ((size_t)y * W + x) * C, i = base + r;
+                float *g = grows + r;
+#pragma omp simd
+                for (int c = 0; c < C; c++) g[c] = am[c] == (int32_t)(i + c) ? gp[c] : 0.0f;
             }
     }
 }

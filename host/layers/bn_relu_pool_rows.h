@@ -28,4 +28,14 @@ void brp_backward_row(float *drows, const float *rows, size_t base, const float 
                       float dscale, const float *out, const int32_t *argmax, const float *k, const float *a,
                       const float *bb, const float *mean, int nrows, int W, int C, int P);
 
+/* The gradient reaching the max of each channel of one pooled position (C): dout through the
+ * dropout (mask, dscale; mask NULL: none) and the ReLU (out > 0), 0 where either blocked it. */
+void brp_pooled_grad(float *gp, const float *g, const uint8_t *mk, float dscale, const float *y, int C);
+
+/* The gradient reaching the BN output (before BN's own backward) for the image rows of one
+ * pooled row: the pooled gradient (through dropout and ReLU) at each window's argmax, 0 at the
+ * window's other elements; grows like rows (every element written once). */
+void brp_route_row(float *grows, size_t base, const float *dout, const uint8_t *mask, float dscale, const float *out,
+                   const int32_t *argmax, int nrows, int W, int C, int P);
+
 #endif

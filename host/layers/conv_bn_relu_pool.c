@@ -56,7 +56,9 @@ static inline void conv_patch(float *patch, const float *in, int b, int y, int x
  * SSE quadruples elsewhere), 64 channels at a time so the accumulators stay in registers. The
  * input rows are first copied into a zero-padded strip, so no tap needs a bounds test. ---- */
 typedef float v16 __attribute__((vector_size(64), aligned(4))); /* aligned(4): loads/stores may be unaligned */
+typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
 #define V16(p) (*(const v16 *)(const void *)(p))
+#define V16I(p) (*(const v16i *)(const void *)(p))
 
 /* strip (n + K - 1, W + K - 1, Cin): input rows y0 - p .. y0 + n - 1 + p of image b, zero outside. */
 static void pad_strip(float *strip, const float *in, int b, int y0, int n, int H, int W, int Cin, int K) {
@@ -187,11 +189,12 @@ static void conv_rows(float *tile, float *strip, const float *in, const float *k
 }
 
 /* dacc (T + 1, C) += the weight and bias gradients of rows [y0, y1) of image b whose output
- * gradient is dtile; strip as conv_rows left it for these rows. */
-static void dconv_rows(float *dacc, const float *dtile, const float *strip, const float *in, int b, int y0, int y1,
+ * gradient is dtile; strip: strip_size(y1 - y0, W, K) floats of scratch. */
+static void dconv_rows(float *dacc, const float *dtile, float *strip, const float *in, int b, int y0, int y1,
                        int H, int W, int Cin, int C, int K) {
     const int n = y1 - y0, T = Cin * K * K;
     if (vector_path(Cin, C, K)) {
+        pad_strip(strip, in, b, y0, n, H, W, 1, K);
         for (int cb = 0; cb < C; cb += 64) {
             const int nv = (C - cb) / 16 < 4 ? (C - cb) / 16 : 4;
             if (nv == 4 && K == 3) dconv1_chunk(dacc, dtile, strip, n, W, C, 3, cb, 4); /* the reference */
@@ -216,6 +219,37 @@ static void dconv_rows(float *dacc, const float *dtile, const float *strip, cons
 #pragma omp simd
             for (int c = 0; c < C; c++) dacc[(size_t)T * C + c] += dx[c];
         }
+}
+
+/* dacc (T + 1, C) += sum over the positions of one pooled row's window rows of p_t g and of g,
+ * g the routed gradient (brp_route_row's values, formed here in registers: the pooled gradient
+ * gpool (Wo, C) where the position is its window's argmax, else 0). One input channel, C a
+ * multiple of 16; 16 channels at a time with the K*K tap sums in registers. The sums run over
+ * the positions in row order, as dconv1_chunk's would over a tile of g. */
+static inline __attribute__((always_inline)) void dconv1_routed(float *dacc, const float *strip, const float *gpool,
+                                                                const int32_t *argmax, size_t base, int n, int W,
+                                                                int C, const int K, int P) {
+    const int Wp = W + K - 1, px = pool_pad_before(W, P), T = K * K;
+    const v16i iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    for (int cb = 0; cb < C; cb += 16) {
+        v16 s[CBRP_MAX_K * CBRP_MAX_K], sb = (v16){0};
+        for (int t = 0; t < T; t++) s[t] = (v16){0};
+        for (int r = 0; r < n; r++)
+            for (int x = 0; x < W; x++) {
+                const int ox = (x + px) / P;
+                const size_t o = (size_t)ox * C + cb;
+                const v16i idx = (v16i){0} + (int32_t)(base + ((size_t)r * W + x) * C + cb) + iota;
+                const v16i hit = V16I(argmax + o) == idx; /* -1 where this position is the max */
+                const v16 g = (v16)((v16i)V16(gpool + o) & hit);
+                const float *sr = strip + (size_t)r * Wp + x;
+                for (int ky = 0; ky < K; ky++)
+                    for (int kx = 0; kx < K; kx++) s[ky * K + kx] += sr[(size_t)ky * Wp + kx] * g;
+                sb += g;
+            }
+        for (int t = 0; t < T; t++)
+            for (int l = 0; l < 16; l++) dacc[(size_t)t * C + cb + l] += s[t][l];
+        for (int l = 0; l < 16; l++) dacc[(size_t)T * C + cb + l] += sb[l];
+    }
 }
 
 /* Floats of the strip for n rows (one input channel; Cin times that for Cin). */
@@ -261,41 +295,47 @@ static inline __attribute__((always_inline)) void moments_row(double *S, double 
     }
 }
 
-void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
-                         float *moving_var, const float *in, const float *kernel, const float *bias,
-                         const float *gamma, const float *beta, int B, int H, int W, int Cin, int C, int K,
-                         float momentum, float eps) {
-    SER_ASSERT(B >= 1 && H >= 1 && W >= 1 && conv_bn_relu_pool_fits(W, Cin, C, K, 1));
+/* The patch moments over all B H W positions, the input shifted by s0: S (T) = sum p', M (T x T,
+ * upper triangle) = sum p' p'^T, p' = p - s0, in double. Rows in fixed groups (thread-count
+ * independent). */
+static void patch_moments(double *S, double *M, const float *in, int B, int H, int W, int Cin, int K, double s0) {
     const int T = Cin * K * K, R = B * H, G = R < CBRP_GROUPS ? R : CBRP_GROUPS;
     const size_t ns = strip_size(1, W, K) * Cin, row = (size_t)(W + K - 1) * Cin;
-    const double s0 = in[0];
     double part[G][T + T * T];
 #pragma omp parallel for schedule(static)
     for (int gi = 0; gi < G; gi++) {
-        double *S = part[gi], *M = part[gi] + T;
+        double *Sg = part[gi], *Mg = part[gi] + T;
         memset(part[gi], 0, sizeof(double) * (size_t)(T + T * T));
         float strip[ns];
         double d[ns];
         for (int r = (int)((long long)R * gi / G); r < (int)((long long)R * (gi + 1) / G); r++) {
             pad_strip(strip, in, r / H, r % H, 1, H, W, Cin, K);
             for (size_t i = 0; i < ns; i++) d[i] = (double)strip[i] - s0;
-            if (Cin == 1) moments_row(S, M, d, T, W, 1, K, row); /* contiguous taps: vector dot products */
-            else moments_row(S, M, d, T, W, Cin, K, row);
+            if (Cin == 1) moments_row(Sg, Mg, d, T, W, 1, K, row); /* contiguous taps: vector dot products */
+            else moments_row(Sg, Mg, d, T, W, Cin, K, row);
         }
     }
-    const double N = (double)B * H * W;
+    for (int i = 0; i < T + T * T; i++) {
+        double v = 0.0;
+        for (int gi = 0; gi < G; gi++) v += part[gi][i];
+        if (i < T) S[i] = v;
+        else M[i - T] = v;
+    }
+}
+
+void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
+                         float *moving_var, const float *in, const float *kernel, const float *bias,
+                         const float *gamma, const float *beta, int B, int H, int W, int Cin, int C, int K,
+                         float momentum, float eps) {
+    SER_ASSERT(B >= 1 && H >= 1 && W >= 1 && conv_bn_relu_pool_fits(W, Cin, C, K, 1));
+    const int T = Cin * K * K;
+    const double s0 = in[0], N = (double)B * H * W;
+    double S[T], M[T * T];
+    patch_moments(S, M, in, B, H, W, Cin, K, s0);
     double mp[T], cov[T][T]; /* E[p - s0], Cov(p) */
-    for (int t = 0; t < T; t++) {
-        double st = 0.0;
-        for (int gi = 0; gi < G; gi++) st += part[gi][t];
-        mp[t] = st / N;
-    }
+    for (int t = 0; t < T; t++) mp[t] = S[t] / N;
     for (int t = 0; t < T; t++)
-        for (int u = t; u < T; u++) {
-            double m = 0.0;
-            for (int gi = 0; gi < G; gi++) m += part[gi][T + t * T + u];
-            cov[t][u] = cov[u][t] = m / N - mp[t] * mp[u];
-        }
+        for (int u = t; u < T; u++) cov[t][u] = cov[u][t] = M[t * T + u] / N - mp[t] * mp[u];
     double bmean[C], bvar[C];
     for (int c = 0; c < C; c++) {
         double mu = bias[c], var = 0.0;
@@ -339,9 +379,18 @@ void conv_bn_relu_pool_forward(float *drop, uint8_t *mask, float *out, int32_t *
     if (drop && !rowwise) dropout_forward(drop, mask, out, (size_t)B * Ho * Wo * C, rate, seed, step, layer);
 }
 
-/* dkernel[t] (C) += sum over positions of patch[t] dx, dbias += sum dx, with dx the BN input
- * gradient formed in a tile per pooled row: sums per pooled row in float (P * W terms), per
- * group of pooled rows in double. */
+/* The backward without recomputing the conv. With g the gradient reaching the BN output (the
+ * routed pooled gradient: non-zero only at each window's argmax) and BN's
+ * dx = k (g - a - (x - mean) bb), the weight gradient sum_pos p_t dx splits into
+ *   dW_tc = k_c (sum_pos p_t g_c  -  a_c sum_pos p_t  -  bb_c sum_pos p_t (x_c - mean_c)),
+ * and since x_c = beta_c + sum_u w_uc p'_u (p' = p - s0, beta_c = bias_c + s0 sum_u w_uc) the last
+ * two sums are the patch moments (patch_moments, in double):
+ *   sum_pos p_t = S_t + N s0,
+ *   sum_pos p_t (x_c - mean_c) = sum_u w_uc M_tu + e_c S_t + s0 (sum_u w_uc S_u + N e_c),
+ *   e_c = beta_c - mean_c.
+ * Only the first sum needs a pass over the positions, and only over g: per pooled row the routed
+ * gradient goes into a tile and its tap products are summed in float (P W terms), per group of
+ * pooled rows in double. dbias is the same with p_t = 1 (zero in exact arithmetic: BN follows). */
 void conv_bn_relu_pool_backward(float *dkernel, float *dbias, float *dgamma, float *dbeta, const float *dout,
                                 const uint8_t *mask, float rate, const float *out, const int32_t *argmax,
                                 const float *xsel, const float *in, const float *kernel, const float *bias,
@@ -353,35 +402,66 @@ void conv_bn_relu_pool_backward(float *dkernel, float *dbias, float *dgamma, flo
     float k[C], a[C], bb[C];
     brp_backward_coeffs(k, a, bb, dgamma, dbeta, dout, mask, dscale, out, xsel, mean, rstd, gamma, B * Ho * Wo,
                         B * H * W, C);
+    /* sum_pos p_t g_c (t < T) and sum_pos g_c (t = T) */
     const int R = B * Ho, G = R < CBRP_GROUPS ? R : CBRP_GROUPS; /* pooled rows (b, oy), in groups */
-    double part[G][T + 1][C]; /* per group: dkernel taps, then dbias */
+    double part[G][T + 1][C];
 #pragma omp parallel for schedule(static)
     for (int gi = 0; gi < G; gi++) {
         double(*pg)[C] = part[gi];
         memset(pg, 0, sizeof(double) * (size_t)(T + 1) * C);
-        float tile[(size_t)P * W * C], dtile[(size_t)P * W * C], strip[strip_size(P, W, K)];
+        float gtile[(size_t)P * W * C], strip[strip_size(P, W, K)];
         float acc[T + 1][C];
         for (int r = (int)((long long)R * gi / G); r < (int)((long long)R * (gi + 1) / G); r++) {
             const int b = r / Ho, oy = r % Ho;
             int y0, y1;
             pool_window(oy, P, py, H, &y0, &y1);
-            conv_rows(tile, strip, in, kernel, bias, b, y0, y1, H, W, Cin, C, K);
             const size_t o = (size_t)r * Wo * C, base = ((size_t)b * H + y0) * W * C;
-            brp_backward_row(dtile, tile, base, dout + o, mask ? mask + o : NULL, dscale, out + o, argmax + o, k, a,
-                             bb, mean, y1 - y0, W, C, P);
             memset(acc, 0, sizeof acc);
-            dconv_rows(&acc[0][0], dtile, strip, in, b, y0, y1, H, W, Cin, C, K);
+            if (vector_path(Cin, C, K)) { /* the routed gradient stays in registers */
+                for (int ox = 0; ox < Wo; ox++)
+                    brp_pooled_grad(gtile + (size_t)ox * C, dout + o + (size_t)ox * C,
+                                    mask ? mask + o + (size_t)ox * C : NULL, dscale, out + o + (size_t)ox * C, C);
+                pad_strip(strip, in, b, y0, y1 - y0, H, W, 1, K);
+                if (K == 3) dconv1_routed(&acc[0][0], strip, gtile, argmax + o, base, y1 - y0, W, C, 3, P);
+                else dconv1_routed(&acc[0][0], strip, gtile, argmax + o, base, y1 - y0, W, C, K, P);
+            } else {
+                brp_route_row(gtile, base, dout + o, mask ? mask + o : NULL, dscale, out + o, argmax + o, y1 - y0, W,
+                              C, P);
+                dconv_rows(&acc[0][0], gtile, strip, in, b, y0, y1, H, W, Cin, C, K);
+            }
             for (int t = 0; t <= T; t++)
 #pragma omp simd
                 for (int c = 0; c < C; c++) pg[t][c] += acc[t][c];
         }
     }
-    for (int t = 0; t <= T; t++) {
-        float *dst = t < T ? dkernel + (size_t)t * C : dbias;
-        for (int c = 0; c < C; c++) {
-            double s = 0.0;
-            for (int gi = 0; gi < G; gi++) s += part[gi][t][c];
-            dst[c] += (float)s;
+    const double s0 = in[0], N = (double)B * H * W;
+    double S[T], M[T * T];
+    patch_moments(S, M, in, B, H, W, Cin, K, s0);
+    for (int c = 0; c < C; c++) {
+        double wsum = 0.0, wS = 0.0;
+        for (int u = 0; u < T; u++) {
+            const double w = kernel[(size_t)u * C + c];
+            wsum += w;
+            wS += w * S[u];
+        }
+        const double e = (double)bias[c] + s0 * wsum - (double)mean[c];
+        for (int t = 0; t <= T; t++) {
+            double g1 = 0.0;
+            for (int gi = 0; gi < G; gi++) g1 += part[gi][t][c];
+            double sp, sx; /* sum_pos p_t, sum_pos p_t (x_c - mean_c); p_T = 1 */
+            if (t < T) {
+                double wM = 0.0;
+                for (int u = 0; u < T; u++)
+                    wM += (double)kernel[(size_t)u * C + c] * (u >= t ? M[t * T + u] : M[u * T + t]);
+                sp = S[t] + N * s0;
+                sx = wM + e * S[t] + s0 * (wS + N * e);
+            } else {
+                sp = N;
+                sx = wS + N * e;
+            }
+            const double d = (double)k[c] * (g1 - (double)a[c] * sp - (double)bb[c] * sx);
+            float *dst = t < T ? dkernel + (size_t)t * C : dbias;
+            dst[c] += (float)d;
         }
     }
 }
