@@ -20,12 +20,55 @@
 #include "layers/bn_relu_pool_rows.h"
 #include "layers/layers.h"
 #include "layers/pool_window.h"
+#include "layers/v16.h"
 #include "ser/error.h"
 
 #define BRP_GROUPS 16   /* fixed groups of pooled rows for the BN sums: thread-count independent */
 
+/* brp_forward_row for C a multiple of 16: per window and 16 channels the running max, its index
+ * and its BN input in registers (the generic loop below updates them in memory once per window
+ * element). The same float expressions and first-max rule, lane by lane. */
+static void brp_forward_row16(float *out, int32_t *argmax, float *xsel, const float *rows, size_t base,
+                              const float *scale, const float *shift, int nrows, int W, int C, int P) {
+    const int Wo = (W + P - 1) / P, px = pool_pad_before(W, P);
+    const v16i iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    for (int ox = 0; ox < Wo; ox++) {
+        int x0, x1;
+        pool_window(ox, P, px, W, &x0, &x1);
+        for (int c0 = 0; c0 < C; c0 += 16) {
+            const v16 sc = V16(scale + c0), sh = V16(shift + c0);
+            v16 mo = {0}, xs = {0};
+            v16i am = {0};
+            for (int y = 0; y < nrows; y++)
+                for (int x = x0; x < x1; x++) {
+                    const size_t r = ((size_t)y * W + x) * C + c0;
+                    const v16 xi = V16(rows + r);
+                    v16 v = xi * sc + sh;
+                    v = v16_select(v > 0.0f, v, (v16){0});
+                    const v16i idx = (v16i){0} + (int32_t)(base + r) + iota;
+                    if (y == 0 && x == x0) { /* the first element always enters */
+                        mo = v, am = idx, xs = xi;
+                        continue;
+                    }
+                    const v16i win = v > mo;
+                    mo = v16_select(win, v, mo);
+                    am = v16i_select(win, idx, am);
+                    xs = v16_select(win, xi, xs);
+                }
+            const size_t o = (size_t)ox * C + c0;
+            memcpy(out + o, &mo, sizeof mo);
+            memcpy(argmax + o, &am, sizeof am);
+            memcpy(xsel + o, &xs, sizeof xs);
+        }
+    }
+}
+
 void brp_forward_row(float *out, int32_t *argmax, float *xsel, const float *rows, size_t base, const float *scale,
                      const float *shift, int nrows, int W, int C, int P) {
+    if (C % 16 == 0) {
+        brp_forward_row16(out, argmax, xsel, rows, base, scale, shift, nrows, W, C, P);
+        return;
+    }
     const int Wo = (W + P - 1) / P, px = pool_pad_before(W, P);
     for (int ox = 0; ox < Wo; ox++) {
         int x0, x1;

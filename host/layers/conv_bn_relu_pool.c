@@ -23,6 +23,7 @@
 #include "layers/bn_relu_pool_rows.h"
 #include "layers/layers.h"
 #include "layers/pool_window.h"
+#include "layers/v16.h"
 #include "ser/error.h"
 
 #define CBRP_MAX_TAPS 64            /* Cin * K * K: beyond this a stored im2col conv is the better plan */
@@ -55,10 +56,6 @@ static inline void conv_patch(float *patch, const float *in, int b, int y, int x
  * (GCC/Clang vector extensions: AVX-512 registers with -march=native, pairs of AVX2 ones or
  * SSE quadruples elsewhere), 64 channels at a time so the accumulators stay in registers. The
  * input rows are first copied into a zero-padded strip, so no tap needs a bounds test. ---- */
-typedef float v16 __attribute__((vector_size(64), aligned(4))); /* aligned(4): loads/stores may be unaligned */
-typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
-#define V16(p) (*(const v16 *)(const void *)(p))
-#define V16I(p) (*(const v16i *)(const void *)(p))
 
 /* strip (n + K - 1, W + K - 1, Cin): input rows y0 - p .. y0 + n - 1 + p of image b, zero outside. */
 static void pad_strip(float *strip, const float *in, int b, int y0, int n, int H, int W, int Cin, int K) {
