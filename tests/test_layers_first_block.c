@@ -4,7 +4,8 @@
  * - its conv (conv_rows_forward) equals conv2d_forward to float rounding (rel 1e-5);
  * - its statistics equal batchnorm_stats_train's of that conv output (rel 1e-5);
  * - given the same conv values, the pooled output, argmax, xsel, dropout output and mask are
- *   bit-identical to bn_relu_pool's (same float expressions), and so are dgamma/dbeta;
+ *   bit-identical to bn_relu_pool's (same float expressions); dgamma/dbeta agree to 1e-6 (the
+ *   same double sums, grouped differently);
  * - dkernel equals conv2d_backward's of bn_relu_pool_backward's din (rel 1e-5), dbias (zero in
  *   exact arithmetic) to 1e-6 of the mass of the terms it sums;
  * - results are bit-identical for 1 and 2 threads.
@@ -117,8 +118,9 @@ static void check_case(int B, int H, int W, int Cin, int C, int K, int P, float 
     bn_relu_pool_backward(din, r.dg, r.dbe, dout, mk, rate, f.pool, f.am, f.xsel, conv, f.mean, f.rstd, gamma, B, H, W,
                           C, P);
     conv2d_backward(NULL, r.dk, r.db, col, din, in, kernel, B, H, W, Cin, C, K);
-    CHECKF(same(f.dg, r.dg, C * sizeof(float)) && same(f.dbe, r.dbe, C * sizeof(float)),
-           "%s: dgamma, dbeta identical", what);
+    /* the same double sums of the same float terms, grouped by pooled rows instead of positions */
+    const double egb = fmax(rel_err(f.dg, r.dg, C), rel_err(f.dbe, r.dbe, C));
+    CHECKF(egb <= 1e-6, "%s: dgamma, dbeta rel err %.3g", what, egb);
     const double ek = rel_err(f.dk, r.dk, (size_t)T * C);
     /* with a handful of positions the batch variance is ~0 and rstd ~ 1 / sqrt(eps): the float
      * rounding of each x - mean (exact x here, the float conv output there) is amplified ~1000x */

@@ -171,10 +171,18 @@ void brp_backward_coeffs(float *k, float *a, float *bb, float *dgamma, float *db
             }
         }
     }
+    double sd[C], sdx[C];
     for (int c = 0; c < C; c++) {
-        double sd = 0.0, sdx = 0.0;
-        for (int gi = 0; gi < G; gi++) sd += part[gi][0][c], sdx += part[gi][1][c];
-        sdx *= rstd[c];
+        sd[c] = sdx[c] = 0.0;
+        for (int gi = 0; gi < G; gi++) sd[c] += part[gi][0][c], sdx[c] += part[gi][1][c];
+    }
+    brp_coeffs_finish(k, a, bb, dgamma, dbeta, sd, sdx, rstd, gamma, N, C);
+}
+
+void brp_coeffs_finish(float *k, float *a, float *bb, float *dgamma, float *dbeta, const double *sum_g,
+                       const double *sum_gx, const float *rstd, const float *gamma, int N, int C) {
+    for (int c = 0; c < C; c++) {
+        const double sd = sum_g[c], sdx = sum_gx[c] * rstd[c];
         dbeta[c] += (float)sd;
         dgamma[c] += (float)sdx;
         k[c] = gamma[c] * rstd[c];

@@ -23,6 +23,11 @@ void brp_backward_coeffs(float *k, float *a, float *bb, float *dgamma, float *db
                          const uint8_t *mask, float dscale, const float *out, const float *xsel, const float *mean,
                          const float *rstd, const float *gamma, int No, int N, int C);
 
+/* The end of brp_backward_coeffs for a caller that summed itself: sum_g = sum of the pooled
+ * gradient reaching the max (C), sum_gx = sum of it times (xsel - mean), both in double. */
+void brp_coeffs_finish(float *k, float *a, float *bb, float *dgamma, float *dbeta, const double *sum_g,
+                       const double *sum_gx, const float *rstd, const float *gamma, int N, int C);
+
 /* din for the image rows of one pooled row: drows like rows (every element written once). */
 void brp_backward_row(float *drows, const float *rows, size_t base, const float *dout, const uint8_t *mask,
                       float dscale, const float *out, const int32_t *argmax, const float *k, const float *a,

@@ -396,16 +396,14 @@ void conv_bn_relu_pool_backward(float *dkernel, float *dbias, float *dgamma, flo
     SER_ASSERT(conv_bn_relu_pool_fits(W, Cin, C, K, P) && rate >= 0.0f && rate < 1.0f);
     const float dscale = (float)(1.0 / (1.0 - (double)rate)); /* as bn_relu_pool_backward */
     const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P, py = pool_pad_before(H, P), T = Cin * K * K;
-    float k[C], a[C], bb[C];
-    brp_backward_coeffs(k, a, bb, dgamma, dbeta, dout, mask, dscale, out, xsel, mean, rstd, gamma, B * Ho * Wo,
-                        B * H * W, C);
-    /* sum_pos p_t g_c (t < T) and sum_pos g_c (t = T) */
+    /* one pass over the pooled rows: sum_pos p_t g_c (t < T), sum_pos g_c (t = T), and BN's own
+     * sums sum g, sum g (xsel - mean) (brp_backward_coeffs's, here in pooled-row groups) */
     const int R = B * Ho, G = R < CBRP_GROUPS ? R : CBRP_GROUPS; /* pooled rows (b, oy), in groups */
-    double part[G][T + 1][C];
+    double part[G][T + 3][C];
 #pragma omp parallel for schedule(static)
     for (int gi = 0; gi < G; gi++) {
         double(*pg)[C] = part[gi];
-        memset(pg, 0, sizeof(double) * (size_t)(T + 1) * C);
+        memset(pg, 0, sizeof(double) * (size_t)(T + 3) * C);
         float gtile[(size_t)P * W * C], strip[strip_size(P, W, K)];
         float acc[T + 1][C];
         for (int r = (int)((long long)R * gi / G); r < (int)((long long)R * (gi + 1) / G); r++) {
@@ -413,11 +411,18 @@ void conv_bn_relu_pool_backward(float *dkernel, float *dbias, float *dgamma, flo
             int y0, y1;
             pool_window(oy, P, py, H, &y0, &y1);
             const size_t o = (size_t)r * Wo * C, base = ((size_t)b * H + y0) * W * C;
+            for (int ox = 0; ox < Wo; ox++) { /* the pooled gradient reaching each max, into gtile (Wo, C) */
+                const size_t q = o + (size_t)ox * C;
+                float *gp = gtile + (size_t)ox * C;
+                brp_pooled_grad(gp, dout + q, mask ? mask + q : NULL, dscale, out + q, C);
+#pragma omp simd
+                for (int c = 0; c < C; c++) {
+                    pg[T + 1][c] += gp[c];
+                    pg[T + 2][c] += (double)gp[c] * ((double)xsel[q + c] - (double)mean[c]);
+                }
+            }
             memset(acc, 0, sizeof acc);
             if (vector_path(Cin, C, K)) { /* the routed gradient stays in registers */
-                for (int ox = 0; ox < Wo; ox++)
-                    brp_pooled_grad(gtile + (size_t)ox * C, dout + o + (size_t)ox * C,
-                                    mask ? mask + o + (size_t)ox * C : NULL, dscale, out + o + (size_t)ox * C, C);
                 pad_strip(strip, in, b, y0, y1 - y0, H, W, 1, K);
                 if (K == 3) dconv1_routed(&acc[0][0], strip, gtile, argmax + o, base, y1 - y0, W, C, 3, P);
                 else dconv1_routed(&acc[0][0], strip, gtile, argmax + o, base, y1 - y0, W, C, K, P);
@@ -430,6 +435,15 @@ void conv_bn_relu_pool_backward(float *dkernel, float *dbias, float *dgamma, flo
 #pragma omp simd
                 for (int c = 0; c < C; c++) pg[t][c] += acc[t][c];
         }
+    }
+    float k[C], a[C], bb[C];
+    {
+        double sd[C], sdx[C];
+        for (int c = 0; c < C; c++) {
+            sd[c] = sdx[c] = 0.0;
+            for (int gi = 0; gi < G; gi++) sd[c] += part[gi][T + 1][c], sdx[c] += part[gi][T + 2][c];
+        }
+        brp_coeffs_finish(k, a, bb, dgamma, dbeta, sd, sdx, rstd, gamma, B * H * W, C);
     }
     const double s0 = in[0], N = (double)B * H * W;
     double S[T], M[T * T];
