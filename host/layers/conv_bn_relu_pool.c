@@ -9,9 +9,10 @@
  * conv row costs 9 multiply-adds per element from an input row that sits in L1, so each pass
  * here recomputes the rows it needs into a per-thread tile (P rows, (P, W, C) floats) and never
  * touches a (B,H,W,C) buffer. Forward: the batch statistics come from the input's patch moments
- * (the conv is linear; no conv at all), then one pass recomputes, normalises, pools and drops
- * out. Backward: one pass that recomputes, forms the BN input gradient in the tile and folds it
- * straight into dkernel/dbias.
+ * (the conv is linear: no conv at all), then one pass recomputes, normalises, pools and drops
+ * out. Backward: no conv either: the weight gradient splits into the routed pooled gradient's
+ * tap sums (one pass over the pooled rows, which also takes BN's own sums) and terms of the
+ * patch moments (conv_bn_relu_pool_backward).
  *
  * The conv is the same function as conv2d_forward (stride 1, "same", kernel (K,K,Cin,C)):
  * out = bias + sum over taps (ky, kx, ci) of in * kernel, taps in that order, the padding
@@ -29,11 +30,13 @@
 #define CBRP_MAX_TAPS 64            /* Cin * K * K: beyond this a stored im2col conv is the better plan */
 #define CBRP_MAX_TILE (256 * 1024)  /* floats of a per-thread tile (P, W, C) on the stack: 1 MB */
 #define CBRP_GROUPS 16              /* fixed groups of rows for every sum: thread-count independent */
-#define CBRP_MAX_K 7                /* the vector path keeps K x 4 accumulators in registers */
+#define CBRP_MAX_K 7                /* the vector path's per-register tap sums (K x 4, K x K) */
+#define CBRP_MAX_PART 8192          /* (taps + 3) x C doubles per group of the backward's sums (stack) */
 
 int conv_bn_relu_pool_fits(int W, int Cin, int C, int K, int P) {
-    return Cin >= 1 && K >= 1 && P >= 1 && C >= 1 && C <= BRP_MAX_C && Cin * K * K <= CBRP_MAX_TAPS &&
-           (size_t)P * W * C <= CBRP_MAX_TILE;
+    const int T = Cin * K * K;
+    return Cin >= 1 && K >= 1 && P >= 1 && C >= 1 && C <= BRP_MAX_C && T <= CBRP_MAX_TAPS &&
+           (size_t)P * W * C <= CBRP_MAX_TILE && (T + 3) * C <= CBRP_MAX_PART;
 }
 
 /* The taps of output position (y, x) of image b: patch[t], t = (ky K + kx) Cin + ci (the
