@@ -4,14 +4,8 @@
 # shapes were compared) fails at once, naming the file, in little memory. The other bad
 # model files (truncated, junk) are covered by cli_train.sh; random ones by fuzz_safetensors.
 set -u
-: "${SER_BIN:?SER_BIN must point at the ser binary}"
 here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d /tmp/ser_cli_model_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() { echo "FAIL: $*" >&2; fail=1; }
-pass=0
-ok() { pass=$((pass + 1)); }
+. "$here/lib_cli.sh" cli_model
 [ -x /usr/bin/time ] || { echo "SKIPPED: /usr/bin/time (GNU time) is needed to measure peak memory"; exit 77; }
 
 "$SER_BIN" synth --out "$tmp/syn" --per-class 1 --speakers 1 >/dev/null || { echo "FAIL: synth"; exit 1; }

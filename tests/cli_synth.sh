@@ -3,11 +3,7 @@
 # every file a valid 16-bit mono PCM WAV (header fields checked here, without ser), a
 # different seed gives different audio, and bad options fail with a message.
 set -u
-: "${SER_BIN:?SER_BIN must point at the ser binary}"
-tmp=$(mktemp -d /tmp/ser_cli_synth_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() { echo "FAIL: $*" >&2; fail=1; }
+. "$(dirname "$0")/lib_cli.sh" cli_synth
 
 # u16 / u32 little-endian at a byte offset.
 u16() { od -An -tu2 -j "$2" -N2 "$1" | tr -d ' '; }

@@ -191,9 +191,15 @@ void brp_coeffs_finish(float *k, float *a, float *bb, float *dgamma, float *dbet
     }
 }
 
-void brp_backward_row(float *drows, const float *rows, size_t base, const float *dout, const uint8_t *mask,
-                      float dscale, const float *out, const int32_t *argmax, const float *k, const float *a,
-                      const float *bb, const float *mean, int nrows, int W, int C, int P) {
+/* The image rows of one pooled row from its pooled gradient: route_only, the gradient reaching
+ * each BN output (the pooled one at the window's argmax, else 0); otherwise BN's input gradient
+ * k (g - a - (x - mean) bb) of it. Inlined into both with route_only a constant. */
+static inline __attribute__((always_inline)) void brp_rows_grad(float *drows, const float *rows, size_t base,
+                                                                const float *dout, const uint8_t *mask, float dscale,
+                                                                const float *out, const int32_t *argmax,
+                                                                const float *k, const float *a, const float *bb,
+                                                                const float *mean, int nrows, int W, int C, int P,
+                                                                const int route_only) {
     const int Wo = (W + P - 1) / P, px = pool_pad_before(W, P);
     for (int ox = 0; ox < Wo; ox++) {
         int x0, x1;
@@ -205,8 +211,13 @@ void brp_backward_row(float *drows, const float *rows, size_t base, const float 
         for (int y = 0; y < nrows; y++)
             for (int x = x0; x < x1; x++) {
                 const size_t r = ((size_t)y * W + x) * C, i = base + r;
-                const float *xi = rows + r;
                 float *dx = drows + r;
+                if (route_only) {
+#pragma omp simd
+                    for (int c = 0; c < C; c++) dx[c] = am[c] == (int32_t)(i + c) ? gp[c] : 0.0f;
+                    continue;
+                }
+                const float *xi = rows + r;
 #pragma omp simd
                 for (int c = 0; c < C; c++) {
                     const float g = am[c] == (int32_t)(i + c) ? gp[c] : 0.0f;
@@ -216,24 +227,15 @@ void brp_backward_row(float *drows, const float *rows, size_t base, const float 
     }
 }
 
+void brp_backward_row(float *drows, const float *rows, size_t base, const float *dout, const uint8_t *mask,
+                      float dscale, const float *out, const int32_t *argmax, const float *k, const float *a,
+                      const float *bb, const float *mean, int nrows, int W, int C, int P) {
+    brp_rows_grad(drows, rows, base, dout, mask, dscale, out, argmax, k, a, bb, mean, nrows, W, C, P, 0);
+}
+
 void brp_route_row(float *grows, size_t base, const float *dout, const uint8_t *mask, float dscale, const float *out,
                    const int32_t *argmax, int nrows, int W, int C, int P) {
-    const int Wo = (W + P - 1) / P, px = pool_pad_before(W, P);
-    for (int ox = 0; ox < Wo; ox++) {
-        int x0, x1;
-        pool_window(ox, P, px, W, &x0, &x1);
-        const size_t o = (size_t)ox * C;
-        const int32_t *am = argmax + o;
-        float gp[C];
-        brp_pooled_grad(gp, dout + o, mask ? mask + o : NULL, dscale, out + o, C);
-        for (int y = 0; y < nrows; y++)
-            for (int x = x0; x < x1; x++) {
-                const size_t r = ((size_t)y * W + x) * C, i = base + r;
-                float *g = grows + r;
-#pragma omp simd
-                for (int c = 0; c < C; c++) g[c] = am[c] == (int32_t)(i + c) ? gp[c] : 0.0f;
-            }
-    }
+    brp_rows_grad(grows, NULL, base, dout, mask, dscale, out, argmax, NULL, NULL, NULL, NULL, nrows, W, C, P, 1);
 }
 
 void bn_relu_pool_backward(float *din, float *dgamma, float *dbeta, const float *dout, const uint8_t *mask,
