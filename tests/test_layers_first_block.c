@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "float_test.h"
@@ -153,7 +154,68 @@ static void check_case(int B, int H, int W, int Cin, int C, int K, int P, float 
     free(in), free(kernel), free(conv_ref), free(conv), free(din), free(col), free(dout);
 }
 
-int main(void) {
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* `test_layers_first_block bench [N]`: one training step of the reference network's block 1
+ * (B = 64, 40x130x1 -> 64, pool 2, dropout 0.2), the layers it replaces (conv2d_forward,
+ * batchnorm_stats_train, bn_relu_pool_dropout_forward; bn_relu_pool_backward, conv2d_backward)
+ * against the fused ones, interleaved, best of N, in process CPU time (run it with
+ * OMP_NUM_THREADS=1: on a shared machine wall time measures the other processes). */
+static int bench(int reps) {
+    const int B = 64, H = 40, W = 130, C = 64, K = 3, P = 2, Ho = 20, Wo = 65;
+    const size_t n = (size_t)B * H * W * C, no = (size_t)B * Ho * Wo * C, nin = (size_t)B * H * W;
+    float *in = malloc(nin * sizeof(float)), *conv = malloc(n * sizeof(float)), *din = malloc(n * sizeof(float));
+    float *col = malloc(conv2d_col_size(B, H, W, 1, K) * sizeof(float)), *dout = malloc(no * sizeof(float));
+    float *pool = malloc(no * sizeof(float)), *xsel = malloc(no * sizeof(float)), *drop = malloc(no * sizeof(float));
+    int32_t *am = malloc(no * sizeof(int32_t));
+    uint8_t *mask = malloc(no);
+    float kernel[9 * 64], bias[64], g[64], be[64], mm[64], mv[64], mean[64], rstd[64], sc[64], sh[64], dk[9 * 64],
+        db[64], dg[64], dbe[64];
+    for (size_t i = 0; i < nin; i++) in[i] = frand();
+    for (size_t i = 0; i < no; i++) dout[i] = frand();
+    for (int i = 0; i < 9 * 64; i++) kernel[i] = 0.3f * frand(), dk[i] = 0.0f;
+    for (int c = 0; c < 64; c++) bias[c] = 0.1f * frand(), g[c] = 1.0f, be[c] = mm[c] = db[c] = dg[c] = dbe[c] = 0.0f, mv[c] = 1.0f;
+    double best[2][2] = {{1e9, 1e9}, {1e9, 1e9}};
+    for (int r = 0; r < reps; r++)
+        for (int fused = 0; fused < 2; fused++) {
+            const double t0 = cpu_s();
+            if (!fused) {
+                conv2d_forward(conv, col, in, kernel, bias, B, H, W, 1, C, K);
+                batchnorm_stats_train(sc, sh, mean, rstd, mm, mv, conv, g, be, B * H * W, C, 0.99f, 1e-3f);
+                bn_relu_pool_dropout_forward(drop, mask, pool, am, xsel, conv, sc, sh, B, H, W, C, P, 0.2f, 1, 1, 0);
+            } else {
+                conv_bn_stats_train(sc, sh, mean, rstd, mm, mv, in, kernel, bias, g, be, B, H, W, 1, C, K, 0.99f, 1e-3f);
+                conv_bn_relu_pool_forward(drop, mask, pool, am, xsel, in, kernel, bias, sc, sh, B, H, W, 1, C, K, P, 0.2f,
+                                          1, 1, 0);
+            }
+            const double t1 = cpu_s();
+            if (!fused) {
+                bn_relu_pool_backward(din, dg, dbe, dout, mask, 0.2f, pool, am, xsel, conv, mean, rstd, g, B, H, W, C, P);
+                conv2d_backward(NULL, dk, db, col, din, in, kernel, B, H, W, 1, C, K);
+            } else {
+                conv_bn_relu_pool_backward(dk, db, dg, dbe, dout, mask, 0.2f, pool, am, xsel, in, kernel, bias, mean, rstd,
+                                           g, B, H, W, 1, C, K, P);
+            }
+            const double t2 = cpu_s();
+            if (t1 - t0 < best[fused][0]) best[fused][0] = t1 - t0;
+            if (t2 - t1 < best[fused][1]) best[fused][1] = t2 - t1;
+        }
+    printf("block 1 step, B = 64, best of %d, CPU ms (%d threads):\n", reps, omp_get_max_threads());
+    printf("  stored  (conv2d + batchnorm + bn_relu_pool): forward %6.2f  backward %6.2f  total %6.2f\n",
+           1e3 * best[0][0], 1e3 * best[0][1], 1e3 * (best[0][0] + best[0][1]));
+    printf("  fused   (conv_bn_relu_pool)                : forward %6.2f  backward %6.2f  total %6.2f  (%.2fx)\n",
+           1e3 * best[1][0], 1e3 * best[1][1], 1e3 * (best[1][0] + best[1][1]),
+           (best[0][0] + best[0][1]) / (best[1][0] + best[1][1]));
+    free(in), free(conv), free(din), free(col), free(dout), free(pool), free(xsel), free(drop), free(am), free(mask);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "bench")) return bench(argc > 2 ? atoi(argv[2]) : 5);
     CHECK(!conv_bn_relu_pool_fits(130, 64, 64, 3, 2)); /* a 576-tap conv is not this layer's */
     CHECK(!conv_bn_relu_pool_fits(130, 1, 64, 9, 2));  /* 81 taps */
     CHECK(conv_bn_relu_pool_fits(130, 1, 64, 3, 2));
