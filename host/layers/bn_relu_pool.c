@@ -44,16 +44,16 @@ static void brp_forward_row16(float *out, int32_t *argmax, float *xsel, const fl
                     const size_t r = ((size_t)y * W + x) * C + c0;
                     const v16 xi = V16(rows + r);
                     v16 v = xi * sc + sh;
-                    v = v16_select(v > 0.0f, v, (v16){0});
+                    v = V16_SELECT(v > 0.0f, v, (v16){0});
                     const v16i idx = (v16i){0} + (int32_t)(base + r) + iota;
                     if (y == 0 && x == x0) { /* the first element always enters */
                         mo = v, am = idx, xs = xi;
                         continue;
                     }
                     const v16i win = v > mo;
-                    mo = v16_select(win, v, mo);
-                    am = v16i_select(win, idx, am);
-                    xs = v16_select(win, xi, xs);
+                    mo = V16_SELECT(win, v, mo);
+                    am = V16I_SELECT(win, idx, am);
+                    xs = V16_SELECT(win, xi, xs);
                 }
             const size_t o = (size_t)ox * C + c0;
             memcpy(out + o, &mo, sizeof mo);

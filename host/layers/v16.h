@@ -13,8 +13,9 @@ typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
 #define V16(p) (*(const v16 *)(const void *)(p))
 #define V16I(p) (*(const v16i *)(const void *)(p))
 
-/* m ? a : b per lane, m a comparison's mask */
-static inline v16 v16_select(v16i m, v16 a, v16 b) { return (v16)(((v16i)a & m) | ((v16i)b & ~m)); }
-static inline v16i v16i_select(v16i m, v16i a, v16i b) { return (a & m) | (b & ~m); }
+/* m ? a : b per lane, m a comparison's mask. Macros, not functions: a 64-byte vector argument
+ * changes the calling convention on targets without AVX-512 (-Wpsabi). */
+#define V16_SELECT(m, a, b) ((v16)(((v16i)(a) & (m)) | ((v16i)(b) & ~(m))))
+#define V16I_SELECT(m, a, b) (((a) & (m)) | ((b) & ~(m)))
 
 #endif
