@@ -67,12 +67,19 @@ static const char *better_openblas_core(void) {
 
 /* libgomp's idle threads spin by default; when another process holds a core (a shared
  * workstation, a second job) a spinning team is ~3x slower, and on an idle machine passive
- * waiting costs nothing measurable (bench/bench_epoch.py). libgomp and OpenBLAS read their
- * variables when they load, so set them and re-execute once, unless the user chose them. */
+ * waiting costs nothing measurable (bench/bench_epoch.py). OpenBLAS's own worker threads spin
+ * too, calling sched_yield ~25 000 times a second after each multi-threaded call (the LSTM and
+ * dense GEMMs, small), competing with the OpenMP team and oneDNN for the same cores; ser's
+ * heavy work is OpenMP and oneDNN, so OpenBLAS runs on the calling thread (OPENBLAS_NUM_THREADS
+ * = 1: no worker threads, no yields; the epoch measured as fast or faster in 3 runs of 4).
+ * libgomp and OpenBLAS read their variables when they load, so set them and re-execute once,
+ * unless the user chose them. */
 static void prefer_runtime_env(char **argv) {
     if (getenv("SER_NO_REEXEC")) return;
     int changed = 0;
     if (!getenv("OMP_WAIT_POLICY")) changed |= setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
+    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OPENBLAS_NUM_THREAD"))
+        changed |= setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0;
     const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : better_openblas_core();
     if (core) changed |= setenv("OPENBLAS_CORETYPE", core, 1) == 0;
     if (!changed || setenv("SER_NO_REEXEC", "1", 1) != 0) return;
