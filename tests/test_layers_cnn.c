@@ -144,6 +144,11 @@ static void test_dropout(void) {
         size_t diff = 0;
         for (size_t i = 0; i < n; i++) diff += m1[i] != m2[i];
         CHECKF(fabs((double)diff / n - 0.32) < 0.01, "key %d: %.4f of the mask differs", k, (double)diff / n);
+        /* and the mask is still the reference stream's (the vector Philox takes every key word) */
+        philox_uniform_fill(u, 0, n, keys[k][0], keys[k][1], (uint32_t)keys[k][2]);
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) bad += m2[i] != (u[i] >= 0.2f);
+        CHECKF(bad == 0, "key %d: %zu mask elements disagree with the reference stream", k, bad);
     }
     /* backward: din = dout * mask * scale; in place is allowed */
     dropout_forward(out, m1, in, n, 0.2f, 1, 2, 3);
