@@ -183,6 +183,7 @@ static size_t layout_acts(ser_model *m, ser_acts *a, char *base, int B) {
         const size_t cs = conv2d_col_size(B, b->H, b->W, b->Cin, m->K);
         if (cs > colmax) colmax = cs;
     }
+    TAKE(a->moments, double, ser_model_block_fused(m, 0) ? conv_bn_moments_size(m->blk[0].Cin, m->K) : 0);
     TAKE(a->seq, float, m->cfg.time_axis ? (size_t)B * m->T * m->D : 0);
     TAKE(a->h1, float, (size_t)B * m->T * U);
     TAKE(a->c1, float, (size_t)B * m->T * U);
@@ -248,7 +249,7 @@ static const float *block_fused_forward(ser_model *m, int i, const float *in, co
     const double tbn = omp_get_wtime();
     if (training)
         conv_bn_stats_train(sc, sh, a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.moving_mean", i + 1),
-                            P(m, w, "bn%d.moving_variance", i + 1), in, kernel, bias, P(m, w, "bn%d.gamma", i + 1),
+                            P(m, w, "bn%d.moving_variance", i + 1), a->moments, in, kernel, bias, P(m, w, "bn%d.gamma", i + 1),
                             P(m, w, "bn%d.beta", i + 1), B, b->H, b->W, b->Cin, F, m->K,
                             (float)m->cfg.bn_momentum, (float)m->cfg.bn_epsilon);
     else
@@ -388,7 +389,7 @@ void ser_model_backward(ser_model *m) {
             const double tc = omp_get_wtime();
             conv_bn_relu_pool_backward(dkernel, P(m, g, "conv%d.bias", i + 1), P(m, g, "bn%d.gamma", i + 1),
                                        P(m, g, "bn%d.beta", i + 1), a->gA, dropped ? a->mask[i] : NULL,
-                                       dropped ? rate : 0.0f, a->pool[i], a->argmax[i], a->xsel[i], in, kernel,
+                                       dropped ? rate : 0.0f, a->pool[i], a->argmax[i], a->xsel[i], a->moments, in, kernel,
                                        P(m, w, "conv%d.bias", i + 1), a->bn_mean[i], a->bn_rstd[i],
                                        P(m, w, "bn%d.gamma", i + 1), B, b->H, b->W, b->Cin, F, m->K, m->P);
             l2_backward(dkernel, kernel, (size_t)m->K * m->K * b->Cin * F, (float)m->cfg.l2);

@@ -56,12 +56,13 @@ static void run_fused(outs *o, const float *in, const float *kernel, const float
     memcpy(o->mm, mm0, (size_t)C * sizeof(float)), memcpy(o->mv, mv0, (size_t)C * sizeof(float));
     for (int i = 0; i < T * C; i++) o->dk[i] = 0.125f;
     for (int c = 0; c < C; c++) o->db[c] = -0.25f, o->dg[c] = 0.25f, o->dbe[c] = -0.5f;
-    conv_bn_stats_train(o->sc, o->sh, o->mean, o->rstd, o->mm, o->mv, in, kernel, bias, gamma, beta, B, H, W, Cin, C,
-                        K, 0.99f, 1e-3f);
+    double moments[conv_bn_moments_size(Cin, K)];
+    conv_bn_stats_train(o->sc, o->sh, o->mean, o->rstd, o->mm, o->mv, moments, in, kernel, bias, gamma, beta, B, H, W,
+                        Cin, C, K, 0.99f, 1e-3f);
     conv_bn_relu_pool_forward(rate > 0.0f ? o->drop : NULL, o->mask, o->pool, o->am, o->xsel, in, kernel, bias, o->sc,
                               o->sh, B, H, W, Cin, C, K, P, rate, 42, 7, 0);
     conv_bn_relu_pool_backward(o->dk, o->db, o->dg, o->dbe, dout, rate > 0.0f ? o->mask : NULL, rate, o->pool, o->am,
-                               o->xsel, in, kernel, bias, o->mean, o->rstd, gamma, B, H, W, Cin, C, K, P);
+                               o->xsel, moments, in, kernel, bias, o->mean, o->rstd, gamma, B, H, W, Cin, C, K, P);
 }
 
 static int same(const void *a, const void *b, size_t bytes) { return memcmp(a, b, bytes) == 0; }
@@ -179,7 +180,7 @@ static int bench(int reps) {
     for (size_t i = 0; i < no; i++) dout[i] = frand();
     for (int i = 0; i < 9 * 64; i++) kernel[i] = 0.3f * frand(), dk[i] = 0.0f;
     for (int c = 0; c < 64; c++) bias[c] = 0.1f * frand(), g[c] = 1.0f, be[c] = mm[c] = db[c] = dg[c] = dbe[c] = 0.0f, mv[c] = 1.0f;
-    double best[2][2] = {{1e9, 1e9}, {1e9, 1e9}};
+    double best[2][2] = {{1e9, 1e9}, {1e9, 1e9}}, moments[conv_bn_moments_size(1, K)];
     for (int r = 0; r < reps; r++)
         for (int fused = 0; fused < 2; fused++) {
             const double t0 = cpu_s();
@@ -188,7 +189,8 @@ static int bench(int reps) {
                 batchnorm_stats_train(sc, sh, mean, rstd, mm, mv, conv, g, be, B * H * W, C, 0.99f, 1e-3f);
                 bn_relu_pool_dropout_forward(drop, mask, pool, am, xsel, conv, sc, sh, B, H, W, C, P, 0.2f, 1, 1, 0);
             } else {
-                conv_bn_stats_train(sc, sh, mean, rstd, mm, mv, in, kernel, bias, g, be, B, H, W, 1, C, K, 0.99f, 1e-3f);
+                conv_bn_stats_train(sc, sh, mean, rstd, mm, mv, moments, in, kernel, bias, g, be, B, H, W, 1, C, K, 0.99f,
+                                    1e-3f);
                 conv_bn_relu_pool_forward(drop, mask, pool, am, xsel, in, kernel, bias, sc, sh, B, H, W, 1, C, K, P, 0.2f,
                                           1, 1, 0);
             }
@@ -197,8 +199,8 @@ static int bench(int reps) {
                 bn_relu_pool_backward(din, dg, dbe, dout, mask, 0.2f, pool, am, xsel, conv, mean, rstd, g, B, H, W, C, P);
                 conv2d_backward(NULL, dk, db, col, din, in, kernel, B, H, W, 1, C, K);
             } else {
-                conv_bn_relu_pool_backward(dk, db, dg, dbe, dout, mask, 0.2f, pool, am, xsel, in, kernel, bias, mean, rstd,
-                                           g, B, H, W, 1, C, K, P);
+                conv_bn_relu_pool_backward(dk, db, dg, dbe, dout, mask, 0.2f, pool, am, xsel, moments, in, kernel, bias,
+                                           mean, rstd, g, B, H, W, 1, C, K, P);
             }
             const double t2 = cpu_s();
             if (t1 - t0 < best[fused][0]) best[fused][0] = t1 - t0;

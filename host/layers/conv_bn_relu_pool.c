@@ -323,14 +323,19 @@ static void patch_moments(double *S, double *M, const float *in, int B, int H, i
     }
 }
 
+size_t conv_bn_moments_size(int Cin, int K) {
+    const size_t T = (size_t)Cin * K * K;
+    return T + T * T;
+}
+
 void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
-                         float *moving_var, const float *in, const float *kernel, const float *bias,
-                         const float *gamma, const float *beta, int B, int H, int W, int Cin, int C, int K,
-                         float momentum, float eps) {
-    SER_ASSERT(B >= 1 && H >= 1 && W >= 1 && conv_bn_relu_pool_fits(W, Cin, C, K, 1));
+                         float *moving_var, double *moments, const float *in, const float *kernel,
+                         const float *bias, const float *gamma, const float *beta, int B, int H, int W, int Cin,
+                         int C, int K, float momentum, float eps) {
+    SER_ASSERT(B >= 1 && H >= 1 && W >= 1 && conv_bn_relu_pool_fits(W, Cin, C, K, 1) && moments);
     const int T = Cin * K * K;
     const double s0 = in[0], N = (double)B * H * W;
-    double S[T], M[T * T];
+    double *S = moments, *M = moments + T; /* kept for the backward */
     patch_moments(S, M, in, B, H, W, Cin, K, s0);
     double mp[T], cov[T][T]; /* E[p - s0], Cov(p) */
     for (int t = 0; t < T; t++) mp[t] = S[t] / N;
@@ -384,7 +389,7 @@ void conv_bn_relu_pool_forward(float *drop, uint8_t *mask, float *out, int32_t *
  * dx = k (g - a - (x - mean) bb), the weight gradient sum_pos p_t dx splits into
  *   dW_tc = k_c (sum_pos p_t g_c  -  a_c sum_pos p_t  -  bb_c sum_pos p_t (x_c - mean_c)),
  * and since x_c = beta_c + sum_u w_uc p'_u (p' = p - s0, beta_c = bias_c + s0 sum_u w_uc) the last
- * two sums are the patch moments (patch_moments, in double):
+ * two sums are the patch moments (conv_bn_stats_train's, in double):
  *   sum_pos p_t = S_t + N s0,
  *   sum_pos p_t (x_c - mean_c) = sum_u w_uc M_tu + e_c S_t + s0 (sum_u w_uc S_u + N e_c),
  *   e_c = beta_c - mean_c.
@@ -393,9 +398,9 @@ void conv_bn_relu_pool_forward(float *drop, uint8_t *mask, float *out, int32_t *
  * pooled rows in double. dbias is the same with p_t = 1 (zero in exact arithmetic: BN follows). */
 void conv_bn_relu_pool_backward(float *dkernel, float *dbias, float *dgamma, float *dbeta, const float *dout,
                                 const uint8_t *mask, float rate, const float *out, const int32_t *argmax,
-                                const float *xsel, const float *in, const float *kernel, const float *bias,
-                                const float *mean, const float *rstd, const float *gamma, int B, int H, int W,
-                                int Cin, int C, int K, int P) {
+                                const float *xsel, const double *moments, const float *in, const float *kernel,
+                                const float *bias, const float *mean, const float *rstd, const float *gamma, int B,
+                                int H, int W, int Cin, int C, int K, int P) {
     SER_ASSERT(conv_bn_relu_pool_fits(W, Cin, C, K, P) && rate >= 0.0f && rate < 1.0f);
     const float dscale = (float)(1.0 / (1.0 - (double)rate)); /* as bn_relu_pool_backward */
     const int Ho = (H + P - 1) / P, Wo = (W + P - 1) / P, py = pool_pad_before(H, P), T = Cin * K * K;
@@ -449,8 +454,7 @@ void conv_bn_relu_pool_backward(float *dkernel, float *dbias, float *dgamma, flo
         brp_coeffs_finish(k, a, bb, dgamma, dbeta, sd, sdx, rstd, gamma, B * H * W, C);
     }
     const double s0 = in[0], N = (double)B * H * W;
-    double S[T], M[T * T];
-    patch_moments(S, M, in, B, H, W, Cin, K, s0);
+    const double *S = moments, *M = moments + T; /* conv_bn_stats_train's, of this input */
     for (int c = 0; c < C; c++) {
         double wsum = 0.0, wS = 0.0;
         for (int u = 0; u < T; u++) {

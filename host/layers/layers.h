@@ -102,19 +102,23 @@ void bn_relu_pool_backward(float *din /* (B,H,W,C) or NULL */, float *dgamma, fl
 int conv_bn_relu_pool_fits(int W, int Cin, int C, int K, int P);
 void conv_rows_forward(float *out /* (B,H,W,C) */, const float *in /* (B,H,W,Cin) */, const float *kernel,
                        const float *bias, int B, int H, int W, int Cin, int C, int K);
+/* moments: conv_bn_moments_size() doubles the backward of the same input reuses (the input's
+ * patch moments; written here). */
+size_t conv_bn_moments_size(int Cin, int K);
 void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
-                         float *moving_var, const float *in, const float *kernel, const float *bias,
-                         const float *gamma, const float *beta, int B, int H, int W, int Cin, int C, int K,
-                         float momentum, float eps);
+                         float *moving_var, double *moments, const float *in, const float *kernel,
+                         const float *bias, const float *gamma, const float *beta, int B, int H, int W, int Cin,
+                         int C, int K, float momentum, float eps);
 void conv_bn_relu_pool_forward(float *drop, uint8_t *mask, float *out /* (B,Ho,Wo,C) */, int32_t *argmax,
                                float *xsel, const float *in, const float *kernel, const float *bias,
                                const float *scale, const float *shift, int B, int H, int W, int Cin, int C, int K,
                                int P, float rate, uint64_t seed, uint64_t step, uint32_t layer);
 void conv_bn_relu_pool_backward(float *dkernel, float *dbias, float *dgamma, float *dbeta,
                                 const float *dout /* (B,Ho,Wo,C) */, const uint8_t *mask /* or NULL */, float rate,
-                                const float *out, const int32_t *argmax, const float *xsel, const float *in,
-                                const float *kernel, const float *bias, const float *mean, const float *rstd,
-                                const float *gamma, int B, int H, int W, int Cin, int C, int K, int P);
+                                const float *out, const int32_t *argmax, const float *xsel, const double *moments,
+                                const float *in, const float *kernel, const float *bias, const float *mean,
+                                const float *rstd, const float *gamma, int B, int H, int W, int Cin, int C, int K,
+                                int P);
 
 /* ---- Dropout with Philox4x32-10 keyed by (seed, step, layer, element); inverted scaling.
  * The mask is a pure function of the key, so the CUDA backend draws the same one. ---- */

@@ -75,6 +75,7 @@ typedef struct ser_acts {
     float *conv[SER_MAX_BLOCKS];    /* (B,H,W,F) conv output = BN input */
     float *xsel[SER_MAX_BLOCKS];    /* (B,Ho,Wo,F) BN input under each pool max (fused BN+ReLU+pool) */
     float *bn_mean[SER_MAX_BLOCKS], *bn_rstd[SER_MAX_BLOCKS];   /* (F) */
+    double *moments;                /* the fused first block's input patch moments (forward -> backward) */
     float *pool[SER_MAX_BLOCKS];    /* (B,Ho,Wo,F) */
     int32_t *argmax[SER_MAX_BLOCKS];
     float *drop[SER_MAX_BLOCKS];    /* (B,Ho,Wo,F) dropout output (== pool when rate 0 or infer) */
