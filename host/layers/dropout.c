@@ -12,7 +12,7 @@
 
 /* Philox4x32-10 for PHILOX_LANES consecutive counters (element groups g0 .. g0+15) at once;
  * bit-identical to philox4x32_10(dropout_ctr(g0 + l, layer, step), key) (the test compares
- * them). w[j][l]: word j of lane l. */
+ * them). words[4 l + j]: word j of lane l, i.e. element order. */
 #define PHILOX_LANES 16
 
 #if defined(__AVX512F__)
@@ -27,7 +27,8 @@ static inline void mul_hilo(__m512i c, __m512i m, __m512i *hi, __m512i *lo) {
     *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
 }
 
-static void philox_lanes(uint32_t w[4][PHILOX_LANES], uint32_t g0, uint32_t layer, uint64_t step, philox4x32_key k) {
+static void philox_lanes(uint32_t words[4 * PHILOX_LANES], uint32_t g0, uint32_t layer, uint64_t step,
+                         philox4x32_key k) {
     __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32((int)g0),
                                   _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     __m512i c1 = _mm512_set1_epi32((int)layer), c2 = _mm512_set1_epi32((int)(uint32_t)step),
@@ -45,15 +46,23 @@ static void philox_lanes(uint32_t w[4][PHILOX_LANES], uint32_t g0, uint32_t laye
         const __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k.v[1]));
         c0 = n0, c1 = lo1, c2 = n2, c3 = lo0;
     }
-    _mm512_storeu_si512((void *)w[0], c0);
-    _mm512_storeu_si512((void *)w[1], c1);
-    _mm512_storeu_si512((void *)w[2], c2);
-    _mm512_storeu_si512((void *)w[3], c3);
+    /* element order: words[4 l + j] = word j of lane l, a 4 x 16 transpose in registers */
+    const __m512i t0 = _mm512_unpacklo_epi32(c0, c1), t1 = _mm512_unpackhi_epi32(c0, c1);
+    const __m512i t2 = _mm512_unpacklo_epi32(c2, c3), t3 = _mm512_unpackhi_epi32(c2, c3);
+    const __m512i u0 = _mm512_unpacklo_epi64(t0, t2), u1 = _mm512_unpackhi_epi64(t0, t2); /* lanes 0,4,8,12 | 1,5,9,13 */
+    const __m512i u2 = _mm512_unpacklo_epi64(t1, t3), u3 = _mm512_unpackhi_epi64(t1, t3); /* lanes 2,6,10,14 | 3,7,11,15 */
+    const __m512i v0 = _mm512_shuffle_i32x4(u0, u1, 0x44), v1 = _mm512_shuffle_i32x4(u2, u3, 0x44);
+    const __m512i v2 = _mm512_shuffle_i32x4(u0, u1, 0xEE), v3 = _mm512_shuffle_i32x4(u2, u3, 0xEE);
+    _mm512_storeu_si512((void *)(words + 0), _mm512_shuffle_i32x4(v0, v1, 0x88));  /* lanes 0-3 */
+    _mm512_storeu_si512((void *)(words + 16), _mm512_shuffle_i32x4(v0, v1, 0xDD)); /* lanes 4-7 */
+    _mm512_storeu_si512((void *)(words + 32), _mm512_shuffle_i32x4(v2, v3, 0x88)); /* lanes 8-11 */
+    _mm512_storeu_si512((void *)(words + 48), _mm512_shuffle_i32x4(v2, v3, 0xDD)); /* lanes 12-15 */
 }
 
 #else /* written as lane loops so the compiler vectorises the 32x32->64 multiplies */
 
-static void philox_lanes(uint32_t w[4][PHILOX_LANES], uint32_t g0, uint32_t layer, uint64_t step, philox4x32_key k) {
+static void philox_lanes(uint32_t words[4 * PHILOX_LANES], uint32_t g0, uint32_t layer, uint64_t step,
+                         philox4x32_key k) {
     uint32_t c0[PHILOX_LANES], c1[PHILOX_LANES], c2[PHILOX_LANES], c3[PHILOX_LANES];
     for (int l = 0; l < PHILOX_LANES; l++) {
         c0[l] = g0 + (uint32_t)l;
@@ -77,10 +86,10 @@ static void philox_lanes(uint32_t w[4][PHILOX_LANES], uint32_t g0, uint32_t laye
         }
     }
     for (int l = 0; l < PHILOX_LANES; l++) {
-        w[0][l] = c0[l];
-        w[1][l] = c1[l];
-        w[2][l] = c2[l];
-        w[3][l] = c3[l];
+        words[4 * l + 0] = c0[l];
+        words[4 * l + 1] = c1[l];
+        words[4 * l + 2] = c2[l];
+        words[4 * l + 3] = c3[l];
     }
 }
 
@@ -101,12 +110,8 @@ void dropout_forward(float *out, uint8_t *mask, const float *in, size_t n, float
     const int64_t blocks = (int64_t)((n + 4 * PHILOX_LANES - 1) / (4 * PHILOX_LANES));
 #pragma omp parallel for schedule(static)
     for (int64_t blk = 0; blk < blocks; blk++) {
-        uint32_t w[4][PHILOX_LANES];
-        philox_lanes(w, (uint32_t)(blk * PHILOX_LANES), layer, step, key);
-        /* element e0 + i takes word i % 4 of lane i / 4 */
-        uint32_t words[4 * PHILOX_LANES];
-        for (int l = 0; l < PHILOX_LANES; l++)
-            for (int j = 0; j < 4; j++) words[4 * l + j] = w[j][l];
+        uint32_t words[4 * PHILOX_LANES]; /* element e0 + i takes word i % 4 of lane i / 4 */
+        philox_lanes(words, (uint32_t)(blk * PHILOX_LANES), layer, step, key);
         const size_t e0 = (size_t)blk * 4 * PHILOX_LANES;
         if (n - e0 >= 4 * PHILOX_LANES) {
 #pragma omp simd
@@ -132,10 +137,8 @@ void dropout_forward_span(float *out, uint8_t *mask, const float *in, size_t e0,
     const float scale = dropout_scale(rate);
     const philox4x32_key key = dropout_key(seed);
     for (size_t b0 = e0; b0 < e1; b0 += 4 * PHILOX_LANES) {
-        uint32_t w[4][PHILOX_LANES], words[4 * PHILOX_LANES];
-        philox_lanes(w, (uint32_t)(b0 / 4), layer, step, key);
-        for (int l = 0; l < PHILOX_LANES; l++)
-            for (int j = 0; j < 4; j++) words[4 * l + j] = w[j][l];
+        uint32_t words[4 * PHILOX_LANES];
+        philox_lanes(words, (uint32_t)(b0 / 4), layer, step, key);
         const int m = e1 - b0 < 4 * PHILOX_LANES ? (int)(e1 - b0) : 4 * PHILOX_LANES;
 #pragma omp simd
         for (int i = 0; i < m; i++) {
