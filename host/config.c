@@ -70,6 +70,7 @@ static const config_key KEYS[] = {
     {"train", "aug_freq_width", KEY_INT, F(train.aug_freq_width), 0, 0, 1024, "augmentation: max coefficients per mask", 1},
     {"train", "aug_noise", KEY_DOUBLE, F(train.aug_noise), 0, 0, 100, "augmentation: std of gaussian noise on the scaled features", 1},
     {"train", "aug_gain", KEY_DOUBLE, F(train.aug_gain), 0, 0, 100, "augmentation: max |offset| added to c0 (scaled units)", 1},
+    {"train", "test_adapt_bn", KEY_BOOL, F(train.test_adapt_bn), 0, 0, 1, "AdaBN: evaluate the test set with batch-norm statistics taken over the test clips", 1},
     {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal", 0},
     {"cuda", "graphs", KEY_BOOL, F(cuda.graphs), 1, 0, 1, "replay the full-batch training step as CUDA graphs", 0},
     {"cuda", "tf32", KEY_BOOL, F(cuda.tf32), 0, 0, 1, "allow TF32 math in cuDNN / cuBLAS (off: plain float32)", 0},

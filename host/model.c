@@ -276,7 +276,21 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int
         const ser_block_shape *b = &m->blk[i];
         const size_t n = (size_t)B * b->H * b->W * F;
         const float *kernel = P(m, w, "conv%d.kernel", i + 1), *bias = P(m, w, "conv%d.bias", i + 1);
-        if (ser_model_block_fused(m, i)) {
+        const int fused = ser_model_block_fused(m, i);
+        if (!training && m->bn_acc && i == m->bn_acc_block) { /* AdaBN statistics pass: nothing after this */
+            const float *conv = a->conv[i];
+            if (fused) { /* the fused block never stores its conv output: compute it into the pass's buffer */
+                conv_rows_forward(m->bn_acc_conv, in, kernel, bias, B, b->H, b->W, b->Cin, F, m->K);
+                conv = m->bn_acc_conv;
+            } else {
+                conv2d_forward(a->conv[i], a->col, in, kernel, bias, B, b->H, b->W, b->Cin, F, m->K);
+            }
+            batchnorm_accumulate(m->bn_acc, m->bn_acc + F, conv, m->bn_acc_shift, (int)(n / F), F);
+            m->bn_acc_rows += (long long)(n / F);
+            m->last_B = B, m->last_training = 0, m->last_x = x, m->last_loss = m->last_xent = 0.0f;
+            return 0.0f;
+        }
+        if (fused) {
             in = block_fused_forward(m, i, in, kernel, bias, B, training);
             l2 += l2_forward(kernel, (size_t)m->K * m->K * b->Cin * F, (float)m->cfg.l2);
             continue;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "device.h"
 #include "loaded_model.h"
 #include "ser/report.h"
 #include "ser/split.h"
@@ -14,11 +15,13 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ser eval --model RUN/model.safetensors (--data DIR [--corpus K] | --list F)\n"
-            "                [--png FILE] [--json] [--device auto|cpu|cuda]\n\n"
+            "                [--png FILE] [--json] [--adapt-bn] [--device auto|cpu|cuda]\n\n"
             "Evaluates the model on every labelled clip of DIR (or of the manifest F): prints the\n"
             "per-class precision / recall / F1, macro and weighted averages and the accuracy, and\n"
             "writes the confusion matrix (default: confusion_matrix_test.png beside the model).\n"
             "  --json   one JSON object: accuracy, macro_f1, weighted_f1, labels, per_class, confusion\n"
+            "  --adapt-bn  AdaBN: first replace the batch-norm moving statistics by the exact mean and\n"
+            "           variance over these clips (unlabelled use of the evaluated set; transductive)\n"
             "  --device auto (default: the GPU when there is one), cpu or cuda\n");
 }
 
@@ -28,7 +31,7 @@ int cmd_eval(int argc, char **argv) {
         return 0;
     }
     const char *model = NULL, *data = NULL, *list = NULL, *corpus = NULL, *png = NULL, *device = "auto";
-    int json = 0;
+    int json = 0, adapt = 0;
     for (int i = 1; i < argc; i++) {
         const int more = i + 1 < argc;
         if (!strcmp(argv[i], "--model") && more) model = argv[++i];
@@ -38,6 +41,7 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(argv[i], "--png") && more) png = argv[++i];
         else if (!strcmp(argv[i], "--device") && more) device = argv[++i];
         else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--adapt-bn")) adapt = 1;
         else {
             fprintf(stderr, "ser eval: unknown option or missing value: %s\n", argv[i]);
             usage(stderr);
@@ -71,6 +75,10 @@ int cmd_eval(int argc, char **argv) {
         ser_corpus_free(&c);
     }
     if (loaded_model_dataset(&lm, &clips, 1, "eval", &ds, &err) != 0) goto fail;
+    if (adapt) {
+        if (cli_adapt_bn(lm.be, ds.x, ds.n, &err) != 0) goto fail;
+        fprintf(stderr, "ser eval: batch-norm statistics over the %zu clips (AdaBN)\n", ds.n);
+    }
     pred = malloc(ds.n * sizeof *pred);
     ser_split_data d = {ds.x, ds.y, ds.n};
     double loss, acc;
@@ -90,6 +98,7 @@ int cmd_eval(int argc, char **argv) {
     if (json) {
         cJSON_AddNumberToObject(js, "loss", loss);
         cJSON_AddNumberToObject(js, "clips", (double)ds.n);
+        cJSON_AddBoolToObject(js, "adapt_bn", adapt);
         char *s = cJSON_PrintUnformatted(js);
         printf("%s\n", s ? s : "{}");
         free(s);

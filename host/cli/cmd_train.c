@@ -389,6 +389,12 @@ static int finish(run *r, const ser_train_result *res, ser_error *err) {
     cJSON_AddBoolToObject(json, "stopped_early", res->stopped_early);
     cJSON_AddStringToObject(json, "backend", r->be->ops->name);
     rc = evaluate_split(r, &r->val, "validation", "confusion_matrix_validation.png", &text, json, err);
+    /* AdaBN after the model file and the validation report: only the test evaluation sees it */
+    if (!rc && r->test.n && r->cfg.train.test_adapt_bn) {
+        if (!r->a.quiet) fprintf(stderr, "ser train: test: batch-norm statistics over the %zu test clips (AdaBN)\n", r->test.n);
+        rc = cli_adapt_bn(r->be, r->test.x, r->test.n, err);
+        cJSON_AddBoolToObject(json, "test_adapt_bn", 1);
+    }
     if (!rc && r->test.n) rc = evaluate_split(r, &r->test, "test", "confusion_matrix_test.png", &text, json, err);
     char *js = rc ? NULL : cJSON_Print(json);
     char *pt = run_path(r->a.out, "report.txt"), *pj = run_path(r->a.out, "report.json");

@@ -29,3 +29,11 @@ ser_backend *cli_backend_create(int cuda, ser_model *m, const ser_config *cfg, i
 }
 
 ser_features_fn cli_features_fn(int cuda) { return cuda ? ser_features_extract_cuda : ser_features_extract; }
+
+int cli_adapt_bn(ser_backend *be, const float *x, size_t n, ser_error *err) {
+    ser_model *m = be->model;
+    if (be->ops->download_params(be, m->params, err) != 0 || ser_model_reserve(m, be->max_B, err) != 0 ||
+        ser_model_bn_adapt(m, x, n, err) != 0)
+        return -1;
+    return be->ops->upload_params(be, m->params, err);
+}

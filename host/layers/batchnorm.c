@@ -102,6 +102,19 @@ void batchnorm_affine_infer(float *scale, float *shift, const float *gamma, cons
     }
 }
 
+void batchnorm_accumulate(double *sum, double *sq, const float *in, const float *shift, int N, int C) {
+    SER_ASSERT(N >= 1 && C >= 1 && C <= BN_MAX_C);
+    for (size_t r = 0; r < (size_t)N; r++) {
+        const float *x = in + r * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) {
+            const double d = (double)x[c] - (double)shift[c];
+            sum[c] += d;
+            sq[c] += d * d;
+        }
+    }
+}
+
 void batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
                              const float *moving_mean, const float *moving_var, int N, int C, float eps) {
     SER_ASSERT(N >= 1 && C >= 1 && C <= BN_MAX_C);

@@ -58,6 +58,11 @@ void batchnorm_stats_finish(float *scale, float *shift_out, float *mean, float *
                             float *moving_var, const double *batch_mean, const double *batch_var, const float *gamma,
                             const float *beta, int N, int C, float momentum, float eps);
 
+/* Adds the rows of in (N rows of C channels) to running sums: sum[c] += x - shift[c],
+ * sq[c] += (x - shift[c])^2, in double, rows in order (AdaBN's statistics pass; the shift
+ * keeps E[d^2] - E[d]^2 free of cancellation). */
+void batchnorm_accumulate(double *sum, double *sq, const float *in, const float *shift, int N, int C);
+
 /* ---- ReLU (in place allowed: out == in) ---- */
 void relu_forward(float *out, const float *in, size_t n);
 void relu_backward(float *din, const float *dout, const float *out, size_t n);

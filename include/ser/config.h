@@ -63,6 +63,9 @@ typedef struct ser_train_config {
     int aug_freq_width;        /*   max width of each (coefficients) */
     double aug_noise;          /* std of gaussian noise added to every feature value */
     double aug_gain;           /* max |offset| added to row 0 (c0, the clip's loudness), scaled units */
+    int test_adapt_bn;         /* bool: `ser train` evaluates its test set after AdaBN over the test
+                                * clips (ser_model_bn_adapt; model.safetensors keeps the training
+                                * statistics) */
 } ser_train_config;
 
 /* The CUDA backend's switches (how it computes, not what: a model trains the same function

@@ -130,6 +130,15 @@ typedef struct ser_model {
     int last_B, last_training;
     const float *last_x;
     double prof[SER_PROF_N][SER_MAX_BLOCKS + 1];   /* seconds; reset with memset */
+    /* AdaBN statistics pass (host/bn_adapt.c): when bn_acc is set, an inference forward adds
+     * block bn_acc_block's BN input to bn_acc (sum of x - shift, sum of (x - shift)^2, F doubles
+     * each, shift = bn_acc_shift) and stops there; bn_acc_rows counts the rows. */
+    double *bn_acc;
+    const float *bn_acc_shift;
+    float *bn_acc_conv;         /* (acts.B,H,W,F) of a fused block (ser_model_block_fused), whose
+                                 * conv output is otherwise never stored */
+    int bn_acc_block;
+    long long bn_acc_rows;
 } ser_model;
 
 /* Builds the description and allocates parameters, gradients and Adam moments, initialised
@@ -162,6 +171,14 @@ const ser_slice *ser_model_slice(const ser_model *m, const char *name);
  * uses batch statistics, updates the BN moving statistics and draws dropout masks keyed by
  * (seed, m->step, block); it increments m->step. Probabilities in m->acts.probs (B, C). */
 float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int B, int training);
+/* AdaBN (test-time batch-norm adaptation, Li et al. 2016): replaces every block's BN moving mean
+ * and moving variance by the exact mean and biased variance of that block's BN input over the n
+ * clips x (n, H, W), block by block: block i's statistics are taken with blocks < i already
+ * adapted, as the adapted network will see them. Inference-mode forwards in batches of up to
+ * m->acts.B (reserve first); sums in double, independent of the batching up to rounding. Only
+ * the moving statistics change. The CPU path (host/bn_adapt.c); a device backend uploads after. */
+int ser_model_bn_adapt(ser_model *m, const float *x, size_t n, ser_error *err);
+
 /* Zeroes grads and backpropagates the last training forward (cross-entropy + L2). */
 void ser_model_backward(ser_model *m);
 /* One Adam step (beta/eps from cfg train section passed in) over the trainable slices. */
