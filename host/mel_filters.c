@@ -3,6 +3,7 @@
  * rounded to float32 where librosa rounds (the mel weights are float32 in librosa), so the
  * tables match librosa's to the last bit or one ulp. Shared with the CUDA backend. */
 #include <math.h>
+#include <string.h>
 
 #include "ser/mfcc.h"
 
@@ -57,6 +58,52 @@ void ser_mel_filters(double sr, int n_fft, int n_mels, double fmin, double fmax,
             const float tri = (float)v;
             w[(size_t)m * n_bins + k] = (float)((double)tri * enorm);
         }
+    }
+}
+
+double ser_vtlp_warp(double f, double alpha, double f_hi, double nyquist) {
+    /* Jaitly & Hinton (2013): f alpha up to the boundary f_hi min(alpha, 1) / alpha, then the
+     * straight line that takes the boundary's image to f_hi min(alpha, 1) and nyquist to itself. */
+    const double lo = f_hi * (alpha < 1.0 ? alpha : 1.0), boundary = lo / alpha;
+    if (f <= boundary) return f * alpha;
+    return nyquist - (nyquist - lo) / (nyquist - boundary) * (nyquist - f);
+}
+
+void ser_mel_filters_warped(double sr, int n_fft, int n_mels, double fmin, double fmax, double alpha, double f_hi,
+                            float *w, int *lo, int *hi) {
+    const int n_bins = 1 + n_fft / 2;
+    /* the same mel points, expressions and roundings as ser_mel_filters */
+    const int n_pts = n_mels + 2;
+    const double min_mel = hz_to_mel(fmin), max_mel = hz_to_mel(fmax);
+    const double step = (max_mel - min_mel) / (n_pts - 1);
+    double mel_f[n_pts], fw[n_bins];
+    for (int i = 0; i < n_pts; i++) mel_f[i] = mel_to_hz(i == n_pts - 1 ? max_mel : i * step + min_mel);
+    const double val = 1.0 / (n_fft * (1.0 / sr));
+    for (int k = 0; k < n_bins; k++) fw[k] = alpha == 1.0 ? k * val : ser_vtlp_warp(k * val, alpha, f_hi, sr / 2);
+    memset(w, 0, (size_t)n_mels * n_bins * sizeof *w);
+    /* the warp is increasing, so the bins inside filter m's open support (mel_f[m], mel_f[m+2])
+     * are one run that moves up with m: each filter scans only its own run */
+    int k0 = 0;
+    for (int m = 0; m < n_mels; m++) {
+        const double fdiff_lo = mel_f[m + 1] - mel_f[m], fdiff_hi = mel_f[m + 2] - mel_f[m + 1];
+        const double enorm = 2.0 / (mel_f[m + 2] - mel_f[m]);
+        while (k0 < n_bins && fw[k0] <= mel_f[m]) k0++;
+        lo[m] = hi[m] = k0;
+        for (int k = k0; k < n_bins && fw[k] < mel_f[m + 2]; k++) {
+            const double f = fw[k];
+            const double lower = -(mel_f[m] - f) / fdiff_lo;
+            const double upper = (mel_f[m + 2] - f) / fdiff_hi;
+            double v = lower < upper ? lower : upper;
+            if (!(v > 0.0)) v = 0.0;
+            const float tri = (float)v;
+            const float x = (float)((double)tri * enorm);
+            w[(size_t)m * n_bins + k] = x;
+            if (x != 0.0f) {
+                if (hi[m] == lo[m]) lo[m] = k;
+                hi[m] = k + 1;
+            }
+        }
+        if (hi[m] == lo[m]) lo[m] = hi[m] = n_bins; /* as ser_mel_filter_ranges: an empty filter */
     }
 }
 

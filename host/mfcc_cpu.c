@@ -45,6 +45,8 @@ typedef int vfbi __attribute__((vector_size(FB * sizeof(int))));
 
 struct ser_mfcc {
     int n_fft, hop, n_bins, n_mels, n_mfcc, frames;
+    double sr, fmin, fmax;   /* of the mel bank */
+    double alpha, f_hi;      /* its VTLP warp (alpha 1: none) */
     float top_db;
     float *window;        /* [n_fft] periodic Hann */
     float *mel;           /* [n_mels, n_bins] mel filter bank (Slaney) */
@@ -114,6 +116,7 @@ ser_mfcc *ser_mfcc_create(const ser_config *cfg, ser_error *err) {
     ser_mfcc *m = ser_calloc(1, sizeof *m, "mfcc state", err);
     if (!m) return NULL;
     m->n_fft = f->n_fft;
+    m->sr = sr, m->fmin = f->fmin, m->fmax = fmax, m->alpha = 1.0, m->f_hi = 0.0;
     m->hop = f->hop_length;
     m->n_bins = f->n_fft / 2 + 1;
     m->n_mels = f->n_mels;
@@ -163,6 +166,12 @@ ser_mfcc *ser_mfcc_create(const ser_config *cfg, ser_error *err) {
         return NULL;
     }
     return m;
+}
+
+void ser_mfcc_set_warp(ser_mfcc *m, double alpha, double f_hi) {
+    if (alpha == m->alpha && (alpha == 1.0 || f_hi == m->f_hi)) return;
+    ser_mel_filters_warped(m->sr, m->n_fft, m->n_mels, m->fmin, m->fmax, alpha, f_hi, m->mel, m->mel_lo, m->mel_hi);
+    m->alpha = alpha, m->f_hi = f_hi;
 }
 
 /* |X[k]|^2, k = 0..half, of the real frame x from Z = DFT_half(z), z[j] = x[2j] + i x[2j+1]:

@@ -103,8 +103,9 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     const int H = cfg->features.n_mfcc, W = cfg->features.frames, augment = ser_augment_enabled(&cfg->train);
     SER_ASSERT(!augment || (size_t)H * W == F);
     float *scratch = ser_malloc((size_t)W * sizeof *scratch, "augmentation row", err);
+    float *xe = opts->epoch_features ? ser_malloc(train->n * F * sizeof *xe, "epoch features", err) : NULL;
     int rc = -1;
-    if (!order || !xb || !yb || !best || !scratch) goto done;
+    if (!order || !xb || !yb || !best || !scratch || (opts->epoch_features && !xe)) goto done;
     if (best_state_in) memcpy(best, best_state_in, nstate * sizeof *best);
     else net->state_get(net->impl, best);
 
@@ -116,13 +117,18 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
         const int e = st->epoch; /* 0-based epoch being run */
         const double t0 = now_s();
         ser_epoch_order(order, train->n, (uint64_t)cfg->train.seed, e);
+        const float *tx = train->x;
+        if (xe) {
+            if (opts->epoch_features(opts->user, e, xe, err) != 0) goto done;
+            tx = xe;
+        }
         double lsum = 0.0;
         size_t correct = 0, seen = 0;
         for (size_t s = 0; s < train->n; s += (size_t)batch) {
             const int B = (int)(train->n - s < (size_t)batch ? train->n - s : (size_t)batch);
             for (int b = 0; b < B; b++) {
                 const size_t i = order[s + b];
-                memcpy(xb + (size_t)b * F, train->x + i * F, F * sizeof *xb);
+                memcpy(xb + (size_t)b * F, tx + i * F, F * sizeof *xb);
                 /* keyed by (seed, epoch, clip): a resume draws the same */
                 if (augment)
                     ser_augment_clip(xb + (size_t)b * F, H, W, &cfg->train, (uint64_t)cfg->train.seed, e, (uint32_t)i,
@@ -184,5 +190,6 @@ done:
     free(yb);
     free(best);
     free(scratch);
+    free(xe);
     return rc;
 }

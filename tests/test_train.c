@@ -107,7 +107,7 @@ int main(void) {
     ser_net na = toy_net(&ta);
     ser_train_state sa;
     ser_train_state_init(&sa, &cfg);
-    CHECKF(ser_train_run(&na, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1}, &sa, NULL, &r, &e) == 0,
+    CHECKF(ser_train_run(&na, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1, NULL}, &sa, NULL, &r, &e) == 0,
            "%s", e.msg);
     ser_evaluate(&na, &va, 64, &vl, &vacc, NULL, NULL, &e);
     CHECKF(vacc > 0.9, "validation accuracy %.3f", vacc);
@@ -125,14 +125,14 @@ int main(void) {
     sv.net = &nb;
     ser_train_state sb;
     ser_train_state_init(&sb, &c5);
-    CHECK(ser_train_run(&nb, &tr, &va, &(ser_train_opts){&c5, NULL, keep, &sv, 0, 1}, &sb, NULL, &r, &e) == 0);
+    CHECK(ser_train_run(&nb, &tr, &va, &(ser_train_opts){&c5, NULL, keep, &sv, 0, 1, NULL}, &sb, NULL, &r, &e) == 0);
     free(r.best_state);
     CHECK(sv.calls == 5 && sv.st.epoch == 5 && sv.st.step == 5 * 10);
     toy tc;
     ser_net nc = toy_net(&tc);
     nc.state_set(nc.impl, sv.cur);
     ser_train_state sc = sv.st;
-    CHECK(ser_train_run(&nc, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1}, &sc, sv.best, &r, &e) == 0);
+    CHECK(ser_train_run(&nc, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1, NULL}, &sc, sv.best, &r, &e) == 0);
     free(r.best_state);
     CHECK(memcmp(ta.state, tc.state, sizeof ta.state) == 0);
     CHECK(sc.epoch == 12 && sc.lr == sa.lr && sc.es.best == sa.es.best);
@@ -146,7 +146,7 @@ int main(void) {
     ser_net ng = toy_net(&tg);
     ser_train_state sg;
     ser_train_state_init(&sg, &ca);
-    CHECK(ser_train_run(&ng, &tr, &va, &(ser_train_opts){&ca, NULL, NULL, NULL, 0, 1}, &sg, NULL, &r, &e) == 0);
+    CHECK(ser_train_run(&ng, &tr, &va, &(ser_train_opts){&ca, NULL, NULL, NULL, 0, 1, NULL}, &sg, NULL, &r, &e) == 0);
     free(r.best_state);
     CHECK(memcmp(tg.state, ta.state, sizeof tg.state) != 0);
     toy th;
@@ -157,13 +157,13 @@ int main(void) {
     sv.net = &nh;
     ser_train_state sh;
     ser_train_state_init(&sh, &ca5);
-    CHECK(ser_train_run(&nh, &tr, &va, &(ser_train_opts){&ca5, NULL, keep, &sv, 0, 1}, &sh, NULL, &r, &e) == 0);
+    CHECK(ser_train_run(&nh, &tr, &va, &(ser_train_opts){&ca5, NULL, keep, &sv, 0, 1, NULL}, &sh, NULL, &r, &e) == 0);
     free(r.best_state);
     toy ti;
     ser_net ni = toy_net(&ti);
     ni.state_set(ni.impl, sv.cur);
     ser_train_state si = sv.st;
-    CHECK(ser_train_run(&ni, &tr, &va, &(ser_train_opts){&ca, NULL, NULL, NULL, 0, 1}, &si, sv.best, &r, &e) == 0);
+    CHECK(ser_train_run(&ni, &tr, &va, &(ser_train_opts){&ca, NULL, NULL, NULL, 0, 1, NULL}, &si, sv.best, &r, &e) == 0);
     free(r.best_state);
     CHECKF(memcmp(tg.state, ti.state, sizeof tg.state) == 0, "augmented run resumed after 5 epochs differs");
 
@@ -175,7 +175,7 @@ int main(void) {
     c0.train.epochs = 300;
     ser_train_state sd;
     ser_train_state_init(&sd, &c0);
-    CHECK(ser_train_run(&nd, &tr, &va, &(ser_train_opts){&c0, NULL, NULL, NULL, 0, 1}, &sd, NULL, &r, &e) == 0);
+    CHECK(ser_train_run(&nd, &tr, &va, &(ser_train_opts){&c0, NULL, NULL, NULL, 0, 1, NULL}, &sd, NULL, &r, &e) == 0);
     CHECKF(r.stopped_early && r.epochs_run == 11 && r.best_epoch == 1, "ran %d, best %d", r.epochs_run, r.best_epoch);
     /* Killed after the stopping epoch's checkpoint, before the model was written: the resume
      * trains no further epoch and ends on the same best weights. */
@@ -187,13 +187,13 @@ int main(void) {
     ser_train_state sff;
     ser_train_state_init(&sff, &c0);
     ser_train_result rf;
-    CHECK(ser_train_run(&nf, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1}, &sff, NULL, &rf, &e) == 0);
+    CHECK(ser_train_run(&nf, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1, NULL}, &sff, NULL, &rf, &e) == 0);
     free(rf.best_state);
     toy tk;
     ser_net nk = toy_net(&tk);
     nk.state_set(nk.impl, sf.cur);
     ser_train_state sk = sf.st;
-    CHECK(ser_train_run(&nk, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1}, &sk, sf.best, &rf, &e) == 0);
+    CHECK(ser_train_run(&nk, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1, NULL}, &sk, sf.best, &rf, &e) == 0);
     CHECKF(sf.calls == 11 && rf.epochs_run == 11 && rf.stopped_early && sk.epoch == 11,
            "resumed after an early stop: %d checkpoints, %d epochs", sf.calls, rf.epochs_run);
     CHECK(memcmp(td.state, tk.state, sizeof td.state) == 0);
@@ -215,7 +215,7 @@ int main(void) {
     te.poison = 1;
     ser_train_state se;
     ser_train_state_init(&se, &cfg);
-    CHECK(ser_train_run(&ne, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1}, &se, NULL, &r, &e) != 0);
+    CHECK(ser_train_run(&ne, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1, NULL}, &se, NULL, &r, &e) != 0);
     CHECKF(strstr(e.msg, "non-finite") && strstr(e.msg, "epoch 1, batch 1"), "%s", e.msg);
     return check_finish("test_train");
 }

@@ -23,6 +23,7 @@
 #include "ser/plot.h"
 #include "ser/report.h"
 #include "ser/scaler.h"
+#include "ser/vtlp.h"
 #include "ser/split.h"
 
 static void usage(FILE *f) {
@@ -186,7 +187,13 @@ typedef struct run {
     char devline[256];      /* the GPU's description, or why auto chose the CPU */
     int lock_fd;
     char *p_ckpt, *p_model, *p_hist;
+    ser_vtlp *vtlp;         /* train.aug_vtlp: per-epoch warped training features */
 } run;
+
+static int vtlp_epoch(void *user, int epoch, float *x, ser_error *err) {
+    run *r = user;
+    return ser_vtlp_epoch(r->vtlp, (uint64_t)r->cfg.train.seed, epoch, &r->meta.scaler, x, err);
+}
 
 static int on_epoch(void *user, const ser_train_state *st, const ser_history_entry *h, const float *best,
                     ser_error *err) {
@@ -451,7 +458,13 @@ int cmd_train(int argc, char **argv) {
         if (hrc) goto fail;
         if (!r.a.quiet) fprintf(stderr, "ser train: resuming %s after epoch %d\n", r.a.out, st.epoch);
     }
-    ser_train_opts o = {&r.cfg, r.p_hist, on_epoch, &r, isatty(2) && !r.a.quiet, r.a.quiet};
+    ser_train_opts o = {&r.cfg, r.p_hist, on_epoch, &r, isatty(2) && !r.a.quiet, r.a.quiet, NULL};
+    if (r.cfg.train.aug_vtlp > 0) {
+        /* the audio of the training clips, decoded once; the warped features of epoch e are a
+         * function of (seed, e) alone, so this works for a resume too */
+        if (!(r.vtlp = ser_vtlp_create(&r.cfg, &r.train.clips, r.cfg.train.threads, &err))) goto fail;
+        o.epoch_features = vtlp_epoch;
+    }
     ser_split_data tr = {r.train.x, r.train.y, r.train.n}, va = {r.val.x, r.val.y, r.val.n};
     ser_train_result res;
     if (ser_train_run(&r.net, &tr, &va, &o, &st, best, &res, &err) != 0) goto fail;
@@ -471,6 +484,7 @@ done:
     free(cur), free(best);
     ser_net_free(&r.net);
     ser_backend_destroy(r.be);
+    ser_vtlp_free(r.vtlp);
     if (r.model_ok) ser_model_destroy(&r.model);
     ser_dataset_free(&r.train), ser_dataset_free(&r.val), ser_dataset_free(&r.test);
     ser_clips_free(&r.train_clips), ser_clips_free(&r.val_clips), ser_clips_free(&r.test_clips);

@@ -45,6 +45,9 @@ size_t ser_mfcc_stft_frames(size_t n, int hop_length);
  * which is taken over every frame of the clip). Fails on n == 0 or a non-finite sample. */
 int ser_mfcc_compute(ser_mfcc *m, const float *y, size_t n, float *out, ser_error *err);
 
+/* Warps the mel filter bank of m (ser_mel_filters_warped) for the following computes; alpha 1
+ * restores the plain bank (bit for bit). Used per clip by VTLP augmentation (host/vtlp.c). */
+void ser_mfcc_set_warp(ser_mfcc *m, double alpha, double f_hi);
 /* ---- the tables, shared with the CUDA backend --------------------------------------------- */
 
 /* Periodic Hann window of length n (scipy.signal.get_window('hann', n, fftbins=True)),
@@ -55,6 +58,15 @@ void ser_hann_periodic(int n, float *w);
  * w is [n_mels, 1 + n_fft / 2] row-major. */
 void ser_mel_filters(double sr, int n_fft, int n_mels, double fmin, double fmax, float *w);
 
+/* VTLP (vocal tract length perturbation, Jaitly & Hinton 2013): the piecewise-linear frequency
+ * warp f -> f alpha below f_hi min(alpha, 1) / alpha, then linear to nyquist -> nyquist. */
+double ser_vtlp_warp(double f, double alpha, double f_hi, double nyquist);
+/* ser_mel_filters with every FFT bin's frequency warped first: w[m][k] = filter m at
+ * warp(f_k), so the energy at f counts in the band of alpha f (alpha > 1: formants move up, a
+ * shorter vocal tract). The Slaney norms are the unwarped filters'. lo / hi get the nonzero bin
+ * ranges as ser_mel_filter_ranges gives them. alpha == 1: the same bits as ser_mel_filters. */
+void ser_mel_filters_warped(double sr, int n_fft, int n_mels, double fmin, double fmax, double alpha, double f_hi,
+                            float *w, int *lo, int *hi);
 /* The nonzero bin range of each mel filter: filter m is zero outside [lo[m], hi[m]) (a
  * filter with no nonzero weight gets lo == hi). Lets the mel step skip the zeros: ~2 x 1025
  * multiply-adds per frame instead of 128 x 1025. */

@@ -62,6 +62,11 @@ typedef struct ser_train_opts {
     void *user;
     int progress;               /* 1: a live bar on stderr (terminals); 0: one line per epoch */
     int quiet;
+    /* When set: called at the start of every epoch (0-based) to recompute the training features
+     * into x (train->n clips, the order of train->x), which the epoch then trains on instead of
+     * train->x: augmentation inside feature extraction (VTLP). It must depend only on the epoch
+     * (and fixed state), so that a resume is bit-identical. NULL: train->x every epoch. */
+    int (*epoch_features)(void *user, int epoch, float *x, ser_error *err);
 } ser_train_opts;
 
 typedef struct ser_train_result {
