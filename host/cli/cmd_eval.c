@@ -1,6 +1,7 @@
 /* `ser eval`: a trained model on a labelled folder or manifest: the reference's report
  * (precision / recall / F1 per class, macro and weighted averages, accuracy) and the test
- * confusion matrix PNG; --json prints one JSON object instead. */
+ * confusion matrix PNG; --json prints one JSON object instead. Several --model: an ensemble
+ * (the mean of their probabilities); --adapt-bn: AdaBN over the evaluated clips first. */
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +13,83 @@
 #include "ser/report.h"
 #include "ser/split.h"
 
+#define EVAL_MAX_MODELS 32
+
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ser eval --model RUN/model.safetensors (--data DIR [--corpus K] | --list F)\n"
+            "usage: ser eval --model RUN/model.safetensors [--model M2 ...] (--data DIR [--corpus K] | --list F)\n"
             "                [--png FILE] [--json] [--adapt-bn] [--device auto|cpu|cuda]\n\n"
             "Evaluates the model on every labelled clip of DIR (or of the manifest F): prints the\n"
             "per-class precision / recall / F1, macro and weighted averages and the accuracy, and\n"
-            "writes the confusion matrix (default: confusion_matrix_test.png beside the model).\n"
-            "  --json   one JSON object: accuracy, macro_f1, weighted_f1, labels, per_class, confusion\n"
-            "  --adapt-bn  AdaBN: first replace the batch-norm moving statistics by the exact mean and\n"
-            "           variance over these clips (unlabelled use of the evaluated set; transductive)\n"
-            "  --device auto (default: the GPU when there is one), cpu or cuda\n");
+            "writes the confusion matrix (default: confusion_matrix_test.png beside the first model).\n"
+            "  --model     repeated (up to %d): an ensemble, classified by the mean of the models'\n"
+            "              probabilities (same classes in the same order; each model its own features)\n"
+            "  --json      one JSON object: accuracy, macro_f1, weighted_f1, labels, per_class, confusion\n"
+            "  --adapt-bn  AdaBN: first replace each model's batch-norm moving statistics by the exact\n"
+            "              mean and variance over these clips (uses the evaluated set, unlabelled)\n"
+            "  --device    auto (default: the GPU when there is one), cpu or cuda\n",
+            EVAL_MAX_MODELS);
+}
+
+/* The clips of --data or --list. */
+static int eval_clips(const char *data, const char *list, const char *corpus, ser_clips *clips, ser_error *err) {
+    if (list) return ser_manifest_read(list, clips, err);
+    ser_corpus_kind kind = SER_CORPUS_AUTO;
+    ser_corpus c;
+    if ((corpus && ser_corpus_kind_parse(corpus, &kind, err) != 0) || ser_corpus_scan(data, kind, 0, &c, err) != 0)
+        return -1;
+    for (size_t i = 0; i < c.n_skips; i++) fprintf(stderr, "ser eval: skipped %s: %s\n", c.skips[i].path, c.skips[i].reason);
+    *clips = c.clips;
+    memset(&c.clips, 0, sizeof c.clips);
+    ser_corpus_free(&c);
+    return 0;
+}
+
+/* Adds model k's probabilities over clips to sum (n, C); the first model fixes y and labels. */
+static int eval_one(const char *model, int k, const char *device, const ser_clips *clips, int adapt, double **sum,
+                    double *loss_sum, size_t *n_out, int32_t **y_out, char ***labels_out, size_t *n_labels,
+                    ser_error *err) {
+    loaded_model lm;
+    ser_dataset ds = {0};
+    float *probs = NULL;
+    int rc = -1;
+    if (loaded_model_open(&lm, model, device, "ser eval", err) != 0) goto done;
+    if (k > 0) { /* an ensemble member must have the first model's classes, in its order */
+        int same = lm.meta.n_labels == *n_labels;
+        for (size_t i = 0; same && i < *n_labels; i++) same = !strcmp(lm.meta.labels[i], (*labels_out)[i]);
+        if (!same) {
+            ser_fail(err, "%s: its classes differ from the first model's", model);
+            goto done;
+        }
+    }
+    if (loaded_model_dataset(&lm, clips, 1, "eval", &ds, err) != 0) goto done;
+    if (k > 0 && ds.n != *n_out) {
+        ser_fail(err, "%s: %zu clips usable, the first model had %zu", model, ds.n, *n_out);
+        goto done;
+    }
+    if (adapt) {
+        if (cli_adapt_bn(lm.be, ds.x, ds.n, err) != 0) goto done;
+        fprintf(stderr, "ser eval: %s: batch-norm statistics over the %zu clips (AdaBN)\n", model, ds.n);
+    }
+    const size_t C = lm.meta.n_labels;
+    probs = ser_malloc(ds.n * C * sizeof *probs, "probabilities", err);
+    ser_split_data d = {ds.x, ds.y, ds.n};
+    double loss;
+    if (!probs || ser_evaluate(&lm.net, &d, lm.meta.cfg.train.batch_size, &loss, NULL, NULL, probs, err) != 0) goto done;
+    if (k == 0) {
+        if (!(*sum = ser_calloc(ds.n * C, sizeof **sum, "probabilities", err))) goto done;
+        *n_out = ds.n, *n_labels = C;
+        *y_out = ds.y, ds.y = NULL;
+        *labels_out = lm.meta.labels, lm.meta.labels = NULL, lm.meta.n_labels = 0;
+    }
+    for (size_t i = 0; i < ds.n * C; i++) (*sum)[i] += probs[i];
+    *loss_sum += loss;
+    rc = 0;
+done:
+    free(probs);
+    ser_dataset_free(&ds);
+    loaded_model_close(&lm);
+    return rc;
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -30,12 +97,19 @@ int cmd_eval(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    const char *model = NULL, *data = NULL, *list = NULL, *corpus = NULL, *png = NULL, *device = "auto";
+    const char *models[EVAL_MAX_MODELS];
+    int n_models = 0;
+    const char *data = NULL, *list = NULL, *corpus = NULL, *png = NULL, *device = "auto";
     int json = 0, adapt = 0;
     for (int i = 1; i < argc; i++) {
         const int more = i + 1 < argc;
-        if (!strcmp(argv[i], "--model") && more) model = argv[++i];
-        else if (!strcmp(argv[i], "--data") && more) data = argv[++i];
+        if (!strcmp(argv[i], "--model") && more) {
+            if (n_models == EVAL_MAX_MODELS) {
+                fprintf(stderr, "ser eval: more than %d --model\n", EVAL_MAX_MODELS);
+                return 2;
+            }
+            models[n_models++] = argv[++i];
+        } else if (!strcmp(argv[i], "--data") && more) data = argv[++i];
         else if (!strcmp(argv[i], "--list") && more) list = argv[++i];
         else if (!strcmp(argv[i], "--corpus") && more) corpus = argv[++i];
         else if (!strcmp(argv[i], "--png") && more) png = argv[++i];
@@ -48,62 +122,57 @@ int cmd_eval(int argc, char **argv) {
             return 2;
         }
     }
-    if (!model || (!data == !list)) {
-        fprintf(stderr, "ser eval: %s\n", !model ? "--model is required" : "give one of --data DIR or --list F");
+    if (!n_models || (!data == !list)) {
+        fprintf(stderr, "ser eval: %s\n", !n_models ? "--model is required" : "give one of --data DIR or --list F");
         usage(stderr);
         return 2;
     }
     ser_error err = {{0}};
-    loaded_model lm;
     ser_clips clips = {0};
-    ser_dataset ds = {0};
-    int32_t *pred = NULL;
+    int32_t *y = NULL, *pred = NULL;
+    char **labels = NULL;
+    size_t n = 0, C = 0;
+    double *sum = NULL;
     char *text = NULL, *png_default = NULL;
     cJSON *js = NULL;
     int rc = 1;
-    if (loaded_model_open(&lm, model, device, "ser eval", &err) != 0) goto fail;
-    if (list) {
-        if (ser_manifest_read(list, &clips, &err) != 0) goto fail;
-    } else {
-        ser_corpus_kind kind = SER_CORPUS_AUTO;
-        ser_corpus c;
-        if ((corpus && ser_corpus_kind_parse(corpus, &kind, &err) != 0) || ser_corpus_scan(data, kind, 0, &c, &err) != 0)
-            goto fail;
-        for (size_t i = 0; i < c.n_skips; i++) fprintf(stderr, "ser eval: skipped %s: %s\n", c.skips[i].path, c.skips[i].reason);
-        clips = c.clips;
-        memset(&c.clips, 0, sizeof c.clips);
-        ser_corpus_free(&c);
+    if (eval_clips(data, list, corpus, &clips, &err) != 0) goto fail;
+    double loss = 0.0; /* the mean of the models' losses (one model: ser_evaluate's) */
+    for (int k = 0; k < n_models; k++)
+        if (eval_one(models[k], k, device, &clips, adapt, &sum, &loss, &n, &y, &labels, &C, &err) != 0) goto fail;
+    loss /= n_models;
+    pred = ser_malloc(n * sizeof *pred, "predictions", &err);
+    if (!pred) goto fail;
+    for (size_t i = 0; i < n; i++) { /* argmax of the summed probabilities, first on ties */
+        const double *p = sum + i * C;
+        size_t best = 0;
+        for (size_t c = 1; c < C; c++)
+            if (p[c] > p[best]) best = c;
+        pred[i] = (int32_t)best;
     }
-    if (loaded_model_dataset(&lm, &clips, 1, "eval", &ds, &err) != 0) goto fail;
-    if (adapt) {
-        if (cli_adapt_bn(lm.be, ds.x, ds.n, &err) != 0) goto fail;
-        fprintf(stderr, "ser eval: batch-norm statistics over the %zu clips (AdaBN)\n", ds.n);
-    }
-    pred = malloc(ds.n * sizeof *pred);
-    ser_split_data d = {ds.x, ds.y, ds.n};
-    double loss, acc;
-    if (!pred || ser_evaluate(&lm.net, &d, lm.meta.cfg.train.batch_size, &loss, &acc, pred, NULL, &err) != 0) goto fail;
     if (!png) {
-        char *m = strdup(model);
-        size_t n = strlen(m) + 64;
-        png_default = malloc(n);
+        char *m = strdup(models[0]);
+        size_t len = strlen(m) + 64;
+        png_default = malloc(len);
         if (!m || !png_default) goto fail;
-        snprintf(png_default, n, "%s/confusion_matrix_test.png", dirname(m));
+        snprintf(png_default, len, "%s/confusion_matrix_test.png", dirname(m));
         free(m);
         png = png_default;
     }
-    if (ser_report_split(ds.y, pred, ds.n, (const char *const *)lm.meta.labels, (int)lm.meta.n_labels,
-                         "Confusion matrix (test)", png, &text, &js, &err) != 0)
+    if (ser_report_split(y, pred, n, (const char *const *)labels, (int)C, "Confusion matrix (test)", png, &text, &js,
+                         &err) != 0)
         goto fail;
     if (json) {
         cJSON_AddNumberToObject(js, "loss", loss);
-        cJSON_AddNumberToObject(js, "clips", (double)ds.n);
+        cJSON_AddNumberToObject(js, "clips", (double)n);
+        cJSON_AddNumberToObject(js, "models", n_models);
         cJSON_AddBoolToObject(js, "adapt_bn", adapt);
         char *s = cJSON_PrintUnformatted(js);
         printf("%s\n", s ? s : "{}");
         free(s);
     } else {
-        printf("%zu clips, loss %.4f\n\n%s", ds.n, loss, text);
+        if (n_models > 1) printf("ensemble of %d models (mean probabilities)\n", n_models);
+        printf("%zu clips, loss %.4f\n\n%s", n, loss, text);
         fprintf(stderr, "ser eval: confusion matrix -> %s\n", png);
     }
     rc = 0;
@@ -112,9 +181,9 @@ fail:
     fprintf(stderr, "ser eval: %s\n", err.msg);
 done:
     cJSON_Delete(js);
-    free(text), free(pred), free(png_default);
-    ser_dataset_free(&ds);
+    free(text), free(pred), free(png_default), free(sum), free(y);
+    for (size_t i = 0; labels && i < C; i++) free(labels[i]);
+    free(labels);
     ser_clips_free(&clips);
-    loaded_model_close(&lm);
     return rc;
 }
