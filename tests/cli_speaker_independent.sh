@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The speaker-independent options end to end on `ser synth` audio (train on speaker SPA, test on
+# SPB): VTLP augmentation (train.aug_vtlp) trains, changes the result, and resumes bit-identically
+# (its per-epoch features are keyed by seed and epoch); train.test_adapt_bn reports the test set
+# after AdaBN, and `ser eval --adapt-bn` on the saved model gives the same accuracy (the model
+# file keeps the training statistics: plain `ser eval` gives the other one); an ensemble of one
+# model twice equals the model.
+set -u
+. "$(dirname "$0")/lib_cli.sh" cli_speaker_independent
+
+"$SER_BIN" synth --out "$tmp/syn" --per-class 6 --seed 4 >/dev/null || bad "synth failed"
+"$SER_BIN" split --data "$tmp/syn" --test-speakers SPB --seed 1 --out "$tmp/si" >/dev/null 2>"$tmp/split.err" ||
+  bad "split failed: $(cat "$tmp/split.err")"
+lists=(--train-list "$tmp/si/train.tsv" --val-list "$tmp/si/val.tsv" --test-list "$tmp/si/test.tsv")
+sets=(--set model.filters=8 --set model.lstm_units=8 --set model.bn_momentum=0.9 --set features.frames=64
+      --set features.normalize=2 --set train.batch_size=16 --set train.early_stopping_patience=0)
+train() { "$SER_BIN" train "${lists[@]}" "${sets[@]}" --quiet "$@"; }
+json_acc() { tr -d ' \t\n' < "$1" | grep -o "\"$2\":{[^}]*" | grep -o '"accuracy":[0-9.e-]*' | head -1 | cut -d: -f2; }
+
+train --out "$tmp/plain" --set train.epochs=6 >/dev/null 2>"$tmp/plain.err" || bad "plain run: $(tail -2 "$tmp/plain.err")"
+train --out "$tmp/vtlp" --set train.epochs=6 --set train.aug_vtlp=0.15 --set train.test_adapt_bn=true \
+  >/dev/null 2>"$tmp/vtlp.err" || bad "vtlp run: $(tail -2 "$tmp/vtlp.err")"
+check '! cmp -s "$tmp/plain/model.safetensors" "$tmp/vtlp/model.safetensors"' "aug_vtlp did not change the model"
+check 'grep -q "\"test_adapt_bn\"" "$tmp/vtlp/report.json"' "report.json does not say the test set was adapted"
+
+# the train's adapted test accuracy is ser eval --adapt-bn's on the saved model
+t_acc=$(json_acc "$tmp/vtlp/report.json" test)
+"$SER_BIN" eval --model "$tmp/vtlp/model.safetensors" --list "$tmp/si/test.tsv" --adapt-bn --json --png "$tmp/a.png" \
+  >"$tmp/ea.json" 2>"$tmp/ea.err" || bad "eval --adapt-bn: $(cat "$tmp/ea.err")"
+"$SER_BIN" eval --model "$tmp/vtlp/model.safetensors" --list "$tmp/si/test.tsv" --json --png "$tmp/p.png" \
+  >"$tmp/ep.json" 2>"$tmp/ep.err" || bad "eval: $(cat "$tmp/ep.err")"
+a_acc=$(grep -o '"accuracy":[0-9.e-]*' "$tmp/ea.json" | cut -d: -f2)
+check '[ -n "$t_acc" ] && awk -v a="$a_acc" -v b="$t_acc" "BEGIN{exit !(a == b)}"' "train's adapted test accuracy $t_acc, eval --adapt-bn $a_acc"
+check 'grep -q "\"adapt_bn\":true" "$tmp/ea.json" && grep -q "\"adapt_bn\":false" "$tmp/ep.json"' "eval --json lacks adapt_bn"
+check 'grep -q "batch-norm statistics over" "$tmp/ea.err"' "eval --adapt-bn does not say it adapted"
+# the adapted probabilities differ from the plain ones (AdaBN did something): compare the losses
+check '[ "$(grep -o "\"loss\":[0-9.e-]*" "$tmp/ea.json")" != "$(grep -o "\"loss\":[0-9.e-]*" "$tmp/ep.json")" ]' "adapt-bn left the loss unchanged"
+
+# an ensemble of the same model twice is that model
+"$SER_BIN" eval --model "$tmp/vtlp/model.safetensors" --model "$tmp/vtlp/model.safetensors" --list "$tmp/si/test.tsv" \
+  --json --png "$tmp/e2.png" >"$tmp/e2.json" 2>"$tmp/e2.err" || bad "ensemble eval: $(cat "$tmp/e2.err")"
+check '[ "$(grep -o "\"confusion\":[^a-z]*" "$tmp/e2.json")" = "$(grep -o "\"confusion\":[^a-z]*" "$tmp/ep.json")" ]' "ensemble of one model twice differs from the model"
+check 'grep -q "\"models\":2" "$tmp/e2.json"' "ensemble JSON lacks models"
+# an ensemble member with other classes is refused
+"$SER_BIN" synth --out "$tmp/syn3" --per-class 3 --seed 2 >/dev/null
+rm -rf "$tmp/syn3"/*_sad
+"$SER_BIN" train --data "$tmp/syn3" --out "$tmp/six" "${sets[@]}" --set train.epochs=1 --quiet >/dev/null 2>&1 || bad "six-class run"
+"$SER_BIN" eval --model "$tmp/vtlp/model.safetensors" --model "$tmp/six/model.safetensors" --list "$tmp/si/test.tsv" \
+  >/dev/null 2>"$tmp/e3.err"; rc=$?
+check '[ $rc -ne 0 ] && grep -q "classes differ" "$tmp/e3.err"' "ensemble with other classes: rc $rc, $(cat "$tmp/e3.err")"
+
+# VTLP resume: 3 epochs, then --resume to 6, equals the straight 6-epoch run byte for byte
+train --out "$tmp/half" --set train.epochs=3 --set train.aug_vtlp=0.15 --set train.test_adapt_bn=true \
+  >/dev/null 2>"$tmp/half.err" || bad "half run: $(tail -2 "$tmp/half.err")"
+sed -i "s/^epochs = .*/epochs = 6/" "$tmp/half/config.ini"
+"$SER_BIN" train --resume "$tmp/half" --quiet >/dev/null 2>"$tmp/resume.err" || bad "resume: $(tail -2 "$tmp/resume.err")"
+check 'cmp -s "$tmp/vtlp/model.safetensors" "$tmp/half/model.safetensors"' "resumed VTLP run differs from the straight run"
+
+echo "cli_speaker_independent: $pass passed, $([ $fail -eq 0 ] && echo 0 || echo some) failed"
+exit $fail
