@@ -10,6 +10,7 @@
 
 #include "build_info.h"
 #include "ser/safetensors.h"
+#include "ser/vtln.h"
 
 #define SER_MODEL_FORMAT "1"
 
@@ -22,9 +23,11 @@ void ser_model_meta_free(ser_model_meta *meta) {
 }
 
 /* The metadata key/values shared by both files; strings are malloc'd into store[]. */
-enum { META_N = 8 };
-static int meta_build(const ser_model_meta *meta, ser_kv *kv, char **store, ser_error *err) {
+/* META_N - 1 keys always, the last (ser.vtln_ref) only with features.vtln; *nkv gets the count. */
+enum { META_N = 9 };
+static int meta_build(const ser_model_meta *meta, ser_kv *kv, char **store, int *nkv, ser_error *err) {
     memset(store, 0, META_N * sizeof *store);
+    *nkv = META_N - 1;
     cJSON *labels = cJSON_CreateArray();
     for (size_t i = 0; labels && i < meta->n_labels; i++) cJSON_AddItemToArray(labels, cJSON_CreateString(meta->labels[i]));
     store[0] = labels ? cJSON_PrintUnformatted(labels) : NULL;
@@ -52,6 +55,15 @@ static int meta_build(const ser_model_meta *meta, ser_kv *kv, char **store, ser_
     kv[5] = (ser_kv){"ser.features", store[4]};
     kv[6] = (ser_kv){"ser.version", SER_VERSION_STRING};
     kv[7] = (ser_kv){"ser.commit", SER_GIT_COMMIT};
+    if (meta->cfg.features.vtln > 0) { /* the training statistics VTLN matches speakers to */
+        const int H = meta->cfg.features.n_mfcc;
+        cJSON *ref = H <= SER_VTLN_MAX_MFCC ? cJSON_CreateDoubleArray(meta->vtln_ref, 2 * H) : NULL;
+        store[8] = ref ? cJSON_PrintUnformatted(ref) : NULL;
+        cJSON_Delete(ref);
+        if (!store[8]) return ser_fail(err, "out of memory building metadata (ser.vtln_ref)");
+        kv[8] = (ser_kv){"ser.vtln_ref", store[8]};
+        *nkv = META_N;
+    }
     return 0;
 }
 
@@ -100,6 +112,22 @@ static int meta_read(const char *path, const ser_safetensors *st, ser_model_meta
         ser_model_meta_free(meta);
         return ser_fail(err, "%s: ser.labels holds a non-string entry", path);
     }
+    if (meta->cfg.features.vtln > 0) {
+        const int H = meta->cfg.features.n_mfcc;
+        const char *v = ser_safetensors_meta(st, "ser.vtln_ref");
+        cJSON *ref = v ? cJSON_Parse(v) : NULL;
+        int ok = H <= SER_VTLN_MAX_MFCC && cJSON_IsArray(ref) && cJSON_GetArraySize(ref) == 2 * H;
+        for (int i = 0; ok && i < 2 * H; i++) {
+            const cJSON *e = cJSON_GetArrayItem(ref, i);
+            ok = cJSON_IsNumber(e) && isfinite(e->valuedouble);
+            if (ok) meta->vtln_ref[i] = e->valuedouble;
+        }
+        cJSON_Delete(ref);
+        if (!ok) {
+            ser_model_meta_free(meta);
+            return ser_fail(err, "%s: features.vtln is on but ser.vtln_ref is missing or not %d numbers", path, 2 * H);
+        }
+    }
     return 0;
 }
 
@@ -115,8 +143,9 @@ int ser_model_save(const char *path, const ser_model *m, const float *params, co
     }
     ser_kv kv[META_N];
     char *store[META_N];
-    int rc = meta_build(meta, kv, store, err);
-    if (rc == 0) rc = ser_safetensors_write(path, t, (size_t)m->nslices, kv, META_N, err);
+    int nkv = 0;
+    int rc = meta_build(meta, kv, store, &nkv, err);
+    if (rc == 0) rc = ser_safetensors_write(path, t, (size_t)m->nslices, kv, (size_t)nkv, err);
     meta_store_free(store);
     return rc;
 }
@@ -176,7 +205,8 @@ int ser_checkpoint_save(const char *path, const ser_train_state *st, const float
                        {"state.best", 1, {(int64_t)nstate}, (float *)best}};
     ser_kv kv[META_N + CK_N];
     char *store[META_N];
-    if (meta_build(meta, kv, store, err) != 0) {
+    int nkv = 0;
+    if (meta_build(meta, kv, store, &nkv, err) != 0) {
         meta_store_free(store);
         return -1;
     }
@@ -193,8 +223,8 @@ int ser_checkpoint_save(const char *path, const ser_train_state *st, const float
     snprintf(v[9], 40, "%d", st->plateau.patience);
     static const char *keys[CK_N] = {"train.epoch", "train.lr", "train.step", "es.best", "es.best_epoch",
                                      "es.wait", "plateau.best", "plateau.wait", "es.patience", "plateau.patience"};
-    for (int i = 0; i < CK_N; i++) kv[META_N + i] = (ser_kv){keys[i], v[i]};
-    int rc = ser_safetensors_write(path, t, 2, kv, META_N + CK_N, err);
+    for (int i = 0; i < CK_N; i++) kv[nkv + i] = (ser_kv){keys[i], v[i]};
+    int rc = ser_safetensors_write(path, t, 2, kv, (size_t)(nkv + CK_N), err);
     meta_store_free(store);
     return rc;
 }

@@ -39,6 +39,7 @@ static const config_key KEYS[] = {
     {"features", "top_db", KEY_DOUBLE, F(features.top_db), 80, 0, 1000, "dB floor below the clip maximum", 0},
     {"features", "frames", KEY_INT, F(features.frames), 130, 1, 100000, "frames after pad/cut", 0},
     {"features", "normalize", KEY_INT, F(features.normalize), 0, 0, 2, "per-utterance normalisation of each coefficient over the real frames: 0 none, 1 per clip, 2 per speaker", 1},
+    {"features", "vtln", KEY_DOUBLE, F(features.vtln), 0, 0, 0.3, "per-speaker vocal tract length normalisation: max |alpha - 1| of the warp searched to match the training set's cepstral statistics (0: off)", 1},
     {"model", "conv_blocks", KEY_INT, F(model.conv_blocks), 4, 1, 8, "Conv-BN-ReLU-Pool-Dropout blocks", 0},
     {"model", "filters", KEY_INT, F(model.filters), 64, 1, 1024, "channels per conv block", 0},
     {"model", "kernel", KEY_INT, F(model.kernel), 3, 1, 15, "conv kernel size (odd, padding same)", 0},

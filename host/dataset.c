@@ -7,6 +7,7 @@
 
 #include "ser/features.h"
 #include "ser/normalize.h"
+#include "ser/vtln.h"
 
 int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                       size_t n_labels, int threads, const char *what, ser_error *err) {
@@ -15,6 +16,12 @@ int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cf
 
 int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                            size_t n_labels, int threads, const char *what, ser_features_fn extract, ser_error *err) {
+    return ser_dataset_build_vtln(ds, in, cfg, labels, n_labels, threads, what, extract, NULL, NULL, err);
+}
+
+int ser_dataset_build_vtln(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
+                           size_t n_labels, int threads, const char *what, ser_features_fn extract, double *vtln_fit,
+                           const double *vtln_ref, ser_error *err) {
     memset(ds, 0, sizeof *ds);
     const size_t n = in->n, F = ser_features_per_clip(cfg);
     if (n == 0) return ser_fail(err, "%s set: no clips", what);
@@ -56,6 +63,18 @@ int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_confi
         goto done;
     }
     if (ds->n_dropped) fprintf(stderr, "ser: %s: %zu of %zu clips skipped (listed above)\n", what, ds->n_dropped, n);
+    /* per-speaker VTLN before the normalisation (features.vtln): the reference is this split's
+     * own statistics (vtln_fit: the training split) or the model's */
+    if (cfg->features.vtln > 0) {
+        const int H = cfg->features.n_mfcc, W = cfg->features.frames;
+        if (vtln_fit && H <= SER_VTLN_MAX_MFCC) ser_vtln_stats(x, kept, H, W, vtln_fit);
+        const double *ref = vtln_fit ? vtln_fit : vtln_ref;
+        if (!ref) {
+            ser_fail(err, "%s set: features.vtln is on but there are no reference statistics", what);
+            goto done;
+        }
+        if (ser_vtln_apply(x, kept, ds->clips.v, cfg, ref, threads, what, NULL, err) != 0) goto done;
+    }
     /* before the global scaler, on every split alike (features.normalize) */
     if (ser_normalize(cfg->features.normalize, x, kept, ds->clips.v, cfg->features.n_mfcc, cfg->features.frames,
                       err) != 0)

@@ -307,10 +307,12 @@ static int build_data(run *r, ser_error *err) {
         fprintf(stderr, "ser train: features of %zu + %zu + %zu clips (%s, %d decoding threads)...\n", r->train_clips.n,
                 r->val_clips.n, r->test_clips.n, r->cuda ? "MFCC on the GPU" : "CPU", th > 0 ? th : omp_get_max_threads());
     const ser_features_fn fx = cli_features_fn(r->cuda);
-    if (ser_dataset_build_with(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, err) != 0 ||
-        ser_dataset_build_with(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, err) != 0 ||
-        (r->test_clips.n &&
-         ser_dataset_build_with(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, err) != 0))
+    /* features.vtln: the training split's statistics are the reference the others match */
+    double *ref = r->meta.vtln_ref;
+    if (ser_dataset_build_vtln(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, ref, NULL, err) != 0 ||
+        ser_dataset_build_vtln(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, NULL, ref, err) != 0 ||
+        (r->test_clips.n && ser_dataset_build_vtln(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, NULL,
+                                                   ref, err) != 0))
         return -1;
     const size_t F = (size_t)r->cfg.features.n_mfcc * r->cfg.features.frames;
     r->meta.scaler = ser_scaler_fit(r->train.x, r->train.n * F);
@@ -446,6 +448,7 @@ int cmd_train(int argc, char **argv) {
         if (ser_checkpoint_load(r.p_ckpt, &st, &cur, &best, ns, &saved, &err) != 0) goto fail;
         /* the scaler and labels of the run, exactly as the interrupted process had them */
         r.meta.scaler = saved.scaler;
+        memcpy(r.meta.vtln_ref, saved.vtln_ref, sizeof r.meta.vtln_ref);
         ser_model_meta_free(&saved);
         r.net.state_set(r.net.impl, cur);
         /* history.jsonl may hold an epoch past the checkpoint (killed between the two writes) */

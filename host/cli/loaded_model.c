@@ -32,9 +32,9 @@ void loaded_model_close(loaded_model *lm) {
 int loaded_model_dataset(loaded_model *lm, const ser_clips *clips, int labelled, const char *what, ser_dataset *ds,
                          ser_error *err) {
     const ser_config *cfg = &lm->meta.cfg;
-    if (ser_dataset_build_with(ds, clips, cfg, labelled ? (const char *const *)lm->meta.labels : NULL,
+    if (ser_dataset_build_vtln(ds, clips, cfg, labelled ? (const char *const *)lm->meta.labels : NULL,
                                labelled ? lm->meta.n_labels : 0, cfg->train.threads, what, cli_features_fn(lm->cuda),
-                               err) != 0)
+                               NULL, lm->meta.vtln_ref, err) != 0)
         return -1;
     ser_scaler_apply(&lm->meta.scaler, ds->x, ds->n * (size_t)cfg->features.n_mfcc * cfg->features.frames);
     return 0;

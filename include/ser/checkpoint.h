@@ -5,7 +5,8 @@
  * (conv1.kernel [3,3,1,64], ...), and in __metadata__:
  *   ser.format "1", ser.labels (JSON array, output order), ser.scaler_mean, ser.scaler_std
  *   (numbers as "%.17g" strings), ser.config (JSON, every key of the config table),
- *   ser.features (JSON: the audio + feature recipe), ser.version, ser.commit.
+ *   ser.features (JSON: the audio + feature recipe), ser.version, ser.commit; with
+ *   features.vtln also ser.vtln_ref (JSON array: the training split's cepstral statistics).
  *
  * checkpoint.safetensors (RUN/, rewritten atomically after every epoch): "state.current" and
  * "state.best" (the net's whole training state, see ser_net), plus the model metadata and the
@@ -24,12 +25,16 @@ extern "C" {
 #include "ser/model.h"
 #include "ser/scaler.h"
 #include "ser/train.h"
+#include "ser/vtln.h"
 
 typedef struct ser_model_meta {
     ser_config cfg;
     char **labels;          /* n_labels class names, output order */
     size_t n_labels;
     ser_scaler scaler;
+    /* features.vtln: the training split's per-coefficient mean then std (2 n_mfcc values,
+     * ser/vtln.h), stored as ser.vtln_ref */
+    double vtln_ref[2 * SER_VTLN_MAX_MFCC];
 } ser_model_meta;
 
 /* Writes model.safetensors: m's parameters (params: a buffer in m's layout) + metadata. */

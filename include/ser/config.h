@@ -26,6 +26,7 @@ typedef struct ser_feature_config {
     int frames;           /* pad with zeros / cut to this many frames */
     int normalize;        /* per-utterance normalisation before the global scaler: 0 none (reference),
                            * 1 per clip, 2 per speaker (ser/normalize.h) */
+    double vtln;          /* per-speaker VTLN (ser/vtln.h): the warp search range; 0 = off */
 } ser_feature_config;
 
 typedef struct ser_model_config {

@@ -36,6 +36,13 @@ typedef int (*ser_features_fn)(const ser_config *cfg, char *const *paths, size_t
 /* ser_dataset_build with that extractor. */
 int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                            size_t n_labels, int threads, const char *what, ser_features_fn extract, ser_error *err);
+/* ser_dataset_build_with, and with features.vtln (ser/vtln.h) each speaker's features warped
+ * toward reference statistics before the normalisation: vtln_fit (2 n_mfcc doubles, the
+ * training split) receives this split's own unwarped statistics and is the reference; else
+ * vtln_ref (the model's) is. Without features.vtln both are ignored and may be NULL. */
+int ser_dataset_build_vtln(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
+                           size_t n_labels, int threads, const char *what, ser_features_fn extract, double *vtln_fit,
+                           const double *vtln_ref, ser_error *err);
 void ser_dataset_free(ser_dataset *ds);
 
 #ifdef __cplusplus
