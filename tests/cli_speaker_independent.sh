@@ -49,6 +49,17 @@ rm -rf "$tmp/syn3"/*_sad
   >/dev/null 2>"$tmp/e3.err"; rc=$?
 check '[ $rc -ne 0 ] && grep -q "classes differ" "$tmp/e3.err"' "ensemble with other classes: rc $rc, $(cat "$tmp/e3.err")"
 
+# pseudo-labels: --min-prob 0 keeps every clip, labelled with its prediction; the manifest trains
+"$SER_BIN" eval --model "$tmp/vtlp/model.safetensors" --list "$tmp/si/test.tsv" --pseudo-labels "$tmp/pl.tsv" \
+  --min-prob 0 --png "$tmp/pl.png" >/dev/null 2>"$tmp/pl.err" || bad "eval --pseudo-labels: $(cat "$tmp/pl.err")"
+check '[ "$(wc -l < "$tmp/pl.tsv")" -eq "$(wc -l < "$tmp/si/test.tsv")" ]' "pseudo-label manifest: $(wc -l < "$tmp/pl.tsv") lines"
+check 'grep -q "match their label" "$tmp/pl.err"' "eval --pseudo-labels says nothing"
+"$SER_BIN" eval --model "$tmp/vtlp/model.safetensors" --list "$tmp/si/test.tsv" --min-prob 2 >/dev/null 2>&1
+check '[ $? -eq 2 ]' "--min-prob 2 accepted"
+{ cat "$tmp/si/train.tsv"; tail -n +2 "$tmp/pl.tsv"; } >"$tmp/st.tsv"
+"$SER_BIN" train --train-list "$tmp/st.tsv" --val-list "$tmp/si/val.tsv" "${sets[@]}" --set train.epochs=1 --quiet \
+  --out "$tmp/st" >/dev/null 2>"$tmp/st.err" || bad "training on the pseudo-labelled manifest: $(tail -2 "$tmp/st.err")"
+
 # VTLP resume: 3 epochs, then --resume to 6, equals the straight 6-epoch run byte for byte
 train --out "$tmp/half" --set train.epochs=3 --set train.aug_vtlp=0.15 --set train.test_adapt_bn=true \
   >/dev/null 2>"$tmp/half.err" || bad "half run: $(tail -2 "$tmp/half.err")"

@@ -27,7 +27,10 @@ static void usage(FILE *f) {
             "  --json      one JSON object: accuracy, macro_f1, weighted_f1, labels, per_class, confusion\n"
             "  --adapt-bn  AdaBN: first replace each model's batch-norm moving statistics by the exact\n"
             "              mean and variance over these clips (uses the evaluated set, unlabelled)\n"
-            "  --device    auto (default: the GPU when there is one), cpu or cuda\n",
+            "  --device    auto (default: the GPU when there is one), cpu or cuda\n"
+            "  --pseudo-labels OUT.tsv  also write a manifest of the clips whose (mean) probability of\n"
+            "              the predicted class is at least --min-prob P (default 0.9), labelled with\n"
+            "              that prediction: self-training data (`ser train --train-list`)\n",
             EVAL_MAX_MODELS);
 }
 
@@ -48,7 +51,7 @@ static int eval_clips(const char *data, const char *list, const char *corpus, se
 /* Adds model k's probabilities over clips to sum (n, C); the first model fixes y and labels. */
 static int eval_one(const char *model, int k, const char *device, const ser_clips *clips, int adapt, double **sum,
                     double *loss_sum, size_t *n_out, int32_t **y_out, char ***labels_out, size_t *n_labels,
-                    ser_error *err) {
+                    ser_clips *kept, ser_error *err) {
     loaded_model lm;
     ser_dataset ds = {0};
     float *probs = NULL;
@@ -80,6 +83,7 @@ static int eval_one(const char *model, int k, const char *device, const ser_clip
         if (!(*sum = ser_calloc(ds.n * C, sizeof **sum, "probabilities", err))) goto done;
         *n_out = ds.n, *n_labels = C;
         *y_out = ds.y, ds.y = NULL;
+        *kept = ds.clips, memset(&ds.clips, 0, sizeof ds.clips);
         *labels_out = lm.meta.labels, lm.meta.labels = NULL, lm.meta.n_labels = 0;
     }
     for (size_t i = 0; i < ds.n * C; i++) (*sum)[i] += probs[i];
@@ -99,7 +103,8 @@ int cmd_eval(int argc, char **argv) {
     }
     const char *models[EVAL_MAX_MODELS];
     int n_models = 0;
-    const char *data = NULL, *list = NULL, *corpus = NULL, *png = NULL, *device = "auto";
+    const char *data = NULL, *list = NULL, *corpus = NULL, *png = NULL, *device = "auto", *pseudo = NULL;
+    double min_prob = 0.9;
     int json = 0, adapt = 0;
     for (int i = 1; i < argc; i++) {
         const int more = i + 1 < argc;
@@ -116,6 +121,15 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(argv[i], "--device") && more) device = argv[++i];
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--adapt-bn")) adapt = 1;
+        else if (!strcmp(argv[i], "--pseudo-labels") && more) pseudo = argv[++i];
+        else if (!strcmp(argv[i], "--min-prob") && more) {
+            char *end = NULL;
+            min_prob = strtod(argv[++i], &end);
+            if (!end || *end || !(min_prob >= 0.0 && min_prob <= 1.0)) {
+                fprintf(stderr, "ser eval: --min-prob %s: expected a number in [0, 1]\n", argv[i]);
+                return 2;
+            }
+        }
         else {
             fprintf(stderr, "ser eval: unknown option or missing value: %s\n", argv[i]);
             usage(stderr);
@@ -128,7 +142,7 @@ int cmd_eval(int argc, char **argv) {
         return 2;
     }
     ser_error err = {{0}};
-    ser_clips clips = {0};
+    ser_clips clips = {0}, kept = {0}, sel = {0};
     int32_t *y = NULL, *pred = NULL;
     char **labels = NULL;
     size_t n = 0, C = 0;
@@ -139,7 +153,7 @@ int cmd_eval(int argc, char **argv) {
     if (eval_clips(data, list, corpus, &clips, &err) != 0) goto fail;
     double loss = 0.0; /* the mean of the models' losses (one model: ser_evaluate's) */
     for (int k = 0; k < n_models; k++)
-        if (eval_one(models[k], k, device, &clips, adapt, &sum, &loss, &n, &y, &labels, &C, &err) != 0) goto fail;
+        if (eval_one(models[k], k, device, &clips, adapt, &sum, &loss, &n, &y, &labels, &C, &kept, &err) != 0) goto fail;
     loss /= n_models;
     pred = ser_malloc(n * sizeof *pred, "predictions", &err);
     if (!pred) goto fail;
@@ -149,6 +163,18 @@ int cmd_eval(int argc, char **argv) {
         for (size_t c = 1; c < C; c++)
             if (p[c] > p[best]) best = c;
         pred[i] = (int32_t)best;
+    }
+    if (pseudo) { /* the confident clips, labelled with their prediction */
+        size_t right = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (sum[i * C + pred[i]] / n_models < min_prob) continue;
+            const ser_clip *cl = &kept.v[i];
+            if (ser_clips_push(&sel, cl->path, labels[pred[i]], cl->speaker, cl->group, &err) != 0) goto fail;
+            right += pred[i] == y[i];
+        }
+        if (ser_manifest_write(pseudo, sel.v, NULL, sel.n, &err) != 0) goto fail;
+        fprintf(stderr, "ser eval: %zu of %zu clips at probability >= %g -> %s (%zu of them match their label)\n", sel.n,
+                n, min_prob, pseudo, right);
     }
     if (!png) {
         char *m = strdup(models[0]);
@@ -184,6 +210,6 @@ done:
     free(text), free(pred), free(png_default), free(sum), free(y);
     for (size_t i = 0; labels && i < C; i++) free(labels[i]);
     free(labels);
-    ser_clips_free(&clips);
+    ser_clips_free(&clips), ser_clips_free(&kept), ser_clips_free(&sel);
     return rc;
 }
