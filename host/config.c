@@ -72,6 +72,7 @@ static const config_key KEYS[] = {
     {"train", "aug_noise", KEY_DOUBLE, F(train.aug_noise), 0, 0, 100, "augmentation: std of gaussian noise on the scaled features", 1},
     {"train", "aug_gain", KEY_DOUBLE, F(train.aug_gain), 0, 0, 100, "augmentation: max |offset| added to c0 (scaled units)", 1},
     {"train", "aug_vtlp", KEY_DOUBLE, F(train.aug_vtlp), 0, 0, 0.5, "augmentation: VTLP, max |alpha - 1| of the per-clip mel frequency warp (features recomputed per epoch; 0: off)", 1},
+    {"train", "aug_vtlp_speakers", KEY_INT, F(train.aug_vtlp_speakers), 0, 0, 1000, "augmentation: VTLP per virtual speaker: each epoch splits every speaker's clips at random into this many groups with one warp each, normalised per group (0: a warp per clip)", 1},
     {"train", "aug_vtlp_fhi", KEY_DOUBLE, F(train.aug_vtlp_fhi), 4800, 1, 192000, "augmentation: VTLP warp boundary frequency (Hz)", 1},
     {"train", "test_adapt_bn", KEY_BOOL, F(train.test_adapt_bn), 0, 0, 1, "AdaBN: evaluate the test set with batch-norm statistics taken over the test clips", 1},
     {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal", 0},

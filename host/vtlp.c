@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,11 +20,17 @@ struct ser_vtlp {
     size_t *off, *len;   /* (n) where clip i starts in samples, and its length */
     int threads;
     ser_mfcc **mfcc;     /* one per thread */
+    /* aug_vtlp_speakers: this epoch's virtual speakers, as clips whose speaker is "name#v" */
+    ser_clip *vclips;
+    char **vnames;
+    uint32_t *vgroup;    /* (n) each clip's virtual speaker index this epoch */
 };
 
 void ser_vtlp_free(ser_vtlp *v) {
     if (!v) return;
     for (int t = 0; v->mfcc && t < v->threads; t++) ser_mfcc_free(v->mfcc[t]);
+    for (size_t i = 0; v->vnames && i < v->clips->n; i++) free(v->vnames[i]);
+    free(v->vnames), free(v->vclips), free(v->vgroup);
     free(v->mfcc), free(v->samples), free(v->off), free(v->len), free(v);
 }
 
@@ -44,6 +51,18 @@ ser_vtlp *ser_vtlp_create(const ser_config *cfg, const ser_clips *clips, int thr
     if (!v->off || !v->len || !v->mfcc) goto fail;
     for (int t = 0; t < v->threads; t++)
         if (!(v->mfcc[t] = ser_mfcc_create(cfg, err))) goto fail;
+    if (cfg->train.aug_vtlp_speakers > 0) {
+        v->vclips = ser_malloc(n * sizeof *v->vclips, "vtlp virtual speakers", err);
+        v->vnames = ser_calloc(n, sizeof *v->vnames, "vtlp virtual speakers", err);
+        v->vgroup = ser_malloc(n * sizeof *v->vgroup, "vtlp virtual speakers", err);
+        if (!v->vclips || !v->vnames || !v->vgroup) goto fail;
+        for (size_t i = 0; i < n; i++) {
+            v->vclips[i] = clips->v[i];
+            const size_t len = strlen(clips->v[i].speaker) + 16;
+            if (!(v->vnames[i] = ser_malloc(len, "vtlp virtual speaker", err))) goto fail;
+            v->vclips[i].speaker = v->vnames[i];
+        }
+    }
     /* decode serially into one growing buffer (once per run; the features pass already
      * decoded these clips in parallel, so a clip that fails here is an I/O change) */
     ser_audio_buf buf = {0};
@@ -83,9 +102,22 @@ double ser_vtlp_alpha(double a, uint64_t seed, int epoch, uint32_t clip) {
     return 1.0 + a * (2.0 * u - 1.0);
 }
 
+uint32_t ser_vtlp_group(int groups, uint64_t seed, int epoch, uint32_t clip) {
+    philox4x32_key k = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+    philox4x32_ctr c = {{clip, (uint32_t)epoch, 0x7f2u, 0}};
+    return (uint32_t)(((uint64_t)philox4x32_10(c, k).v[0] * (uint64_t)groups) >> 32);
+}
+
 int ser_vtlp_epoch(ser_vtlp *v, uint64_t seed, int epoch, const ser_scaler *scaler, float *x, ser_error *err) {
     const size_t n = v->clips->n, F = ser_mfcc_out_size(v->mfcc[0]);
     const double a = v->cfg.train.aug_vtlp, f_hi = v->cfg.train.aug_vtlp_fhi;
+    const int K = v->cfg.train.aug_vtlp_speakers;
+    /* virtual speakers: clip i joins group g of its speaker; group g's warp is the alpha keyed
+     * by 0x80000000 + g (one per group and epoch, shared by the real speakers) */
+    for (size_t i = 0; K > 0 && i < n; i++) {
+        v->vgroup[i] = ser_vtlp_group(K, seed, epoch, (uint32_t)i);
+        snprintf(v->vnames[i], strlen(v->clips->v[i].speaker) + 16, "%s#%u", v->clips->v[i].speaker, v->vgroup[i]);
+    }
     int failed = 0;
     ser_error ferr = {{0}};
     const int blas_threads = openblas_get_num_threads();
@@ -96,7 +128,8 @@ int ser_vtlp_epoch(ser_vtlp *v, uint64_t seed, int epoch, const ser_scaler *scal
         ser_error terr = {{0}};
 #pragma omp for schedule(static)
         for (size_t i = 0; i < n; i++) {
-            ser_mfcc_set_warp(m, ser_vtlp_alpha(a, seed, epoch, (uint32_t)i), f_hi);
+            const uint32_t key = K > 0 ? 0x80000000u + v->vgroup[i] : (uint32_t)i;
+            ser_mfcc_set_warp(m, ser_vtlp_alpha(a, seed, epoch, key), f_hi);
             if (ser_mfcc_compute(m, v->samples + v->off[i], v->len[i], x + i * F, &terr) != 0) {
 #pragma omp critical(ser_vtlp_fail)
                 {
@@ -111,8 +144,8 @@ int ser_vtlp_epoch(ser_vtlp *v, uint64_t seed, int epoch, const ser_scaler *scal
         if (err) *err = ferr;
         return ser_fail_wrap(err, "vtlp: epoch %d", epoch + 1);
     }
-    if (ser_normalize(v->cfg.features.normalize, x, n, v->clips->v, v->cfg.features.n_mfcc, v->cfg.features.frames,
-                      err) != 0)
+    if (ser_normalize(v->cfg.features.normalize, x, n, K > 0 ? v->vclips : v->clips->v, v->cfg.features.n_mfcc,
+                      v->cfg.features.frames, err) != 0)
         return -1;
     ser_scaler_apply(scaler, x, n * F);
     return 0;

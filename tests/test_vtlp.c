@@ -11,7 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "check.h"
+#include "ser/audio.h"
 #include "ser/config.h"
 #include "ser/corpus.h"
 #include "ser/dataset.h"
@@ -175,6 +178,31 @@ static void test_epochs(void) {
     d = 0;
     for (size_t i = 0; i < n * F; i++) d += (e0[i] - ds.x[i]) * (e0[i] - ds.x[i]);
     CHECKF(sqrt(d / r) > 0 && sqrt(d / r) < 0.01, "relative change %g for alpha within 1e-5 of 1", sqrt(d / r));
+    ser_vtlp_free(v);
+    /* virtual speakers: every clip gets its group's warp (normalize 0: the scaled MFCC itself) */
+    cfg.features.normalize = 0;
+    cfg.train.aug_vtlp = 0.15;
+    cfg.train.aug_vtlp_speakers = 3;
+    v = ser_vtlp_create(&cfg, &ds.clips, 2, &err);
+    CHECK(v && ser_vtlp_epoch(v, 7, 2, &sc0, e0, &err) == 0);
+    ser_mfcc *m = ser_mfcc_create(&cfg, &err);
+    ser_audio_buf buf = {0};
+    int used[3] = {0, 0, 0}, same = 1;
+    openblas_set_num_threads(1);
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t g = ser_vtlp_group(3, 7, 2, (uint32_t)i);
+        CHECK(g < 3);
+        used[g < 3 ? g : 0] = 1;
+        ser_mfcc_set_warp(m, ser_vtlp_alpha(0.15, 7, 2, 0x80000000u + g), cfg.train.aug_vtlp_fhi);
+        CHECK(ser_audio_load(ds.clips.v[i].path, &cfg.audio, &buf, &err) == 0);
+        CHECK(ser_mfcc_compute(m, buf.samples, buf.n, e1 + i * F, &err) == 0);
+        ser_scaler_apply(&sc0, e1 + i * F, F);
+        same &= !memcmp(e1 + i * F, e0 + i * F, F * sizeof *e1);
+    }
+    CHECK(same);
+    CHECKF(used[0] + used[1] + used[2] >= 2, "groups used: %d %d %d", used[0], used[1], used[2]);
+    ser_audio_buf_free(&buf);
+    ser_mfcc_free(m);
     ser_vtlp_free(v);
     free(e0), free(e0b), free(e1);
     ser_dataset_free(&ds);

@@ -68,6 +68,8 @@ typedef struct ser_train_config {
      * frequency warp alpha in [1 - aug_vtlp, 1 + aug_vtlp]; 0 = off. */
     double aug_vtlp;
     double aug_vtlp_fhi;       /* Hz: the warp is f alpha below about this frequency */
+    int aug_vtlp_speakers;     /* 0: a warp per clip; K: per epoch K virtual speakers per speaker,
+                                * one warp each (relative differences inside a speaker kept) */
     int test_adapt_bn;         /* bool: `ser train` evaluates its test set after AdaBN over the test
                                 * clips (ser_model_bn_adapt; model.safetensors keeps the training
                                 * statistics) */
