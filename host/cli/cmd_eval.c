@@ -30,7 +30,8 @@ static void usage(FILE *f) {
             "  --device    auto (default: the GPU when there is one), cpu or cuda\n"
             "  --pseudo-labels OUT.tsv  also write a manifest of the clips whose (mean) probability of\n"
             "              the predicted class is at least --min-prob P (default 0.9), labelled with\n"
-            "              that prediction: self-training data (`ser train --train-list`)\n",
+            "              that prediction: self-training data (`ser train --train-list`)\n"
+            "  --probs OUT.tsv  every clip's path, label and (mean) probability of each class\n",
             EVAL_MAX_MODELS);
 }
 
@@ -103,7 +104,7 @@ int cmd_eval(int argc, char **argv) {
     }
     const char *models[EVAL_MAX_MODELS];
     int n_models = 0;
-    const char *data = NULL, *list = NULL, *corpus = NULL, *png = NULL, *device = "auto", *pseudo = NULL;
+    const char *data = NULL, *list = NULL, *corpus = NULL, *png = NULL, *device = "auto", *pseudo = NULL, *probs_path = NULL;
     double min_prob = 0.9;
     int json = 0, adapt = 0;
     for (int i = 1; i < argc; i++) {
@@ -122,6 +123,7 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--adapt-bn")) adapt = 1;
         else if (!strcmp(argv[i], "--pseudo-labels") && more) pseudo = argv[++i];
+        else if (!strcmp(argv[i], "--probs") && more) probs_path = argv[++i];
         else if (!strcmp(argv[i], "--min-prob") && more) {
             char *end = NULL;
             min_prob = strtod(argv[++i], &end);
@@ -163,6 +165,25 @@ int cmd_eval(int argc, char **argv) {
         for (size_t c = 1; c < C; c++)
             if (p[c] > p[best]) best = c;
         pred[i] = (int32_t)best;
+    }
+    if (probs_path) {
+        FILE *f = fopen(probs_path, "w");
+        if (!f) {
+            ser_fail(&err, "--probs %s: cannot write", probs_path);
+            goto fail;
+        }
+        fprintf(f, "# path\tlabel");
+        for (size_t c = 0; c < C; c++) fprintf(f, "\t%s", labels[c]);
+        fprintf(f, "\n");
+        for (size_t i = 0; i < n; i++) {
+            fprintf(f, "%s\t%s", kept.v[i].path, labels[y[i]]);
+            for (size_t c = 0; c < C; c++) fprintf(f, "\t%.6g", sum[i * C + c] / n_models);
+            fprintf(f, "\n");
+        }
+        if (fclose(f) != 0) {
+            ser_fail(&err, "--probs %s: write failed", probs_path);
+            goto fail;
+        }
     }
     if (pseudo) { /* the confident clips, labelled with their prediction */
         size_t right = 0;
