@@ -54,6 +54,10 @@ check '[ $rc -ne 0 ] && grep -q "classes differ" "$tmp/e3.err"' "ensemble with o
   --min-prob 0 --png "$tmp/pl.png" >/dev/null 2>"$tmp/pl.err" || bad "eval --pseudo-labels: $(cat "$tmp/pl.err")"
 check '[ "$(wc -l < "$tmp/pl.tsv")" -eq "$(wc -l < "$tmp/si/test.tsv")" ]' "pseudo-label manifest: $(wc -l < "$tmp/pl.tsv") lines"
 check 'grep -q "match their label" "$tmp/pl.err"' "eval --pseudo-labels says nothing"
+"$SER_BIN" eval --model "$tmp/vtlp/model.safetensors" --list "$tmp/si/test.tsv" --probs "$tmp/probs.tsv" --png "$tmp/pp.png" \
+  >/dev/null 2>&1 || bad "eval --probs"
+check '[ "$(wc -l < "$tmp/probs.tsv")" -eq "$(wc -l < "$tmp/si/test.tsv")" ] && head -1 "$tmp/probs.tsv" | grep -q "angry"' "--probs file"
+check 'awk -F"\t" "NR > 1 { s = 0; for (i = 3; i <= NF; i++) s += \$i; if (s < 0.999 || s > 1.001) bad = 1 } END { exit bad }" "$tmp/probs.tsv"' "--probs rows do not sum to 1"
 "$SER_BIN" eval --model "$tmp/vtlp/model.safetensors" --list "$tmp/si/test.tsv" --min-prob 2 >/dev/null 2>&1
 check '[ $? -eq 2 ]' "--min-prob 2 accepted"
 { cat "$tmp/si/train.tsv"; tail -n +2 "$tmp/pl.tsv"; } >"$tmp/st.tsv"

@@ -166,10 +166,12 @@ int cmd_eval(int argc, char **argv) {
             if (p[c] > p[best]) best = c;
         pred[i] = (int32_t)best;
     }
-    if (probs_path) {
-        FILE *f = fopen(probs_path, "w");
+    if (probs_path) { /* one text, written atomically like every other output */
+        char *text_p = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text_p, &len);
         if (!f) {
-            ser_fail(&err, "--probs %s: cannot write", probs_path);
+            ser_fail(&err, "--probs %s: out of memory", probs_path);
             goto fail;
         }
         fprintf(f, "# path\tlabel");
@@ -180,10 +182,10 @@ int cmd_eval(int argc, char **argv) {
             for (size_t c = 0; c < C; c++) fprintf(f, "\t%.6g", sum[i * C + c] / n_models);
             fprintf(f, "\n");
         }
-        if (fclose(f) != 0) {
-            ser_fail(&err, "--probs %s: write failed", probs_path);
-            goto fail;
-        }
+        fclose(f);
+        const int wrc = text_p ? ser_write_text_file(probs_path, text_p, &err) : ser_fail(&err, "out of memory");
+        free(text_p);
+        if (wrc != 0) goto fail;
     }
     if (pseudo) { /* the confident clips, labelled with their prediction */
         size_t right = 0;
