@@ -13,6 +13,7 @@
 #include <cblas.h>
 
 #include "check.h"
+#include "synth_corpus.h"
 #include "ser/audio.h"
 #include "ser/config.h"
 #include "ser/corpus.h"
@@ -60,15 +61,10 @@ static float *features(const ser_clips *clips, const ser_config *cfg, double alp
 int main(void) {
     openblas_set_num_threads(1); /* as the feature workers run the DCT: the same bits */
     test_stats();
-    char dir[] = "/tmp/ser_vtln_XXXXXX";
-    if (!mkdtemp(dir)) return 1;
-    ser_synth_config sc;
-    ser_synth_config_default(&sc);
-    sc.per_class = 2;
-    ser_error err = {{0}};
-    CHECKF(ser_synth_corpus(dir, &sc, NULL, &err) == 0, "%s", err.msg);
+    char dir[TEST_DIR_MAX];
     ser_corpus c;
-    CHECKF(ser_corpus_scan(dir, SER_CORPUS_AUTO, 0, &c, &err) == 0, "%s", err.msg);
+    if (test_synth_corpus(dir, "vtln", 2, &c) != 0) return 1;
+    ser_error err = {{0}};
     ser_config cfg;
     ser_config_defaults(&cfg);
     cfg.features.frames = 60;
@@ -121,8 +117,6 @@ int main(void) {
     free(plain), free(x), free(all);
     ser_clips_free(&a);
     ser_corpus_free(&c);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    test_synth_corpus_remove(dir);
     return check_finish("test_vtln");
 }

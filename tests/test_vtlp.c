@@ -14,6 +14,7 @@
 #include <cblas.h>
 
 #include "check.h"
+#include "synth_corpus.h"
 #include "ser/audio.h"
 #include "ser/config.h"
 #include "ser/corpus.h"
@@ -130,19 +131,13 @@ static void test_alpha(void) {
 }
 
 static void test_epochs(void) {
-    char dir[] = "/tmp/ser_vtlp_XXXXXX";
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    char dir[TEST_DIR_MAX];
+    ser_corpus c;
+    if (test_synth_corpus(dir, "vtlp", 2, &c) != 0) {
         CHECK(0);
         return;
     }
-    ser_synth_config sc;
-    ser_synth_config_default(&sc);
-    sc.per_class = 2;
     ser_error err = {{0}};
-    CHECKF(ser_synth_corpus(dir, &sc, NULL, &err) == 0, "%s", err.msg);
-    ser_corpus c;
-    CHECKF(ser_corpus_scan(dir, SER_CORPUS_AUTO, 0, &c, &err) == 0, "%s", err.msg);
     ser_config cfg;
     ser_config_defaults(&cfg);
     cfg.features.normalize = SER_NORM_SPEAKER;
@@ -207,9 +202,7 @@ static void test_epochs(void) {
     free(e0), free(e0b), free(e1);
     ser_dataset_free(&ds);
     ser_corpus_free(&c);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    test_synth_corpus_remove(dir);
 }
 
 int main(void) {
