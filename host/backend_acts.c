@@ -28,3 +28,20 @@ size_t ser_act_count(const ser_model *m, int kind, int block, int B) {
     default: return 0;
     }
 }
+
+int ser_act_check(const ser_model *m, const char *backend, int kind, int block, int B, size_t n, ser_error *err) {
+    const size_t want = ser_act_count(m, kind, block, B);
+    if (want == 0 || n != want)
+        return ser_fail(err, "%s backend: activation %s (block %d): %zu elements asked, %zu held", backend,
+                        kind >= 0 && kind < SER_ACT_N ? ser_act_names[kind] : "?", block, n, want);
+    return 0;
+}
+
+void ser_backend_init(ser_backend *be, const ser_backend_ops *ops, ser_model *m, const ser_config *cfg, int max_B) {
+    be->ops = ops;
+    be->model = m;
+    be->max_B = max_B;
+    be->beta1 = (float)cfg->train.beta1;
+    be->beta2 = (float)cfg->train.beta2;
+    be->eps = (float)cfg->train.adam_epsilon;
+}

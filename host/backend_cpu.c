@@ -81,10 +81,7 @@ static int cpu_download_state(ser_backend *be, float *params, float *adam_m, flo
 static int cpu_download_act(ser_backend *be, int kind, int block, void *out, size_t n, ser_error *err) {
     ser_model *m = be->model;
     const ser_acts *a = &m->acts;
-    const size_t want = ser_act_count(m, kind, block, m->last_B);
-    if (want == 0 || n != want)
-        return ser_fail(err, "cpu backend: activation %s (block %d): %zu elements asked, %zu held",
-                        kind >= 0 && kind < SER_ACT_N ? ser_act_names[kind] : "?", block, n, want);
+    if (ser_act_check(m, "cpu", kind, block, m->last_B, n, err)) return -1;
     const void *src = NULL;
     size_t esize = sizeof(float);
     switch (kind) {
@@ -124,12 +121,7 @@ ser_backend *ser_backend_cpu_create(ser_model *m, const ser_config *cfg, int max
     if (ser_model_reserve(m, max_B, err)) return NULL;
     ser_backend *be = ser_calloc(1, sizeof *be, "cpu backend", err);
     if (!be) return NULL;
-    be->ops = &CPU_OPS;
-    be->model = m;
-    be->max_B = max_B;
-    be->beta1 = (float)cfg->train.beta1;
-    be->beta2 = (float)cfg->train.beta2;
-    be->eps = (float)cfg->train.adam_epsilon;
+    ser_backend_init(be, &CPU_OPS, m, cfg, max_B);
     snprintf(be->device, sizeof be->device, "CPU, %d OpenMP threads", omp_get_max_threads());
     return be;
 }

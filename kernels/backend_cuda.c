@@ -235,10 +235,7 @@ static int cu_download_act(ser_backend *be, int kind, int block, void *out, size
     cuda_impl *ci = be->impl;
     USE_DEVICE(ci);
     const dacts *a = &ci->a;
-    const size_t want = ser_act_count(be->model, kind, block, ci->last_B);
-    if (want == 0 || n != want)
-        return ser_fail(err, "cuda backend: activation %s (block %d): %zu elements asked, %zu held",
-                        kind >= 0 && kind < SER_ACT_N ? ser_act_names[kind] : "?", block, n, want);
+    if (ser_act_check(be->model, "cuda", kind, block, ci->last_B, n, err)) return -1;
     const void *src = NULL;
     size_t esize = sizeof(float);
     switch (kind) {
@@ -364,12 +361,7 @@ ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int ma
         free(be), free(ci);
         return NULL;
     }
-    be->ops = &CUDA_OPS;
-    be->model = m;
-    be->max_B = max_B;
-    be->beta1 = (float)cfg->train.beta1;
-    be->beta2 = (float)cfg->train.beta2;
-    be->eps = (float)cfg->train.adam_epsilon;
+    ser_backend_init(be, &CUDA_OPS, m, cfg, max_B);
     be->impl = ci;
     ci->m = m;
     ci->max_B = max_B;

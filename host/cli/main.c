@@ -78,7 +78,7 @@ static void prefer_runtime_env(char **argv) {
     if (getenv("SER_NO_REEXEC")) return;
     int changed = 0;
     if (!getenv("OMP_WAIT_POLICY")) changed |= setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
-    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OPENBLAS_NUM_THREAD"))
+    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("GOTO_NUM_THREADS")) /* OpenBLAS's own two names */
         changed |= setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0;
     const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : better_openblas_core();
     if (core) changed |= setenv("OPENBLAS_CORETYPE", core, 1) == 0;

@@ -30,7 +30,7 @@
 #define CBRP_MAX_TAPS 64            /* Cin * K * K: beyond this a stored im2col conv is the better plan */
 #define CBRP_MAX_TILE (256 * 1024)  /* floats of a per-thread tile (P, W, C) on the stack: 1 MB */
 #define CBRP_GROUPS 16              /* fixed groups of rows for every sum: thread-count independent */
-#define CBRP_MAX_K 7                /* the vector path's per-register tap sums (K x 4, K x K) */
+#define CBRP_MAX_K 7                /* the vector backward keeps K x K tap sums in registers */
 #define CBRP_MAX_PART 8192          /* (taps + 3) x C doubles per group of the backward's sums (stack) */
 
 int conv_bn_relu_pool_fits(int W, int Cin, int C, int K, int P) {
@@ -116,39 +116,6 @@ static inline __attribute__((always_inline)) void conv1_chunk(float *tile, const
     }
 }
 
-/* dacc (T + 1, C): dacc[t] += sum over positions of patch[t] dtile, dacc[T] += sum dtile, for the
- * n rows of dtile over the strip, K taps (one kernel row) at a time. */
-static inline __attribute__((always_inline)) void dconv1_chunk(float *dacc, const float *dtile, const float *strip,
-                                                               int n, int W, int C, int K, int cb, const int NV) {
-    const int Wp = W + K - 1, T = K * K;
-    for (int ky = 0; ky < K; ky++) {
-        v16 s[CBRP_MAX_K][4], sb[4];
-        for (int kx = 0; kx < K; kx++)
-            for (int j = 0; j < NV; j++) s[kx][j] = (v16){0};
-        for (int j = 0; j < NV; j++) sb[j] = (v16){0};
-        for (int r = 0; r < n; r++)
-            for (int x = 0; x < W; x++) {
-                const float *dx = dtile + ((size_t)r * W + x) * C + cb, *sr = strip + (size_t)(r + ky) * Wp + x;
-                v16 d[4];
-                for (int j = 0; j < NV; j++) d[j] = V16(dx + 16 * j);
-                for (int kx = 0; kx < K; kx++) {
-                    const float v = sr[kx];
-                    for (int j = 0; j < NV; j++) s[kx][j] += v * d[j];
-                }
-                if (ky == 0)
-                    for (int j = 0; j < NV; j++) sb[j] += d[j];
-            }
-        for (int kx = 0; kx < K; kx++)
-            for (int j = 0; j < NV; j++) {
-                float *dst = dacc + (size_t)(ky * K + kx) * C + cb + 16 * j;
-                for (int l = 0; l < 16; l++) dst[l] += s[kx][j][l];
-            }
-        if (ky == 0)
-            for (int j = 0; j < NV; j++)
-                for (int l = 0; l < 16; l++) dacc[(size_t)T * C + cb + 16 * j + l] += sb[j][l];
-    }
-}
-
 static int vector_path(int Cin, int C, int K) { return Cin == 1 && C % 16 == 0 && K <= CBRP_MAX_K; }
 
 /* o (C) = bias + sum_t patch[t] kernel[t] (C): the general path. */
@@ -189,22 +156,10 @@ static void conv_rows(float *tile, float *strip, const float *in, const float *k
 }
 
 /* dacc (T + 1, C) += the weight and bias gradients of rows [y0, y1) of image b whose output
- * gradient is dtile; strip: strip_size(y1 - y0, W, K) floats of scratch. */
-static void dconv_rows(float *dacc, const float *dtile, float *strip, const float *in, int b, int y0, int y1,
-                       int H, int W, int Cin, int C, int K) {
-    const int n = y1 - y0, T = Cin * K * K;
-    if (vector_path(Cin, C, K)) {
-        pad_strip(strip, in, b, y0, n, H, W, 1, K);
-        for (int cb = 0; cb < C; cb += 64) {
-            const int nv = (C - cb) / 16 < 4 ? (C - cb) / 16 : 4;
-            if (nv == 4 && K == 3) dconv1_chunk(dacc, dtile, strip, n, W, C, 3, cb, 4); /* the reference */
-            else if (nv == 4) dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 4);
-            else if (nv == 3) dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 3);
-            else if (nv == 2) dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 2);
-            else dconv1_chunk(dacc, dtile, strip, n, W, C, K, cb, 1);
-        }
-        return;
-    }
+ * gradient is dtile: the general path (any Cin, C); the vector path has dconv1_routed. */
+static void dconv_rows(float *dacc, const float *dtile, const float *in, int b, int y0, int y1, int H, int W, int Cin,
+                       int C, int K) {
+    const int T = Cin * K * K;
     float patch[CBRP_MAX_TAPS];
     for (int y = y0; y < y1; y++)
         for (int x = 0; x < W; x++) {
@@ -225,7 +180,7 @@ static void dconv_rows(float *dacc, const float *dtile, float *strip, const floa
  * g the routed gradient (brp_route_row's values, formed here in registers: the pooled gradient
  * gpool (Wo, C) where the position is its window's argmax, else 0). One input channel, C a
  * multiple of 16; 16 channels at a time with the K*K tap sums in registers. The sums run over
- * the positions in row order, as dconv1_chunk's would over a tile of g. */
+ * the positions in row order, as dconv_rows's would over a tile of g. */
 static inline __attribute__((always_inline)) void dconv1_routed(float *dacc, const float *strip, const float *gpool,
                                                                 const int32_t *argmax, size_t base, int n, int W,
                                                                 int C, const int K, int P) {
@@ -437,7 +392,7 @@ void conv_bn_relu_pool_backward(float *dkernel, float *dbias, float *dgamma, flo
             } else {
                 brp_route_row(gtile, base, dout + o, mask ? mask + o : NULL, dscale, out + o, argmax + o, y1 - y0, W,
                               C, P);
-                dconv_rows(&acc[0][0], gtile, strip, in, b, y0, y1, H, W, Cin, C, K);
+                dconv_rows(&acc[0][0], gtile, in, b, y0, y1, H, W, Cin, C, K);
             }
             for (int t = 0; t <= T; t++)
 #pragma omp simd

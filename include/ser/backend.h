@@ -78,6 +78,12 @@ int ser_act_per_block(int kind);
 /* Elements of activation kind (block) for a batch of B; 0 when the model has none (attention
  * kinds without attention). */
 size_t ser_act_count(const ser_model *m, int kind, int block, int B);
+/* A download_act request's check, the same on every backend: n must be the count of kind
+ * (block) for the last batch B. 0, or -1 with an error naming the backend and activation. */
+int ser_act_check(const ser_model *m, const char *backend, int kind, int block, int B, size_t n, ser_error *err);
+
+/* The fields every backend sets the same way: ops, model, max_B and Adam's constants from cfg. */
+void ser_backend_init(ser_backend *be, const ser_backend_ops *ops, ser_model *m, const ser_config *cfg, int max_B);
 
 /* The CPU backend over host/model.c: m must outlive it; batches of up to max_B samples;
  * threads <= 0 keeps OpenMP's default (all cores). */
