@@ -39,6 +39,7 @@ static const config_key KEYS[] = {
     {"features", "top_db", KEY_DOUBLE, F(features.top_db), 80, 0, 1000, "dB floor below the clip maximum", 0},
     {"features", "frames", KEY_INT, F(features.frames), 130, 1, 100000, "frames after pad/cut", 0},
     {"features", "normalize", KEY_INT, F(features.normalize), 0, 0, 2, "per-utterance normalisation of each coefficient over the real frames: 0 none, 1 per clip, 2 per speaker", 1},
+    {"features", "f0_rows", KEY_INT, F(features.f0_rows), 0, 0, 64, "rows of per-frame log2 F0 (aubio YIN, unvoiced frames interpolated) appended below the MFCCs; with normalize = 2 each speaker's standardised pitch (0: off)", 1},
     {"features", "vtln", KEY_DOUBLE, F(features.vtln), 0, 0, 0.3, "per-speaker vocal tract length normalisation: max |alpha - 1| of the warp searched to match the training set's cepstral statistics (0: off)", 1},
     {"model", "conv_blocks", KEY_INT, F(model.conv_blocks), 4, 1, 8, "Conv-BN-ReLU-Pool-Dropout blocks", 0},
     {"model", "filters", KEY_INT, F(model.filters), 64, 1, 1024, "channels per conv block", 0},
@@ -207,6 +208,8 @@ double ser_config_fmax(const ser_config *cfg) {
     return cfg->features.fmax > 0 ? cfg->features.fmax : cfg->audio.sample_rate / 2.0;
 }
 
+int ser_config_rows(const ser_config *cfg) { return cfg->features.n_mfcc + cfg->features.f0_rows; }
+
 int ser_config_validate(const ser_config *cfg, ser_error *err) {
     const ser_feature_config *f = &cfg->features;
     if (f->hop_length > f->n_fft)
@@ -218,6 +221,9 @@ int ser_config_validate(const ser_config *cfg, ser_error *err) {
         return ser_fail(err, "features.fmax (%g) must not exceed audio.sample_rate / 2 (%g)", fmax, cfg->audio.sample_rate / 2.0);
     if (f->fmin >= fmax)
         return ser_fail(err, "features.fmin (%g) must be below features.fmax (%g)", f->fmin, fmax);
+    if (f->f0_rows > 0 && (f->vtln > 0 || cfg->train.aug_vtlp > 0))
+        return ser_fail(err, "features.f0_rows (%d) cannot be combined with %s: those recompute the MFCC rows only", f->f0_rows,
+                        f->vtln > 0 ? "features.vtln" : "train.aug_vtlp");
     if (cfg->model.kernel % 2 == 0)
         return ser_fail(err, "model.kernel (%d) must be odd (padding same)", cfg->model.kernel);
     return 0;

@@ -76,7 +76,7 @@ int ser_dataset_build_vtln(ser_dataset *ds, const ser_clips *in, const ser_confi
         if (ser_vtln_apply(x, kept, ds->clips.v, cfg, ref, threads, what, NULL, err) != 0) goto done;
     }
     /* before the global scaler, on every split alike (features.normalize) */
-    if (ser_normalize(cfg->features.normalize, x, kept, ds->clips.v, cfg->features.n_mfcc, cfg->features.frames,
+    if (ser_normalize(cfg->features.normalize, x, kept, ds->clips.v, ser_config_rows(cfg), cfg->features.frames,
                       err) != 0)
         goto done;
     ds->x = x, ds->y = y, ds->n = kept;

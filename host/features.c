@@ -1,4 +1,4 @@
-/* Parallel feature extraction: files -> librosa.load -> MFCC, one clip per task. */
+/* Parallel feature extraction: files -> librosa.load -> MFCC (+ pitch rows), one clip per task. */
 #include "ser/features.h"
 
 #include <cblas.h>
@@ -8,9 +8,10 @@
 
 #include "ser/audio.h"
 #include "ser/mfcc.h"
+#include "ser/pitch.h"
 
 size_t ser_features_per_clip(const ser_config *cfg) {
-    return (size_t)cfg->features.n_mfcc * (size_t)cfg->features.frames;
+    return (size_t)ser_config_rows(cfg) * (size_t)cfg->features.frames;
 }
 
 int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
@@ -18,9 +19,9 @@ int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, in
     /* Probe the recipe once on this thread so that a bad one fails before any work. */
     ser_mfcc *probe = ser_mfcc_create(cfg, err);
     if (!probe) return -1;
-    const size_t per_clip = ser_mfcc_out_size(probe);
+    const size_t mfcc_size = ser_mfcc_out_size(probe), per_clip = ser_features_per_clip(cfg);
     ser_mfcc_free(probe);
-    SER_ASSERT(per_clip == ser_features_per_clip(cfg));
+    SER_ASSERT(mfcc_size + (size_t)cfg->features.f0_rows * cfg->features.frames == per_clip);
     memset(ok, 0, n);
     if (why) memset(why, 0, n * sizeof *why);
     if (n == 0) return 0;
@@ -38,6 +39,11 @@ int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, in
         ser_error terr = {{0}};
         ser_audio_buf buf = {0};
         ser_mfcc *m = ser_mfcc_create(cfg, &terr);
+        ser_pitch *p = NULL;
+        if (m && cfg->features.f0_rows > 0 && !(p = ser_pitch_create(cfg, &terr))) {
+            ser_mfcc_free(m);
+            m = NULL;
+        }
         if (!m) {
 #pragma omp critical(ser_features_setup)
             {
@@ -49,7 +55,8 @@ int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, in
         for (size_t i = 0; i < n; i++) {
             if (!m) continue;
             if (ser_audio_load(paths[i], &cfg->audio, &buf, &terr) == 0 &&
-                ser_mfcc_compute(m, buf.samples, buf.n, out + i * per_clip, &terr) == 0) {
+                ser_mfcc_compute(m, buf.samples, buf.n, out + i * per_clip, &terr) == 0 &&
+                (!p || ser_pitch_compute(p, buf.samples, buf.n, out + i * per_clip + mfcc_size, NULL, &terr) >= 0)) {
                 ok[i] = 1;
             } else if (why) {
                 if (!strstr(terr.msg, paths[i])) ser_fail_wrap(&terr, "%s", paths[i]);
@@ -58,6 +65,7 @@ int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, in
         }
         ser_audio_buf_free(&buf);
         ser_mfcc_free(m);
+        ser_pitch_free(p);
     }
     openblas_set_num_threads(blas_threads);
     if (setup_failed) {

@@ -61,7 +61,7 @@ int ser_model_layout(ser_model *m, const ser_config *cfg, int classes, ser_error
     memset(m, 0, sizeof *m);
     const ser_model_config *mc = &cfg->model;
     m->cfg = *mc;
-    m->H = cfg->features.n_mfcc;
+    m->H = ser_config_rows(cfg);
     m->W = cfg->features.frames;
     m->classes = classes;
     m->blocks = mc->conv_blocks;

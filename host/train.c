@@ -100,7 +100,7 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     float *xb = ser_malloc((size_t)batch * F * sizeof *xb, "batch features", err);
     int32_t *yb = ser_malloc((size_t)batch * sizeof *yb, "batch labels", err);
     float *best = ser_malloc(nstate * sizeof *best, "best weights", err);
-    const int H = cfg->features.n_mfcc, W = cfg->features.frames, augment = ser_augment_enabled(&cfg->train);
+    const int H = ser_config_rows(cfg), W = cfg->features.frames, augment = ser_augment_enabled(&cfg->train);
     SER_ASSERT(!augment || (size_t)H * W == F);
     float *scratch = ser_malloc((size_t)W * sizeof *scratch, "augmentation row", err);
     float *xe = opts->epoch_features ? ser_malloc(train->n * F * sizeof *xe, "epoch features", err) : NULL;

@@ -257,6 +257,9 @@ static int batch_size(const ser_config *cfg, int want, size_t ms, size_t n) {
 
 int ser_features_extract_cuda_sized(const ser_config *cfg, char *const *paths, size_t n, int threads, int batch,
                                     size_t max_samples, float *out, unsigned char *ok, char **why, ser_error *err) {
+    /* Pitch rows (features.f0_rows) come from aubio on the CPU: such a recipe is extracted
+     * there whole (the GPU pipeline writes MFCC rows only). */
+    if (cfg->features.f0_rows > 0) return ser_features_extract(cfg, paths, n, threads, out, ok, why, err);
     /* The recipe first, as ser_features_extract: a bad one fails before any work. */
     ser_mfcc *probe = ser_mfcc_create(cfg, err);
     if (!probe) return -1;

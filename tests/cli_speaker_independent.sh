@@ -4,7 +4,8 @@
 # (its per-epoch features are keyed by seed and epoch); train.test_adapt_bn reports the test set
 # after AdaBN, and `ser eval --adapt-bn` on the saved model gives the same accuracy (the model
 # file keeps the training statistics: plain `ser eval` gives the other one); an ensemble of one
-# model twice equals the model.
+# model twice equals the model; pitch rows (features.f0_rows) widen the input, travel in the model
+# file and are computed again by `ser eval` and `ser mfcc`.
 set -u
 . "$(dirname "$0")/lib_cli.sh" cli_speaker_independent
 
@@ -70,6 +71,19 @@ train --out "$tmp/half" --set train.epochs=3 --set train.aug_vtlp=0.15 --set tra
 sed -i "s/^epochs = .*/epochs = 6/" "$tmp/half/config.ini"
 "$SER_BIN" train --resume "$tmp/half" --quiet >/dev/null 2>"$tmp/resume.err" || bad "resume: $(tail -2 "$tmp/resume.err")"
 check 'cmp -s "$tmp/vtlp/model.safetensors" "$tmp/half/model.safetensors"' "resumed VTLP run differs from the straight run"
+
+# pitch rows: the input is (n_mfcc + f0_rows) x frames, eval and mfcc compute the same rows
+train --out "$tmp/f0" --set train.epochs=2 --set features.f0_rows=3 >/dev/null 2>"$tmp/f0.err" ||
+  bad "f0_rows run: $(tail -2 "$tmp/f0.err")"
+check 'grep -q "43, 64, 1" "$tmp/f0/model_summary.txt"' "model summary does not show a 43 x 64 input: $(grep -m1 -i input "$tmp/f0/model_summary.txt")"
+"$SER_BIN" eval --model "$tmp/f0/model.safetensors" --list "$tmp/si/test.tsv" --json --png "$tmp/f0.png" >"$tmp/f0e.json" \
+  2>"$tmp/f0e.err" || bad "eval of the f0 model: $(cat "$tmp/f0e.err")"
+check '[ "$(json_acc "$tmp/f0/report.json" test)" = "$(grep -o "\"accuracy\":[0-9.e-]*" "$tmp/f0e.json" | cut -d: -f2)" ]' \
+  "eval of the f0 model differs from its training report"
+"$SER_BIN" mfcc --set features.f0_rows=3 --device cpu --out "$tmp/f0.npy" "$tmp/syn" >/dev/null 2>"$tmp/f0m.err" || bad "mfcc f0_rows"
+check 'grep -q "\[[0-9]*, 43, 130\]" "$tmp/f0m.err"' "ser mfcc f0_rows shape: $(cat "$tmp/f0m.err")"
+train --out "$tmp/f0v" --set train.epochs=1 --set features.f0_rows=3 --set features.vtln=0.1 >/dev/null 2>"$tmp/f0v.err"; rc=$?
+check '[ $rc -ne 0 ] && grep -q "features.f0_rows" "$tmp/f0v.err"' "f0_rows with vtln accepted: $(cat "$tmp/f0v.err")"
 
 echo "cli_speaker_independent: $pass passed, $([ $fail -eq 0 ] && echo 0 || echo some) failed"
 exit $fail

@@ -1,7 +1,7 @@
 /* `ser mfcc`: MFCC features of audio files and folders into one .npy, the reference recipe
  * end to end (librosa.load(offset, duration) + librosa.feature.mfcc + pad/cut):
  *
- *   OUT.npy  float32 [N, n_mfcc, frames], unscaled
+ *   OUT.npy  float32 [N, n_mfcc + f0_rows, frames], unscaled
  *   OUT.txt  the N input paths, one per line, in the same order
  *
  * --device cpu: clips run in parallel (OpenMP, dynamic schedule), each thread with its own audio
@@ -36,7 +36,8 @@ static void usage(FILE *f) {
             "librosa.feature.mfcc, padded with zeros / cut to features.frames) of every PATH:\n"
             "a file (taken whatever its name) or a folder (scanned recursively for .wav .aif .aiff\n"
             ".flac .ogg, any case, sorted by path). Writes OUT.npy, float32 [N, n_mfcc, frames],\n"
-            "unscaled, and OUT.txt with the N paths in the same order.\n\n"
+            "unscaled, and OUT.txt with the N paths in the same order. With features.f0_rows = K\n"
+            "the K rows of log2 F0 (ser/pitch.h) follow: [N, n_mfcc + K, frames].\n\n"
             "  --config F        read the recipe from an .ini file (default: the reference recipe)\n"
             "  --set S.K=V       override one key, e.g. --set features.n_mfcc=20 (repeatable)\n"
             "  --out OUT.npy     output file (OUT.txt is written beside it)\n"
@@ -279,7 +280,7 @@ int cmd_mfcc(int argc, char **argv) {
         fprintf(stderr, "ser mfcc: %zu of %zu files failed%s; nothing written\n", skipped, n,
                 strict ? " (--strict)" : "");
     } else {
-        const size_t shape[3] = {kept, (size_t)cfg.features.n_mfcc, (size_t)cfg.features.frames};
+        const size_t shape[3] = {kept, (size_t)ser_config_rows(&cfg), (size_t)cfg.features.frames};
         char *txt = txt_path(out);
         if (ser_npy_write(out, feats, 3, shape, &err) != 0 || !txt || write_lines(txt, files.v, ok, n, &err) != 0) {
             fprintf(stderr, "ser mfcc: %s\n", txt ? err.msg : "out of memory");
@@ -288,7 +289,7 @@ int cmd_mfcc(int argc, char **argv) {
             fprintf(stderr,
                     "ser mfcc: %zu clips, features in %.2f s (%.1f clips/s, %s, %d threads), %.2f s in all "
                     "(%.1f clips/s) -> %s [%zu, %d, %d], %s\n",
-                    kept, secs, kept / secs, use_cuda ? "cuda" : "cpu", threads, total, kept / total, out, kept, cfg.features.n_mfcc,
+                    kept, secs, kept / secs, use_cuda ? "cuda" : "cpu", threads, total, kept / total, out, kept, ser_config_rows(&cfg),
                     cfg.features.frames, txt);
             if (skipped) fprintf(stderr, "ser mfcc: %zu files skipped (listed above)\n", skipped);
             rc = 0;

@@ -19,6 +19,7 @@
 #include "ser/checkpoint.h"
 #include "ser/corpus.h"
 #include "ser/dataset.h"
+#include "ser/features.h"
 #include "ser/net.h"
 #include "ser/plot.h"
 #include "ser/report.h"
@@ -314,7 +315,7 @@ static int build_data(run *r, ser_error *err) {
         (r->test_clips.n && ser_dataset_build_vtln(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, NULL,
                                                    ref, err) != 0))
         return -1;
-    const size_t F = (size_t)r->cfg.features.n_mfcc * r->cfg.features.frames;
+    const size_t F = ser_features_per_clip(&r->cfg);
     r->meta.scaler = ser_scaler_fit(r->train.x, r->train.n * F);
     r->meta.cfg = r->cfg;
     ser_scaler_apply(&r->meta.scaler, r->train.x, r->train.n * F);

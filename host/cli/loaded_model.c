@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "device.h"
+#include "ser/features.h"
 
 int loaded_model_open(loaded_model *lm, const char *path, const char *device, const char *cmd, ser_error *err) {
     memset(lm, 0, sizeof *lm);
@@ -36,6 +37,6 @@ int loaded_model_dataset(loaded_model *lm, const ser_clips *clips, int labelled,
                                labelled ? lm->meta.n_labels : 0, cfg->train.threads, what, cli_features_fn(lm->cuda),
                                NULL, lm->meta.vtln_ref, err) != 0)
         return -1;
-    ser_scaler_apply(&lm->meta.scaler, ds->x, ds->n * (size_t)cfg->features.n_mfcc * cfg->features.frames);
+    ser_scaler_apply(&lm->meta.scaler, ds->x, ds->n * ser_features_per_clip(cfg));
     return 0;
 }

@@ -27,6 +27,7 @@ typedef struct ser_feature_config {
     int normalize;        /* per-utterance normalisation before the global scaler: 0 none (reference),
                            * 1 per clip, 2 per speaker (ser/normalize.h) */
     double vtln;          /* per-speaker VTLN (ser/vtln.h): the warp search range; 0 = off */
+    int f0_rows;          /* rows of log2 F0 below the MFCCs (ser/pitch.h); 0 = off */
 } ser_feature_config;
 
 typedef struct ser_model_config {
@@ -106,6 +107,9 @@ int ser_config_validate(const ser_config *cfg, ser_error *err);
 
 /* The effective fmax (fmax <= 0 means sample_rate / 2). */
 double ser_config_fmax(const ser_config *cfg);
+
+/* Rows of a clip's feature matrix, the network input's height: n_mfcc + f0_rows. */
+int ser_config_rows(const ser_config *cfg);
 
 /* The whole configuration as a JSON object text (malloc'd; caller frees). */
 char *ser_config_to_json(const ser_config *cfg);
