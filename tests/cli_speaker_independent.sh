@@ -4,7 +4,7 @@
 # (its per-epoch features are keyed by seed and epoch); train.test_adapt_bn reports the test set
 # after AdaBN, and `ser eval --adapt-bn` on the saved model gives the same accuracy (the model
 # file keeps the training statistics: plain `ser eval` gives the other one); an ensemble of one
-# model twice equals the model; pitch rows (features.f0_rows) widen the input, travel in the model
+# model twice equals the model, a folder of runs their ensemble; pitch rows (features.f0_rows) widen the input, travel in the model
 # file and are computed again by `ser eval` and `ser mfcc`.
 set -u
 . "$(dirname "$0")/lib_cli.sh" cli_speaker_independent
@@ -42,6 +42,15 @@ check '[ "$(grep -o "\"loss\":[0-9.e-]*" "$tmp/ea.json")" != "$(grep -o "\"loss\
   --json --png "$tmp/e2.png" >"$tmp/e2.json" 2>"$tmp/e2.err" || bad "ensemble eval: $(cat "$tmp/e2.err")"
 check '[ "$(grep -o "\"confusion\":[^a-z]*" "$tmp/e2.json")" = "$(grep -o "\"confusion\":[^a-z]*" "$tmp/ep.json")" ]' "ensemble of one model twice differs from the model"
 check 'grep -q "\"models\":2" "$tmp/e2.json"' "ensemble JSON lacks models"
+# a folder stands for its runs' models: the folder of vtlp/ and plain/ = --model plain --model vtlp
+mkdir -p "$tmp/ens" "$tmp/none"
+ln -s "$tmp/vtlp" "$tmp/ens/b" && ln -s "$tmp/plain" "$tmp/ens/a"
+"$SER_BIN" eval --model "$tmp/ens" --list "$tmp/si/test.tsv" --json --png "$tmp/ed.png" >"$tmp/ed.json" 2>/dev/null || bad "eval of a folder"
+"$SER_BIN" eval --model "$tmp/plain/model.safetensors" --model "$tmp/vtlp/model.safetensors" --list "$tmp/si/test.tsv" \
+  --json --png "$tmp/ef.png" >"$tmp/ef.json" 2>/dev/null || bad "eval of two models"
+check '[ -s "$tmp/ed.json" ] && cmp -s "$tmp/ed.json" "$tmp/ef.json" && grep -q "\"models\":2" "$tmp/ed.json"' "a folder of two runs differs from the two --model"
+"$SER_BIN" eval --model "$tmp/none" --list "$tmp/si/test.tsv" >/dev/null 2>"$tmp/none.err"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "none.*without any SUB/model.safetensors" "$tmp/none.err"' "empty model folder: rc $rc, $(cat "$tmp/none.err")"
 # an ensemble member with other classes is refused
 "$SER_BIN" synth --out "$tmp/syn3" --per-class 3 --seed 2 >/dev/null
 rm -rf "$tmp/syn3"/*_sad

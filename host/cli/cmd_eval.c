@@ -1,11 +1,14 @@
 /* `ser eval`: a trained model on a labelled folder or manifest: the reference's report
  * (precision / recall / F1 per class, macro and weighted averages, accuracy) and the test
  * confusion matrix PNG; --json prints one JSON object instead. Several --model: an ensemble
- * (the mean of their probabilities); --adapt-bn: AdaBN over the evaluated clips first. */
+ * (the mean of their probabilities; a folder stands for every RUN/model.safetensors in it);
+ * --adapt-bn: AdaBN over the evaluated clips first. */
+#include <dirent.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "device.h"
@@ -13,7 +16,7 @@
 #include "ser/report.h"
 #include "ser/split.h"
 
-#define EVAL_MAX_MODELS 32
+#define EVAL_MAX_MODELS 256
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -23,7 +26,9 @@ static void usage(FILE *f) {
             "per-class precision / recall / F1, macro and weighted averages and the accuracy, and\n"
             "writes the confusion matrix (default: confusion_matrix_test.png beside the first model).\n"
             "  --model     repeated (up to %d): an ensemble, classified by the mean of the models'\n"
-            "              probabilities (same classes in the same order; each model its own features)\n"
+            "              probabilities (same classes in the same order; each model its own features);\n"
+            "              a folder: every SUB/model.safetensors in it, SUB in name order (the runs of\n"
+            "              one recipe trained with several seeds)\n"
             "  --json      one JSON object: accuracy, macro_f1, weighted_f1, labels, per_class, confusion\n"
             "  --adapt-bn  AdaBN: first replace each model's batch-norm moving statistics by the exact\n"
             "              mean and variance over these clips (uses the evaluated set, unlabelled)\n"
@@ -33,6 +38,35 @@ static void usage(FILE *f) {
             "              that prediction: self-training data (`ser train --train-list`)\n"
             "  --probs OUT.tsv  every clip's path, label and (mean) probability of each class\n",
             EVAL_MAX_MODELS);
+}
+
+/* Appends --model ARG to models[]: the file itself, or for a folder each of its
+ * SUB/model.safetensors in name order. */
+static int add_models(const char *arg, char **models, int *n, ser_error *err) {
+    struct stat st;
+    if (stat(arg, &st) != 0 || !S_ISDIR(st.st_mode)) { /* a file (a missing one fails when opened) */
+        if (*n == EVAL_MAX_MODELS) return ser_fail(err, "more than %d models", EVAL_MAX_MODELS);
+        if (!(models[(*n)++] = strdup(arg))) return ser_fail(err, "out of memory");
+        return 0;
+    }
+    struct dirent **ents = NULL;
+    const int m = scandir(arg, &ents, NULL, alphasort);
+    if (m < 0) return ser_fail(err, "--model %s: cannot read the folder", arg);
+    int found = 0, rc = 0;
+    for (int i = 0; i < m; i++) {
+        char path[4096];
+        if (!rc && ents[i]->d_name[0] != '.' &&
+            snprintf(path, sizeof path, "%s/%s/model.safetensors", arg, ents[i]->d_name) < (int)sizeof path &&
+            stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (*n == EVAL_MAX_MODELS) rc = ser_fail(err, "more than %d models", EVAL_MAX_MODELS);
+            else if (!(models[(*n)++] = strdup(path))) rc = ser_fail(err, "out of memory");
+            else found++;
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    if (!rc && !found) rc = ser_fail(err, "--model %s: a folder without any SUB/model.safetensors", arg);
+    return rc;
 }
 
 /* The clips of --data or --list. */
@@ -102,19 +136,28 @@ int cmd_eval(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    const char *models[EVAL_MAX_MODELS];
+    char *models[EVAL_MAX_MODELS] = {0};
     int n_models = 0;
+    ser_error err = {{0}};
+    ser_clips clips = {0}, kept = {0}, sel = {0};
+    int32_t *y = NULL, *pred = NULL;
+    char **labels = NULL;
+    size_t n = 0, C = 0;
+    double *sum = NULL;
+    char *text = NULL, *png_default = NULL;
+    cJSON *js = NULL;
+    int rc = 1;
     const char *data = NULL, *list = NULL, *corpus = NULL, *png = NULL, *device = "auto", *pseudo = NULL, *probs_path = NULL;
     double min_prob = 0.9;
     int json = 0, adapt = 0;
     for (int i = 1; i < argc; i++) {
         const int more = i + 1 < argc;
         if (!strcmp(argv[i], "--model") && more) {
-            if (n_models == EVAL_MAX_MODELS) {
-                fprintf(stderr, "ser eval: more than %d --model\n", EVAL_MAX_MODELS);
-                return 2;
+            if (add_models(argv[++i], models, &n_models, &err) != 0) {
+                fprintf(stderr, "ser eval: %s\n", err.msg);
+                rc = 2;
+                goto done;
             }
-            models[n_models++] = argv[++i];
         } else if (!strcmp(argv[i], "--data") && more) data = argv[++i];
         else if (!strcmp(argv[i], "--list") && more) list = argv[++i];
         else if (!strcmp(argv[i], "--corpus") && more) corpus = argv[++i];
@@ -129,29 +172,23 @@ int cmd_eval(int argc, char **argv) {
             min_prob = strtod(argv[++i], &end);
             if (!end || *end || !(min_prob >= 0.0 && min_prob <= 1.0)) {
                 fprintf(stderr, "ser eval: --min-prob %s: expected a number in [0, 1]\n", argv[i]);
-                return 2;
+                rc = 2;
+                goto done;
             }
         }
         else {
             fprintf(stderr, "ser eval: unknown option or missing value: %s\n", argv[i]);
             usage(stderr);
-            return 2;
+            rc = 2;
+            goto done;
         }
     }
     if (!n_models || (!data == !list)) {
         fprintf(stderr, "ser eval: %s\n", !n_models ? "--model is required" : "give one of --data DIR or --list F");
         usage(stderr);
-        return 2;
+        rc = 2;
+        goto done;
     }
-    ser_error err = {{0}};
-    ser_clips clips = {0}, kept = {0}, sel = {0};
-    int32_t *y = NULL, *pred = NULL;
-    char **labels = NULL;
-    size_t n = 0, C = 0;
-    double *sum = NULL;
-    char *text = NULL, *png_default = NULL;
-    cJSON *js = NULL;
-    int rc = 1;
     if (eval_clips(data, list, corpus, &clips, &err) != 0) goto fail;
     double loss = 0.0; /* the mean of the models' losses (one model: ser_evaluate's) */
     for (int k = 0; k < n_models; k++)
@@ -234,5 +271,6 @@ done:
     for (size_t i = 0; labels && i < C; i++) free(labels[i]);
     free(labels);
     ser_clips_free(&clips), ser_clips_free(&kept), ser_clips_free(&sel);
+    for (int k = 0; k < n_models; k++) free(models[k]);
     return rc;
 }
