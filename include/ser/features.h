@@ -1,6 +1,7 @@
 /* Feature extraction over many files: decode + resample (ser_audio_load) + MFCC
- * (ser_mfcc_compute), parallel over clips on CPU threads, one audio buffer and one MFCC state
- * per thread. Used by `ser mfcc` and by training's feature cache. */
+ * (ser_mfcc_compute) + the pitch rows when features.f0_rows > 0 (ser_pitch_compute), parallel
+ * over clips on CPU threads, one audio buffer, MFCC state and pitch detector per thread. Used
+ * by `ser mfcc` and by training's feature cache. */
 #ifndef SER_FEATURES_H
 #define SER_FEATURES_H
 
@@ -13,7 +14,7 @@ extern "C" {
 #include "ser/config.h"
 #include "ser/error.h"
 
-/* Values per clip: n_mfcc * frames. */
+/* Values per clip: (n_mfcc + f0_rows) * frames: the MFCC rows, then the pitch rows (ser/pitch.h). */
 size_t ser_features_per_clip(const ser_config *cfg);
 
 /* Computes the features of paths[0..n) into out ([n, per_clip] row-major). ok[i] is set to 1
