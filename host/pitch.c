@@ -99,18 +99,19 @@ int ser_pitch_compute(ser_pitch *p, const float *y, size_t n, float *out, unsign
     if (n_voiced == 0) {
         for (int t = 0; t < T; t++) row[t] = (float)log2(SER_PITCH_FMIN);
     } else {
-        int prev = first;
-        for (int t = 0; t < T; t++) {
-            if (t <= first) row[t] = (float)log2(p->hz[first]);
-            else if (t >= last) row[t] = (float)log2(p->hz[last]);
-            else if (p->hz[t] > 0) row[t] = (float)log2(p->hz[t]), prev = t;
-            else {
-                int next = t + 1;
-                while (p->hz[next] <= 0) next++; /* t < last: a voiced frame follows */
-                const double a = log2(p->hz[prev]), b = log2(p->hz[next]);
-                row[t] = (float)(a + (b - a) * (t - prev) / (double)(next - prev));
+        /* each voiced frame its own value, each gap between two the line between theirs */
+        for (int t = first, prev = -1; t <= last; t++) {
+            if (p->hz[t] <= 0) continue;
+            const double b = log2(p->hz[t]);
+            row[t] = (float)b;
+            if (prev >= 0) {
+                const double a = log2(p->hz[prev]);
+                for (int u = prev + 1; u < t; u++) row[u] = (float)(a + (b - a) * (u - prev) / (double)(t - prev));
             }
+            prev = t;
         }
+        for (int t = 0; t < first; t++) row[t] = row[first];
+        for (int t = last + 1; t < T; t++) row[t] = row[last];
     }
     for (int t = T; t < p->frames; t++) row[t] = 0.0f;
     for (int r = 1; r < p->rows; r++) memcpy(out + (size_t)r * p->frames, row, (size_t)p->frames * sizeof *row);

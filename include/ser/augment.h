@@ -3,7 +3,7 @@
  * (seed, epoch, clip index in the training set), never a running generator, so a resumed run
  * draws exactly what an uninterrupted one would, whatever the batch or thread layout.
  *
- * Layout: one clip is (H = n_mfcc, W = frames) row-major. Order of the operations: gain on c0,
+ * Layout: one clip is (H = n_mfcc + f0_rows, W = frames) row-major. Order of the operations: gain on c0,
  * circular time shift, gaussian noise, then SpecAugment masks (set to 0, the scaled mean). */
 #ifndef SER_AUGMENT_H
 #define SER_AUGMENT_H

@@ -17,7 +17,7 @@ extern "C" {
 
 typedef struct ser_dataset {
     ser_clips clips;      /* the clips kept, in input order */
-    float *x;             /* (n, n_mfcc * frames) unscaled features */
+    float *x;             /* (n, rows * frames) unscaled features, rows = ser_config_rows */
     int32_t *y;           /* (n) class index into the label list; -1 when unlabelled (predict) */
     size_t n;
     size_t n_dropped;     /* clips left out (reasons printed to stderr with `what`) */

@@ -106,7 +106,7 @@ extern const char *const ser_prof_names[SER_PROF_N];
 
 typedef struct ser_model {
     ser_model_config cfg;
-    int H, W;                   /* input: features.n_mfcc x features.frames, 1 channel */
+    int H, W;                   /* input: ser_config_rows (n_mfcc + f0_rows) x features.frames, 1 channel */
     int classes;
     int blocks, F, K, P;
     ser_block_shape blk[SER_MAX_BLOCKS];

@@ -5,7 +5,7 @@
  * (cepstral mean and variance normalisation). The padding frames (the zero columns pad/cut adds
  * after the audio) stay zero and do not count.
  *
- * Layout: one clip is (H = n_mfcc, W = frames) row-major, as ser_features_extract writes it. */
+ * Layout: one clip is (H = n_mfcc + f0_rows, W = frames) row-major, as ser_features_extract writes it. */
 #ifndef SER_NORMALIZE_H
 #define SER_NORMALIZE_H
 

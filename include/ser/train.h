@@ -19,8 +19,9 @@ extern "C" {
 /* What the loop needs of a network on some backend. */
 typedef struct ser_net {
     void *impl;
-    /* x: B clips of scaled features (B, n_mfcc, frames); labels (B) or NULL; returns the mean
-     * loss (cross-entropy + regularisers); probs (B, C) stay readable until the next call.
+    /* x: B clips of scaled features (B, rows, frames), rows = ser_config_rows; labels (B) or
+     * NULL; returns the mean loss (cross-entropy + regularisers); probs (B, C) stay readable
+     * until the next call.
      * step keys the dropout masks. */
     float (*forward)(void *impl, const float *x, const int32_t *labels, int B, int training, uint64_t step,
                      const float **probs);
@@ -33,7 +34,7 @@ typedef struct ser_net {
     void (*state_set)(void *impl, const float *in);
     size_t (*param_size)(void *impl);             /* the parameters are the state's first part */
     int n_classes;
-    size_t clip_size;                             /* n_mfcc * frames */
+    size_t clip_size;                             /* rows * frames (ser_features_per_clip) */
 } ser_net;
 
 typedef struct ser_split_data {
