@@ -70,6 +70,7 @@ int ser_model_layout(ser_model *m, const ser_config *cfg, int classes, ser_error
     m->P = mc->pool;
     m->U = mc->lstm_units;
     m->seed = (uint64_t)cfg->train.seed;
+    m->label_smoothing = (float)cfg->train.label_smoothing;
     if (classes < 2) return ser_fail(err, "model: %d classes (need at least 2)", classes);
     if (m->blocks < 1 || m->blocks > SER_MAX_BLOCKS)
         return ser_fail(err, "model.conv_blocks = %d: must be 1..%d", m->blocks, SER_MAX_BLOCKS);
@@ -345,9 +346,9 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int
     float xent = 0.0f;
     if (labels) {
         memcpy(a->labels, labels, (size_t)B * sizeof(int32_t));
-        xent = softmax_xent_forward(a->probs, a->logits, labels, B, C);
+        xent = softmax_xent_forward(a->probs, a->logits, labels, B, C, m->label_smoothing);
     } else {
-        softmax_xent_forward(a->probs, a->logits, NULL, B, C);
+        softmax_xent_forward(a->probs, a->logits, NULL, B, C, 0.0f);
     }
     m->last_B = B;
     m->last_training = training;
@@ -367,7 +368,7 @@ void ser_model_backward(ser_model *m) {
     memset(g, 0, m->n_trainable_padded * sizeof(float));
     const double trnn = omp_get_wtime();
 
-    softmax_xent_backward(a->dlogits, a->probs, a->labels, B, C);
+    softmax_xent_backward(a->dlogits, a->probs, a->labels, B, C, m->label_smoothing);
     dense_backward(a->dh2last, P(m, g, "dense.kernel", 0), P(m, g, "dense.bias", 0), a->dlogits, a->h2last,
                    P(m, w, "dense.kernel", 0), B, U, C);
     /* LSTM2 returns only its last step: dh is zero elsewhere */

@@ -1,5 +1,6 @@
 /* The training loop of the reference recipe (Keras Model.fit with EarlyStopping and
- * ReduceLROnPlateau on val_loss), backend-agnostic: it only calls the ser_net vtable. */
+ * ReduceLROnPlateau on val_loss, or a per-step cosine decay with train.cosine_decay),
+ * backend-agnostic: it only calls the ser_net vtable. */
 #include "ser/train.h"
 
 #include <math.h>
@@ -41,6 +42,17 @@ void ser_train_state_init(ser_train_state *st, const ser_config *cfg) {
     st->lr = cfg->train.learning_rate;
     ser_early_stop_init(&st->es, cfg->train.early_stopping_patience);
     ser_lr_plateau_init(&st->plateau, cfg->train.lr_patience, cfg->train.lr_factor, cfg->train.min_lr);
+}
+
+double ser_cosine_lr(const ser_train_config *tc, uint64_t step, uint64_t total_steps) {
+    /* Keras CosineDecay(initial_learning_rate = learning_rate, decay_steps = total_steps,
+     * alpha = min_lr / learning_rate): lr0 ((1 - alpha) (1 + cos(pi t)) / 2 + alpha), t = step /
+     * decay_steps capped at 1. */
+    const double lr0 = tc->learning_rate;
+    double alpha = lr0 > 0.0 ? tc->min_lr / lr0 : 0.0;
+    if (alpha > 1.0) alpha = 1.0;
+    const double t = total_steps && step < total_steps ? (double)step / (double)total_steps : 1.0;
+    return lr0 * ((1.0 - alpha) * 0.5 * (1.0 + cos(3.14159265358979323846 * t)) + alpha);
 }
 
 static int argmax(const float *p, int C) {
@@ -113,6 +125,8 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
      * (the checkpoint holds the callback state that made it stop; same test as the update's). */
     int stop = st->epoch > 1 && st->es.patience > 0 && st->es.wait >= st->es.patience;
     res->stopped_early = stop;
+    const int cosine = cfg->train.cosine_decay;
+    const uint64_t total_steps = (uint64_t)epochs * (uint64_t)((train->n + (size_t)batch - 1) / (size_t)batch);
     while (!stop && st->epoch < epochs) {
         const int e = st->epoch; /* 0-based epoch being run */
         const double t0 = now_s();
@@ -143,6 +157,8 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
                 goto done;
             }
             net->backward(net->impl);
+            /* from the step count alone: a resume continues the same curve */
+            if (cosine) st->lr = ser_cosine_lr(&cfg->train, st->step, total_steps);
             net->step(net->impl, (float)st->lr);
             st->step++;
             lsum += (double)l * B;
@@ -162,14 +178,14 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
         int improved = 0;
         stop = ser_early_stop_update(&st->es, e, vloss, &improved);
         if (improved) net->state_get(net->impl, best);
-        st->lr = ser_lr_plateau_update(&st->plateau, vloss, st->lr);
+        if (!cosine) st->lr = ser_lr_plateau_update(&st->plateau, vloss, st->lr);
         st->epoch = e + 1;
         if (!opts->quiet) {
             if (opts->progress) fputc('\r', stderr);
             fprintf(stderr,
                     "epoch %3d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  lr %.3g  %.1fs%s%s   \n",
                     h.epoch, epochs, h.loss, h.accuracy, h.val_loss, h.val_accuracy, h.lr, h.seconds,
-                    improved ? "  *best" : "", st->lr != h.lr ? "  (lr reduced)" : "");
+                    improved ? "  *best" : "", !cosine && st->lr != h.lr ? "  (lr reduced)" : "");
         }
         if (opts->history_path && ser_history_append(opts->history_path, &h, err) != 0) goto done;
         /* the best state travels with the checkpoint so that a resume restores the same one */

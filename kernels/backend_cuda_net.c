@@ -169,7 +169,8 @@ int ser_cuda_enq_forward(cuda_impl *ci, int B, int training, int labelled, ser_e
     TRY(ser_lstm_fwd(ci->lstm2, a->h2, x2, B, training, err));
     SER_CU(ser_k_gather_step(a->h2last, a->h2, B, m->T2, U, m->T2 - 1, s));
     TRY(dense_fwd(ci, B, err));
-    SER_CU(ser_k_softmax_xent_fwd(a->probs, a->xent, a->logits, labelled ? a->labels : NULL, B, C, s));
+    SER_CU(ser_k_softmax_xent_fwd(a->probs, a->xent, a->logits, labelled ? a->labels : NULL, B, C,
+                                      m->label_smoothing, s));
     if (labelled) {
         SER_CU(ser_k_loss_total(a->loss, a->xent, a->terms, m->blocks, s));
         SER_CU(cudaMemcpyAsync(ci->h_loss, a->loss, sizeof(float), cudaMemcpyDeviceToHost, s));
@@ -188,7 +189,7 @@ int ser_cuda_enq_backward(cuda_impl *ci, int B, ser_error *err) {
     const float rate = (float)m->cfg.dropout, l2 = (float)m->cfg.l2, eps = (float)m->cfg.bn_epsilon;
     const int dropped = rate > 0.0f;
     float *w = ci->params, *g = ci->grads;
-    SER_CU(ser_k_softmax_xent_bwd(a->dlogits, a->probs, a->labels, B, C, s));
+    SER_CU(ser_k_softmax_xent_bwd(a->dlogits, a->probs, a->labels, B, C, m->label_smoothing, s));
     TRY(dense_bwd(ci, B, err));
     /* LSTM2 returns only its last step: dh is zero elsewhere */
     SER_CU(ser_k_scatter_step(a->dh2, a->dh2last, B, m->T2, U, m->T2 - 1, s));

@@ -19,6 +19,8 @@ typedef struct toy {
     const int32_t *y;
     int B;
     int poison; /* forward returns NaN when set */
+    int steps;  /* Adam steps taken, and the learning rate of each (up to 256) */
+    float lrs[256];
 } toy;
 #define NP (F * C + C)
 
@@ -27,8 +29,8 @@ static float toy_forward(void *impl, const float *x, const int32_t *labels, int 
     toy *t = impl;
     (void)training, (void)step;
     dense_forward(t->logits, x, t->state, t->state + F * C, B, F, C);
-    float l = labels ? softmax_xent_forward(t->probs, t->logits, labels, B, C) : 0.0f;
-    if (!labels) softmax_xent_forward(t->probs, t->logits, NULL, B, C);
+    float l = labels ? softmax_xent_forward(t->probs, t->logits, labels, B, C, 0.0f) : 0.0f;
+    if (!labels) softmax_xent_forward(t->probs, t->logits, NULL, B, C, 0.0f);
     t->x = x, t->y = labels, t->B = B;
     *probs = t->probs;
     return t->poison ? NAN : l;
@@ -36,12 +38,14 @@ static float toy_forward(void *impl, const float *x, const int32_t *labels, int 
 static void toy_backward(void *impl) {
     toy *t = impl;
     float dlogits[64 * C];
-    softmax_xent_backward(dlogits, t->probs, t->y, t->B, C);
+    softmax_xent_backward(dlogits, t->probs, t->y, t->B, C, 0.0f);
     memset(t->grad, 0, sizeof t->grad);
     dense_backward(NULL, t->grad, t->grad + F * C, dlogits, t->x, t->state, t->B, F, C);
 }
 static void toy_step(void *impl, float lr) {
     toy *t = impl;
+    if (t->steps < 256) t->lrs[t->steps] = lr;
+    t->steps++;
     float *tc = t->state + 3 * NP;
     *tc += 1;
     adam_update(t->state, t->state + NP, t->state + 2 * NP, t->grad, NP, lr, 0.9f, 0.999f, 1e-7f, (int)*tc);
@@ -76,16 +80,17 @@ typedef struct saved {
     float cur[3 * NP + 1];  /* the net state after the last epoch (what a checkpoint stores) */
     float best[3 * NP + 1];
     int calls;
+    int kill_after;         /* > 0: fail (stop the run) after this many epochs, like a kill */
 } saved;
 
 static int keep(void *user, const ser_train_state *st, const ser_history_entry *h, const float *best, ser_error *err) {
     saved *s = user;
-    (void)h, (void)err;
+    (void)h;
     s->st = *st;
     s->net->state_get(s->net->impl, s->cur);
     memcpy(s->best, best, sizeof s->best);
     s->calls++;
-    return 0;
+    return s->kill_after > 0 && s->calls == s->kill_after ? ser_fail(err, "killed") : 0;
 }
 
 int main(void) {
@@ -199,6 +204,50 @@ int main(void) {
     CHECK(memcmp(td.state, tk.state, sizeof td.state) == 0);
     free(rf.best_state);
     free(r.best_state);
+
+    /* Cosine decay (train.cosine_decay): Keras CosineDecay(1e-3, 100, alpha = 1e-6 / 1e-3) gives
+     * 0.001, 0.00099975348, 0.00085369992, 0.00050049997, 1.2464868e-06, 1e-06, 1e-06 at steps
+     * 0, 1, 25, 50, 99, 100, 150 (keras 3, float32). */
+    ser_train_config tcos = cfg.train;
+    tcos.learning_rate = 1e-3, tcos.min_lr = 1e-6;
+    const uint64_t at[7] = {0, 1, 25, 50, 99, 100, 150};
+    const double keras_cos[7] = {0.001, 0.00099975348, 0.00085369992, 0.00050049997, 1.2464868e-06, 1e-06, 1e-06};
+    for (int i = 0; i < 7; i++)
+        CHECKF(fabs(ser_cosine_lr(&tcos, at[i], 100) - keras_cos[i]) < 2e-5 * keras_cos[i], /* Keras: float32 */
+               "cosine lr at step %d: %.9g", (int)at[i], ser_cosine_lr(&tcos, at[i], 100));
+    /* A run under it: step s gets ser_cosine_lr(s, 12 epochs x 10 steps), decreasing; no plateau
+     * reduction; killed after epoch 5 and resumed from that checkpoint it ends bit-identical. */
+    ser_config cc = cfg;
+    cc.train.cosine_decay = 1, cc.train.min_lr = 1e-4, cc.train.lr_patience = 1;
+    toy tl;
+    ser_net nl = toy_net(&tl);
+    ser_train_state sl;
+    ser_train_state_init(&sl, &cc);
+    CHECK(ser_train_run(&nl, &tr, &va, &(ser_train_opts){&cc, NULL, NULL, NULL, 0, 1, NULL}, &sl, NULL, &r, &e) == 0);
+    free(r.best_state);
+    CHECKF(tl.steps == 120 && tl.lrs[0] == (float)cc.train.learning_rate &&
+               tl.lrs[119] == (float)ser_cosine_lr(&cc.train, 119, 120) && tl.lrs[60] == (float)ser_cosine_lr(&cc.train, 60, 120),
+           "cosine run: %d steps, lr %g .. %g", tl.steps, tl.lrs[0], tl.lrs[119]);
+    int falling = 1;
+    for (int i = 1; i < 120; i++) falling &= tl.lrs[i] < tl.lrs[i - 1];
+    CHECKF(falling && tl.lrs[119] > 1e-4f && tl.lrs[119] < 1.02e-4f, "falling %d, last lr %g", falling, tl.lrs[119]);
+    CHECK(memcmp(tl.state, ta.state, sizeof tl.state) != 0);
+    toy tm;
+    ser_net nm = toy_net(&tm);
+    memset(&sv, 0, sizeof sv);
+    sv.net = &nm;
+    sv.kill_after = 5;
+    ser_train_state sm;
+    ser_train_state_init(&sm, &cc);
+    CHECK(ser_train_run(&nm, &tr, &va, &(ser_train_opts){&cc, NULL, keep, &sv, 0, 1, NULL}, &sm, NULL, &r, &e) != 0);
+    CHECK(sv.calls == 5 && sv.st.epoch == 5);
+    toy tn;
+    ser_net nn = toy_net(&tn);
+    nn.state_set(nn.impl, sv.cur);
+    ser_train_state sn = sv.st;
+    CHECK(ser_train_run(&nn, &tr, &va, &(ser_train_opts){&cc, NULL, NULL, NULL, 0, 1, NULL}, &sn, sv.best, &r, &e) == 0);
+    free(r.best_state);
+    CHECKF(memcmp(tl.state, tn.state, sizeof tl.state) == 0, "cosine run resumed after 5 epochs differs");
 
     /* Shuffling: a permutation, different per epoch, the same for the same key. */
     uint32_t o1[100], o2[100], o3[100];

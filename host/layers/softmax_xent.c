@@ -1,28 +1,29 @@
 /* Softmax + categorical cross-entropy, mean over the batch. The loss is computed from the logits
  * (log-sum-exp in double), which is what tf.keras does for a softmax output layer (it recovers
  * the logits behind the Softmax op); a probability-space log(clip(p, 1e-7)) would differ only
- * when p < 1e-7. labels may be NULL (probabilities only; the loss returned is then 0). */
+ * when p < 1e-7. labels may be NULL (probabilities only; the loss returned is then 0). ls: label
+ * smoothing (train.label_smoothing; 0 = plain one-hot targets), in the loss and its gradient. */
 #include <math.h>
 
 #include "layers/layers.h"
 #include "layers/softmax_elem.h"
 #include "ser/error.h"
 
-float softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int B, int C) {
+float softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int B, int C, float ls) {
     double total = 0.0;
     for (int b = 0; b < B; b++) {
         if (labels) SER_ASSERT(labels[b] >= 0 && labels[b] < C);
-        const double loss = softmax_xent_row(probs + (size_t)b * C, logits + (size_t)b * C, C, labels ? labels[b] : -1);
+        const double loss = softmax_xent_row(probs + (size_t)b * C, logits + (size_t)b * C, C, labels ? labels[b] : -1, ls);
         if (labels) total += loss;
     }
     return (float)(total / B);
 }
 
-void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int C) {
+void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int C, float ls) {
     const float inv_b = 1.0f / (float)B;
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++) {
             size_t i = (size_t)b * C + c;
-            dlogits[i] = (probs[i] - (c == labels[b] ? 1.0f : 0.0f)) * inv_b;
+            dlogits[i] = (probs[i] - softmax_xent_target(c, labels[b], ls, C)) * inv_b;
         }
 }

@@ -112,6 +112,7 @@ typedef struct ser_model {
     ser_block_shape blk[SER_MAX_BLOCKS];
     int T, D, U, T2;            /* sequence steps, step width, LSTM units, LSTM2 steps */
     uint64_t seed;              /* dropout and init seed (train.seed) */
+    float label_smoothing;      /* the loss's target smoothing (train.label_smoothing; 0 = none) */
 
     ser_slice slices[SER_MAX_SLICES];
     int nslices;

@@ -46,11 +46,15 @@ typedef struct ser_split_data {
 /* Everything a resume restores besides the net state. */
 typedef struct ser_train_state {
     int epoch;             /* epochs completed */
-    double lr;
+    double lr;             /* the next epoch's (plateau) or the last step's (cosine_decay) */
     uint64_t step;         /* batches done */
     ser_early_stop es;
     ser_lr_plateau plateau;
 } ser_train_state;
+
+/* The learning rate of step `step` (0-based, batches done before it) of total_steps under
+ * train.cosine_decay: Keras CosineDecay from learning_rate down to min_lr. */
+double ser_cosine_lr(const ser_train_config *tc, uint64_t step, uint64_t total_steps);
 
 typedef struct ser_train_opts {
     const ser_config *cfg;
