@@ -93,6 +93,43 @@ static int keep(void *user, const ser_train_state *st, const ser_history_entry *
     return s->kill_after > 0 && s->calls == s->kill_after ? ser_fail(err, "killed") : 0;
 }
 
+/* A fresh toy net trained under cfg from the start (sv: the checkpoint callback's record, or
+ * NULL). Returns ser_train_run's result code; the best state is freed. */
+static int train_fresh(toy *t, const ser_config *cfg, const ser_split_data *tr, const ser_split_data *va, saved *sv,
+                       ser_train_state *st) {
+    ser_net n = toy_net(t);
+    ser_train_result r;
+    ser_error e = {{0}};
+    if (sv) sv->net = &n;
+    ser_train_state_init(st, cfg);
+    const int rc = ser_train_run(&n, tr, va, &(ser_train_opts){cfg, NULL, sv ? keep : NULL, sv, 0, 1, NULL}, st, NULL,
+                                 &r, &e);
+    if (rc == 0) free(r.best_state);
+    return rc;
+}
+
+/* A run of cfg killed after its 5th epoch's checkpoint (the callback fails there), then a
+ * fresh net resumed from that checkpoint under the same cfg to the end: *t holds the resumed
+ * net, *st its loop state, *first the loop state the checkpoint held. */
+static void killed_and_resumed(toy *t, ser_train_state *st, ser_train_state *first, const ser_config *cfg,
+                               const ser_split_data *tr, const ser_split_data *va) {
+    toy killed;
+    saved sv;
+    memset(&sv, 0, sizeof sv);
+    sv.kill_after = 5;
+    ser_train_state sk;
+    CHECK(train_fresh(&killed, cfg, tr, va, &sv, &sk) != 0 && sv.calls == 5 && sv.st.epoch == 5);
+    *first = sv.st;
+    ser_net n = toy_net(t);
+    n.state_set(n.impl, sv.cur);
+    *st = sv.st;
+    ser_train_result r;
+    ser_error e = {{0}};
+    CHECKF(ser_train_run(&n, tr, va, &(ser_train_opts){cfg, NULL, NULL, NULL, 0, 1, NULL}, st, sv.best, &r, &e) == 0,
+           "%s", e.msg);
+    free(r.best_state);
+}
+
 int main(void) {
     static float xt[600 * F], xv[90 * F];
     static int32_t yt[600], yv[90];
@@ -120,25 +157,11 @@ int main(void) {
     CHECKF(fabs(vl - r.best_val_loss) < 1e-6, "net holds the best epoch's weights: %g vs %g", vl, r.best_val_loss);
     free(r.best_state);
 
-    /* Interrupted after 5 epochs, resumed from the saved state: bit-identical to straight. */
-    toy tb;
-    ser_net nb = toy_net(&tb);
-    ser_config c5 = cfg;
-    c5.train.epochs = 5;
-    saved sv;
-    memset(&sv, 0, sizeof sv);
-    sv.net = &nb;
-    ser_train_state sb;
-    ser_train_state_init(&sb, &c5);
-    CHECK(ser_train_run(&nb, &tr, &va, &(ser_train_opts){&c5, NULL, keep, &sv, 0, 1, NULL}, &sb, NULL, &r, &e) == 0);
-    free(r.best_state);
-    CHECK(sv.calls == 5 && sv.st.epoch == 5 && sv.st.step == 5 * 10);
+    /* Killed after 5 epochs, resumed from the checkpoint: bit-identical to straight. */
     toy tc;
-    ser_net nc = toy_net(&tc);
-    nc.state_set(nc.impl, sv.cur);
-    ser_train_state sc = sv.st;
-    CHECK(ser_train_run(&nc, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1, NULL}, &sc, sv.best, &r, &e) == 0);
-    free(r.best_state);
+    ser_train_state sc, s5;
+    killed_and_resumed(&tc, &sc, &s5, &cfg, &tr, &va);
+    CHECK(s5.step == 5 * 10);
     CHECK(memcmp(ta.state, tc.state, sizeof ta.state) == 0);
     CHECK(sc.epoch == 12 && sc.lr == sa.lr && sc.es.best == sa.es.best);
 
@@ -147,29 +170,11 @@ int main(void) {
     ser_config ca = cfg;
     ca.features.n_mfcc = 2, ca.features.frames = 3;
     ca.train.aug_time_shift = 1, ca.train.aug_noise = 0.3, ca.train.aug_time_masks = 1, ca.train.aug_time_width = 1;
-    toy tg;
-    ser_net ng = toy_net(&tg);
-    ser_train_state sg;
-    ser_train_state_init(&sg, &ca);
-    CHECK(ser_train_run(&ng, &tr, &va, &(ser_train_opts){&ca, NULL, NULL, NULL, 0, 1, NULL}, &sg, NULL, &r, &e) == 0);
-    free(r.best_state);
+    toy tg, ti;
+    ser_train_state sg, si, s5a;
+    CHECK(train_fresh(&tg, &ca, &tr, &va, NULL, &sg) == 0);
     CHECK(memcmp(tg.state, ta.state, sizeof tg.state) != 0);
-    toy th;
-    ser_net nh = toy_net(&th);
-    ser_config ca5 = ca;
-    ca5.train.epochs = 5;
-    memset(&sv, 0, sizeof sv);
-    sv.net = &nh;
-    ser_train_state sh;
-    ser_train_state_init(&sh, &ca5);
-    CHECK(ser_train_run(&nh, &tr, &va, &(ser_train_opts){&ca5, NULL, keep, &sv, 0, 1, NULL}, &sh, NULL, &r, &e) == 0);
-    free(r.best_state);
-    toy ti;
-    ser_net ni = toy_net(&ti);
-    ni.state_set(ni.impl, sv.cur);
-    ser_train_state si = sv.st;
-    CHECK(ser_train_run(&ni, &tr, &va, &(ser_train_opts){&ca, NULL, NULL, NULL, 0, 1, NULL}, &si, sv.best, &r, &e) == 0);
-    free(r.best_state);
+    killed_and_resumed(&ti, &si, &s5a, &ca, &tr, &va);
     CHECKF(memcmp(tg.state, ti.state, sizeof tg.state) == 0, "augmented run resumed after 5 epochs differs");
 
     /* Early stopping: lr 0 -> val_loss never improves after epoch 1 -> stop at epoch 11. */
@@ -219,12 +224,9 @@ int main(void) {
      * reduction; killed after epoch 5 and resumed from that checkpoint it ends bit-identical. */
     ser_config cc = cfg;
     cc.train.cosine_decay = 1, cc.train.min_lr = 1e-4, cc.train.lr_patience = 1;
-    toy tl;
-    ser_net nl = toy_net(&tl);
-    ser_train_state sl;
-    ser_train_state_init(&sl, &cc);
-    CHECK(ser_train_run(&nl, &tr, &va, &(ser_train_opts){&cc, NULL, NULL, NULL, 0, 1, NULL}, &sl, NULL, &r, &e) == 0);
-    free(r.best_state);
+    toy tl, tn;
+    ser_train_state sl, sn, s5c;
+    CHECK(train_fresh(&tl, &cc, &tr, &va, NULL, &sl) == 0);
     CHECKF(tl.steps == 120 && tl.lrs[0] == (float)cc.train.learning_rate &&
                tl.lrs[119] == (float)ser_cosine_lr(&cc.train, 119, 120) && tl.lrs[60] == (float)ser_cosine_lr(&cc.train, 60, 120),
            "cosine run: %d steps, lr %g .. %g", tl.steps, tl.lrs[0], tl.lrs[119]);
@@ -232,21 +234,7 @@ int main(void) {
     for (int i = 1; i < 120; i++) falling &= tl.lrs[i] < tl.lrs[i - 1];
     CHECKF(falling && tl.lrs[119] > 1e-4f && tl.lrs[119] < 1.02e-4f, "falling %d, last lr %g", falling, tl.lrs[119]);
     CHECK(memcmp(tl.state, ta.state, sizeof tl.state) != 0);
-    toy tm;
-    ser_net nm = toy_net(&tm);
-    memset(&sv, 0, sizeof sv);
-    sv.net = &nm;
-    sv.kill_after = 5;
-    ser_train_state sm;
-    ser_train_state_init(&sm, &cc);
-    CHECK(ser_train_run(&nm, &tr, &va, &(ser_train_opts){&cc, NULL, keep, &sv, 0, 1, NULL}, &sm, NULL, &r, &e) != 0);
-    CHECK(sv.calls == 5 && sv.st.epoch == 5);
-    toy tn;
-    ser_net nn = toy_net(&tn);
-    nn.state_set(nn.impl, sv.cur);
-    ser_train_state sn = sv.st;
-    CHECK(ser_train_run(&nn, &tr, &va, &(ser_train_opts){&cc, NULL, NULL, NULL, 0, 1, NULL}, &sn, sv.best, &r, &e) == 0);
-    free(r.best_state);
+    killed_and_resumed(&tn, &sn, &s5c, &cc, &tr, &va);
     CHECKF(memcmp(tl.state, tn.state, sizeof tl.state) == 0, "cosine run resumed after 5 epochs differs");
 
     /* Shuffling: a permutation, different per epoch, the same for the same key. */
