@@ -16,6 +16,11 @@ size_t ser_features_per_clip(const ser_config *cfg) {
 
 int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
                          unsigned char *ok, char **why, ser_error *err) {
+    return ser_features_extract_warped(cfg, paths, n, threads, 1.0, 0.0, out, ok, why, err);
+}
+
+int ser_features_extract_warped(const ser_config *cfg, char *const *paths, size_t n, int threads, double alpha,
+                                double f_hi, float *out, unsigned char *ok, char **why, ser_error *err) {
     /* Probe the recipe once on this thread so that a bad one fails before any work. */
     ser_mfcc *probe = ser_mfcc_create(cfg, err);
     if (!probe) return -1;
@@ -39,6 +44,7 @@ int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, in
         ser_error terr = {{0}};
         ser_audio_buf buf = {0};
         ser_mfcc *m = ser_mfcc_create(cfg, &terr);
+        if (m && alpha != 1.0) ser_mfcc_set_warp(m, alpha, f_hi);
         ser_pitch *p = NULL;
         if (m && cfg->features.f0_rows > 0 && !(p = ser_pitch_create(cfg, &terr))) {
             ser_mfcc_free(m);

@@ -1,15 +1,13 @@
 /* Speaker-level VTLN (contract in ser/vtln.h). */
 #include "ser/vtln.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ser/audio.h"
-#include "ser/mfcc.h"
+#include "ser/features.h"
 #include "ser/normalize.h"
 
 void ser_vtln_stats(const float *x, size_t n, int H, int W, double *ref) {
@@ -41,40 +39,24 @@ static double stats_distance(const double *a, const double *b, int H) {
     return d;
 }
 
-/* Features of clips idx[0..m) with warp alpha into out (m, F): decode + warped MFCC. */
+/* Features of clips idx[0..m) with warp alpha into out (m, F); a clip that fails fails the
+ * call, naming the file and the reason (it decoded unwarped before: it changed or vanished). */
 static int features_warped(const ser_clip *clips, const size_t *idx, size_t m, const ser_config *cfg, double alpha,
                            int threads, float *out, ser_error *err) {
-    const size_t F = (size_t)cfg->features.n_mfcc * cfg->features.frames;
-    int failed = 0;
-    ser_error ferr = {{0}};
-    const int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-#pragma omp parallel num_threads(threads)
-    {
-        ser_error terr = {{0}};
-        ser_audio_buf buf = {0};
-        ser_mfcc *mf = ser_mfcc_create(cfg, &terr);
-        if (mf) ser_mfcc_set_warp(mf, alpha, cfg->train.aug_vtlp_fhi);
-#pragma omp for schedule(static)
-        for (size_t j = 0; j < m; j++) {
-            if (!mf || ser_audio_load(clips[idx[j]].path, &cfg->audio, &buf, &terr) != 0 ||
-                ser_mfcc_compute(mf, buf.samples, buf.n, out + j * F, &terr) != 0) {
-#pragma omp critical(ser_vtln_fail)
-                {
-                    failed = 1;
-                    ferr = terr;
-                }
-            }
-        }
-        ser_audio_buf_free(&buf);
-        ser_mfcc_free(mf);
-    }
-    openblas_set_num_threads(blas_threads);
-    if (failed) {
-        if (err) *err = ferr;
-        return ser_fail_wrap(err, "vtln");
-    }
-    return 0;
+    char **paths = ser_malloc(m * sizeof *paths, "vtln paths", err), **why = ser_calloc(m, sizeof *why, "vtln", err);
+    unsigned char *ok = ser_malloc(m, "vtln", err);
+    int rc = -1;
+    if (!paths || !why || !ok) goto out;
+    for (size_t j = 0; j < m; j++) paths[j] = clips[idx[j]].path;
+    if (ser_features_extract_warped(cfg, paths, m, threads, alpha, cfg->train.aug_vtlp_fhi, out, ok, why, err) != 0)
+        goto out;
+    rc = 0;
+    for (size_t j = 0; j < m && rc == 0; j++)
+        if (!ok[j]) rc = ser_fail(err, "vtln: warp %.2f: %s", alpha, why[j] ? why[j] : paths[j]);
+out:
+    for (size_t j = 0; why && j < m; j++) free(why[j]);
+    free(paths), free(why), free(ok);
+    return rc;
 }
 
 int ser_vtln_apply(float *x, size_t n, const ser_clip *clips, const ser_config *cfg, const double *ref, int threads,
