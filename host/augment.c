@@ -1,6 +1,6 @@
-/* Feature-space augmentation (ser/augment.h). The draws of one clip come from the Philox block
- * function with counter (clip, epoch, 0xa06, n): n counts the words used so far in this clip,
- * key = seed. */
+/* Feature-space augmentation and mixup (ser/augment.h). The draws of one clip come from the
+ * Philox block function with counter (clip, epoch, tag, n): n counts the words used so far in
+ * this clip, key = seed, tag 0xa06 for the per-clip augmentation and 0x313 for mixup. */
 #include "ser/augment.h"
 
 #include <math.h>
@@ -10,13 +10,13 @@
 
 typedef struct draws {
     philox4x32_key key;
-    uint32_t clip, epoch, n;   /* n: words drawn so far */
+    uint32_t clip, epoch, tag, n;   /* n: words drawn so far */
     philox4x32_ctr block;
 } draws;
 
 static uint32_t next_word(draws *d) {
     if (d->n % 4 == 0) {
-        philox4x32_ctr c = {{d->clip, d->epoch, 0xa06u, d->n / 4}};
+        philox4x32_ctr c = {{d->clip, d->epoch, d->tag, d->n / 4}};
         d->block = philox4x32_10(c, d->key);
     }
     return d->block.v[d->n++ % 4];
@@ -51,7 +51,7 @@ static void mask_bands(draws *d, float *x, int H, int W, int count, int width, i
 void ser_augment_clip(float *x, int H, int W, const ser_train_config *tc, uint64_t seed, int epoch, uint32_t clip,
                       float *scratch) {
     if (!ser_augment_enabled(tc)) return;
-    draws d = {{{(uint32_t)seed, (uint32_t)(seed >> 32)}}, clip, (uint32_t)epoch, 0, {{0, 0, 0, 0}}};
+    draws d = {{{(uint32_t)seed, (uint32_t)(seed >> 32)}}, clip, (uint32_t)epoch, 0xa06u, 0, {{0, 0, 0, 0}}};
     if (tc->aug_gain > 0) {
         /* a gain of g dB adds g * sqrt(n_mels) to c0 (ortho DCT); in scaled units it is one offset */
         const float g = (float)((2.0 * next_open(&d) - 1.0) * tc->aug_gain);
@@ -77,4 +77,42 @@ void ser_augment_clip(float *x, int H, int W, const ser_train_config *tc, uint64
     }
     if (tc->aug_time_width > 0) mask_bands(&d, x, H, W, tc->aug_time_masks, tc->aug_time_width, 1);
     if (tc->aug_freq_width > 0) mask_bands(&d, x, H, W, tc->aug_freq_masks, tc->aug_freq_width, 0);
+}
+
+/* Gamma(a, 1) by Marsaglia and Tsang (2000); a < 1 through Gamma(a + 1) U^(1 / a). */
+static double next_gamma(draws *d, double a) {
+    if (a < 1.0) return next_gamma(d, a + 1.0) * pow(next_open(d), 1.0 / a);
+    const double k = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * k);
+    for (;;) {
+        double x, v;
+        do {
+            x = sqrt(-2.0 * log(next_open(d))) * cos(6.283185307179586 * next_open(d));
+            v = 1.0 + c * x;
+        } while (v <= 0.0);
+        v = v * v * v;
+        const double u = next_open(d);
+        if (log(u) < 0.5 * x * x + k - k * v + k * log(v)) return k * v;
+    }
+}
+
+void ser_mixup_draw(double alpha, uint64_t seed, int epoch, uint32_t clip, int B, float *lam, int *partner) {
+    draws d = {{{(uint32_t)seed, (uint32_t)(seed >> 32)}}, clip, (uint32_t)epoch, 0x313u, 0, {{0, 0, 0, 0}}};
+    *partner = next_int(&d, B - 1);
+    const double g1 = next_gamma(&d, alpha), g2 = next_gamma(&d, alpha);
+    const double l = g1 + g2 > 0.0 ? g1 / (g1 + g2) : 1.0; /* Beta(alpha, alpha) */
+    *lam = (float)(l < 0.5 ? 1.0 - l : l);
+}
+
+void ser_mixup_batch(float *x, float *scratch, const int32_t *y, const uint32_t *clips, int B, size_t F, double alpha,
+                     uint64_t seed, int epoch, int32_t *labels2, float *lam) {
+    memcpy(scratch, x, (size_t)B * F * sizeof *x);
+    for (int b = 0; b < B; b++) {
+        int j;
+        ser_mixup_draw(alpha, seed, epoch, clips[b], B, &lam[b], &j);
+        labels2[b] = y[j];
+        const float l = lam[b], r = 1.0f - lam[b];
+        float *xb = x + (size_t)b * F;
+        const float *xj = scratch + (size_t)j * F;
+        for (size_t i = 0; i < F; i++) xb[i] = l * xb[i] + r * xj[i];
+    }
 }

@@ -1,4 +1,5 @@
-/* The activation kinds of ser/backend.h: names and sizes, the same on every backend. */
+/* What every backend shares: the activation kinds of ser/backend.h (names and sizes), the
+ * common fields, and the checks of a forward's targets. */
 #include "ser/backend.h"
 
 const char *const ser_act_names[SER_ACT_N] = {
@@ -44,4 +45,21 @@ void ser_backend_init(ser_backend *be, const ser_backend_ops *ops, ser_model *m,
     be->beta1 = (float)cfg->train.beta1;
     be->beta2 = (float)cfg->train.beta2;
     be->eps = (float)cfg->train.adam_epsilon;
+}
+
+int ser_backend_check_targets(const char *backend, const int32_t *labels, const ser_mix *mix, int B, int C,
+                              int training, ser_error *err) {
+    if (training && !labels) return ser_fail(err, "%s backend: a training forward needs labels", backend);
+    if (mix && !labels) return ser_fail(err, "%s backend: mixup targets without labels", backend);
+    for (int i = 0; labels && i < B; i++) {
+        if (labels[i] < 0 || labels[i] >= C)
+            return ser_fail(err, "%s backend: label %d of sample %d not in 0..%d", backend, labels[i], i, C - 1);
+        if (mix && (mix->labels2[i] < 0 || mix->labels2[i] >= C))
+            return ser_fail(err, "%s backend: mixup label %d of sample %d not in 0..%d", backend, mix->labels2[i], i,
+                            C - 1);
+        if (mix && !(mix->lam[i] >= 0.0f && mix->lam[i] <= 1.0f))
+            return ser_fail(err, "%s backend: mixup weight %g of sample %d not in [0, 1]", backend,
+                            (double)mix->lam[i], i);
+    }
+    return 0;
 }

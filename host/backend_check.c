@@ -159,8 +159,8 @@ static void loss_row(ser_check_result *res, ser_check_row *row, float lr_, float
 
 static int fwd_both(ser_backend *ref, ser_backend *got, const float *x, const int32_t *labels, int B, int training,
                     float *lr_, float *lg, ser_error *err) {
-    if (ref->ops->forward(ref, x, labels, B, training, lr_, err)) return ser_fail_wrap(err, "%s backend", ref->ops->name);
-    if (got->ops->forward(got, x, labels, B, training, lg, err)) return ser_fail_wrap(err, "%s backend", got->ops->name);
+    if (ref->ops->forward(ref, x, labels, NULL, B, training, lr_, err)) return ser_fail_wrap(err, "%s backend", ref->ops->name);
+    if (got->ops->forward(got, x, labels, NULL, B, training, lg, err)) return ser_fail_wrap(err, "%s backend", got->ops->name);
     return 0;
 }
 

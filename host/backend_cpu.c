@@ -7,16 +7,12 @@
 
 #include "ser/backend.h"
 
-static int cpu_forward(ser_backend *be, const float *x, const int32_t *labels, int B, int training, float *loss,
-                       ser_error *err) {
+static int cpu_forward(ser_backend *be, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training,
+                       float *loss, ser_error *err) {
     if (B < 1 || B > be->model->acts.B)
         return ser_fail(err, "cpu backend: batch of %d samples (reserved for %d)", B, be->model->acts.B);
-    const int C = be->model->classes;
-    if (labels)
-        for (int i = 0; i < B; i++)
-            if (labels[i] < 0 || labels[i] >= C) return ser_fail(err, "cpu backend: label %d of sample %d not in 0..%d", labels[i], i, C - 1);
-    if (training && !labels) return ser_fail(err, "cpu backend: a training forward needs labels");
-    const float l = ser_model_forward(be->model, x, labels, B, training);
+    if (ser_backend_check_targets("cpu", labels, mix, B, be->model->classes, training, err) != 0) return -1;
+    const float l = ser_model_forward(be->model, x, labels, mix, B, training);
     if (loss) *loss = l;
     return 0;
 }

@@ -45,7 +45,7 @@ int ser_model_bn_adapt(ser_model *m, const float *x, size_t n, ser_error *err) {
         m->bn_acc = acc, m->bn_acc_shift = shift, m->bn_acc_block = i, m->bn_acc_rows = 0, m->bn_acc_conv = conv;
         for (size_t s = 0; s < n; s += (size_t)Bmax) {
             const int B = (int)(n - s < (size_t)Bmax ? n - s : (size_t)Bmax);
-            ser_model_forward(m, x + s * clip, NULL, B, 0);
+            ser_model_forward(m, x + s * clip, NULL, NULL, B, 0);
         }
         const double N = (double)m->bn_acc_rows;
         m->bn_acc = NULL, m->bn_acc_shift = NULL, m->bn_acc_conv = NULL;

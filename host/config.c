@@ -75,6 +75,7 @@ static const config_key KEYS[] = {
     {"train", "aug_vtlp", KEY_DOUBLE, F(train.aug_vtlp), 0, 0, 0.5, "augmentation: VTLP, max |alpha - 1| of the per-clip mel frequency warp (features recomputed per epoch; 0: off)", 1},
     {"train", "aug_vtlp_speakers", KEY_INT, F(train.aug_vtlp_speakers), 0, 0, 1000, "augmentation: VTLP per virtual speaker: each epoch splits every speaker's clips at random into this many groups with one warp each, normalised per group (0: a warp per clip)", 1},
     {"train", "aug_vtlp_fhi", KEY_DOUBLE, F(train.aug_vtlp_fhi), 4800, 1, 192000, "augmentation: VTLP warp boundary frequency (Hz)", 1},
+    {"train", "mixup", KEY_DOUBLE, F(train.mixup), 0, 0, 100, "mixup: each training clip mixed with one of its batch, weights Beta(mixup, mixup) folded to >= 0.5 for its own label, targets mixed alike (0: off)", 1},
     {"train", "label_smoothing", KEY_DOUBLE, F(train.label_smoothing), 0, 0, 0.99, "loss targets (1 - ls) onehot + ls / classes (Keras CategoricalCrossentropy label_smoothing; 0: off)", 1},
     {"train", "cosine_decay", KEY_BOOL, F(train.cosine_decay), 0, 0, 1, "learning rate by Keras CosineDecay per step, learning_rate down to min_lr over all epochs, instead of ReduceLROnPlateau", 1},
     {"train", "test_adapt_bn", KEY_BOOL, F(train.test_adapt_bn), 0, 0, 1, "AdaBN: evaluate the test set with batch-norm statistics taken over the test clips", 1},

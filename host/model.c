@@ -199,6 +199,8 @@ static size_t layout_acts(ser_model *m, ser_acts *a, char *base, int B) {
     TAKE(a->logits, float, (size_t)B * C);
     TAKE(a->probs, float, (size_t)B * C);
     TAKE(a->labels, int32_t, B);
+    TAKE(a->labels2, int32_t, B);
+    TAKE(a->lam, float, B);
     TAKE(a->gA, float, gmax);
     TAKE(a->gB, float, gmax);
     TAKE(a->col, float, colmax);
@@ -265,7 +267,7 @@ static const float *block_fused_forward(ser_model *m, int i, const float *in, co
     return dropped ? a->drop[i] : a->pool[i];
 }
 
-float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int B, int training) {
+float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training) {
     SER_ASSERT(m->arena && B >= 1 && B <= m->acts.B);
     ser_acts *a = &m->acts;
     const int F = m->F, U = m->U, C = m->classes;
@@ -346,9 +348,13 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int
     float xent = 0.0f;
     if (labels) {
         memcpy(a->labels, labels, (size_t)B * sizeof(int32_t));
-        xent = softmax_xent_forward(a->probs, a->logits, labels, B, C, m->label_smoothing);
+        for (int b = 0; b < B; b++) { /* plain labels: partner = itself, weight 1 */
+            a->labels2[b] = mix ? mix->labels2[b] : labels[b];
+            a->lam[b] = mix ? mix->lam[b] : 1.0f;
+        }
+        xent = softmax_xent_forward(a->probs, a->logits, labels, a->labels2, a->lam, B, C, m->label_smoothing);
     } else {
-        softmax_xent_forward(a->probs, a->logits, NULL, B, C, 0.0f);
+        softmax_xent_forward(a->probs, a->logits, NULL, NULL, NULL, B, C, 0.0f);
     }
     m->last_B = B;
     m->last_training = training;
@@ -368,7 +374,7 @@ void ser_model_backward(ser_model *m) {
     memset(g, 0, m->n_trainable_padded * sizeof(float));
     const double trnn = omp_get_wtime();
 
-    softmax_xent_backward(a->dlogits, a->probs, a->labels, B, C, m->label_smoothing);
+    softmax_xent_backward(a->dlogits, a->probs, a->labels, a->labels2, a->lam, B, C, m->label_smoothing);
     dense_backward(a->dh2last, P(m, g, "dense.kernel", 0), P(m, g, "dense.bias", 0), a->dlogits, a->h2last,
                    P(m, w, "dense.kernel", 0), B, U, C);
     /* LSTM2 returns only its last step: dh is zero elsewhere */

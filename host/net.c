@@ -13,12 +13,12 @@ typedef struct net_impl {
     ser_error err;
 } net_impl;
 
-static float net_forward(void *p, const float *x, const int32_t *labels, int B, int training, uint64_t step,
-                         const float **probs) {
+static float net_forward(void *p, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training,
+                         uint64_t step, const float **probs) {
     net_impl *n = p;
     float loss = 0.0f;
     if (training) n->be->model->step = step; /* the dropout key's step */
-    if (n->be->ops->forward(n->be, x, labels, B, training, &loss, &n->err) != 0 ||
+    if (n->be->ops->forward(n->be, x, labels, mix, B, training, &loss, &n->err) != 0 ||
         n->be->ops->download_probs(n->be, n->probs, &n->err) != 0) {
         fprintf(stderr, "ser: backend %s: %s\n", n->be->ops->name, n->err.msg);
         n->failed = 1;

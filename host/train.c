@@ -70,7 +70,7 @@ int ser_evaluate(ser_net *net, const ser_split_data *data, int batch, double *lo
     for (size_t s = 0; s < data->n; s += (size_t)batch) {
         const int B = (int)(data->n - s < (size_t)batch ? data->n - s : (size_t)batch);
         const float *probs = NULL;
-        const float l = net->forward(net->impl, data->x + s * net->clip_size, data->y ? data->y + s : NULL, B, 0, 0,
+        const float l = net->forward(net->impl, data->x + s * net->clip_size, data->y ? data->y + s : NULL, NULL, B, 0, 0,
                                      &probs);
         if (data->y && !isfinite(l)) return ser_fail(err, "evaluation: non-finite loss at clips %zu..%zu", s, s + B - 1);
         lsum += (double)l * B;
@@ -116,8 +116,13 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     SER_ASSERT(!augment || (size_t)H * W == F);
     float *scratch = ser_malloc((size_t)W * sizeof *scratch, "augmentation row", err);
     float *xe = opts->epoch_features ? ser_malloc(train->n * F * sizeof *xe, "epoch features", err) : NULL;
+    const double mixup = cfg->train.mixup;
+    float *xmix = mixup > 0 ? ser_malloc((size_t)batch * F * sizeof *xmix, "mixup batch", err) : NULL;
+    float *lam = mixup > 0 ? ser_malloc((size_t)batch * sizeof *lam, "mixup weights", err) : NULL;
+    int32_t *y2 = mixup > 0 ? ser_malloc((size_t)batch * sizeof *y2, "mixup labels", err) : NULL;
     int rc = -1;
-    if (!order || !xb || !yb || !best || !scratch || (opts->epoch_features && !xe)) goto done;
+    if (!order || !xb || !yb || !best || !scratch || (opts->epoch_features && !xe) || (mixup > 0 && (!xmix || !lam || !y2)))
+        goto done;
     if (best_state_in) memcpy(best, best_state_in, nstate * sizeof *best);
     else net->state_get(net->impl, best);
 
@@ -149,8 +154,11 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
                                      scratch);
                 yb[b] = train->y[i];
             }
+            const ser_mix mix = {y2, lam};
+            if (mixup > 0)
+                ser_mixup_batch(xb, xmix, yb, order + s, B, F, mixup, (uint64_t)cfg->train.seed, e, y2, lam);
             const float *probs = NULL;
-            const float l = net->forward(net->impl, xb, yb, B, 1, st->step, &probs);
+            const float l = net->forward(net->impl, xb, yb, mixup > 0 ? &mix : NULL, B, 1, st->step, &probs);
             if (!isfinite(l)) {
                 ser_fail(err, "non-finite training loss (%g) at epoch %d, batch %zu: stopped; the last good "
                               "checkpoint is kept", (double)l, e + 1, s / (size_t)batch + 1);
@@ -207,5 +215,8 @@ done:
     free(best);
     free(scratch);
     free(xe);
+    free(xmix);
+    free(lam);
+    free(y2);
     return rc;
 }

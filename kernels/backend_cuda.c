@@ -10,19 +10,19 @@
  *                                      the parameter padding at zero)
  *   then, every piece 256-byte aligned, activations for max_B samples: the input x, per conv
  *   block conv out, BN out, saved mean / rstd, pool, argmax, dropout out / mask; LSTM outputs,
- *   attention out / u / a, LSTM2 last step, logits, probs, labels, the loss scalars (xent, one
- *   L2 term per block, total), the step scalars (forward's, Adam's), three gradient buffers of
+ *   attention out / u / a, LSTM2 last step, logits, probs, the targets (labels, mixup partners
+ *   and weights), the loss scalars (xent, one L2 term per block, total), the step scalars (forward's, Adam's), three gradient buffers of
  *   the largest block tensor that the backward rotates, the small backward tensors, the
  *   attention scratch and cuBLAS's workspace. cuDNN's plans/workspace and the LSTM weight
  *   spaces are owned by kernels/cudnn_*.c (made at create or in the warm-up step).
- * Host side: one pinned staging block (x, labels, probs, loss, step scalars).
+ * Host side: one pinned staging block (x, targets, probs, loss, step scalars).
  *
  * A STEP is three phases, each enqueued by one function on one stream: forward (copies in,
  * network, loss; probs and loss copied out), backward, Adam (+ LSTM weight packing). With
  * cuda.graphs, each phase of a full batch (B = max_B, training) runs eagerly once (the warm-up
  * that builds every cuDNN plan), is captured into a CUDA graph on its second call, and is
  * replayed from then on; per-step values reach the graph through device memory (the step
- * scalars) and the pinned staging (x, labels), written by the host before each launch. Other
+ * scalars) and the pinned staging (x, targets), written by the host before each launch. Other
  * batch sizes (the last partial batch, evaluation) run eagerly. A capture that fails (a library
  * call that is not capturable) falls back to eager execution with one warning line. A graph
  * whose cuDNN workspace was re-allocated since (an eager run of a new shape grew it) is
@@ -118,21 +118,22 @@ static int run_phase(int ph, const phase_args *p, int graphable, ser_error *err)
  * extractor) may have switched the thread to another one since. */
 #define USE_DEVICE(ci) SER_CU(cudaSetDevice((ci)->dev))
 
-static int cu_forward(ser_backend *be, const float *x, const int32_t *labels, int B, int training, float *loss,
-                      ser_error *err) {
+static int cu_forward(ser_backend *be, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training,
+                      float *loss, ser_error *err) {
     cuda_impl *ci = be->impl;
     USE_DEVICE(ci);
     ser_model *m = be->model;
     if (B < 1 || B > ci->max_B) return ser_fail(err, "cuda backend: batch of %d samples (reserved for %d)", B, ci->max_B);
-    const int C = m->classes;
-    if (labels)
-        for (int i = 0; i < B; i++)
-            if (labels[i] < 0 || labels[i] >= C)
-                return ser_fail(err, "cuda backend: label %d of sample %d not in 0..%d", labels[i], i, C - 1);
-    if (training && !labels) return ser_fail(err, "cuda backend: a training forward needs labels");
+    if (ser_backend_check_targets("cuda", labels, mix, B, m->classes, training, err) != 0) return -1;
     /* the staging is free: the previous forward synchronised after its copies */
     memcpy(ci->h_x, x, (size_t)B * m->H * m->W * sizeof(float));
-    if (labels) memcpy(ci->h_labels, labels, (size_t)B * sizeof(int32_t));
+    if (labels) {
+        memcpy(ci->h_labels, labels, (size_t)B * sizeof(int32_t));
+        for (int i = 0; i < B; i++) { /* plain labels: partner = itself, weight 1 */
+            ci->h_labels2[i] = mix ? mix->labels2[i] : labels[i];
+            ci->h_lam[i] = mix ? mix->lam[i] : 1.0f;
+        }
+    }
     ci->h_sc_fwd->step = m->step;
     const phase_args p = {ci, be, B, training, labels != NULL};
     TRY(run_phase(PH_FWD, &p, training && B == ci->max_B, err));
@@ -318,14 +319,16 @@ static int cu_init(ser_backend *be, cuda_impl *ci, const ser_config *cfg, ser_er
     ci->adam_v = ci->adam_m + np;
     SER_CUBLAS(cublasSetWorkspace(ci->blas, ci->a.blas_ws, SER_CUDA_CUBLAS_WS_BYTES));
 
-    /* pinned staging: x | labels | probs | loss | forward scalars | Adam scalars */
+    /* pinned staging: x | targets | probs | loss | forward scalars | Adam scalars */
     const size_t b = (size_t)ci->max_B;
-    const size_t sx = align_up(b * m->H * m->W * sizeof(float), 64), sl = align_up(b * sizeof(int32_t), 64),
+    const size_t sx = align_up(b * m->H * m->W * sizeof(float), 64), sl = align_up(3 * b * sizeof(int32_t), 64),
                  sp = align_up(b * m->classes * sizeof(float), 64), ss = align_up(sizeof(ser_step_scalars), 64);
     SER_CU(cudaMallocHost(&ci->pinned, sx + sl + sp + 64 + 2 * ss));
     char *hp = ci->pinned;
     ci->h_x = (float *)(void *)hp;
-    ci->h_labels = (int32_t *)(void *)(hp + sx);
+    ci->h_labels = (int32_t *)(void *)(hp + sx); /* labels | labels2 | lam, b each (the device's block) */
+    ci->h_labels2 = ci->h_labels + b;
+    ci->h_lam = (float *)(void *)(ci->h_labels + 2 * b);
     ci->h_probs = (float *)(void *)(hp + sx + sl);
     ci->h_loss = (float *)(void *)(hp + sx + sl + sp);
     ci->h_sc_fwd = (ser_step_scalars *)(void *)(hp + sx + sl + sp + 64);

@@ -41,7 +41,8 @@ typedef struct dacts {
     int32_t *argmax[SER_MAX_BLOCKS];
     uint8_t *mask[SER_MAX_BLOCKS];
     float *h1, *att, *att_u, *att_a, *h2, *h2last, *logits, *probs; /* see ser_acts */
-    int32_t *labels;
+    int32_t *labels, *labels2;                       /* (B) each: the targets block, one copy in */
+    float *lam;                                      /* (B) (mixup; 1 and labels2 = labels without) */
     float *xent, *terms, *loss;                      /* device scalars; terms: one per block */
     ser_step_scalars *sc_fwd, *sc_adam;
     float *g[3];                                     /* backward rotation, gmax floats each */
@@ -65,7 +66,8 @@ typedef struct cuda_impl {
     /* pinned staging */
     void *pinned;
     float *h_x, *h_probs, *h_loss;
-    int32_t *h_labels;
+    int32_t *h_labels, *h_labels2;                   /* the targets block: labels | labels2 | lam, */
+    float *h_lam;                                    /* max_B each, as on the device */
     ser_step_scalars *h_sc_fwd, *h_sc_adam;
     cudaEvent_t adam_copied;                         /* h_sc_adam is free again */
     /* graphs */

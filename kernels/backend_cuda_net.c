@@ -75,7 +75,11 @@ size_t ser_cuda_layout_arena(const ser_model *m, dacts *a, char *base, int B) {
     TAKE(a->h2last, float, b * U);
     TAKE(a->logits, float, b * C);
     TAKE(a->probs, float, b * C);
-    TAKE(a->labels, int32_t, b);
+    TAKE(a->labels, int32_t, 3 * b); /* labels | labels2 | lam */
+    if (a->labels) {
+        a->labels2 = a->labels + b;
+        a->lam = (float *)(void *)(a->labels + 2 * b);
+    }
     TAKE(a->xent, float, 1);
     TAKE(a->terms, float, m->blocks);
     TAKE(a->loss, float, 1);
@@ -132,8 +136,9 @@ int ser_cuda_enq_forward(cuda_impl *ci, int B, int training, int labelled, ser_e
     const float mom = (float)m->cfg.bn_momentum, eps = (float)m->cfg.bn_epsilon;
     float *w = ci->params;
     SER_CU(cudaMemcpyAsync(a->x, ci->h_x, (size_t)B * m->H * m->W * sizeof(float), cudaMemcpyHostToDevice, s));
-    if (labelled)
-        SER_CU(cudaMemcpyAsync(a->labels, ci->h_labels, (size_t)B * sizeof(int32_t), cudaMemcpyHostToDevice, s));
+    if (labelled) /* the whole targets block (3 max_B words): labels, mixup partners, weights */
+        SER_CU(cudaMemcpyAsync(a->labels, ci->h_labels, 3 * (size_t)ci->max_B * sizeof(int32_t), cudaMemcpyHostToDevice,
+                               s));
     if (training)
         SER_CU(cudaMemcpyAsync(a->sc_fwd, ci->h_sc_fwd, sizeof(ser_step_scalars), cudaMemcpyHostToDevice, s));
     const float *in = a->x;
@@ -169,7 +174,8 @@ int ser_cuda_enq_forward(cuda_impl *ci, int B, int training, int labelled, ser_e
     TRY(ser_lstm_fwd(ci->lstm2, a->h2, x2, B, training, err));
     SER_CU(ser_k_gather_step(a->h2last, a->h2, B, m->T2, U, m->T2 - 1, s));
     TRY(dense_fwd(ci, B, err));
-    SER_CU(ser_k_softmax_xent_fwd(a->probs, a->xent, a->logits, labelled ? a->labels : NULL, B, C,
+    SER_CU(ser_k_softmax_xent_fwd(a->probs, a->xent, a->logits, labelled ? a->labels : NULL,
+                                      labelled ? a->labels2 : NULL, labelled ? a->lam : NULL, B, C,
                                       m->label_smoothing, s));
     if (labelled) {
         SER_CU(ser_k_loss_total(a->loss, a->xent, a->terms, m->blocks, s));
@@ -189,7 +195,7 @@ int ser_cuda_enq_backward(cuda_impl *ci, int B, ser_error *err) {
     const float rate = (float)m->cfg.dropout, l2 = (float)m->cfg.l2, eps = (float)m->cfg.bn_epsilon;
     const int dropped = rate > 0.0f;
     float *w = ci->params, *g = ci->grads;
-    SER_CU(ser_k_softmax_xent_bwd(a->dlogits, a->probs, a->labels, B, C, m->label_smoothing, s));
+    SER_CU(ser_k_softmax_xent_bwd(a->dlogits, a->probs, a->labels, a->labels2, a->lam, B, C, m->label_smoothing, s));
     TRY(dense_bwd(ci, B, err));
     /* LSTM2 returns only its last step: dh is zero elsewhere */
     SER_CU(ser_k_scatter_step(a->dh2, a->dh2last, B, m->T2, U, m->T2 - 1, s));

@@ -67,12 +67,13 @@ cudaError_t ser_k_attention_bwd(float *dx, float *dW, float *db, float *dU, floa
                                 int T, int D, int A, cudaStream_t s);
 
 /* ---- Softmax + categorical cross-entropy (host/layers/softmax_xent.c). xent: device scalar,
- * the batch mean (not written when labels is NULL). dlogits = (probs - y) / B, y the one-hot
- * label smoothed by ls (0: none). ---- */
-cudaError_t ser_k_softmax_xent_fwd(float *probs, float *xent, const float *logits, const int32_t *labels, int B,
-                                   int C, float ls, cudaStream_t s);
-cudaError_t ser_k_softmax_xent_bwd(float *dlogits, const float *probs, const int32_t *labels, int B, int C,
-                                   float ls, cudaStream_t s);
+ * the batch mean (not written when labels is NULL). dlogits = (probs - y) / B, y the target of
+ * layers/softmax_elem.h: labels2 / lam the mixup targets (NULL: plain labels), ls the label
+ * smoothing (0: none). ---- */
+cudaError_t ser_k_softmax_xent_fwd(float *probs, float *xent, const float *logits, const int32_t *labels,
+                                   const int32_t *labels2, const float *lam, int B, int C, float ls, cudaStream_t s);
+cudaError_t ser_k_softmax_xent_bwd(float *dlogits, const float *probs, const int32_t *labels, const int32_t *labels2,
+                                   const float *lam, int B, int C, float ls, cudaStream_t s);
 
 /* ---- L2 on conv kernels: term = l2 * sum(w^2) into *term (device scalar, overwritten);
  * grad: dw += 2 l2 w. loss_total: *loss = (float)((double)*xent + sum of the n terms in double),

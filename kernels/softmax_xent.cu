@@ -13,11 +13,14 @@
 
 static __global__ void __launch_bounds__(XENT_THREADS) k_softmax_xent_fwd(float *probs, float *xent,
                                                                           const float *logits,
-                                                                          const int32_t *labels, int B, int C, float ls) {
+                                                                          const int32_t *labels, const int32_t *labels2,
+                                                                          const float *lam, int B, int C, float ls) {
     __shared__ double part[XENT_THREADS];
     double total = 0.0;
     for (int b = threadIdx.x; b < B; b += blockDim.x) {
-        const double loss = softmax_xent_row(probs + (size_t)b * C, logits + (size_t)b * C, C, labels ? labels[b] : -1, ls);
+        const int32_t l = labels ? labels[b] : -1;
+        const double loss = softmax_xent_row(probs + (size_t)b * C, logits + (size_t)b * C, C, l,
+                                             labels2 ? labels2[b] : l, lam ? lam[b] : 1.0f, ls);
         if (labels) total += loss;
     }
     part[threadIdx.x] = total;
@@ -30,26 +33,30 @@ static __global__ void __launch_bounds__(XENT_THREADS) k_softmax_xent_fwd(float 
 }
 
 extern "C" cudaError_t ser_k_softmax_xent_fwd(float *probs, float *xent, const float *logits, const int32_t *labels,
-                                              int B, int C, float ls, cudaStream_t s) {
+                                              const int32_t *labels2, const float *lam, int B, int C, float ls,
+                                              cudaStream_t s) {
     if (B < 1 || C < 1) return cudaErrorInvalidValue;
-    k_softmax_xent_fwd<<<1, XENT_THREADS, 0, s>>>(probs, xent, logits, labels, B, C, ls);
+    k_softmax_xent_fwd<<<1, XENT_THREADS, 0, s>>>(probs, xent, logits, labels, labels2, lam, B, C, ls);
     return cudaGetLastError();
 }
 
-/* dlogits = (probs - y) / B as the CPU: (p - softmax_xent_target) * (1.0f / B), y the smoothed one-hot */
-static __global__ void k_softmax_xent_bwd(float *dlogits, const float *probs, const int32_t *labels, int C,
-                                          float ls, float inv_b, size_t n) {
+/* dlogits = (probs - y) / B as the CPU: (p - softmax_xent_target) * (1.0f / B) */
+static __global__ void k_softmax_xent_bwd(float *dlogits, const float *probs, const int32_t *labels,
+                                          const int32_t *labels2, const float *lam, int C, float ls, float inv_b,
+                                          size_t n) {
     SER_GRID_LOOP(i, n) {
         const size_t b = i / (size_t)C;
         const int c = (int)(i % (size_t)C);
-        dlogits[i] = (probs[i] - softmax_xent_target(c, labels[b], ls, C)) * inv_b;
+        dlogits[i] = (probs[i] - softmax_xent_target(c, labels[b], labels2 ? labels2[b] : labels[b],
+                                                     lam ? lam[b] : 1.0f, ls, C)) * inv_b;
     }
 }
 
-extern "C" cudaError_t ser_k_softmax_xent_bwd(float *dlogits, const float *probs, const int32_t *labels, int B, int C,
-                                              float ls, cudaStream_t s) {
+extern "C" cudaError_t ser_k_softmax_xent_bwd(float *dlogits, const float *probs, const int32_t *labels,
+                                              const int32_t *labels2, const float *lam, int B, int C, float ls,
+                                              cudaStream_t s) {
     if (B < 1 || C < 1) return cudaErrorInvalidValue;
     const size_t n = (size_t)B * C;
-    k_softmax_xent_bwd<<<ser_grid(n), SER_BLOCK, 0, s>>>(dlogits, probs, labels, C, ls, 1.0f / (float)B, n);
+    k_softmax_xent_bwd<<<ser_grid(n), SER_BLOCK, 0, s>>>(dlogits, probs, labels, labels2, lam, C, ls, 1.0f / (float)B, n);
     return cudaGetLastError();
 }

@@ -65,7 +65,7 @@ static void test_exact_stats(int batch) {
     }
     CHECK(changed_other == 0);
     CHECK(ser_model_reserve(&m, NCLIP, &err) == 0);
-    ser_model_forward(&m, x, NULL, NCLIP, 0);
+    ser_model_forward(&m, x, NULL, NULL, NCLIP, 0);
     CHECK(ser_model_block_fused(&m, 0)); /* both paths of the statistics pass are covered */
     for (int i = 0; i < m.blocks; i++) {
         const ser_block_shape *b = &m.blk[i];
@@ -105,7 +105,7 @@ static void logits_of(float *out, const ser_model *src, const ser_config *cfg, c
     if (adapt) CHECK(ser_model_bn_adapt(&m, xs, NCLIP, &err) == 0);
     for (int s = 0; s < NCLIP; s += 4) {
         const int B = NCLIP - s < 4 ? NCLIP - s : 4;
-        ser_model_forward(&m, xs + (size_t)s * NH * NW, NULL, B, 0);
+        ser_model_forward(&m, xs + (size_t)s * NH * NW, NULL, NULL, B, 0);
         memcpy(out + s * 3, m.acts.logits, (size_t)B * 3 * sizeof(float));
     }
     ser_model_destroy(&m);
@@ -133,7 +133,7 @@ static void test_scale_invariance(void) {
         fill_random(xt, 8 * NH * NW, &st);
         for (int i = 0; i < 8; i++) labels[i] = (i + step) % 3;
         float loss;
-        CHECK(be->ops->forward(be, xt, labels, 8, 1, &loss, &err) == 0);
+        CHECK(be->ops->forward(be, xt, labels, NULL, 8, 1, &loss, &err) == 0);
         CHECK(be->ops->backward(be, &err) == 0);
         CHECK(be->ops->step(be, 1e-2f, &err) == 0);
     }

@@ -29,13 +29,25 @@ static ser_config small_config(void) {
 static float xs[B * 16 * 24];
 static int32_t ys[B];
 
-static int train(ser_backend *be, int steps, ser_error *e) {
+static int train_mixed(ser_backend *be, int steps, const ser_mix *mix, ser_error *e) {
     for (int s = 0; s < steps; s++) {
         float loss;
-        if (be->ops->forward(be, xs, ys, B, 1, &loss, e) || be->ops->backward(be, e) || be->ops->step(be, 5e-4f, e))
+        if (be->ops->forward(be, xs, ys, mix, B, 1, &loss, e) || be->ops->backward(be, e) || be->ops->step(be, 5e-4f, e))
             return -1;
     }
     return 0;
+}
+
+static int train(ser_backend *be, int steps, ser_error *e) { return train_mixed(be, steps, NULL, e); }
+
+/* The largest |a - b| / (|b| + 1e-3) over n floats. */
+static double max_rel(const float *a, const float *b, size_t n) {
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double d = fabs((double)a[i] - b[i]) / (fabs((double)b[i]) + 1e-3);
+        if (d > worst) worst = d;
+    }
+    return worst;
 }
 
 int main(void) {
@@ -99,16 +111,45 @@ int main(void) {
     ser_backend *ga = ser_backend_cuda_create(&ma, &c, B, &e), *gb = ser_backend_cuda_create(&mb, &ce, B, &e);
     CHECKF(ga && gb && train(ga, 5, &e) == 0 && train(gb, 5, &e) == 0, "%s", e.msg);
     CHECK(ga->ops->download_params(ga, p1, &e) == 0 && gb->ops->download_params(gb, p2, &e) == 0);
-    double worst = 0.0;
-    for (size_t i = 0; i < np; i++) {
-        const double d = fabs((double)p1[i] - p2[i]) / (fabs((double)p2[i]) + 1e-3);
-        if (d > worst) worst = d;
-    }
+    double worst = max_rel(p1, p2, np);
     printf("graphs vs eager after 5 steps: %s (max rel diff %.3e)\n",
            memcmp(p1, p2, np * sizeof *p1) ? "differ" : "bit-identical", worst);
     CHECKF(worst <= 1e-5, "graphs on / off differ by %.3e", worst);
     ser_backend_destroy(ga), ser_backend_destroy(gb);
     ser_model_destroy(&ma), ser_model_destroy(&mb);
+
+    /* 4. mixup targets: CPU and CUDA take the same 4 steps (full batches: graphs) to the same
+     * weights within the drift tolerance, and the targets change the training */
+    int32_t partners[B];
+    float lam[B];
+    for (int i = 0; i < B; i++) partners[i] = (i * 3 + 1) % C, lam[i] = 0.55f + 0.05f * (float)i;
+    const ser_mix mix = {partners, lam};
+    ser_model mc, mm, mp;
+    CHECK(ser_model_create(&mc, &c, C, &e) == 0 && ser_model_create(&mm, &c, C, &e) == 0 &&
+          ser_model_create(&mp, &c, C, &e) == 0);
+    float *start = malloc(np * sizeof *start);
+    CHECK(start != NULL);
+    memcpy(start, mc.params, np * sizeof *start);
+    ser_backend *rc = ser_backend_cpu_create(&mc, &c, B, &e), *gm = ser_backend_cuda_create(&mm, &c, B, &e),
+                *rp = ser_backend_cpu_create(&mp, &c, B, &e);
+    CHECKF(rc && gm && rp && train_mixed(rc, 4, &mix, &e) == 0 && train_mixed(gm, 4, &mix, &e) == 0 &&
+               train(rp, 4, &e) == 0,
+           "%s", e.msg);
+    CHECK(gm->ops->download_params(gm, p1, &e) == 0);
+    /* the drift measure of ser/backend_check.h over all parameters: rms(cuda - cpu) / (rms(cpu -
+     * start) + 0.1 lr N) */
+    double dd = 0.0, dm = 0.0;
+    for (size_t i = 0; i < np; i++) {
+        dd += ((double)p1[i] - mc.params[i]) * ((double)p1[i] - mc.params[i]);
+        dm += ((double)mc.params[i] - start[i]) * ((double)mc.params[i] - start[i]);
+    }
+    const double drift = sqrt(dd / np) / (sqrt(dm / np) + 0.1 * 5e-4 * 4);
+    printf("mixup: cuda vs cpu after 4 steps: drift %.3e\n", drift);
+    CHECKF(drift <= tol.drift, "mixup: cuda and cpu weights drift %.3e apart (tolerance %.2g)", drift, tol.drift);
+    CHECKF(max_rel(mp.params, mc.params, np) > 1e-4, "mixup targets changed nothing");
+    free(start);
+    ser_backend_destroy(rc), ser_backend_destroy(gm), ser_backend_destroy(rp);
+    ser_model_destroy(&mc), ser_model_destroy(&mm), ser_model_destroy(&mp);
 
     free(st), free(p1), free(p2);
     ser_backend_destroy(r), ser_backend_destroy(g);

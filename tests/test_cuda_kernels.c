@@ -392,37 +392,50 @@ static int test_attention(ser_error *err) {
 /* ---- softmax + cross-entropy ------------------------------------------------------------------- */
 
 static int test_softmax_xent(ser_error *err) {
-    const int shapes[3][2] = {{64, 7}, {300, 5}, {64, 7}}; /* (B, C); B > 256 uses every thread twice */
-    const float smoothing[3] = {0.0f, 0.0f, 0.1f};             /* train.label_smoothing */
-    for (int s = 0; s < 3; s++) {
+    const int shapes[4][2] = {{64, 7}, {300, 5}, {64, 7}, {64, 7}}; /* (B, C); B > 256 uses every thread twice */
+    const float smoothing[4] = {0.0f, 0.0f, 0.1f, 0.1f};                /* train.label_smoothing */
+    const int mixed[4] = {0, 0, 0, 1};                                  /* mixup targets */
+    for (int s = 0; s < 4; s++) {
         const int B = shapes[s][0], C = shapes[s][1];
         const float ls = smoothing[s];
         const size_t n = (size_t)B * C;
         float *logits = rand_buf(n, 5.0f), *probs = hmalloc(n * sizeof(float)), *gprobs = hmalloc(n * sizeof(float));
         int32_t *labels = hmalloc((size_t)B * sizeof(int32_t));
-        for (int b = 0; b < B; b++) labels[b] = (int32_t)(urand() % (uint32_t)C);
-        const float xent = softmax_xent_forward(probs, logits, labels, B, C, ls);
+        int32_t *labels2 = hmalloc((size_t)B * sizeof(int32_t)), *l2_d = NULL;
+        float *lam = hmalloc((size_t)B * sizeof(float)), *lam_d = NULL;
+        for (int b = 0; b < B; b++) {
+            labels[b] = (int32_t)(urand() % (uint32_t)C);
+            labels2[b] = (int32_t)(urand() % (uint32_t)C);
+            lam[b] = 0.5f + (float)(urand() % 1000u) / 2000.0f;
+        }
+        const int32_t *l2 = mixed[s] ? labels2 : NULL;
+        const float *lm = mixed[s] ? lam : NULL;
+        const float xent = softmax_xent_forward(probs, logits, labels, l2, lm, B, C, ls);
         float *logits_d, *probs_d, *xent_d, *dl_d;
         int32_t *labels_d;
         TRY(dev_put((void **)&logits_d, logits, n * sizeof(float), err));
         TRY(dev_put((void **)&labels_d, labels, (size_t)B * sizeof(int32_t), err));
+        if (mixed[s]) {
+            TRY(dev_put((void **)&l2_d, labels2, (size_t)B * sizeof(int32_t), err));
+            TRY(dev_put((void **)&lam_d, lam, (size_t)B * sizeof(float), err));
+        }
         TRY(dev_alloc((void **)&probs_d, n * sizeof(float), err));
         TRY(dev_alloc((void **)&xent_d, sizeof(float), err));
         TRY(dev_alloc((void **)&dl_d, n * sizeof(float), err));
-        LAUNCH(ser_k_softmax_xent_fwd(probs_d, xent_d, logits_d, labels_d, B, C, ls, 0));
+        LAUNCH(ser_k_softmax_xent_fwd(probs_d, xent_d, logits_d, labels_d, l2_d, lam_d, B, C, ls, 0));
         float gxent, sentinel = -123.0f;
         TRY(dev_get(gprobs, probs_d, n * sizeof(float), err));
         TRY(dev_get(&gxent, xent_d, sizeof gxent, err));
         char what[96];
-        snprintf(what, sizeof what, "softmax_xent_fwd B=%d C=%d ls=%g probs", B, C, ls);
+        snprintf(what, sizeof what, "softmax_xent_fwd B=%d C=%d ls=%g mix=%d probs", B, C, ls, mixed[s]);
         cmp_close(what, gprobs, probs, n, FWD_TOL);
-        snprintf(what, sizeof what, "softmax_xent_fwd B=%d C=%d ls=%g xent", B, C, ls);
+        snprintf(what, sizeof what, "softmax_xent_fwd B=%d C=%d ls=%g mix=%d xent", B, C, ls, mixed[s]);
         cmp_close(what, &gxent, &xent, 1, FWD_TOL);
 
         /* labels == NULL: probabilities only, the loss is not written */
         LAUNCH(ser_k_fill(xent_d, sentinel, 1, 0));
         LAUNCH(ser_k_fill(probs_d, NAN, n, 0));
-        LAUNCH(ser_k_softmax_xent_fwd(probs_d, xent_d, logits_d, NULL, B, C, ls, 0));
+        LAUNCH(ser_k_softmax_xent_fwd(probs_d, xent_d, logits_d, NULL, NULL, NULL, B, C, ls, 0));
         TRY(dev_get(gprobs, probs_d, n * sizeof(float), err));
         TRY(dev_get(&gxent, xent_d, sizeof gxent, err));
         snprintf(what, sizeof what, "softmax_xent_fwd B=%d C=%d no labels: probs", B, C);
@@ -432,13 +445,13 @@ static int test_softmax_xent(ser_error *err) {
 
         /* backward from the CPU's probabilities */
         float *dl = hmalloc(n * sizeof(float)), *gdl = hmalloc(n * sizeof(float));
-        softmax_xent_backward(dl, probs, labels, B, C, ls);
+        softmax_xent_backward(dl, probs, labels, l2, lm, B, C, ls);
         TRY(dev_put((void **)&probs_d, probs, n * sizeof(float), err));
-        LAUNCH(ser_k_softmax_xent_bwd(dl_d, probs_d, labels_d, B, C, ls, 0));
+        LAUNCH(ser_k_softmax_xent_bwd(dl_d, probs_d, labels_d, l2_d, lam_d, B, C, ls, 0));
         TRY(dev_get(gdl, dl_d, n * sizeof(float), err));
-        snprintf(what, sizeof what, "softmax_xent_bwd B=%d C=%d ls=%g", B, C, ls);
+        snprintf(what, sizeof what, "softmax_xent_bwd B=%d C=%d ls=%g mix=%d", B, C, ls, mixed[s]);
         cmp_exact(what, gdl, dl, n * sizeof(float));
-        free(logits), free(probs), free(gprobs), free(labels), free(dl), free(gdl);
+        free(logits), free(probs), free(gprobs), free(labels), free(labels2), free(lam), free(dl), free(gdl);
         TRY(dev_free_all(err));
     }
     return 0;

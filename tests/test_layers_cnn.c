@@ -558,12 +558,13 @@ static void test_dense(void) {
 
 typedef struct {
     float *probs, *logits;
-    int32_t *labels;
+    int32_t *labels, *labels2;
+    float *lam;
     float ls;
 } xent_ctx;
 static double xent_loss(void *v) {
     xent_ctx *c = v;
-    return softmax_xent_forward(c->probs, c->logits, c->labels, 2, 3, c->ls);
+    return softmax_xent_forward(c->probs, c->logits, c->labels, c->labels2, c->lam, 2, 3, c->ls);
 }
 
 static void test_softmax_xent(void) {
@@ -571,30 +572,51 @@ static void test_softmax_xent(void) {
      * row 1 (0.5, -1, 2), label 0: log(e^.5 + e^-1 + e^2) - 0.5 = 1.741311297; mean 1.074458631 */
     float logits[6] = {1, 2, 3, 0.5f, -1, 2}, probs[6], dl[6];
     int32_t labels[2] = {2, 0};
-    float loss = softmax_xent_forward(probs, logits, labels, 2, 3, 0.0f);
+    float loss = softmax_xent_forward(probs, logits, labels, NULL, NULL, 2, 3, 0.0f);
     CHECKF(fabsf(loss - 1.074458631f) < 1e-6f, "loss %.9g", loss);
     double e = exp(1) + exp(2) + exp(3);
     CHECK(fabs(probs[0] - exp(1) / e) < 1e-7 && fabs(probs[2] - exp(3) / e) < 1e-7);
-    softmax_xent_backward(dl, probs, labels, 2, 3, 0.0f);
+    softmax_xent_backward(dl, probs, labels, NULL, NULL, 2, 3, 0.0f);
     CHECK(fabsf(dl[2] - (probs[2] - 1.0f) / 2) < 1e-7f && fabsf(dl[1] - probs[1] / 2) < 1e-7f);
-    xent_ctx c = {probs, logits, labels, 0.0f};
+    xent_ctx c = {probs, logits, labels, NULL, NULL, 0.0f};
     grad_check("softmax_xent dlogits", xent_loss, &c, logits, dl, 6, 1e-2f, NULL);
 
     /* label smoothing 0.3: targets (0.1, 0.1, 0.8) and (0.8, 0.1, 0.1); by hand
      * lse - sum y z: row 0 3.407605964 - 2.7, row 1 2.241311297 - 0.5; mean 1.224458631
      * (keras 3 CategoricalCrossentropy(from_logits=True, label_smoothing=0.3): 1.2244587) */
-    loss = softmax_xent_forward(probs, logits, labels, 2, 3, 0.3f);
+    loss = softmax_xent_forward(probs, logits, labels, NULL, NULL, 2, 3, 0.3f);
     CHECKF(fabsf(loss - 1.224458631f) < 1e-6f, "smoothed loss %.9g", loss);
-    softmax_xent_backward(dl, probs, labels, 2, 3, 0.3f);
+    softmax_xent_backward(dl, probs, labels, NULL, NULL, 2, 3, 0.3f);
     CHECKF(fabsf(dl[2] - (probs[2] - 0.8f) / 2) < 1e-7f && fabsf(dl[0] - (probs[0] - 0.1f) / 2) < 1e-7f &&
                fabsf(dl[3] - (probs[3] - 0.8f) / 2) < 1e-7f,
            "smoothed dlogits %g %g %g", dl[0], dl[2], dl[3]);
     c.ls = 0.3f;
     grad_check("softmax_xent dlogits, label smoothing", xent_loss, &c, logits, dl, 6, 1e-2f, NULL);
+
+    /* mixup targets: row 0 0.7 of class 2 and 0.3 of class 0, row 1 all class 0 (partner itself):
+     * the loss is 0.7 CE(2) + 0.3 CE(0) for row 0 = 0.7 * 0.407605964 + 0.3 * 2.407605964 =
+     * 1.007605964; mean with row 1 (1.741311297) 1.374458631; with smoothing 0.3 too: targets
+     * (0.31, 0.1, 0.59) and (0.8, 0.1, 0.1): 3.407605964 - 2.28 and 1.741311297, mean 1.434458631
+     * (keras 3 CategoricalCrossentropy on the soft targets (0.3, 0, 0.7), (1, 0, 0): 1.3744587
+     * and, label_smoothing=0.3, 1.4344587) */
+    int32_t partners[2] = {0, 0};
+    float lam[2] = {0.7f, 1.0f};
+    c.labels2 = partners, c.lam = lam, c.ls = 0.0f;
+    loss = (float)xent_loss(&c);
+    CHECKF(fabsf(loss - 1.374458631f) < 1e-6f, "mixup loss %.9g", loss);
+    softmax_xent_backward(dl, probs, labels, partners, lam, 2, 3, 0.0f);
+    CHECKF(fabsf(dl[0] - (probs[0] - 0.3f) / 2) < 1e-7f && fabsf(dl[2] - (probs[2] - 0.7f) / 2) < 1e-7f,
+           "mixup dlogits %g %g", dl[0], dl[2]);
+    grad_check("softmax_xent dlogits, mixup", xent_loss, &c, logits, dl, 6, 1e-2f, NULL);
+    c.ls = 0.3f;
+    loss = (float)xent_loss(&c);
+    CHECKF(fabsf(loss - 1.434458631f) < 1e-6f, "mixup + smoothing loss %.9g", loss);
+    softmax_xent_backward(dl, probs, labels, partners, lam, 2, 3, 0.3f);
+    grad_check("softmax_xent dlogits, mixup + smoothing", xent_loss, &c, logits, dl, 6, 1e-2f, NULL);
     /* large logits do not overflow */
     float big[3] = {1000, 0, -1000};
     int32_t l0 = 1;
-    loss = softmax_xent_forward(probs, big, &l0, 1, 3, 0.0f);
+    loss = softmax_xent_forward(probs, big, &l0, NULL, NULL, 1, 3, 0.0f);
     CHECKF(fabsf(loss - 1000.0f) < 1e-3f && probs[0] == 1.0f, "large logits: loss %g", loss);
 }
 

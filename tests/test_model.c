@@ -107,7 +107,7 @@ static void test_gradcheck(int attention, int time_axis) {
     unsigned st = 7;
     fill_random(x, sizeof x / sizeof x[0], &st);
     int32_t labels[3] = {0, 2, 1};
-    ser_model_forward(&m, x, labels, B, 1);
+    ser_model_forward(&m, x, labels, NULL, B, 1);
     ser_model_backward(&m);
     float *g = malloc(m.nparams_padded * sizeof(float));
     memcpy(g, m.grads, m.nparams_padded * sizeof(float));
@@ -125,9 +125,9 @@ static void test_gradcheck(int attention, int time_axis) {
             for (int k = 0; k < 2; k++) {
                 const float h = k ? 5e-4f : 1e-3f;
                 *p = keep + h;
-                const double lp = ser_model_forward(&m, x, labels, B, 1);
+                const double lp = ser_model_forward(&m, x, labels, NULL, B, 1);
                 *p = keep - h;
-                const double lm = ser_model_forward(&m, x, labels, B, 1);
+                const double lm = ser_model_forward(&m, x, labels, NULL, B, 1);
                 *p = keep;
                 fd2[k] = (lp - lm) / (double)((keep + h) - (keep - h));
             }
@@ -173,7 +173,7 @@ static void run_steps(float *out, size_t *n) {
         fill_random(x, sizeof x / sizeof x[0], &st);
         for (int i = 0; i < 8; i++) labels[i] = (i + step) % 3;
         float loss = 0;
-        CHECK(be->ops->forward(be, x, labels, 8, 1, &loss, &err) == 0 && isfinite(loss));
+        CHECK(be->ops->forward(be, x, labels, NULL, 8, 1, &loss, &err) == 0 && isfinite(loss));
         CHECK(be->ops->backward(be, &err) == 0);
         CHECK(be->ops->step(be, 1e-2f, &err) == 0);
     }

@@ -98,7 +98,7 @@ int main(void) {
     int32_t labels[4];
     for (int i = 0; i < 4; i++) labels[i] = (int32_t)lab->data[i];
 
-    const float loss = ser_model_forward(&m, x->data, labels, 4, 1);
+    const float loss = ser_model_forward(&m, x->data, labels, NULL, 4, 1);
     CHECK(compare("train.logits", m.acts.logits, find("train.logits")) <= 1e-4);
     CHECK(compare("train.xent", &m.last_xent, find("train.xent")) <= 1e-4);
     CHECK(compare("train.loss (xent + L2)", &loss, find("train.loss")) <= 1e-4);
@@ -114,7 +114,7 @@ int main(void) {
         const double e = compare(name, got, r);
         CHECKF(e <= (s->trainable ? 1e-3 : 1e-6), "%s: %.2e", name, e);
     }
-    ser_model_forward(&m, x->data, NULL, 4, 0);
+    ser_model_forward(&m, x->data, NULL, NULL, 4, 0);
     CHECK(compare("infer.logits", m.acts.logits, find("infer.logits")) <= 1e-4);
     ser_model_destroy(&m);
     for (int i = 0; i < nrecs; i++) free(recs[i].data);

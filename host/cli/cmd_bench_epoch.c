@@ -103,7 +103,7 @@ int cmd_bench_epoch(int argc, char **argv) {
     const float lr = (float)cfg.train.learning_rate;
     float loss = 0.0f;
     for (int w = 0; w < warmup; w++) {
-        if (be->ops->forward(be, x, labels, B, 1, &loss, &err) || be->ops->backward(be, &err) || be->ops->step(be, lr, &err))
+        if (be->ops->forward(be, x, labels, NULL, B, 1, &loss, &err) || be->ops->backward(be, &err) || be->ops->step(be, lr, &err))
             goto fail;
     }
     /* A device backend also gets one untimed epoch: it builds the cuDNN plans of every batch
@@ -111,18 +111,18 @@ int cmd_bench_epoch(int argc, char **argv) {
      * epoch of a training run does; the timed epoch is then a steady-state one. */
     for (int done = 0; cuda && done < ntrain; done += B) {
         const int b = ntrain - done < B ? ntrain - done : B;
-        if (be->ops->forward(be, x, labels, b, 1, &loss, &err) || be->ops->backward(be, &err) || be->ops->step(be, lr, &err))
+        if (be->ops->forward(be, x, labels, NULL, b, 1, &loss, &err) || be->ops->backward(be, &err) || be->ops->step(be, lr, &err))
             goto fail;
     }
     for (int done = 0; cuda && done < nval; done += B)
-        if (be->ops->forward(be, x, labels, nval - done < B ? nval - done : B, 0, &loss, &err)) goto fail;
+        if (be->ops->forward(be, x, labels, NULL, nval - done < B ? nval - done : B, 0, &loss, &err)) goto fail;
     memset(m.prof, 0, sizeof m.prof);
     const double t0 = now_s();
     int steps = 0;
     double flops = 0.0;
     for (int done = 0; done < ntrain; done += B, steps++) {
         const int b = ntrain - done < B ? ntrain - done : B;
-        if (be->ops->forward(be, x, labels, b, 1, &loss, &err) || be->ops->backward(be, &err) || be->ops->step(be, lr, &err))
+        if (be->ops->forward(be, x, labels, NULL, b, 1, &loss, &err) || be->ops->backward(be, &err) || be->ops->step(be, lr, &err))
             goto fail;
         flops += ser_model_train_flops(&m, b);
     }
@@ -132,7 +132,7 @@ int cmd_bench_epoch(int argc, char **argv) {
     const double t1 = now_s();
     for (int done = 0; done < nval; done += B) {
         const int b = nval - done < B ? nval - done : B;
-        if (be->ops->forward(be, x, labels, b, 0, &loss, &err)) goto fail;
+        if (be->ops->forward(be, x, labels, NULL, b, 0, &loss, &err)) goto fail;
         flops += ser_model_train_flops(&m, b) / 3.0;
     }
     const double t2 = now_s();

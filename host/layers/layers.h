@@ -142,10 +142,13 @@ void dense_backward(float *din /* (B,I) or NULL */, float *dkernel, float *dbias
                     const float *in, const float *kernel, int B, int I, int O);
 
 /* ---- Softmax + categorical cross-entropy, mean over the batch ---- */
-/* Returns the mean loss; probs (B,C); labels are class indices; ls: label smoothing (0: none). */
-float softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int B, int C, float ls);
-/* dlogits = (probs - y) / B, y = (1 - ls) onehot + ls / C */
-void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int C, float ls);
+/* Returns the mean loss; probs (B,C); labels are class indices (NULL: probabilities only);
+ * labels2 / lam (B) the mixup targets (NULL: plain labels); ls: label smoothing (0: none). */
+float softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, const int32_t *labels2,
+                           const float *lam, int B, int C, float ls);
+/* dlogits = (probs - y) / B, y = (1 - ls) (lam onehot(label) + (1 - lam) onehot(label2)) + ls / C */
+void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, const int32_t *labels2,
+                           const float *lam, int B, int C, float ls);
 
 /* ---- L2 kernel regulariser: loss term l2 * sum(w^2), gradient 2 * l2 * w (accumulated) ---- */
 float l2_forward(const float *w, size_t n, float l2);

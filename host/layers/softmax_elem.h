@@ -9,32 +9,37 @@
 
 #include "ser/hd.h"
 
-/* p (C) = softmax(z (C)); returns the sample's cross-entropy against the target y, the one-hot
- * label smoothed as Keras's CategoricalCrossentropy(label_smoothing = ls) does it:
- * y = (1 - ls) onehot(label) + ls / C, so -sum_c y_c log p_c = lse(z) - sum_c y_c z_c
- * (ls = 0: -log p[label], computed exactly as before smoothing existed). NaN for a label outside
- * 0..C-1: pass -1 when there is none and ignore the result. */
-static inline SER_HD double softmax_xent_row(float *p, const float *z, int C, int32_t label, float ls) {
+/* The target of a sample: lam of class `label` and 1 - lam of class `label2` (mixup; a plain
+ * sample has label2 = label, lam = 1), smoothed as Keras's CategoricalCrossentropy(label_smoothing
+ * = ls) smooths a one-hot: y = (1 - ls) (lam onehot(label) + (1 - lam) onehot(label2)) + ls / C. */
+
+/* p (C) = softmax(z (C)); returns the sample's cross-entropy against y:
+ * -sum_c y_c log p_c = lse(z) - sum_c y_c z_c (a plain sample with ls = 0: -log p[label], the
+ * same bits as before smoothing and mixup existed). NaN for a label outside 0..C-1: pass -1 when
+ * there is none and ignore the result. */
+static inline SER_HD double softmax_xent_row(float *p, const float *z, int C, int32_t label, int32_t label2, float lam,
+                                             float ls) {
     double zmax = z[0];
     for (int c = 1; c < C; c++)
         if (z[c] > zmax) zmax = z[c];
     double sum = 0.0;
     for (int c = 0; c < C; c++) sum += exp((double)z[c] - zmax);
     for (int c = 0; c < C; c++) p[c] = (float)(exp((double)z[c] - zmax) / sum);
-    if (label < 0 || label >= C) return (double)NAN;
-    double target = (double)z[label]; /* sum_c y_c z_c */
+    if (label < 0 || label >= C || label2 < 0 || label2 >= C) return (double)NAN;
+    /* sum_c y_c z_c; lam = 1: exactly z[label] */
+    double target = (double)lam * (double)z[label] + (1.0 - (double)lam) * (double)z[label2];
     if (ls > 0.0f) {
         double zsum = 0.0;
         for (int c = 0; c < C; c++) zsum += (double)z[c];
-        target = (1.0 - (double)ls) * (double)z[label] + (double)ls / C * zsum;
+        target = (1.0 - (double)ls) * target + (double)ls / C * zsum;
     }
     return log(sum) + zmax - target;
 }
 
-/* The smoothed target y_c of class c for a sample of class label, in float as the gradient
- * p - y uses it (ls = 0: exactly 1 or 0). */
-static inline SER_HD float softmax_xent_target(int c, int32_t label, float ls, int C) {
-    return (c == label ? 1.0f - ls : 0.0f) + ls / (float)C;
+/* y_c in float, as the gradient p - y uses it (a plain sample with ls = 0: exactly 1 or 0). */
+static inline SER_HD float softmax_xent_target(int c, int32_t label, int32_t label2, float lam, float ls, int C) {
+    const float t = lam * (c == label ? 1.0f : 0.0f) + (1.0f - lam) * (c == label2 ? 1.0f : 0.0f);
+    return (1.0f - ls) * t + ls / (float)C;
 }
 
 #endif

@@ -1,5 +1,5 @@
-/* Training-time augmentation of the scaled features of one clip (train.aug_* keys), applied per
- * batch on the host by the training loop. Every random draw is a Philox word keyed by
+/* Training-time augmentation of the scaled features of one clip (train.aug_* keys), and mixup
+ * of a batch (train.mixup), applied per batch on the host by the training loop. Every random draw is a Philox word keyed by
  * (seed, epoch, clip index in the training set), never a running generator, so a resumed run
  * draws exactly what an uninterrupted one would, whatever the batch or thread layout.
  *
@@ -24,6 +24,24 @@ int ser_augment_enabled(const ser_train_config *tc);
  * scratch: at least W floats (the shift's row buffer). */
 void ser_augment_clip(float *x, int H, int W, const ser_train_config *tc, uint64_t seed, int epoch, uint32_t clip,
                       float *scratch);
+
+/* Mixup (Zhang et al. 2018) of a training batch, train.mixup = alpha > 0, after the per-clip
+ * augmentation: clip b becomes lam x_b + (1 - lam) x_j and its target lam onehot(y_b) + (1 - lam)
+ * onehot(y_j), j a clip of the same batch (itself possible: no change), lam ~ Beta(alpha, alpha)
+ * folded to [0.5, 1] (max(lam, 1 - lam)) so that each clip keeps its own label as the larger
+ * part. Drawn per clip, keyed by (seed, epoch, clip index in the training set) as above. */
+typedef struct ser_mix {
+    const int32_t *labels2;     /* (B) the partners' class indices */
+    const float *lam;           /* (B) the own label's weight, in [0.5, 1] (any [0, 1] is accepted) */
+} ser_mix;
+
+/* The draws of one clip of a batch of B: its weight and the partner's position in the batch. */
+void ser_mixup_draw(double alpha, uint64_t seed, int epoch, uint32_t clip, int B, float *lam, int *partner);
+
+/* Mixes the batch x (B, F) in place (scratch: B * F floats, the unmixed copy) and fills the
+ * targets labels2 / lam (B each) from the labels y; clips: each sample's training-set index. */
+void ser_mixup_batch(float *x, float *scratch, const int32_t *y, const uint32_t *clips, int B, size_t F, double alpha,
+                     uint64_t seed, int epoch, int32_t *labels2, float *lam);
 
 #ifdef __cplusplus
 }

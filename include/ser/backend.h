@@ -18,10 +18,11 @@ typedef struct ser_backend ser_backend;
 
 typedef struct ser_backend_ops {
     const char *name;
-    /* x (B, H, W) host features, labels (B) or NULL. Returns 0 / -1; *loss = cross-entropy + L2
-     * (0 without labels). Training mode: batch statistics, dropout, BN moving averages. */
-    int (*forward)(ser_backend *be, const float *x, const int32_t *labels, int B, int training, float *loss,
-                   ser_error *err);
+    /* x (B, H, W) host features, labels (B) or NULL, mix: mixup targets (ser/model.h; needs
+     * labels) or NULL. Returns 0 / -1; *loss = cross-entropy + L2 (0 without labels). Training
+     * mode: batch statistics, dropout, BN moving averages. */
+    int (*forward)(ser_backend *be, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training,
+                   float *loss, ser_error *err);
     /* Gradients of the last training forward into the backend's gradient buffer. */
     int (*backward)(ser_backend *be, ser_error *err);
     /* One Adam step with this learning rate (betas and epsilon from the config). */
@@ -81,6 +82,12 @@ size_t ser_act_count(const ser_model *m, int kind, int block, int B);
 /* A download_act request's check, the same on every backend: n must be the count of kind
  * (block) for the last batch B. 0, or -1 with an error naming the backend and activation. */
 int ser_act_check(const ser_model *m, const char *backend, int kind, int block, int B, size_t n, ser_error *err);
+
+/* The checks of a forward's labels and mixup targets every backend makes: labels in 0..C-1, a
+ * training forward labelled, mix only with labels, its labels in range and weights in [0, 1].
+ * 0, or -1 with an error naming the backend and the sample. */
+int ser_backend_check_targets(const char *backend, const int32_t *labels, const ser_mix *mix, int B, int C,
+                              int training, ser_error *err);
 
 /* The fields every backend sets the same way: ops, model, max_B and Adam's constants from cfg. */
 void ser_backend_init(ser_backend *be, const ser_backend_ops *ops, ser_model *m, const ser_config *cfg, int max_B);

@@ -71,6 +71,7 @@ typedef struct ser_train_config {
     double aug_vtlp_fhi;       /* Hz: the warp is f alpha below about this frequency */
     int aug_vtlp_speakers;     /* 0: a warp per clip; K: per epoch K virtual speakers per speaker,
                                 * one warp each (relative differences inside a speaker kept) */
+    double mixup;              /* mixup (ser/augment.h): Beta(mixup, mixup) weights; 0 = off */
     double label_smoothing;    /* Keras CategoricalCrossentropy(label_smoothing): targets (1 - ls) onehot
                                 * + ls / classes, in the training and validation loss; 0 = off */
     int cosine_decay;          /* bool: the learning rate follows Keras CosineDecay per step from

@@ -48,6 +48,7 @@ extern "C" {
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ser/augment.h"
 #include "ser/config.h"
 #include "ser/error.h"
 
@@ -87,6 +88,8 @@ typedef struct ser_acts {
     float *h2last;                  /* (B,U) */
     float *logits, *probs;          /* (B,C) */
     int32_t *labels;                /* (B) copy of the batch's labels */
+    int32_t *labels2;               /* (B) the mixup partners' labels (= labels without mixup) */
+    float *lam;                     /* (B) the own label's weight in the target (1 without mixup) */
     /* backward scratch */
     float *gA, *gB;                 /* ping-pong gradients, max block tensor (B,H,W,F) */
     float *col;                     /* conv im2col scratch */
@@ -167,11 +170,12 @@ void ser_model_init_params(ser_model *m, uint64_t seed);
 
 const ser_slice *ser_model_slice(const ser_model *m, const char *name);
 
-/* x (B, H, W) features; labels (B) class indices or NULL (inference: no loss).
+/* x (B, H, W) features; labels (B) class indices or NULL (inference: no loss); mix: mixup
+ * targets (ser/mixup.h) or NULL.
  * Returns the loss (cross-entropy mean + L2 terms), or 0 when labels is NULL. Training mode
  * uses batch statistics, updates the BN moving statistics and draws dropout masks keyed by
  * (seed, m->step, block); it increments m->step. Probabilities in m->acts.probs (B, C). */
-float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, int B, int training);
+float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training);
 /* AdaBN (test-time batch-norm adaptation, Li et al. 2016): replaces every block's BN moving mean
  * and moving variance by the exact mean and biased variance of that block's BN input over the n
  * clips x (n, H, W), block by block: block i's statistics are taken with blocks < i already

@@ -11,6 +11,7 @@ extern "C" {
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ser/augment.h"
 #include "ser/config.h"
 #include "ser/error.h"
 #include "ser/history.h"
@@ -20,11 +21,11 @@ extern "C" {
 typedef struct ser_net {
     void *impl;
     /* x: B clips of scaled features (B, rows, frames), rows = ser_config_rows; labels (B) or
-     * NULL; returns the mean loss (cross-entropy + regularisers); probs (B, C) stay readable
+     * NULL; mix: mixup targets (ser/model.h) or NULL; returns the mean loss (cross-entropy + regularisers); probs (B, C) stay readable
      * until the next call.
      * step keys the dropout masks. */
-    float (*forward)(void *impl, const float *x, const int32_t *labels, int B, int training, uint64_t step,
-                     const float **probs);
+    float (*forward)(void *impl, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training,
+                     uint64_t step, const float **probs);
     void (*backward)(void *impl);                 /* gradients of the last training forward */
     void (*step)(void *impl, float lr);           /* one Adam update (it counts t itself) */
     /* The whole state a resume needs, as one float array: parameters, Adam m and v, and the
