@@ -5,7 +5,8 @@
 # after AdaBN, and `ser eval --adapt-bn` on the saved model gives the same accuracy (the model
 # file keeps the training statistics: plain `ser eval` gives the other one); an ensemble of one
 # model twice equals the model, a folder of runs their ensemble; pitch rows (features.f0_rows) widen the input, travel in the model
-# file and are computed again by `ser eval` and `ser mfcc`.
+# file and are computed again by `ser eval` and `ser mfcc`; mixup with label smoothing changes the
+# model and resumes bit-identically; cosine decay lowers the learning rate every epoch.
 set -u
 . "$(dirname "$0")/lib_cli.sh" cli_speaker_independent
 
@@ -80,6 +81,23 @@ train --out "$tmp/half" --set train.epochs=3 --set train.aug_vtlp=0.15 --set tra
 sed -i "s/^epochs = .*/epochs = 6/" "$tmp/half/config.ini"
 "$SER_BIN" train --resume "$tmp/half" --quiet >/dev/null 2>"$tmp/resume.err" || bad "resume: $(tail -2 "$tmp/resume.err")"
 check 'cmp -s "$tmp/vtlp/model.safetensors" "$tmp/half/model.safetensors"' "resumed VTLP run differs from the straight run"
+
+# mixup + label smoothing: change the model, and 3 epochs resumed to 6 equal the straight 6
+mix=(--set train.mixup=0.4 --set train.label_smoothing=0.1)
+train --out "$tmp/mix" --set train.epochs=6 "${mix[@]}" >/dev/null 2>"$tmp/mix.err" || bad "mixup run: $(tail -2 "$tmp/mix.err")"
+check '! cmp -s "$tmp/plain/model.safetensors" "$tmp/mix/model.safetensors"' "mixup did not change the model"
+check 'grep -q "\"mixup\":0.4" "$tmp/mix/report.json" || grep -q "mixup = 0.4" "$tmp/mix/config.ini"' "mixup not in the run's config"
+train --out "$tmp/mixh" --set train.epochs=3 "${mix[@]}" >/dev/null 2>"$tmp/mixh.err" || bad "mixup half: $(tail -2 "$tmp/mixh.err")"
+sed -i "s/^epochs = .*/epochs = 6/" "$tmp/mixh/config.ini"
+"$SER_BIN" train --resume "$tmp/mixh" --quiet >/dev/null 2>"$tmp/mixr.err" || bad "mixup resume: $(tail -2 "$tmp/mixr.err")"
+check 'cmp -s "$tmp/mix/model.safetensors" "$tmp/mixh/model.safetensors"' "resumed mixup run differs from the straight run"
+# cosine decay: the history's lr falls every epoch from the first (learning_rate's step 0 is
+# the first step; an epoch logs its last step's) towards min_lr, never by a plateau's halving
+train --out "$tmp/cos" --set train.epochs=5 --set train.cosine_decay=true --set train.lr_patience=1 \
+  --set train.learning_rate=0.002 --set train.min_lr=0.0001 >/dev/null 2>"$tmp/cos.err" || bad "cosine run: $(tail -2 "$tmp/cos.err")"
+lrs=$(grep -o '"lr":[0-9.e-]*' "$tmp/cos/history.jsonl" | cut -d: -f2 | tr '\n' ' ')
+check 'awk -v l="$lrs" "BEGIN { n = split(l, a, \" \"); ok = n == 5 && a[1] < 0.002 && a[5] >= 0.0001 && a[5] < 0.0003; for (i = 2; i <= n; i++) ok = ok && a[i] < a[i - 1]; exit !ok }"' \
+  "cosine lrs per epoch: $lrs"
 
 # pitch rows: the input is (n_mfcc + f0_rows) x frames, eval and mfcc compute the same rows
 train --out "$tmp/f0" --set train.epochs=2 --set features.f0_rows=3 >/dev/null 2>"$tmp/f0.err" ||
