@@ -3,8 +3,9 @@
 # kernels/*.cu, as they are) on the CPU against an emulation of the CUDA runtime, cuBLAS and
 # ser's cuDNN layer (README.md, "The CUDA backend"), under ASan + UBSan, and compares it with
 # the CPU backend: tests/test_cuda_backend.c (CPU vs CUDA tensor by tensor, state transfer,
-# graphs on / off), `ser check` on the reference model, and a short `ser train --device cuda`.
-# It checks the backend's wiring, not CUDA or cuDNN: those need the ctest suites on a GPU.
+# graphs on / off), `ser check` on the reference model, and short `ser train --device cuda`
+# runs (plain, and with mixup and label smoothing). It checks the backend's wiring, not CUDA or
+# cuDNN: those need the ctest suites on a GPU.
 #
 # usage: tests/cuda_emu/run_backend.sh [WORK_DIR]   (default build-emu/)
 #        EMU_QUICK=1: only test_cuda_backend
@@ -102,18 +103,27 @@ rm -rf "$T" && mkdir -p "$T"
 echo "== ser check --data: a batch of 8 from a synth corpus (MFCC on the CPU and emulated GPU)"
 "$O/ser" check --data "$T/syn" --batch 8 --steps 3 >"$O/check_data.txt" 2>&1 || true
 verdict "$O/check_data.txt"
+# the losses of each epoch agree (the GPU features differ from the CPU's in the last bits)
+same_losses() {
+    paste -d' ' "$1/history.jsonl" "$2/history.jsonl" | sed 's/[^:]*:\([^,}]*\)[,}]/\1 /g' | awk '
+        { # fields: epoch loss acc val_loss val_acc lr seconds, twice
+          n = NF / 2; d = 0
+          for (k = 2; k <= 4; k += 2) { r = ($k - $(k + n)) / $k; if (r < 0) r = -r; if (r > d) d = r }
+          printf "epoch %d: loss %.6f / %.6f, val_loss %.6f / %.6f (cpu / cuda), max rel diff %.1e\n", $1, $2, $(2 + n), $4, $(4 + n), d
+          if (d > 1e-4) bad = 1 }
+        END { exit bad }'
+}
 echo "== ser train --device cuda vs --device cpu: 3 epochs, 49 training clips in batches of 16 (a partial batch of 1)"
 sets=(--set model.bn_momentum=0.9 --set train.epochs=3 --set train.batch_size=16 --quiet)
 "$O/ser" train --data "$T/syn" --out "$T/cuda" "${sets[@]}" --device cuda >"$T/cuda.log" 2>&1
 "$O/ser" train --data "$T/syn" --out "$T/cpu" "${sets[@]}" --device cpu >"$T/cpu.log" 2>&1
-# the losses of each epoch agree (the GPU features differ from the CPU's in the last bits)
-paste -d' ' "$T/cpu/history.jsonl" "$T/cuda/history.jsonl" | sed 's/[^:]*:\([^,}]*\)[,}]/\1 /g' | awk '
-    { # fields: epoch loss acc val_loss val_acc lr seconds, twice
-      n = NF / 2; d = 0
-      for (k = 2; k <= 4; k += 2) { r = ($k - $(k + n)) / $k; if (r < 0) r = -r; if (r > d) d = r }
-      printf "epoch %d: loss %.6f / %.6f, val_loss %.6f / %.6f (cpu / cuda), max rel diff %.1e\n", $1, $2, $(2 + n), $4, $(4 + n), d
-      if (d > 1e-4) bad = 1 }
-    END { exit bad }'
+same_losses "$T/cpu" "$T/cuda"
+echo "== the same with mixup 0.4 and label smoothing 0.1 (mixed targets through the CUDA loss)"
+mix=(--set train.mixup=0.4 --set train.label_smoothing=0.1)
+"$O/ser" train --data "$T/syn" --out "$T/cuda_mix" "${sets[@]}" "${mix[@]}" --device cuda >"$T/cuda_mix.log" 2>&1
+"$O/ser" train --data "$T/syn" --out "$T/cpu_mix" "${sets[@]}" "${mix[@]}" --device cpu >"$T/cpu_mix.log" 2>&1
+same_losses "$T/cpu_mix" "$T/cuda_mix"
+cmp -s "$T/cpu/history.jsonl" "$T/cpu_mix/history.jsonl" && { echo "mixup changed nothing"; exit 1; }
 echo "== ser eval --device cuda vs --device cpu: the trained model on all 56 clips (inference batches, upload_params)"
 for d in cuda cpu; do
     "$O/ser" eval --model "$T/cuda/model.safetensors" --data "$T/syn" --json --device $d >"$T/eval_$d.json" 2>"$T/eval_$d.log"
