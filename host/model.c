@@ -348,10 +348,7 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, con
     float xent = 0.0f;
     if (labels) {
         memcpy(a->labels, labels, (size_t)B * sizeof(int32_t));
-        for (int b = 0; b < B; b++) { /* plain labels: partner = itself, weight 1 */
-            a->labels2[b] = mix ? mix->labels2[b] : labels[b];
-            a->lam[b] = mix ? mix->lam[b] : 1.0f;
-        }
+        ser_mix_targets(labels, mix, B, a->labels2, a->lam);
         xent = softmax_xent_forward(a->probs, a->logits, labels, a->labels2, a->lam, B, C, m->label_smoothing);
     } else {
         softmax_xent_forward(a->probs, a->logits, NULL, NULL, NULL, B, C, 0.0f);

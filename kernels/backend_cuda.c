@@ -11,10 +11,11 @@
  *   then, every piece 256-byte aligned, activations for max_B samples: the input x, per conv
  *   block conv out, BN out, saved mean / rstd, pool, argmax, dropout out / mask; LSTM outputs,
  *   attention out / u / a, LSTM2 last step, logits, probs, the targets (labels, mixup partners
- *   and weights), the loss scalars (xent, one L2 term per block, total), the step scalars (forward's, Adam's), three gradient buffers of
- *   the largest block tensor that the backward rotates, the small backward tensors, the
- *   attention scratch and cuBLAS's workspace. cuDNN's plans/workspace and the LSTM weight
- *   spaces are owned by kernels/cudnn_*.c (made at create or in the warm-up step).
+ *   and weights), the loss scalars (xent, one L2 term per block, total), the step scalars
+ *   (forward's, Adam's), three gradient buffers of the largest block tensor that the backward
+ *   rotates, the small backward tensors, the attention scratch and cuBLAS's workspace. cuDNN's
+ *   plans/workspace and the LSTM weight spaces are owned by kernels/cudnn_*.c (made at create
+ *   or in the warm-up step).
  * Host side: one pinned staging block (x, targets, probs, loss, step scalars).
  *
  * A STEP is three phases, each enqueued by one function on one stream: forward (copies in,
@@ -129,10 +130,7 @@ static int cu_forward(ser_backend *be, const float *x, const int32_t *labels, co
     memcpy(ci->h_x, x, (size_t)B * m->H * m->W * sizeof(float));
     if (labels) {
         memcpy(ci->h_labels, labels, (size_t)B * sizeof(int32_t));
-        for (int i = 0; i < B; i++) { /* plain labels: partner = itself, weight 1 */
-            ci->h_labels2[i] = mix ? mix->labels2[i] : labels[i];
-            ci->h_lam[i] = mix ? mix->lam[i] : 1.0f;
-        }
+        ser_mix_targets(labels, mix, B, ci->h_labels2, ci->h_lam);
     }
     ci->h_sc_fwd->step = m->step;
     const phase_args p = {ci, be, B, training, labels != NULL};

@@ -35,6 +35,10 @@ typedef struct ser_mix {
     const float *lam;           /* (B) the own label's weight, in [0.5, 1] (any [0, 1] is accepted) */
 } ser_mix;
 
+/* The targets every loss reads, mixed or not: labels2 / lam (B each) from mix, or for plain
+ * labels (mix NULL) each sample's own label with weight 1. */
+void ser_mix_targets(const int32_t *labels, const ser_mix *mix, int B, int32_t *labels2, float *lam);
+
 /* The draws of one clip of a batch of B: its weight and the partner's position in the batch. */
 void ser_mixup_draw(double alpha, uint64_t seed, int epoch, uint32_t clip, int B, float *lam, int *partner);
 
