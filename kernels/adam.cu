@@ -1,4 +1,4 @@
-/* Adam over n floats (host/layers/adam.c, kernels.h): layers/adam_elem.h's element update, the
+/* Adam over n floats (host/model/layers/adam.c, kernels.h): layers/adam_elem.h's element update, the
  * same function the CPU runs, with alpha read from device memory (ser_step_scalars) so that a
  * captured graph replays each step with the host's new value. */
 #include "kernels.h"

@@ -1,4 +1,4 @@
-/* Additive attention over time (host/layers/attention.c, kernels.h):
+/* Additive attention over time (host/model/layers/attention.c, kernels.h):
  *   u = tanh(x W + b) (B,T,A);  s = u U (B,T);  a = softmax_t(s);  out = sum_t a_t x_t (B,D).
  * The CPU's expressions in its order: double accumulators over d, k and t, products and sums
  * unfused (SER_DMUL/SER_DADD, ser/hd.h) as the host rounds them; only tanhf/exp may differ from

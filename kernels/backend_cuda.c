@@ -1,5 +1,5 @@
 /* The CUDA backend: the vtable of ser/backend.h over cuDNN (convolution, batch norm, LSTM),
- * cuBLAS (the dense layer) and ser's kernels (kernels/kernels.h), wired as host/model.c wires
+ * cuBLAS (the dense layer) and ser's kernels (kernels/kernels.h), wired as host/model/model.c wires
  * the CPU layers (shapes in ser/model.h; the wiring is kernels/backend_cuda_net.c, this file is
  * the backend object: arena, staging, graphs, vtable).
  *
@@ -350,7 +350,7 @@ ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int ma
         ser_fail(err, "cuda backend: batch size %d", max_B);
         return NULL;
     }
-    /* the permute before LSTM1 (host/layers/permute.c) has no CUDA counterpart yet: refuse
+    /* the permute before LSTM1 (host/model/layers/permute.c) has no CUDA counterpart yet: refuse
      * rather than read the conv output along the wrong axis */
     if (m->cfg.time_axis) {
         ser_fail(err, "cuda backend: model.time_axis = true is implemented on the CPU backend only (--device cpu)");

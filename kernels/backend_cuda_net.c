@@ -1,5 +1,5 @@
 /* The network's wiring on the GPU (kernels/backend_cuda.h): the arena layout and the three
- * phases of a step, the CUDA counterpart of host/model.c (shapes in ser/model.h). Enqueue only:
+ * phases of a step, the CUDA counterpart of host/model/model.c (shapes in ser/model.h). Enqueue only:
  * no allocation, no synchronisation, so that kernels/backend_cuda.c can capture each phase into
  * a CUDA graph. */
 #include <stdio.h>

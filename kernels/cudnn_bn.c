@@ -9,7 +9,7 @@
  *
  * Moving statistics: cuDNN's running average uses exp_avg_factor = 1 - Keras's momentum and
  * feeds it the UNBIASED batch variance (N / (N - 1)); Keras 3 feeds the biased one
- * (host/layers/batchnorm.c). So cuDNN's running outputs are not used: the graph gets running
+ * (host/model/layers/batchnorm.c). So cuDNN's running outputs are not used: the graph gets running
  * stats in scratch slots (factor 1, inputs zero, outputs ignored: the pattern every engine
  * supports), and ser_k_bn_moving_update recomputes the biased variance from the inverse std the
  * graph normalised with (var = 1/rstd^2 - eps, in double) and applies Keras's update with

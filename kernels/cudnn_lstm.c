@@ -1,6 +1,6 @@
 /* Keras's LSTM through cuDNN 9's RNN API (kernels/cudnn_lstm.h). What is relied on, and where
  * it comes from (no GPU was available when this was written; tests/test_cuda_lstm.c checks all
- * of it against host/layers/lstm.c on a device):
+ * of it against host/model/layers/lstm.c on a device):
  *
  * - Weight layout: cudnnGetRNNWeightParams reports each gate's matrix as dims {1, U, cols} with
  *   strides, and the LSTM equations of the cuDNN API reference use it as W x (rows = hidden

@@ -46,7 +46,7 @@ int ser_conv_bwd_filter(ser_cudnn *c, float *dw, const float *x, const float *dy
 /* Training: y = gamma (x - mean) rstd + beta with the batch mean and biased variance;
  * saved_mean / saved_rstd (C) for the backward; the moving statistics are updated as Keras 3
  * does (moving = moving * momentum + batch * (1 - momentum) with keras_one_minus(momentum) and
- * the BIASED batch variance, as host/layers/batchnorm.c), whatever cuDNN's own running-average
+ * the BIASED batch variance, as host/model/layers/batchnorm.c), whatever cuDNN's own running-average
  * convention (cuDNN uses N / (N - 1)): correct it in a small kernel if needed. */
 int ser_bn_fwd_train(ser_cudnn *c, float *y, float *saved_mean, float *saved_rstd, float *moving_mean,
                      float *moving_var, const float *x, const float *gamma, const float *beta, int N, int C,

@@ -1,6 +1,6 @@
 /* Small kernels behind kernels/cudnn_ops.h: filter transposes, the Keras moving-statistics update
  * and ser's own batch norm for shapes cuDNN has no engine for (see cudnn_ops_kernels.h).
- * Float expressions follow host/layers/batchnorm.c; products and sums that the CPU rounds one
+ * Float expressions follow host/model/layers/batchnorm.c; products and sums that the CPU rounds one
  * at a time use __fmul_rn / __fadd_rn so that nvcc's FMA contraction does not change the bits. */
 #include <math.h>
 #include <stdint.h>

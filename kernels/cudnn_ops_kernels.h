@@ -17,13 +17,13 @@ cudaError_t ser_k_krsc_to_hwio(float *hwio, const float *krsc, int K, int Cin, i
 
 /* Keras 3's moving statistics from the batch mean and the inverse std cuDNN normalised with:
  * var = 1 / rstd^2 - eps (biased, in double), moving = moving * momentum + batch * one_m
- * (one_m = keras_one_minus(momentum)), as host/layers/batchnorm.c. */
+ * (one_m = keras_one_minus(momentum)), as host/model/layers/batchnorm.c. */
 cudaError_t ser_k_bn_moving_update(float *moving_mean, float *moving_var, const float *mean, const float *rstd,
                                    int C, float momentum, float one_m, float eps, cudaStream_t s);
 /* inv (C) = 1 / sqrt(moving_var + eps), in double then rounded: cuDNN's inference input. */
 cudaError_t ser_k_bn_inv_std(float *inv, const float *moving_var, int C, float eps, cudaStream_t s);
 
-/* ---- ser's batch norm (the fallback), host/layers/batchnorm.c's float expressions.
+/* ---- ser's batch norm (the fallback), host/model/layers/batchnorm.c's float expressions.
  * Rows are split into SER_BN_GROUPS fixed groups summed in double, groups added in order:
  * the same bits every run. part: SER_BN_GROUPS * 2 * C doubles; coef: 3 * C floats. ---- */
 #define SER_BN_GROUPS 256

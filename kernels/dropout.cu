@@ -1,4 +1,4 @@
-/* Dropout with ser's Philox stream (ser/philox.h), bit-identical to host/layers/dropout.c: the
+/* Dropout with ser's Philox stream (ser/philox.h), bit-identical to host/model/layers/dropout.c: the
  * key, counter, keep rule and scaling are layers/dropout_elem.h's, the functions the CPU runs.
  * One thread per Philox block of 4 consecutive elements (one philox4x32_10 call serves 4). The
  * step comes from device memory (ser_step_scalars) so a captured graph replays with the new one. */

@@ -1,4 +1,4 @@
-/* MFCC on the GPU (contract in features_gpu.h): host/mfcc_cpu.c's function on a batch of clips.
+/* MFCC on the GPU (contract in features_gpu.h): host/features/mfcc_cpu.c's function on a batch of clips.
  *
  *   audio [nclips, max_samples]
  *   -> frames   [rows, n_fft]     centred, zero-padded, Hann-windowed (ser_k_mfcc_frames)
@@ -25,7 +25,7 @@
 #include "features_kernels.h"
 #include "ser/mfcc.h"
 
-/* power_to_db(amin=1e-10): librosa's default, as host/mfcc_cpu.c. */
+/* power_to_db(amin=1e-10): librosa's default, as host/features/mfcc_cpu.c. */
 static const float AMIN = 1e-10f;
 
 struct ser_gpu_mfcc {

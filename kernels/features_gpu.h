@@ -1,5 +1,5 @@
 /* MFCC on the GPU (kernels/features_gpu.c + kernels/features_kernels.cu), the same function as
- * host/mfcc_cpu.c (librosa.feature.mfcc, then pad/cut to `frames`): the centred, zero-padded
+ * host/features/mfcc_cpu.c (librosa.feature.mfcc, then pad/cut to `frames`): the centred, zero-padded
  * frames of a batch of clips through ONE batched cuFFT R2C plan (made once per shape), |X|^2,
  * the mel filter bank and the DCT as cuBLAS GEMMs (tables from ser_mel_filters /
  * ser_dct2_ortho_matrix / ser_hann_periodic, uploaded once), power_to_db with each clip's own

@@ -1,5 +1,5 @@
 /* The custom kernels of the GPU MFCC (contracts in features_kernels.h). The float arithmetic
- * that must equal host/mfcc_cpu.c's is written with __fmul_rn / __fadd_rn: nvcc would fuse
+ * that must equal host/features/mfcc_cpu.c's is written with __fmul_rn / __fadd_rn: nvcc would fuse
  * a * b + c into one FMA, while the host C (ISO C11 mode, -ffp-contract=off) rounds each
  * operation, so the explicit intrinsics give the CPU's bits for the same inputs. */
 #include <cfloat>
@@ -40,7 +40,7 @@ __global__ void power_kernel(float *__restrict__ power, const cufftComplex *__re
     }
 }
 
-/* 10 log10(x) for x >= amin > 0 (a normal float): host/mfcc_cpu.c's db_in_place (the Cephes
+/* 10 log10(x) for x >= amin > 0 (a normal float): host/features/mfcc_cpu.c's db_in_place (the Cephes
  * logf polynomial), operation for operation. */
 __device__ float db_of(float x) {
     uint32_t b = __float_as_uint(x);

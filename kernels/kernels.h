@@ -1,6 +1,6 @@
 /* ser's own CUDA kernels (the .cu files of kernels/), as extern "C" launchers callable from C.
  * Every pointer is device memory unless it says host; every launcher enqueues on stream s and returns
- * cudaGetLastError() (check with SER_CU). Shapes follow the CPU layers (host/layers/layers.h):
+ * cudaGetLastError() (check with SER_CU). Shapes follow the CPU layers (host/model/layers/layers.h):
  * NHWC images, (B, T, D) sequences, Keras weight layouts.
  *
  * GRADIENT CONVENTION ON THE GPU: parameter gradients are OVERWRITTEN (=) by the op that owns
@@ -24,7 +24,7 @@ extern "C" {
 
 typedef struct ser_step_scalars {
     unsigned long long step;   /* the dropout key's step (ser/philox.h) */
-    float adam_alpha;          /* lr sqrt(1 - b2^t) / (1 - b1^t), computed on the host as host/layers/adam.c does */
+    float adam_alpha;          /* lr sqrt(1 - b2^t) / (1 - b1^t), computed on the host as host/model/layers/adam.c does */
     float pad_;
 } ser_step_scalars;
 
@@ -55,7 +55,7 @@ cudaError_t ser_k_dropout_fwd(float *out, uint8_t *mask, const float *in, size_t
 cudaError_t ser_k_dropout_bwd(float *din, const float *dout, const uint8_t *mask, size_t n, float rate,
                               cudaStream_t s);
 
-/* ---- Additive attention (host/layers/attention.c): u = tanh(x W + b) (B,T,A); s = u U;
+/* ---- Additive attention (host/model/layers/attention.c): u = tanh(x W + b) (B,T,A); s = u U;
  * a = softmax_t(s) (B,T); out = sum_t a_t x_t (B,D). W (D,A), b (A), U (A,1).
  * Backward: dx overwritten; dW, db, dU overwritten (fixed-order sums over the batch, using
  * scratch of ser_k_attention_scratch floats). ---- */
@@ -66,7 +66,7 @@ cudaError_t ser_k_attention_bwd(float *dx, float *dW, float *db, float *dU, floa
                                 const float *x, const float *u, const float *a, const float *W, const float *U, int B,
                                 int T, int D, int A, cudaStream_t s);
 
-/* ---- Softmax + categorical cross-entropy (host/layers/softmax_xent.c). xent: device scalar,
+/* ---- Softmax + categorical cross-entropy (host/model/layers/softmax_xent.c). xent: device scalar,
  * the batch mean (not written when labels is NULL). dlogits = (probs - y) / B, y the target of
  * layers/softmax_elem.h: labels2 / lam the mixup targets (NULL: plain labels), ls the label
  * smoothing (0: none). ---- */
@@ -82,7 +82,7 @@ cudaError_t ser_k_l2_term(float *term, const float *w, size_t n, float l2, cudaS
 cudaError_t ser_k_l2_grad(float *dw, const float *w, size_t n, float l2, cudaStream_t s);
 cudaError_t ser_k_loss_total(float *loss, const float *xent, const float *terms, int n, cudaStream_t s);
 
-/* ---- Adam over n floats (host/layers/adam.c's float expressions, alpha from sc):
+/* ---- Adam over n floats (host/model/layers/adam.c's float expressions, alpha from sc):
  * m += (g - m) one_b1; v += (g^2 - v) one_b2; p -= (m alpha) / (sqrt(v) + eps). ---- */
 cudaError_t ser_k_adam(float *p, float *m, float *v, const float *g, size_t n, const ser_step_scalars *sc,
                        float one_b1, float one_b2, float eps, cudaStream_t s);

@@ -1,4 +1,4 @@
-/* The L2 kernel regulariser (host/layers/l2.c) and the loss total of host/model.c (kernels.h).
+/* The L2 kernel regulariser (host/model/layers/l2.c) and the loss total of host/model/model.c (kernels.h).
  * l2_term: one block, thread i sums w[i], w[i + 1024], ... squared in double, then a fixed tree:
  * deterministic; it differs from the CPU's sequential double sum only in the last double bits,
  * before the cast to float. (One block is enough for conv kernels: 37k floats at 64 x 64 x 3 x 3.) */

@@ -1,4 +1,4 @@
-/* Softmax + categorical cross-entropy (host/layers/softmax_xent.c, kernels.h): the CPU's double
+/* Softmax + categorical cross-entropy (host/model/layers/softmax_xent.c, kernels.h): the CPU's double
  * log-sum-exp per sample, the loss the batch mean. One block: thread i owns samples i, i + 256,
  * ..., summing their losses in order, and thread 0 adds the 256 partials in order; for B <= 256
  * that is exactly the CPU's sample order. Only exp/log may differ from glibc's in the last bits.

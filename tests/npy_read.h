@@ -1,6 +1,6 @@
 /* A minimal .npy reader for tests (numpy format versions 1-3, little-endian, C order):
  * enough for the golden arrays the fixture scripts write with np.save. Static functions only,
- * so any test can include it (the library's own npy code is host/npy.c).
+ * so any test can include it (the library's own npy code is host/io/npy.c).
  *
  *   npy_array a;
  *   if (npy_read(path, &a, why, sizeof why)) ...fail with why...;

@@ -1,4 +1,4 @@
-/* The comparison behind `ser check` (host/backend_check.c), on two CPU backends: identical
+/* The comparison behind `ser check` (host/model/backend_check.c), on two CPU backends: identical
  * backends agree exactly (every row ok, error 0); a perturbed weight, a different dropout
  * seed and a NaN are each found and named. Runs without a GPU. */
 #include <math.h>

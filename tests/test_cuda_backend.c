@@ -1,6 +1,6 @@
 /* The CUDA backend against the CPU backend on a small model (2 conv blocks, 16 x 24 input):
  * every activation, gradient slice and the weight drift within ser/backend_check.h's
- * tolerances, the dropout masks bit-identical (host/backend_check.c); the training state moved
+ * tolerances, the dropout masks bit-identical (host/model/backend_check.c); the training state moved
  * device -> host -> a second device backend continues bit-identically; CUDA graphs on and off
  * give the same weights. Label smoothing is on (0.1), so the loss and its gradient are the
  * smoothed ones on both. Needs a GPU: SKIPPED (77) without one. */

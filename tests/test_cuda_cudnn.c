@@ -1,4 +1,4 @@
-/* kernels/cudnn_ops.h against the CPU layers (host/layers/conv2d.c, batchnorm.c): every op on
+/* kernels/cudnn_ops.h against the CPU layers (host/model/layers/conv2d.c, batchnorm.c): every op on
  * random inputs, small shapes (odd sizes, Cin = 1, K = 5) and the network's reference shapes at
  * B = 64; then a captured CUDA graph of a training step's ops replayed against the uncaptured
  * results. Batch norm runs twice: through cuDNN (or its fallback where cuDNN has no engine) and

@@ -1,4 +1,4 @@
-/* ser's custom CUDA kernels (kernels/kernels.h) against the CPU layers (host/layers/layers.h):
+/* ser's custom CUDA kernels (kernels/kernels.h) against the CPU layers (host/model/layers/layers.h):
  * for every launcher, random inputs on the host, the CPU function and the kernel on the same
  * data, then a comparison per output, one line each:
  *   exact (bit for bit): fill, bias add, gather/scatter, ReLU + pool (values, argmax, gradient),
@@ -181,7 +181,7 @@ static int test_gather_scatter(ser_error *err) {
     TRY(dev_alloc((void **)&dout_seq, nseq * sizeof(float), err));
     for (int t = 0; t < T; t += T - 1) { /* the first and the last step */
         char what[64];
-        for (int b = 0; b < B; b++) /* host/model.c's copy of h2[:, T-1, :] */
+        for (int b = 0; b < B; b++) /* host/model/model.c's copy of h2[:, T-1, :] */
             memcpy(want_step + (size_t)b * U, seq + ((size_t)b * T + t) * U, (size_t)U * sizeof(float));
         LAUNCH(ser_k_gather_step(dout_step, dseq, B, T, U, t, 0));
         TRY(dev_get(got_step, dout_step, nstep * sizeof(float), err));
@@ -491,7 +491,7 @@ static int test_l2_loss(ser_error *err) {
     TRY(dev_put((void **)&xent_d, &xent, sizeof xent, err));
     TRY(dev_alloc((void **)&loss_d, sizeof(float), err));
     LAUNCH(ser_k_loss_total(loss_d, xent_d, terms_d, 4, 0));
-    /* host/model.c: double l2 = 0; l2 += term (per block); loss = (float)(xent + l2) */
+    /* host/model/model.c: double l2 = 0; l2 += term (per block); loss = (float)(xent + l2) */
     double l2sum = 0.0;
     for (int i = 0; i < 4; i++) l2sum += terms[i];
     const float want = (float)(xent + l2sum);

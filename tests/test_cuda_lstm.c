@@ -1,4 +1,4 @@
-/* kernels/cudnn_lstm.h on a GPU against the CPU reference host/layers/lstm.c: random x, Keras
+/* kernels/cudnn_lstm.h on a GPU against the CPU reference host/model/layers/lstm.c: random x, Keras
  * weights and dy; forward y (training and inference), backward dx, dkernel, drecurrent_kernel,
  * dbias, at the network's shapes (LSTM1 (B, 3, 576) -> 32, LSTM2 (B, 1, 32) -> 32 and, with
  * attention off, (B, 3, 32) -> 32), with per-call batches below max_B on the same object, new

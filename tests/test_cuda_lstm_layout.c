@@ -2,7 +2,7 @@
  * needed). An LSTM written from cuDNN's equations reads its weights through the layout
  * description alone (offset + row * stride + col * stride, the way cuDNN's API reference
  * defines the matrices); fed with Keras weights moved by the map, it must reproduce
- * host/layers/lstm.c, and its finite-difference weight-space gradients moved back by the map
+ * host/model/layers/lstm.c, and its finite-difference weight-space gradients moved back by the map
  * must reproduce lstm_backward. Two layouts: PyTorch's contiguous row-major one and a scrambled
  * one (gates out of order, gaps, column-major matrices, interleaved biases) that a map with
  * baked-in assumptions would get wrong. Then the map's refusals. Named test_cuda_* because the

@@ -1,4 +1,4 @@
-/* The CNN-side CPU layers (host/layers: conv2d, batchnorm, activation, maxpool2d, dropout, dense,
+/* The CNN-side CPU layers (host/model/layers: conv2d, batchnorm, activation, maxpool2d, dropout, dense,
  * softmax_xent, l2, adam) and Philox: forward results against naive references and hand
  * computations, every input and parameter gradient against central finite differences of
  * loss = sum(out * R) (R random, loss accumulated in double), the Random123 known answers, and

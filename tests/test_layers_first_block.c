@@ -1,4 +1,4 @@
-/* The fused first block (host/layers/conv_bn_relu_pool.c) against the layers it replaces:
+/* The fused first block (host/model/layers/conv_bn_relu_pool.c) against the layers it replaces:
  * conv2d_forward -> batchnorm_stats_train -> bn_relu_pool_[dropout_]forward, and
  * bn_relu_pool_backward -> conv2d_backward.
  * - its conv (conv_rows_forward) equals conv2d_forward to float rounding (rel 1e-5);

@@ -1,4 +1,4 @@
-/* Fused layers (host/layers/bn_relu_pool.c) against the unfused composition they replace:
+/* Fused layers (host/model/layers/bn_relu_pool.c) against the unfused composition they replace:
  * batchnorm_forward_{train,infer} -> relu_forward -> maxpool2d_forward, and
  * [dropout_backward ->] maxpool2d_backward -> relu_backward -> batchnorm_backward. Pooled outputs and argmax must be
  * identical (same float expressions), xsel must be in[argmax], gradients within 1e-6 relative.

@@ -1,5 +1,5 @@
 /* `ser check`: the CUDA backend against the CPU backend (the reference) on one batch, tensor by
- * tensor (host/backend_check.c; tolerances in ser/backend_check.h). Exit 0: every comparison
+ * tensor (host/model/backend_check.c; tolerances in ser/backend_check.h). Exit 0: every comparison
  * within tolerance; 1: some are not (or a backend failed); 2: usage error, or no GPU to check
  * (one line saying why). */
 #include <math.h>

@@ -92,7 +92,7 @@ int ser_backend_check_targets(const char *backend, const int32_t *labels, const 
 /* The fields every backend sets the same way: ops, model, max_B and Adam's constants from cfg. */
 void ser_backend_init(ser_backend *be, const ser_backend_ops *ops, ser_model *m, const ser_config *cfg, int max_B);
 
-/* The CPU backend over host/model.c: m must outlive it; batches of up to max_B samples;
+/* The CPU backend over host/model/model.c: m must outlive it; batches of up to max_B samples;
  * threads <= 0 keeps OpenMP's default (all cores). */
 ser_backend *ser_backend_cpu_create(ser_model *m, const ser_config *cfg, int max_B, ser_error *err);
 

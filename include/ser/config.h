@@ -1,5 +1,5 @@
 /* The run configuration: every knob of the recipe, with the reference (configs/tess.ini) as
- * the default. One table in host/config.c holds each key's section, type, default, range and
+ * the default. One table in host/io/config.c holds each key's section, type, default, range and
  * help; parsing, --set overrides, printing and JSON export are loops over that table. */
 #ifndef SER_CONFIG_H
 #define SER_CONFIG_H
@@ -57,7 +57,7 @@ typedef struct ser_train_config {
     double lr_factor;
     double min_lr;
     int threads;               /* CPU threads; 0 = all cores */
-    /* Per-batch augmentation of the scaled training features (host/augment.c); 0 = off. */
+    /* Per-batch augmentation of the scaled training features (host/features/augment.c); 0 = off. */
     int aug_time_shift;        /* max frames the content is shifted (circularly) either way */
     int aug_time_masks;        /* SpecAugment: number of time masks (frames set to zero) */
     int aug_time_width;        /*   max width of each (frames) */
@@ -65,7 +65,7 @@ typedef struct ser_train_config {
     int aug_freq_width;        /*   max width of each (coefficients) */
     double aug_noise;          /* std of gaussian noise added to every feature value */
     double aug_gain;           /* max |offset| added to row 0 (c0, the clip's loudness), scaled units */
-    /* VTLP (host/vtlp.c): the training features recomputed every epoch with a per-clip mel
+    /* VTLP (host/features/vtlp.c): the training features recomputed every epoch with a per-clip mel
      * frequency warp alpha in [1 - aug_vtlp, 1 + aug_vtlp]; 0 = off. */
     double aug_vtlp;
     double aug_vtlp_fhi;       /* Hz: the warp is f alpha below about this frequency */

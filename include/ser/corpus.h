@@ -117,7 +117,7 @@ int ser_clips_label_set(const ser_clips *clips, const char ***names, size_t *n_n
 int ser_clips_label_index(const ser_clips *clips, const char *const *names, size_t n_names, int *idx,
                           ser_error *err);
 
-/* ---- per-file name parsers (host/corpus_names.c) ------------------------------------------
+/* ---- per-file name parsers (host/corpus/corpus_names.c) ------------------------------------------
  * Each takes the file name (with extension) and the name of the folder holding it. match
  * returns 1 when the name has the corpus's shape (used by auto-detection); parse fills
  * label (a static canonical name, or for folders an unknown folder name: `folder` itself) and speaker (into spk, spk_len bytes) and returns 0, or

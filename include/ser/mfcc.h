@@ -46,7 +46,7 @@ size_t ser_mfcc_stft_frames(size_t n, int hop_length);
 int ser_mfcc_compute(ser_mfcc *m, const float *y, size_t n, float *out, ser_error *err);
 
 /* Warps the mel filter bank of m (ser_mel_filters_warped) for the following computes; alpha 1
- * restores the plain bank (bit for bit). Used per clip by VTLP augmentation (host/vtlp.c). */
+ * restores the plain bank (bit for bit). Used per clip by VTLP augmentation (host/features/vtlp.c). */
 void ser_mfcc_set_warp(ser_mfcc *m, double alpha, double f_hi);
 /* ---- the tables, shared with the CUDA backend --------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /* The network of DESIGN.md as data: shapes computed from the config, ONE parameter buffer, ONE
  * gradient buffer and the two Adam moment buffers (all four with the same layout), and ONE
  * activation arena per batch size. The CPU forward/backward/step over these buffers live in
- * host/model.c; host/backend_cpu.c wraps them in the backend vtable (ser/backend.h).
+ * host/model/model.c; host/model/backend_cpu.c wraps them in the backend vtable (ser/backend.h).
  *
  * Network (Keras layout, NHWC), for blocks i = 1..conv_blocks:
  *   x (B, H, W, 1) -> [Conv2D F, KxK, same -> BatchNorm -> ReLU -> MaxPool P, same (ceil)
@@ -134,7 +134,7 @@ typedef struct ser_model {
     int last_B, last_training;
     const float *last_x;
     double prof[SER_PROF_N][SER_MAX_BLOCKS + 1];   /* seconds; reset with memset */
-    /* AdaBN statistics pass (host/bn_adapt.c): when bn_acc is set, an inference forward adds
+    /* AdaBN statistics pass (host/model/bn_adapt.c): when bn_acc is set, an inference forward adds
      * block bn_acc_block's BN input to bn_acc (sum of x - shift, sum of (x - shift)^2, F doubles
      * each, shift = bn_acc_shift) and stops there; bn_acc_rows counts the rows. */
     double *bn_acc;
@@ -157,7 +157,7 @@ void ser_model_destroy(ser_model *m);
 /* Lays out the activation arena for batches of up to max_B samples (no allocation afterwards). */
 int ser_model_reserve(ser_model *m, int max_B, ser_error *err);
 size_t ser_model_arena_bytes(const ser_model *m, int B);
-/* Whether the CPU backend runs block i as the fused first block (host/layers/conv_bn_relu_pool.c:
+/* Whether the CPU backend runs block i as the fused first block (host/model/layers/conv_bn_relu_pool.c:
  * block 1 with a few-tap conv): its conv output is recomputed, not stored (acts.conv[i] is NULL;
  * the backend recomputes it when asked for that activation). */
 int ser_model_block_fused(const ser_model *m, int i);
@@ -181,7 +181,7 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, con
  * clips x (n, H, W), block by block: block i's statistics are taken with blocks < i already
  * adapted, as the adapted network will see them. Inference-mode forwards in batches of up to
  * m->acts.B (reserve first); sums in double, independent of the batching up to rounding. Only
- * the moving statistics change. The CPU path (host/bn_adapt.c); a device backend uploads after. */
+ * the moving statistics change. The CPU path (host/model/bn_adapt.c); a device backend uploads after. */
 int ser_model_bn_adapt(ser_model *m, const float *x, size_t n, ser_error *err);
 
 /* Zeroes grads and backpropagates the last training forward (cross-entropy + L2). */

@@ -61,7 +61,7 @@ uint32_t ser_mt19937_next(ser_mt19937 *r);
 /* perm[0..n) = np.random.RandomState(...).permutation(n) continuing from r's state. */
 void ser_mt19937_permutation(ser_mt19937 *r, size_t *perm, size_t n);
 
-/* ---- manifests (host/manifest.c) -----------------------------------------------------------
+/* ---- manifests (host/corpus/manifest.c) -----------------------------------------------------------
  * Plain text, UTF-8 bytes as found, one clip per line: path<TAB>label<TAB>speaker<TAB>group,
  * after one header line "# path<TAB>label<TAB>speaker<TAB>group". Readers skip lines starting
  * with '#' and blank lines, accept CRLF, accept 3-field lines (group ""; hand-written lists)

@@ -1,5 +1,5 @@
 /* kernels/cudnn_ops_kernels.cu under the CPU emulator (tests/cuda_emu/run_cudnn_kernels.sh) against
- * host/layers/batchnorm.c: ser's fallback batch norm (training statistics and moving averages,
+ * host/model/layers/batchnorm.c: ser's fallback batch norm (training statistics and moving averages,
  * inference, backward), the moving-average update from cuDNN's inverse std, and the HWIO <-> KRSC
  * filter transposes. Not cuDNN itself: test_cuda_cudnn needs a GPU for that. Exit 0 when all agree. */
 #include <math.h>

@@ -6,7 +6,7 @@
 // permuted order, the biases last in another order, padding after. cuDNN documents none of
 // this order; ser must take it from cudnnGetRNNWeightParams, so a hard-coded assumption fails.
 // The equations are Keras's (= cuDNN's for LSTM): the forward gathers the Keras matrices out of
-// the weight space through the layout and runs host/layers/lstm.c's lstm_forward.
+// the weight space through the layout and runs host/model/layers/lstm.c's lstm_forward.
 // Reserve space (training): a stamp (which forward wrote it, whether the data pass ran), c and
 // the gates (B, T, 5U), the weight gradient in Keras form; the data pass computes everything
 // (as cuDNN's leaves its intermediates in the reserve), the weight pass adds the gradient into

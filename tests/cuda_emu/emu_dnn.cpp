@@ -1,6 +1,6 @@
 // Emulated cuDNN convolution / batch norm of ser for the CPU emulation of the CUDA backend
 // (run_backend.sh): the contract of kernels/cudnn_ops.h implemented over the CPU layers
-// (host/layers/conv2d.c, batchnorm.c), enqueued on the emulated stream (so they are recorded
+// (host/model/layers/conv2d.c, batchnorm.c), enqueued on the emulated stream (so they are recorded
 // into a captured graph like the rest). It replaces kernels/cudnn_conv.c, cudnn_bn.c and
 // cudnn_graph.c (cuDNN's graph API is not emulated): what it checks is the BACKEND's use of
 // the contract (pointers, shapes, gradients overwritten, Keras moving statistics), not cuDNN.

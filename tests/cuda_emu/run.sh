@@ -21,7 +21,7 @@ cp "$W/host/libser.a" "$W/libhost.a"
 ar d "$W/libhost.a" cuda_absent.c.o
 
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1)
-INC=(-I"$emu/shim" -I"$root/include" -I"$root/host" -I"$root/kernels" -I"$root/tests" -I"$W/host/generated")
+INC=(-I"$emu/shim" -I"$root/include" -I"$root/host/model" -I"$root/kernels" -I"$root/tests" -I"$W/host/generated")
 CBLAS_INC=$(sed -n 's/^CBLAS_INCLUDE_DIR:PATH=//p' "$W/host/CMakeCache.txt")
 
 # Kernel launches `k<<<grid, block, 0, s>>>(args);` become calls of the emulator's launch

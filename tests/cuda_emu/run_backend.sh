@@ -24,7 +24,7 @@ cp "$W/host/libser.a" "$W/libhost.a"
 ar d "$W/libhost.a" cuda_absent.c.o
 
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1)
-INC=(-I"$emu/shim" -I"$root/include" -I"$root/host" -I"$root/kernels" -I"$root/tests" -I"$W/host/generated")
+INC=(-I"$emu/shim" -I"$root/include" -I"$root/host/model" -I"$root/kernels" -I"$root/tests" -I"$W/host/generated")
 CBLAS_INC=$(sed -n 's/^CBLAS_INCLUDE_DIR:PATH=//p' "$W/host/CMakeCache.txt")
 CFLAGS=(-std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off -Wall -Wextra -Werror -Wno-unused-parameter "${SAN[@]}"
         "${INC[@]}" -I"$CBLAS_INC")

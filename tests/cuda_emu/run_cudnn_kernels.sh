@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs tests/cuda_emu/cudnn_kernels_emu.c: kernels/cudnn_ops_kernels.cu (ser's fallback batch norm,
 # the Keras moving-average update, the filter transposes) on the CPU against the emulated CUDA
-# runtime (README.md), compared with host/layers/batchnorm.c, under ASan + UBSan. cuDNN itself
+# runtime (README.md), compared with host/model/layers/batchnorm.c, under ASan + UBSan. cuDNN itself
 # is not emulated: test_cuda_cudnn checks the graph-API ops on a GPU.
 #
 # usage: tests/cuda_emu/run_cudnn_kernels.sh [WORK_DIR]   (default build-emu/)
@@ -31,7 +31,7 @@ g++ -std=c++20 -ffp-contract=off -Wall "${SAN[@]}" -I"$emu/shim" -I"$root/kernel
     -c "$W/cudnn_ops_kernels_emu.cpp" -o "$W/cudnn_ops_kernels_emu.o"
 g++ -std=c++20 -Wall "${SAN[@]}" -I"$emu/shim" -I"$CBLAS_INC" -c "$emu/emu.cpp" -o "$W/emu.o"
 gcc -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off -Wall -Wextra -Werror "${SAN[@]}" -I"$emu/shim" \
-    -I"$root/include" -I"$root/host" -I"$root/kernels" -c "$emu/cudnn_kernels_emu.c" -o "$W/cudnn_kernels_emu.o"
+    -I"$root/include" -I"$root/host/model" -I"$root/kernels" -c "$emu/cudnn_kernels_emu.c" -o "$W/cudnn_kernels_emu.o"
 g++ "${SAN[@]}" -fopenmp "$W/cudnn_kernels_emu.o" "$W/cudnn_ops_kernels_emu.o" "$W/emu.o" "$W/libhost.a" \
     $(sed -n 's/.* libser\.a //p' "$W/host/CMakeFiles/ser.dir/link.txt") -o "$W/cudnn_kernels_emu"
 

@@ -1,4 +1,4 @@
-/* Dropout's per-element decision, shared by host/layers/dropout.c and kernels/dropout.cu so that
+/* Dropout's per-element decision, shared by host/model/layers/dropout.c and kernels/dropout.cu so that
  * the CPU tests exercise the arithmetic the GPU runs: the stream of ser/philox.h (key from the
  * seed, counter (e / 4, layer, step), word e % 4), TF's keep rule uniform >= rate and Keras's
  * inverted scaling out = in * scale where kept. */

@@ -1,4 +1,4 @@
-/* Conv2D through oneDNN (host/layers/conv2d_onednn.c): the same contract as conv2d_forward /
+/* Conv2D through oneDNN (host/model/layers/conv2d_onednn.c): the same contract as conv2d_forward /
  * conv2d_backward in layers.h (NHWC, Keras (K,K,Cin,Cout) kernel, stride 1, padding same,
  * parameter gradients accumulated, din overwritten), used by them when the build has oneDNN
  * (SER_HAVE_ONEDNN) and it is enabled. Internal to host/layers and its tests. */

@@ -20,7 +20,7 @@
  * When K*K*Cin is tiny (the first layer: Cin = 1, 9 taps) a GEMM is all memory traffic: the
  * forward and the kernel/bias gradients are direct loops vectorised over Cout.
  *
- * When the build has oneDNN (host/layers/conv2d_onednn.c) its primitives do the work instead,
+ * When the build has oneDNN (host/model/layers/conv2d_onednn.c) its primitives do the work instead,
  * except the kernel/bias gradients of the tiny-K*K*Cin case, where the direct loops below beat
  * oneDNN's (tests/test_layers_cnn bench-ab compares the two per op). Everything below remains the
  * implementation without oneDNN (SER_ONEDNN=OFF, or SER_ONEDNN=0 in the environment). Unlike

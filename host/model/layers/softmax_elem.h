@@ -1,4 +1,4 @@
-/* Softmax + cross-entropy of one sample, shared by host/layers/softmax_xent.c and
+/* Softmax + cross-entropy of one sample, shared by host/model/layers/softmax_xent.c and
  * kernels/softmax_xent.cu so that the CPU tests exercise the arithmetic the GPU runs:
  * log-sum-exp in double from the logits (what tf.keras computes for a softmax output layer). */
 #ifndef SER_SOFTMAX_ELEM_H

@@ -1,5 +1,5 @@
 /* The network's layers on the CPU: each a forward/backward pair, side by side in
- * host/layers/<layer>.c. Arguments in a fixed order: outputs, caches, inputs, weights, then
+ * host/model/layers/<layer>.c. Arguments in a fixed order: outputs, caches, inputs, weights, then
  * sizes. Shapes in comments are row-major, NHWC for images, (B, T, D) for sequences, and Keras
  * layouts for weights, so the same buffers load into Keras or PyTorch.
  *
@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 1 - b as Keras forms it (host/layers/keras_float.c): b is a Python float (0.99, 0.999) and
+/* 1 - b as Keras forms it (host/model/layers/keras_float.c): b is a Python float (0.99, 0.999) and
  * 1 - b is taken in double, then cast to float32; 1 - (double)0.99f is 0.0099999905, 1e-6 off.
  * Used by batch norm's momentum and Adam's betas. */
 float keras_one_minus(float b);
@@ -27,7 +27,7 @@ void conv2d_backward(float *din /* (B,H,W,Cin) or NULL */, float *dkernel, float
                      const float *dout /* (B,H,W,Cout) */, const float *in, const float *kernel,
                      int B, int H, int W, int Cin, int Cout, int K);
 
-/* ---- Permute the two spatial axes (host/layers/permute.c): (B,H,W,C) -> (B,W,H,C); din = the
+/* ---- Permute the two spatial axes (host/model/layers/permute.c): (B,H,W,C) -> (B,W,H,C); din = the
  * inverse permutation of dout (overwritten). ---- */
 void permute_hw_forward(float *out /* (B,W,H,C) */, const float *in /* (B,H,W,C) */, int B, int H, int W, int C);
 void permute_hw_backward(float *din /* (B,H,W,C) */, const float *dout /* (B,W,H,C) */, int B, int H, int W, int C);
@@ -73,7 +73,7 @@ void maxpool2d_forward(float *out /* (B,Ho,Wo,C) */, int32_t *argmax /* (B,Ho,Wo
 void maxpool2d_backward(float *din /* (B,H,W,C) */, const float *dout, const int32_t *argmax,
                         int B, int H, int W, int C, int P);
 
-/* ---- Fused BN apply + ReLU + MaxPool2D (host/layers/bn_relu_pool.c): the block tensor
+/* ---- Fused BN apply + ReLU + MaxPool2D (host/model/layers/bn_relu_pool.c): the block tensor
  * (B,H,W,C) is read once and the (B,H,W,C) BN/ReLU outputs are never written.
  * forward: out = maxpool(relu(in * scale + shift)), argmax as maxpool2d_forward, and
  *          xsel (B,Ho,Wo,C) = in[argmax] (the BN input under each max, for the backward).
@@ -94,7 +94,7 @@ void bn_relu_pool_backward(float *din /* (B,H,W,C) or NULL */, float *dgamma, fl
                            const float *xsel, const float *in, const float *mean, const float *rstd,
                            const float *gamma, int B, int H, int W, int C, int P);
 
-/* ---- The first block fused (host/layers/conv_bn_relu_pool.c): Conv2D (stride 1, "same", kernel
+/* ---- The first block fused (host/model/layers/conv_bn_relu_pool.c): Conv2D (stride 1, "same", kernel
  * (K,K,Cin,C)) + BN + ReLU + MaxPool2D [+ dropout] for a conv with few taps (Cin K K <= 64, the
  * one-channel input block), the (B,H,W,C) conv output never stored: each pass recomputes the
  * rows it needs. Same results as conv2d_forward -> batchnorm_stats_train -> bn_relu_pool_*

@@ -1,4 +1,4 @@
-/* The CPU backend: the vtable of ser/backend.h over host/model.c. The model's own buffers are
+/* The CPU backend: the vtable of ser/backend.h over host/model/model.c. The model's own buffers are
  * the backend's, so upload/download are memcpy of the parameter layout. */
 #include <omp.h>
 #include <stdio.h>

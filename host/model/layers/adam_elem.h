@@ -1,4 +1,4 @@
-/* Adam's per-element update, shared by host/layers/adam.c and kernels/adam.cu so that the CPU
+/* Adam's per-element update, shared by host/model/layers/adam.c and kernels/adam.cu so that the CPU
  * tests exercise the arithmetic the GPU runs: Keras 3's float32 order (keras/src/optimizers/adam.py)
  *   m += (g - m) one_b1;  v += (g^2 - v) one_b2;  p -= (m alpha) / (sqrt(v) + eps)
  * with one_b = keras_one_minus(beta) and alpha = adam_alpha(...). Products and sums go through

@@ -1,5 +1,5 @@
 /* Corpus scan: walk a folder (sorted, deterministic), keep audio files by extension, label each
- * with the corpus's name parser (host/corpus_names.c), list what could not be labelled. */
+ * with the corpus's name parser (host/corpus/corpus_names.c), list what could not be labelled. */
 /* realpath is XSI: not in plain _POSIX_C_SOURCE. */
 #define _XOPEN_SOURCE 700
 #include "ser/corpus.h"

@@ -1,5 +1,5 @@
-/* The per-pooled-row pieces of the fused BN + ReLU + MaxPool2D (host/layers/bn_relu_pool.c),
- * shared with the fused first block (host/layers/conv_bn_relu_pool.c), which feeds them image
+/* The per-pooled-row pieces of the fused BN + ReLU + MaxPool2D (host/model/layers/bn_relu_pool.c),
+ * shared with the fused first block (host/model/layers/conv_bn_relu_pool.c), which feeds them image
  * rows it has just recomputed instead of rows of a stored tensor.
  *
  * A pooled row (b, oy) covers image rows [y0, y1) (pool_window); `rows` points at the first of

@@ -1,6 +1,6 @@
 /* The network on the CPU over ser_model's buffers: layout of parameters and activations,
  * forward (training / inference), backward of the whole network, Adam over trainable slices.
- * The layers are host/layers/ (one file per layer); this file only wires them (shapes in ser/model.h). */
+ * The layers are host/model/layers/ (one file per layer); this file only wires them (shapes in ser/model.h). */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -238,7 +238,7 @@ int ser_model_reserve(ser_model *m, int max_B, ser_error *err) {
 
 /* ---- forward / backward / step --------------------------------------------------------------- */
 
-/* A block whose conv is recomputed (host/layers/conv_bn_relu_pool.c): statistics pass (timed as
+/* A block whose conv is recomputed (host/model/layers/conv_bn_relu_pool.c): statistics pass (timed as
  * bn_fwd), then conv + BN + ReLU + pool [+ dropout] (timed as pool_fwd; the conv has no pass of
  * its own). Returns the block's output. */
 static const float *block_fused_forward(ser_model *m, int i, const float *in, const float *kernel, const float *bias,
