@@ -22,7 +22,7 @@ static void usage(FILE *f) {
             "backend (the reference) and the CUDA backend, and prints for every activation, the loss, every\n"
             "gradient slice and the moving statistics the largest error against its tolerance; one\n"
             "inference forward on a partial batch; then N training steps on both (loss of each step,\n"
-            "weight drift per slice). Tolerances: include/ser/backend_check.h, README (CUDA).\n"
+            "weight drift per slice). Tolerances: include/ser/backend_check.h, docs/architecture.md.\n"
             "Exit 0 when all agree, 1 when some do not, 2 without a CUDA device.\n\n"
             "  --data DIR    take the batch from this corpus (its MFCC on both the CPU and the GPU, compared\n"
             "                too); default: seeded random features (N(0,1), like scaled MFCC)\n"
