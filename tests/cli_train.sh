@@ -26,6 +26,9 @@ done
 check '[ "$(head -c 8 "$tmp/run/training_history.png" | od -An -tx1 | tr -d " ")" = 89504e470d0a1a0a ]' "history plot is not a PNG"
 check '[ "$(wc -l < "$tmp/run/history.jsonl")" -eq $epochs ]' "history.jsonl should hold $epochs epochs"
 check 'grep -q "\"val_accuracy\"" "$tmp/run/history.jsonl"' "history lacks val_accuracy"
+check '[ "$(grep -c "\"val_uar\":0\.[0-9]" "$tmp/run/history.jsonl")" -eq $epochs ]' "history lacks val_uar in some epoch"
+check 'grep -q "UA (unweighted average recall) 0\.[0-9]" "$tmp/run/report.txt"' "report.txt lacks the UA line"
+check 'tr -d " \t\n" < "$tmp/run/report.json" | grep -q "\"monitor\":\"val_loss\""' "report.json lacks monitor val_loss"
 check 'grep -q "Total params: 200,*039\|Total params: 200039" "$tmp/run/model_summary.txt"' "summary total params"
 # Learning: validation accuracy from report.json well above chance (1/7 = 0.14).
 acc=$(tr -d ' \t\n' < "$tmp/run/report.json" | grep -o '"validation":{[^}]*' | grep -o '"accuracy":[0-9.e-]*' | head -1 | cut -d: -f2)
@@ -39,10 +42,24 @@ fi
 # eval on the whole synthetic corpus, JSON
 "$SER_BIN" eval --model "$tmp/run/model.safetensors" --data "$tmp/syn" --json >"$tmp/eval.json" 2>"$tmp/eval.err"
 check '[ $? -eq 0 ]' "ser eval failed: $(cat "$tmp/eval.err")"
-for k in accuracy macro_f1 weighted_f1 labels per_class confusion; do
+for k in accuracy uar macro_f1 weighted_f1 labels per_class confusion; do
   check 'grep -q "\"$k\"" "$tmp/eval.json"' "eval --json lacks $k"
 done
 check '[ -s "$tmp/run/confusion_matrix_test.png" ]' "eval wrote no confusion matrix"
+
+# train.monitor = val_uar: the kept epoch is the first with the highest validation UA, and the
+# report names the monitor and its value there.
+"$SER_BIN" train --data "$tmp/syn" --out "$tmp/uar" --set model.bn_momentum=0.9 --set train.epochs=$half \
+    --set train.batch_size=32 --set train.monitor=val_uar --quiet >/dev/null 2>"$tmp/uar.err"
+rc=$?
+check '[ $rc -eq 0 ]' "train with monitor val_uar failed: $(tail -2 "$tmp/uar.err")"
+want=$(awk -F'"val_uar":' '{split($2, a, ","); if (NR == 1 || a[1] > best) {best = a[1]; ep = NR}} END {print ep, best}' "$tmp/uar/history.jsonl")
+got=$(tr -d ' \t\n' < "$tmp/uar/report.json" | sed -n 's/.*"best_epoch":\([0-9]*\).*"monitor":"val_uar","best_monitor":\([0-9.e-]*\).*/\1 \2/p')
+check '[ -n "$got" ] && awk -v w="$want" -v g="$got" "BEGIN{split(w, a, \" \"); split(g, b, \" \"); exit !(a[1] == b[1] && (a[2] - b[2])^2 < 1e-12)}"' \
+  "monitor val_uar: history's best (epoch, UA) $want, report's $got"
+"$SER_BIN" train --data "$tmp/syn" --out "$tmp/bad" --set train.monitor=val_f1 --quiet >/dev/null 2>"$tmp/bad.err"
+rc=$?
+check '[ $rc -ne 0 ] && grep -q "train.monitor.*val_f1.*val_loss, val_accuracy, val_uar" "$tmp/bad.err"' "a bad monitor name: $(cat "$tmp/bad.err")"
 
 # predict: one JSON line per file with every class's probability
 # (the folder also holds the junk file: it is reported, the good files are predicted, exit 1)

@@ -62,7 +62,14 @@ int main(void) {
     CHECK(ser_config_set(&c, "features.hop_length=4096", &e) != 0 && strstr(e.msg, "hop_length"));
     CHECK(c.features.hop_length == 512); /* a rejected override changes nothing */
 
+    /* an enum key: by name only; a bad name lists the choices */
+    CHECK(c.train.monitor == SER_MONITOR_VAL_LOSS);
+    CHECKF(ser_config_set(&c, "train.monitor=val_uar", &e) == 0 && c.train.monitor == SER_MONITOR_VAL_UAR, "%s", e.msg);
+    CHECK(ser_config_set(&c, "train.monitor=2", &e) != 0 && strstr(e.msg, "val_loss, val_accuracy, val_uar"));
+    CHECK(ser_config_set(&c, "train.monitor=uar", &e) != 0 && strstr(e.msg, "train.monitor") && c.train.monitor == SER_MONITOR_VAL_UAR);
+
     char *json = ser_config_to_json(&c);
+    CHECK(json && strstr(json, "\"monitor\":\"val_uar\""));
     CHECK(json && strstr(json, "\"n_mfcc\":40") && strstr(json, "\"attention\":true"));
     /* JSON and INI round trips give back exactly the same configuration */
     ser_config c2;

@@ -57,6 +57,18 @@ int main(void) {
     CHECKF(ser_metrics_compute(yt, yp, (size_t)n, k, &m, &err) == 0, "%s", err.msg);
     CHECK(m.nclass == k && m.total == n);
     near(m.accuracy, num(ref, "accuracy"), "accuracy");
+    /* UA = sklearn's balanced accuracy: over the classes that occur, so not the macro recall
+     * here (sad never occurs; macro recall counts its recall 0) */
+    near(m.uar, num(ref, "balanced_accuracy"), "uar (balanced accuracy)");
+    CHECKF(fabs(m.uar - m.macro_recall) > 0.05, "uar %g differs from the macro recall %g", m.uar, m.macro_recall);
+    {
+        int32_t t32[256], p32[256];
+        for (int i = 0; i < n; i++) t32[i] = yt[i], p32[i] = yp[i];
+        near(ser_metrics_uar(t32, p32, (size_t)n, k), num(ref, "balanced_accuracy"), "ser_metrics_uar");
+        t32[0] = k; /* out of range */
+        CHECK(ser_metrics_uar(t32, p32, (size_t)n, k) < 0);
+        CHECK(isnan(ser_metrics_uar(t32, p32, 0, k)));
+    }
     char what[64];
     for (int c = 0; c < k; c++) {
         snprintf(what, sizeof what, "precision[%s]", labels[c]);
@@ -93,6 +105,7 @@ int main(void) {
     CHECK(js != NULL);
     near(num(js, "accuracy"), m.accuracy, "json accuracy");
     near(num(js, "macro_f1"), m.macro_f1, "json macro_f1");
+    near(num(js, "uar"), m.uar, "json uar");
     near(num(js, "weighted_f1"), m.weighted_f1, "json weighted_f1");
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(js, "labels")) == k);
     const cJSON *fear = cJSON_GetObjectItem(cJSON_GetObjectItem(js, "per_class"), "fear");

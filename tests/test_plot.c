@@ -41,17 +41,22 @@ int main(void) {
 
     /* A plausible 40-epoch curve with a missing validation value. */
     enum { N = 40 };
-    double acc[N], vacc[N], loss[N], vloss[N];
+    double acc[N], vacc[N], vuar[N], loss[N], vloss[N];
     for (int i = 0; i < N; i++) {
         acc[i] = 1.0 - 0.85 * exp(-i / 6.0);
         vacc[i] = 1.0 - 0.87 * exp(-i / 7.0) - 0.02 * sin(i);
+        vuar[i] = vacc[i] - 0.03;
         loss[i] = 2.2 * exp(-i / 6.0) + 0.05;
         vloss[i] = 2.1 * exp(-i / 7.0) + 0.09 + 0.03 * cos(i);
     }
     vloss[12] = NAN;
-    CHECKF(ser_plot_history(hist, N, acc, vacc, loss, vloss, &err) == 0, "%s", err.msg);
+    /* without UA (a history written before it), then with: the third series adds ink */
+    CHECKF(ser_plot_history(hist, N, acc, vacc, NULL, loss, vloss, &err) == 0, "%s", err.msg);
+    long s0 = check_png(hist, 1400, 560);
+    CHECKF(ser_plot_history(hist, N, acc, vacc, vuar, loss, vloss, &err) == 0, "%s", err.msg);
     long s1 = check_png(hist, 1400, 560);
     CHECKF(s1 > 8 * 1024, "%s: %ld bytes", hist, s1);
+    CHECKF(s1 > s0, "the validation UA series is drawn: %ld bytes with it, %ld without", s1, s0);
 
     const char *labels[7] = {"angry", "disgust", "fear", "happy", "neutral", "ps", "sad"};
     int64_t cm[49];
@@ -64,9 +69,9 @@ int main(void) {
     /* One epoch and no validation: still a plot. Re-plotting replaces the file. */
     char hist1[600];
     snprintf(hist1, sizeof hist1, "%s/history_1_epoch.png", out);
-    CHECKF(ser_plot_history(hist1, 1, acc, NULL, loss, NULL, &err) == 0, "%s", err.msg);
+    CHECKF(ser_plot_history(hist1, 1, acc, NULL, NULL, loss, NULL, &err) == 0, "%s", err.msg);
     CHECK(check_png(hist1, 1400, 560) > 4 * 1024);
-    CHECKF(ser_plot_history(hist1, N, acc, NULL, loss, NULL, &err) == 0, "%s", err.msg);
+    CHECKF(ser_plot_history(hist1, N, acc, NULL, NULL, loss, NULL, &err) == 0, "%s", err.msg);
     CHECK(check_png(hist1, 1400, 560) > 4 * 1024);
 
     /* No temporary files left behind. */
@@ -78,11 +83,11 @@ int main(void) {
     CHECK(tmps == 0);
 
     /* Bad output path: an error naming it, not a crash or an exit inside PLplot. */
-    CHECK(ser_plot_history("/nonexistent-dir/h.png", N, acc, vacc, loss, vloss, &err) == -1);
+    CHECK(ser_plot_history("/nonexistent-dir/h.png", N, acc, vacc, NULL, loss, vloss, &err) == -1);
     CHECKF(strstr(err.msg, "/nonexistent-dir/h.png") && strstr(err.msg, "No such file"), "%s", err.msg);
     CHECK(ser_plot_confusion("/nonexistent-dir/c.png", "x", cm, 7, labels, &err) == -1);
     CHECK(strstr(err.msg, "/nonexistent-dir/c.png") != NULL);
-    CHECK(ser_plot_history(hist, 0, acc, vacc, loss, vloss, &err) == -1 && strstr(err.msg, "no epochs"));
+    CHECK(ser_plot_history(hist, 0, acc, vacc, NULL, loss, vloss, &err) == -1 && strstr(err.msg, "no epochs"));
 
     if (!keep) {
         unlink(hist);

@@ -161,7 +161,7 @@ int main(void) {
     ser_evaluate(&na, &va, 64, &vl, &vacc, NULL, NULL, &e);
     CHECKF(vacc > 0.9, "validation accuracy %.3f", vacc);
     CHECK(r.epochs_run == 12 && r.best_epoch >= 1 && r.best_epoch <= 12 && !r.stopped_early);
-    CHECKF(fabs(vl - r.best_val_loss) < 1e-6, "net holds the best epoch's weights: %g vs %g", vl, r.best_val_loss);
+    CHECKF(fabs(vl - r.best_monitor) < 1e-6, "net holds the best epoch's weights: %g vs %g", vl, r.best_monitor);
     free(r.best_state);
 
     /* Killed after 5 epochs, resumed from the checkpoint: bit-identical to straight. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <omp.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,18 +385,23 @@ static int finish(run *r, const ser_train_result *res, ser_error *err) {
     ser_history_entry *h = NULL;
     size_t nh = 0;
     if (ser_history_read(r->p_hist, &h, &nh, err) != 0) return -1;
-    double *v = malloc(4 * (nh ? nh : 1) * sizeof *v);
+    double *v = malloc(5 * (nh ? nh : 1) * sizeof *v);
     for (size_t i = 0; v && i < nh; i++)
-        v[i] = h[i].accuracy, v[nh + i] = h[i].val_accuracy, v[2 * nh + i] = h[i].loss, v[3 * nh + i] = h[i].val_loss;
+        v[i] = h[i].accuracy, v[nh + i] = h[i].val_accuracy, v[2 * nh + i] = h[i].val_uar, v[3 * nh + i] = h[i].loss,
+        v[4 * nh + i] = h[i].val_loss;
     char *pp = run_path(r->a.out, "training_history.png");
-    int rc = v ? ser_plot_history(pp, (int)nh, v, v + nh, v + 2 * nh, v + 3 * nh, err) : ser_fail(err, "out of memory");
+    int rc = v ? ser_plot_history(pp, (int)nh, v, v + nh, v + 2 * nh, v + 3 * nh, v + 4 * nh, err) : ser_fail(err, "out of memory");
+    /* the best epoch's validation loss, whatever train.monitor followed */
+    const double best_val_loss = res->best_epoch >= 1 && (size_t)res->best_epoch <= nh ? h[res->best_epoch - 1].val_loss : NAN;
     free(pp), free(v), free(h);
     if (rc) return -1;
     char *text = NULL;
     cJSON *json = cJSON_CreateObject();
     cJSON_AddNumberToObject(json, "epochs_run", res->epochs_run);
     cJSON_AddNumberToObject(json, "best_epoch", res->best_epoch);
-    cJSON_AddNumberToObject(json, "best_val_loss", res->best_val_loss);
+    cJSON_AddNumberToObject(json, "best_val_loss", best_val_loss);
+    cJSON_AddStringToObject(json, "monitor", ser_monitor_name(r->cfg.train.monitor));
+    cJSON_AddNumberToObject(json, "best_monitor", res->best_monitor);
     cJSON_AddBoolToObject(json, "stopped_early", res->stopped_early);
     cJSON_AddStringToObject(json, "backend", r->be->ops->name);
     rc = evaluate_split(r, &r->val, "validation", "confusion_matrix_validation.png", &text, json, err);
@@ -473,8 +479,9 @@ int cmd_train(int argc, char **argv) {
     ser_train_result res;
     if (ser_train_run(&r.net, &tr, &va, &o, &st, best, &res, &err) != 0) goto fail;
     if (!r.a.quiet)
-        fprintf(stderr, "ser train: %d epochs%s; best epoch %d (val_loss %.4f) restored\n", res.epochs_run,
-                res.stopped_early ? " (early stop)" : "", res.best_epoch, res.best_val_loss);
+        fprintf(stderr, "ser train: %d epochs%s; best epoch %d (%s %.4f) restored\n", res.epochs_run,
+                res.stopped_early ? " (early stop)" : "", res.best_epoch, ser_monitor_name(r.cfg.train.monitor),
+                res.best_monitor);
     free(res.best_state);
     if (finish(&r, &res, &err) != 0) goto fail;
     printf("%s/: model.safetensors history.jsonl training_history.png confusion_matrix_validation.png%s "

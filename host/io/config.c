@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { KEY_INT, KEY_DOUBLE, KEY_BOOL } key_type;
+typedef enum { KEY_INT, KEY_DOUBLE, KEY_BOOL, KEY_ENUM } key_type;
 
 typedef struct config_key {
     const char *section;
@@ -23,65 +23,69 @@ typedef struct config_key {
     double min, max;      /* inclusive range */
     const char *help;
     int optional;         /* added after the first model files: absent from a model's JSON = default */
+    const char *const *names; /* KEY_ENUM: the value names, NULL-terminated; stored as the index */
 } config_key;
+
+static const char *const MONITOR_NAMES[] = {"val_loss", "val_accuracy", "val_uar", NULL};
 
 #define F(member) offsetof(ser_config, member)
 static const config_key KEYS[] = {
-    {"audio", "sample_rate", KEY_INT, F(audio.sample_rate), 22050, 1000, 384000, "target sample rate (Hz)", 0},
-    {"audio", "offset", KEY_DOUBLE, F(audio.offset), 0.5, 0, 3600, "seconds skipped at the start", 0},
-    {"audio", "duration", KEY_DOUBLE, F(audio.duration), 3.0, 0, 3600, "seconds read (0: to the end)", 0},
-    {"features", "n_mfcc", KEY_INT, F(features.n_mfcc), 40, 1, 1024, "MFCC coefficients kept", 0},
-    {"features", "n_fft", KEY_INT, F(features.n_fft), 2048, 16, 65536, "FFT size and window length", 0},
-    {"features", "hop_length", KEY_INT, F(features.hop_length), 512, 1, 65536, "samples between frames", 0},
-    {"features", "n_mels", KEY_INT, F(features.n_mels), 128, 1, 1024, "mel bands", 0},
-    {"features", "fmin", KEY_DOUBLE, F(features.fmin), 0, 0, 192000, "lowest mel frequency (Hz)", 0},
-    {"features", "fmax", KEY_DOUBLE, F(features.fmax), 0, 0, 192000, "highest mel frequency (Hz; 0: rate/2)", 0},
-    {"features", "top_db", KEY_DOUBLE, F(features.top_db), 80, 0, 1000, "dB floor below the clip maximum", 0},
-    {"features", "frames", KEY_INT, F(features.frames), 130, 1, 100000, "frames after pad/cut", 0},
-    {"features", "normalize", KEY_INT, F(features.normalize), 0, 0, 2, "per-utterance normalisation of each coefficient over the real frames: 0 none, 1 per clip, 2 per speaker", 1},
-    {"features", "f0_rows", KEY_INT, F(features.f0_rows), 0, 0, 64, "rows of per-frame log2 F0 (aubio YIN, unvoiced frames interpolated) appended below the MFCCs; with normalize = 2 each speaker's standardised pitch (0: off)", 1},
-    {"features", "vtln", KEY_DOUBLE, F(features.vtln), 0, 0, 0.3, "per-speaker vocal tract length normalisation: max |alpha - 1| of the warp searched to match the training set's cepstral statistics (0: off)", 1},
-    {"model", "conv_blocks", KEY_INT, F(model.conv_blocks), 4, 1, 8, "Conv-BN-ReLU-Pool-Dropout blocks", 0},
-    {"model", "filters", KEY_INT, F(model.filters), 64, 1, 1024, "channels per conv block", 0},
-    {"model", "kernel", KEY_INT, F(model.kernel), 3, 1, 15, "conv kernel size (odd, padding same)", 0},
-    {"model", "pool", KEY_INT, F(model.pool), 2, 1, 8, "max-pool size and stride", 0},
-    {"model", "dropout", KEY_DOUBLE, F(model.dropout), 0.2, 0, 0.95, "dropout rate after each block", 0},
-    {"model", "l2", KEY_DOUBLE, F(model.l2), 0.01, 0, 10, "L2 factor on conv kernels", 0},
-    {"model", "bn_momentum", KEY_DOUBLE, F(model.bn_momentum), 0.99, 0, 1, "batch-norm moving-average momentum", 0},
-    {"model", "bn_epsilon", KEY_DOUBLE, F(model.bn_epsilon), 1e-3, 0, 1, "batch-norm epsilon", 0},
-    {"model", "lstm_units", KEY_INT, F(model.lstm_units), 32, 1, 4096, "units of both LSTMs", 0},
-    {"model", "attention", KEY_BOOL, F(model.attention), 1, 0, 1, "additive attention between the LSTMs", 0},
-    {"model", "time_axis", KEY_BOOL, F(model.time_axis), 0, 0, 1, "LSTM sequence over frames instead of MFCC coefficients", 1},
-    {"train", "epochs", KEY_INT, F(train.epochs), 300, 1, 100000, "maximum epochs", 0},
-    {"train", "batch_size", KEY_INT, F(train.batch_size), 64, 1, 65536, "clips per step", 0},
-    {"train", "learning_rate", KEY_DOUBLE, F(train.learning_rate), 5e-4, 0, 10, "Adam learning rate", 0},
-    {"train", "beta1", KEY_DOUBLE, F(train.beta1), 0.9, 0, 1, "Adam beta1", 0},
-    {"train", "beta2", KEY_DOUBLE, F(train.beta2), 0.999, 0, 1, "Adam beta2", 0},
-    {"train", "adam_epsilon", KEY_DOUBLE, F(train.adam_epsilon), 1e-7, 0, 1, "Adam epsilon", 0},
-    {"train", "validation_split", KEY_DOUBLE, F(train.validation_split), 0.125, 0, 0.9, "validation fraction", 0},
-    {"train", "seed", KEY_INT, F(train.seed), 42, 0, 2147483647, "seed of splits, init, shuffling, dropout", 0},
-    {"train", "early_stopping_patience", KEY_INT, F(train.early_stopping_patience), 10, 0, 100000, "epochs without val_loss gain before stopping (0: off)", 0},
-    {"train", "lr_patience", KEY_INT, F(train.lr_patience), 5, 0, 100000, "epochs without val_loss gain before LR drop (0: off)", 0},
-    {"train", "lr_factor", KEY_DOUBLE, F(train.lr_factor), 0.5, 0, 1, "LR multiplier on plateau", 0},
-    {"train", "min_lr", KEY_DOUBLE, F(train.min_lr), 1e-6, 0, 10, "LR floor", 0},
-    {"train", "threads", KEY_INT, F(train.threads), 0, 0, 1024, "CPU threads (0: all cores)", 0},
-    {"train", "aug_time_shift", KEY_INT, F(train.aug_time_shift), 0, 0, 100000, "augmentation: max circular shift of the frames (0: off)", 1},
-    {"train", "aug_time_masks", KEY_INT, F(train.aug_time_masks), 0, 0, 100, "augmentation: SpecAugment time masks per clip", 1},
-    {"train", "aug_time_width", KEY_INT, F(train.aug_time_width), 0, 0, 100000, "augmentation: max frames per time mask", 1},
-    {"train", "aug_freq_masks", KEY_INT, F(train.aug_freq_masks), 0, 0, 100, "augmentation: SpecAugment coefficient masks per clip", 1},
-    {"train", "aug_freq_width", KEY_INT, F(train.aug_freq_width), 0, 0, 1024, "augmentation: max coefficients per mask", 1},
-    {"train", "aug_noise", KEY_DOUBLE, F(train.aug_noise), 0, 0, 100, "augmentation: std of gaussian noise on the scaled features", 1},
-    {"train", "aug_gain", KEY_DOUBLE, F(train.aug_gain), 0, 0, 100, "augmentation: max |offset| added to c0 (scaled units)", 1},
-    {"train", "aug_vtlp", KEY_DOUBLE, F(train.aug_vtlp), 0, 0, 0.5, "augmentation: VTLP, max |alpha - 1| of the per-clip mel frequency warp (features recomputed per epoch; 0: off)", 1},
-    {"train", "aug_vtlp_speakers", KEY_INT, F(train.aug_vtlp_speakers), 0, 0, 1000, "augmentation: VTLP per virtual speaker: each epoch splits every speaker's clips at random into this many groups with one warp each, normalised per group (0: a warp per clip)", 1},
-    {"train", "aug_vtlp_fhi", KEY_DOUBLE, F(train.aug_vtlp_fhi), 4800, 1, 192000, "augmentation: VTLP warp boundary frequency (Hz)", 1},
-    {"train", "mixup", KEY_DOUBLE, F(train.mixup), 0, 0, 100, "mixup: each training clip mixed with one of its batch, weights Beta(mixup, mixup) folded to >= 0.5 for its own label, targets mixed alike (0: off)", 1},
-    {"train", "label_smoothing", KEY_DOUBLE, F(train.label_smoothing), 0, 0, 0.99, "loss targets (1 - ls) onehot + ls / classes (Keras CategoricalCrossentropy label_smoothing; 0: off)", 1},
-    {"train", "cosine_decay", KEY_BOOL, F(train.cosine_decay), 0, 0, 1, "learning rate by Keras CosineDecay per step, learning_rate down to min_lr over all epochs, instead of ReduceLROnPlateau", 1},
-    {"train", "test_adapt_bn", KEY_BOOL, F(train.test_adapt_bn), 0, 0, 1, "AdaBN: evaluate the test set with batch-norm statistics taken over the test clips", 1},
-    {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal", 0},
-    {"cuda", "graphs", KEY_BOOL, F(cuda.graphs), 1, 0, 1, "replay the full-batch training step as CUDA graphs", 0},
-    {"cuda", "tf32", KEY_BOOL, F(cuda.tf32), 0, 0, 1, "allow TF32 math in cuDNN / cuBLAS (off: plain float32)", 0},
+    {"audio", "sample_rate", KEY_INT, F(audio.sample_rate), 22050, 1000, 384000, "target sample rate (Hz)", 0, NULL},
+    {"audio", "offset", KEY_DOUBLE, F(audio.offset), 0.5, 0, 3600, "seconds skipped at the start", 0, NULL},
+    {"audio", "duration", KEY_DOUBLE, F(audio.duration), 3.0, 0, 3600, "seconds read (0: to the end)", 0, NULL},
+    {"features", "n_mfcc", KEY_INT, F(features.n_mfcc), 40, 1, 1024, "MFCC coefficients kept", 0, NULL},
+    {"features", "n_fft", KEY_INT, F(features.n_fft), 2048, 16, 65536, "FFT size and window length", 0, NULL},
+    {"features", "hop_length", KEY_INT, F(features.hop_length), 512, 1, 65536, "samples between frames", 0, NULL},
+    {"features", "n_mels", KEY_INT, F(features.n_mels), 128, 1, 1024, "mel bands", 0, NULL},
+    {"features", "fmin", KEY_DOUBLE, F(features.fmin), 0, 0, 192000, "lowest mel frequency (Hz)", 0, NULL},
+    {"features", "fmax", KEY_DOUBLE, F(features.fmax), 0, 0, 192000, "highest mel frequency (Hz; 0: rate/2)", 0, NULL},
+    {"features", "top_db", KEY_DOUBLE, F(features.top_db), 80, 0, 1000, "dB floor below the clip maximum", 0, NULL},
+    {"features", "frames", KEY_INT, F(features.frames), 130, 1, 100000, "frames after pad/cut", 0, NULL},
+    {"features", "normalize", KEY_INT, F(features.normalize), 0, 0, 2, "per-utterance normalisation of each coefficient over the real frames: 0 none, 1 per clip, 2 per speaker", 1, NULL},
+    {"features", "f0_rows", KEY_INT, F(features.f0_rows), 0, 0, 64, "rows of per-frame log2 F0 (aubio YIN, unvoiced frames interpolated) appended below the MFCCs; with normalize = 2 each speaker's standardised pitch (0: off)", 1, NULL},
+    {"features", "vtln", KEY_DOUBLE, F(features.vtln), 0, 0, 0.3, "per-speaker vocal tract length normalisation: max |alpha - 1| of the warp searched to match the training set's cepstral statistics (0: off)", 1, NULL},
+    {"model", "conv_blocks", KEY_INT, F(model.conv_blocks), 4, 1, 8, "Conv-BN-ReLU-Pool-Dropout blocks", 0, NULL},
+    {"model", "filters", KEY_INT, F(model.filters), 64, 1, 1024, "channels per conv block", 0, NULL},
+    {"model", "kernel", KEY_INT, F(model.kernel), 3, 1, 15, "conv kernel size (odd, padding same)", 0, NULL},
+    {"model", "pool", KEY_INT, F(model.pool), 2, 1, 8, "max-pool size and stride", 0, NULL},
+    {"model", "dropout", KEY_DOUBLE, F(model.dropout), 0.2, 0, 0.95, "dropout rate after each block", 0, NULL},
+    {"model", "l2", KEY_DOUBLE, F(model.l2), 0.01, 0, 10, "L2 factor on conv kernels", 0, NULL},
+    {"model", "bn_momentum", KEY_DOUBLE, F(model.bn_momentum), 0.99, 0, 1, "batch-norm moving-average momentum", 0, NULL},
+    {"model", "bn_epsilon", KEY_DOUBLE, F(model.bn_epsilon), 1e-3, 0, 1, "batch-norm epsilon", 0, NULL},
+    {"model", "lstm_units", KEY_INT, F(model.lstm_units), 32, 1, 4096, "units of both LSTMs", 0, NULL},
+    {"model", "attention", KEY_BOOL, F(model.attention), 1, 0, 1, "additive attention between the LSTMs", 0, NULL},
+    {"model", "time_axis", KEY_BOOL, F(model.time_axis), 0, 0, 1, "LSTM sequence over frames instead of MFCC coefficients", 1, NULL},
+    {"train", "epochs", KEY_INT, F(train.epochs), 300, 1, 100000, "maximum epochs", 0, NULL},
+    {"train", "batch_size", KEY_INT, F(train.batch_size), 64, 1, 65536, "clips per step", 0, NULL},
+    {"train", "learning_rate", KEY_DOUBLE, F(train.learning_rate), 5e-4, 0, 10, "Adam learning rate", 0, NULL},
+    {"train", "beta1", KEY_DOUBLE, F(train.beta1), 0.9, 0, 1, "Adam beta1", 0, NULL},
+    {"train", "beta2", KEY_DOUBLE, F(train.beta2), 0.999, 0, 1, "Adam beta2", 0, NULL},
+    {"train", "adam_epsilon", KEY_DOUBLE, F(train.adam_epsilon), 1e-7, 0, 1, "Adam epsilon", 0, NULL},
+    {"train", "validation_split", KEY_DOUBLE, F(train.validation_split), 0.125, 0, 0.9, "validation fraction", 0, NULL},
+    {"train", "seed", KEY_INT, F(train.seed), 42, 0, 2147483647, "seed of splits, init, shuffling, dropout", 0, NULL},
+    {"train", "early_stopping_patience", KEY_INT, F(train.early_stopping_patience), 10, 0, 100000, "epochs without val_loss gain before stopping (0: off)", 0, NULL},
+    {"train", "lr_patience", KEY_INT, F(train.lr_patience), 5, 0, 100000, "epochs without val_loss gain before LR drop (0: off)", 0, NULL},
+    {"train", "lr_factor", KEY_DOUBLE, F(train.lr_factor), 0.5, 0, 1, "LR multiplier on plateau", 0, NULL},
+    {"train", "min_lr", KEY_DOUBLE, F(train.min_lr), 1e-6, 0, 10, "LR floor", 0, NULL},
+    {"train", "threads", KEY_INT, F(train.threads), 0, 0, 1024, "CPU threads (0: all cores)", 0, NULL},
+    {"train", "aug_time_shift", KEY_INT, F(train.aug_time_shift), 0, 0, 100000, "augmentation: max circular shift of the frames (0: off)", 1, NULL},
+    {"train", "aug_time_masks", KEY_INT, F(train.aug_time_masks), 0, 0, 100, "augmentation: SpecAugment time masks per clip", 1, NULL},
+    {"train", "aug_time_width", KEY_INT, F(train.aug_time_width), 0, 0, 100000, "augmentation: max frames per time mask", 1, NULL},
+    {"train", "aug_freq_masks", KEY_INT, F(train.aug_freq_masks), 0, 0, 100, "augmentation: SpecAugment coefficient masks per clip", 1, NULL},
+    {"train", "aug_freq_width", KEY_INT, F(train.aug_freq_width), 0, 0, 1024, "augmentation: max coefficients per mask", 1, NULL},
+    {"train", "aug_noise", KEY_DOUBLE, F(train.aug_noise), 0, 0, 100, "augmentation: std of gaussian noise on the scaled features", 1, NULL},
+    {"train", "aug_gain", KEY_DOUBLE, F(train.aug_gain), 0, 0, 100, "augmentation: max |offset| added to c0 (scaled units)", 1, NULL},
+    {"train", "aug_vtlp", KEY_DOUBLE, F(train.aug_vtlp), 0, 0, 0.5, "augmentation: VTLP, max |alpha - 1| of the per-clip mel frequency warp (features recomputed per epoch; 0: off)", 1, NULL},
+    {"train", "aug_vtlp_speakers", KEY_INT, F(train.aug_vtlp_speakers), 0, 0, 1000, "augmentation: VTLP per virtual speaker: each epoch splits every speaker's clips at random into this many groups with one warp each, normalised per group (0: a warp per clip)", 1, NULL},
+    {"train", "aug_vtlp_fhi", KEY_DOUBLE, F(train.aug_vtlp_fhi), 4800, 1, 192000, "augmentation: VTLP warp boundary frequency (Hz)", 1, NULL},
+    {"train", "mixup", KEY_DOUBLE, F(train.mixup), 0, 0, 100, "mixup: each training clip mixed with one of its batch, weights Beta(mixup, mixup) folded to >= 0.5 for its own label, targets mixed alike (0: off)", 1, NULL},
+    {"train", "label_smoothing", KEY_DOUBLE, F(train.label_smoothing), 0, 0, 0.99, "loss targets (1 - ls) onehot + ls / classes (Keras CategoricalCrossentropy label_smoothing; 0: off)", 1, NULL},
+    {"train", "cosine_decay", KEY_BOOL, F(train.cosine_decay), 0, 0, 1, "learning rate by Keras CosineDecay per step, learning_rate down to min_lr over all epochs, instead of ReduceLROnPlateau", 1, NULL},
+    {"train", "monitor", KEY_ENUM, F(train.monitor), SER_MONITOR_VAL_LOSS, 0, 2, "what early stopping, ReduceLROnPlateau and the kept best epoch follow: val_loss (lower is better), val_accuracy or val_uar (higher is better)", 1, MONITOR_NAMES},
+    {"train", "test_adapt_bn", KEY_BOOL, F(train.test_adapt_bn), 0, 0, 1, "AdaBN: evaluate the test set with batch-norm statistics taken over the test clips", 1, NULL},
+    {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal", 0, NULL},
+    {"cuda", "graphs", KEY_BOOL, F(cuda.graphs), 1, 0, 1, "replay the full-batch training step as CUDA graphs", 0, NULL},
+    {"cuda", "tf32", KEY_BOOL, F(cuda.tf32), 0, 0, 1, "allow TF32 math in cuDNN / cuBLAS (off: plain float32)", 0, NULL},
 };
 #undef F
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
@@ -124,7 +128,17 @@ static int key_assign(ser_config *cfg, const char *where, const char *section, c
         return ser_fail(err, "%s: unknown key %s.%s", where, section, name);
     }
     double v;
-    if (k->type == KEY_BOOL) {
+    if (k->type == KEY_ENUM) {
+        v = -1;
+        for (int i = 0; k->names[i]; i++)
+            if (!strcmp(value, k->names[i])) v = i;
+        if (v < 0) {
+            char choices[256] = "";
+            for (int i = 0; k->names[i]; i++)
+                snprintf(choices + strlen(choices), sizeof choices - strlen(choices), "%s%s", i ? ", " : "", k->names[i]);
+            return ser_fail(err, "%s: key %s.%s: '%s' is not one of %s", where, section, name, value, choices);
+        }
+    } else if (k->type == KEY_BOOL) {
         if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") || !strcmp(value, "1") || !strcasecmp(value, "on")) v = 1;
         else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") || !strcmp(value, "0") || !strcasecmp(value, "off")) v = 0;
         else return ser_fail(err, "%s: key %s.%s: '%s' is not a boolean (true/false)", where, section, name, value);
@@ -241,6 +255,7 @@ char *ser_config_to_json(const ser_config *cfg) {
         if (!sec) sec = cJSON_AddObjectToObject(root, k->section);
         double v = key_load(cfg, k);
         if (k->type == KEY_BOOL) cJSON_AddBoolToObject(sec, k->name, v != 0);
+        else if (k->type == KEY_ENUM) cJSON_AddStringToObject(sec, k->name, k->names[(int)v]);
         else cJSON_AddNumberToObject(sec, k->name, v);
     }
     char *text = cJSON_PrintUnformatted(root);
@@ -254,6 +269,7 @@ void ser_config_print(const ser_config *cfg, void *file) {
         const config_key *k = &KEYS[i];
         double v = key_load(cfg, k);
         if (k->type == KEY_BOOL) fprintf(f, "%s.%s = %s\n", k->section, k->name, v != 0 ? "true" : "false");
+        else if (k->type == KEY_ENUM) fprintf(f, "%s.%s = %s\n", k->section, k->name, k->names[(int)v]);
         else fprintf(f, "%s.%s = %.10g\n", k->section, k->name, v);
     }
 }
@@ -280,8 +296,9 @@ int ser_config_from_json(ser_config *cfg, const char *json, ser_error *err) {
         char text[64];
         if (cJSON_IsBool(v)) snprintf(text, sizeof text, "%s", cJSON_IsTrue(v) ? "true" : "false");
         else if (cJSON_IsNumber(v)) snprintf(text, sizeof text, "%.17g", v->valuedouble);
+        else if (cJSON_IsString(v) && k->type == KEY_ENUM) snprintf(text, sizeof text, "%s", v->valuestring);
         else {
-            rc = ser_fail(err, "config JSON: key %s.%s is not a number or boolean", k->section, k->name);
+            rc = ser_fail(err, "config JSON: key %s.%s is not a number, boolean or name", k->section, k->name);
             break;
         }
         rc = key_assign(cfg, "config JSON", k->section, k->name, text, err);
@@ -305,6 +322,7 @@ int ser_config_write_ini(const ser_config *cfg, const char *path, ser_error *err
         }
         double v = key_load(cfg, k);
         if (k->type == KEY_BOOL) fprintf(f, "%s = %s\n", k->name, v != 0 ? "true" : "false");
+        else if (k->type == KEY_ENUM) fprintf(f, "%s = %s\n", k->name, k->names[(int)v]);
         else fprintf(f, "%s = %.17g\n", k->name, v);
     }
     if (fflush(f) != 0 || ferror(f)) {

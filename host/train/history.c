@@ -28,9 +28,9 @@ static char *entry_line(const ser_history_entry *e) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddNumberToObject(o, "epoch", e->epoch);
-    const char *keys[6] = {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"};
-    double vals[6] = {e->loss, e->accuracy, e->val_loss, e->val_accuracy, e->lr, e->seconds};
-    for (int i = 0; i < 6; i++) {
+    const char *keys[7] = {"loss", "accuracy", "val_loss", "val_accuracy", "val_uar", "lr", "seconds"};
+    double vals[7] = {e->loss, e->accuracy, e->val_loss, e->val_accuracy, e->val_uar, e->lr, e->seconds};
+    for (int i = 0; i < 7; i++) {
         if (isfinite(vals[i])) add_exact(o, keys[i], vals[i]);
         else cJSON_AddNullToObject(o, keys[i]);
     }
@@ -115,7 +115,8 @@ int ser_history_read(const char *path, ser_history_entry **entries, size_t *n, s
         const cJSON *ep = o ? cJSON_GetObjectItemCaseSensitive(o, "epoch") : NULL;
         int bad = !cJSON_IsObject(o) || !cJSON_IsNumber(ep) || get_num(o, "loss", &e.loss) ||
                   get_num(o, "accuracy", &e.accuracy) || get_num(o, "val_loss", &e.val_loss) ||
-                  get_num(o, "val_accuracy", &e.val_accuracy) || get_num(o, "lr", &e.lr) ||
+                  get_num(o, "val_accuracy", &e.val_accuracy) || get_num(o, "val_uar", &e.val_uar) ||
+                  get_num(o, "lr", &e.lr) ||
                   get_num(o, "seconds", &e.seconds);
         if (!bad) e.epoch = ep->valueint;
         cJSON_Delete(o);

@@ -2,6 +2,7 @@
  * F1 uses sklearn's form 2 tp / (2 tp + fp + fn), which equals 2 p r / (p + r) where defined. */
 #include "ser/metrics.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,10 @@ int ser_metrics_from_confusion(const int64_t *confusion, int nclass, ser_metrics
         m->f1[c] = safe_div(2.0 * (double)tp, (double)(row + col)); /* 2tp + fp + fn = row + col */
     }
     m->accuracy = safe_div((double)correct, (double)m->total);
+    size_t present = 0;
+    for (size_t c = 0; c < k; c++) present += m->support[c] > 0;
+    for (size_t c = 0; c < k; c++)
+        if (m->support[c] > 0) m->uar += m->recall[c] / (double)present;
     for (size_t c = 0; c < k; c++) {
         m->macro_precision += m->precision[c] / (double)k;
         m->macro_recall += m->recall[c] / (double)k;
@@ -145,6 +150,7 @@ cJSON *ser_metrics_to_json(const ser_metrics *m, const char *const *labels) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     cJSON_AddNumberToObject(root, "accuracy", m->accuracy);
+    cJSON_AddNumberToObject(root, "uar", m->uar);
     cJSON_AddNumberToObject(root, "macro_f1", m->macro_f1);
     cJSON_AddNumberToObject(root, "weighted_f1", m->weighted_f1);
     cJSON_AddItemToObject(root, "macro", prf_object(m->macro_precision, m->macro_recall, m->macro_f1));
@@ -164,4 +170,21 @@ cJSON *ser_metrics_to_json(const ser_metrics *m, const char *const *labels) {
         cJSON_AddItemToArray(conf, row);
     }
     return root;
+}
+
+double ser_metrics_uar(const int32_t *y_true, const int32_t *y_pred, size_t n, int nclass) {
+    if (n == 0) return NAN;
+    int64_t *count = calloc(2 * (size_t)nclass, sizeof *count), *hit = count + nclass;
+    if (!count) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (y_true[i] < 0 || y_true[i] >= nclass) return free(count), -1;
+        count[y_true[i]]++;
+        hit[y_true[i]] += y_pred[i] == y_true[i];
+    }
+    double sum = 0.0;
+    int present = 0;
+    for (int c = 0; c < nclass; c++)
+        if (count[c] > 0) sum += (double)hit[c] / (double)count[c], present++;
+    free(count);
+    return sum / present;
 }

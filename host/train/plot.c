@@ -23,7 +23,7 @@ const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\nleak:libcairo.so\n"; }
 
 /* cmap0 slots used below (slot 0 is the background). */
-enum { C_BG = 0, C_FG = 1, C_TRAIN = 2, C_VAL = 3, C_GRID = 4, C_WHITE = 5 };
+enum { C_BG = 0, C_FG = 1, C_TRAIN = 2, C_VAL = 3, C_GRID = 4, C_WHITE = 5, C_UA = 6 };
 
 static int device_available(void) {
     const char *menus[256], *devs[256];
@@ -59,6 +59,7 @@ static int plot_begin(const char *path, int width, int height, char *tmp, size_t
     plscol0(C_VAL, 255, 127, 14);
     plscol0(C_GRID, 215, 215, 215);
     plscol0(C_WHITE, 255, 255, 255);
+    plscol0(C_UA, 44, 160, 44);      /* matplotlib's green */
     plinit();
     plfontld(1);
     return 0;
@@ -86,18 +87,25 @@ static int plot_end(const char *path, const char *tmp, ser_error *err) {
 
 /* ---- training history --------------------------------------------------------------- */
 
-static void range_of(int n, const double *a, const double *b, double *lo, double *hi) {
+static void range_of(int n, const double *a, const double *b, const double *c, double *lo, double *hi) {
     *lo = INFINITY;
     *hi = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        if (a && isfinite(a[i])) *lo = fmin(*lo, a[i]), *hi = fmax(*hi, a[i]);
-        if (b && isfinite(b[i])) *lo = fmin(*lo, b[i]), *hi = fmax(*hi, b[i]);
-    }
+    const double *series[3] = {a, b, c};
+    for (int s = 0; s < 3; s++)
+        for (int i = 0; series[s] && i < n; i++)
+            if (isfinite(series[s][i])) *lo = fmin(*lo, series[s][i]), *hi = fmax(*hi, series[s][i]);
     if (!isfinite(*lo)) *lo = 0, *hi = 1;
     double pad = (*hi - *lo) * 0.06;
     if (pad <= 0) pad = fabs(*hi) * 0.05 + 0.05;
     *lo -= pad;
     *hi += pad;
+}
+
+/* 1 when y has a finite point (a history written before UA has none). */
+static int has_points(int n, const double *y) {
+    for (int i = 0; y && i < n; i++)
+        if (isfinite(y[i])) return 1;
+    return 0;
 }
 
 /* A series as a polyline broken at NAN points, with dots when there are few epochs. */
@@ -119,10 +127,12 @@ static void draw_series(int n, const double *y, int colour, PLFLT *xs, PLFLT *ys
     plwidth(1.0);
 }
 
-static void history_panel(double x0, double x1, int n, const double *tr, const double *va, const char *ylabel,
-                          const char *title, PLINT legend_pos, PLFLT *xs, PLFLT *ys) {
+/* One panel: train (tr), validation (va) and, when it has points, validation UA (ua). */
+static void history_panel(double x0, double x1, int n, const double *tr, const double *va, const double *ua,
+                          const char *ylabel, const char *title, PLINT legend_pos, PLFLT *xs, PLFLT *ys) {
+    if (!has_points(n, ua)) ua = NULL;
     double lo, hi;
-    range_of(n, tr, va, &lo, &hi);
+    range_of(n, tr, va, ua, &lo, &hi);
     plvpor(x0, x1, 0.17, 0.88);
     plwind(n > 1 ? 1 : 0.5, n > 1 ? n : 1.5, lo, hi);
     plcol0(C_GRID);
@@ -138,12 +148,19 @@ static void history_panel(double x0, double x1, int n, const double *tr, const d
     plschr(0, 1.0);
     draw_series(n, tr, C_TRAIN, xs, ys);
     draw_series(n, va, C_VAL, xs, ys);
+    draw_series(n, ua, C_UA, xs, ys);
 
-    int nleg = va ? 2 : 1;
-    PLINT opt[2] = {PL_LEGEND_LINE, PL_LEGEND_LINE}, tcol[2] = {C_FG, C_FG}, lcol[2] = {C_TRAIN, C_VAL};
-    PLINT lsty[2] = {1, 1};
-    PLFLT lw[2] = {2.5, 2.5};
-    const char *text[2] = {"Train", "Validation"};
+    /* legend entries: train, then validation and validation UA where drawn */
+    int nleg = 1;
+    PLINT opt[3] = {PL_LEGEND_LINE, PL_LEGEND_LINE, PL_LEGEND_LINE}, tcol[3] = {C_FG, C_FG, C_FG};
+    PLINT lcol[3] = {C_TRAIN, C_VAL, C_UA}, lsty[3] = {1, 1, 1};
+    PLFLT lw[3] = {2.5, 2.5, 2.5};
+    const char *text[3] = {"Train", "Validation", "Validation UA"};
+    if (va) nleg = 2;
+    if (ua) {
+        if (!va) lcol[1] = C_UA, text[1] = text[2];
+        nleg++;
+    }
     PLFLT lw_out, lh_out;
     plscol0a(C_WHITE, 255, 255, 255, 0.85);
     pllegend(&lw_out, &lh_out, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, legend_pos | PL_POSITION_INSIDE, 0.03,
@@ -152,8 +169,8 @@ static void history_panel(double x0, double x1, int n, const double *tr, const d
     (void)lw_out, (void)lh_out;
 }
 
-int ser_plot_history(const char *path, int n, const double *acc, const double *val_acc, const double *loss,
-                     const double *val_loss, ser_error *err) {
+int ser_plot_history(const char *path, int n, const double *acc, const double *val_acc, const double *val_uar,
+                     const double *loss, const double *val_loss, ser_error *err) {
     if (n < 1 || !acc || !loss) return ser_fail(err, "%s: no epochs to plot", path);
     PLFLT *buf = ser_malloc(2 * (size_t)n * sizeof *buf, "plot points", err);
     if (!buf) return -1;
@@ -163,9 +180,9 @@ int ser_plot_history(const char *path, int n, const double *acc, const double *v
         return -1;
     }
     pladv(0);
-    history_panel(0.085, 0.475, n, acc, val_acc, "Accuracy", "Model accuracy", PL_POSITION_BOTTOM | PL_POSITION_RIGHT,
+    history_panel(0.085, 0.475, n, acc, val_acc, val_uar, "Accuracy", "Model accuracy", PL_POSITION_BOTTOM | PL_POSITION_RIGHT,
                   buf, buf + n);
-    history_panel(0.585, 0.975, n, loss, val_loss, "Loss", "Model loss", PL_POSITION_TOP | PL_POSITION_RIGHT, buf,
+    history_panel(0.585, 0.975, n, loss, val_loss, NULL, "Loss", "Model loss", PL_POSITION_TOP | PL_POSITION_RIGHT, buf,
                   buf + n);
     free(buf);
     return plot_end(path, tmp, err);

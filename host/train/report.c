@@ -45,7 +45,15 @@ int ser_report_split(const int32_t *y_true, const int32_t *y_pred, size_t n, con
         ser_metrics_free(&m);
         return -1;
     }
-    if (text) *text = ser_metrics_report_text(&m, labels, 4);
+    if (text) {
+        /* sklearn's table, then the three numbers SER papers report, named */
+        char *table = ser_metrics_report_text(&m, labels, 4);
+        const char *fmt = "%s\nWA (accuracy) %.4f   UA (unweighted average recall) %.4f   macro-F1 %.4f\n";
+        int len = table ? snprintf(NULL, 0, fmt, table, m.accuracy, m.uar, m.macro_f1) : -1;
+        *text = len > 0 ? malloc((size_t)len + 1) : NULL;
+        if (*text) snprintf(*text, (size_t)len + 1, fmt, table, m.accuracy, m.uar, m.macro_f1);
+        free(table);
+    }
     if (json) *json = ser_metrics_to_json(&m, labels);
     ser_metrics_free(&m);
     if ((text && !*text) || (json && !*json)) return ser_fail(err, "out of memory formatting the report");

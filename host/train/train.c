@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "ser/augment.h"
+#include "ser/metrics.h"
 #include "ser/philox.h"
 
 static double now_s(void) {
@@ -86,6 +87,26 @@ int ser_evaluate(ser_net *net, const ser_split_data *data, int batch, double *lo
     return 0;
 }
 
+const char *ser_monitor_name(int monitor) {
+    switch (monitor) {
+    case SER_MONITOR_VAL_ACCURACY: return "val_accuracy";
+    case SER_MONITOR_VAL_UAR: return "val_uar";
+    default: return "val_loss";
+    }
+}
+
+double ser_monitor_value(int monitor, const ser_history_entry *h) {
+    switch (monitor) {
+    case SER_MONITOR_VAL_ACCURACY: return h->val_accuracy;
+    case SER_MONITOR_VAL_UAR: return h->val_uar;
+    default: return h->val_loss;
+    }
+}
+
+/* The callbacks minimise: a quantity where higher is better enters negated (Keras's mode="max":
+ * improved when current - min_delta > best, i.e. -current + min_delta < -best). */
+static double monitor_to_min(int monitor, double v) { return monitor == SER_MONITOR_VAL_LOSS ? v : -v; }
+
 /* One line a batch on a terminal (carriage return), or nothing. */
 static void progress_bar(int epoch, int epochs, size_t done, size_t total, double loss, double acc, double t0) {
     const int width = 24;
@@ -120,8 +141,11 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     float *xmix = mixup > 0 ? ser_malloc((size_t)batch * F * sizeof *xmix, "mixup batch", err) : NULL;
     float *lam = mixup > 0 ? ser_malloc((size_t)batch * sizeof *lam, "mixup weights", err) : NULL;
     int32_t *y2 = mixup > 0 ? ser_malloc((size_t)batch * sizeof *y2, "mixup labels", err) : NULL;
+    int32_t *vpred = ser_malloc(val->n * sizeof *vpred, "validation predictions", err);
+    const int monitor = cfg->train.monitor;
     int rc = -1;
-    if (!order || !xb || !yb || !best || !scratch || (opts->epoch_features && !xe) || (mixup > 0 && (!xmix || !lam || !y2)))
+    if (!order || !xb || !yb || !best || !scratch || !vpred || (opts->epoch_features && !xe) ||
+        (mixup > 0 && (!xmix || !lam || !y2)))
         goto done;
     if (best_state_in) memcpy(best, best_state_in, nstate * sizeof *best);
     else net->state_get(net->impl, best);
@@ -176,23 +200,29 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
                 progress_bar(e + 1, epochs, seen, train->n, lsum / seen, (double)correct / seen, t0);
         }
         double vloss = NAN, vacc = NAN;
-        if (ser_evaluate(net, val, batch, &vloss, &vacc, NULL, NULL, err) != 0) goto done;
+        if (ser_evaluate(net, val, batch, &vloss, &vacc, vpred, NULL, err) != 0) goto done;
         if (!isfinite(vloss)) {
             ser_fail(err, "non-finite validation loss at epoch %d: stopped; the last good checkpoint is kept", e + 1);
             goto done;
         }
+        const double vuar = ser_metrics_uar(val->y, vpred, val->n, C);
+        if (vuar < 0) {
+            ser_fail(err, "epoch %d: validation UA: a label outside [0, %d) or out of memory", e + 1, C);
+            goto done;
+        }
         ser_history_entry h = {e + 1, lsum / (double)seen, (double)correct / (double)seen, vloss, vacc, st->lr,
-                               now_s() - t0};
+                               now_s() - t0, vuar};
+        const double watched = monitor_to_min(monitor, ser_monitor_value(monitor, &h));
         int improved = 0;
-        stop = ser_early_stop_update(&st->es, e, vloss, &improved);
+        stop = ser_early_stop_update(&st->es, e, watched, &improved);
         if (improved) net->state_get(net->impl, best);
-        if (!cosine) st->lr = ser_lr_plateau_update(&st->plateau, vloss, st->lr);
+        if (!cosine) st->lr = ser_lr_plateau_update(&st->plateau, watched, st->lr);
         st->epoch = e + 1;
         if (!opts->quiet) {
             if (opts->progress) fputc('\r', stderr);
             fprintf(stderr,
-                    "epoch %3d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  lr %.3g  %.1fs%s%s   \n",
-                    h.epoch, epochs, h.loss, h.accuracy, h.val_loss, h.val_accuracy, h.lr, h.seconds,
+                    "epoch %3d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  val_uar %.4f  lr %.3g  %.1fs%s%s   \n",
+                    h.epoch, epochs, h.loss, h.accuracy, h.val_loss, h.val_accuracy, h.val_uar, h.lr, h.seconds,
                     improved ? "  *best" : "", !cosine && st->lr != h.lr ? "  (lr reduced)" : "");
         }
         if (opts->history_path && ser_history_append(opts->history_path, &h, err) != 0) goto done;
@@ -204,7 +234,7 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     net->state_set(net->impl, best);
     res->epochs_run = st->epoch;
     res->best_epoch = st->es.best_epoch + 1;
-    res->best_val_loss = st->es.best;
+    res->best_monitor = monitor_to_min(monitor, st->es.best); /* back to its own sign */
     res->best_state = best;
     best = NULL;
     rc = 0;
@@ -218,5 +248,6 @@ done:
     free(xmix);
     free(lam);
     free(y2);
+    free(vpred);
     return rc;
 }

@@ -45,6 +45,13 @@ typedef struct ser_model_config {
                            * D = Hn * F) instead of over MFCC coefficients (reference: T = Hn) */
 } ser_model_config;
 
+/* train.monitor: the validation quantity the callbacks follow (Keras's monitor= with its mode). */
+enum {
+    SER_MONITOR_VAL_LOSS = 0,  /* lower is better (the reference) */
+    SER_MONITOR_VAL_ACCURACY,  /* higher is better: WA */
+    SER_MONITOR_VAL_UAR,       /* higher is better: UA, the mean of the per-class recalls */
+};
+
 typedef struct ser_train_config {
     int epochs;
     int batch_size;
@@ -77,6 +84,8 @@ typedef struct ser_train_config {
     int cosine_decay;          /* bool: the learning rate follows Keras CosineDecay per step from
                                 * learning_rate to min_lr over epochs x steps an epoch, instead of
                                 * ReduceLROnPlateau (early stopping unchanged) */
+    int monitor;               /* SER_MONITOR_*: what early stopping, ReduceLROnPlateau and the best
+                                * epoch follow */
     int test_adapt_bn;         /* bool: `ser train` evaluates its test set after AdaBN over the test
                                 * clips (ser_model_bn_adapt; model.safetensors keeps the training
                                 * statistics) */

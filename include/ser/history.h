@@ -1,5 +1,5 @@
 /* Training history as JSON Lines: one object per epoch,
- *   {"epoch":1,"loss":..,"accuracy":..,"val_loss":..,"val_accuracy":..,"lr":..,"seconds":..}
+ *   {"epoch":1,"loss":..,"accuracy":..,"val_loss":..,"val_accuracy":..,"val_uar":..,"lr":..,"seconds":..}
  * appended and fsync'd after every epoch (so a crash loses at most the epoch in flight), and
  * read back for --resume and for re-plotting. A missing value (no validation set) is written
  * as null and read as NAN. */
@@ -17,6 +17,7 @@ extern "C" {
 typedef struct ser_history_entry {
     int epoch; /* 1-based */
     double loss, accuracy, val_loss, val_accuracy, lr, seconds;
+    double val_uar;  /* validation UA (mean per-class recall); NAN in histories written before it */
 } ser_history_entry;
 
 /* Appends one line to path (created when missing), then fsyncs it. */

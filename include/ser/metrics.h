@@ -22,7 +22,8 @@ typedef struct ser_metrics {
     int64_t *confusion;                  /* (nclass, nclass): row = true class, column = predicted */
     double *precision, *recall, *f1;     /* (nclass); 0 where the denominator is 0 */
     int64_t *support;                    /* (nclass): clips of each true class */
-    double accuracy;
+    double accuracy;                     /* WA: correct / total */
+    double uar;                          /* UA: the mean recall over the classes present (support > 0) */
     double macro_precision, macro_recall, macro_f1;          /* unweighted mean over classes */
     double weighted_precision, weighted_recall, weighted_f1; /* mean weighted by support */
 } ser_metrics;
@@ -41,7 +42,12 @@ void ser_metrics_free(ser_metrics *m);
  * default there). Returns a malloc'd string, or NULL when out of memory. */
 char *ser_metrics_report_text(const ser_metrics *m, const char *const *labels, int digits);
 
-/* {"accuracy", "macro_f1", "weighted_f1", "macro": {precision, recall, f1},
+/* UA of n (true, predicted) class indices in [0, nclass): the mean of the per-class recalls over
+ * the classes with at least one clip (the SER papers' unweighted accuracy; sklearn's
+ * balanced_accuracy_score). NAN when n is 0; -1 on a label outside the range or no memory. */
+double ser_metrics_uar(const int32_t *y_true, const int32_t *y_pred, size_t n, int nclass);
+
+/* {"accuracy", "uar", "macro_f1", "weighted_f1", "macro": {precision, recall, f1},
  *  "weighted": {...}, "labels": [...], "per_class": {label: {precision, recall, f1, support}},
  *  "confusion": [[...], ...]}. Caller cJSON_Delete's it; NULL when out of memory. */
 cJSON *ser_metrics_to_json(const ser_metrics *m, const char *const *labels);

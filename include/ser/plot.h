@@ -13,10 +13,11 @@ extern "C" {
 
 #include "ser/error.h"
 
-/* Two panels side by side, x = epoch 1..n: accuracy (acc, val_acc) and loss (loss,
- * val_loss). val_acc / val_loss may be NULL (no validation set); NAN points are skipped. */
-int ser_plot_history(const char *path, int n, const double *acc, const double *val_acc, const double *loss,
-                     const double *val_loss, ser_error *err);
+/* Two panels side by side, x = epoch 1..n: accuracy (acc, val_acc, and the validation UA
+ * val_uar) and loss (loss, val_loss). val_acc / val_uar / val_loss may be NULL (no validation
+ * set; a history without UA); NAN points are skipped. */
+int ser_plot_history(const char *path, int n, const double *acc, const double *val_acc, const double *val_uar,
+                     const double *loss, const double *val_loss, ser_error *err);
 
 /* A (nclass, nclass) confusion matrix, row = true class, column = predicted: cells coloured by
  * the fraction of their row (so classes of any size compare), annotated with the count;

@@ -78,7 +78,7 @@ typedef struct ser_train_opts {
 typedef struct ser_train_result {
     int epochs_run;             /* epochs completed in total */
     int best_epoch;             /* 1-based epoch whose weights the net holds at the end */
-    double best_val_loss;
+    double best_monitor;        /* train.monitor's value at that epoch (val_loss, val_accuracy or val_uar) */
     int stopped_early;
     float *best_state;          /* net state at the best epoch (malloc'd; caller frees) */
 } ser_train_result;
@@ -89,6 +89,10 @@ typedef struct ser_train_result {
  * loss, naming the epoch and batch; the last good checkpoint is what on_epoch wrote before. */
 int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_data *val, const ser_train_opts *opts,
                   ser_train_state *st, const float *best_state_in, ser_train_result *res, ser_error *err);
+
+/* train.monitor's key in history.jsonl ("val_loss", "val_accuracy", "val_uar") and its value in h. */
+const char *ser_monitor_name(int monitor);
+double ser_monitor_value(int monitor, const ser_history_entry *h);
 
 /* Fresh loop state for cfg (epoch 0, lr = learning_rate, callbacks reset). */
 void ser_train_state_init(ser_train_state *st, const ser_config *cfg);
