@@ -79,6 +79,7 @@ static const config_key KEYS[] = {
     {"train", "label_smoothing", KEY_DOUBLE, F(train.label_smoothing), 0, 0, 0.99, "loss targets (1 - ls) onehot + ls / classes (Keras CategoricalCrossentropy label_smoothing; 0: off)", 1},
     {"train", "cosine_decay", KEY_BOOL, F(train.cosine_decay), 0, 0, 1, "learning rate by Keras CosineDecay per step, learning_rate down to min_lr over all epochs, instead of ReduceLROnPlateau", 1},
     {"train", "test_adapt_bn", KEY_BOOL, F(train.test_adapt_bn), 0, 0, 1, "AdaBN: evaluate the test set with batch-norm statistics taken over the test clips", 1},
+    {"train", "tensorboard", KEY_BOOL, F(train.tensorboard), 0, 0, 1, "write TensorBoard event files to RUN/tb/ (per-epoch scalars of history.jsonl, the validation confusion matrix image; docs/tensorboard.md)", 1},
     {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal", 0},
     {"cuda", "graphs", KEY_BOOL, F(cuda.graphs), 1, 0, 1, "replay the full-batch training step as CUDA graphs", 0},
     {"cuda", "tf32", KEY_BOOL, F(cuda.tf32), 0, 0, 1, "allow TF32 math in cuDNN / cuBLAS (off: plain float32)", 0},
