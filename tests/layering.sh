@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The pipeline's stages include one way only (docs/architecture.md):
-#   common < io < corpus < features < model < train < kernels (the CUDA backend) < cli
+#   common < io < corpus < features < model < train < export < kernels (the CUDA backend) < cli
 # A file of host/STAGE/ or kernels/ may include the public header ser/X.h only when X belongs to
 # its own stage or an earlier one, and a public header only headers of its stage or earlier.
 # The stage of ser/X.h is the folder of host/*/X.c, or the table below for headers with no .c
@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-order=(common io corpus features model train kernels cli)
+order=(common io corpus features model train export kernels cli)
 rank_of() { local i; for i in "${!order[@]}"; do [ "${order[$i]}" = "$1" ] && { echo "$i"; return; }; done; echo -1; }
 
 declare -A header_stage=(

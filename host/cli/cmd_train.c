@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <omp.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "ser/plot.h"
 #include "ser/report.h"
 #include "ser/scaler.h"
+#include "ser/tensorboard.h"
 #include "ser/vtlp.h"
 #include "ser/split.h"
 
@@ -45,13 +47,14 @@ static void usage(FILE *f) {
             "  --test-list F     ... or a manifest\n"
             "  --device D        auto (default: the GPU when there is one), cpu or cuda\n"
             "  --resume RUN      continue RUN from its last checkpoint\n"
+            "  --tensorboard     TensorBoard event files in RUN/tb/ (= --set train.tensorboard=true)\n"
             "  --quiet           no progress output\n");
 }
 
 typedef struct train_args {
     const char *config, *data, *corpus, *train_list, *val_list, *test_dir, *test_list, *out, *device;
     const char **sets;
-    int n_sets, resume, quiet;
+    int n_sets, resume, quiet, tensorboard;
 } train_args;
 
 static int parse_args(int argc, char **argv, train_args *a) {
@@ -73,6 +76,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(s, "--device") && more) a->device = argv[++i];
         else if (!strcmp(s, "--resume") && more) a->resume = 1, a->out = argv[++i];
         else if (!strcmp(s, "--quiet")) a->quiet = 1;
+        else if (!strcmp(s, "--tensorboard")) a->tensorboard = 1, a->sets[a->n_sets++] = "train.tensorboard=true";
         else {
             fprintf(stderr, "ser train: unknown option or missing value: %s\n", s);
             return -1;
@@ -189,6 +193,7 @@ typedef struct run {
     char devline[256];      /* the GPU's description, or why auto chose the CPU */
     int lock_fd;
     char *p_ckpt, *p_model, *p_hist;
+    ser_tb *tb;             /* train.tensorboard: RUN/tb/ event file of this process */
     ser_vtlp *vtlp;         /* train.aug_vtlp: per-epoch warped training features */
 } run;
 
@@ -197,10 +202,20 @@ static int vtlp_epoch(void *user, int epoch, float *x, ser_error *err) {
     return ser_vtlp_epoch(r->vtlp, (uint64_t)r->cfg.train.seed, epoch, &r->meta.scaler, x, err);
 }
 
+/* The epoch's history.jsonl values as TensorBoard scalars of the same names, step = epoch; a
+ * missing value (null in history.jsonl: no validation set) is left out. */
+static int tb_epoch(ser_tb *tb, const ser_history_entry *h, ser_error *err) {
+    const char *tags[7] = {"loss", "accuracy", "val_loss", "val_accuracy", "val_uar", "lr", "seconds"};
+    const double v[7] = {h->loss, h->accuracy, h->val_loss, h->val_accuracy, h->val_uar, h->lr, h->seconds};
+    for (int i = 0; i < 7; i++)
+        if (isfinite(v[i]) && ser_tb_scalar(tb, tags[i], h->epoch, (float)v[i], err) != 0) return -1;
+    return 0;
+}
+
 static int on_epoch(void *user, const ser_train_state *st, const ser_history_entry *h, const float *best,
                     ser_error *err) {
     run *r = user;
-    (void)h;
+    if (r->tb && tb_epoch(r->tb, h, err) != 0) return -1;
     const size_t ns = r->net.state_size(r->net.impl);
     float *cur = ser_malloc(ns * sizeof *cur, "checkpoint", err);
     if (!cur) return -1;
@@ -417,6 +432,15 @@ static int finish(run *r, const ser_train_result *res, ser_error *err) {
     if (!rc) rc = ser_write_text_file(pt, text, err) || ser_write_text_file(pj, js, err);
     free(pt), free(pj), free(js), free(text);
     cJSON_Delete(json);
+    /* the confusion matrices as TensorBoard images, at the last epoch run */
+    for (int i = 0; !rc && r->tb && i < (r->test.n ? 2 : 1); i++) {
+        const char *name = i ? "confusion_matrix_test" : "confusion_matrix_validation";
+        char png[64];
+        snprintf(png, sizeof png, "%s.png", name);
+        char *ppng = run_path(r->a.out, png);
+        rc = ppng ? ser_tb_png_file(r->tb, name, res->epochs_run, ppng, err) : ser_fail(err, "out of memory");
+        free(ppng);
+    }
     return rc ? -1 : 0;
 }
 
@@ -468,6 +492,14 @@ int cmd_train(int argc, char **argv) {
         if (hrc) goto fail;
         if (!r.a.quiet) fprintf(stderr, "ser train: resuming %s after epoch %d\n", r.a.out, st.epoch);
     }
+    if (r.a.tensorboard) r.cfg.train.tensorboard = 1; /* --resume reads config.ini, not --set */
+    if (r.cfg.train.tensorboard) {
+        char *tbdir = run_path(r.a.out, "tb");
+        r.tb = tbdir ? ser_tb_open(tbdir, st.epoch + 1, &err) : NULL;
+        free(tbdir);
+        if (!r.tb) goto fail;
+        if (!r.a.quiet) fprintf(stderr, "ser train: TensorBoard events: %s\n", ser_tb_path(r.tb));
+    }
     ser_train_opts o = {&r.cfg, r.p_hist, on_epoch, &r, isatty(2) && !r.a.quiet, r.a.quiet, NULL};
     if (r.cfg.train.aug_vtlp > 0) {
         /* the audio of the training clips, decoded once; the warped features of epoch e are a
@@ -484,6 +516,8 @@ int cmd_train(int argc, char **argv) {
                 res.best_monitor);
     free(res.best_state);
     if (finish(&r, &res, &err) != 0) goto fail;
+    if (ser_tb_close(r.tb, &err) != 0) goto fail;
+    r.tb = NULL;
     printf("%s/: model.safetensors history.jsonl training_history.png confusion_matrix_validation.png%s "
            "model_summary.txt report.txt report.json\n",
            r.a.out, r.test.n ? " confusion_matrix_test.png" : "");
@@ -493,6 +527,7 @@ fail:
     fprintf(stderr, "ser train: %s\n", err.msg);
 done:
     free(cur), free(best);
+    ser_tb_close(r.tb, NULL);
     ser_net_free(&r.net);
     ser_backend_destroy(r.be);
     ser_vtlp_free(r.vtlp);

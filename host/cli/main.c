@@ -16,6 +16,7 @@ static const ser_command COMMANDS[] = {
     {"train", cmd_train, "train the network on a corpus folder or manifests; writes a run folder"},
     {"eval", cmd_eval, "evaluate a trained model on a labelled folder or manifest (report, confusion matrix)"},
     {"predict", cmd_predict, "label and class probabilities of audio files"},
+    {"export", cmd_export, "write a trained model as ONNX (--onnx OUT.onnx --model RUN/model.safetensors)"},
     {"synth", cmd_synth, "write a small deterministic synthetic emotional-speech corpus (TESS layout)"},
     {"check", cmd_check, "compare the CUDA backend with the CPU backend on one batch (needs a GPU)"},
     {"bench-epoch", cmd_bench_epoch, "(benchmark) time one training epoch of the model on random data, JSON"},

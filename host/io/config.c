@@ -81,6 +81,7 @@ static const config_key KEYS[] = {
     {"train", "mixup", KEY_DOUBLE, F(train.mixup), 0, 0, 100, "mixup: each training clip mixed with one of its batch, weights Beta(mixup, mixup) folded to >= 0.5 for its own label, targets mixed alike (0: off)", 1, NULL},
     {"train", "label_smoothing", KEY_DOUBLE, F(train.label_smoothing), 0, 0, 0.99, "loss targets (1 - ls) onehot + ls / classes (Keras CategoricalCrossentropy label_smoothing; 0: off)", 1, NULL},
     {"train", "cosine_decay", KEY_BOOL, F(train.cosine_decay), 0, 0, 1, "learning rate by Keras CosineDecay per step, learning_rate down to min_lr over all epochs, instead of ReduceLROnPlateau", 1, NULL},
+    {"train", "tensorboard", KEY_BOOL, F(train.tensorboard), 0, 0, 1, "write TensorBoard event files to RUN/tb/ (per-epoch scalars of history.jsonl, the validation confusion matrix image; docs/tensorboard.md)", 1, NULL},
     {"train", "monitor", KEY_ENUM, F(train.monitor), SER_MONITOR_VAL_LOSS, 0, 2, "what early stopping, ReduceLROnPlateau and the kept best epoch follow: val_loss (lower is better), val_accuracy or val_uar (higher is better)", 1, MONITOR_NAMES},
     {"train", "test_adapt_bn", KEY_BOOL, F(train.test_adapt_bn), 0, 0, 1, "AdaBN: evaluate the test set with batch-norm statistics taken over the test clips", 1, NULL},
     {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal", 0, NULL},

@@ -89,6 +89,7 @@ typedef struct ser_train_config {
     int test_adapt_bn;         /* bool: `ser train` evaluates its test set after AdaBN over the test
                                 * clips (ser_model_bn_adapt; model.safetensors keeps the training
                                 * statistics) */
+    int tensorboard;           /* bool: TensorBoard event files in RUN/tb/ as training runs (ser/tensorboard.h) */
 } ser_train_config;
 
 /* The CUDA backend's switches (how it computes, not what: a model trains the same function
