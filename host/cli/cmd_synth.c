@@ -25,8 +25,9 @@ static void usage(FILE *f) {
             "  --seed SEED      generator seed (default %llu)\n"
             "  --rate HZ        sample rate (default %d, TESS's)\n\n"
             "--sequence writes ONE recording: --gap seconds of silence (default 2), then N clips (default:\n"
-            "one per emotion listed), each followed by the gap; clip j has emotion E(j mod list), speaker\n"
-            "j mod S and clip index I + j (default I 1000: clips a --per-class corpus below 1000 lacks).\n"
+            "one per emotion listed), each followed by the gap; clip j has emotion E(j mod L) of the L\n"
+            "listed, speaker (j div L) mod S and clip index I + j (default I 1000: clips that a corpus of\n"
+            "--per-class below 1000 does not hold).\n"
             "Prints the clips' times as TSV (start, end, emotion, speaker, index) on stdout.\n",
             d.per_class, SER_SYNTH_MAX_SPEAKERS, d.speakers, (unsigned long long)d.seed, d.rate);
 }

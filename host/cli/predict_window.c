@@ -136,8 +136,7 @@ static void print_record(pw *s, const pw_rec *r, const float *p, int label) {
         free(t);
         cJSON_Delete(o);
     } else if (s->o->format == PW_CSV) {
-        printf("%.3f,%.3f,%s,%d,%.2f", r->start, r->end, r->silent ? "" : lm->meta.labels[label], r->silent,
-               isfinite(r->rms_db) ? r->rms_db : -999.0);
+        printf("%.3f,%.3f,%s,%d,%.2f", r->start, r->end, r->silent ? "" : lm->meta.labels[label], r->silent, r->rms_db);
         for (int c = 0; c < C; c++) r->silent ? printf(",") : printf(",%.6f", p[c]);
         printf("\n");
     } else {

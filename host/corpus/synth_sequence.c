@@ -38,7 +38,7 @@ int ser_synth_sequence(const char *path, const ser_synth_config *cfg, const int 
     int rc = put(f, tmp, NULL, gap, err);
     if (segments) fprintf(segments, "start\tend\temotion\tspeaker\tindex\n");
     for (int j = 0; j < count && rc == 0; j++) {
-        const int e = emotions[j % n_emotions], s = j % cfg->speakers, index = first_index + j;
+        const int e = emotions[j % n_emotions], s = (j / n_emotions) % cfg->speakers, index = first_index + j;
         float *x = NULL;
         size_t n = 0;
         if ((rc = ser_synth_clip(cfg, s, e, index, &x, &n, err)) != 0) break;

@@ -239,7 +239,7 @@ int ser_plot_confusion(const char *path, const char *title, const int64_t *confu
 
 /* ---- emotion over time ------------------------------------------------------------- */
 
-enum { C_CLASS0 = 6, N_CLASS_COLOURS = 10 };
+enum { C_WAVE = 6, C_CLASS0 = 7, N_CLASS_COLOURS = 10 };
 
 /* matplotlib's tab10, one per class (cycled past 10) */
 static void set_class_colours(void) {
@@ -247,6 +247,7 @@ static void set_class_colours(void) {
         {31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},   {148, 103, 189},
         {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
     plscmap0n(C_CLASS0 + N_CLASS_COLOURS);
+    plscol0(C_WAVE, 70, 90, 120);
     for (int i = 0; i < N_CLASS_COLOURS; i++) plscol0(C_CLASS0 + i, tab10[i][0], tab10[i][1], tab10[i][2]);
 }
 
@@ -270,15 +271,13 @@ int ser_plot_timeline(const char *path, const char *title, int n, const double *
     /* waveform envelope, mirrored */
     double peak = 1e-9;
     for (int i = 0; i < n_env; i++) peak = fmax(peak, env[i]);
-    plvpor(0.06, 0.86, 0.70, 0.93);
+    plvpor(0.075, 0.84, 0.71, 0.91);
     plwind(0, t1, -peak * 1.05, peak * 1.05);
     if (n_env > 0) {
         for (int i = 0; i < n_env; i++) xs[i] = (i + 0.5) * env_step, ys[i] = env[i];
         for (int i = 0; i < n_env; i++) xs[n_env + i] = (n_env - i - 0.5) * env_step, ys[n_env + i] = -env[n_env - 1 - i];
-        plcol0(C_GRID + 0);
-        plscol0(C_GRID, 120, 120, 120);
+        plcol0(C_WAVE);
         plfill(2 * n_env, xs, ys);
-        plscol0(C_GRID, 215, 215, 215);
     }
     plcol0(C_FG);
     plschr(0, 1.0);
@@ -289,7 +288,7 @@ int ser_plot_timeline(const char *path, const char *title, int n, const double *
     plmtex("l", 1.5, 0.5, 0.5, "waveform");
 
     /* stacked probabilities at the window centres; a run of non-silent windows is one band set */
-    plvpor(0.06, 0.86, 0.10, 0.66);
+    plvpor(0.075, 0.84, 0.13, 0.66);
     plwind(0, t1, 0, 1);
     for (int i = 0; i < n; i++) { /* silent windows shaded light grey over their span */
         if (!silent[i]) continue;
@@ -331,8 +330,8 @@ int ser_plot_timeline(const char *path, const char *title, int n, const double *
     plschr(0, 1.0);
     plbox("bcnst", 0, 0, "bcnstv", 0.25, 0);
     plschr(0, 1.2);
-    plmtex("b", 2.6, 0.5, 0.5, "Time (s)");
-    plmtex("l", 3.2, 0.5, 0.5, "Probability (stacked)");
+    plmtex("b", 2.4, 0.5, 0.5, "Time (s)");
+    plmtex("l", 3.0, 0.5, 0.5, "Probability (stacked)");
 
     /* legend: one swatch per class, then the silent shade */
     PLINT opt[64], tcol[64], bcol[64], bpat[64];
@@ -345,8 +344,8 @@ int ser_plot_timeline(const char *path, const char *title, int n, const double *
         text[c] = c < nl ? labels[c] : "silent";
     }
     PLFLT lw_out, lh_out;
-    pllegend(&lw_out, &lh_out, PL_LEGEND_BOUNDING_BOX, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.01, 0.0, 0.05, C_WHITE,
-             C_GRID, 1, 0, 0, nl + 1, opt, 0.6, 1.2, 2.0, 0.0, tcol, text, bcol, bpat, bscale, bwidth, NULL, NULL, NULL,
+    pllegend(&lw_out, &lh_out, PL_LEGEND_BOUNDING_BOX, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.015, 0.0, 0.04, C_WHITE,
+             C_GRID, 1, 0, 0, nl + 1, opt, 0.4, 1.0, 1.6, 0.0, tcol, text, bcol, bpat, bscale, bwidth, NULL, NULL, NULL,
              NULL, NULL, NULL, NULL);
     (void)lw_out, (void)lh_out;
     free(xs);

@@ -50,8 +50,9 @@ int ser_synth_clip(const ser_synth_config *cfg, int speaker, int emotion, int in
 int ser_synth_corpus(const char *out, const ser_synth_config *cfg, size_t *nfiles, ser_error *err);
 
 /* One 16-bit mono WAV (host/corpus/synth_sequence.c): gap_s seconds of digital silence, then
- * `count` clips each followed by gap_s of silence; clip j is ser_synth_clip(speaker j % speakers,
- * emotion emotions[j % n_emotions], index first_index + j), so indices past a corpus's per_class
+ * `count` clips each followed by gap_s of silence; clip j is ser_synth_clip(emotion
+ * emotions[j % n_emotions], speaker (j / n_emotions) % speakers: each round of the list is one
+ * speaker, index first_index + j), so indices past a corpus's per_class
  * are clips that corpus does not hold. segments (may be NULL) gets a TSV header and one line
  * per clip: start and end (s), emotion, speaker, index. Atomic (temp file + rename). */
 int ser_synth_sequence(const char *path, const ser_synth_config *cfg, const int *emotions, int n_emotions, int count,
