@@ -50,6 +50,7 @@ typedef struct pw {
     pw_rec *recs;           /* the windows since the last flush, in order */
     size_t nrec, rec_cap, nslot;
     size_t n_windows, n_silent;
+    double t_features, t_network; /* seconds spent in each, for the summary line */
     /* --png */
     double *ps, *pe;
     unsigned char *psil;
@@ -114,6 +115,12 @@ static int advance(pw *s, size_t to, ser_error *err) {
     return 0;
 }
 
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static void print_record(pw *s, const pw_rec *r, const float *p, int label) {
     const loaded_model *lm = &s->lm;
     const int C = s->C;
@@ -151,11 +158,14 @@ static void print_record(pw *s, const pw_rec *r, const float *p, int label) {
 /* Features + network for the batch's windows, then every record since the last flush, in order. */
 static int flush(pw *s, ser_error *err) {
     if (s->nslot) {
+        const double t0 = now_s();
         if (ser_window_features_compute(s->wf, s->wptr, s->wlen, s->nslot, s->x, err)) return -1;
         ser_scaler_apply(&s->lm.meta.scaler, s->x, s->nslot * s->per_clip);
+        const double t1 = now_s();
         ser_split_data d = {s->x, NULL, s->nslot};
         if (ser_evaluate(&s->lm.net, &d, s->lm.meta.cfg.train.batch_size, NULL, NULL, s->pred, s->probs, err))
             return -1;
+        s->t_features += t1 - t0, s->t_network += now_s() - t1;
     }
     size_t slot = 0;
     for (size_t i = 0; i < s->nrec; i++) {
@@ -244,12 +254,6 @@ static void free_state(pw *s) {
     loaded_model_close(&s->lm);
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 int predict_window_run(const predict_window_opts *o) {
     pw s;
     memset(&s, 0, sizeof s);
@@ -284,9 +288,9 @@ int predict_window_run(const predict_window_opts *o) {
     const double secs = (double)(s.base + s.len) / s.sr, wall = now_s() - t0;
     fprintf(stderr,
             "ser predict: %s: %.1f s of audio, %zu windows of %g s every %g s, %zu silent (RMS below %g dBFS%s); "
-            "%.2f s (%.0f x real time)\n",
+            "%.2f s (%.0f x real time; features %.2f s, network %.2f s)\n",
             o->path, secs, s.n_windows, (double)s.W / s.sr, s.hop / s.sr, s.n_silent, o->silence_db,
-            o->silence_default ? ", the default" : "", wall, wall > 0 ? secs / wall : 0.0);
+            o->silence_default ? ", the default" : "", wall, wall > 0 ? secs / wall : 0.0, s.t_features, s.t_network);
     if (o->png) {
         if (s.env_fill) { /* the last partial envelope bin */
             if (grow((void **)&s.env, &s.env_cap, s.nenv + 1, sizeof *s.env, &err)) goto done;
