@@ -51,6 +51,12 @@ vg eval 0 eval --model "$tmp/run/model.safetensors" --data "$tmp/syn" --json
 vg predict 1 predict --model "$tmp/run/model.safetensors" --json "$tmp"/syn/SPA_angry/*.wav
 echo "not a model" >"$tmp/junk.safetensors"
 vg predict_junk_model 1 predict --model "$tmp/junk.safetensors" "$tmp"/syn/SPA_angry/SPA_zzjunk_angry.wav
+# emotion over time: streamed and resampled (24414 -> 22050 Hz), batched, with the PNG timeline
+vg synth_sequence 0 synth --sequence "$tmp/seq.wav" --emotions angry,sad,happy --gap 1
+vg predict_window 0 predict --model "$tmp/run/model.safetensors" --window 1 --hop 0.4 --batch 3 --json \
+    --png "$tmp/timeline.png" "$tmp/seq.wav"
+vg predict_window_junk 1 predict --model "$tmp/run/model.safetensors" --window 1 \
+    "$tmp"/syn/SPA_angry/SPA_zzjunk_angry.wav
 vg train_missing_data 1 train --data "$tmp/nonexistent" --out "$tmp/x"
 vg mfcc_strict 1 mfcc --strict --out "$tmp/g.npy" "$tmp/syn"
 

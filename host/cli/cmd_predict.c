@@ -1,4 +1,7 @@
-/* `ser predict`: the label and every class's probability for each file. */
+/* `ser predict`: the label and every class's probability for each file, or with --window /
+ * --hop for each window of one recording (predict_window.c). */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,13 +10,42 @@
 
 #include "commands.h"
 #include "loaded_model.h"
+#include "predict_window.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ser predict --model RUN/model.safetensors [--json] [--device auto|cpu|cuda] FILE...\n\n"
             "Prints, for each file, the predicted label and every class's probability;\n"
             "--json prints one object per line: {\"path\", \"label\", \"probs\": {label: p, ...}}.\n"
-            "A file that cannot be decoded is reported on stderr and the others go on (exit 1).\n");
+            "A file that cannot be decoded is reported on stderr and the others go on (exit 1).\n\n"
+            "Emotion over time (when --window or --hop is given; docs/predict-window.md):\n"
+            "  ser predict --model M [--window SEC] [--hop SEC] [--silence-db DB] [--json | --csv] [--png OUT.png] FILE\n"
+            "streams FILE (any length, any format libsndfile reads) and classifies every window of SEC\n"
+            "seconds (default: the model's audio.duration), one every --hop seconds (default: half the\n"
+            "window); the last window is the first that reaches the end (shorter: padded like a short\n"
+            "clip; the model's audio.offset is not applied). A window's features are those that\n"
+            "`ser predict` computes for the same samples as a standalone clip: a --window other than\n"
+            "the model's duration is cut or zero-padded to the model's frames, as clips are. Windows\n"
+            "whose RMS is below --silence-db dBFS (default %g) are not classified and are reported\n"
+            "silent. Output: one line per window (start, end, label, probabilities), --json one object\n"
+            "per line {start, end, rms_dbfs, label, probs} or {start, end, rms_dbfs, silent: true},\n"
+            "--csv a header and one row per window; --png draws the waveform envelope above the\n"
+            "stacked class probabilities over time.\n"
+            "  --batch N     windows per network batch (default twice the model's train.batch_size)\n",
+            PW_SILENCE_DB_DEFAULT);
+}
+
+/* A finite number from an option's value, or an error naming the option (usage error). */
+static int parse_num(const char *opt, const char *v, double *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x)) {
+        fprintf(stderr, "ser predict: %s: '%s' is not a number\n", opt, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
 }
 
 int cmd_predict(int argc, char **argv) {
@@ -23,17 +55,39 @@ int cmd_predict(int argc, char **argv) {
     }
     const char *model = NULL, *device = "auto";
     int json = 0;
+    predict_window_opts pw = {.silence_db = PW_SILENCE_DB_DEFAULT, .silence_default = 1};
+    int windowed = 0, window_only = 0; /* --window / --hop given; options that need them */
+    double v;
     ser_clips clips = {0};
     ser_error err = {{0}};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if (argv[i][0] == '-' && argv[i][1] == '-') {
+        else if ((!strcmp(argv[i], "--window") || !strcmp(argv[i], "--hop")) && i + 1 < argc) {
+            const char *opt = argv[i];
+            if (parse_num(opt, argv[++i], &v)) goto usage_error;
+            if (!(v > 0)) {
+                fprintf(stderr, "ser predict: %s %s: must be a positive number of seconds\n", opt, argv[i]);
+                goto usage_error;
+            }
+            *(opt[2] == 'w' ? &pw.window : &pw.hop) = v;
+            windowed = 1;
+        } else if (!strcmp(argv[i], "--silence-db") && i + 1 < argc) {
+            if (parse_num(argv[i], argv[i + 1], &pw.silence_db)) goto usage_error;
+            pw.silence_default = 0, window_only = 1, i++;
+        } else if (!strcmp(argv[i], "--csv")) pw.format = PW_CSV, window_only = 1;
+        else if (!strcmp(argv[i], "--png") && i + 1 < argc) pw.png = argv[++i], window_only = 1;
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+            if (parse_num(argv[i], argv[i + 1], &v)) goto usage_error;
+            if (v < 1 || v > 65536 || v != floor(v)) {
+                fprintf(stderr, "ser predict: --batch %s: must be an integer in 1..65536\n", argv[i + 1]);
+                goto usage_error;
+            }
+            pw.batch = (int)v, window_only = 1, i++;
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             fprintf(stderr, "ser predict: unknown option or missing value: %s\n", argv[i]);
-            usage(stderr);
-            ser_clips_free(&clips);
-            return 2;
+            goto usage_error;
         } else if (ser_clips_push(&clips, argv[i], "", "", "", &err) != 0) {
             fprintf(stderr, "ser predict: %s\n", err.msg);
             ser_clips_free(&clips);
@@ -45,6 +99,21 @@ int cmd_predict(int argc, char **argv) {
         usage(stderr);
         ser_clips_free(&clips);
         return 2;
+    }
+    if (window_only && !windowed) {
+        fprintf(stderr, "ser predict: --silence-db, --csv, --png and --batch work with --window / --hop\n");
+        goto usage_error;
+    }
+    if (windowed) {
+        if (clips.n != 1 || (json && pw.format == PW_CSV)) {
+            fprintf(stderr, "ser predict: %s\n", clips.n != 1 ? "--window takes exactly one FILE" : "--json or --csv, not both");
+            goto usage_error;
+        }
+        pw.model = model, pw.device = device, pw.path = clips.v[0].path;
+        if (json) pw.format = PW_JSON;
+        int wrc = predict_window_run(&pw);
+        ser_clips_free(&clips);
+        return wrc;
     }
     loaded_model lm;
     ser_dataset ds = {0};
@@ -89,4 +158,8 @@ done:
     ser_clips_free(&clips);
     loaded_model_close(&lm);
     return rc;
+usage_error:
+    usage(stderr);
+    ser_clips_free(&clips);
+    return 2;
 }

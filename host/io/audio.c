@@ -38,8 +38,7 @@ static int grow(float **p, size_t *cap, size_t n, const char *what, ser_error *e
     return *p ? 0 : -1;
 }
 
-/* Opens path for reading and checks that it is a non-empty regular file. Returns the fd or -1. */
-static int open_regular(const char *path, ser_error *err) {
+int ser_audio_open_regular(const char *path, ser_error *err) {
     /* O_NONBLOCK so that a FIFO given by mistake fails below instead of blocking here. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return ser_fail(err, "%s: cannot open: %s", path, strerror(errno));
@@ -64,7 +63,7 @@ static int open_regular(const char *path, ser_error *err) {
  * Sets *got to the frames actually read. */
 static int read_window(const char *path, const ser_audio_config *cfg, ser_audio_buf *buf,
                        size_t *got, ser_error *err) {
-    int fd = open_regular(path, err);
+    int fd = ser_audio_open_regular(path, err);
     if (fd < 0) return -1;
     SF_INFO info;
     memset(&info, 0, sizeof info); /* format 0: libsndfile detects the format by content */

@@ -1,4 +1,4 @@
-/* PNG plots through PLplot (pngcairo): training history and confusion matrix.
+/* PNG plots through PLplot (pngcairo): training history, confusion matrix, emotion timeline.
  * PLplot exits the process on some internal errors, so everything that can fail for a
  * user-level reason (missing driver, unwritable folder) is checked before plinit. */
 #include "ser/plot.h"
@@ -251,5 +251,120 @@ int ser_plot_confusion(const char *path, const char *title, const int64_t *confu
     plschr(0, 0.9);
     plbox("bc", 0, 0, "bcmstv", 0.2, 2);
     plmtex("r", 4.2, 0.5, 0.5, "fraction of the true class");
+    return plot_end(path, tmp, err);
+}
+
+/* ---- emotion over time ------------------------------------------------------------- */
+
+enum { C_WAVE = 6, C_CLASS0 = 7, N_CLASS_COLOURS = 10 };
+
+/* matplotlib's tab10, one per class (cycled past 10) */
+static void set_class_colours(void) {
+    static const unsigned char tab10[N_CLASS_COLOURS][3] = {
+        {31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},   {148, 103, 189},
+        {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
+    plscmap0n(C_CLASS0 + N_CLASS_COLOURS);
+    plscol0(C_WAVE, 70, 90, 120);
+    for (int i = 0; i < N_CLASS_COLOURS; i++) plscol0(C_CLASS0 + i, tab10[i][0], tab10[i][1], tab10[i][2]);
+}
+
+int ser_plot_timeline(const char *path, const char *title, int n, const double *start, const double *end,
+                      const unsigned char *silent, const float *probs, int nclass, const char *const *labels,
+                      int n_env, const float *env, double env_step, double total_s, ser_error *err) {
+    if (n < 1 || nclass < 1) return ser_fail(err, "%s: no windows to plot", path);
+    const size_t npts = 2 * (size_t)(n > n_env ? n : n_env) + 4;
+    PLFLT *xs = ser_malloc(2 * npts * sizeof *xs, "plot points", err);
+    if (!xs) return -1;
+    PLFLT *ys = xs + npts;
+    char tmp[4096];
+    if (plot_begin(path, 1600, 700, tmp, sizeof tmp, err)) {
+        free(xs);
+        return -1;
+    }
+    set_class_colours();
+    pladv(0);
+    const double t1 = total_s > 0 ? total_s : end[n - 1];
+
+    /* waveform envelope, mirrored */
+    double peak = 1e-9;
+    for (int i = 0; i < n_env; i++) peak = fmax(peak, env[i]);
+    plvpor(0.075, 0.84, 0.71, 0.91);
+    plwind(0, t1, -peak * 1.05, peak * 1.05);
+    if (n_env > 0) {
+        for (int i = 0; i < n_env; i++) xs[i] = (i + 0.5) * env_step, ys[i] = env[i];
+        for (int i = 0; i < n_env; i++) xs[n_env + i] = (n_env - i - 0.5) * env_step, ys[n_env + i] = -env[n_env - 1 - i];
+        plcol0(C_WAVE);
+        plfill(2 * n_env, xs, ys);
+    }
+    plcol0(C_FG);
+    plschr(0, 1.0);
+    plbox("bcst", 0, 0, "bc", 0, 0);
+    plschr(0, 1.4);
+    plmtex("t", 1.0, 0.5, 0.5, title ? title : "Emotion over time");
+    plschr(0, 1.1);
+    plmtex("l", 1.5, 0.5, 0.5, "waveform");
+
+    /* stacked probabilities at the window centres; a run of non-silent windows is one band set */
+    plvpor(0.075, 0.84, 0.13, 0.66);
+    plwind(0, t1, 0, 1);
+    for (int i = 0; i < n; i++) { /* silent windows shaded light grey over their span */
+        if (!silent[i]) continue;
+        PLFLT bx[4] = {start[i], end[i], end[i], start[i]}, by[4] = {0, 0, 1, 1};
+        plcol0(C_GRID);
+        plfill(4, bx, by);
+    }
+    for (int a = 0; a < n;) {
+        if (silent[a]) {
+            a++;
+            continue;
+        }
+        int b = a;
+        while (b < n && !silent[b]) b++; /* run [a, b) */
+        const int m = b - a;
+        for (int c = 0; c < nclass; c++) {
+            int k = 0;
+            /* upper edge forward: the cumulative sum through class c; lower edge back: through c - 1 */
+            for (int pass = 0; pass < 2; pass++) {
+                for (int j0 = 0; j0 < m; j0++) {
+                    const int j = pass ? b - 1 - j0 : a + j0;
+                    double cum = 0;
+                    for (int q = 0; q < c + 1 - pass; q++) cum += probs[(size_t)j * (size_t)nclass + (size_t)q];
+                    const double mid = 0.5 * (start[j] + end[j]);
+                    if (m == 1) { /* a lone window: a bar as wide as the window */
+                        xs[k] = pass ? end[j] : start[j], ys[k++] = fmin(cum, 1.0);
+                        xs[k] = pass ? start[j] : end[j], ys[k++] = fmin(cum, 1.0);
+                    } else {
+                        xs[k] = mid, ys[k++] = fmin(cum, 1.0);
+                    }
+                }
+            }
+            plcol0(C_CLASS0 + c % N_CLASS_COLOURS);
+            plfill(k, xs, ys);
+        }
+        a = b;
+    }
+    plcol0(C_FG);
+    plschr(0, 1.0);
+    plbox("bcnst", 0, 0, "bcnstv", 0.25, 0);
+    plschr(0, 1.2);
+    plmtex("b", 2.4, 0.5, 0.5, "Time (s)");
+    plmtex("l", 3.0, 0.5, 0.5, "Probability (stacked)");
+
+    /* legend: one swatch per class, then the silent shade */
+    PLINT opt[64], tcol[64], bcol[64], bpat[64];
+    PLFLT bscale[64], bwidth[64];
+    const char *text[64];
+    const int nl = nclass < 63 ? nclass : 63;
+    for (int c = 0; c <= nl; c++) {
+        opt[c] = PL_LEGEND_COLOR_BOX, tcol[c] = C_FG, bpat[c] = 0, bscale[c] = 1.0, bwidth[c] = 0;
+        bcol[c] = c < nl ? C_CLASS0 + c % N_CLASS_COLOURS : C_GRID;
+        text[c] = c < nl ? labels[c] : "silent";
+    }
+    PLFLT lw_out, lh_out;
+    pllegend(&lw_out, &lh_out, PL_LEGEND_BOUNDING_BOX, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.015, 0.0, 0.04, C_WHITE,
+             C_GRID, 1, 0, 0, nl + 1, opt, 0.4, 1.0, 1.6, 0.0, tcol, text, bcol, bpat, bscale, bwidth, NULL, NULL, NULL,
+             NULL, NULL, NULL, NULL);
+    (void)lw_out, (void)lh_out;
+    free(xs);
     return plot_end(path, tmp, err);
 }

@@ -50,6 +50,10 @@ int ser_audio_load(const char *path, const ser_audio_config *cfg, ser_audio_buf 
 
 void ser_audio_buf_free(ser_audio_buf *buf);
 
+/* Opens path read-only and checks that it is a non-empty regular file (not a directory, FIFO
+ * or empty file). Returns the fd, or -1 with "PATH: reason". Shared with ser/audio_stream.h. */
+int ser_audio_open_regular(const char *path, ser_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,16 @@ int ser_plot_history(const char *path, int n, const double *acc, const double *v
 int ser_plot_confusion(const char *path, const char *title, const int64_t *confusion, int nclass,
                        const char *const *labels, ser_error *err);
 
+/* Emotion over time (`ser predict --window --png`), two panels sharing the time axis (s):
+ * above, the waveform's envelope env[0..n_env) (peak |sample| per env_step seconds, drawn
+ * mirrored); below, the class probabilities of each window as stacked coloured bands at the
+ * window's centre, one colour per class (labels[c] in the legend), gaps where windows are
+ * silent (silent[i] != 0) with the silent spans shaded. probs: (n, nclass); start / end: the
+ * windows' times. */
+int ser_plot_timeline(const char *path, const char *title, int n, const double *start, const double *end,
+                      const unsigned char *silent, const float *probs, int nclass, const char *const *labels,
+                      int n_env, const float *env, double env_step, double total_s, ser_error *err);
+
 #ifdef __cplusplus
 }
 #endif

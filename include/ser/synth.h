@@ -16,6 +16,7 @@ extern "C" {
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ser/error.h"
 
@@ -47,6 +48,15 @@ int ser_synth_clip(const ser_synth_config *cfg, int speaker, int emotion, int in
 /* Writes the whole corpus under out (created if missing; existing files are replaced, each
  * atomically). *nfiles (may be NULL) receives the number of files written. */
 int ser_synth_corpus(const char *out, const ser_synth_config *cfg, size_t *nfiles, ser_error *err);
+
+/* One 16-bit mono WAV (host/corpus/synth_sequence.c): gap_s seconds of digital silence, then
+ * `count` clips each followed by gap_s of silence; clip j is ser_synth_clip(emotion
+ * emotions[j % n_emotions], speaker (j / n_emotions) % speakers: each round of the list is one
+ * speaker, index first_index + j), so indices past a corpus's per_class
+ * are clips that corpus does not hold. segments (may be NULL) gets a TSV header and one line
+ * per clip: start and end (s), emotion, speaker, index. Atomic (temp file + rename). */
+int ser_synth_sequence(const char *path, const ser_synth_config *cfg, const int *emotions, int n_emotions, int count,
+                       int first_index, double gap_s, FILE *segments, ser_error *err);
 
 #ifdef __cplusplus
 }
