@@ -212,6 +212,14 @@ static int tb_epoch(ser_tb *tb, const ser_history_entry *h, ser_error *err) {
     return 0;
 }
 
+/* train.precise_bn: the BN moving statistics over the training clips (unaugmented features),
+ * exact, in inference mode (cli_adapt_bn: the same pass as AdaBN, on the training set). */
+static int precise_bn(void *user, int epoch, ser_error *err) {
+    run *r = user;
+    (void)epoch;
+    return cli_adapt_bn(r->be, r->train.x, r->train.n, err);
+}
+
 static int on_epoch(void *user, const ser_train_state *st, const ser_history_entry *h, const float *best,
                     ser_error *err) {
     run *r = user;
@@ -500,7 +508,21 @@ int cmd_train(int argc, char **argv) {
         if (!r.tb) goto fail;
         if (!r.a.quiet) fprintf(stderr, "ser train: TensorBoard events: %s\n", ser_tb_path(r.tb));
     }
-    ser_train_opts o = {&r.cfg, r.p_hist, on_epoch, &r, isatty(2) && !r.a.quiet, r.a.quiet, NULL};
+    ser_train_opts o = {&r.cfg, r.p_hist, on_epoch, &r, isatty(2) && !r.a.quiet, r.a.quiet, NULL, NULL};
+    /* precise BN before every validation pass where it is cheap: the pass runs on the CPU model
+     * (ser_model_bn_adapt), about one inference over the training set; with the CUDA backend
+     * that would be a CPU inference an epoch, so there it runs once, at the end */
+    int precise_at_end = r.cfg.train.precise_bn == SER_PRECISE_BN_END;
+    if (r.cfg.train.precise_bn == SER_PRECISE_BN_EPOCH) {
+        if (strcmp(r.be->ops->name, "cpu") != 0) {
+            precise_at_end = 1;
+            if (!r.a.quiet)
+                fprintf(stderr, "ser train: train.precise_bn = epoch runs on the CPU: with the %s backend the "
+                                "statistics are re-estimated once, after training\n", r.be->ops->name);
+        } else {
+            o.before_validation = precise_bn;
+        }
+    }
     if (r.cfg.train.aug_vtlp > 0) {
         /* the audio of the training clips, decoded once; the warped features of epoch e are a
          * function of (seed, e) alone, so this works for a resume too */
@@ -515,6 +537,11 @@ int cmd_train(int argc, char **argv) {
                 res.stopped_early ? " (early stop)" : "", res.best_epoch, ser_monitor_name(r.cfg.train.monitor),
                 res.best_monitor);
     free(res.best_state);
+    if (precise_at_end) {
+        if (!r.a.quiet)
+            fprintf(stderr, "ser train: precise BN: batch-norm statistics over the %zu training clips\n", r.train.n);
+        if (cli_adapt_bn(r.be, r.train.x, r.train.n, &err) != 0) goto fail;
+    }
     if (finish(&r, &res, &err) != 0) goto fail;
     if (ser_tb_close(r.tb, &err) != 0) goto fail;
     r.tb = NULL;

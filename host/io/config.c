@@ -27,6 +27,7 @@ typedef struct config_key {
 } config_key;
 
 static const char *const MONITOR_NAMES[] = {"val_loss", "val_accuracy", "val_uar", NULL};
+static const char *const PRECISE_BN_NAMES[] = {"off", "end", "epoch", NULL};
 
 #define F(member) offsetof(ser_config, member)
 static const config_key KEYS[] = {
@@ -82,6 +83,7 @@ static const config_key KEYS[] = {
     {"train", "label_smoothing", KEY_DOUBLE, F(train.label_smoothing), 0, 0, 0.99, "loss targets (1 - ls) onehot + ls / classes (Keras CategoricalCrossentropy label_smoothing; 0: off)", 1, NULL},
     {"train", "cosine_decay", KEY_BOOL, F(train.cosine_decay), 0, 0, 1, "learning rate by Keras CosineDecay per step, learning_rate down to min_lr over all epochs, instead of ReduceLROnPlateau", 1, NULL},
     {"train", "tensorboard", KEY_BOOL, F(train.tensorboard), 0, 0, 1, "write TensorBoard event files to RUN/tb/ (per-epoch scalars of history.jsonl, the validation confusion matrix image; docs/tensorboard.md)", 1, NULL},
+    {"train", "precise_bn", KEY_ENUM, F(train.precise_bn), SER_PRECISE_BN_EPOCH, 0, 2, "batch-norm moving statistics re-estimated exactly over the training clips: epoch (before every validation pass), end (once, after training) or off (Keras's moving averages, the reference)", 1, PRECISE_BN_NAMES},
     {"train", "monitor", KEY_ENUM, F(train.monitor), SER_MONITOR_VAL_LOSS, 0, 2, "what early stopping, ReduceLROnPlateau and the kept best epoch follow: val_loss (lower is better), val_accuracy or val_uar (higher is better)", 1, MONITOR_NAMES},
     {"train", "test_adapt_bn", KEY_BOOL, F(train.test_adapt_bn), 0, 0, 1, "AdaBN: evaluate the test set with batch-norm statistics taken over the test clips", 1, NULL},
     {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal", 0, NULL},

@@ -200,6 +200,7 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
                 progress_bar(e + 1, epochs, seen, train->n, lsum / seen, (double)correct / seen, t0);
         }
         double vloss = NAN, vacc = NAN;
+        if (opts->before_validation && opts->before_validation(opts->user, e, err) != 0) goto done;
         if (ser_evaluate(net, val, batch, &vloss, &vacc, vpred, NULL, err) != 0) goto done;
         if (!isfinite(vloss)) {
             ser_fail(err, "non-finite validation loss at epoch %d: stopped; the last good checkpoint is kept", e + 1);

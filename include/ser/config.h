@@ -52,6 +52,16 @@ enum {
     SER_MONITOR_VAL_UAR,       /* higher is better: UA, the mean of the per-class recalls */
 };
 
+/* train.precise_bn: when the BN moving statistics are replaced by exact statistics over the
+ * (unaugmented) training clips, in inference mode (ser_model_bn_adapt). Only inference reads
+ * them: training steps are unchanged; what changes is every validation (and so the callbacks
+ * that follow it) and the saved model. */
+enum {
+    SER_PRECISE_BN_OFF = 0,    /* Keras's moving averages (the reference, for the parity tests) */
+    SER_PRECISE_BN_END,        /* once, after training, on the kept epoch's weights */
+    SER_PRECISE_BN_EPOCH,      /* before every validation pass (the kept epoch holds them too) */
+};
+
 typedef struct ser_train_config {
     int epochs;
     int batch_size;
@@ -86,6 +96,8 @@ typedef struct ser_train_config {
                                 * ReduceLROnPlateau (early stopping unchanged) */
     int monitor;               /* SER_MONITOR_*: what early stopping, ReduceLROnPlateau and the best
                                 * epoch follow */
+    int precise_bn;            /* SER_PRECISE_BN_*: batch-norm moving statistics re-estimated
+                                * exactly over the training clips */
     int test_adapt_bn;         /* bool: `ser train` evaluates its test set after AdaBN over the test
                                 * clips (ser_model_bn_adapt; model.safetensors keeps the training
                                 * statistics) */

@@ -73,6 +73,10 @@ typedef struct ser_train_opts {
      * train->x: augmentation inside feature extraction (VTLP). It must depend only on the epoch
      * (and fixed state), so that a resume is bit-identical. NULL: train->x every epoch. */
     int (*epoch_features)(void *user, int epoch, float *x, ser_error *err);
+    /* When set: called after every epoch's training steps, before its validation pass
+     * (train.precise_bn = epoch: the BN statistics over the training clips). It must depend only
+     * on the net state and fixed data, so that a resume is bit-identical. NULL: none. */
+    int (*before_validation)(void *user, int epoch, ser_error *err);
 } ser_train_opts;
 
 typedef struct ser_train_result {
