@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "backend_cuda.h"
+#include "cuda_versions.h"
 #include "layers/adam_elem.h"
 #include "layers/layers.h"
 #include "ser/cuda.h"
@@ -354,6 +355,13 @@ ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int ma
      * rather than read the conv output along the wrong axis */
     if (m->cfg.time_axis) {
         ser_fail(err, "cuda backend: model.time_axis = true is implemented on the CPU backend only (--device cpu)");
+        return NULL;
+    }
+    /* libraries older than this build needs: one line naming which, before anything fails deep
+     * inside a plan build */
+    char why[512];
+    if (ser_cuda_versions_ok(why, sizeof why) != 0) {
+        ser_fail(err, "cuda backend: %s", why);
         return NULL;
     }
     ser_backend *be = ser_calloc(1, sizeof *be, "cuda backend", err);

@@ -9,7 +9,7 @@
  * convolutions must agree with the CPU's float32 to rounding; a layout mistake shows as O(1)
  * errors, TF32 as about 1e-3.
  *
- * Exits 77 (SKIPPED) without a CUDA device. SER_CUDNN_VERBOSE=1 prints each engine choice. */
+ * Exits 77 (SKIPPED, with the reason; a failure under SER_REQUIRE_CUDA=1) without a CUDA device. SER_CUDNN_VERBOSE=1 prints each engine choice. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,12 +336,7 @@ done:
 
 int main(void) {
     char desc[256];
-    if (ser_cuda_devices(desc, sizeof desc) < 1) {
-        char why[300];
-        const char *p = strncmp(desc, "no CUDA device: ", 16) == 0 ? desc + 16 : desc;
-        snprintf(why, sizeof why, "no CUDA device (%s)", p);
-        SKIP(why);
-    }
+    cuda_test_start("test_cuda_cudnn", CUDA_TEST_CUDNN, desc, sizeof desc);
     printf("device: %s; cuDNN %zu (built against %d.%d.%d)\n", desc, cudnnGetVersion(), CUDNN_MAJOR, CUDNN_MINOR,
            CUDNN_PATCHLEVEL);
     cudaStream_t s;

@@ -9,7 +9,7 @@
  *   determinism: reductions run twice give the same bits.
  * Shapes are the network's (conv blocks at B = 64, attention B = 64, T = 3, D = A = 32, 7
  * classes, ~120k parameters) plus odd ones (partial blocks, P = 3 with padding before).
- * Exits 77 (SKIPPED) when no CUDA device is usable. */
+ * Exits 77 (SKIPPED, with the reason; a failure under SER_REQUIRE_CUDA=1) when no CUDA device is usable. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "cuda_check.h"
+#include "cuda_test.h"
 #include "kernels.h"
 #include "layers/adam_elem.h"
 #include "layers/layers.h"
@@ -550,14 +551,8 @@ static void test_bad_shapes(void) {
 }
 
 int main(void) {
-    int count = 0;
-    const cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count < 1) {
-        char why[256];
-        snprintf(why, sizeof why, "no CUDA device (%s)",
-                 e != cudaSuccess ? cudaGetErrorString(e) : "cudaGetDeviceCount reports 0");
-        SKIP(why);
-    }
+    char desc[256];
+    cuda_test_start("test_cuda_kernels", 0, desc, sizeof desc);
     struct cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) printf("device 0: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
 

@@ -62,7 +62,7 @@ for f in emu_backend emu_dnn emu_cudnn_rnn; do
     g++ "${CXXFLAGS[@]}" -c "$emu/$f.cpp" -o "$O/$f.o"
     objs+=("$O/$f.o")
 done
-for f in backend_cuda backend_cuda_net cudnn_lstm cudnn_lstm_layout cuda_check cuda_device features_gpu features_pipeline; do
+for f in backend_cuda backend_cuda_net cudnn_lstm cudnn_lstm_layout cuda_check cuda_device cuda_versions features_gpu features_pipeline; do
     gcc "${CFLAGS[@]}" -c "$root/kernels/$f.c" -o "$O/$f.o"
     objs+=("$O/$f.o")
 done
