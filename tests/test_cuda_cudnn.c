@@ -50,9 +50,17 @@ static float *dev(size_t n) {
     CU(cudaMalloc(&p, (n ? n : 1) * sizeof(float)));
     return p;
 }
+/* Host -> device, finished before it returns. A cudaMemcpy from pageable memory returns once the
+ * data is staged, before its DMA lands, and it runs on the legacy default stream, which the ops'
+ * non-blocking stream does not wait for: without the device synchronisation an op could read the
+ * buffer before the copy, and the host could reuse its memory early. */
+static void upload(float *d, const float *h, size_t n) {
+    CU(cudaMemcpy(d, h, n * sizeof(float), cudaMemcpyHostToDevice));
+    CU(cudaDeviceSynchronize());
+}
 static float *dev_from(const float *h, size_t n) {
     float *d = dev(n);
-    CU(cudaMemcpy(d, h, n * sizeof(float), cudaMemcpyHostToDevice));
+    upload(d, h, n);
     return d;
 }
 static void to_host(float *h, const float *d, size_t n, cudaStream_t s) {
@@ -239,8 +247,8 @@ static void test_capture(ser_cudnn *c, cudaStream_t s, int B, int H, int W, int 
     cudaGraph_t graph = NULL;
     cudaGraphExec_t exec = NULL;
     for (int run = 0; run < 2; run++) {
-        CU(cudaMemcpy(mm, zeros, Cout * sizeof(float), cudaMemcpyHostToDevice));
-        CU(cudaMemcpy(mv, ones, Cout * sizeof(float), cudaMemcpyHostToDevice));
+        upload(mm, zeros, Cout);
+        upload(mv, ones, Cout);
         const int plans = c->n_plans;
         const size_t ws = ser_cudnn_workspace_bytes(c);
         if (run == 1) CU(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));

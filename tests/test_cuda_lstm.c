@@ -58,8 +58,11 @@ static float *dev_alloc(size_t n) {
     CU(cudaMalloc((void **)&p, n * sizeof(float)));
     return p;
 }
+/* Host -> device on the stream, finished before it returns: the host rewrites its buffers for
+ * the next batch, and an asynchronous copy from pageable memory may still be reading them. */
 static void up(float *d, const float *h, size_t n) {
     CU(cudaMemcpyAsync(d, h, n * sizeof(float), cudaMemcpyHostToDevice, stream));
+    CU(cudaStreamSynchronize(stream));
 }
 static void down(float *h, const float *d, size_t n) {
     CU(cudaMemcpyAsync(h, d, n * sizeof(float), cudaMemcpyDeviceToHost, stream));
