@@ -27,7 +27,8 @@ typedef struct ser_cuda_versions {
  * version (their sonames are); the driver must support that major version (minor version
  * compatibility covers the rest: every kernel is built as SASS for sm_80..sm_120); cuDNN must be
  * a 9.x built for the same CUDA major, at least SER_CUDNN_MIN. */
-#define SER_CUDNN_MIN 90000 /* 9.0.0: the graph API attributes kernels/cudnn_*.c set all exist there */
+#define SER_CUDNN_MIN 90800 /* 9.8.0: device property descriptors (graphs made without a handle,
+                              * kernels/cudnn_graph.h); cudnn_graph.c's create checks it again */
 
 /* Fills v from the loaded libraries (no device needed; NVRTC through dlopen). */
 void ser_cuda_versions_query(ser_cuda_versions *v);
