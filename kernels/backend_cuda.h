@@ -48,6 +48,7 @@ typedef struct dacts {
     float *g[3];                                     /* backward rotation, gmax floats each */
     float *dlogits, *dh2last, *dh2, *dx2, *dh1;
     float *att_scratch;
+    double *bg_partials;                             /* ser_k_bias_grad_rows's chunk sums */
     void *blas_ws;
 } dacts;
 

@@ -92,6 +92,12 @@ size_t ser_cuda_layout_arena(const ser_model *m, dacts *a, char *base, int B) {
     TAKE(a->dx2, float, b * m->T2 * U);
     TAKE(a->dh1, float, b * m->T * U);
     TAKE(a->att_scratch, float, m->cfg.attention ? ser_k_attention_scratch(B, m->T, U, U) : 1);
+    size_t bg = ser_k_bias_grad_partials(b, C); /* the dense bias, then every conv block's */
+    for (int i = 0; i < m->blocks; i++) {
+        const size_t need = ser_k_bias_grad_partials(b * m->blk[i].H * m->blk[i].W, F);
+        if (need > bg) bg = need;
+    }
+    TAKE(a->bg_partials, double, bg);
     TAKE(a->blas_ws, char, SER_CUDA_CUBLAS_WS_BYTES);
 #undef TAKE
     return off;
@@ -121,7 +127,7 @@ static int dense_bwd(cuda_impl *ci, int B, ser_error *err) {
     const float one = 1.0f, zero = 0.0f;
     SER_CUBLAS(cublasSgemm(ci->blas, CUBLAS_OP_N, CUBLAS_OP_T, C, U, B, &one, ci->a.dlogits, C, ci->a.h2last, U,
                            &zero, ci->grads + ci->o.dk, C));
-    SER_CU(ser_k_bias_grad_rows(ci->grads + ci->o.db, ci->a.dlogits, (size_t)B, C, ci->s));
+    SER_CU(ser_k_bias_grad_rows(ci->grads + ci->o.db, ci->a.bg_partials, ci->a.dlogits, (size_t)B, C, ci->s));
     SER_CUBLAS(cublasSgemm(ci->blas, CUBLAS_OP_T, CUBLAS_OP_N, U, B, C, &one, ci->params + ci->o.dk, C, ci->a.dlogits,
                            C, &zero, ci->a.dh2last, U));
     return 0;
@@ -226,7 +232,7 @@ int ser_cuda_enq_backward(cuda_impl *ci, int B, ser_error *err) {
         SER_CU(ser_k_relu_pool_bwd(dy, dpool, a->pool[i], a->argmax[i], B, b->H, b->W, F, m->P, s));
         TRY(ser_bn_bwd(ci->dnn, dconv, g + ci->o.gamma[i], g + ci->o.beta[i], dy, a->conv[i], a->mean[i], a->rstd[i],
                        w + ci->o.gamma[i], N, F, eps, err));
-        SER_CU(ser_k_bias_grad_rows(g + ci->o.bias[i], dconv, (size_t)N, F, s));
+        SER_CU(ser_k_bias_grad_rows(g + ci->o.bias[i], a->bg_partials, dconv, (size_t)N, F, s));
         const float *in = i == 0 ? a->x : (dropped ? a->drop[i - 1] : a->pool[i - 1]);
         const float *kernel = w + ci->o.kernel[i];
         TRY(ser_conv_bwd_filter(ci->dnn, g + ci->o.kernel[i], in, dconv, B, b->H, b->W, b->Cin, F, m->K, err));
