@@ -385,3 +385,10 @@ ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int ma
 size_t ser_backend_cuda_arena_bytes(const ser_backend *be) {
     return be && be->impl ? ((const cuda_impl *)be->impl)->arena_bytes : 0;
 }
+
+int ser_backend_cuda_describe(const ser_backend *be, char *buf, size_t n) {
+    if (buf && n) buf[0] = '\0';
+    if (!be || be->ops != &CUDA_OPS || !buf || !n) return 0;
+    ser_cudnn_describe(((const cuda_impl *)be->impl)->dnn, buf, n);
+    return 1;
+}

@@ -147,7 +147,13 @@ static void test_conv(ser_cudnn *c, cudaStream_t s, int B, int H, int W, int Cin
 /* ---- batch norm ----------------------------------------------------------------------------- */
 
 /* tight: ser's own kernels (double sums, the CPU's expressions); otherwise cuDNN's float sums. */
-static void test_bn(ser_cudnn *c, cudaStream_t s, int N, int C, uint64_t seed, const char *path) {
+/* What a context's BN plans must show after a shape ran (item 3 of issue 14: the path is asserted
+ * with the numbers). ANY: a cuDNN engine whose first run was checked, or ser's kernels with the
+ * reason; FORCED: ser's kernels because the test asked; CAUGHT: the engine's first run was made
+ * wrong (ser_cudnn_inject_bn_fault), so ser's kernels with that reason (or no engine at all). */
+enum { BN_ANY, BN_FORCED, BN_CAUGHT };
+
+static void test_bn(ser_cudnn *c, cudaStream_t s, int N, int C, uint64_t seed, const char *path, int expect) {
     char shape[96];
     snprintf(shape, sizeof shape, "N=%d C=%d [%s]", N, C, path);
     const int tight = c->force_fallback;
@@ -208,6 +214,20 @@ static void test_bn(ser_cudnn *c, cudaStream_t s, int N, int C, uint64_t seed, c
         for (int k = 0; k < 3; k++) {
             const ser_cg_plan *p = ser_cg_find(c, SER_CG_BN_FWD_TRAIN + k, key);
             via[k] = !p ? "?" : p->fallback ? "ser kernels" : "cuDNN engine";
+            char pathtxt[512] = "no plan";
+            if (p) ser_cg_path(p, pathtxt, sizeof pathtxt);
+            printf("     bn %s op %d: %s\n", shape, k, pathtxt);
+            CHECKF(p != NULL, "bn %s op %d: no plan was made", shape, k);
+            if (!p) continue;
+            if (expect == BN_FORCED)
+                CHECKF(p->fallback && !strcmp(p->why, "forced"), "bn %s op %d: forced fallback not taken: %s", shape, k,
+                       pathtxt);
+            else if (expect == BN_CAUGHT)
+                CHECKF(p->fallback && (strstr(p->why, "wrong numbers") || strstr(p->why, "no cuDNN engine")),
+                       "bn %s op %d: a wrong first run was not caught: %s", shape, k, pathtxt);
+            else
+                CHECKF(p->fallback ? p->why[0] != '\0' : p->checked && p->check_diff <= 1e-3,
+                       "bn %s op %d: a path without its check or reason: %s", shape, k, pathtxt);
         }
         printf("     bn %s ran: train on %s, inference on %s, backward on %s\n", shape, via[0], via[1], via[2]);
     } while (0);
@@ -349,12 +369,13 @@ int main(void) {
            CUDNN_PATCHLEVEL);
     cudaStream_t s;
     CU(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-    ser_cudnn *c = NULL, *cf = NULL;
-    if (ser_cudnn_create(&c, s, 0, &err) || ser_cudnn_create(&cf, s, 0, &err)) {
+    ser_cudnn *c = NULL, *cf = NULL, *cbad = NULL;
+    if (ser_cudnn_create(&c, s, 0, &err) || ser_cudnn_create(&cf, s, 0, &err) || ser_cudnn_create(&cbad, s, 0, &err)) {
         fprintf(stderr, "FAIL: ser_cudnn_create: %s\n", err.msg);
         return 1;
     }
     ser_cudnn_force_bn_fallback(cf, 1);
+    ser_cudnn_inject_bn_fault(cbad, 1);
 
     /* small shapes: odd sizes, one input channel, a 5x5 kernel, a single image */
     test_conv(c, s, 2, 5, 7, 3, 4, 3, 1);
@@ -367,13 +388,15 @@ int main(void) {
 
     const int bn_small[3][2] = {{37, 5}, {1, 3}, {2 * 5 * 7, 4}};
     for (int i = 0; i < 3; i++) {
-        test_bn(c, s, bn_small[i][0], bn_small[i][1], 20 + i, "cuDNN");
-        test_bn(cf, s, bn_small[i][0], bn_small[i][1], 20 + i, "ser kernels");
+        test_bn(c, s, bn_small[i][0], bn_small[i][1], 20 + i, "cuDNN", BN_ANY);
+        test_bn(cf, s, bn_small[i][0], bn_small[i][1], 20 + i, "ser kernels", BN_FORCED);
+        test_bn(cbad, s, bn_small[i][0], bn_small[i][1], 20 + i, "cuDNN, first run made wrong", BN_CAUGHT);
     }
     for (int i = 0; i < 4; i++) {
-        test_bn(c, s, 64 * ref[i][0] * ref[i][1], ref[i][3], 30 + i, "cuDNN");
-        test_bn(cf, s, 64 * ref[i][0] * ref[i][1], ref[i][3], 30 + i, "ser kernels");
+        test_bn(c, s, 64 * ref[i][0] * ref[i][1], ref[i][3], 30 + i, "cuDNN", BN_ANY);
+        test_bn(cf, s, 64 * ref[i][0] * ref[i][1], ref[i][3], 30 + i, "ser kernels", BN_FORCED);
     }
+    test_bn(cbad, s, 64 * ref[0][0] * ref[0][1], ref[0][3], 30, "cuDNN, first run made wrong", BN_CAUGHT);
 
     test_capture(c, s, 64, 20, 65, 64, 64);
     test_capture(c, s, 64, 40, 130, 1, 64);
@@ -382,6 +405,7 @@ int main(void) {
     static char plans[16384];
     ser_cudnn_describe(c, plans, sizeof plans);
     printf("plans (workspace %zu B):\n%s", ser_cudnn_workspace_bytes(c), plans);
+    ser_cudnn_destroy(cbad);
     ser_cudnn_destroy(cf);
     ser_cudnn_destroy(c);
     CU(cudaStreamDestroy(s));
