@@ -1,8 +1,10 @@
 /* kernels/cudnn_ops.h against the CPU layers (host/layers/conv2d.c, batchnorm.c): every op on
  * random inputs, small shapes (odd sizes, Cin = 1, K = 5) and the network's reference shapes at
  * B = 64; then a captured CUDA graph of a training step's ops replayed against the uncaptured
- * results. Batch norm runs twice: through cuDNN (or its fallback where cuDNN has no engine) and
- * forced onto ser's own kernels.
+ * results. Batch norm runs three times: through cuDNN (or its fallback, with the reason), forced
+ * onto ser's own kernels, and through cuDNN engines whose first run is made wrong (the first-run
+ * check must catch it and fall back); convolutions also run forced onto im2col + cuBLAS GEMM.
+ * The path each op took is printed and asserted with the numbers.
  *
  * Each comparison prints one line: the op, the shape, the worst element as
  * |gpu - cpu| / (rtol |cpu| + atol_rel max|cpu|) (<= 1 passes), and where it is. TF32 is off, so
@@ -135,9 +137,22 @@ static void test_conv(ser_cudnn *c, cudaStream_t s, int B, int H, int W, int Cin
                c->n_plans);
         const int shp[SER_CG_SHAPE] = {B, H, W, Cin, Cout, K};
         const ser_cg_plan *p = ser_cg_find(c, SER_CG_CONV_BWD_FILTER, shp);
-        if (p && p->strict)
+        if (p && (p->strict || p->fallback))
             CHECKF(memcmp(dw2, dwg, nw * sizeof *dwg) == 0,
-                   "conv backward filter %s: a deterministic engine gave different bits on a second run", shape);
+                   "conv backward filter %s: a deterministic path gave different bits on a second run", shape);
+        /* the path each op took, asserted: forced -> im2col + GEMM; else an engine or a named refusal */
+        for (int k = 0; k < 3; k++) {
+            const ser_cg_plan *q = ser_cg_find(c, SER_CG_CONV_FWD + k, shp);
+            char path[512] = "no plan";
+            if (q) ser_cg_path(q, path, sizeof path);
+            printf("     conv %s op %d: %s\n", shape, k, path);
+            if (c->force_conv_fallback)
+                CHECKF(q && q->fallback && !strcmp(q->why, "forced"), "conv %s op %d: forced fallback not taken: %s",
+                       shape, k, path);
+            else
+                CHECKF(q && (q->fallback ? strstr(q->why, "no cuDNN engine") != NULL : q->plan != NULL),
+                       "conv %s op %d: a path without an engine or a reason: %s", shape, k, path);
+        }
     } while (0);
     cudaFree(d_x), cudaFree(d_w), cudaFree(d_dy), cudaFree(d_y), cudaFree(d_dx), cudaFree(d_dw);
     free(x), free(w), free(dy), free(y_ref), free(dx_ref), free(dw_ref), free(y), free(dxg), free(dwg), free(dw2);
@@ -369,12 +384,15 @@ int main(void) {
            CUDNN_PATCHLEVEL);
     cudaStream_t s;
     CU(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    /* c: cuDNN first; cf: ser's BN kernels and the im2col + GEMM convolutions, forced; cbad: cuDNN
+     * BN engines whose first run is made wrong */
     ser_cudnn *c = NULL, *cf = NULL, *cbad = NULL;
     if (ser_cudnn_create(&c, s, 0, &err) || ser_cudnn_create(&cf, s, 0, &err) || ser_cudnn_create(&cbad, s, 0, &err)) {
         fprintf(stderr, "FAIL: ser_cudnn_create: %s\n", err.msg);
         return 1;
     }
     ser_cudnn_force_bn_fallback(cf, 1);
+    ser_cudnn_force_conv_fallback(cf, 1);
     ser_cudnn_inject_bn_fault(cbad, 1);
 
     /* small shapes: odd sizes, one input channel, a 5x5 kernel, a single image */
@@ -385,6 +403,11 @@ int main(void) {
     /* the network's blocks at B = 64 */
     const int ref[4][4] = {{40, 130, 1, 64}, {20, 65, 64, 64}, {10, 33, 64, 64}, {5, 17, 64, 64}};
     for (int i = 0; i < 4; i++) test_conv(c, s, 64, ref[i][0], ref[i][1], ref[i][2], ref[i][3], 3, 10 + i);
+    /* the convolution fallback, forced: odd shapes, then the network's first two blocks */
+    test_conv(cf, s, 2, 5, 7, 3, 4, 3, 1);
+    test_conv(cf, s, 3, 6, 9, 1, 8, 3, 2);
+    test_conv(cf, s, 1, 6, 5, 2, 3, 5, 3);
+    for (int i = 0; i < 2; i++) test_conv(cf, s, 64, ref[i][0], ref[i][1], ref[i][2], ref[i][3], 3, 10 + i);
 
     const int bn_small[3][2] = {{37, 5}, {1, 3}, {2 * 5 * 7, 4}};
     for (int i = 0; i < 3; i++) {
@@ -400,6 +423,7 @@ int main(void) {
 
     test_capture(c, s, 64, 20, 65, 64, 64);
     test_capture(c, s, 64, 40, 130, 1, 64);
+    test_capture(cf, s, 64, 40, 130, 1, 64); /* the fallbacks captured: cuBLAS with its workspace */
     for (int i = 0; i < 4; i++) time_ops(c, s, 64, ref[i][0], ref[i][1], ref[i][2], ref[i][3]);
 
     static char plans[16384];
