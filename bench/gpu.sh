@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU benchmark: build (CUDA backend for this machine's GPU), `ser check` (a backend that
-# disagrees with the CPU is not worth timing: stop), then bench/bench_gpu.py: features of every
+# disagrees with the CPU is not worth timing: stop), the bias-gradient reduction at the conv
+# blocks' shapes (test_cuda_kernels --bench-bias-grad), then bench/bench_gpu.py: features of every
 # TESS clip on the CPU and the GPU, one training epoch in ser cpu / ser cuda / PyTorch on the
 # same GPU, one table with ratios.
 #
@@ -31,6 +32,9 @@ if [ $rc -ne 0 ]; then
   echo "bench/gpu.sh: ser check failed (exit $rc; full table in $build/check.txt): not benchmarking" >&2
   exit 1
 fi
+
+echo "== bias-gradient reduction (ser_k_bias_grad_rows: row chunks over every SM)"
+"$build/test_cuda_kernels" --bench-bias-grad | grep '^bias_grad_rows'
 
 echo "== timings"
 python3 "$root/bench/bench_gpu.py" --ser "$ser" --data "$data" --epochs "${EPOCHS:-3}"

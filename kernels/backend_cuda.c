@@ -32,10 +32,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_cuda.h"
+#include "backend_cuda_net.h"
+#include "cuda_versions.h"
 #include "layers/adam_elem.h"
 #include "layers/layers.h"
 #include "ser/cuda.h"
+
+enum { PH_FWD, PH_BWD, PH_ADAM, PH_N };
+
+/* The backend object: the network wiring's state (net, kernels/backend_cuda_net.h) plus what only
+ * the object needs: the arena and staging allocations, the graphs, the last forward. */
+typedef struct cuda_impl {
+    ser_cuda_net net;
+    int dev;
+    void *arena;
+    size_t arena_bytes;
+    void *pinned;                                    /* the staging block net.h_* point into */
+    int32_t *h_labels2;                              /* the targets block after net.h_labels: */
+    float *h_lam;                                    /* labels | labels2 | lam, max_B each */
+    cudaEvent_t adam_copied;                         /* net.h_sc_adam is free again */
+    /* graphs */
+    int graphs;                                      /* cuda.graphs and no capture has failed */
+    int gstate[PH_N];
+    cudaGraphExec_t exec[PH_N];
+    size_t ws_at_capture[PH_N];
+    /* the last forward */
+    int last_B, last_training, last_labelled;
+} cuda_impl;
 
 static const char *const PHASE_NAMES[PH_N] = {"forward", "backward", "Adam"};
 enum { G_COLD, G_WARM, G_READY };
@@ -52,9 +75,9 @@ typedef struct phase_args {
 
 static int enq_phase(int ph, const phase_args *p, ser_error *err) {
     switch (ph) {
-    case PH_FWD: return ser_cuda_enq_forward(p->ci, p->B, p->training, p->labelled, err);
-    case PH_BWD: return ser_cuda_enq_backward(p->ci, p->B, err);
-    default: return ser_cuda_enq_adam(p->ci, p->be->eps, err);
+    case PH_FWD: return ser_cuda_enq_forward(&p->ci->net, p->B, p->training, p->labelled, err);
+    case PH_BWD: return ser_cuda_enq_backward(&p->ci->net, p->B, err);
+    default: return ser_cuda_enq_adam(&p->ci->net, p->be->eps, err);
     }
 }
 
@@ -81,14 +104,14 @@ static void graphs_off(cuda_impl *ci, int ph, const char *why) {
 static int run_phase(int ph, const phase_args *p, int graphable, ser_error *err) {
     cuda_impl *ci = p->ci;
     if (!ci->graphs || !graphable) return enq_phase(ph, p, err);
-    if (ci->gstate[ph] == G_READY && ser_cudnn_workspace_bytes(ci->dnn) != ci->ws_at_capture[ph]) graph_drop(ci, ph);
+    if (ci->gstate[ph] == G_READY && ser_cudnn_workspace_bytes(ci->net.dnn) != ci->ws_at_capture[ph]) graph_drop(ci, ph);
     if (ci->gstate[ph] == G_COLD) {
         TRY(enq_phase(ph, p, err));
         ci->gstate[ph] = G_WARM;
         return 0;
     }
     if (ci->gstate[ph] == G_WARM) {
-        const cudaError_t eb = cudaStreamBeginCapture(ci->s, cudaStreamCaptureModeThreadLocal);
+        const cudaError_t eb = cudaStreamBeginCapture(ci->net.s, cudaStreamCaptureModeThreadLocal);
         if (eb != cudaSuccess) {
             graphs_off(ci, ph, cudaGetErrorString(eb));
             return enq_phase(ph, p, err);
@@ -97,7 +120,7 @@ static int run_phase(int ph, const phase_args *p, int graphable, ser_error *err)
         const int rc = enq_phase(ph, p, &cerr);
         cudaGraph_t graph = NULL;
         cudaGraphExec_t exec = NULL;
-        const cudaError_t e = cudaStreamEndCapture(ci->s, &graph);
+        const cudaError_t e = cudaStreamEndCapture(ci->net.s, &graph);
         cudaError_t ei = cudaErrorUnknown;
         if (rc == 0 && e == cudaSuccess && graph) ei = cudaGraphInstantiate(&exec, graph, 0);
         if (graph) cudaGraphDestroy(graph);
@@ -106,10 +129,10 @@ static int run_phase(int ph, const phase_args *p, int graphable, ser_error *err)
             graphs_off(ci, ph, rc != 0 ? cerr.msg : cudaGetErrorString(e != cudaSuccess ? e : ei));
             return enq_phase(ph, p, err); /* nothing ran during the capture: run it now */
         }
-        ci->ws_at_capture[ph] = ser_cudnn_workspace_bytes(ci->dnn);
+        ci->ws_at_capture[ph] = ser_cudnn_workspace_bytes(ci->net.dnn);
         ci->gstate[ph] = G_READY;
     }
-    SER_CU(cudaGraphLaunch(ci->exec[ph], ci->s));
+    SER_CU(cudaGraphLaunch(ci->exec[ph], ci->net.s));
     return 0;
 }
 
@@ -124,19 +147,19 @@ static int cu_forward(ser_backend *be, const float *x, const int32_t *labels, co
     cuda_impl *ci = be->impl;
     USE_DEVICE(ci);
     ser_model *m = be->model;
-    if (B < 1 || B > ci->max_B) return ser_fail(err, "cuda backend: batch of %d samples (reserved for %d)", B, ci->max_B);
+    if (B < 1 || B > ci->net.max_B) return ser_fail(err, "cuda backend: batch of %d samples (reserved for %d)", B, ci->net.max_B);
     if (ser_backend_check_targets("cuda", labels, mix, B, m->classes, training, err) != 0) return -1;
     /* the staging is free: the previous forward synchronised after its copies */
-    memcpy(ci->h_x, x, (size_t)B * m->H * m->W * sizeof(float));
+    memcpy(ci->net.h_x, x, (size_t)B * m->H * m->W * sizeof(float));
     if (labels) {
-        memcpy(ci->h_labels, labels, (size_t)B * sizeof(int32_t));
+        memcpy(ci->net.h_labels, labels, (size_t)B * sizeof(int32_t));
         ser_mix_targets(labels, mix, B, ci->h_labels2, ci->h_lam);
     }
-    ci->h_sc_fwd->step = m->step;
+    ci->net.h_sc_fwd->step = m->step;
     const phase_args p = {ci, be, B, training, labels != NULL};
-    TRY(run_phase(PH_FWD, &p, training && B == ci->max_B, err));
-    SER_CU(cudaStreamSynchronize(ci->s));
-    const float l = labels ? *ci->h_loss : 0.0f;
+    TRY(run_phase(PH_FWD, &p, training && B == ci->net.max_B, err));
+    SER_CU(cudaStreamSynchronize(ci->net.s));
+    const float l = labels ? *ci->net.h_loss : 0.0f;
     ci->last_B = B;
     ci->last_training = training;
     ci->last_labelled = labels != NULL;
@@ -153,7 +176,7 @@ static int cu_backward(ser_backend *be, ser_error *err) {
     USE_DEVICE(ci);
     if (!ci->last_training) return ser_fail(err, "cuda backend: backward without a training forward");
     const phase_args p = {ci, be, ci->last_B, 1, 1};
-    return run_phase(PH_BWD, &p, ci->last_B == ci->max_B, err);
+    return run_phase(PH_BWD, &p, ci->last_B == ci->net.max_B, err);
 }
 
 static int cu_step(ser_backend *be, float lr, ser_error *err) {
@@ -164,49 +187,49 @@ static int cu_step(ser_backend *be, float lr, ser_error *err) {
     /* alpha computed on the host by the CPU's own function: the same float32 bits */
     const float alpha = adam_alpha(lr, be->beta1, be->beta2, m->adam_t);
     SER_CU(cudaEventSynchronize(ci->adam_copied)); /* the previous step's copy of h_sc_adam is done */
-    ci->h_sc_adam->step = m->step;
-    ci->h_sc_adam->adam_alpha = alpha;
+    ci->net.h_sc_adam->step = m->step;
+    ci->net.h_sc_adam->adam_alpha = alpha;
     const phase_args p = {ci, be, 0, 0, 0};
     TRY(run_phase(PH_ADAM, &p, 1, err));
-    SER_CU(cudaEventRecord(ci->adam_copied, ci->s));
+    SER_CU(cudaEventRecord(ci->adam_copied, ci->net.s));
     return 0;
 }
 
 static int cu_download_probs(ser_backend *be, float *probs, ser_error *err) {
     cuda_impl *ci = be->impl;
     (void)err;
-    memcpy(probs, ci->h_probs, (size_t)ci->last_B * be->model->classes * sizeof(float));
+    memcpy(probs, ci->net.h_probs, (size_t)ci->last_B * be->model->classes * sizeof(float));
     return 0;
 }
 
 /* Synchronous copies (pageable host memory) ordered after everything enqueued so far. */
 static int copy_sync(cuda_impl *ci, void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
                      ser_error *err) {
-    SER_CU(cudaMemcpyAsync(dst, src, bytes, kind, ci->s));
-    SER_CU(cudaStreamSynchronize(ci->s));
+    SER_CU(cudaMemcpyAsync(dst, src, bytes, kind, ci->net.s));
+    SER_CU(cudaStreamSynchronize(ci->net.s));
     return 0;
 }
 
 static int cu_upload_params(ser_backend *be, const float *params, ser_error *err) {
     cuda_impl *ci = be->impl;
     USE_DEVICE(ci);
-    SER_CU(cudaMemcpyAsync(ci->params, params, be->model->nparams_padded * sizeof(float), cudaMemcpyHostToDevice,
-                           ci->s));
-    TRY(ser_cuda_enq_pack(ci, err));
-    SER_CU(cudaStreamSynchronize(ci->s));
+    SER_CU(cudaMemcpyAsync(ci->net.params, params, be->model->nparams_padded * sizeof(float), cudaMemcpyHostToDevice,
+                           ci->net.s));
+    TRY(ser_cuda_enq_pack(&ci->net, err));
+    SER_CU(cudaStreamSynchronize(ci->net.s));
     return 0;
 }
 
 static int cu_download_params(ser_backend *be, float *params, ser_error *err) {
     cuda_impl *ci = be->impl;
     USE_DEVICE(ci);
-    return copy_sync(ci, params, ci->params, be->model->nparams_padded * sizeof(float), cudaMemcpyDeviceToHost, err);
+    return copy_sync(ci, params, ci->net.params, be->model->nparams_padded * sizeof(float), cudaMemcpyDeviceToHost, err);
 }
 
 static int cu_download_grads(ser_backend *be, float *grads, ser_error *err) {
     cuda_impl *ci = be->impl;
     USE_DEVICE(ci);
-    return copy_sync(ci, grads, ci->grads, be->model->nparams_padded * sizeof(float), cudaMemcpyDeviceToHost, err);
+    return copy_sync(ci, grads, ci->net.grads, be->model->nparams_padded * sizeof(float), cudaMemcpyDeviceToHost, err);
 }
 
 static int cu_upload_state(ser_backend *be, const float *params, const float *adam_m, const float *adam_v,
@@ -214,8 +237,8 @@ static int cu_upload_state(ser_backend *be, const float *params, const float *ad
     cuda_impl *ci = be->impl;
     USE_DEVICE(ci);
     const size_t bytes = be->model->nparams_padded * sizeof(float);
-    SER_CU(cudaMemcpyAsync(ci->adam_m, adam_m, bytes, cudaMemcpyHostToDevice, ci->s));
-    SER_CU(cudaMemcpyAsync(ci->adam_v, adam_v, bytes, cudaMemcpyHostToDevice, ci->s));
+    SER_CU(cudaMemcpyAsync(ci->net.adam_m, adam_m, bytes, cudaMemcpyHostToDevice, ci->net.s));
+    SER_CU(cudaMemcpyAsync(ci->net.adam_v, adam_v, bytes, cudaMemcpyHostToDevice, ci->net.s));
     return cu_upload_params(be, params, err);
 }
 
@@ -223,17 +246,17 @@ static int cu_download_state(ser_backend *be, float *params, float *adam_m, floa
     cuda_impl *ci = be->impl;
     USE_DEVICE(ci);
     const size_t bytes = be->model->nparams_padded * sizeof(float);
-    SER_CU(cudaMemcpyAsync(params, ci->params, bytes, cudaMemcpyDeviceToHost, ci->s));
-    SER_CU(cudaMemcpyAsync(adam_m, ci->adam_m, bytes, cudaMemcpyDeviceToHost, ci->s));
-    SER_CU(cudaMemcpyAsync(adam_v, ci->adam_v, bytes, cudaMemcpyDeviceToHost, ci->s));
-    SER_CU(cudaStreamSynchronize(ci->s));
+    SER_CU(cudaMemcpyAsync(params, ci->net.params, bytes, cudaMemcpyDeviceToHost, ci->net.s));
+    SER_CU(cudaMemcpyAsync(adam_m, ci->net.adam_m, bytes, cudaMemcpyDeviceToHost, ci->net.s));
+    SER_CU(cudaMemcpyAsync(adam_v, ci->net.adam_v, bytes, cudaMemcpyDeviceToHost, ci->net.s));
+    SER_CU(cudaStreamSynchronize(ci->net.s));
     return 0;
 }
 
 static int cu_download_act(ser_backend *be, int kind, int block, void *out, size_t n, ser_error *err) {
     cuda_impl *ci = be->impl;
     USE_DEVICE(ci);
-    const dacts *a = &ci->a;
+    const dacts *a = &ci->net.a;
     if (ser_act_check(be->model, "cuda", kind, block, ci->last_B, n, err)) return -1;
     const void *src = NULL;
     size_t esize = sizeof(float);
@@ -259,20 +282,20 @@ static void cu_destroy(ser_backend *be) {
     if (!be) return;
     cuda_impl *ci = be->impl;
     if (ci) {
-        if (ci->s) {
+        if (ci->net.s) {
             (void)cudaSetDevice(ci->dev);
-            (void)cudaStreamSynchronize(ci->s);
+            (void)cudaStreamSynchronize(ci->net.s);
         }
         for (int k = 0; k < PH_N; k++)
             if (ci->exec[k]) cudaGraphExecDestroy(ci->exec[k]);
-        if (ci->lstm1) ser_lstm_destroy(ci->lstm1);
-        if (ci->lstm2) ser_lstm_destroy(ci->lstm2);
-        if (ci->dnn) ser_cudnn_destroy(ci->dnn);
-        if (ci->blas) cublasDestroy(ci->blas);
+        if (ci->net.lstm1) ser_lstm_destroy(ci->net.lstm1);
+        if (ci->net.lstm2) ser_lstm_destroy(ci->net.lstm2);
+        if (ci->net.dnn) ser_cudnn_destroy(ci->net.dnn);
+        if (ci->net.blas) cublasDestroy(ci->net.blas);
         if (ci->adam_copied) cudaEventDestroy(ci->adam_copied);
         if (ci->pinned) cudaFreeHost(ci->pinned);
         if (ci->arena) cudaFree(ci->arena);
-        if (ci->s) cudaStreamDestroy(ci->s);
+        if (ci->net.s) cudaStreamDestroy(ci->net.s);
         free(ci);
     }
     free(be);
@@ -294,50 +317,50 @@ static int cu_init(ser_backend *be, cuda_impl *ci, const ser_config *cfg, ser_er
     SER_CU(cudaSetDevice(ci->dev));
     struct cudaDeviceProp prop;
     SER_CU(cudaGetDeviceProperties(&prop, ci->dev));
-    SER_CU(cudaStreamCreateWithFlags(&ci->s, cudaStreamNonBlocking));
-    SER_CUBLAS(cublasCreate(&ci->blas));
-    SER_CUBLAS(cublasSetStream(ci->blas, ci->s));
-    SER_CUBLAS(cublasSetMathMode(ci->blas, cfg->cuda.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-    TRY(ser_cudnn_create(&ci->dnn, ci->s, cfg->cuda.tf32, err));
-    const cudnnHandle_t h = ser_cudnn_handle(ci->dnn);
-    TRY(ser_lstm_create(&ci->lstm1, h, ci->max_B, m->T, m->D, m->U, cfg->cuda.tf32, err));
-    TRY(ser_lstm_create(&ci->lstm2, h, ci->max_B, m->T2, m->U, m->U, cfg->cuda.tf32, err));
+    SER_CU(cudaStreamCreateWithFlags(&ci->net.s, cudaStreamNonBlocking));
+    SER_CUBLAS(cublasCreate(&ci->net.blas));
+    SER_CUBLAS(cublasSetStream(ci->net.blas, ci->net.s));
+    SER_CUBLAS(cublasSetMathMode(ci->net.blas, cfg->cuda.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    TRY(ser_cudnn_create(&ci->net.dnn, ci->net.s, cfg->cuda.tf32, err));
+    const cudnnHandle_t h = ser_cudnn_handle(ci->net.dnn);
+    TRY(ser_lstm_create(&ci->net.lstm1, h, ci->net.max_B, m->T, m->D, m->U, cfg->cuda.tf32, err));
+    TRY(ser_lstm_create(&ci->net.lstm2, h, ci->net.max_B, m->T2, m->U, m->U, cfg->cuda.tf32, err));
     /* the helpers may have initialised memory on the legacy default stream, which our
      * non-blocking stream does not wait for */
     SER_CU(cudaDeviceSynchronize());
 
-    ci->arena_bytes = ser_cuda_layout_arena(m, &ci->a, NULL, ci->max_B);
+    ci->arena_bytes = ser_cuda_layout_arena(m, &ci->net.a, NULL, ci->net.max_B);
     SER_CU(cudaMalloc(&ci->arena, ci->arena_bytes));
-    SER_CU(cudaMemsetAsync(ci->arena, 0, ci->arena_bytes, ci->s)); /* padding and unused tails stay zero */
-    ser_cuda_layout_arena(m, &ci->a, ci->arena, ci->max_B);
+    SER_CU(cudaMemsetAsync(ci->arena, 0, ci->arena_bytes, ci->net.s)); /* padding and unused tails stay zero */
+    ser_cuda_layout_arena(m, &ci->net.a, ci->arena, ci->net.max_B);
     const size_t np = m->nparams_padded;
-    ci->params = ci->arena;
-    ci->grads = ci->params + np;
-    ci->adam_m = ci->grads + np;
-    ci->adam_v = ci->adam_m + np;
-    SER_CUBLAS(cublasSetWorkspace(ci->blas, ci->a.blas_ws, SER_CUDA_CUBLAS_WS_BYTES));
+    ci->net.params = ci->arena;
+    ci->net.grads = ci->net.params + np;
+    ci->net.adam_m = ci->net.grads + np;
+    ci->net.adam_v = ci->net.adam_m + np;
+    SER_CUBLAS(cublasSetWorkspace(ci->net.blas, ci->net.a.blas_ws, SER_CUDA_CUBLAS_WS_BYTES));
 
     /* pinned staging: x | targets | probs | loss | forward scalars | Adam scalars */
-    const size_t b = (size_t)ci->max_B;
+    const size_t b = (size_t)ci->net.max_B;
     const size_t sx = align_up(b * m->H * m->W * sizeof(float), 64), sl = align_up(3 * b * sizeof(int32_t), 64),
                  sp = align_up(b * m->classes * sizeof(float), 64), ss = align_up(sizeof(ser_step_scalars), 64);
     SER_CU(cudaMallocHost(&ci->pinned, sx + sl + sp + 64 + 2 * ss));
     char *hp = ci->pinned;
-    ci->h_x = (float *)(void *)hp;
-    ci->h_labels = (int32_t *)(void *)(hp + sx); /* labels | labels2 | lam, b each (the device's block) */
-    ci->h_labels2 = ci->h_labels + b;
-    ci->h_lam = (float *)(void *)(ci->h_labels + 2 * b);
-    ci->h_probs = (float *)(void *)(hp + sx + sl);
-    ci->h_loss = (float *)(void *)(hp + sx + sl + sp);
-    ci->h_sc_fwd = (ser_step_scalars *)(void *)(hp + sx + sl + sp + 64);
-    ci->h_sc_adam = (ser_step_scalars *)(void *)(hp + sx + sl + sp + 64 + ss);
+    ci->net.h_x = (float *)(void *)hp;
+    ci->net.h_labels = (int32_t *)(void *)(hp + sx); /* labels | labels2 | lam, b each (the device's block) */
+    ci->h_labels2 = ci->net.h_labels + b;
+    ci->h_lam = (float *)(void *)(ci->net.h_labels + 2 * b);
+    ci->net.h_probs = (float *)(void *)(hp + sx + sl);
+    ci->net.h_loss = (float *)(void *)(hp + sx + sl + sp);
+    ci->net.h_sc_fwd = (ser_step_scalars *)(void *)(hp + sx + sl + sp + 64);
+    ci->net.h_sc_adam = (ser_step_scalars *)(void *)(hp + sx + sl + sp + 64 + ss);
     memset(ci->pinned, 0, sx + sl + sp + 64 + 2 * ss);
     SER_CU(cudaEventCreateWithFlags(&ci->adam_copied, cudaEventDisableTiming));
-    SER_CU(cudaEventRecord(ci->adam_copied, ci->s));
+    SER_CU(cudaEventRecord(ci->adam_copied, ci->net.s));
 
     ci->graphs = cfg->cuda.graphs != 0;
-    ci->one_b1 = keras_one_minus(be->beta1);
-    ci->one_b2 = keras_one_minus(be->beta2);
+    ci->net.one_b1 = keras_one_minus(be->beta1);
+    ci->net.one_b2 = keras_one_minus(be->beta2);
     snprintf(be->device, sizeof be->device, "CUDA device %d: %.100s (sm_%d%d, %.1f GiB, %d SMs)%s", ci->dev, prop.name,
              prop.major, prop.minor, (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0),
              prop.multiProcessorCount, cfg->cuda.tf32 ? ", TF32 allowed" : "");
@@ -356,6 +379,13 @@ ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int ma
         ser_fail(err, "cuda backend: model.time_axis = true is implemented on the CPU backend only (--device cpu)");
         return NULL;
     }
+    /* libraries older than this build needs: one line naming which, before anything fails deep
+     * inside a plan build */
+    char why[512];
+    if (ser_cuda_versions_ok(why, sizeof why) != 0) {
+        ser_fail(err, "cuda backend: %s", why);
+        return NULL;
+    }
     ser_backend *be = ser_calloc(1, sizeof *be, "cuda backend", err);
     cuda_impl *ci = ser_calloc(1, sizeof *ci, "cuda backend", err);
     if (!be || !ci) {
@@ -364,9 +394,9 @@ ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int ma
     }
     ser_backend_init(be, &CUDA_OPS, m, cfg, max_B);
     be->impl = ci;
-    ci->m = m;
-    ci->max_B = max_B;
-    ser_cuda_resolve_slices(m, &ci->o);
+    ci->net.m = m;
+    ci->net.max_B = max_B;
+    ser_cuda_resolve_slices(m, &ci->net.o);
     if (cu_init(be, ci, cfg, err) != 0) {
         cu_destroy(be);
         return NULL;
@@ -376,4 +406,11 @@ ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int ma
 
 size_t ser_backend_cuda_arena_bytes(const ser_backend *be) {
     return be && be->impl ? ((const cuda_impl *)be->impl)->arena_bytes : 0;
+}
+
+int ser_backend_cuda_describe(const ser_backend *be, char *buf, size_t n) {
+    if (buf && n) buf[0] = '\0';
+    if (!be || be->ops != &CUDA_OPS || !buf || !n) return 0;
+    ser_cudnn_describe(((const cuda_impl *)be->impl)->net.dnn, buf, n);
+    return 1;
 }

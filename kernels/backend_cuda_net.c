@@ -1,11 +1,11 @@
-/* The network's wiring on the GPU (kernels/backend_cuda.h): the arena layout and the three
+/* The network's wiring on the GPU (kernels/backend_cuda_net.h): the arena layout and the three
  * phases of a step, the CUDA counterpart of host/model/model.c (shapes in ser/model.h). Enqueue only:
  * no allocation, no synchronisation, so that kernels/backend_cuda.c can capture each phase into
  * a CUDA graph. */
 #include <stdio.h>
 #include <string.h>
 
-#include "backend_cuda.h"
+#include "backend_cuda_net.h"
 
 static size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
@@ -92,6 +92,12 @@ size_t ser_cuda_layout_arena(const ser_model *m, dacts *a, char *base, int B) {
     TAKE(a->dx2, float, b * m->T2 * U);
     TAKE(a->dh1, float, b * m->T * U);
     TAKE(a->att_scratch, float, m->cfg.attention ? ser_k_attention_scratch(B, m->T, U, U) : 1);
+    size_t bg = ser_k_bias_grad_partials(b, C); /* the dense bias, then every conv block's */
+    for (int i = 0; i < m->blocks; i++) {
+        const size_t need = ser_k_bias_grad_partials(b * m->blk[i].H * m->blk[i].W, F);
+        if (need > bg) bg = need;
+    }
+    TAKE(a->bg_partials, double, bg);
     TAKE(a->blas_ws, char, SER_CUDA_CUBLAS_WS_BYTES);
 #undef TAKE
     return off;
@@ -101,13 +107,13 @@ size_t ser_cuda_layout_arena(const ser_model *m, dacts *a, char *base, int B) {
 /* Dense, row-major: logits (B,C) = h (B,U) @ kernel (U,C) + bias. cuBLAS is column-major: a
  * row-major (r,c) matrix is its column-major transpose, so logits^T (C,B) = kernel^T (C,U) @
  * h^T (U,B) with kernel read as the column-major (C,U) matrix it is. */
-static int dense_fwd(cuda_impl *ci, int B, ser_error *err) {
-    const ser_model *m = ci->m;
+static int dense_fwd(ser_cuda_net *net, int B, ser_error *err) {
+    const ser_model *m = net->m;
     const int U = m->U, C = m->classes;
     const float one = 1.0f, zero = 0.0f;
-    SER_CUBLAS(cublasSgemm(ci->blas, CUBLAS_OP_N, CUBLAS_OP_N, C, B, U, &one, ci->params + ci->o.dk, C, ci->a.h2last,
-                           U, &zero, ci->a.logits, C));
-    SER_CU(ser_k_bias_add_rows(ci->a.logits, ci->params + ci->o.db, (size_t)B, C, ci->s));
+    SER_CUBLAS(cublasSgemm(net->blas, CUBLAS_OP_N, CUBLAS_OP_N, C, B, U, &one, net->params + net->o.dk, C, net->a.h2last,
+                           U, &zero, net->a.logits, C));
+    SER_CU(ser_k_bias_add_rows(net->a.logits, net->params + net->o.db, (size_t)B, C, net->s));
     return 0;
 }
 
@@ -115,46 +121,46 @@ static int dense_fwd(cuda_impl *ci, int B, ser_error *err) {
  * as the column-major (U,B) matrix transposed. dh (B,U) = dlogits kernel^T: column-major
  * dh^T (U,B) = kernel (U,C) @ dlogits^T (C,B), kernel read as column-major (C,U) transposed.
  * Both overwrite (beta 0). */
-static int dense_bwd(cuda_impl *ci, int B, ser_error *err) {
-    const ser_model *m = ci->m;
+static int dense_bwd(ser_cuda_net *net, int B, ser_error *err) {
+    const ser_model *m = net->m;
     const int U = m->U, C = m->classes;
     const float one = 1.0f, zero = 0.0f;
-    SER_CUBLAS(cublasSgemm(ci->blas, CUBLAS_OP_N, CUBLAS_OP_T, C, U, B, &one, ci->a.dlogits, C, ci->a.h2last, U,
-                           &zero, ci->grads + ci->o.dk, C));
-    SER_CU(ser_k_bias_grad_rows(ci->grads + ci->o.db, ci->a.dlogits, (size_t)B, C, ci->s));
-    SER_CUBLAS(cublasSgemm(ci->blas, CUBLAS_OP_T, CUBLAS_OP_N, U, B, C, &one, ci->params + ci->o.dk, C, ci->a.dlogits,
-                           C, &zero, ci->a.dh2last, U));
+    SER_CUBLAS(cublasSgemm(net->blas, CUBLAS_OP_N, CUBLAS_OP_T, C, U, B, &one, net->a.dlogits, C, net->a.h2last, U,
+                           &zero, net->grads + net->o.dk, C));
+    SER_CU(ser_k_bias_grad_rows(net->grads + net->o.db, net->a.bg_partials, net->a.dlogits, (size_t)B, C, net->s));
+    SER_CUBLAS(cublasSgemm(net->blas, CUBLAS_OP_T, CUBLAS_OP_N, U, B, C, &one, net->params + net->o.dk, C, net->a.dlogits,
+                           C, &zero, net->a.dh2last, U));
     return 0;
 }
 
-int ser_cuda_enq_forward(cuda_impl *ci, int B, int training, int labelled, ser_error *err) {
-    const ser_model *m = ci->m;
-    dacts *a = &ci->a;
-    const cudaStream_t s = ci->s;
+int ser_cuda_enq_forward(ser_cuda_net *net, int B, int training, int labelled, ser_error *err) {
+    const ser_model *m = net->m;
+    dacts *a = &net->a;
+    const cudaStream_t s = net->s;
     const int F = m->F, U = m->U, C = m->classes;
     const float rate = (float)m->cfg.dropout, l2 = (float)m->cfg.l2;
     const float mom = (float)m->cfg.bn_momentum, eps = (float)m->cfg.bn_epsilon;
-    float *w = ci->params;
-    SER_CU(cudaMemcpyAsync(a->x, ci->h_x, (size_t)B * m->H * m->W * sizeof(float), cudaMemcpyHostToDevice, s));
+    float *w = net->params;
+    SER_CU(cudaMemcpyAsync(a->x, net->h_x, (size_t)B * m->H * m->W * sizeof(float), cudaMemcpyHostToDevice, s));
     if (labelled) /* the whole targets block (3 max_B words): labels, mixup partners, weights */
-        SER_CU(cudaMemcpyAsync(a->labels, ci->h_labels, 3 * (size_t)ci->max_B * sizeof(int32_t), cudaMemcpyHostToDevice,
+        SER_CU(cudaMemcpyAsync(a->labels, net->h_labels, 3 * (size_t)net->max_B * sizeof(int32_t), cudaMemcpyHostToDevice,
                                s));
     if (training)
-        SER_CU(cudaMemcpyAsync(a->sc_fwd, ci->h_sc_fwd, sizeof(ser_step_scalars), cudaMemcpyHostToDevice, s));
+        SER_CU(cudaMemcpyAsync(a->sc_fwd, net->h_sc_fwd, sizeof(ser_step_scalars), cudaMemcpyHostToDevice, s));
     const float *in = a->x;
     for (int i = 0; i < m->blocks; i++) {
         const ser_block_shape *b = &m->blk[i];
         const int N = B * b->H * b->W;
         const size_t no = (size_t)B * b->Ho * b->Wo * F;
-        const float *kernel = w + ci->o.kernel[i];
-        TRY(ser_conv_fwd(ci->dnn, a->conv[i], in, kernel, B, b->H, b->W, b->Cin, F, m->K, err));
-        SER_CU(ser_k_bias_add_rows(a->conv[i], w + ci->o.bias[i], (size_t)N, F, s));
+        const float *kernel = w + net->o.kernel[i];
+        TRY(ser_conv_fwd(net->dnn, a->conv[i], in, kernel, B, b->H, b->W, b->Cin, F, m->K, err));
+        SER_CU(ser_k_bias_add_rows(a->conv[i], w + net->o.bias[i], (size_t)N, F, s));
         if (training)
-            TRY(ser_bn_fwd_train(ci->dnn, a->bn[i], a->mean[i], a->rstd[i], w + ci->o.mmean[i], w + ci->o.mvar[i],
-                                 a->conv[i], w + ci->o.gamma[i], w + ci->o.beta[i], N, F, mom, eps, err));
+            TRY(ser_bn_fwd_train(net->dnn, a->bn[i], a->mean[i], a->rstd[i], w + net->o.mmean[i], w + net->o.mvar[i],
+                                 a->conv[i], w + net->o.gamma[i], w + net->o.beta[i], N, F, mom, eps, err));
         else
-            TRY(ser_bn_fwd_infer(ci->dnn, a->bn[i], a->conv[i], w + ci->o.gamma[i], w + ci->o.beta[i],
-                                 w + ci->o.mmean[i], w + ci->o.mvar[i], N, F, eps, err));
+            TRY(ser_bn_fwd_infer(net->dnn, a->bn[i], a->conv[i], w + net->o.gamma[i], w + net->o.beta[i],
+                                 w + net->o.mmean[i], w + net->o.mvar[i], N, F, eps, err));
         SER_CU(ser_k_relu_pool_fwd(a->pool[i], a->argmax[i], a->bn[i], B, b->H, b->W, F, m->P, s));
         in = a->pool[i];
         if (training && rate > 0.0f) {
@@ -164,54 +170,54 @@ int ser_cuda_enq_forward(cuda_impl *ci, int B, int training, int labelled, ser_e
         if (labelled) SER_CU(ser_k_l2_term(a->terms + i, kernel, (size_t)m->K * m->K * b->Cin * F, l2, s));
     }
     /* the last block's (B, Ho, Wo, F) output is the (B, T, D) sequence: no copy */
-    TRY(ser_lstm_fwd(ci->lstm1, a->h1, in, B, training, err));
+    TRY(ser_lstm_fwd(net->lstm1, a->h1, in, B, training, err));
     const float *x2 = a->h1;
     if (m->cfg.attention) {
-        SER_CU(ser_k_attention_fwd(a->att, a->att_u, a->att_a, a->h1, w + ci->o.aW, w + ci->o.ab, w + ci->o.aU, B,
+        SER_CU(ser_k_attention_fwd(a->att, a->att_u, a->att_a, a->h1, w + net->o.aW, w + net->o.ab, w + net->o.aU, B,
                                    m->T, U, U, s));
         x2 = a->att;
     }
-    TRY(ser_lstm_fwd(ci->lstm2, a->h2, x2, B, training, err));
+    TRY(ser_lstm_fwd(net->lstm2, a->h2, x2, B, training, err));
     SER_CU(ser_k_gather_step(a->h2last, a->h2, B, m->T2, U, m->T2 - 1, s));
-    TRY(dense_fwd(ci, B, err));
+    TRY(dense_fwd(net, B, err));
     SER_CU(ser_k_softmax_xent_fwd(a->probs, a->xent, a->logits, labelled ? a->labels : NULL,
                                       labelled ? a->labels2 : NULL, labelled ? a->lam : NULL, B, C,
                                       m->label_smoothing, s));
     if (labelled) {
         SER_CU(ser_k_loss_total(a->loss, a->xent, a->terms, m->blocks, s));
-        SER_CU(cudaMemcpyAsync(ci->h_loss, a->loss, sizeof(float), cudaMemcpyDeviceToHost, s));
+        SER_CU(cudaMemcpyAsync(net->h_loss, a->loss, sizeof(float), cudaMemcpyDeviceToHost, s));
     }
-    SER_CU(cudaMemcpyAsync(ci->h_probs, a->probs, (size_t)B * C * sizeof(float), cudaMemcpyDeviceToHost, s));
+    SER_CU(cudaMemcpyAsync(net->h_probs, a->probs, (size_t)B * C * sizeof(float), cudaMemcpyDeviceToHost, s));
     return 0;
 }
 
 /* Gradients of the last training forward (B samples). Every op overwrites its gradients
  * (kernels/kernels.h), so nothing is zeroed; ser_k_l2_grad adds to the conv weight gradient. */
-int ser_cuda_enq_backward(cuda_impl *ci, int B, ser_error *err) {
-    const ser_model *m = ci->m;
-    dacts *a = &ci->a;
-    const cudaStream_t s = ci->s;
+int ser_cuda_enq_backward(ser_cuda_net *net, int B, ser_error *err) {
+    const ser_model *m = net->m;
+    dacts *a = &net->a;
+    const cudaStream_t s = net->s;
     const int F = m->F, U = m->U, C = m->classes;
     const float rate = (float)m->cfg.dropout, l2 = (float)m->cfg.l2, eps = (float)m->cfg.bn_epsilon;
     const int dropped = rate > 0.0f;
-    float *w = ci->params, *g = ci->grads;
+    float *w = net->params, *g = net->grads;
     SER_CU(ser_k_softmax_xent_bwd(a->dlogits, a->probs, a->labels, a->labels2, a->lam, B, C, m->label_smoothing, s));
-    TRY(dense_bwd(ci, B, err));
+    TRY(dense_bwd(net, B, err));
     /* LSTM2 returns only its last step: dh is zero elsewhere */
     SER_CU(ser_k_scatter_step(a->dh2, a->dh2last, B, m->T2, U, m->T2 - 1, s));
     const float *x2 = m->cfg.attention ? a->att : a->h1;
     float *dx2 = m->cfg.attention ? a->dx2 : a->dh1;
-    TRY(ser_lstm_bwd(ci->lstm2, dx2, a->dh2, x2, a->h2, B, err));
-    TRY(ser_lstm_unpack_grads(ci->lstm2, g + ci->o.l2k, g + ci->o.l2r, g + ci->o.l2b, err));
+    TRY(ser_lstm_bwd(net->lstm2, dx2, a->dh2, x2, a->h2, B, err));
+    TRY(ser_lstm_unpack_grads(net->lstm2, g + net->o.l2k, g + net->o.l2r, g + net->o.l2b, err));
     if (m->cfg.attention)
-        SER_CU(ser_k_attention_bwd(a->dh1, g + ci->o.aW, g + ci->o.ab, g + ci->o.aU, a->att_scratch, a->dx2, a->h1,
-                                   a->att_u, a->att_a, w + ci->o.aW, w + ci->o.aU, B, m->T, U, U, s));
+        SER_CU(ser_k_attention_bwd(a->dh1, g + net->o.aW, g + net->o.ab, g + net->o.aU, a->att_scratch, a->dx2, a->h1,
+                                   a->att_u, a->att_a, w + net->o.aW, w + net->o.aU, B, m->T, U, U, s));
     const int last = m->blocks - 1;
     const float *seq = dropped ? a->drop[last] : a->pool[last];
     /* three buffers rotate: cur = d(block output); per block dpool, dy (BN output), dconv, din */
     int cur = 0;
-    TRY(ser_lstm_bwd(ci->lstm1, a->g[cur], a->dh1, seq, a->h1, B, err));
-    TRY(ser_lstm_unpack_grads(ci->lstm1, g + ci->o.l1k, g + ci->o.l1r, g + ci->o.l1b, err));
+    TRY(ser_lstm_bwd(net->lstm1, a->g[cur], a->dh1, seq, a->h1, B, err));
+    TRY(ser_lstm_unpack_grads(net->lstm1, g + net->o.l1k, g + net->o.l1r, g + net->o.l1b, err));
     for (int i = last; i >= 0; i--) {
         const ser_block_shape *b = &m->blk[i];
         const int N = B * b->H * b->W;
@@ -224,15 +230,15 @@ int ser_cuda_enq_backward(cuda_impl *ci, int B, ser_error *err) {
         }
         float *dy = a->g[third], *dconv = a->g[cur]; /* d(block output) is consumed above */
         SER_CU(ser_k_relu_pool_bwd(dy, dpool, a->pool[i], a->argmax[i], B, b->H, b->W, F, m->P, s));
-        TRY(ser_bn_bwd(ci->dnn, dconv, g + ci->o.gamma[i], g + ci->o.beta[i], dy, a->conv[i], a->mean[i], a->rstd[i],
-                       w + ci->o.gamma[i], N, F, eps, err));
-        SER_CU(ser_k_bias_grad_rows(g + ci->o.bias[i], dconv, (size_t)N, F, s));
+        TRY(ser_bn_bwd(net->dnn, dconv, g + net->o.gamma[i], g + net->o.beta[i], dy, a->conv[i], a->mean[i], a->rstd[i],
+                       w + net->o.gamma[i], N, F, eps, err));
+        SER_CU(ser_k_bias_grad_rows(g + net->o.bias[i], a->bg_partials, dconv, (size_t)N, F, s));
         const float *in = i == 0 ? a->x : (dropped ? a->drop[i - 1] : a->pool[i - 1]);
-        const float *kernel = w + ci->o.kernel[i];
-        TRY(ser_conv_bwd_filter(ci->dnn, g + ci->o.kernel[i], in, dconv, B, b->H, b->W, b->Cin, F, m->K, err));
-        SER_CU(ser_k_l2_grad(g + ci->o.kernel[i], kernel, (size_t)m->K * m->K * b->Cin * F, l2, s));
+        const float *kernel = w + net->o.kernel[i];
+        TRY(ser_conv_bwd_filter(net->dnn, g + net->o.kernel[i], in, dconv, B, b->H, b->W, b->Cin, F, m->K, err));
+        SER_CU(ser_k_l2_grad(g + net->o.kernel[i], kernel, (size_t)m->K * m->K * b->Cin * F, l2, s));
         if (i > 0) {
-            TRY(ser_conv_bwd_data(ci->dnn, a->g[third], dconv, kernel, B, b->H, b->W, b->Cin, F, m->K, err));
+            TRY(ser_conv_bwd_data(net->dnn, a->g[third], dconv, kernel, B, b->H, b->W, b->Cin, F, m->K, err));
             cur = third;
         }
     }
@@ -240,17 +246,17 @@ int ser_cuda_enq_backward(cuda_impl *ci, int B, ser_error *err) {
 }
 
 /* Keras layout -> cuDNN weight spaces: after every parameter change. */
-int ser_cuda_enq_pack(cuda_impl *ci, ser_error *err) {
-    const float *w = ci->params;
-    TRY(ser_lstm_pack(ci->lstm1, w + ci->o.l1k, w + ci->o.l1r, w + ci->o.l1b, err));
-    TRY(ser_lstm_pack(ci->lstm2, w + ci->o.l2k, w + ci->o.l2r, w + ci->o.l2b, err));
+int ser_cuda_enq_pack(ser_cuda_net *net, ser_error *err) {
+    const float *w = net->params;
+    TRY(ser_lstm_pack(net->lstm1, w + net->o.l1k, w + net->o.l1r, w + net->o.l1b, err));
+    TRY(ser_lstm_pack(net->lstm2, w + net->o.l2k, w + net->o.l2r, w + net->o.l2b, err));
     return 0;
 }
 
-int ser_cuda_enq_adam(cuda_impl *ci, float eps, ser_error *err) {
-    SER_CU(cudaMemcpyAsync(ci->a.sc_adam, ci->h_sc_adam, sizeof(ser_step_scalars), cudaMemcpyHostToDevice, ci->s));
+int ser_cuda_enq_adam(ser_cuda_net *net, float eps, ser_error *err) {
+    SER_CU(cudaMemcpyAsync(net->a.sc_adam, net->h_sc_adam, sizeof(ser_step_scalars), cudaMemcpyHostToDevice, net->s));
     /* the trainable slices are one range [0, n_trainable_padded): one launch */
-    SER_CU(ser_k_adam(ci->params, ci->adam_m, ci->adam_v, ci->grads, ci->m->n_trainable_padded, ci->a.sc_adam,
-                      ci->one_b1, ci->one_b2, eps, ci->s));
-    return ser_cuda_enq_pack(ci, err);
+    SER_CU(ser_k_adam(net->params, net->adam_m, net->adam_v, net->grads, net->m->n_trainable_padded, net->a.sc_adam,
+                      net->one_b1, net->one_b2, eps, net->s));
+    return ser_cuda_enq_pack(net, err);
 }

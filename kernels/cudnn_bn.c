@@ -19,16 +19,34 @@
  * Inference: cuDNN's inference phase takes the inverse std, not the variance: ser_k_bn_inv_std
  * computes 1 / sqrt(moving_var + eps) into scratch first.
  *
- * Fallback: when cuDNN offers no engine for a shape (standalone fp32 batch norm has not always
- * had one), the op runs ser's kernels (kernels/cudnn_ops_kernels.cu: the CPU's float expressions,
- * fixed-order double sums) and says so once on stderr; ser_cudnn_describe lists the choice. */
+ * Fallback: the op runs ser's kernels (kernels/cudnn_ops_kernels.cu: the CPU's float expressions,
+ * fixed-order double sums), with one stderr line naming why, when
+ *   - cuDNN refuses the graph or offers no engine for the shape (standalone fp32 batch norm has
+ *     not always had one; the engines are compiled at run time by NVRTC, so a missing libnvrtc
+ *     shows up here: the line then says so), or
+ *   - the engine's FIRST RUN fails or disagrees with ser's kernels: the first call of every shape
+ *     that got an engine (an eager call: the backend's warm-up step) runs both paths on its own
+ *     data, cuDNN's into the outputs and ser's into temporaries, and compares every output
+ *     (relative to each tensor's largest value, BN_CHECK_TOL); on a failure or a difference the
+ *     plan switches to the fallback for good and ser's results are copied into the outputs.
+ * ser_cudnn_describe / ser_cg_path name the path each op took; SER_CUDNN_VERBOSE=1 prints it as
+ * it is decided. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cuda_check.h"
+#include "cuda_versions.h"
 #include "cudnn_graph.h"
 #include "cudnn_ops_kernels.h"
+#include "kernels.h"
 #include "layers/layers.h"
+
+/* The first-run check's bound: a working engine differs from ser's kernels by float rounding
+ * (about 1e-6 of the largest value); a broken one by far more. */
+#define BN_CHECK_TOL 1e-3
 
 enum {
     UID_X = 1, UID_SCALE, UID_BIAS, UID_MEAN, UID_INV_VAR, UID_Y, UID_EPS, UID_FACTOR,
@@ -140,31 +158,110 @@ static int bn_get(ser_cudnn *c, int op, int N, int C, float eps, const char *wha
     if (ser_cg_new(c, op, shape, &p, err)) return -1;
     /* scratch: running-stat slots (4 slot_floats(C)) / inverse std (C) / fallback coefficients (3 C) */
     if (ser_cg_scratch(c, (size_t)4 * slot_floats(C), what, err)) goto fail;
-    int rc = 1;
-    if (!c->force_fallback) {
+    /* ser's kernels need their partial sums either way: as the fallback, or to check the engine */
+    if (ser_cg_partials(c, (size_t)SER_BN_GROUPS * 2 * C, what, err)) goto fail;
+    if (c->force_fallback) {
+        p->fallback = 1;
+        snprintf(p->why, sizeof p->why, "forced");
+    } else {
         /* Any refusal while describing or planning the graph (cuDNN's batch-norm support surface
          * has changed between releases) falls back, loudly: the line names the call and status. */
         cudnnBackendDescriptor_t o = NULL;
-        rc = bn_graph(c, p, eps, &o, err) ? 1 : ser_cg_build(c, p, o, what, err);
+        const int rc = bn_graph(c, p, eps, &o, err) ? 1 : ser_cg_build(c, p, o, what, err);
         if (rc != 0) {
-            fprintf(stderr, "ser cuDNN: %s: %s; using ser's batch-norm kernels for N=%d C=%d\n", what, err->msg, N, C);
-            rc = 1;
+            ser_cuda_versions v;
+            ser_cuda_versions_query(&v);
+            p->fallback = 1;
+            snprintf(p->why, sizeof p->why, "no cuDNN engine: %.150s%s", err->msg,
+                     v.nvrtc < 0 ? "; libnvrtc not found, so cuDNN cannot compile its runtime engines" : "");
+            fprintf(stderr, "ser cuDNN: %s N=%d C=%d: %s; using ser's batch-norm kernels\n", what, N, C, p->why);
             if (p->plan) {
                 cudnnBackendDestroyDescriptor(p->plan);
                 p->plan = NULL;
             }
         }
     }
-    if (rc == 1) {
-        p->fallback = 1;
-        if (ser_cg_partials(c, (size_t)SER_BN_GROUPS * 2 * C, what, err)) goto fail;
-    }
+    if (c->verbose && p->fallback) fprintf(stderr, "ser cuDNN: %s N=%d C=%d: ser kernels (%s)\n", what, N, C, p->why);
     *out = p;
     return 0;
 fail:
     ser_cg_drop(c, p);
     return -1;
 }
+
+/* ---- the first run of an engine, checked against ser's kernels --------------------------------- */
+
+/* Largest |got - want| / max |want| over k device tensor pairs (n[i] floats each); +inf when a
+ * value is not finite. Synchronises the stream. */
+static int bn_diff(ser_cudnn *c, float *const *got, float *const *want, const size_t *n, int k, double *worst,
+                   ser_error *err) {
+    SER_CU(cudaStreamSynchronize(c->stream));
+    *worst = 0.0;
+    for (int i = 0; i < k; i++) {
+        float *h = malloc(2 * n[i] * sizeof *h);
+        if (!h) return ser_fail(err, "cuDNN batch norm check: out of host memory (%zu floats)", 2 * n[i]);
+        cudaError_t e = cudaMemcpy(h, got[i], n[i] * sizeof *h, cudaMemcpyDeviceToHost);
+        if (e == cudaSuccess) e = cudaMemcpy(h + n[i], want[i], n[i] * sizeof *h, cudaMemcpyDeviceToHost);
+        double dmax = 0.0, wmax = 0.0;
+        for (size_t j = 0; j < n[i] && e == cudaSuccess; j++) {
+            const double d = fabs((double)h[j] - h[n[i] + j]);
+            dmax = isfinite(d) && dmax < INFINITY ? (d > dmax ? d : dmax) : INFINITY;
+            if (fabs((double)h[n[i] + j]) > wmax) wmax = fabs((double)h[n[i] + j]);
+        }
+        free(h);
+        SER_CU(e);
+        const double rel = dmax / (wmax > 1e-12 ? wmax : 1e-12);
+        if (!(rel <= *worst)) *worst = rel;
+    }
+    return 0;
+}
+
+/* Settles a checked first run: engine_rc is the engine's run (err holds its failure), out[i] the
+ * op's outputs, mine[i] ser's results for them. Keeps the engine when it ran and agrees;
+ * otherwise switches the plan to the fallback and copies ser's results into the outputs. */
+static int bn_settle(ser_cudnn *c, ser_cg_plan *p, int engine_rc, float *const *out, float *const *mine,
+                     const size_t *n, int k, const char *what, ser_error *err) {
+    double worst = 0.0;
+    if (engine_rc != 0) snprintf(p->why, sizeof p->why, "the engine's first run failed: %.200s", err->msg);
+    else if (bn_diff(c, out, mine, n, k, &worst, err)) return -1;
+    else if (!(worst <= BN_CHECK_TOL))
+        snprintf(p->why, sizeof p->why, "engine %lld gave wrong numbers on its first run: %.2e of the largest value "
+                 "off ser's kernels (bound %.0e)", (long long)p->engine, worst, BN_CHECK_TOL);
+    if (p->why[0]) {
+        err->msg[0] = '\0';
+        fprintf(stderr, "ser cuDNN: %s N=%d C=%d: %s; using ser's batch-norm kernels\n", what, p->shape[0],
+                p->shape[1], p->why);
+        p->fallback = 1;
+        for (int i = 0; i < k; i++)
+            SER_CU(cudaMemcpyAsync(out[i], mine[i], n[i] * sizeof(float), cudaMemcpyDeviceToDevice, c->stream));
+        SER_CU(cudaStreamSynchronize(c->stream));
+        return 0;
+    }
+    p->checked = 1;
+    p->check_diff = worst;
+    if (c->verbose)
+        fprintf(stderr, "ser cuDNN: %s N=%d C=%d: cuDNN engine %lld, its first run within %.1e of ser's kernels\n",
+                what, p->shape[0], p->shape[1], (long long)p->engine, worst);
+    return 0;
+}
+
+/* Whether this call is the engine's checked first run: not yet checked, and not being captured
+ * (a new plan is never built during a capture, so its first call is eager). */
+static int bn_first_run(ser_cudnn *c, const ser_cg_plan *p) {
+    if (p->fallback || p->checked) return 0;
+    enum cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+    return cudaStreamIsCapturing(c->stream, &st) == cudaSuccess && st == cudaStreamCaptureStatusNone;
+}
+
+/* tests (ser_cudnn_inject_bn_fault): the engine's first output row is made wrong */
+static int bn_fault(ser_cudnn *c, float *y, int C, ser_error *err) {
+    if (c->inject_bn_fault) SER_CU(ser_k_fill(y, 1234.5f, (size_t)C, c->stream));
+    return 0;
+}
+
+static int bn_fwd_train_engine(ser_cudnn *c, ser_cg_plan *p, float *y, float *saved_mean, float *saved_rstd,
+                               float *moving_mean, float *moving_var, const float *x, const float *gamma,
+                               const float *beta, int C, float momentum, float eps, const char *what, ser_error *err);
 
 int ser_bn_fwd_train(ser_cudnn *c, float *y, float *saved_mean, float *saved_rstd, float *moving_mean,
                      float *moving_var, const float *x, const float *gamma, const float *beta, int N, int C,
@@ -179,9 +276,45 @@ int ser_bn_fwd_train(ser_cudnn *c, float *y, float *saved_mean, float *saved_rst
         SER_CU(ser_k_bn_apply(y, x, c->scratch, N, C, c->stream));
         return 0;
     }
+    if (!bn_first_run(c, p))
+        return bn_fwd_train_engine(c, p, y, saved_mean, saved_rstd, moving_mean, moving_var, x, gamma, beta, C,
+                                   momentum, eps, what, err);
+    /* checked first run: ser's kernels from the same moving statistics into temporaries */
+    const size_t n = (size_t)N * C;
+    float *t = NULL;
+    SER_CU(cudaMalloc((void **)&t, (n + 4 * (size_t)C) * sizeof *t));
+    float *t_mm = t + n + 2 * (size_t)C, *t_mv = t_mm + C;
+    int rc = -1;
+    if (cudaMemcpyAsync(t_mm, moving_mean, C * sizeof *t, cudaMemcpyDeviceToDevice, c->stream) == cudaSuccess &&
+        cudaMemcpyAsync(t_mv, moving_var, C * sizeof *t, cudaMemcpyDeviceToDevice, c->stream) == cudaSuccess) {
+        const int erc = bn_fwd_train_engine(c, p, y, saved_mean, saved_rstd, moving_mean, moving_var, x, gamma, beta, C,
+                                            momentum, eps, what, err) || bn_fault(c, y, C, err);
+        if (ser_k_bn_train_stats(t + n, t + n + C, t_mm, t_mv, c->scratch, c->partials, x, gamma, beta, N, C, momentum,
+                                 one_m, eps, c->stream) == cudaSuccess &&
+            ser_k_bn_apply(t, x, c->scratch, N, C, c->stream) == cudaSuccess) {
+            float *out[5] = {y, saved_mean, saved_rstd, moving_mean, moving_var};
+            float *mine[5] = {t, t + n, t + n + C, t_mm, t_mv};
+            const size_t sz[5] = {n, (size_t)C, (size_t)C, (size_t)C, (size_t)C};
+            rc = bn_settle(c, p, erc, out, mine, sz, 5, what, err);
+        } else {
+            rc = ser_fail(err, "cuDNN %s: ser's batch-norm kernels failed to launch", what);
+        }
+    } else {
+        rc = ser_fail(err, "cuDNN %s: copying the moving statistics for the first-run check failed", what);
+    }
+    cudaStreamSynchronize(c->stream);
+    cudaFree(t);
+    return rc;
+}
+
+/* The engine's training forward (+ the Keras moving-statistics update). */
+static int bn_fwd_train_engine(ser_cudnn *c, ser_cg_plan *p, float *y, float *saved_mean, float *saved_rstd,
+                               float *moving_mean, float *moving_var, const float *x, const float *gamma,
+                               const float *beta, int C, float momentum, float eps, const char *what, ser_error *err) {
+    const float one_m = keras_one_minus(momentum);
     if (p->by_value[6] != eps)
         return ser_fail(err, "cuDNN %s: eps %g differs from the %g the plan for N=%d C=%d was built with", what,
-                        (double)eps, (double)p->by_value[6], N, C);
+                        (double)eps, (double)p->by_value[6], p->shape[0], C);
     float *rs = c->scratch; /* in mean, in var (zero), out mean, out var: 16-byte aligned slots */
     const size_t sl = slot_floats(C);
     SER_CU(cudaMemsetAsync(rs, 0, 2 * sl * sizeof(float), c->stream));
@@ -202,9 +335,30 @@ int ser_bn_fwd_infer(ser_cudnn *c, float *y, const float *x, const float *gamma,
         SER_CU(ser_k_bn_apply(y, x, c->scratch, N, C, c->stream));
         return 0;
     }
-    SER_CU(ser_k_bn_inv_std(c->scratch, moving_var, C, eps, c->stream));
-    void *ptrs[6] = {(void *)x, (void *)gamma, (void *)beta, (void *)moving_mean, c->scratch, y};
-    return ser_cg_execute(c, p, ptrs, what, err);
+    const int first = bn_first_run(c, p);
+    int erc = 0;
+    {
+        SER_CU(ser_k_bn_inv_std(c->scratch, moving_var, C, eps, c->stream));
+        void *ptrs[6] = {(void *)x, (void *)gamma, (void *)beta, (void *)moving_mean, c->scratch, y};
+        erc = ser_cg_execute(c, p, ptrs, what, err);
+        if (!first) return erc;
+        if (!erc) erc = bn_fault(c, y, C, err);
+    }
+    /* checked first run: ser's kernels into a temporary */
+    const size_t n = (size_t)N * C;
+    float *t = NULL;
+    SER_CU(cudaMalloc((void **)&t, n * sizeof *t));
+    int rc;
+    if (ser_k_bn_infer_coef(c->scratch, gamma, beta, moving_mean, moving_var, C, eps, c->stream) == cudaSuccess &&
+        ser_k_bn_apply(t, x, c->scratch, N, C, c->stream) == cudaSuccess) {
+        float *out[1] = {y}, *mine[1] = {t};
+        rc = bn_settle(c, p, erc, out, mine, &n, 1, what, err);
+    } else {
+        rc = ser_fail(err, "cuDNN %s: ser's batch-norm kernels failed to launch", what);
+    }
+    cudaStreamSynchronize(c->stream);
+    cudaFree(t);
+    return rc;
 }
 
 int ser_bn_bwd(ser_cudnn *c, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
@@ -218,7 +372,26 @@ int ser_bn_bwd(ser_cudnn *c, float *dx, float *dgamma, float *dbeta, const float
                                  C, c->stream));
         return 0;
     }
+    const int first = bn_first_run(c, p);
     void *ptrs[8] = {(void *)x,          (void *)dy, (void *)gamma, (void *)saved_mean, (void *)saved_rstd,
                      dgamma,             dbeta,      dx};
-    return ser_cg_execute(c, p, ptrs, what, err);
+    int erc = ser_cg_execute(c, p, ptrs, what, err);
+    if (!first) return erc;
+    if (!erc) erc = bn_fault(c, dx, C, err);
+    /* checked first run: ser's kernels into temporaries */
+    const size_t n = (size_t)N * C;
+    float *t = NULL;
+    SER_CU(cudaMalloc((void **)&t, (n + 2 * (size_t)C) * sizeof *t));
+    int rc;
+    if (ser_k_bn_backward(t, t + n, t + n + C, c->scratch, c->partials, dy, x, saved_mean, saved_rstd, gamma, N, C,
+                          c->stream) == cudaSuccess) {
+        float *out[3] = {dx, dgamma, dbeta}, *mine[3] = {t, t + n, t + n + C};
+        const size_t sz[3] = {n, (size_t)C, (size_t)C};
+        rc = bn_settle(c, p, erc, out, mine, sz, 3, what, err);
+    } else {
+        rc = ser_fail(err, "cuDNN %s: ser's batch-norm kernels failed to launch", what);
+    }
+    cudaStreamSynchronize(c->stream);
+    cudaFree(t);
+    return rc;
 }

@@ -14,16 +14,26 @@
  *
  * Cin = 1 (the first conv): the NHWC strides above are the packed ones cuDNN's own frontend
  * writes for a channels-last tensor with one channel ((H W, 1, W, 1)); the data is the same bytes
- * as NCHW, and the descriptor is legal. If no engine takes it the error names the shape.
+ * as NCHW, and the descriptor is legal.
+ *
+ * Fallback: when cuDNN refuses a shape's graph or offers no engine for it (Cin = 1 is the
+ * likeliest), the op runs im2col + cuBLAS GEMM (kernels/conv_gemm.c) for good, with one stderr
+ * line naming the refusal; ser_cudnn_describe lists it. ser_cudnn_force_conv_fallback makes every
+ * new shape take it (tests).
  *
  * Math: the convolution's compute type is FLOAT; TF32 is avoided by refusing engine configs with
  * the TENSOR_CORE / DOWN_CONVERT_INPUTS numerical notes unless ser_cudnn_create allowed TF32
  * (kernels/cudnn_graph.c, note_refused). */
 #include <stdint.h>
 
+#include <stdio.h>
+
+#include "conv_gemm.h"
 #include "cuda_check.h"
 #include "cudnn_graph.h"
 #include "cudnn_ops_kernels.h"
+
+#define CONV_BLAS_WS_BYTES ((size_t)4 << 20) /* the fallback's cuBLAS workspace: capturable GEMMs */
 
 enum { UID_X = 1, UID_W = 2, UID_Y = 3 };
 
@@ -87,8 +97,21 @@ static int conv_plan(ser_cudnn *c, ser_cg_plan *p, int op, const char *what, ser
         SER_CUDNN(cudnnBackendSetAttribute(o, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA, CUDNN_TYPE_FLOAT, 1, &beta));
     }
     SER_CUDNN(cudnnBackendFinalize(o));
-    const int rc = ser_cg_build(c, p, o, what, err);
-    return rc == 0 ? 0 : -1; /* no engine is an error for convolutions: no fallback */
+    return ser_cg_build(c, p, o, what, err) == 0 ? 0 : -1; /* 1 (no engine) too: the caller falls back */
+}
+
+/* The fallback's cuBLAS handle on the context's stream (made once) and its im2col matrix. */
+static int fallback_ready(ser_cudnn *c, const ser_cg_plan *p, const char *what, ser_error *err) {
+    if (!c->blas) {
+        SER_CU(cudaMalloc(&c->blas_ws, CONV_BLAS_WS_BYTES));
+        SER_CUBLAS(cublasCreate(&c->blas));
+        SER_CUBLAS(cublasSetStream(c->blas, c->stream));
+        SER_CUBLAS(cublasSetWorkspace(c->blas, c->blas_ws, CONV_BLAS_WS_BYTES));
+        /* FP32 GEMMs stay off TF32 unless the context allows it, as the cuDNN engines do */
+        SER_CUBLAS(cublasSetMathMode(c->blas, c->allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    }
+    const int *s = p->shape;
+    return ser_cg_cols(c, ser_conv_gemm_cols(s[0], s[1], s[2], s[3], s[5]), what, err);
 }
 
 /* The cached plan of (op, shape), built on first use; the KRSC scratch sized for it. */
@@ -101,10 +124,31 @@ static int conv_get(ser_cudnn *c, int op, int B, int H, int W, int Cin, int Cout
     ser_cg_plan *p = ser_cg_find(c, op, shape);
     if (!p) {
         if (ser_cg_new(c, op, shape, &p, err)) return -1;
-        if (ser_cg_scratch(c, (size_t)K * K * Cin * Cout, what, err) || conv_plan(c, p, op, what, err)) {
+        if (ser_cg_scratch(c, (size_t)K * K * Cin * Cout, what, err)) {
             ser_cg_drop(c, p);
             return -1;
         }
+        if (c->force_conv_fallback) {
+            p->fallback = 1;
+            snprintf(p->why, sizeof p->why, "forced");
+        } else if (conv_plan(c, p, op, what, err)) {
+            p->fallback = 1;
+            snprintf(p->why, sizeof p->why, "no cuDNN engine: %.200s", err->msg);
+            err->msg[0] = '\0';
+            fprintf(stderr, "ser cuDNN: %s B=%d H=%d W=%d Cin=%d Cout=%d K=%d: %s; using im2col + cuBLAS GEMM\n", what,
+                    B, H, W, Cin, Cout, K, p->why);
+            if (p->plan) {
+                cudnnBackendDestroyDescriptor(p->plan);
+                p->plan = NULL;
+            }
+        }
+        if (p->fallback && fallback_ready(c, p, what, err)) {
+            ser_cg_drop(c, p);
+            return -1;
+        }
+        if (c->verbose && p->fallback)
+            fprintf(stderr, "ser cuDNN: %s B=%d H=%d W=%d Cin=%d Cout=%d K=%d: im2col + cuBLAS GEMM (%s)\n", what, B,
+                    H, W, Cin, Cout, K, p->why);
     }
     *out = p;
     return 0;
@@ -114,6 +158,7 @@ int ser_conv_fwd(ser_cudnn *c, float *y, const float *x, const float *w, int B, 
                  int K, ser_error *err) {
     ser_cg_plan *p = NULL;
     if (conv_get(c, SER_CG_CONV_FWD, B, H, W, Cin, Cout, K, "conv forward", &p, err)) return -1;
+    if (p->fallback) return ser_conv_gemm_fwd(c->blas, c->stream, c->cols, y, x, w, B, H, W, Cin, Cout, K, err);
     SER_CU(ser_k_hwio_to_krsc(c->scratch, w, K, Cin, Cout, c->stream));
     void *ptrs[3] = {(void *)x, c->scratch, y};
     return ser_cg_execute(c, p, ptrs, "conv forward", err);
@@ -123,6 +168,7 @@ int ser_conv_bwd_data(ser_cudnn *c, float *dx, const float *dy, const float *w, 
                       int Cout, int K, ser_error *err) {
     ser_cg_plan *p = NULL;
     if (conv_get(c, SER_CG_CONV_BWD_DATA, B, H, W, Cin, Cout, K, "conv backward data", &p, err)) return -1;
+    if (p->fallback) return ser_conv_gemm_bwd_data(c->blas, c->stream, c->cols, dx, dy, w, B, H, W, Cin, Cout, K, err);
     SER_CU(ser_k_hwio_to_krsc(c->scratch, w, K, Cin, Cout, c->stream));
     void *ptrs[3] = {dx, c->scratch, (void *)dy};
     return ser_cg_execute(c, p, ptrs, "conv backward data", err);
@@ -132,6 +178,7 @@ int ser_conv_bwd_filter(ser_cudnn *c, float *dw, const float *x, const float *dy
                         int Cout, int K, ser_error *err) {
     ser_cg_plan *p = NULL;
     if (conv_get(c, SER_CG_CONV_BWD_FILTER, B, H, W, Cin, Cout, K, "conv backward filter", &p, err)) return -1;
+    if (p->fallback) return ser_conv_gemm_bwd_filter(c->blas, c->stream, c->cols, dw, x, dy, B, H, W, Cin, Cout, K, err);
     void *ptrs[3] = {(void *)x, c->scratch, (void *)dy};
     if (ser_cg_execute(c, p, ptrs, "conv backward filter", err)) return -1;
     SER_CU(ser_k_krsc_to_hwio(dw, c->scratch, K, Cin, Cout, c->stream));

@@ -85,6 +85,9 @@ void ser_cudnn_destroy(ser_cudnn *c) {
     cudaFree(c->workspace);
     cudaFree(c->scratch);
     cudaFree(c->partials);
+    cudaFree(c->cols);
+    cudaFree(c->blas_ws);
+    if (c->blas) cublasDestroy(c->blas);
     if (c->handle) cudnnDestroy(c->handle);
     free(c);
 }
@@ -94,26 +97,38 @@ cudnnHandle_t ser_cudnn_handle(ser_cudnn *c) { return c->handle; }
 /* Every device buffer of the context counts: any of them is reallocated only by growing, so a
  * change of this sum is how a caller holding a captured CUDA graph learns its pointers went stale. */
 size_t ser_cudnn_workspace_bytes(const ser_cudnn *c) {
-    return c->ws_bytes + c->scratch_floats * sizeof(float) + c->partial_doubles * sizeof(double);
+    return c->ws_bytes + c->scratch_floats * sizeof(float) + c->partial_doubles * sizeof(double) +
+           c->cols_floats * sizeof(float);
 }
 
 void ser_cudnn_force_bn_fallback(ser_cudnn *c, int on) { c->force_fallback = on != 0; }
+void ser_cudnn_force_conv_fallback(ser_cudnn *c, int on) { c->force_conv_fallback = on != 0; }
+void ser_cudnn_inject_bn_fault(ser_cudnn *c, int on) { c->inject_bn_fault = on != 0; }
+
+void ser_cg_path(const ser_cg_plan *p, char *buf, size_t n) {
+    const int conv = p->op <= SER_CG_CONV_BWD_FILTER;
+    if (p->fallback) {
+        snprintf(buf, n, "%s (%s)", conv ? "im2col + cuBLAS GEMM" : "ser kernels", p->why);
+        return;
+    }
+    char chk[96] = "";
+    if (!conv)
+        snprintf(chk, sizeof chk, "; %s", p->checked ? "its first run agreed with ser's kernels" : "first run not checked yet");
+    snprintf(buf, n, "cuDNN engine %lld (heuristics %s, %s), workspace %lld B%s", (long long)p->engine,
+             p->heur_mode == CUDNN_HEUR_MODE_A ? "A" : "FALLBACK",
+             p->strict ? "deterministic, no FFT/Winograd" : "relaxed: non-deterministic/FFT/Winograd",
+             (long long)p->workspace, chk);
+}
 
 void ser_cudnn_describe(const ser_cudnn *c, char *buf, size_t n) {
     size_t used = 0;
     if (n) buf[0] = '\0';
     for (int i = 0; i < c->n_plans && used + 1 < n; i++) {
         const ser_cg_plan *p = c->plans[i];
-        char sh[128];
+        char sh[128], path[512];
         shape_text(sh, sizeof sh, p->op, p->shape);
-        int k;
-        if (p->fallback)
-            k = snprintf(buf + used, n - used, "%s: ser kernels (no cuDNN engine)\n", sh);
-        else
-            k = snprintf(buf + used, n - used, "%s: cuDNN engine %lld (heuristics %s, %s), workspace %lld B\n", sh,
-                         (long long)p->engine, p->heur_mode == CUDNN_HEUR_MODE_A ? "A" : "FALLBACK",
-                         p->strict ? "deterministic, no FFT/Winograd" : "relaxed: non-deterministic/FFT/Winograd",
-                         (long long)p->workspace);
+        ser_cg_path(p, path, sizeof path);
+        const int k = snprintf(buf + used, n - used, "%s: %s\n", sh, path);
         if (k < 0) break;
         used += (size_t)k < n - used ? (size_t)k : n - used - 1;
     }
@@ -149,6 +164,13 @@ int ser_cg_scratch(ser_cudnn *c, size_t floats, const char *what, ser_error *err
     void *b = c->scratch;
     int rc = grow(c, &b, &c->scratch_floats, floats, sizeof(float), what, err);
     c->scratch = b;
+    return rc;
+}
+
+int ser_cg_cols(ser_cudnn *c, size_t floats, const char *what, ser_error *err) {
+    void *b = c->cols;
+    int rc = grow(c, &b, &c->cols_floats, floats, sizeof(float), what, err);
+    c->cols = b;
     return rc;
 }
 

@@ -16,6 +16,8 @@
 
 #include <stdint.h>
 
+#include <cublas_v2.h>
+
 #include "cudnn_ops.h"
 
 #ifdef __cplusplus
@@ -39,7 +41,10 @@ typedef enum {
 typedef struct ser_cg_plan {
     int op;                  /* ser_cg_op */
     int shape[SER_CG_SHAPE]; /* the cache key with op */
-    int fallback;            /* 1: cuDNN offered no engine; the op runs ser's own kernels (BN only) */
+    int fallback;            /* 1: the op runs ser's own kernels (BN) / im2col + cuBLAS (conv); why says why */
+    int checked;             /* BN: the engine's first run agreed with ser's kernels (check_diff) */
+    double check_diff;       /* that run's largest difference, relative to each tensor's max |value| */
+    char why[256];           /* the fallback's reason (the refusal, the failed run, the wrong numbers) */
     cudnnBackendDescriptor_t plan;
     int64_t workspace; /* bytes the plan needs */
     int64_t engine;    /* global engine index of the chosen config (for messages) */
@@ -64,6 +69,12 @@ struct ser_cudnn {
     int allow_tf32;
     int verbose;        /* SER_CUDNN_VERBOSE=1: one stderr line per plan built */
     int force_fallback; /* tests: BN ops skip cuDNN and use ser's kernels */
+    int force_conv_fallback; /* tests: convolutions skip cuDNN and use im2col + cuBLAS GEMM */
+    int inject_bn_fault;     /* tests: a cuDNN BN engine's first run gives a wrong output row */
+    cublasHandle_t blas;     /* the convolution fallback's GEMMs (made on its first use) */
+    void *blas_ws;           /* its workspace (capturable GEMMs) */
+    float *cols;             /* the convolution fallback's im2col matrix */
+    size_t cols_floats;
     cudnnBackendDescriptor_t devprop;
     ser_cg_plan **plans;
     int n_plans, cap_plans;
@@ -101,12 +112,20 @@ int ser_cg_execute(ser_cudnn *c, ser_cg_plan *p, void *const *dev_ptrs, const ch
 /* Grows c->scratch to at least floats (only while building plans: never during capture). */
 int ser_cg_scratch(ser_cudnn *c, size_t floats, const char *what, ser_error *err);
 int ser_cg_partials(ser_cudnn *c, size_t doubles, const char *what, ser_error *err);
+/* Grows c->cols (the convolution fallback's im2col matrix), same rule. */
+int ser_cg_cols(ser_cudnn *c, size_t floats, const char *what, ser_error *err);
 
 /* For tests: route the BN ops to ser's kernels (1) or cuDNN first (0). Set before the first call
  * of a shape: plans already built keep their choice. */
 void ser_cudnn_force_bn_fallback(ser_cudnn *c, int on);
-/* One line per cached plan ("conv_fwd B=.. : engine 12 (heuristics A, strict), workspace 0 B"). */
-void ser_cudnn_describe(const ser_cudnn *c, char *buf, size_t n);
+/* For tests: the convolutions run im2col + cuBLAS GEMM (1) instead of a cuDNN engine (0); same
+ * rule. */
+void ser_cudnn_force_conv_fallback(ser_cudnn *c, int on);
+/* For tests: the first run of every cuDNN BN engine built from now on writes a wrong first row,
+ * which the first-run check must catch (the op then falls back). */
+void ser_cudnn_inject_bn_fault(ser_cudnn *c, int on);
+/* The path a plan's op takes: "cuDNN engine 12 (...)", "ser kernels (why)" (for messages). */
+void ser_cg_path(const ser_cg_plan *p, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

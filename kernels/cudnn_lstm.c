@@ -137,15 +137,19 @@ static int create(ser_lstm *l, int allow_tf32, ser_error *err) {
     /* Where each gate's matrix and bias lives -> the Keras index map. */
     ser_lstm_layout L;
     for (int id = 0; id < 8; id++) {
-        /* Matrix and bias asked for separately (the other pair NULL), as PyTorch does; the
-         * recurrent ids 4..7 have no bias under CUDNN_RNN_SINGLE_INP_BIAS, so only the matrix. */
+        /* Matrix and bias in ONE call, both with real descriptors and pointers, as PyTorch does
+         * (aten/src/ATen/native/cudnn/RNN.cpp, get_parameters): recent cuDNN 9 accepts a NULL
+         * pair, earlier 9.x answer CUDNN_STATUS_BAD_PARAM. The recurrent ids 4..7 have no bias
+         * under CUDNN_RNN_SINGLE_INP_BIAS: cuDNN returns its address as NULL. */
         void *maddr = NULL, *baddr = NULL;
-        SER_CUDNN(cudnnGetRNNWeightParams(l->h, l->rnn, 0, l->w_bytes, l->w, id, l->md, &maddr, NULL, NULL));
+        SER_CUDNN(cudnnGetRNNWeightParams(l->h, l->rnn, 0, l->w_bytes, l->w, id, l->md, &maddr, l->bd, &baddr));
         if (read_block(l, &L.mat[id], maddr, l->md, id, err)) return -1;
-        if (id < 4) {
-            SER_CUDNN(cudnnGetRNNWeightParams(l->h, l->rnn, 0, l->w_bytes, l->w, id, NULL, NULL, l->bd, &baddr));
-            if (read_block(l, &L.bias[id], baddr, l->bd, id, err)) return -1;
-        }
+        if (id < 4 && read_block(l, &L.bias[id], baddr, l->bd, id, err)) return -1;
+        if (id < 4 && !baddr)
+            return ser_fail(err, "cudnnGetRNNWeightParams: no bias for input linLayerID %d (CUDNN_RNN_SINGLE_INP_BIAS)", id);
+        if (id >= 4 && baddr)
+            return ser_fail(err, "cudnnGetRNNWeightParams: a bias for recurrent linLayerID %d under "
+                            "CUDNN_RNN_SINGLE_INP_BIAS (ser has one bias per gate)", id);
     }
     const size_t n = ser_lstm_param_count(I, U);
     int32_t *map = ser_malloc(n * sizeof(int32_t), "LSTM weight-space index map", err);

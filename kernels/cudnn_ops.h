@@ -32,6 +32,10 @@ cudnnHandle_t ser_cudnn_handle(ser_cudnn *c);
 /* Bytes of device memory the context holds now (the plans' workspace and the ops' scratch). It
  * grows only while a new plan is built; a captured graph is stale once it changes. */
 size_t ser_cudnn_workspace_bytes(const ser_cudnn *c);
+/* The path each op took, one line per shape: "conv_fwd B=.. : cuDNN engine 12 (heuristics A,
+ * strict), workspace 0 B", "bn_fwd_train N=.. C=..: ser kernels (why)", "conv_fwd ...: im2col +
+ * cuBLAS GEMM (why)". */
+void ser_cudnn_describe(const ser_cudnn *c, char *buf, size_t n);
 
 /* y = conv(x, w) */
 int ser_conv_fwd(ser_cudnn *c, float *y, const float *x, const float *w, int B, int H, int W, int Cin, int Cout,

@@ -12,6 +12,54 @@ static unsigned blocks_for(size_t n, unsigned threads) {
     return (unsigned)(b > 65535u * 16u ? 65535u * 16u : (b ? b : 1));
 }
 
+/* ---- the convolution fallback's im2col / col2im (cudnn_ops_kernels.h) ------------------------ */
+
+__global__ void k_im_to_cols(float *cols, const float *x, int B, int H, int W, int Cin, int K) {
+    const size_t kc = (size_t)K * K * Cin, n = (size_t)B * H * W * kc;
+    const int pad = (K - 1) / 2;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const size_t r = i / kc, j = i % kc;
+        const int ci = (int)(j % Cin), kx = (int)(j / Cin % K), ky = (int)(j / Cin / K);
+        const int xx = (int)(r % W) + kx - pad, yy = (int)(r / W % H) + ky - pad;
+        const size_t b = r / ((size_t)W * H);
+        cols[i] = yy >= 0 && yy < H && xx >= 0 && xx < W ? x[((b * H + yy) * W + xx) * Cin + ci] : 0.0f;
+    }
+}
+
+__global__ void k_cols_to_im(float *dx, const float *dcols, int B, int H, int W, int Cin, int K) {
+    const size_t kc = (size_t)K * K * Cin, n = (size_t)B * H * W * Cin;
+    const int pad = (K - 1) / 2;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const int ci = (int)(i % Cin), x0 = (int)(i / Cin % W), y0 = (int)(i / Cin / W % H);
+        const size_t b = i / ((size_t)Cin * W * H);
+        float s = 0.0f;
+        for (int ky = 0; ky < K; ky++) {
+            const int yy = y0 - ky + pad; /* the output row whose window reads (y0, x0) at tap ky */
+            if (yy < 0 || yy >= H) continue;
+            for (int kx = 0; kx < K; kx++) {
+                const int xx = x0 - kx + pad;
+                if (xx < 0 || xx >= W) continue;
+                s += dcols[((b * H + yy) * W + xx) * kc + ((size_t)ky * K + kx) * Cin + ci];
+            }
+        }
+        dx[i] = s;
+    }
+}
+
+extern "C" cudaError_t ser_k_im2col(float *cols, const float *x, int B, int H, int W, int Cin, int K, cudaStream_t s) {
+    if (B < 1 || H < 1 || W < 1 || Cin < 1 || K < 1 || K % 2 == 0) return cudaErrorInvalidValue;
+    const size_t n = (size_t)B * H * W * K * K * Cin;
+    k_im_to_cols<<<blocks_for(n, 256), 256, 0, s>>>(cols, x, B, H, W, Cin, K);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t ser_k_col2im(float *dx, const float *dcols, int B, int H, int W, int Cin, int K, cudaStream_t s) {
+    if (B < 1 || H < 1 || W < 1 || Cin < 1 || K < 1 || K % 2 == 0) return cudaErrorInvalidValue;
+    const size_t n = (size_t)B * H * W * Cin;
+    k_cols_to_im<<<blocks_for(n, 256), 256, 0, s>>>(dx, dcols, B, H, W, Cin, K);
+    return cudaGetLastError();
+}
+
 /* ---- filter layouts ------------------------------------------------------------------------- */
 
 /* HWIO index ((r K + s) Cin + ci) Cout + co  <->  KRSC index ((co K + r) K + s) Cin + ci. */

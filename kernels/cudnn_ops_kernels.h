@@ -15,6 +15,15 @@ extern "C" {
 cudaError_t ser_k_hwio_to_krsc(float *krsc, const float *hwio, int K, int Cin, int Cout, cudaStream_t s);
 cudaError_t ser_k_krsc_to_hwio(float *hwio, const float *krsc, int K, int Cin, int Cout, cudaStream_t s);
 
+/* The convolution fallback's layouts (kernels/conv_gemm.c), padding same, stride 1:
+ * cols (B H W, K K Cin) row-major, row (b, y, x), column (ky, kx, ci) = x (B, H, W, Cin) at
+ * (b, y + ky - pad, x + kx - pad, ci), 0 outside the image (pad = (K - 1) / 2); the column order is
+ * Keras's HWIO kernel's row order, so cols x kernel (K K Cin, Cout) is the convolution.
+ * col2im is its adjoint: dx (B, H, W, Cin) = the sum over (ky, kx) of the dcols entries that
+ * read each element, gathered in a fixed order (no atomics). */
+cudaError_t ser_k_im2col(float *cols, const float *x, int B, int H, int W, int Cin, int K, cudaStream_t s);
+cudaError_t ser_k_col2im(float *dx, const float *dcols, int B, int H, int W, int Cin, int K, cudaStream_t s);
+
 /* Keras 3's moving statistics from the batch mean and the inverse std cuDNN normalised with:
  * var = 1 / rstd^2 - eps (biased, in double), moving = moving * momentum + batch * one_m
  * (one_m = keras_one_minus(momentum)), as host/model/layers/batchnorm.c. */

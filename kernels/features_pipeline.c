@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "cuda_check.h"
+#include "cuda_versions.h"
 #include "features_gpu.h"
 #include "features_pipeline.h"
 #include "ser/audio.h"
@@ -267,8 +268,9 @@ int ser_features_extract_cuda_sized(const ser_config *cfg, char *const *paths, s
     memset(ok, 0, n);
     if (why) memset(why, 0, n * sizeof *why);
     if (n == 0) return 0;
-    char desc[256];
+    char desc[512];
     if (ser_cuda_devices(desc, sizeof desc) < 1) return ser_fail(err, "cuda features: %s", desc);
+    if (ser_cuda_versions_ok(desc, sizeof desc) != 0) return ser_fail(err, "cuda features: %s", desc);
 
     pipeline p = {0};
     p.cfg = cfg;

@@ -32,8 +32,11 @@ typedef struct ser_step_scalars {
 cudaError_t ser_k_fill(float *x, float v, size_t n, cudaStream_t s);
 /* y (rows, C) += bias (C) per row. */
 cudaError_t ser_k_bias_add_rows(float *y, const float *bias, size_t rows, int C, cudaStream_t s);
-/* dbias (C) = column sums of dy (rows, C), fixed-order reduction. */
-cudaError_t ser_k_bias_grad_rows(float *dbias, const float *dy, size_t rows, int C, cudaStream_t s);
+/* dbias (C) = column sums of dy (rows, C), fixed-order reduction over the whole GPU (row chunks
+ * summed into partials, then the chunks in order); partials: ser_k_bias_grad_partials(rows, C)
+ * doubles of device scratch, e.g. for the largest (rows, C) a caller has. */
+size_t ser_k_bias_grad_partials(size_t rows, int C);
+cudaError_t ser_k_bias_grad_rows(float *dbias, double *partials, const float *dy, size_t rows, int C, cudaStream_t s);
 /* dst (B, U) = src (B, T, U)[:, t, :]; scatter: dst (B, T, U) = 0 except [:, t, :] = src (B, U). */
 cudaError_t ser_k_gather_step(float *dst, const float *src, int B, int T, int U, int t, cudaStream_t s);
 cudaError_t ser_k_scatter_step(float *dst, const float *src, int B, int T, int U, int t, cudaStream_t s);

@@ -3,12 +3,13 @@
  * tolerances, the dropout masks bit-identical (host/model/backend_check.c); the training state moved
  * device -> host -> a second device backend continues bit-identically; CUDA graphs on and off
  * give the same weights. Label smoothing is on (0.1), so the loss and its gradient are the
- * smoothed ones on both. Needs a GPU: SKIPPED (77) without one. */
+ * smoothed ones on both. Needs a GPU: SKIPPED (77) without one, with the reason (tests/cuda_test.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "cuda_test.h"
 #include "ser/backend_check.h"
 #include "ser/cuda.h"
 
@@ -52,10 +53,7 @@ static double max_rel(const float *a, const float *b, size_t n) {
 
 int main(void) {
     char desc[256];
-    if (ser_cuda_devices(desc, sizeof desc) < 1) {
-        printf("SKIPPED: no CUDA device (%s)\n", desc);
-        return 77;
-    }
+    cuda_test_start("test_cuda_backend", 0, desc, sizeof desc);
     for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) xs[i] = (float)sin(0.61 * (double)i) * 1.3f;
     for (int i = 0; i < B; i++) ys[i] = i % C;
     ser_error e = {{0}};

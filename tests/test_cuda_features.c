@@ -10,7 +10,7 @@
  *     file, the long-clip CPU path) against ser_features_extract: same ok flags, a reason for
  *     each failure, relative L2 <= 1e-5.
  *
- * Exits 77 (SKIPPED) without a CUDA device.
+ * Exits 77 (SKIPPED, with the reason; a failure under SER_REQUIRE_CUDA=1) without a CUDA device.
  *
  * Benchmark mode (bench/gpu_features.sh): test_cuda_features --bench DIR [BATCH] decodes every
  * audio file under DIR once, then times the MFCC alone on the pre-decoded audio: the CPU
@@ -30,6 +30,7 @@
 
 #include "check.h"
 #include "cuda_check.h"
+#include "cuda_test.h"
 #include "features_gpu.h"
 #include "features_pipeline.h"
 #include "ser/audio.h"
@@ -510,11 +511,8 @@ int main(int argc, char **argv) {
         const int batch = argc >= 4 ? atoi(argv[3]) : SER_GPU_FEATURES_BATCH;
         return bench(argv[2], batch > 0 ? batch : SER_GPU_FEATURES_BATCH);
     }
-    if (devices < 1) {
-        printf("SKIPPED: no CUDA device (%s)\n", desc);
-        return 77;
-    }
-    printf("device: %s\n", desc);
+    if (devices < 1) cuda_test_skip("test_cuda_features", desc);
+    cuda_test_start("test_cuda_features", 0, desc, sizeof desc);
 
     ser_config cfg;
     ser_config_defaults(&cfg);

@@ -9,7 +9,7 @@
  *   determinism: reductions run twice give the same bits.
  * Shapes are the network's (conv blocks at B = 64, attention B = 64, T = 3, D = A = 32, 7
  * classes, ~120k parameters) plus odd ones (partial blocks, P = 3 with padding before).
- * Exits 77 (SKIPPED) when no CUDA device is usable. */
+ * Exits 77 (SKIPPED, with the reason; a failure under SER_REQUIRE_CUDA=1) when no CUDA device is usable. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "cuda_check.h"
+#include "cuda_test.h"
 #include "kernels.h"
 #include "layers/adam_elem.h"
 #include "layers/layers.h"
@@ -126,8 +127,10 @@ static int test_fill(ser_error *err) {
 }
 
 static int test_bias_rows(ser_error *err) {
-    const int shapes[2][2] = {{4 * 40 * 130, 64}, {64, 7}}; /* (rows, C): a conv block, the dense layer */
-    for (int s = 0; s < 2; s++) {
+    /* (rows, C): a conv block (20 chunks of 1024 rows, the last partial), the dense layer, one
+     * chunk exactly, one row past it, odd columns */
+    const int shapes[5][2] = {{4 * 40 * 130, 64}, {64, 7}, {1024, 16}, {1025, 9}, {3 * 1024 + 17, 3}};
+    for (int s = 0; s < 5; s++) {
         const size_t rows = (size_t)shapes[s][0];
         const int C = shapes[s][1];
         const size_t n = rows * C;
@@ -137,6 +140,7 @@ static int test_bias_rows(ser_error *err) {
         /* add: the CPU's orow[c] += bias[c] */
         for (size_t i = 0; i < n; i++) want[i] = y[i] + bias[i % C];
         float *dy, *dbias, *dgrad;
+        double *part;
         TRY(dev_put((void **)&dy, y, n * sizeof *y, err));
         TRY(dev_put((void **)&dbias, bias, (size_t)C * sizeof *bias, err));
         LAUNCH(ser_k_bias_add_rows(dy, dbias, rows, C, 0));
@@ -152,10 +156,12 @@ static int test_bias_rows(ser_error *err) {
         dense_backward(NULL, dk, db_cpu, y, x, kern, (int)rows, 1, C);
         TRY(dev_put((void **)&dy, y, n * sizeof *y, err));
         TRY(dev_alloc((void **)&dgrad, (size_t)C * sizeof *dgrad, err));
+        TRY(dev_alloc((void **)&part, ser_k_bias_grad_partials(rows, C) * sizeof *part, err));
         LAUNCH(ser_k_fill(dgrad, NAN, (size_t)C, 0)); /* overwritten, not accumulated */
-        LAUNCH(ser_k_bias_grad_rows(dgrad, dy, rows, C, 0));
+        LAUNCH(ser_k_bias_grad_rows(dgrad, part, dy, rows, C, 0));
         TRY(dev_get(db_gpu, dgrad, (size_t)C * sizeof *db_gpu, err));
-        LAUNCH(ser_k_bias_grad_rows(dgrad, dy, rows, C, 0));
+        LAUNCH(ser_k_fill((float *)part, NAN, ser_k_bias_grad_partials(rows, C) * 2, 0)); /* stale chunk sums */
+        LAUNCH(ser_k_bias_grad_rows(dgrad, part, dy, rows, C, 0));
         TRY(dev_get(db_gpu2, dgrad, (size_t)C * sizeof *db_gpu2, err));
         snprintf(what, sizeof what, "bias_grad_rows rows=%zu C=%d", rows, C);
         cmp_close(what, db_gpu, db_cpu, (size_t)C, RED_TOL);
@@ -549,14 +555,51 @@ static void test_bad_shapes(void) {
     CHECK(cudaGetLastError() == cudaSuccess); /* nothing was launched, nothing is pending */
 }
 
-int main(void) {
-    int count = 0;
-    const cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count < 1) {
-        char why[256];
-        snprintf(why, sizeof why, "no CUDA device (%s)",
-                 e != cudaSuccess ? cudaGetErrorString(e) : "cudaGetDeviceCount reports 0");
-        SKIP(why);
+/* bench/gpu.sh: ser_k_bias_grad_rows at the network's conv gradients (B = 64), one line each:
+ * blocks launched against the SMs, microseconds, and the bandwidth it reaches reading dy. */
+static int bench_bias_grad(ser_error *err) {
+    struct cudaDeviceProp prop;
+    SER_CU(cudaGetDeviceProperties(&prop, 0));
+    const int shapes[4][3] = {{40, 130, 64}, {20, 65, 64}, {10, 33, 64}, {5, 17, 64}};
+    cudaEvent_t e0, e1;
+    SER_CU(cudaEventCreate(&e0));
+    SER_CU(cudaEventCreate(&e1));
+    for (int i = 0; i < 4; i++) {
+        const size_t rows = (size_t)64 * shapes[i][0] * shapes[i][1];
+        const int C = shapes[i][2], reps = 50;
+        float *dy, *db;
+        double *part;
+        const size_t np = ser_k_bias_grad_partials(rows, C);
+        TRY(dev_alloc((void **)&dy, rows * C * sizeof *dy, err));
+        TRY(dev_alloc((void **)&db, (size_t)C * sizeof *db, err));
+        TRY(dev_alloc((void **)&part, np * sizeof *part, err));
+        LAUNCH(ser_k_fill(dy, 0.5f, rows * C, 0));
+        LAUNCH(ser_k_bias_grad_rows(db, part, dy, rows, C, 0)); /* warm-up */
+        SER_CU(cudaEventRecord(e0, 0));
+        for (int r = 0; r < reps; r++) SER_CU(ser_k_bias_grad_rows(db, part, dy, rows, C, 0));
+        SER_CU(cudaEventRecord(e1, 0));
+        SER_CU(cudaEventSynchronize(e1));
+        float ms = 0.0f;
+        SER_CU(cudaEventElapsedTime(&ms, e0, e1));
+        const double us = 1e3 * ms / reps, gbs = (double)rows * C * sizeof(float) / (us * 1e-6) / 1e9;
+        printf("bias_grad_rows rows=%zu C=%d: %zu row chunks x the column groups, on %d SMs: %.1f us, %.0f GB/s reading dy\n",
+               rows, C, np / (size_t)C, prop.multiProcessorCount, us, gbs);
+        TRY(dev_free_all(err));
+    }
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    char desc[256];
+    cuda_test_start("test_cuda_kernels", 0, desc, sizeof desc);
+    if (argc > 1 && !strcmp(argv[1], "--bench-bias-grad")) {
+        ser_error err = {{0}};
+        if (bench_bias_grad(&err) != 0) {
+            fprintf(stderr, "FAIL: bench: %s\n", err.msg);
+            return 1;
+        }
+        return 0;
     }
     struct cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) printf("device 0: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);

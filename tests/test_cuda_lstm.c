@@ -4,7 +4,7 @@
  * attention off, (B, 3, 32) -> 32), with per-call batches below max_B on the same object, new
  * weights packed before every call, a second backward (gradients overwritten, not added), dx =
  * NULL, the TF32 path with its own bound, and the refusals. Every comparison prints one line:
- * max |gpu - cpu| / max |cpu| per tensor. Exits 77 without a CUDA device. */
+ * max |gpu - cpu| / max |cpu| per tensor. Exits 77 without a CUDA device (tests/cuda_test.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +58,11 @@ static float *dev_alloc(size_t n) {
     CU(cudaMalloc((void **)&p, n * sizeof(float)));
     return p;
 }
+/* Host -> device on the stream, finished before it returns: the host rewrites its buffers for
+ * the next batch, and an asynchronous copy from pageable memory may still be reading them. */
 static void up(float *d, const float *h, size_t n) {
     CU(cudaMemcpyAsync(d, h, n * sizeof(float), cudaMemcpyHostToDevice, stream));
+    CU(cudaStreamSynchronize(stream));
 }
 static void down(float *h, const float *d, size_t n) {
     CU(cudaMemcpyAsync(h, d, n * sizeof(float), cudaMemcpyDeviceToHost, stream));
@@ -167,14 +170,8 @@ static void run_case(cudnnHandle_t h, const lstm_case *cs) {
 }
 
 int main(void) {
-    int count = 0;
-    const cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count < 1) {
-        char why[256];
-        snprintf(why, sizeof why, "no CUDA device (%s)",
-                 e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports none");
-        SKIP(why);
-    }
+    char desc[256];
+    cuda_test_start("test_cuda_lstm", CUDA_TEST_CUDNN, desc, sizeof desc);
     cudnnHandle_t h;
     DNN(cudnnCreate(&h));
     CU(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));

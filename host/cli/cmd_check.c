@@ -197,6 +197,8 @@ int cmd_check(int argc, char **argv) {
         ser_scaler_apply(&sc, x, nx);
     }
     if (ser_backend_check(ref, got, x, y, B, steps, (float)cfg.train.learning_rate, &tol, &res, &err) != 0) goto fail;
+    char paths[16384]; /* the path each cuDNN op took (issue 14: named in ser check) */
+    if (ser_backend_cuda_describe(got, paths, sizeof paths)) printf("\nconvolution / batch norm paths:\n%s", paths);
 
     printf("\n%-9s %-28s %9s  %10s  %10s  %10s  %8s  %s\n", "group", "what", "n", "max|ref|", "max|diff|", "error",
            "tol", "verdict");

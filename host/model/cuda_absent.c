@@ -24,6 +24,12 @@ size_t ser_backend_cuda_arena_bytes(const ser_backend *be) {
     return 0;
 }
 
+int ser_backend_cuda_describe(const ser_backend *be, char *buf, size_t n) {
+    (void)be;
+    if (buf && n) buf[0] = '\0';
+    return 0;
+}
+
 int ser_features_extract_cuda(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
                               unsigned char *ok, char **why, ser_error *err) {
     (void)cfg, (void)paths, (void)n, (void)threads, (void)out, (void)ok, (void)why;

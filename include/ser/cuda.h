@@ -24,6 +24,9 @@ int ser_cuda_devices(char *desc, size_t n);
 ser_backend *ser_backend_cuda_create(ser_model *m, const ser_config *cfg, int max_B, ser_error *err);
 /* Bytes of the backend's one device arena (0 for another backend). */
 size_t ser_backend_cuda_arena_bytes(const ser_backend *be);
+/* The path each convolution / batch-norm shape took so far (cuDNN engine, ser's kernels or
+ * im2col + cuBLAS, with the reason), one line each, into buf; 0 for another backend. */
+int ser_backend_cuda_describe(const ser_backend *be, char *buf, size_t n);
 
 /* ser_features_extract (ser/features.h) with the MFCC on the GPU: decoding and resampling on
  * CPU threads into pinned double buffers, copied on their own stream while the previous batch

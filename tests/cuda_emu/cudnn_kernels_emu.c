@@ -1,11 +1,15 @@
 /* kernels/cudnn_ops_kernels.cu under the CPU emulator (tests/cuda_emu/run_cudnn_kernels.sh) against
  * host/model/layers/batchnorm.c: ser's fallback batch norm (training statistics and moving averages,
  * inference, backward), the moving-average update from cuDNN's inverse std, and the HWIO <-> KRSC
- * filter transposes. Not cuDNN itself: test_cuda_cudnn needs a GPU for that. Exit 0 when all agree. */
+ * filter transposes; the convolution fallback (kernels/conv_gemm.c: im2col, cuBLAS GEMM as the
+ * emulation's column-major cblas_sgemm, col2im) against host/model/layers/conv2d.c, forward, backward
+ * data and backward filter, Cin = 1 included. Not cuDNN itself: test_cuda_cudnn needs a GPU for
+ * that. Exit 0 when all agree. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "conv_gemm.h"
 #include "cudnn_ops_kernels.h"
 #include "layers/layers.h"
 static double maxrel(const float *a, const float *b, size_t n) {
@@ -15,6 +19,52 @@ static double maxrel(const float *a, const float *b, size_t n) {
     return e;
 }
 static float *dv(size_t n) { void *p; cudaMalloc(&p, n * 4); return p; }
+
+/* im2col + GEMM convolutions against the CPU layer (bias 0), 1e-5 of each tensor's largest value. */
+static int conv_fallback(void) {
+    static const int shapes[4][6] = {{2, 5, 7, 1, 4, 3}, {3, 6, 9, 3, 8, 3}, {1, 6, 5, 2, 3, 5}, {2, 4, 4, 8, 6, 1}};
+    cublasHandle_t h;
+    cublasCreate(&h);
+    int fails = 0;
+    for (int s = 0; s < 4; s++) {
+        const int B = shapes[s][0], H = shapes[s][1], W = shapes[s][2], Ci = shapes[s][3], Co = shapes[s][4],
+                  K = shapes[s][5];
+        const size_t nx = (size_t)B * H * W * Ci, ny = (size_t)B * H * W * Co, nw = (size_t)K * K * Ci * Co;
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *dy = malloc(ny * 4), *bias = calloc(Co, 4);
+        float *y = malloc(ny * 4), *dx = malloc(nx * 4), *dw = calloc(nw, 4), *db = calloc(Co, 4);
+        float *col = malloc(conv2d_col_size(B, H, W, Ci, K) * 4), *gy = malloc(ny * 4), *gdx = malloc(nx * 4),
+              *gdw = malloc(nw * 4);
+        srand(100 + s);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)rand() / RAND_MAX * 2 - 1;
+        for (size_t i = 0; i < nw; i++) w[i] = (float)rand() / RAND_MAX - 0.5f;
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)rand() / RAND_MAX * 2 - 1;
+        conv2d_forward(y, col, x, w, bias, B, H, W, Ci, Co, K);
+        conv2d_backward(dx, dw, db, col, dy, x, w, B, H, W, Ci, Co, K);
+        float *d_x = dv(nx), *d_w = dv(nw), *d_dy = dv(ny), *d_y = dv(ny), *d_dx = dv(nx), *d_dw = dv(nw);
+        float *d_cols = dv(ser_conv_gemm_cols(B, H, W, Ci, K));
+        cudaMemcpy(d_x, x, nx * 4, cudaMemcpyHostToDevice);
+        cudaMemcpy(d_w, w, nw * 4, cudaMemcpyHostToDevice);
+        cudaMemcpy(d_dy, dy, ny * 4, cudaMemcpyHostToDevice);
+        ser_error err = {{0}};
+        int rc = ser_conv_gemm_fwd(h, 0, d_cols, d_y, d_x, d_w, B, H, W, Ci, Co, K, &err);
+        rc = rc || ser_conv_gemm_bwd_data(h, 0, d_cols, d_dx, d_dy, d_w, B, H, W, Ci, Co, K, &err);
+        rc = rc || ser_conv_gemm_bwd_filter(h, 0, d_cols, d_dw, d_x, d_dy, B, H, W, Ci, Co, K, &err);
+        cudaMemcpy(gy, d_y, ny * 4, cudaMemcpyDeviceToHost);
+        cudaMemcpy(gdx, d_dx, nx * 4, cudaMemcpyDeviceToHost);
+        cudaMemcpy(gdw, d_dw, nw * 4, cudaMemcpyDeviceToHost);
+        const double ey = maxrel(gy, y, ny), edx = maxrel(gdx, dx, nx), edw = maxrel(gdw, dw, nw);
+        printf("conv im2col+GEMM B=%d H=%d W=%d Cin=%d Cout=%d K=%d: y %.3g, dx %.3g, dw %.3g%s%s\n", B, H, W, Ci, Co, K,
+               ey, edx, edw, rc ? " FAILED: " : "", rc ? err.msg : "");
+        fails += rc != 0 || !(ey <= 1e-5) || !(edx <= 1e-5) || !(edw <= 1e-5);
+        float *hf[] = {x, w, dy, bias, y, dx, dw, db, col, gy, gdx, gdw};
+        for (size_t i = 0; i < sizeof hf / sizeof *hf; i++) free(hf[i]);
+        float *df[] = {d_x, d_w, d_dy, d_y, d_dx, d_dw, d_cols};
+        for (size_t i = 0; i < sizeof df / sizeof *df; i++) cudaFree(df[i]);
+    }
+    cublasDestroy(h);
+    return fails;
+}
+
 int main(void) {
     int fails = 0;
     const int shapes[3][2] = {{37, 5}, {1, 3}, {64 * 5 * 17, 64}};
@@ -87,6 +137,7 @@ int main(void) {
         okT &= k2[((co * K + r) * K + s2) * Ci + ci] == w[((r * K + s2) * Ci + ci) * Co + co];
     printf("transposes %s\n", okT ? "ok" : "WRONG"); fails += !okT;
     cudaFree(dw), cudaFree(dk), cudaFree(dw2);
+    fails += conv_fallback();
     printf("fails %d\n", fails);
     return fails != 0;
 }

@@ -195,6 +195,9 @@ cudnnStatus_t cudnnGetRNNWeightParams(cudnnHandle_t, cudnnRNNDescriptor_t d, int
                                       cudnnTensorDescriptor_t bd, void **baddr) {
     const Layout L = layout(d->I, d->U);
     if (layer != 0 || id < 0 || id > 7 || wbytes != L.floats * sizeof(float) || !ws) BAD("weight params arguments");
+    /* cuDNN 9.0 .. 9.x answer BAD_PARAM for a NULL descriptor or address of the matrix or the
+     * bias (only recent releases accept NULL): emulate the strict ones */
+    if (!md || !maddr || !bd || !baddr) BAD("weight params: NULL matrix or bias descriptor / address (earlier cuDNN 9 releases refuse)");
     float *w = (float *)const_cast<void *>(ws);
     if (maddr) {
         const int cols = id < 4 ? d->I : d->U;

@@ -61,6 +61,9 @@ cudnnHandle_t ser_cudnn_handle(ser_cudnn *c) { return reinterpret_cast<cudnnHand
 cudaStream_t emu_cudnn_stream(cudnnHandle_t h) { return reinterpret_cast<ser_cudnn *>(h)->s; }
 extern "C" {
 size_t ser_cudnn_workspace_bytes(const ser_cudnn *c) { return c->ws_bytes; }
+void ser_cudnn_describe(const ser_cudnn *, char *buf, size_t n) {
+    snprintf(buf, n, "every op: the emulation (host/model/layers/conv2d.c, batchnorm.c; no cuDNN)\n");
+}
 
 static void conv_check(const float *y, const float *x, const float *w, int B, int H, int W, int Cin, int Cout, int K) {
     if (B < 1 || H < 1 || W < 1 || Cin < 1 || Cout < 1 || K < 1 || K % 2 == 0) fail("conv shape");

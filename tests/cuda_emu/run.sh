@@ -38,7 +38,7 @@ g++ -std=c++20 -ffp-contract=off -Wall "${SAN[@]}" -I"$emu/shim" -I"$root/kernel
     -c "$W/features_kernels_emu.cpp" -o "$W/features_kernels_emu.o"
 g++ -std=c++20 -Wall "${SAN[@]}" -I"$emu/shim" -I"$CBLAS_INC" -c "$emu/emu.cpp" -o "$W/emu.o"
 objs=()
-for f in cuda_check cuda_device features_gpu features_pipeline; do
+for f in cuda_check cuda_device cuda_versions features_gpu features_pipeline; do
     gcc -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off -Wall -Wextra -Werror -Wno-unused-parameter "${SAN[@]}" \
         "${INC[@]}" -I"$CBLAS_INC" -c "$root/kernels/$f.c" -o "$W/$f.o"
     objs+=("$W/$f.o")

@@ -62,18 +62,22 @@ for f in emu_backend emu_dnn emu_cudnn_rnn; do
     g++ "${CXXFLAGS[@]}" -c "$emu/$f.cpp" -o "$O/$f.o"
     objs+=("$O/$f.o")
 done
-for f in backend_cuda backend_cuda_net cudnn_lstm cudnn_lstm_layout cuda_check cuda_device features_gpu features_pipeline; do
+for f in backend_cuda backend_cuda_net cudnn_lstm cudnn_lstm_layout cuda_check cuda_device cuda_versions features_gpu features_pipeline; do
     gcc "${CFLAGS[@]}" -c "$root/kernels/$f.c" -o "$O/$f.o"
     objs+=("$O/$f.o")
 done
 # the libraries the host build links ser with (its link line, after libser.a)
 LIBS=($(sed -n 's/.* libser\.a //p' "$W/host/CMakeFiles/ser.dir/link.txt"))
-gcc "${CFLAGS[@]}" -fopenmp -c "$root/tests/test_cuda_backend.c" -o "$O/test_cuda_backend.o"
-g++ "${SAN[@]}" -fopenmp "$O/test_cuda_backend.o" "${objs[@]}" "$W/libhost.a" "${LIBS[@]}" -o "$O/test_cuda_backend_emu"
+for t in test_cuda_backend test_cuda_kernels; do
+    gcc "${CFLAGS[@]}" -fopenmp -c "$root/tests/$t.c" -o "$O/$t.o"
+    g++ "${SAN[@]}" -fopenmp "$O/$t.o" "${objs[@]}" "$W/libhost.a" "${LIBS[@]}" -o "$O/${t}_emu"
+done
 cli=$(find "$W/host/CMakeFiles/ser.dir" -name '*.o')
 g++ "${SAN[@]}" -fopenmp $cli "${objs[@]}" "$W/libhost.a" "${LIBS[@]}" -o "$O/ser"
 
 export OMP_NUM_THREADS=2 ASAN_OPTIONS=detect_leaks=0:detect_stack_use_after_return=0
+echo "== test_cuda_kernels (CPU emulation: ser's kernels against the CPU layers, exact where the suite is)"
+"$O/test_cuda_kernels_emu"
 echo "== test_cuda_backend (CPU emulation)"
 "$O/test_cuda_backend_emu"
 [ -n "${EMU_QUICK:-}" ] && exit 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs tests/cuda_emu/cudnn_kernels_emu.c: kernels/cudnn_ops_kernels.cu (ser's fallback batch norm,
-# the Keras moving-average update, the filter transposes) on the CPU against the emulated CUDA
+# the Keras moving-average update, the filter transposes, im2col / col2im) and the convolution
+# fallback kernels/conv_gemm.c (with the emulated cuBLAS) on the CPU against the emulated CUDA
 # runtime (README.md), compared with host/model/layers/batchnorm.c, under ASan + UBSan. cuDNN itself
 # is not emulated: test_cuda_cudnn checks the graph-API ops on a GPU.
 #
@@ -30,9 +31,12 @@ fi
 g++ -std=c++20 -ffp-contract=off -Wall "${SAN[@]}" -I"$emu/shim" -I"$root/kernels" -include cuda_runtime.h \
     -c "$W/cudnn_ops_kernels_emu.cpp" -o "$W/cudnn_ops_kernels_emu.o"
 g++ -std=c++20 -Wall "${SAN[@]}" -I"$emu/shim" -I"$CBLAS_INC" -c "$emu/emu.cpp" -o "$W/emu.o"
-gcc -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off -Wall -Wextra -Werror "${SAN[@]}" -I"$emu/shim" \
-    -I"$root/include" -I"$root/host/model" -I"$root/kernels" -c "$emu/cudnn_kernels_emu.c" -o "$W/cudnn_kernels_emu.o"
-g++ "${SAN[@]}" -fopenmp "$W/cudnn_kernels_emu.o" "$W/cudnn_ops_kernels_emu.o" "$W/emu.o" "$W/libhost.a" \
+for f in "$emu/cudnn_kernels_emu.c" "$root/kernels/conv_gemm.c" "$root/kernels/cuda_check.c"; do
+    gcc -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off -Wall -Wextra -Werror "${SAN[@]}" -I"$emu/shim" \
+        -I"$root/include" -I"$root/host/model" -I"$root/kernels" -I"$CBLAS_INC" -c "$f" -o "$W/$(basename "$f" .c).o"
+done
+g++ "${SAN[@]}" -fopenmp "$W/cudnn_kernels_emu.o" "$W/conv_gemm.o" "$W/cuda_check.o" "$W/cudnn_ops_kernels_emu.o" \
+    "$W/emu.o" "$W/libhost.a" \
     $(sed -n 's/.* libser\.a //p' "$W/host/CMakeFiles/ser.dir/link.txt") -o "$W/cudnn_kernels_emu"
 
 OMP_NUM_THREADS=2 "$W/cudnn_kernels_emu"

@@ -18,6 +18,10 @@ enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDe
 #define cudaHostAllocDefault 0u
 struct cudaDeviceProp { char name[256]; int major, minor; size_t totalGlobalMem; int multiProcessorCount; };
 const char *cudaGetErrorString(cudaError_t e);
+/* versions (kernels/cuda_versions.c, cuda_device.c): a CUDA 13.0 runtime on a 13.0 driver */
+#define CUDART_VERSION 13000
+static inline cudaError_t cudaDriverGetVersion(int *v) { *v = 13000; return cudaSuccess; }
+static inline cudaError_t cudaRuntimeGetVersion(int *v) { *v = CUDART_VERSION; return cudaSuccess; }
 cudaError_t cudaGetLastError(void);
 cudaError_t cudaGetDeviceCount(int *n);
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int dev);

@@ -10,7 +10,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-typedef enum { CUDNN_STATUS_SUCCESS = 0, CUDNN_STATUS_BAD_PARAM = 2000, CUDNN_STATUS_NOT_SUPPORTED = 3000 } cudnnStatus_t;
+typedef enum { CUDNN_STATUS_SUCCESS = 0, CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH = 1002, CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED = 1008,
+  CUDNN_STATUS_BAD_PARAM = 2000, CUDNN_STATUS_NOT_SUPPORTED = 3000 } cudnnStatus_t;
 typedef struct emu_cudnn *cudnnHandle_t;
 typedef struct emu_tensor_desc *cudnnTensorDescriptor_t;
 typedef struct emu_rnn_desc *cudnnRNNDescriptor_t;
@@ -29,6 +30,16 @@ typedef enum { CUDNN_WGRAD_MODE_ADD = 0, CUDNN_WGRAD_MODE_SET = 1 } cudnnWgradMo
 #define CUDNN_RNN_PADDED_IO_DISABLED 0u
 #define CUDNN_RNN_PADDED_IO_ENABLED 1u
 static inline const char *cudnnGetErrorString(cudnnStatus_t s) { return s == CUDNN_STATUS_SUCCESS ? "CUDNN_STATUS_SUCCESS" : "emu cuDNN error"; }
+/* versions (kernels/cuda_versions.c): cuDNN 9.19.0 for CUDA 13.0 */
+#define CUDNN_MAJOR 9
+#define CUDNN_MINOR 19
+#define CUDNN_PATCHLEVEL 0
+#define CUDNN_VERSION (CUDNN_MAJOR * 10000 + CUDNN_MINOR * 100 + CUDNN_PATCHLEVEL)
+static inline size_t cudnnGetVersion(void) { return CUDNN_VERSION; }
+static inline size_t cudnnGetCudartVersion(void) { return CUDART_VERSION; }
+/* not emulated (the handle is emu_dnn.cpp's context): what tests/cuda_test.h's probe compiles against */
+static inline cudnnStatus_t cudnnCreate(cudnnHandle_t *h) { *h = NULL; return CUDNN_STATUS_NOT_SUPPORTED; }
+static inline cudnnStatus_t cudnnDestroy(cudnnHandle_t h) { (void)h; return CUDNN_STATUS_SUCCESS; }
 cudnnStatus_t cudnnGetStream(cudnnHandle_t h, cudaStream_t *s);
 cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t *d);
 cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d);

@@ -1,8 +1,10 @@
-/* The CUDA backend's private parts, shared by kernels/backend_cuda.c (the backend object: arena,
- * staging, CUDA graphs, the vtable) and kernels/backend_cuda_net.c (the network's wiring: the
- * three phases of a step, enqueued on one stream). Not a public header. */
-#ifndef SER_BACKEND_CUDA_H
-#define SER_BACKEND_CUDA_H
+/* The CUDA backend's network wiring (kernels/backend_cuda_net.c): the three phases of a step,
+ * enqueued on one stream, over ser_cuda_net - the device buffers, handles and staging the wiring
+ * reads and writes. The backend object (kernels/backend_cuda.c: arena, staging, CUDA graphs, the
+ * vtable) owns a ser_cuda_net, fills it at create and calls the phases; the wiring knows nothing
+ * of the backend object, so the dependency goes one way. Not a public header. */
+#ifndef SER_BACKEND_CUDA_NET_H
+#define SER_BACKEND_CUDA_NET_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -21,9 +23,6 @@
     do {                                                                                               \
         if ((call) != 0) return -1;                                                                    \
     } while (0)
-
-enum { PH_FWD, PH_BWD, PH_ADAM, PH_N };
-
 
 /* Offsets (floats) of every slice, resolved once. */
 typedef struct slices {
@@ -48,50 +47,41 @@ typedef struct dacts {
     float *g[3];                                     /* backward rotation, gmax floats each */
     float *dlogits, *dh2last, *dh2, *dx2, *dh1;
     float *att_scratch;
+    double *bg_partials;                             /* ser_k_bias_grad_rows's chunk sums */
     void *blas_ws;
 } dacts;
 
-typedef struct cuda_impl {
+/* What the wiring works on; every pointer is set by the backend object at create. */
+typedef struct ser_cuda_net {
     ser_model *m;
-    int dev, max_B;
+    int max_B;
     cudaStream_t s;
     cublasHandle_t blas;
     ser_cudnn *dnn;
     ser_lstm *lstm1, *lstm2;
     slices o;
-    void *arena;
-    size_t arena_bytes;
     float *params, *grads, *adam_m, *adam_v;         /* device, ser/model.h layout */
     dacts a;
-    /* pinned staging */
-    void *pinned;
+    /* pinned staging: the forward copies x and the targets block in, probs and loss out; the
+     * phases read the step scalars from it */
     float *h_x, *h_probs, *h_loss;
-    int32_t *h_labels, *h_labels2;                   /* the targets block: labels | labels2 | lam, */
-    float *h_lam;                                    /* max_B each, as on the device */
+    int32_t *h_labels;                               /* the targets block: labels | labels2 | lam */
     ser_step_scalars *h_sc_fwd, *h_sc_adam;
-    cudaEvent_t adam_copied;                         /* h_sc_adam is free again */
-    /* graphs */
-    int graphs;                                      /* cuda.graphs and no capture has failed */
-    int gstate[PH_N];
-    cudaGraphExec_t exec[PH_N];
-    size_t ws_at_capture[PH_N];
-    /* the last forward */
-    int last_B, last_training, last_labelled;
-    float one_b1, one_b2;
-} cuda_impl;
+    float one_b1, one_b2;                            /* Adam's keras_one_minus(beta1), (beta2) */
+} ser_cuda_net;
 
 /* Slice offsets of m (ser/model.h names). */
 void ser_cuda_resolve_slices(const ser_model *m, slices *o);
 /* Carves the arena for batches of B (base NULL: only counts); returns its bytes. */
 size_t ser_cuda_layout_arena(const ser_model *m, dacts *a, char *base, int B);
 
-/* The phases (enqueue only, on ci->s). Forward: staging -> device copies, the network, the
+/* The phases (enqueue only, on net->s). Forward: staging -> device copies, the network, the
  * loss; probs and loss copied back to the staging. Backward: every gradient of the last
  * training forward (overwritten). Adam over [0, n_trainable_padded), then the LSTM packing. */
-int ser_cuda_enq_forward(cuda_impl *ci, int B, int training, int labelled, ser_error *err);
-int ser_cuda_enq_backward(cuda_impl *ci, int B, ser_error *err);
-int ser_cuda_enq_adam(cuda_impl *ci, float eps, ser_error *err);
+int ser_cuda_enq_forward(ser_cuda_net *net, int B, int training, int labelled, ser_error *err);
+int ser_cuda_enq_backward(ser_cuda_net *net, int B, ser_error *err);
+int ser_cuda_enq_adam(ser_cuda_net *net, float eps, ser_error *err);
 /* Keras layout -> the cuDNN LSTM weight spaces (after every parameter change). */
-int ser_cuda_enq_pack(cuda_impl *ci, ser_error *err);
+int ser_cuda_enq_pack(ser_cuda_net *net, ser_error *err);
 
 #endif
