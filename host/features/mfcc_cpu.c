@@ -341,3 +341,5 @@ int ser_mfcc_compute(ser_mfcc *m, const float *y, size_t n, float *out, ser_erro
             memset(out + (size_t)r * m->frames + cols, 0, sizeof(float) * (size_t)(m->frames - cols));
     return 0;
 }
+
+const float *ser_mfcc_db(const ser_mfcc *m) { return m->melspec; }

@@ -45,6 +45,11 @@ size_t ser_mfcc_stft_frames(size_t n, int hop_length);
  * which is taken over every frame of the clip). Fails on n == 0 or a non-finite sample. */
 int ser_mfcc_compute(ser_mfcc *m, const float *y, size_t n, float *out, ser_error *err);
 
+/* The DCT's input in the last successful ser_mfcc_compute: the clip's floored dB mel spectrogram,
+ * [T, n_mels] row-major, T = ser_mfcc_stft_frames(n, hop); valid until the next compute or free.
+ * Lets a test bound the rounding of the DCT product from its terms (tests/test_pitch.c). */
+const float *ser_mfcc_db(const ser_mfcc *m);
+
 /* Warps the mel filter bank of m (ser_mel_filters_warped) for the following computes; alpha 1
  * restores the plain bank (bit for bit). Used per clip by VTLP augmentation (host/features/vtlp.c). */
 void ser_mfcc_set_warp(ser_mfcc *m, double alpha, double f_hi);

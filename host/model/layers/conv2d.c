@@ -11,9 +11,14 @@
  * in cache, instead of the 190 MB a whole-batch im2col would take. conv2d_col_size() grows with B,
  * so a col sized for the largest batch serves every smaller one (a last partial batch).
  *
- * Threads: ONE pool, OpenMP's. Each thread calls a single-threaded sgemm on its static share of
- * the output (rows of out / dcol, rows of dkernel), so no float is summed in a thread-dependent
- * order. OpenBLAS's own pthread pool is switched to 1 thread for the duration of a call (and
+ * Threads: ONE pool, OpenMP's. The output rows (of out / dcol, of dkernel) are cut into blocks of
+ * CONV_GEMM_BLOCK rows at fixed offsets, and each block is ONE single-threaded sgemm call; threads
+ * take whole blocks. So every output float comes from the same sgemm call (same sizes, same
+ * pointers) whatever the thread count. Splitting along output rows alone is not enough: OpenBLAS's
+ * Haswell/Zen sgemm kernels round a row differently depending on where it falls in the call (rows
+ * agree only when the split is a multiple of 48 from the call's start), so a thread-count-dependent
+ * split changed bits there (issue 17; docs/portability.md). No sum is split across threads.
+ * OpenBLAS's own pthread pool is switched to 1 thread for the duration of a call (and
  * restored): its workers and libgomp's both busy-wait after a parallel section, and on two cores
  * the two spinning pools cost 2-4x (measured).
  *
@@ -39,6 +44,13 @@
  * 1024..8192 measured within 5 % of each other on the 4 reference shapes. */
 #ifndef SER_CONV_CHUNK_ROWS
 #define SER_CONV_CHUNK_ROWS 2048
+#endif
+
+/* Rows of one sgemm call (see Threads above): a fixed size, never derived from the thread count.
+ * 96 = 2 * 48 keeps whole Haswell/Zen tiles; a chunk of 2600 rows is 28 blocks and the 576 rows of
+ * the 64-channel layers' dkernel 6, so 2, 3 or 4 threads share them evenly enough. */
+#ifndef CONV_GEMM_BLOCK
+#define CONV_GEMM_BLOCK 96
 #endif
 
 /* Up to this many taps (K*K*Cin) the direct loops replace im2col + GEMM. */
@@ -70,13 +82,11 @@ static void blas_threads_restore(int saved) {
     if (saved != 1) openblas_set_num_threads(saved);
 }
 
-/* This thread's static share [lo, hi) of n items, in blocks of `align`. */
-static void thread_share(int n, int align, int *lo, int *hi) {
-    const int t = omp_get_thread_num(), T = omp_get_num_threads();
-    const int blocks = (n + align - 1) / align;
-    const int b0 = (int)((long long)blocks * t / T), b1 = (int)((long long)blocks * (t + 1) / T);
-    *lo = b0 * align < n ? b0 * align : n;
-    *hi = b1 * align < n ? b1 * align : n;
+/* Block i of n rows cut into CONV_GEMM_BLOCK-row blocks: [lo, hi). */
+static int gemm_blocks(int n) { return (n + CONV_GEMM_BLOCK - 1) / CONV_GEMM_BLOCK; }
+static void gemm_block(int n, int i, int *lo, int *hi) {
+    *lo = i * CONV_GEMM_BLOCK;
+    *hi = *lo + CONV_GEMM_BLOCK < n ? *lo + CONV_GEMM_BLOCK : n;
 }
 
 /* col (nb*H*W, K*K*Cin) from in (nb,H,W,Cin); taps outside the image are zero.
@@ -270,9 +280,10 @@ void conv2d_forward(float *out, float *col, const float *in, const float *kernel
         const int rows = (int)(nb * hw);
         float *o = out + (size_t)b0 * hw * Cout;
         im2col(col, in + (size_t)b0 * hw * Cin, nb, H, W, Cin, K); /* ends with a barrier */
-        int r0, r1;
-        thread_share(rows, 16, &r0, &r1);
-        if (r1 > r0) {
+#pragma omp for schedule(static) /* ends with a barrier: col is rewritten by the next chunk */
+        for (int blk = 0; blk < gemm_blocks(rows); blk++) {
+            int r0, r1;
+            gemm_block(rows, blk, &r0, &r1);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, Cout, kkc, 1.0f, col + (size_t)r0 * kkc,
                         kkc, kernel, Cout, 0.0f, o + (size_t)r0 * Cout, Cout);
             if (bias)
@@ -282,7 +293,6 @@ void conv2d_forward(float *out, float *col, const float *in, const float *kernel
                     for (int co = 0; co < Cout; co++) orow[co] += bias[co];
                 }
         }
-#pragma omp barrier /* col is rewritten by the next chunk */
     }
     blas_threads_restore(saved);
 }
@@ -327,21 +337,24 @@ void conv2d_backward(float *din, float *dkernel, float *dbias, float *col, const
         const int nb = B - b0 < nb_max ? B - b0 : nb_max;
         const int rows = (int)(nb * hw);
         const float *g = dout + (size_t)b0 * hw * Cout;
-        int r0, r1;
         if (!direct) {
             im2col(col, in + (size_t)b0 * hw * Cin, nb, H, W, Cin, K); /* ends with a barrier */
-            thread_share(kkc, 16, &r0, &r1);                          /* rows of dkernel */
-            if (r1 > r0)
+#pragma omp for schedule(static) /* rows of dkernel; ends with a barrier: col becomes dcol */
+            for (int blk = 0; blk < gemm_blocks(kkc); blk++) {
+                int r0, r1;
+                gemm_block(kkc, blk, &r0, &r1);
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1 - r0, Cout, rows, 1.0f, col + r0, kkc, g,
                             Cout, 1.0f, dkernel + (size_t)r0 * Cout, Cout);
-#pragma omp barrier /* col becomes dcol */
+            }
         }
         if (din) {
-            thread_share(rows, 16, &r0, &r1);
-            if (r1 > r0)
+#pragma omp for schedule(static) /* ends with a barrier: a din pixel gathers dcol rows of every block */
+            for (int blk = 0; blk < gemm_blocks(rows); blk++) {
+                int r0, r1;
+                gemm_block(rows, blk, &r0, &r1);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, kkc, Cout, 1.0f, g + (size_t)r0 * Cout,
                             Cout, kernel, Cout, 0.0f, col + (size_t)r0 * kkc, kkc);
-#pragma omp barrier /* a din pixel gathers dcol rows of both threads */
+            }
             col2im(din + (size_t)b0 * hw * Cin, col, nb, H, W, Cin, K); /* ends with a barrier */
         }
     }
