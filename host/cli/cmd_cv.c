@@ -120,8 +120,23 @@ static int make_folds(const cv_args *a, const ser_clips *clips, uint32_t seed, s
     return ser_folds_kfold(clips, (int)k, seed, f, err);
 }
 
-/* Writes path with the manifest text; a rerun finds it already there and must find the same
- * text (else the folds of this run are not those of the run that made OUT). */
+/* Writes text to path; a rerun finds the file already there and must find the same text (else
+ * the folds or the recipe of this command are not those of the run that made OUT). */
+static int write_or_compare(const char *path, const char *text, size_t len, ser_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return ser_write_text_file(path, text, err);
+    char *old = malloc(len + 2);
+    size_t got = old ? fread(old, 1, len + 1, f) : 0;
+    int rc = 0;
+    if (!old || got != len || memcmp(old, text, len))
+        rc = ser_fail(err, "%s differs from what this command makes (another corpus, fold option, seed or recipe "
+                           "made OUT): use another --out, or remove it",
+                      path);
+    free(old);
+    fclose(f);
+    return rc;
+}
+
 static int write_manifest(const char *path, const ser_clips *clips, const size_t *idx, size_t n, ser_error *err) {
     char *text = NULL;
     size_t len = 0;
@@ -132,21 +147,30 @@ static int write_manifest(const char *path, const ser_clips *clips, const size_t
         free(text);
         return ser_fail(err, "%s: out of memory", path);
     }
-    FILE *f = fopen(path, "rb");
-    int rc = 0;
-    if (f) {
-        char *old = malloc(len + 2);
-        size_t got = old ? fread(old, 1, len + 1, f) : 0;
-        if (!old || got != len || memcmp(old, text, len))
-            rc = ser_fail(err, "%s differs from the folds of this command (another corpus, fold option or seed "
-                               "made OUT): use another --out or remove it",
-                          path);
-        free(old);
-        fclose(f);
-    } else {
-        rc = ser_manifest_write(path, clips->v, idx, n, err);
+    for (size_t i = 0; i < n; i++) {
+        const ser_clip *c = &clips->v[idx[i]];
+        if (strpbrk(c->path, "\t\r\n") || strpbrk(c->label, "\t\r\n") || strpbrk(c->speaker, "\t\r\n") ||
+            strpbrk(c->group, "\t\r\n")) {
+            free(text);
+            return ser_fail(err, "%s: clip '%s' has a tab or newline in a field", path, c->path);
+        }
     }
+    int rc = write_or_compare(path, text, len, err);
     free(text);
+    return rc;
+}
+
+/* OUT/cv_recipe.json: the recipe the folds train with (train.threads aside: --jobs may change it
+ * between reruns), so that a rerun with other options cannot resume into the old folds. */
+static int write_recipe(const char *out, const ser_config *cfg, ser_error *err) {
+    ser_config c = *cfg;
+    c.train.threads = 0;
+    char *js = ser_config_to_json(&c);
+    size_t n = strlen(out) + 32;
+    char *p = malloc(n);
+    int rc = js && p ? 0 : ser_fail(err, "out of memory");
+    if (!rc) snprintf(p, n, "%s/cv_recipe.json", out), rc = write_or_compare(p, js, strlen(js), err);
+    free(js), free(p);
     return rc;
 }
 
@@ -328,6 +352,7 @@ int cmd_cv(int argc, char **argv) {
         ser_fail(&err, "%s: %s", a.out, strerror(errno));
         goto fail;
     }
+    if (write_recipe(out_abs, &cfg, &err) != 0) goto fail;
     const int n = (int)folds.n;
     cmds = calloc((size_t)n, sizeof *cmds);
     todo = calloc((size_t)n, sizeof *todo);
