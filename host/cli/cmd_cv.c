@@ -316,7 +316,7 @@ int cmd_cv(int argc, char **argv) {
     ser_error err = {{0}};
     if (a.collect) {
         free(a.sets);
-        if (cv_collect(a.collect, &err) == 0) return 0;
+        if (cv_collect(a.collect, 0, &err) == 0) return 0;
         fprintf(stderr, "ser cv: --collect: %s\n", err.msg);
         return 1;
     }
@@ -404,7 +404,10 @@ int cmd_cv(int argc, char **argv) {
         todo[n_todo++] = k;
     }
     if (a.print_commands) {
-        if (fflush(stdout) != 0) goto fail;
+        if (fflush(stdout) != 0) {
+            ser_fail(&err, "stdout: %s", strerror(errno));
+            goto fail;
+        }
         fprintf(stderr, "ser cv: %d commands; when they have run: ser cv --collect %s\n", n, out_abs);
         rc = 0;
         goto done;
@@ -417,7 +420,7 @@ int cmd_cv(int argc, char **argv) {
                  failed, n);
         goto fail;
     }
-    if (cv_collect(out_abs, &err) != 0) goto fail;
+    if (cv_collect(out_abs, n, &err) != 0) goto fail;
     rc = 0;
     goto done;
 fail:

@@ -192,8 +192,8 @@ static int folds_present(const char *dir) {
     }
 }
 
-int cv_collect(const char *dir, ser_error *err) {
-    const int n = folds_present(dir);
+int cv_collect(const char *dir, int n_folds, ser_error *err) {
+    const int n = n_folds > 0 ? n_folds : folds_present(dir);
     if (n < 1) return ser_fail(err, "%s: no fold_1/ folder: nothing to collect", dir);
     fold_result *r = calloc((size_t)n, sizeof *r);
     char *labels[CV_MAX_LABELS];
