@@ -40,6 +40,15 @@ check '[ $differs -eq 1 ]' "train.seed does not change the k-fold deal"
 cv --out "$tmp/loso" --folds loso --print-commands >"$tmp/loso.cmds" 2>/dev/null || bad "loso failed"
 check '[ "$(wc -l <"$tmp/loso.cmds")" -eq 4 ] && [ "$(speakers "$tmp/loso/fold_3/cv_test.tsv")" = "SPC " ] && [ ! -e "$tmp/loso/fold_5" ]' "loso: $(cat "$tmp/loso.cmds")"
 
+# --val-speakers 1: one whole training speaker validates, never a test speaker
+cv --out "$tmp/vs" --folds loso --val-speakers 1 --print-commands >/dev/null 2>"$tmp/vs.err" || bad "--val-speakers: $(cat "$tmp/vs.err")"
+for k in 1 2 3 4; do
+  t=$(speakers "$tmp/vs/fold_$k/cv_test.tsv"); tr_=$(speakers "$tmp/vs/fold_$k/cv_train.tsv"); v=$(speakers "$tmp/vs/fold_$k/cv_val.tsv")
+  check '[ "$(echo $v | wc -w)" -eq 1 ] && [ "$(echo $tr_ | wc -w)" -eq 2 ] && [ "$(echo "$t $tr_ $v" | tr " " "\n" | grep . | sort -u | wc -l)" -eq 4 ]' "--val-speakers fold $k: test '$t' train '$tr_' val '$v'"
+done
+cv --out "$tmp/vs2" --folds 2 --val-speakers 2 >/dev/null 2>"$tmp/vs2.err"; rc=$?
+check '[ $rc -eq 1 ] && grep -q "val-speakers 2: the fold has 2 training speakers" "$tmp/vs2.err"' "--val-speakers 2 of 2: rc $rc, $(cat "$tmp/vs2.err")"
+
 mkdir -p "$tmp/plain"
 printf 'SPD\n# a comment\n\nSPA\n' >"$tmp/plain/1.txt"
 printf 'SPB\n' >"$tmp/plain/2.txt"

@@ -2,7 +2,8 @@
  * fold, balanced by clips as the documented greedy deal (recomputed here), seeded and
  * deterministic; leave-one-speaker-out; fold lists (plain speaker lists, EmoBox jsonl clip lists
  * in both layouts) and their errors; ser_split_make_mask keeps validation inside the training
- * speakers and equals ser split's speaker-independent split. */
+ * speakers and equals ser split's speaker-independent split; ser_fold_val_speakers holds out
+ * whole training speakers. */
 #define _XOPEN_SOURCE 700
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +252,42 @@ static void test_split_mask(const ser_clips *c) {
     free(all);
 }
 
+static void test_val_speakers(const ser_clips *c) {
+    ser_folds f;
+    ser_error err;
+    unsigned char *in_val = calloc(c->n, 1);
+    CHECK(in_val && ser_folds_loso(c, &f, &err) == 0);
+    if (!in_val || f.n != 10) return;
+    for (size_t k = 0; k < f.n; k++) {
+        CHECKF(ser_fold_val_speakers(c, &f.v[k], 3, 5, in_val, &err) == 0, "%s", err.msg);
+        /* three whole training speakers: none of the test speaker's clips, every clip of each */
+        char spk[3][8];
+        int nv = 0;
+        for (size_t i = 0; i < c->n; i++) {
+            CHECK(!(in_val[i] && f.v[k].in_test[i]));
+            if (!in_val[i]) continue;
+            int seen = 0;
+            for (int v = 0; v < nv; v++) seen |= !strcmp(spk[v], c->v[i].speaker);
+            if (!seen && nv < 3) snprintf(spk[nv++], 8, "%s", c->v[i].speaker);
+            else CHECK(seen);
+        }
+        CHECK(nv == 3);
+        for (size_t i = 0; i < c->n; i++) {
+            int is_v = 0;
+            for (int v = 0; v < nv; v++) is_v |= !strcmp(spk[v], c->v[i].speaker);
+            CHECK(is_v == (in_val[i] != 0));
+        }
+    }
+    /* the same seed, the same speakers; 9 of 9 training speakers leave none to train on */
+    unsigned char *again = calloc(c->n, 1);
+    CHECK(again && ser_fold_val_speakers(c, &f.v[0], 3, 5, in_val, &err) == 0 &&
+          ser_fold_val_speakers(c, &f.v[0], 3, 5, again, &err) == 0 && !memcmp(in_val, again, c->n));
+    CHECK(ser_fold_val_speakers(c, &f.v[0], 9, 5, in_val, &err) != 0 && strstr(err.msg, "9 training speakers"));
+    CHECK(ser_fold_val_speakers(c, &f.v[0], 0, 5, in_val, &err) != 0);
+    free(again), free(in_val);
+    ser_folds_free(&f);
+}
+
 int main(void) {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/ser_test_folds_XXXXXX");
     if (!mkdtemp(g_tmp)) {
@@ -263,6 +300,7 @@ int main(void) {
     test_loso(&c);
     test_lists(&c);
     test_split_mask(&c);
+    test_val_speakers(&c);
     ser_clips_free(&c);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);

@@ -29,7 +29,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: ser cv --data DIR --out OUT (--folds K | --folds loso | --fold-lists DIR)\n"
             "              [--corpus K] [--config F] [--set section.key=value]... [--device D]\n"
-            "              [--jobs N] [--print-commands]\n"
+            "              [--val-speakers N] [--jobs N] [--print-commands]\n"
             "       ser cv --collect OUT\n\n"
             "Speaker-independent cross-validation: every fold trains on the other speakers and is\n"
             "tested on its own, held-out ones.\n"
@@ -39,14 +39,16 @@ static void usage(FILE *f) {
             "  --fold-lists DIR   EmoBox folds (DIR/fold_N/*_test_fold_N.jsonl, clips matched by file\n"
             "                     name), or one file per fold: NAME.jsonl (EmoBox lines) or plain text,\n"
             "                     one test speaker a line\n"
+            "  --val-speakers N   validate on every clip of N of the fold's training speakers (seeded\n"
+            "                     by train.seed) instead of train.validation_split of their clips\n"
             "  --config F, --set  the recipe of every fold (as ser train)\n"
             "  --jobs N           N folds side by side, train.threads = cores / N each (unless the\n"
             "                     recipe sets train.threads) (default 1)\n"
             "  --print-commands   write the folds' manifests, print one `ser train` line per fold\n"
             "                     (for a Slurm array or GNU parallel) and stop; then ser cv --collect OUT\n"
             "  --collect OUT      only the summary, from OUT/fold_N/report.json\n\n"
-            "Validation: train.validation_split of the training speakers' clips (seeded, as ser split);\n"
-            "no test speaker's clip is ever seen before the test. Each fold writes OUT/fold_N/ (a ser train\n"
+            "Validation: train.validation_split of the training speakers' clips (seeded, as ser split),\n"
+            "or --val-speakers; no test speaker's clip is ever seen before the test. Each fold writes OUT/fold_N/ (a ser train\n"
             "run folder with the test report; its log in OUT/fold_N/train.log); the summary (WA, UA,\n"
             "macro-F1 per fold, mean +- sample std) goes to stdout and OUT/cv.json, the test confusion\n"
             "matrix summed over the folds to OUT/confusion_matrix_cv.png. Run it again to resume: a\n"
@@ -56,7 +58,7 @@ static void usage(FILE *f) {
 typedef struct cv_args {
     const char *data, *corpus, *out, *folds, *fold_lists, *config, *device, *collect;
     const char **sets;
-    int n_sets, jobs, print_commands;
+    int n_sets, jobs, print_commands, val_speakers;
 } cv_args;
 
 static int parse_args(int argc, char **argv, cv_args *a) {
@@ -77,7 +79,16 @@ static int parse_args(int argc, char **argv, cv_args *a) {
         else if (!strcmp(s, "--device") && more) a->device = argv[++i];
         else if (!strcmp(s, "--collect") && more) a->collect = argv[++i];
         else if (!strcmp(s, "--print-commands")) a->print_commands = 1;
-        else if (!strcmp(s, "--jobs") && more) {
+        else if (!strcmp(s, "--val-speakers") && more) {
+            char *end;
+            errno = 0;
+            long v = strtol(argv[++i], &end, 10);
+            if (errno || end == argv[i] || *end || v < 1 || v > 100000) {
+                fprintf(stderr, "ser cv: --val-speakers '%s': expected a count >= 1\n", argv[i]);
+                return -1;
+            }
+            a->val_speakers = (int)v;
+        } else if (!strcmp(s, "--jobs") && more) {
             char *end;
             errno = 0;
             long j = strtol(argv[++i], &end, 10);
@@ -297,6 +308,31 @@ static int load_recipe(const cv_args *a, ser_config *cfg, ser_error *err) {
     return 0;
 }
 
+/* The fold's train / validation / test clips: a seeded fraction of the training speakers' clips
+ * validates (as ser split), or with --val-speakers every clip of some of them (path order). */
+static int fold_split(const cv_args *a, const ser_clips *clips, const ser_fold *fold, const ser_config *cfg,
+                      ser_split *s, ser_error *err) {
+    const uint32_t seed = (uint32_t)cfg->train.seed;
+    if (!a->val_speakers) return ser_split_make_mask(clips, fold->in_test, cfg->train.validation_split, seed, s, err);
+    memset(s, 0, sizeof *s);
+    const size_t n = clips->n ? clips->n : 1;
+    unsigned char *in_val = ser_malloc(n, "the validation speakers", err);
+    s->train = ser_malloc(n * sizeof *s->train, "the split", err);
+    s->val = ser_malloc(n * sizeof *s->val, "the split", err);
+    s->test = ser_malloc(n * sizeof *s->test, "the split", err);
+    int rc = in_val && s->train && s->val && s->test ? 0 : -1;
+    if (!rc) rc = ser_fold_val_speakers(clips, fold, a->val_speakers, seed, in_val, err);
+    /* scanned clips are in path order already */
+    for (size_t i = 0; !rc && i < clips->n; i++) {
+        if (fold->in_test[i]) s->test[s->n_test++] = i;
+        else if (in_val[i]) s->val[s->n_val++] = i;
+        else s->train[s->n_train++] = i;
+    }
+    free(in_val);
+    if (rc) ser_split_free(s);
+    return rc;
+}
+
 static int cores(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
@@ -374,7 +410,7 @@ int cmd_cv(int argc, char **argv) {
             goto fail;
         }
         ser_split s;
-        if (ser_split_make_mask(&corpus.clips, folds.v[k].in_test, cfg.train.validation_split, seed, &s, &err) != 0) {
+        if (fold_split(&a, &corpus.clips, &folds.v[k], &cfg, &s, &err) != 0) {
             ser_fail_wrap(&err, "fold %d", k + 1);
             goto fail;
         }

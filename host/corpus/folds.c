@@ -322,3 +322,34 @@ int ser_folds_from_dir(const ser_clips *clips, const char *dir, ser_folds *out, 
     if (rc) ser_folds_free(out);
     return rc;
 }
+
+int ser_fold_val_speakers(const ser_clips *clips, const ser_fold *fold, int n, uint32_t seed, unsigned char *in_val,
+                          ser_error *err) {
+    memset(in_val, 0, clips->n ? clips->n : 1);
+    if (n < 1) return ser_fail(err, "--val-speakers %d: expected a count >= 1", n);
+    const char **names;
+    size_t *counts, m;
+    if (speaker_table(clips, &names, &counts, &m, err) != 0) return -1;
+    /* the training speakers: those without a test clip in this fold, bytewise */
+    size_t nt = 0;
+    for (size_t s = 0; s < m; s++) {
+        int test = 0;
+        for (size_t i = 0; i < fold->n_speakers && !test; i++) test = !strcmp(fold->speakers[i], names[s]);
+        if (!test) names[nt++] = names[s];
+    }
+    int rc = 0;
+    size_t *perm = NULL;
+    if ((size_t)n >= nt)
+        rc = ser_fail(err, "--val-speakers %d: the fold has %zu training speaker%s: none would be left to train on", n, nt,
+                      nt == 1 ? "" : "s");
+    else if (!(perm = ser_malloc(nt * sizeof *perm, "the validation speakers", err)))
+        rc = -1;
+    if (!rc) {
+        ser_mt19937 rng;
+        ser_mt19937_seed(&rng, seed);
+        ser_mt19937_permutation(&rng, perm, nt);
+        for (int v = 0; v < n; v++) mark_speaker(clips, names[perm[v]], in_val);
+    }
+    free(perm), free(names), free(counts);
+    return rc;
+}

@@ -1,6 +1,7 @@
 /* Speaker-independent cross-validation folds of a scanned corpus (`ser cv`): which clips each
  * fold tests on. Every fold's training and validation clips then come from
- * ser_split_make_mask (include/ser/split.h): the other clips, seeded validation fraction.
+ * ser_split_make_mask (include/ser/split.h): the other clips, seeded validation fraction; or,
+ * with ser_fold_val_speakers, every clip of some training speakers validates.
  *
  *   k-fold  the corpus's speakers dealt into K groups balanced by clip count: speakers sorted
  *           bytewise, permuted by np.random.RandomState(seed).permutation, stably sorted by clip
@@ -53,6 +54,13 @@ int ser_folds_loso(const ser_clips *clips, ser_folds *out, ser_error *err);
 /* The fold lists of dir (above). */
 int ser_folds_from_dir(const ser_clips *clips, const char *dir, ser_folds *out, ser_error *err);
 void ser_folds_free(ser_folds *f);
+
+/* Speaker-level validation (ser cv --val-speakers n): marks in in_val (clips->n bytes) every clip
+ * of n of the fold's training speakers (those with no test clip in the fold): the training
+ * speakers sorted bytewise, permuted by np.random.RandomState(seed).permutation, the first n.
+ * Fails when n < 1 or n leaves no training speaker. */
+int ser_fold_val_speakers(const ser_clips *clips, const ser_fold *fold, int n, uint32_t seed, unsigned char *in_val,
+                          ser_error *err);
 
 #ifdef __cplusplus
 }
