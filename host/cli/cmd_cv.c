@@ -47,12 +47,13 @@ static void usage(FILE *f) {
             "  --print-commands   write the folds' manifests, print one `ser train` line per fold\n"
             "                     (for a Slurm array or GNU parallel) and stop; then ser cv --collect OUT\n"
             "  --collect OUT      only the summary, from OUT/fold_N/report.json\n\n"
-            "Validation: train.validation_split of the training speakers' clips (seeded, as ser split),\n"
-            "or --val-speakers; no test speaker's clip is ever seen before the test. Each fold writes OUT/fold_N/ (a ser train\n"
-            "run folder with the test report; its log in OUT/fold_N/train.log); the summary (WA, UA,\n"
-            "macro-F1 per fold, mean +- sample std) goes to stdout and OUT/cv.json, the test confusion\n"
-            "matrix summed over the folds to OUT/confusion_matrix_cv.png. Run it again to resume: a\n"
-            "finished fold is kept, an interrupted one continues with ser train --resume.\n");
+            "Validation: train.validation_split of the training speakers' clips (seeded, as ser\n"
+            "split), or --val-speakers; no test speaker's clip is seen before the test. Each fold\n"
+            "writes OUT/fold_N/ (a ser train run folder with the test report; its log in\n"
+            "OUT/fold_N/train.log); the summary (WA, UA, macro-F1 per fold, mean +- sample std)\n"
+            "goes to stdout and OUT/cv.json, the test confusion matrix summed over the folds to\n"
+            "OUT/confusion_matrix_cv.png. Run it again to resume: a finished fold is kept, an\n"
+            "interrupted one continues with ser train --resume (docs/cv.md).\n");
 }
 
 typedef struct cv_args {
