@@ -14,6 +14,7 @@ static const ser_command COMMANDS[] = {
     {"scan", cmd_scan, "list the clips of a corpus folder (path, label, speaker) and what was skipped"},
     {"split", cmd_split, "write deterministic train / validation / test manifests of a corpus"},
     {"train", cmd_train, "train the network on a corpus folder or manifests; writes a run folder"},
+    {"cv", cmd_cv, "speaker-independent cross-validation: k-fold, leave-one-speaker-out or EmoBox folds"},
     {"eval", cmd_eval, "evaluate a trained model on a labelled folder or manifest (report, confusion matrix)"},
     {"predict", cmd_predict, "label and class probabilities of audio files"},
     {"export", cmd_export, "write a trained model as ONNX (--onnx OUT.onnx --model RUN/model.safetensors)"},

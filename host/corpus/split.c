@@ -121,25 +121,11 @@ static int pick_speakers(const ser_clips *clips, const ser_split_opts *o, unsign
     return 0;
 }
 
-int ser_split_make(const ser_clips *clips, const ser_split_opts *o, ser_split *out, ser_error *err) {
-    memset(out, 0, sizeof *out);
-    if (!(o->val_fraction >= 0.0 && o->val_fraction < 1.0))
-        return ser_fail(err, "validation fraction %g out of range [0, 1)", o->val_fraction);
-    if (o->per_folder < 0) return ser_fail(err, "per-folder test count %d is negative", o->per_folder);
+/* Test = the marked clips (sorted by path); the rest in path order, then sklearn's
+ * train_test_split. keys, order, perm: n-element scratch. */
+static int split_rest(const ser_clips *clips, const unsigned char *in_test, double val_fraction, uint32_t seed,
+                      sort_key *keys, size_t *order, size_t *perm, ser_split *out, ser_error *err) {
     size_t n = clips->n;
-    unsigned char *in_test = ser_calloc(n, 1, "the split", err);
-    size_t *order = ser_malloc(n * sizeof *order, "the split", err);
-    size_t *perm = ser_malloc(n * sizeof *perm, "the split", err);
-    sort_key *keys = ser_malloc(n * sizeof *keys, "the split", err);
-    out->train = ser_malloc(n * sizeof *out->train, "the split", err);
-    out->val = ser_malloc(n * sizeof *out->val, "the split", err);
-    out->test = ser_malloc(n * sizeof *out->test, "the split", err);
-    int rc = (in_test && order && perm && keys && out->train && out->val && out->test) ? 0 : -1;
-    if (!rc && o->n_test_speakers) rc = pick_speakers(clips, o, in_test, err);
-    else if (!rc) rc = pick_per_folder(clips, o->per_folder, o->seed, in_test, keys, order, perm, err);
-    if (rc) goto done;
-
-    /* Test sorted by path; the rest in path order, then sklearn's train_test_split. */
     sort_indices(clips, keys, order, cmp_by_path);
     size_t n_rest = 0;
     size_t *rest = perm; /* reuse: perm is free again */
@@ -147,31 +133,58 @@ int ser_split_make(const ser_clips *clips, const ser_split_opts *o, ser_split *o
         if (in_test[order[i]]) out->test[out->n_test++] = order[i];
         else rest[n_rest++] = order[i];
     }
-    if (n_rest == 0) {
-        rc = ser_fail(err, "no clips left to train on (all %zu are test clips)", n);
-        goto done;
-    }
-    size_t n_val = (size_t)ceil(o->val_fraction * (double)n_rest);
-    if (n_val >= n_rest) {
-        rc = ser_fail(err, "validation fraction %g of %zu training clips leaves none to train on",
-                      o->val_fraction, n_rest);
-        goto done;
-    }
+    if (n_rest == 0) return ser_fail(err, "no clips left to train on (all %zu are test clips)", n);
+    size_t n_val = (size_t)ceil(val_fraction * (double)n_rest);
+    if (n_val >= n_rest)
+        return ser_fail(err, "validation fraction %g of %zu training clips leaves none to train on", val_fraction,
+                        n_rest);
     if (n_val == 0) {
         /* sklearn would still permute; without a validation set the order stays by path. */
         memcpy(out->train, rest, n_rest * sizeof *rest);
         out->n_train = n_rest;
-    } else {
-        ser_mt19937 rng;
-        ser_mt19937_seed(&rng, o->seed);
-        ser_mt19937_permutation(&rng, order, n_rest);
-        for (size_t i = 0; i < n_val; i++) out->val[i] = rest[order[i]];
-        for (size_t i = n_val; i < n_rest; i++) out->train[i - n_val] = rest[order[i]];
-        out->n_val = n_val;
-        out->n_train = n_rest - n_val;
+        return 0;
     }
-done:
+    ser_mt19937 rng;
+    ser_mt19937_seed(&rng, seed);
+    ser_mt19937_permutation(&rng, order, n_rest);
+    for (size_t i = 0; i < n_val; i++) out->val[i] = rest[order[i]];
+    for (size_t i = n_val; i < n_rest; i++) out->train[i - n_val] = rest[order[i]];
+    out->n_val = n_val;
+    out->n_train = n_rest - n_val;
+    return 0;
+}
+
+/* One allocation set for both entry points; mask NULL: pick the test clips per opts. */
+static int split_make(const ser_clips *clips, const ser_split_opts *o, const unsigned char *mask, ser_split *out,
+                      ser_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!(o->val_fraction >= 0.0 && o->val_fraction < 1.0))
+        return ser_fail(err, "validation fraction %g out of range [0, 1)", o->val_fraction);
+    if (o->per_folder < 0) return ser_fail(err, "per-folder test count %d is negative", o->per_folder);
+    size_t n = clips->n;
+    unsigned char *in_test = ser_calloc(n ? n : 1, 1, "the split", err);
+    size_t *order = ser_malloc((n ? n : 1) * sizeof *order, "the split", err);
+    size_t *perm = ser_malloc((n ? n : 1) * sizeof *perm, "the split", err);
+    sort_key *keys = ser_malloc((n ? n : 1) * sizeof *keys, "the split", err);
+    out->train = ser_malloc((n ? n : 1) * sizeof *out->train, "the split", err);
+    out->val = ser_malloc((n ? n : 1) * sizeof *out->val, "the split", err);
+    out->test = ser_malloc((n ? n : 1) * sizeof *out->test, "the split", err);
+    int rc = (in_test && order && perm && keys && out->train && out->val && out->test) ? 0 : -1;
+    if (!rc && mask) memcpy(in_test, mask, n);
+    else if (!rc && o->n_test_speakers) rc = pick_speakers(clips, o, in_test, err);
+    else if (!rc) rc = pick_per_folder(clips, o->per_folder, o->seed, in_test, keys, order, perm, err);
+    if (!rc) rc = split_rest(clips, in_test, o->val_fraction, o->seed, keys, order, perm, out, err);
     free(in_test), free(order), free(perm), free(keys);
     if (rc) ser_split_free(out);
     return rc;
+}
+
+int ser_split_make(const ser_clips *clips, const ser_split_opts *o, ser_split *out, ser_error *err) {
+    return split_make(clips, o, NULL, out, err);
+}
+
+int ser_split_make_mask(const ser_clips *clips, const unsigned char *in_test, double val_fraction, uint32_t seed,
+                        ser_split *out, ser_error *err) {
+    ser_split_opts o = {.val_fraction = val_fraction, .seed = seed};
+    return split_make(clips, &o, in_test, out, err);
 }

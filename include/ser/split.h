@@ -48,6 +48,10 @@ typedef struct ser_split {
 /* Fails naming the group that has too few clips (<= per_folder), an unknown test speaker, an
  * empty training part, or a val_fraction out of range. */
 int ser_split_make(const ser_clips *clips, const ser_split_opts *opts, ser_split *out, ser_error *err);
+/* The same with the test clips given: in_test[i] != 0 marks clip i (n = clips->n bytes); the
+ * rest is split into train and validation exactly as above (ser cv's folds). */
+int ser_split_make_mask(const ser_clips *clips, const unsigned char *in_test, double val_fraction, uint32_t seed,
+                        ser_split *out, ser_error *err);
 void ser_split_free(ser_split *s);
 
 /* ---- numpy-equivalent generator (exposed for tests) ---------------------------------------- */
