@@ -229,7 +229,9 @@ int cmd_eval(int argc, char **argv) {
         for (size_t i = 0; i < n; i++) {
             if (sum[i * C + pred[i]] / n_models < min_prob) continue;
             const ser_clip *cl = &kept.v[i];
-            if (ser_clips_push(&sel, cl->path, labels[pred[i]], cl->speaker, cl->group, &err) != 0) goto fail;
+            if (ser_clips_push(&sel, cl->path, labels[pred[i]], cl->speaker, cl->group, &err) != 0 ||
+                ser_clip_set_corpus(&sel.v[sel.n - 1], cl->corpus, &err) != 0)
+                goto fail;
             right += pred[i] == y[i];
         }
         if (ser_manifest_write(pseudo, sel.v, NULL, sel.n, &err) != 0) goto fail;

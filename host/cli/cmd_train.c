@@ -173,7 +173,7 @@ static int subset(const ser_clips *all, const size_t *idx, size_t n, ser_clips *
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < n; i++) {
         const ser_clip *c = &all->v[idx[i]];
-        if (ser_clips_push(out, c->path, c->label, c->speaker, c->group, err) != 0) return -1;
+        if (ser_clips_push_clip(out, c, err) != 0) return -1;
     }
     return 0;
 }
