@@ -278,6 +278,9 @@ int ser_corpus_set_scan(const ser_data_source *src, size_t n_src, int strict, co
     for (size_t i = 0; i < n_src; i++)
         if (scan_source(out, &src[i], strict, err) != 0) goto fail;
     if (unique_names(out, err) != 0) goto fail;
+    for (size_t k = 0; k < out->n; k++)
+        for (size_t i = 0; i < out->corpora[k].clips.n; i++)
+            if (ser_clip_set_corpus(&out->corpora[k].clips.v[i], out->names[k], err) != 0) goto fail;
     for (size_t k = 0; k < out->n; k++) {
         const ser_clips *cl = &out->corpora[k].clips;
         for (size_t i = 0; i < cl->n; i++) {
