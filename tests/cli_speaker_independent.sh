@@ -31,7 +31,7 @@ t_acc=$(json_acc "$tmp/vtlp/report.json" test)
   >"$tmp/ea.json" 2>"$tmp/ea.err" || bad "eval --adapt-bn: $(cat "$tmp/ea.err")"
 "$SER_BIN" eval --model "$tmp/vtlp/model.safetensors" --list "$tmp/si/test.tsv" --json --png "$tmp/p.png" \
   >"$tmp/ep.json" 2>"$tmp/ep.err" || bad "eval: $(cat "$tmp/ep.err")"
-a_acc=$(grep -o '"accuracy":[0-9.e-]*' "$tmp/ea.json" | cut -d: -f2)
+a_acc=$(grep -o '"accuracy":[0-9.e-]*' "$tmp/ea.json" | head -1 | cut -d: -f2)
 check '[ -n "$t_acc" ] && awk -v a="$a_acc" -v b="$t_acc" "BEGIN{exit !(a == b)}"' "train's adapted test accuracy $t_acc, eval --adapt-bn $a_acc"
 check 'grep -q "\"adapt_bn\":true" "$tmp/ea.json" && grep -q "\"adapt_bn\":false" "$tmp/ep.json"' "eval --json lacks adapt_bn"
 check 'grep -q "batch-norm statistics over" "$tmp/ea.err"' "eval --adapt-bn does not say it adapted"
