@@ -175,6 +175,22 @@ static void test_speakers(void) {
     const char *all[] = {"s0", "s1"};
     o.test_speakers = all, o.n_test_speakers = 2;
     CHECK(ser_split_make(&c, &o, &s, &err) == -1 && strstr(err.msg, "no clips left to train"));
+
+    /* Two corpora: the clips of group "b" are corpus "crema", the rest "tess"; s1 is in both. */
+    for (size_t i = 0; i < c.n; i++) CHECK(ser_clip_set_corpus(&c.v[i], strcmp(c.v[i].group, "b") ? "tess" : "crema", &err) == 0);
+    o.test_speakers = spk, o.n_test_speakers = 1;
+    CHECK(ser_split_make(&c, &o, &s, &err) == -1);
+    CHECKF(strstr(err.msg, "'s1' is in two corpora") && strstr(err.msg, "crema:s1"), "%s", err.msg);
+    const char *q[] = {"crema:s1"};
+    o.test_speakers = q;
+    CHECKF(ser_split_make(&c, &o, &s, &err) == 0, "%s", err.msg);
+    CHECK(s.n_test == 4 && partition_ok(&s, c.n)); /* s1 in b */
+    for (size_t i = 0; i < s.n_test; i++)
+        CHECK(!strcmp(c.v[s.test[i]].speaker, "s1") && !strcmp(c.v[s.test[i]].corpus, "crema"));
+    ser_split_free(&s);
+    const char *nocorp[] = {"ravdess:s1"}; /* no such corpus: a plain id "ravdess:s1", not found */
+    o.test_speakers = nocorp;
+    CHECK(ser_split_make(&c, &o, &s, &err) == -1 && strstr(err.msg, "'ravdess:s1' has no clips"));
     ser_clips_free(&c);
 }
 
