@@ -123,6 +123,8 @@ static void test_stays_one(void) {
     CHECK(s.n == 1 && s.corpora[0].kind == SER_CORPUS_TESS && s.corpora[0].n_skips == 1 && s.n_loose == 0);
     CHECK(s.n == 1 && !strcmp(s.names[0], "tess") && !strcmp(s.clips.v[0].group, "OAF_angry"));
     ser_corpus_set_free(&s);
+    CHECK(ser_corpus_set_scan(&a, 1, 1, NULL, &s, &err) != 0);
+    CHECKF(strstr(err.msg, "skipped (strict)") && strstr(err.msg, "take1.wav"), "%s", err.msg);
     /* a folder-per-label corpus: every subfolder is "folders", one corpus named after the folder */
     touch("mine/angry/a.wav");
     touch("mine/boredom/b.wav");

@@ -191,33 +191,41 @@ static int split_parent(const char *dir, size_t n_match, size_t n_audio, ser_cor
     return rc ? -1 : several;
 }
 
-/* Scans one source into s: one corpus, or one per subfolder. */
+/* Scans one source into s: one corpus, or one per subfolder. The folder is walked once when
+ * it is one corpus that every file matches (the common case); only a scan that skipped files
+ * or fell back to folders looks at the subfolders. */
 static int scan_source(ser_corpus_set *s, const ser_data_source *src, int strict, ser_error *err) {
-    if (src->kind == SER_CORPUS_AUTO) {
-        struct stat st;
-        if (stat(src->dir, &st) != 0) return ser_fail(err, "%s: cannot open corpus folder: %s", src->dir, strerror(errno));
-        if (!S_ISDIR(st.st_mode)) return ser_fail(err, "%s: not a folder", src->dir);
+    const int autod = src->kind == SER_CORPUS_AUTO;
+    ser_corpus c;
+    if (ser_corpus_scan(src->dir, src->kind, autod ? 0 : strict, &c, err) != 0) return -1;
+    if (autod && (c.n_skips || c.kind == SER_CORPUS_FOLDERS)) {
         size_t m = 0, a = 0;
         ser_corpus_kind whole;
-        if (ser_corpus_detect(src->dir, &whole, &m, &a, err) != 0) return -1;
-        if (a > 0 && m < a) {
-            char **subs;
-            ser_corpus_kind *kinds;
-            size_t n;
-            int several = split_parent(src->dir, m, a, whole, &subs, &kinds, &n, &s->n_loose, err);
+        char **subs;
+        ser_corpus_kind *kinds;
+        size_t n;
+        int several = ser_corpus_detect(src->dir, &whole, &m, &a, err) != 0
+                          ? -1
+                          : split_parent(src->dir, m, a, whole, &subs, &kinds, &n, &s->n_loose, err);
+        if (several != 0) {
+            ser_corpus_free(&c);
             if (several < 0) return -1;
             int rc = 0;
-            for (size_t i = 0; several && i < n; i++) {
-                ser_corpus c;
-                if (!rc) rc = ser_corpus_scan(subs[i], kinds[i], strict, &c, err) || add_corpus(s, &c, src->dir, err);
+            for (size_t i = 0; i < n; i++) {
+                ser_corpus sub;
+                if (!rc) rc = ser_corpus_scan(subs[i], kinds[i], strict, &sub, err) || add_corpus(s, &sub, src->dir, err);
                 free(subs[i]);
             }
             free(subs), free(kinds);
-            if (several) return rc ? -1 : 0;
+            return rc ? -1 : 0;
         }
     }
-    ser_corpus c;
-    if (ser_corpus_scan(src->dir, src->kind, strict, &c, err) != 0) return -1;
+    if (autod && strict && c.n_skips) { /* the scan again, strict: it fails with its usual message */
+        ser_corpus_free(&c);
+        if (ser_corpus_scan(src->dir, SER_CORPUS_AUTO, strict, &c, err) != 0) return -1;
+        ser_corpus_free(&c);
+        return ser_fail(err, "%s: files skipped (strict)", src->dir);
+    }
     return add_corpus(s, &c, src->dir, err);
 }
 

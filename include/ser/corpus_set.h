@@ -7,8 +7,9 @@
  * the folder's name. Two corpora of one name are both renamed "name-FOLDER" (FOLDER = the
  * scanned folder's own name); if that still collides the scan fails naming both folders.
  *
- * Subfolder detection (AUTO only): when not every audio file of the folder matches the kind
- * detected for the whole folder, each immediate subfolder holding audio is detected on its own.
+ * Subfolder detection (AUTO only): when the scan of the whole folder skipped files or fell back
+ * to folders, each immediate subfolder holding audio is detected on its own (a folder that is
+ * one corpus every file matches is walked once, as before).
  * The folder is taken for several corpora (one per subfolder, each with the kind it got) when
  * the subfolders get at least two different kinds other than folders, or when no kind has a
  * strict majority of the whole folder and at least one subfolder gets a kind other than
