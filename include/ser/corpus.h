@@ -1,4 +1,4 @@
-/* Corpora: scan a folder into a list of clips (path, canonical label, speaker, group) with a
+/* Corpora: scan a folder into a list of clips (path, canonical label, speaker, group, corpus) with a
  * per-corpus file-name parser, and list what could not be labelled.
  *
  * Walk: recursive, entries sorted bytewise (strcmp), symlinks followed (loops refused); names
