@@ -24,10 +24,10 @@ done
 # scan: manifest on stdout, summary on stderr.
 "$SER" scan "$T/data" > "$T/scan.tsv" 2> "$T/scan.err"; rc=$?
 check '[ $rc -eq 0 ]'
-check '[ "$(head -1 "$T/scan.tsv")" = "# path	label	speaker	group" ]'
+check '[ "$(head -1 "$T/scan.tsv")" = "# path	label	speaker	group	corpus" ]'
 check '[ $(grep -vc "^#" "$T/scan.tsv") -eq 73 ]'
-check 'grep -q "/OAF_angry/OA_typo_angry.wav	angry	OAF	OAF_angry$" "$T/scan.tsv"'
-check 'grep -q "/YAF_ps/YAF_w01_ps.wav	surprise	YAF	YAF_ps$" "$T/scan.tsv"'
+check 'grep -q "/OAF_angry/OA_typo_angry.wav	angry	OAF	OAF_angry	tess$" "$T/scan.tsv"'
+check 'grep -q "/YAF_ps/YAF_w01_ps.wav	surprise	YAF	YAF_ps	tess$" "$T/scan.tsv"'
 check 'cmp -s <(grep -v "^#" "$T/scan.tsv" | cut -f1) <(grep -v "^#" "$T/scan.tsv" | cut -f1 | LC_ALL=C sort)'
 check 'grep -Eq "^  YAF +36$" "$T/scan.err"'
 check 'grep -q "skipped 1" "$T/scan.err" && grep -q "YAF_w99_feer.wav: name carries no known label" "$T/scan.err"'

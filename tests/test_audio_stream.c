@@ -114,7 +114,7 @@ static void test_window_features(const float *y, size_t ny, int normalize, int f
         SER_ASSERT(ref && got);
         CHECK(ser_features_extract(&cfg, paths, 1, 1, ref, &ok, NULL, &e) == 0 && ok);
         char empty[1] = "";
-        const ser_clip lone = {path, empty, empty, empty}; /* `ser predict FILE`: speaker "" */
+        const ser_clip lone = {path, empty, empty, empty, empty}; /* `ser predict FILE`: speaker "" */
         CHECKF(ser_normalize(normalize, ref, 1, &lone, ser_config_rows(&cfg), cfg.features.frames, &e) == 0, "%s", e.msg);
         const float *yp = y + a;
         CHECKF(ser_window_features_compute(wf, &yp, &len, 1, got, &e) == 0, "%s", e.msg);

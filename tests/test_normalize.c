@@ -57,7 +57,7 @@ int main(void) {
 
     /* per speaker: clips 0 and 2 are speaker A, clip 1 speaker B; statistics pooled per speaker */
     memcpy(x, ref, sizeof x);
-    ser_clip clips[3] = {{"a0", "x", "A", ""}, {"b0", "x", "B", ""}, {"a1", "x", "A", ""}};
+    ser_clip clips[3] = {{"a0", "x", "A", "", ""}, {"b0", "x", "B", "", ""}, {"a1", "x", "A", "", ""}};
     CHECKF(ser_normalize(SER_NORM_SPEAKER, x, 3, clips, H, W, &e) == 0, "%s", e.msg);
     float a[2 * H * W];
     memcpy(a, x, sizeof(float) * H * W);

@@ -175,6 +175,22 @@ static void test_speakers(void) {
     const char *all[] = {"s0", "s1"};
     o.test_speakers = all, o.n_test_speakers = 2;
     CHECK(ser_split_make(&c, &o, &s, &err) == -1 && strstr(err.msg, "no clips left to train"));
+
+    /* Two corpora: the clips of group "b" are corpus "crema", the rest "tess"; s1 is in both. */
+    for (size_t i = 0; i < c.n; i++) CHECK(ser_clip_set_corpus(&c.v[i], strcmp(c.v[i].group, "b") ? "tess" : "crema", &err) == 0);
+    o.test_speakers = spk, o.n_test_speakers = 1;
+    CHECK(ser_split_make(&c, &o, &s, &err) == -1);
+    CHECKF(strstr(err.msg, "'s1' is in two corpora") && strstr(err.msg, "crema:s1"), "%s", err.msg);
+    const char *q[] = {"crema:s1"};
+    o.test_speakers = q;
+    CHECKF(ser_split_make(&c, &o, &s, &err) == 0, "%s", err.msg);
+    CHECK(s.n_test == 4 && partition_ok(&s, c.n)); /* s1 in b */
+    for (size_t i = 0; i < s.n_test; i++)
+        CHECK(!strcmp(c.v[s.test[i]].speaker, "s1") && !strcmp(c.v[s.test[i]].corpus, "crema"));
+    ser_split_free(&s);
+    const char *nocorp[] = {"ravdess:s1"}; /* no such corpus: a plain id "ravdess:s1", not found */
+    o.test_speakers = nocorp;
+    CHECK(ser_split_make(&c, &o, &s, &err) == -1 && strstr(err.msg, "'ravdess:s1' has no clips"));
     ser_clips_free(&c);
 }
 
@@ -254,6 +270,8 @@ static void test_manifest(void) {
     char p[512];
     snprintf(p, sizeof p, "%s/m.tsv", g_tmp);
     size_t idx[3] = {5, 0, 20};
+    /* clip 5 names its corpus, the others leave it "": both come back as written */
+    CHECK(ser_clip_set_corpus(&c.v[5], "ravdess", &err) == 0);
     CHECK(ser_manifest_write(p, c.v, idx, 3, &err) == 0);
     /* Atomic write leaves no temp file behind. */
     DIR *d = opendir(g_tmp);
@@ -268,16 +286,18 @@ static void test_manifest(void) {
         const ser_clip *a = &c.v[idx[i]], *b = &r.v[i];
         CHECK(!strcmp(a->path, b->path) && !strcmp(a->label, b->label) && !strcmp(a->speaker, b->speaker));
         CHECK(!strcmp(a->group, b->group));
+        CHECKF(!strcmp(a->corpus, b->corpus), "corpus '%s' read back as '%s'", a->corpus, b->corpus);
     }
+    CHECK(r.n == 3 && !strcmp(r.v[0].corpus, "ravdess") && !strcmp(r.v[1].corpus, ""));
     ser_clips_free(&r);
 
-    /* The exact text: one header line, 4 fields a line. */
+    /* The exact text: one header line, 5 fields a line. */
     CHECK(ser_manifest_write(p, c.v, idx, 2, &err) == 0);
     FILE *f = fopen(p, "r");
     char text[512] = {0};
     CHECK(f && fread(text, 1, sizeof text - 1, f) > 0);
     if (f) fclose(f);
-    CHECKF(!strcmp(text, "# path\tlabel\tspeaker\tgroup\n/c/a/05.wav\thappy\ts1\ta\n/c/a/00.wav\tsad\ts0\ta\n"),
+    CHECKF(!strcmp(text, "# path\tlabel\tspeaker\tgroup\tcorpus\n/c/a/05.wav\thappy\ts1\ta\travdess\n/c/a/00.wav\tsad\ts0\ta\t\n"),
            "%s", text);
 
     /* Header, blank lines, CRLF, empty speaker, a relative path (resolved against the folder),
@@ -294,17 +314,26 @@ static void test_manifest(void) {
     }
     ser_clips_free(&r);
 
-    expect_bad("# h\n/a.wav\tangry\tX\tg\n/b.wav\tangry\n", "bad.tsv:3: expected 4 tab-separated fields");
-    expect_bad("/a.wav\tangry\tX\tg\textra\n", "bad.tsv:1: expected 4 tab-separated fields (path, label, speaker, group");
-    expect_bad("/a.wav\tangry\tX\tg\textra\n", "found more");
-    expect_bad("/a.wav angry X\n", "bad.tsv:1: expected 4");
+    /* an old 4-column manifest (before the corpus column): corpus "" */
+    write_text(p, "# path\tlabel\tspeaker\tgroup\n/a/x.wav\tangry\tOAF\tOAF_angry\n/b.wav\tsad\tB\tG1\tcremad\n");
+    CHECK(ser_manifest_read(p, &r, &err) == 0 && r.n == 2);
+    if (r.n == 2) {
+        CHECK(!strcmp(r.v[0].group, "OAF_angry") && !strcmp(r.v[0].corpus, ""));
+        CHECK(!strcmp(r.v[1].group, "G1") && !strcmp(r.v[1].corpus, "cremad"));
+    }
+    ser_clips_free(&r);
+
+    expect_bad("# h\n/a.wav\tangry\tX\tg\n/b.wav\tangry\n", "bad.tsv:3: expected 5 tab-separated fields");
+    expect_bad("/a.wav\tangry\tX\tg\tc\textra\n", "bad.tsv:1: expected 5 tab-separated fields (path, label, speaker, group, corpus");
+    expect_bad("/a.wav\tangry\tX\tg\tc\textra\n", "found more");
+    expect_bad("/a.wav angry X\n", "bad.tsv:1: expected 5");
     expect_bad("\tangry\tX\n", "bad.tsv:1: empty path");
     expect_bad("# h\n/a.wav\t\tX\n", "bad.tsv:2: empty label");
     snprintf(p, sizeof p, "%s/none.tsv", g_tmp);
     CHECK(ser_manifest_read(p, &r, &err) == -1 && strstr(err.msg, "none.tsv") && strstr(err.msg, "cannot open"));
 
     /* A field with a tab cannot be written; a missing folder is named. */
-    ser_clip bad = {"/a\tb.wav", "angry", "", ""};
+    ser_clip bad = {"/a\tb.wav", "angry", "", "", ""};
     snprintf(p, sizeof p, "%s/w.tsv", g_tmp);
     CHECK(ser_manifest_write(p, &bad, NULL, 1, &err) == -1 && strstr(err.msg, "tab or newline"));
     snprintf(p, sizeof p, "%s/no/such/dir/w.tsv", g_tmp);

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "device.h"
+#include "data_args.h"
 #include "loaded_model.h"
 #include "ser/report.h"
 #include "ser/split.h"
@@ -20,16 +21,22 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ser eval --model RUN/model.safetensors [--model M2 ...] (--data DIR [--corpus K] | --list F)\n"
-            "                [--png FILE] [--json] [--adapt-bn] [--device auto|cpu|cuda]\n\n"
+            "usage: ser eval --model RUN/model.safetensors [--model M2 ...]\n"
+            "                (--data DIR [--corpus K] [--data DIR2 [--corpus K2]]... | --list F)\n"
+            "                [--labels L,...] [--label-map A=B] [--png FILE] [--json] [--adapt-bn]\n"
+            "                [--device auto|cpu|cuda]\n\n"
             "Evaluates the model on every labelled clip of DIR (or of the manifest F): prints the\n"
             "per-class precision / recall / F1, macro and weighted averages and the accuracy, and\n"
             "writes the confusion matrix (default: confusion_matrix_test.png beside the first model).\n"
+            "WA and UA by corpus follow (one line per corpus; --json: \"by_corpus\"), whenever the\n"
+            "clips name their corpus (every scan does; a manifest from before the corpus column not).\n"
+            "%s"
             "  --model     repeated (up to %d): an ensemble, classified by the mean of the models'\n"
             "              probabilities (same classes in the same order; each model its own features);\n"
             "              a folder: every SUB/model.safetensors in it, SUB in name order (the runs of\n"
             "              one recipe trained with several seeds)\n"
-            "  --json      one JSON object: accuracy, macro_f1, weighted_f1, labels, per_class, confusion\n"
+            "  --json      one JSON object: accuracy, uar, macro_f1, weighted_f1, labels, per_class,\n"
+            "              confusion, by_corpus\n"
             "  --adapt-bn  AdaBN: first replace each model's batch-norm moving statistics by the exact\n"
             "              mean and variance over these clips (uses the evaluated set, unlabelled)\n"
             "  --device    auto (default: the GPU when there is one), cpu or cuda\n"
@@ -37,7 +44,7 @@ static void usage(FILE *f) {
             "              the predicted class is at least --min-prob P (default 0.9), labelled with\n"
             "              that prediction: self-training data (`ser train --train-list`)\n"
             "  --probs OUT.tsv  every clip's path, label and (mean) probability of each class\n",
-            EVAL_MAX_MODELS);
+            CLI_DATA_HELP, EVAL_MAX_MODELS);
 }
 
 /* Appends --model ARG to models[]: the file itself, or for a folder each of its
@@ -69,17 +76,14 @@ static int add_models(const char *arg, char **models, int *n, ser_error *err) {
     return rc;
 }
 
-/* The clips of --data or --list. */
-static int eval_clips(const char *data, const char *list, const char *corpus, ser_clips *clips, ser_error *err) {
+/* The clips of the --data folders or --list. */
+static int eval_clips(const cli_data *d, const char *list, ser_clips *clips, ser_error *err) {
     if (list) return ser_manifest_read(list, clips, err);
-    ser_corpus_kind kind = SER_CORPUS_AUTO;
-    ser_corpus c;
-    if ((corpus && ser_corpus_kind_parse(corpus, &kind, err) != 0) || ser_corpus_scan(data, kind, 0, &c, err) != 0)
-        return -1;
-    for (size_t i = 0; i < c.n_skips; i++) fprintf(stderr, "ser eval: skipped %s: %s\n", c.skips[i].path, c.skips[i].reason);
-    *clips = c.clips;
-    memset(&c.clips, 0, sizeof c.clips);
-    ser_corpus_free(&c);
+    ser_corpus_set set;
+    if (cli_data_scan(d, 0, 1, stderr, "ser eval", &set, err) != 0) return -1;
+    *clips = set.clips;
+    memset(&set.clips, 0, sizeof set.clips);
+    ser_corpus_set_free(&set);
     return 0;
 }
 
@@ -147,10 +151,18 @@ int cmd_eval(int argc, char **argv) {
     char *text = NULL, *png_default = NULL;
     cJSON *js = NULL;
     int rc = 1;
-    const char *data = NULL, *list = NULL, *corpus = NULL, *png = NULL, *device = "auto", *pseudo = NULL, *probs_path = NULL;
+    cli_data data;
+    cli_data_init(&data);
+    const char *list = NULL, *png = NULL, *device = "auto", *pseudo = NULL, *probs_path = NULL;
     double min_prob = 0.9;
     int json = 0, adapt = 0;
     for (int i = 1; i < argc; i++) {
+        const int got = cli_data_arg(&data, argc, argv, &i, "ser eval");
+        if (got < 0) {
+            rc = 2;
+            goto done;
+        }
+        if (got) continue;
         const int more = i + 1 < argc;
         if (!strcmp(argv[i], "--model") && more) {
             if (add_models(argv[++i], models, &n_models, &err) != 0) {
@@ -158,9 +170,7 @@ int cmd_eval(int argc, char **argv) {
                 rc = 2;
                 goto done;
             }
-        } else if (!strcmp(argv[i], "--data") && more) data = argv[++i];
-        else if (!strcmp(argv[i], "--list") && more) list = argv[++i];
-        else if (!strcmp(argv[i], "--corpus") && more) corpus = argv[++i];
+        } else if (!strcmp(argv[i], "--list") && more) list = argv[++i];
         else if (!strcmp(argv[i], "--png") && more) png = argv[++i];
         else if (!strcmp(argv[i], "--device") && more) device = argv[++i];
         else if (!strcmp(argv[i], "--json")) json = 1;
@@ -183,13 +193,19 @@ int cmd_eval(int argc, char **argv) {
             goto done;
         }
     }
-    if (!n_models || (!data == !list)) {
-        fprintf(stderr, "ser eval: %s\n", !n_models ? "--model is required" : "give one of --data DIR or --list F");
+    if (cli_data_finish(&data, "ser eval") != 0) {
+        rc = 2;
+        goto done;
+    }
+    if (!n_models || (!data.n == !list) || (list && data.any_rules)) {
+        fprintf(stderr, "ser eval: %s\n", !n_models             ? "--model is required"
+                                   : list && data.any_rules ? "--labels and --label-map need --data"
+                                                            : "give one of --data DIR or --list F");
         usage(stderr);
         rc = 2;
         goto done;
     }
-    if (eval_clips(data, list, corpus, &clips, &err) != 0) goto fail;
+    if (eval_clips(&data, list, &clips, &err) != 0) goto fail;
     double loss = 0.0; /* the mean of the models' losses (one model: ser_evaluate's) */
     for (int k = 0; k < n_models; k++)
         if (eval_one(models[k], k, device, &clips, adapt, &sum, &loss, &n, &y, &labels, &C, &kept, &err) != 0) goto fail;
@@ -229,7 +245,9 @@ int cmd_eval(int argc, char **argv) {
         for (size_t i = 0; i < n; i++) {
             if (sum[i * C + pred[i]] / n_models < min_prob) continue;
             const ser_clip *cl = &kept.v[i];
-            if (ser_clips_push(&sel, cl->path, labels[pred[i]], cl->speaker, cl->group, &err) != 0) goto fail;
+            if (ser_clips_push(&sel, cl->path, labels[pred[i]], cl->speaker, cl->group, &err) != 0 ||
+                ser_clip_set_corpus(&sel.v[sel.n - 1], cl->corpus, &err) != 0)
+                goto fail;
             right += pred[i] == y[i];
         }
         if (ser_manifest_write(pseudo, sel.v, NULL, sel.n, &err) != 0) goto fail;
@@ -248,6 +266,14 @@ int cmd_eval(int argc, char **argv) {
     if (ser_report_split(y, pred, n, (const char *const *)labels, (int)C, "Confusion matrix (test)", png, &text, &js,
                          &err) != 0)
         goto fail;
+    { /* WA and UA by corpus: report text lines and the "by_corpus" JSON object */
+        const char **corp = ser_malloc((n ? n : 1) * sizeof *corp, "corpus names", &err);
+        if (!corp) goto fail;
+        for (size_t i = 0; i < n; i++) corp[i] = kept.v[i].corpus;
+        const int brc = ser_report_by_corpus(y, pred, n, corp, (int)C, &text, js, &err);
+        free(corp);
+        if (brc != 0) goto fail;
+    }
     if (json) {
         cJSON_AddNumberToObject(js, "loss", loss);
         cJSON_AddNumberToObject(js, "clips", (double)n);

@@ -5,17 +5,22 @@
 #include <string.h>
 
 #include "commands.h"
+#include "data_args.h"
 #include "ser/corpus.h"
 #include "ser/split.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ser scan [--corpus K] [--strict] DIR\n"
-            "  Lists the clips of DIR (recursive) as a manifest on stdout:\n  path<TAB>label<TAB>speaker<TAB>group, sorted by path; a summary (clips per label and per\n  speaker, skipped files with the reason) on stderr.\n"
-            "  --corpus K  tess | ravdess | cremad | savee | folders | auto (default auto: the kind\n"
-            "              whose file-name pattern more than half of the audio files match, else folders)\n"
-            "  --strict    fail when any audio file cannot be labelled (default: list it and go on)\n"
-            "  Audio files: .wav .aif .aiff .flac .ogg (any case); other files are ignored.\n");
+            "usage: ser scan [--corpus K] [--strict] [--labels L,...] [--label-map A=B] DIR|--data DIR ...\n"
+            "  Lists the clips of DIR (recursive) as a manifest on stdout:\n"
+            "  path<TAB>label<TAB>speaker<TAB>group<TAB>corpus, sorted by path (corpus by corpus); a\n"
+            "  summary (per corpus: its kind, clips per label and per speaker, skipped files with the\n"
+            "  reason; the clips --labels dropped) on stderr.\n"
+            "%s"
+            "  --strict          fail when any audio file cannot be labelled (default: list it and go on)\n"
+            "  Several folders: repeat --data (a bare DIR counts as one). Audio files: .wav .aif .aiff\n"
+            "  .flac .ogg (any case); other files are ignored.\n",
+            CLI_DATA_HELP);
 }
 
 /* Counts of one field (label or speaker) over the clips, printed "  name  count". */
@@ -49,6 +54,7 @@ void cli_print_corpus_summary(const ser_corpus *c);
 void cli_print_corpus_summary(const ser_corpus *c) {
     fprintf(stderr, "corpus %s (%s): %zu clips of %zu audio files\n", c->root, ser_corpus_kind_name(c->kind),
             c->clips.n, c->n_audio);
+    if (c->clips.n) fprintf(stderr, "corpus name: %s\n", c->clips.v[0].corpus);
     print_counts(&c->clips, 0, "labels");
     print_counts(&c->clips, 1, "speakers");
     if (c->n_skips) {
@@ -64,50 +70,42 @@ int cmd_scan(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    ser_corpus_kind kind = SER_CORPUS_AUTO;
+    cli_data d;
+    cli_data_init(&d);
     int strict = 0;
-    const char *dir = NULL;
     ser_error err;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        const int got = cli_data_arg(&d, argc, argv, &i, "ser scan");
+        if (got < 0) return 2;
+        if (got) continue;
         if (!strcmp(a, "--strict")) {
             strict = 1;
-        } else if (!strcmp(a, "--corpus") || !strncmp(a, "--corpus=", 9)) {
-            const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!v) {
-                fprintf(stderr, "ser scan: --corpus needs a value\n");
-                return 2;
-            }
-            if (ser_corpus_kind_parse(v, &kind, &err)) {
-                fprintf(stderr, "ser scan: --corpus: %s\n", err.msg);
-                return 2;
-            }
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "ser scan: unknown option '%s'\n", a);
             usage(stderr);
             return 2;
-        } else if (dir) {
-            fprintf(stderr, "ser scan: one folder only ('%s' and '%s')\n", dir, a);
+        } else if (cli_data_add(&d, a, "ser scan") != 0) {
             return 2;
-        } else {
-            dir = a;
         }
     }
-    if (!dir) {
+    if (!d.n) {
         usage(stderr);
         return 2;
     }
-    ser_corpus c;
-    if (ser_corpus_scan(dir, kind, strict, &c, &err)) {
+    if (cli_data_finish(&d, "ser scan") != 0) return 2;
+    ser_corpus_set set;
+    if (ser_corpus_set_scan(d.src, d.n, strict, d.any_rules ? &d.rules : NULL, &set, &err)) {
         fprintf(stderr, "ser scan: %s\n", err.msg);
         return 1;
     }
     int rc = 0;
-    if (ser_manifest_print(stdout, c.clips.v, NULL, c.clips.n) || fflush(stdout) || ferror(stdout)) {
+    if (ser_manifest_print(stdout, set.clips.v, NULL, set.clips.n) || fflush(stdout) || ferror(stdout)) {
         fprintf(stderr, "ser scan: writing stdout failed\n");
         rc = 1;
     }
-    cli_print_corpus_summary(&c);
-    ser_corpus_free(&c);
+    for (size_t k = 0; k < set.n; k++) cli_print_corpus_summary(&set.corpora[k]);
+    if (set.n > 1 || set.n_dropped || set.n_loose) cli_data_print(&set, 0, stderr, "ser scan");
+    ser_corpus_set_free(&set);
     return rc;
 }

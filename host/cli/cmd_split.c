@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "data_args.h"
 #include "ser/corpus.h"
 #include "ser/split.h"
 
@@ -17,19 +18,23 @@ void cli_print_corpus_summary(const ser_corpus *c); /* host/cli/cmd_scan.c */
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ser split --data DIR --out OUTDIR [--corpus K] [--per-folder N] [--val F]\n"
-            "                 [--test-speakers A,B] [--seed S] [--copy] [--strict]\n"
-            "  Writes OUTDIR/train.tsv, val.tsv, test.tsv (path<TAB>label<TAB>speaker<TAB>group).\n"
+            "usage: ser split --data DIR [--corpus K] [--data DIR2 ...] --out OUTDIR [--per-folder N] [--val F]\n"
+            "                 [--test-speakers A,B] [--labels L,...] [--label-map A=B] [--seed S] [--copy] [--strict]\n"
+            "  Writes OUTDIR/train.tsv, val.tsv, test.tsv (path<TAB>label<TAB>speaker<TAB>group<TAB>corpus).\n"
             "  --per-folder N       test = N clips of every corpus folder, seeded (default 40, as the\n"
-            "                       reference); 0 = no test set\n"
-            "  --test-speakers A,B  speaker-independent: test = every clip of these speakers\n"
+            "                       reference); 0 = no test set. With several corpora a folder is\n"
+            "                       corpus/folder (two corpora may have folders of one name)\n"
+            "  --test-speakers A,B  speaker-independent: test = every clip of these speakers; with\n"
+            "                       several corpora CORPUS:SPEAKER (ravdess:01) names one corpus's\n"
+            "                       speaker, and a plain id found in two corpora is an error\n"
             "  --val F              validation fraction of the rest, as sklearn train_test_split\n"
             "                       (test_size=F, random_state=S) (default 0.125; 0 = none)\n"
             "  --seed S             0..4294967295 (default 42, as the reference)\n"
-            "  --corpus K           tess | ravdess | cremad | savee | folders | auto (default auto)\n"
+            "%s"
             "  --copy               also hard-link (else copy) the test clips into OUTDIR/test/<group>/\n"
             "                       (test.tsv still names the original paths)\n"
-            "  --strict             fail when any audio file cannot be labelled\n");
+            "  --strict             fail when any audio file cannot be labelled\n",
+            CLI_DATA_HELP);
 }
 
 /* mkdir -p. */
@@ -109,10 +114,11 @@ int cmd_split(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    const char *data = NULL, *out = NULL, *seed_s = NULL;
+    const char *out = NULL, *seed_s = NULL;
     char *speakers = NULL;
     int copy = 0, strict = 0, per_folder_given = 0;
-    ser_corpus_kind kind = SER_CORPUS_AUTO;
+    cli_data d;
+    cli_data_init(&d);
     ser_split_opts o = {.per_folder = 40, .val_fraction = 0.125};
     ser_error err;
     for (int i = 1; i < argc; i++) {
@@ -125,8 +131,10 @@ int cmd_split(int argc, char **argv) {
             strict = 1;
             continue;
         }
-        static const char *const WITH_VALUE[] = {"--data", "--corpus", "--per-folder", "--val",
-                                                 "--test-speakers", "--seed", "--out"};
+        const int got = cli_data_arg(&d, argc, argv, &i, "ser split");
+        if (got < 0) return 2;
+        if (got) continue;
+        static const char *const WITH_VALUE[] = {"--per-folder", "--val", "--test-speakers", "--seed", "--out"};
         const char *key = NULL, *v = NULL;
         for (size_t k = 0; k < sizeof WITH_VALUE / sizeof WITH_VALUE[0]; k++) {
             size_t kl = strlen(WITH_VALUE[k]);
@@ -146,16 +154,10 @@ int cmd_split(int argc, char **argv) {
         }
         char *end = NULL;
         errno = 0;
-        if (!strcmp(key, "--data")) data = v;
-        else if (!strcmp(key, "--out")) out = v;
+        if (!strcmp(key, "--out")) out = v;
         else if (!strcmp(key, "--seed")) seed_s = v;
         else if (!strcmp(key, "--test-speakers")) speakers = (char *)v;
-        else if (!strcmp(key, "--corpus")) {
-            if (ser_corpus_kind_parse(v, &kind, &err)) {
-                fprintf(stderr, "ser split: --corpus: %s\n", err.msg);
-                return 2;
-            }
-        } else if (!strcmp(key, "--per-folder")) {
+        else if (!strcmp(key, "--per-folder")) {
             long n = strtol(v, &end, 10);
             if (errno || end == v || *end || n < 0 || n > 1000000) {
                 fprintf(stderr, "ser split: --per-folder '%s': expected a count >= 0\n", v);
@@ -172,7 +174,7 @@ int cmd_split(int argc, char **argv) {
         }
     }
     if (!seed_s) seed_s = "42";
-    if (!data || !out) {
+    if (!d.n || !out) {
         fprintf(stderr, "ser split: --data and --out are required\n");
         usage(stderr);
         return 2;
@@ -185,6 +187,8 @@ int cmd_split(int argc, char **argv) {
         return 2;
     }
     o.seed = (uint32_t)seed;
+    if (cli_data_finish(&d, "ser split") != 0) return 2;
+    const char *data = d.src[0].dir;
     const char *spk_list[256];
     if (speakers) {
         if (per_folder_given) {
@@ -199,17 +203,19 @@ int cmd_split(int argc, char **argv) {
         }
     }
 
-    ser_corpus c;
-    if (ser_corpus_scan(data, kind, strict, &c, &err)) {
+    ser_corpus_set set;
+    if (ser_corpus_set_scan(d.src, d.n, strict, d.any_rules ? &d.rules : NULL, &set, &err)) {
         fprintf(stderr, "ser split: %s\n", err.msg);
         return 1;
     }
-    cli_print_corpus_summary(&c);
+    for (size_t k = 0; k < set.n; k++) cli_print_corpus_summary(&set.corpora[k]);
+    if (set.n > 1 || set.n_dropped || set.n_loose) cli_data_print(&set, 0, stderr, "ser split");
+    const ser_clips *clips = &set.clips;
     ser_split s;
     int rc = 1;
     char path[4096];
-    if (ser_split_make(&c.clips, &o, &s, &err)) {
-        fprintf(stderr, "ser split: %s: %s\n", data, err.msg);
+    if (ser_split_make(clips, &o, &s, &err)) {
+        fprintf(stderr, "ser split: %s%s: %s\n", data, d.n > 1 ? " ..." : "", err.msg);
         goto done;
     }
     if (make_dirs(out, &err)) goto fail;
@@ -218,9 +224,9 @@ int cmd_split(int argc, char **argv) {
     const size_t cnt[3] = {s.n_train, s.n_val, s.n_test};
     for (int k = 0; k < 3; k++) {
         snprintf(path, sizeof path, "%s/%s", out, NAMES[k]);
-        if (ser_manifest_write(path, c.clips.v, idx[k], cnt[k], &err)) goto fail;
+        if (ser_manifest_write(path, clips->v, idx[k], cnt[k], &err)) goto fail;
     }
-    if (copy && copy_test(out, &c.clips, &s, &err)) goto fail;
+    if (copy && copy_test(out, clips, &s, &err)) goto fail;
     fprintf(stderr, "split (seed %u, %s): train %zu, val %zu, test %zu -> %s/{train,val,test}.tsv%s\n", o.seed,
             o.n_test_speakers ? "speaker-independent" : "per folder", s.n_train, s.n_val, s.n_test, out,
             copy ? " + test/" : "");
@@ -230,6 +236,6 @@ fail:
     fprintf(stderr, "ser split: %s\n", err.msg);
 done:
     ser_split_free(&s);
-    ser_corpus_free(&c);
+    ser_corpus_set_free(&set);
     return rc;
 }

@@ -29,30 +29,36 @@
 #include "ser/tensorboard.h"
 #include "ser/vtlp.h"
 #include "ser/split.h"
+#include "data_args.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ser train [--config F] [--set section.key=value]... --out RUN\n"
-            "                 (--data DIR [--corpus K] | --train-list F --val-list F)\n"
+            "                 (--data DIR [--corpus K] [--data DIR2 [--corpus K2]]... | --train-list F --val-list F)\n"
+            "                 [--labels L,...] [--label-map A=B]\n"
             "                 [--test-dir DIR | --test-list F] [--device auto|cpu|cuda] [--quiet]\n"
             "       ser train --resume RUN\n\n"
             "Trains the network of the config (default: the reference recipe, configs/tess.ini) and\n"
             "writes RUN/: model.safetensors, history.jsonl, training_history.png,\n"
             "confusion_matrix_validation.png, model_summary.txt, report.txt, report.json, plus\n"
             "config.ini, train.tsv, val.tsv (the exact split) and checkpoint.safetensors (for --resume).\n\n"
-            "  --data DIR        corpus folder; train.validation_split of it (seeded) validates\n"
-            "  --corpus K        tess|ravdess|cremad|savee|folders|auto (default auto)\n"
+            "%s"
+            "                    With --data, train.validation_split of the clips (seeded) validates.\n"
+            "                    report.txt / report.json give WA and UA by corpus too (by_corpus)\n"
             "  --train-list F    train on a manifest (ser split) instead; needs --val-list\n"
-            "  --test-dir DIR    evaluate a held-out folder at the end (like ser eval)\n"
+            "  --test-dir DIR    evaluate a held-out folder at the end (like ser eval): auto-detected\n"
+            "                    (or the --corpus of a single --data); --label-map / --labels apply\n"
             "  --test-list F     ... or a manifest\n"
             "  --device D        auto (default: the GPU when there is one), cpu or cuda\n"
             "  --resume RUN      continue RUN from its last checkpoint\n"
             "  --tensorboard     TensorBoard event files in RUN/tb/ (= --set train.tensorboard=true)\n"
-            "  --quiet           no progress output\n");
+            "  --quiet           no progress output\n",
+            CLI_DATA_HELP);
 }
 
 typedef struct train_args {
-    const char *config, *data, *corpus, *train_list, *val_list, *test_dir, *test_list, *out, *device;
+    cli_data data;          /* --data / --corpus / --labels / --label-map */
+    const char *config, *train_list, *val_list, *test_dir, *test_list, *out, *device;
     const char **sets;
     int n_sets, resume, quiet, tensorboard;
 } train_args;
@@ -61,13 +67,15 @@ static int parse_args(int argc, char **argv, train_args *a) {
     memset(a, 0, sizeof *a);
     a->sets = calloc((size_t)argc, sizeof *a->sets);
     a->device = "auto";
+    cli_data_init(&a->data);
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         const int more = i + 1 < argc;
+        const int got = cli_data_arg(&a->data, argc, argv, &i, "ser train");
+        if (got < 0) return -1;
+        if (got) continue;
         if (!strcmp(s, "--config") && more) a->config = argv[++i];
         else if (!strcmp(s, "--set") && more) a->sets[a->n_sets++] = argv[++i];
-        else if (!strcmp(s, "--data") && more) a->data = argv[++i];
-        else if (!strcmp(s, "--corpus") && more) a->corpus = argv[++i];
         else if (!strcmp(s, "--train-list") && more) a->train_list = argv[++i];
         else if (!strcmp(s, "--val-list") && more) a->val_list = argv[++i];
         else if (!strcmp(s, "--test-dir") && more) a->test_dir = argv[++i];
@@ -82,10 +90,13 @@ static int parse_args(int argc, char **argv, train_args *a) {
             return -1;
         }
     }
+    if (cli_data_finish(&a->data, "ser train") != 0) return -1;
     const char *why = NULL;
+    const size_t nd = a->data.n;
     if (!a->out) why = "--out RUN is required";
-    else if (!a->resume && !a->data && !a->train_list) why = "give --data DIR or --train-list F --val-list F";
-    else if (!a->resume && a->data && a->train_list) why = "--data and --train-list exclude each other";
+    else if (!a->resume && !nd && !a->train_list) why = "give --data DIR or --train-list F --val-list F";
+    else if (!a->resume && nd && a->train_list) why = "--data and --train-list exclude each other";
+    else if (a->data.any_rules && !nd) why = "--labels and --label-map need --data";
     else if (!a->resume && a->train_list && !a->val_list) why = "--train-list needs --val-list";
     else if (a->test_dir && a->test_list) why = "--test-dir and --test-list exclude each other";
     else if (cli_device_valid(a->device) != 0)
@@ -152,28 +163,31 @@ static int lock_run(const char *dir, int *fd, ser_error *err) {
     return 0;
 }
 
-/* Clips of a folder (scan) or a manifest. */
-static int load_clips(const char *dir, const char *list, const char *corpus, ser_clips *out, ser_error *err) {
+/* Clips of the --data folders (scan; d's label rules apply) or a manifest. */
+static int load_clips(const cli_data *d, const char *list, ser_clips *out, ser_error *err) {
     memset(out, 0, sizeof *out);
     if (list) return ser_manifest_read(list, out, err);
-    ser_corpus_kind kind = SER_CORPUS_AUTO;
-    if (corpus && ser_corpus_kind_parse(corpus, &kind, err) != 0) return -1;
-    ser_corpus c;
-    if (ser_corpus_scan(dir, kind, 0, &c, err) != 0) return -1;
-    for (size_t i = 0; i < c.n_skips; i++)
-        fprintf(stderr, "ser: %s: skipped %s: %s\n", dir, c.skips[i].path, c.skips[i].reason);
-    if (c.n_skips) fprintf(stderr, "ser: %s: %zu audio files skipped (listed above)\n", dir, c.n_skips);
-    *out = c.clips;
-    memset(&c.clips, 0, sizeof c.clips);
-    ser_corpus_free(&c);
+    ser_corpus_set set;
+    if (cli_data_scan(d, 0, 1, stderr, "ser train", &set, err) != 0) return -1;
+    *out = set.clips;
+    memset(&set.clips, 0, sizeof set.clips);
+    ser_corpus_set_free(&set);
     return 0;
+}
+
+/* --test-dir DIR: one source, auto-detected (or --corpus of a single --data), the same labels. */
+static int load_test_dir(const train_args *a, ser_clips *out, ser_error *err) {
+    cli_data t = a->data;
+    t.n = 1, t.src[0].dir = a->test_dir;
+    t.src[0].kind = a->data.n == 1 ? a->data.src[0].kind : SER_CORPUS_AUTO;
+    return load_clips(&t, NULL, out, err);
 }
 
 static int subset(const ser_clips *all, const size_t *idx, size_t n, ser_clips *out, ser_error *err) {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < n; i++) {
         const ser_clip *c = &all->v[idx[i]];
-        if (ser_clips_push(out, c->path, c->label, c->speaker, c->group, err) != 0) return -1;
+        if (ser_clips_push_clip(out, c, err) != 0) return -1;
     }
     return 0;
 }
@@ -260,8 +274,8 @@ static int prepare(run *r, ser_error *err) {
         remove_stale_temps(a->out);
         a->train_list = "train.tsv", a->val_list = "val.tsv";
         char *pt = run_path(a->out, "train.tsv"), *pv = run_path(a->out, "val.tsv"), *ps = run_path(a->out, "test.tsv");
-        rc = load_clips(NULL, pt, NULL, &r->train_clips, err) || load_clips(NULL, pv, NULL, &r->val_clips, err);
-        if (!rc && access(ps, F_OK) == 0) rc = load_clips(NULL, ps, NULL, &r->test_clips, err);
+        rc = load_clips(NULL, pt, &r->train_clips, err) || load_clips(NULL, pv, &r->val_clips, err);
+        if (!rc && access(ps, F_OK) == 0) rc = load_clips(NULL, ps, &r->test_clips, err);
         free(pt), free(pv), free(ps);
         return rc ? ser_fail_wrap(err, "--resume %s", a->out) : 0;
     }
@@ -282,9 +296,9 @@ static int prepare(run *r, ser_error *err) {
         free(p);
     }
     remove_stale_temps(a->out);
-    if (a->data) {
+    if (a->data.n) {
         ser_clips all;
-        if (load_clips(a->data, NULL, a->corpus, &all, err) != 0) return -1;
+        if (load_clips(&a->data, NULL, &all, err) != 0) return -1;
         ser_split_opts so = {0};
         so.val_fraction = r->cfg.train.validation_split;
         so.seed = (uint32_t)r->cfg.train.seed;
@@ -295,11 +309,11 @@ static int prepare(run *r, ser_error *err) {
         if (!rc) ser_split_free(&sp);
         ser_clips_free(&all);
         if (rc) return -1;
-    } else if (load_clips(NULL, a->train_list, NULL, &r->train_clips, err) != 0 ||
-               load_clips(NULL, a->val_list, NULL, &r->val_clips, err) != 0)
+    } else if (load_clips(NULL, a->train_list, &r->train_clips, err) != 0 ||
+               load_clips(NULL, a->val_list, &r->val_clips, err) != 0)
         return -1;
-    if ((a->test_dir || a->test_list) && load_clips(a->test_dir, a->test_list, a->corpus, &r->test_clips, err) != 0)
-        return -1;
+    if (a->test_list && load_clips(NULL, a->test_list, &r->test_clips, err) != 0) return -1;
+    if (a->test_dir && load_test_dir(a, &r->test_clips, err) != 0) return -1;
     /* The run folder records exactly what it trains on, so --resume needs nothing else. */
     char *pc = run_path(a->out, "config.ini"), *pt = run_path(a->out, "train.tsv"), *pv = run_path(a->out, "val.tsv"),
          *ps = run_path(a->out, "test.tsv");
@@ -389,8 +403,17 @@ static int evaluate_split(run *r, ser_dataset *ds, const char *name, const char 
     if (!rc)
         rc = ser_report_split(ds->y, pred, ds->n, (const char *const *)r->meta.labels, (int)r->meta.n_labels, title, pp,
                               &rep, &js, err);
-    free(pp), free(pred);
-    if (rc) return -1;
+    /* WA and UA by corpus (docs/multi-corpus.md), after the split's own report */
+    const char **corp = rc ? NULL : ser_malloc((ds->n ? ds->n : 1) * sizeof *corp, "corpus names", err);
+    if (!rc && !corp) rc = -1;
+    for (size_t i = 0; corp && i < ds->n; i++) corp[i] = ds->clips.v[i].corpus;
+    if (!rc)
+        rc = ser_report_by_corpus(ds->y, pred, ds->n, corp, (int)r->meta.n_labels, &rep, js, err);
+    free(corp), free(pp), free(pred);
+    if (rc) {
+        free(rep), cJSON_Delete(js);
+        return -1;
+    }
     cJSON_AddNumberToObject(js, "loss", loss);
     cJSON_AddNumberToObject(js, "clips", (double)ds->n);
     cJSON_AddItemToObject(json, name, js);

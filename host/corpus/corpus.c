@@ -35,18 +35,49 @@ int ser_clips_push(ser_clips *list, const char *path, const char *label, const c
     c->label = dup_str(label, err);
     c->speaker = dup_str(speaker ? speaker : "", err);
     c->group = dup_str(group ? group : "", err);
-    if (!c->path || !c->label || !c->speaker || !c->group) {
-        free(c->path), free(c->label), free(c->speaker), free(c->group);
+    c->corpus = dup_str("", err);
+    if (!c->path || !c->label || !c->speaker || !c->group || !c->corpus) {
+        free(c->path), free(c->label), free(c->speaker), free(c->group), free(c->corpus);
         return -1;
     }
     list->n++;
     return 0;
 }
 
+int ser_clip_same_speaker(const ser_clip *a, const ser_clip *b) {
+    return !strcmp(a->speaker ? a->speaker : "", b->speaker ? b->speaker : "") &&
+           !strcmp(a->corpus ? a->corpus : "", b->corpus ? b->corpus : "");
+}
+
+static int replace_str(char **field, const char *name, ser_error *err) {
+    char *d = dup_str(name ? name : "", err);
+    if (!d) return -1;
+    free(*field);
+    *field = d;
+    return 0;
+}
+
+int ser_clip_set_corpus(ser_clip *c, const char *name, ser_error *err) {
+    return replace_str(&c->corpus, name, err);
+}
+
+int ser_clip_set_group(ser_clip *c, const char *name, ser_error *err) {
+    return replace_str(&c->group, name, err);
+}
+
+int ser_clips_push_clip(ser_clips *list, const ser_clip *c, ser_error *err) {
+    if (ser_clips_push(list, c->path, c->label, c->speaker, c->group, err) != 0) return -1;
+    if (ser_clip_set_corpus(&list->v[list->n - 1], c->corpus, err) == 0) return 0;
+    list->n--;
+    ser_clip *d = &list->v[list->n];
+    free(d->path), free(d->label), free(d->speaker), free(d->group), free(d->corpus);
+    return -1;
+}
+
 void ser_clips_free(ser_clips *list) {
     for (size_t i = 0; i < list->n; i++) {
         free(list->v[i].path), free(list->v[i].label);
-        free(list->v[i].speaker), free(list->v[i].group);
+        free(list->v[i].speaker), free(list->v[i].group), free(list->v[i].corpus);
     }
     free(list->v);
     list->v = NULL;
@@ -222,8 +253,9 @@ static int cmp_found(const void *a, const void *b) {
     return strcmp(((const found_file *)a)->path, ((const found_file *)b)->path);
 }
 
-/* Auto-detection: the kind whose shape the most files match, if more than half do. */
-static ser_corpus_kind detect_kind(const walk *w) {
+/* Auto-detection: the kind whose shape the most files match (*n_best of them), if more than
+ * half do. */
+static ser_corpus_kind detect_kind_n(const walk *w, size_t *n_best) {
     static const ser_corpus_kind ORDER[] = {SER_CORPUS_RAVDESS, SER_CORPUS_CREMAD, SER_CORPUS_SAVEE,
                                             SER_CORPUS_TESS};
     ser_corpus_kind best = SER_CORPUS_FOLDERS;
@@ -233,7 +265,29 @@ static ser_corpus_kind detect_kind(const walk *w) {
         for (size_t i = 0; i < w->n; i++) m += (size_t)ser_name_match(ORDER[k], w->v[i].file, w->v[i].folder);
         if (m > best_n) best = ORDER[k], best_n = m;
     }
+    *n_best = best_n;
     return best_n * 2 > w->n ? best : SER_CORPUS_FOLDERS;
+}
+
+static ser_corpus_kind detect_kind(const walk *w) {
+    size_t n_best;
+    return detect_kind_n(w, &n_best);
+}
+
+int ser_corpus_detect(const char *dir, ser_corpus_kind *kind, size_t *n_match, size_t *n_audio, ser_error *err) {
+    char *root = realpath(dir, NULL);
+    if (!root) return ser_fail(err, "%s: cannot resolve the folder: %s", dir, strerror(errno));
+    walk w = {0};
+    w.root_name = ".";
+    w.root_len = strlen(root);
+    int rc = walk_dir(&w, root, 0, err);
+    if (!rc) {
+        *kind = detect_kind_n(&w, n_match);
+        *n_audio = w.n;
+    }
+    walk_free(&w);
+    free(root);
+    return rc;
 }
 
 int ser_corpus_scan(const char *dir, ser_corpus_kind kind, int strict, ser_corpus *out, ser_error *err) {
@@ -272,6 +326,11 @@ int ser_corpus_scan(const char *dir, ser_corpus_kind kind, int strict, ser_corpu
             goto fail;
         }
     }
+    /* The clips' corpus: the kind's name, or for a folders corpus the folder's own name. */
+    for (size_t i = 0; i < out->clips.n; i++)
+        if (ser_clip_set_corpus(&out->clips.v[i], out->kind == SER_CORPUS_FOLDERS ? w.root_name
+                                                                                 : ser_corpus_kind_name(out->kind), err))
+            goto fail;
     if (strict && out->n_skips) {
         ser_fail(err, "%s: %zu of %zu audio files skipped (strict), first: %s: %s", dir, out->n_skips, w.n,
                  out->skips[0].path, out->skips[0].reason);

@@ -1,4 +1,5 @@
-/* Manifests: path<TAB>label<TAB>speaker<TAB>group lines after a '#' header; atomic writes, strict reads
+/* Manifests: path<TAB>label<TAB>speaker<TAB>group<TAB>corpus lines after a '#' header (3- and
+ * 4-field lines of older manifests still read); atomic writes, strict reads
  * that name file:line and the reason of a bad line. */
 #include "ser/split.h"
 
@@ -8,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char HEADER[] = "# path\tlabel\tspeaker\tgroup\n";
+static const char HEADER[] = "# path\tlabel\tspeaker\tgroup\tcorpus\n";
 
 static int field_ok(const char *s) {
     return !strpbrk(s, "\t\r\n");
@@ -18,7 +19,8 @@ int ser_manifest_print(FILE *f, const ser_clip *clips, const size_t *idx, size_t
     if (fputs(HEADER, f) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
         const ser_clip *c = &clips[idx ? idx[i] : i];
-        if (fprintf(f, "%s\t%s\t%s\t%s\n", c->path, c->label, c->speaker, c->group) < 0) return -1;
+        if (fprintf(f, "%s\t%s\t%s\t%s\t%s\n", c->path, c->label, c->speaker, c->group, c->corpus ? c->corpus : "") < 0)
+            return -1;
     }
     return 0;
 }
@@ -26,7 +28,8 @@ int ser_manifest_print(FILE *f, const ser_clip *clips, const size_t *idx, size_t
 int ser_manifest_write(const char *path, const ser_clip *clips, const size_t *idx, size_t n, ser_error *err) {
     for (size_t i = 0; i < n; i++) {
         const ser_clip *c = &clips[idx ? idx[i] : i];
-        if (!field_ok(c->path) || !field_ok(c->label) || !field_ok(c->speaker) || !field_ok(c->group))
+        if (!field_ok(c->path) || !field_ok(c->label) || !field_ok(c->speaker) || !field_ok(c->group) ||
+            (c->corpus && !field_ok(c->corpus)))
             return ser_fail(err, "%s: clip '%s' has a tab or newline in a field", path, c->path);
     }
     size_t pl = strlen(path);
@@ -96,20 +99,20 @@ int ser_manifest_read(const char *path, ser_clips *out, ser_error *err) {
         }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
         if (len == 0 || line[0] == '#') continue;
-        /* Fields: path, label, speaker[, group]. */
-        char *fld[4] = {line, NULL, NULL, NULL};
+        /* Fields: path, label, speaker[, group[, corpus]]. */
+        char *fld[5] = {line, NULL, NULL, NULL, NULL};
         int nf = 1;
         for (char *p = strchr(line, '\t'); p; p = strchr(p + 1, '\t')) {
-            if (nf == 4) {
-                nf = 5;
+            if (nf == 5) {
+                nf = 6;
                 break;
             }
             *p = 0;
             fld[nf++] = p + 1;
         }
-        if (nf < 3 || nf > 4) {
-            rc = ser_fail(err, "%s:%ld: expected 4 tab-separated fields (path, label, speaker, group; group may be left out), found %s",
-                          path, lineno, nf > 4 ? "more" : nf == 2 ? "2" : "1");
+        if (nf < 3 || nf > 5) {
+            rc = ser_fail(err, "%s:%ld: expected 5 tab-separated fields (path, label, speaker, group, corpus; group and corpus may be left out), found %s",
+                          path, lineno, nf > 5 ? "more" : nf == 2 ? "2" : "1");
             break;
         }
         if (!*fld[0]) {
@@ -121,7 +124,9 @@ int ser_manifest_read(const char *path, ser_clips *out, ser_error *err) {
             break;
         }
         char *full = resolve(path, line, err);
-        if (!full || ser_clips_push(out, full, fld[1], fld[2], fld[3], err)) rc = -1;
+        if (!full || ser_clips_push(out, full, fld[1], fld[2], fld[3], err) ||
+            (fld[4] && ser_clip_set_corpus(&out->v[out->n - 1], fld[4], err)))
+            rc = -1;
         free(full);
     }
     if (!rc && ferror(f)) rc = ser_fail(err, "%s: read failed: %s", path, strerror(errno));

@@ -54,7 +54,7 @@ int ser_dataset_build_vtln(ser_dataset *ds, const ser_clips *in, const ser_confi
             continue;
         }
         const ser_clip *c = &in->v[i];
-        if (ser_clips_push(&ds->clips, c->path, c->label, c->speaker, c->group, err) != 0) goto done;
+        if (ser_clips_push_clip(&ds->clips, c, err) != 0) goto done;
         if (kept != i) memcpy(x + kept * F, x + i * F, F * sizeof *x);
         y[kept++] = label;
     }

@@ -71,13 +71,12 @@ int ser_normalize(int mode, float *x, size_t n, const ser_clip *clips, int H, in
             continue;
         }
         /* per speaker: every later clip of clips[i].speaker, two passes (stats, then apply) */
-        const char *spk = clips[i].speaker ? clips[i].speaker : "";
         for (size_t j = i; j < n; j++)
-            if (!done[j] && !strcmp(clips[j].speaker ? clips[j].speaker : "", spk))
+            if (!done[j] && ser_clip_same_speaker(&clips[j], &clips[i]))
                 accumulate(x + j * F, H, W, sum, sq, &count);
         finish(sum, sq, count, H);
         for (size_t j = i; j < n; j++)
-            if (!done[j] && !strcmp(clips[j].speaker ? clips[j].speaker : "", spk)) {
+            if (!done[j] && ser_clip_same_speaker(&clips[j], &clips[i])) {
                 apply(x + j * F, H, W, sum, sq);
                 done[j] = 1;
             }

@@ -77,7 +77,7 @@ int ser_vtln_apply(float *x, size_t n, const ser_clip *clips, const ser_config *
         if (done[g]) continue;
         size_t m = 0; /* the speaker's clips, all of them (a lone training speaker: exactly alpha 1) */
         for (size_t i = g; i < n; i++)
-            if (!done[i] && !strcmp(clips[i].speaker, clips[g].speaker)) idx[m++] = i, done[i] = 1;
+            if (!done[i] && ser_clip_same_speaker(&clips[i], &clips[g])) idx[m++] = i, done[i] = 1;
         double best_d = INFINITY, best_a = 1.0;
         /* k = 0, -1, +1, -2, +2, ...: a tie keeps the smaller warp */
         for (int step = 0; step <= 2 * kmax; step++) {

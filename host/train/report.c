@@ -59,3 +59,63 @@ int ser_report_split(const int32_t *y_true, const int32_t *y_pred, size_t n, con
     if ((text && !*text) || (json && !*json)) return ser_fail(err, "out of memory formatting the report");
     return 0;
 }
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int ser_report_by_corpus(const int32_t *y_true, const int32_t *y_pred, size_t n, const char *const *corpus,
+                         int n_labels, char **text, cJSON *json, ser_error *err) {
+    int known = 0;
+    for (size_t i = 0; i < n && !known; i++) known = corpus[i] && *corpus[i];
+    if (!known) return 0;
+    const char **names = ser_malloc(n * sizeof *names, "corpus names", err);
+    int32_t *t = ser_malloc(n * sizeof *t, "labels", err), *p = ser_malloc(n * sizeof *p, "predictions", err);
+    cJSON *by = cJSON_CreateObject();
+    int rc = names && t && p && by ? 0 : ser_fail(err, "out of memory for the by-corpus report");
+    size_t k = 0;
+    for (size_t i = 0; !rc && i < n; i++) names[i] = corpus[i] && *corpus[i] ? corpus[i] : "unknown";
+    if (!rc) {
+        qsort(names, n, sizeof *names, cmp_name);
+        for (size_t i = 0; i < n; i++)
+            if (k == 0 || strcmp(names[k - 1], names[i])) names[k++] = names[i];
+    }
+    for (size_t c = 0; !rc && c < k; c++) {
+        size_t m = 0, right = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *ci = corpus[i] && *corpus[i] ? corpus[i] : "unknown";
+            if (strcmp(ci, names[c])) continue;
+            t[m] = y_true[i], p[m] = y_pred[i], right += y_true[i] == y_pred[i], m++;
+        }
+        const double wa = (double)right / (double)m, ua = ser_metrics_uar(t, p, m, n_labels);
+        if (ua < 0) {
+            rc = ser_fail(err, "corpus %s: a label outside the %d classes", names[c], n_labels);
+            break;
+        }
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddNumberToObject(o, "accuracy", wa) || !cJSON_AddNumberToObject(o, "uar", ua) ||
+            !cJSON_AddNumberToObject(o, "clips", (double)m) || !cJSON_AddItemToObject(by, names[c], o)) {
+            cJSON_Delete(o);
+            rc = ser_fail(err, "out of memory for the by-corpus report");
+            break;
+        }
+        if (text) {
+            const char *fmt = "corpus %s: %zu clips, WA %.4f, UA %.4f\n";
+            size_t old = *text ? strlen(*text) : 0, add = (size_t)snprintf(NULL, 0, fmt, names[c], m, wa, ua) + 1;
+            char *nt = realloc(*text, old + add);
+            if (!nt) {
+                rc = ser_fail(err, "out of memory for the by-corpus report");
+                break;
+            }
+            snprintf(nt + old, add, fmt, names[c], m, wa, ua);
+            *text = nt;
+        }
+    }
+    if (!rc && json) {
+        cJSON_AddItemToObject(json, "by_corpus", by);
+        by = NULL;
+    }
+    cJSON_Delete(by);
+    free(names), free(t), free(p);
+    return rc;
+}

@@ -1,4 +1,4 @@
-/* Corpora: scan a folder into a list of clips (path, canonical label, speaker, group) with a
+/* Corpora: scan a folder into a list of clips (path, canonical label, speaker, group, corpus) with a
  * per-corpus file-name parser, and list what could not be labelled.
  *
  * Walk: recursive, entries sorted bytewise (strcmp), symlinks followed (loops refused); names
@@ -24,6 +24,8 @@
  *   auto     every audio file is tested against the shape of each of ravdess, cremad, savee,
  *            tess (in that order of precedence); the kind matching the most files wins if it
  *            matches a strict majority (> half) of them, else folders.
+ * Every clip's corpus is the kind's name ("tess"), for folders the scanned folder's name.
+ * Several corpora in one folder (subfolder by subfolder): include/ser/corpus_set.h.
  */
 #ifndef SER_CORPUS_H
 #define SER_CORPUS_H
@@ -73,7 +75,10 @@ typedef struct ser_clip {
     char *path;    /* absolute path of the audio file */
     char *label;   /* canonical label name; the folder name as-is for unknown folder labels */
     char *speaker; /* "" when the corpus does not name speakers */
-    char *group;   /* corpus folder relative to the scan root ("OAF_angry"); "" when read from a manifest */
+    char *group;   /* corpus folder relative to the scan root ("OAF_angry"); "" when read from a manifest
+                    * without it; "corpus/folder" when several corpora are scanned together */
+    char *corpus;  /* the corpus the clip came from ("tess", "ravdess", ...: docs/multi-corpus.md);
+                    * "" when unknown (an old 4-column manifest, a bare file) */
 } ser_clip;
 
 /* A growable list of clips (one allocation per string). */
@@ -82,9 +87,17 @@ typedef struct ser_clips {
     size_t n, cap;
 } ser_clips;
 
-/* Appends copies of the strings (group may be NULL -> ""). */
+/* Appends copies of the strings (group may be NULL -> ""); corpus "". */
 int ser_clips_push(ser_clips *list, const char *path, const char *label, const char *speaker,
                    const char *group, ser_error *err);
+/* Appends a copy of every field of c (corpus NULL -> ""). */
+int ser_clips_push_clip(ser_clips *list, const ser_clip *c, ser_error *err);
+/* 1 when a and b are one speaker: the same speaker id in the same corpus (a NULL field is "").
+ * Speaker ids are only unique within a corpus. */
+int ser_clip_same_speaker(const ser_clip *a, const ser_clip *b);
+/* Replaces clip i's corpus (or group) by a copy of name. */
+int ser_clip_set_corpus(ser_clip *c, const char *name, ser_error *err);
+int ser_clip_set_group(ser_clip *c, const char *name, ser_error *err);
 void ser_clips_free(ser_clips *list);
 
 typedef struct ser_skip {
@@ -106,6 +119,11 @@ typedef struct ser_corpus {
  * no audio file could be labelled, or (strict) when anything was skipped. */
 int ser_corpus_scan(const char *dir, ser_corpus_kind kind, int strict, ser_corpus *out, ser_error *err);
 void ser_corpus_free(ser_corpus *c);
+
+/* Auto-detection alone: the kind a scan of dir with AUTO would use, how many audio files match
+ * the best kind's shape (*n_match; the best kind may still be folders when that is not more
+ * than half) and how many audio files there are (*n_audio, 0 is no error here). */
+int ser_corpus_detect(const char *dir, ser_corpus_kind *kind, size_t *n_match, size_t *n_audio, ser_error *err);
 
 /* Sorted unique labels of clips (for a label encoder: index = position, as sklearn's
  * LabelEncoder). *names holds pointers into clips (valid while clips lives); free(*names) only. */

@@ -9,7 +9,9 @@
  *     for g in sorted(groups):                 # bytewise order of the group names
  *         clips_g = clips of g, sorted by path
  *         test += [clips_g[i] for i in rng.permutation(len(clips_g))[:per_folder]]
- *   Test, speaker-independent: every clip of the named test speakers.
+ *   Test, speaker-independent: every clip of the named test speakers. A name "CORPUS:SPEAKER"
+ *     (CORPUS a clip's corpus field) takes that corpus's speaker only; a plain "SPEAKER" every
+ *     clip of that speaker id, and fails when the id is found in two corpora.
  *   Validation: the remaining (training) clips in path order, then exactly
  *     train, val = sklearn.model_selection.train_test_split(rest, test_size=val_fraction,
  *                                                            random_state=seed)
@@ -66,10 +68,11 @@ uint32_t ser_mt19937_next(ser_mt19937 *r);
 void ser_mt19937_permutation(ser_mt19937 *r, size_t *perm, size_t n);
 
 /* ---- manifests (host/corpus/manifest.c) -----------------------------------------------------------
- * Plain text, UTF-8 bytes as found, one clip per line: path<TAB>label<TAB>speaker<TAB>group,
- * after one header line "# path<TAB>label<TAB>speaker<TAB>group". Readers skip lines starting
- * with '#' and blank lines, accept CRLF, accept 3-field lines (group ""; hand-written lists)
- * and resolve a relative path against the manifest's folder. */
+ * Plain text, UTF-8 bytes as found, one clip per line: path<TAB>label<TAB>speaker<TAB>group<TAB>corpus,
+ * after one header line "# path<TAB>label<TAB>speaker<TAB>group<TAB>corpus". Readers skip lines
+ * starting with '#' and blank lines, accept CRLF, accept 3- and 4-field lines (group / corpus "";
+ * hand-written lists, manifests written before the corpus column) and resolve a relative path
+ * against the manifest's folder. */
 
 /* Writes clips[idx[i]] for i < n (idx NULL: clips[0..n)) atomically (temp file + rename).
  * Fails naming the file, or a clip whose fields hold a tab or newline. */
@@ -78,8 +81,8 @@ int ser_manifest_write(const char *path, const ser_clip *clips, const size_t *id
 /* The same text (header + lines) to an open stream (ser scan's stdout); -1 on a write error. */
 int ser_manifest_print(FILE *f, const ser_clip *clips, const size_t *idx, size_t n);
 
-/* Appends the manifest's rows to out. Fails with "file:line: reason" on a bad line (not 3 or
- * 4 fields, empty path or label). */
+/* Appends the manifest's rows to out. Fails with "file:line: reason" on a bad line (not 3 to
+ * 5 fields, empty path or label). */
 int ser_manifest_read(const char *path, ser_clips *out, ser_error *err);
 
 #ifdef __cplusplus
