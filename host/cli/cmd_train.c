@@ -532,20 +532,11 @@ int cmd_train(int argc, char **argv) {
         if (!r.a.quiet) fprintf(stderr, "ser train: TensorBoard events: %s\n", ser_tb_path(r.tb));
     }
     ser_train_opts o = {&r.cfg, r.p_hist, on_epoch, &r, isatty(2) && !r.a.quiet, r.a.quiet, NULL, NULL};
-    /* precise BN before every validation pass where it is cheap: the pass runs on the CPU model
-     * (ser_model_bn_adapt), about one inference over the training set; with the CUDA backend
-     * that would be a CPU inference an epoch, so there it runs once, at the end */
-    int precise_at_end = r.cfg.train.precise_bn == SER_PRECISE_BN_END;
-    if (r.cfg.train.precise_bn == SER_PRECISE_BN_EPOCH) {
-        if (strcmp(r.be->ops->name, "cpu") != 0) {
-            precise_at_end = 1;
-            if (!r.a.quiet)
-                fprintf(stderr, "ser train: train.precise_bn = epoch runs on the CPU: with the %s backend the "
-                                "statistics are re-estimated once, after training\n", r.be->ops->name);
-        } else {
-            o.before_validation = precise_bn;
-        }
-    }
+    /* precise BN: the pass runs on the host model (ser_model_bn_adapt, about one inference over
+     * the training set); with the CUDA backend the parameters go down and the statistics back up,
+     * so that both backends validate (and keep) the same statistics every epoch */
+    const int precise_at_end = r.cfg.train.precise_bn == SER_PRECISE_BN_END;
+    if (r.cfg.train.precise_bn == SER_PRECISE_BN_EPOCH) o.before_validation = precise_bn;
     if (r.cfg.train.aug_vtlp > 0) {
         /* the audio of the training clips, decoded once; the warped features of epoch e are a
          * function of (seed, e) alone, so this works for a resume too */
