@@ -130,9 +130,9 @@ done:
     return rc;
 }
 
-/* 1 when no x[i] is NaN or Inf (exponent bits all ones). Branch-free integer OR over the bit
+/* ser/audio.h. Exponent bits all ones = NaN or Inf. Branch-free integer OR over the bit
  * patterns, so the compiler vectorises it: the check costs a few microseconds per clip. */
-static int all_finite(const float *x, size_t n) {
+int ser_audio_all_finite(const float *x, size_t n) {
     uint32_t bad = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
@@ -202,7 +202,7 @@ int ser_audio_load(const char *path, const ser_audio_config *cfg, ser_audio_buf 
     /* librosa's valid_audio runs on the multi-channel window, before the mixdown. */
     float *x = buf->scratch;
     const size_t total = n * (size_t)ch;
-    if (!all_finite(x, total)) {
+    if (!ser_audio_all_finite(x, total)) {
         size_t i = 0;
         while (isfinite(x[i])) i++;
         return ser_fail(err, "%s: non-finite sample (%s) at frame %zu of the window", path,
@@ -231,7 +231,7 @@ int ser_audio_load(const char *path, const ser_audio_config *cfg, ser_audio_buf 
     /* Finite samples can still sum to Inf in the mixdown or the resampler's filter (float
      * files hold values up to 3.4e38; found by fuzz_audio): the clip fails here, naming the
      * file, rather than later in the features. */
-    if (!all_finite(buf->samples, buf->n)) {
+    if (!ser_audio_all_finite(buf->samples, buf->n)) {
         buf->n = 0;
         return ser_fail(err, "%s: samples overflow to Inf/NaN after the mono mixdown or resampling (values "
                              "near the float limit)", path);

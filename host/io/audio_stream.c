@@ -31,16 +31,6 @@ struct ser_audio_stream {
     int done;             /* eof and the resampler flushed and the length fixed */
 };
 
-static int all_finite(const float *x, size_t n) {
-    uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, x + i, sizeof u);
-        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
-    }
-    return bad == 0;
-}
-
 ser_audio_stream *ser_audio_stream_open(const char *path, int target_rate, ser_error *err) {
     if (target_rate <= 0) {
         ser_fail(err, "%s: target sample rate %d <= 0", path, target_rate);
@@ -117,7 +107,7 @@ static int fill(ser_audio_stream *s, ser_error *err) {
             s->eof = 1;
         } else {
             float *x = s->frames;
-            if (!all_finite(x, (size_t)n * (size_t)ch)) {
+            if (!ser_audio_all_finite(x, (size_t)n * (size_t)ch)) {
                 size_t i = 0;
                 while (isfinite(x[i])) i++;
                 return ser_fail(err, "%s: non-finite sample (%s) at frame %zu", s->path, isnan(x[i]) ? "NaN" : "Inf",
@@ -172,7 +162,7 @@ static int fill(ser_audio_stream *s, ser_error *err) {
         s->out_n += pad;
         if (s->out_total + s->out_n < limit) s->done = 0; /* more padding next call */
     }
-    if (!all_finite(s->out, s->out_n))
+    if (!ser_audio_all_finite(s->out, s->out_n))
         return ser_fail(err, "%s: samples overflow to Inf/NaN after the mono mixdown or resampling (values near the "
                              "float limit)", s->path);
     s->out_total += s->out_n;

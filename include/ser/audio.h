@@ -54,6 +54,9 @@ void ser_audio_buf_free(ser_audio_buf *buf);
  * or empty file). Returns the fd, or -1 with "PATH: reason". Shared with ser/audio_stream.h. */
 int ser_audio_open_regular(const char *path, ser_error *err);
 
+/* 1 when no x[i] is NaN or Inf (a decoder's output is checked with it before any use). */
+int ser_audio_all_finite(const float *x, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
