@@ -88,7 +88,7 @@ static int upload_tables(ser_gpu_mfcc *g, const ser_config *cfg, ser_error *err)
     if (!host) return -1;
     ser_hann_periodic(g->n_fft, host);
     ser_mel_filters(cfg->audio.sample_rate, g->n_fft, g->n_mels, cfg->features.fmin, ser_config_fmax(cfg), host + nw);
-    ser_dct2_ortho_matrix(g->n_mfcc, g->n_mels, host + nw + nm);
+    ser_feature_rows_matrix(&cfg->features, host + nw + nm);
     const int rc = copy_tables(g, host, nw, nm, nd, err);
     free(host); /* after the stream synchronised: the copies have read it */
     return rc;

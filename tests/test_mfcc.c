@@ -255,6 +255,42 @@ static void test_tables(void) {
     CHECKF(worst < 1e-5, "DCT not orthonormal: %g", worst);
 }
 
+/* features.logmel: the rows are the log-mel dB values the DCT would take, so the DCT of the
+ * log-mel rows is the MFCC of the same clip with n_mfcc = n_mels; the values span at most top_db;
+ * n_mfcc != n_mels is refused naming the keys. */
+static void test_logmel(const ser_config *base) {
+    enum { N = 22050, R = 64 };
+    static float y[N], lm[R * 130], mf[R * 130], d[R * R];
+    for (int i = 0; i < N; i++) y[i] = 0.3f * sinf(2.0f * 3.14159265f * (200.0f + 0.02f * i) * i / 22050.0f);
+    ser_config c = *base;
+    ser_error e = {{0}};
+    c.features.n_mfcc = c.features.n_mels = R;
+    ser_mfcc *m_mf = ser_mfcc_create(&c, &e);
+    c.features.logmel = 1;
+    CHECKF(ser_config_validate(&c, &e) == 0, "%s", e.msg);
+    ser_mfcc *m_lm = ser_mfcc_create(&c, &e);
+    CHECKF(m_mf && m_lm, "%s", e.msg);
+    if (!m_mf || !m_lm) goto out;
+    CHECK(ser_mfcc_compute(m_lm, y, N, lm, &e) == 0 && ser_mfcc_compute(m_mf, y, N, mf, &e) == 0);
+    ser_dct2_ortho_matrix(R, R, d);
+    const int T = 1 + N / c.features.hop_length;
+    double worst = 0, hi = -1e30, lo = 1e30;
+    for (int k = 0; k < R; k++)
+        for (int t = 0; t < T; t++) {
+            double s = 0;
+            for (int i = 0; i < R; i++) s += (double)d[k * R + i] * lm[i * 130 + t];
+            worst = fmax(worst, fabs(s - mf[k * 130 + t]));
+            hi = fmax(hi, lm[k * 130 + t]), lo = fmin(lo, lm[k * 130 + t]);
+        }
+    CHECKF(worst < 1e-2, "DCT(log-mel) vs MFCC: max |diff| %g", worst);
+    CHECKF(hi - lo <= c.features.top_db + 1e-3 && hi - lo > 10, "log-mel span %g dB (top_db %g)", hi - lo, c.features.top_db);
+    c.features.n_mfcc = 40;
+    CHECK(ser_config_validate(&c, &e) != 0 && strstr(e.msg, "features.logmel") && strstr(e.msg, "n_mfcc"));
+out:
+    ser_mfcc_free(m_mf);
+    ser_mfcc_free(m_lm);
+}
+
 int main(void) {
     const char *fixtures = getenv("SER_FIXTURES");
     if (!fixtures) SKIP("SER_FIXTURES not set");
@@ -266,6 +302,7 @@ int main(void) {
     if (!m) return check_finish("test_mfcc");
     CHECK(ser_mfcc_out_size(m) == 40 * 130);
     test_tables();
+    test_logmel(&cfg);
     test_generated(fixtures, m);
     test_alt_recipe(fixtures, &cfg);
     test_pad_cut(&cfg);

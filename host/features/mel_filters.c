@@ -118,6 +118,15 @@ void ser_mel_filter_ranges(const float *w, int n_mels, int n_bins, int *lo, int 
     }
 }
 
+void ser_feature_rows_matrix(const ser_feature_config *f, float *d) {
+    if (!f->logmel) {
+        ser_dct2_ortho_matrix(f->n_mfcc, f->n_mels, d);
+        return;
+    }
+    for (int k = 0; k < f->n_mfcc; k++)
+        for (int i = 0; i < f->n_mels; i++) d[(size_t)k * f->n_mels + i] = k == i ? 1.0f : 0.0f;
+}
+
 void ser_dct2_ortho_matrix(int n_out, int n_in, float *d) {
     const double s0 = sqrt(1.0 / n_in), sk = sqrt(2.0 / n_in);
     for (int k = 0; k < n_out; k++)

@@ -147,7 +147,7 @@ ser_mfcc *ser_mfcc_create(const ser_config *cfg, ser_error *err) {
     ser_hann_periodic(m->n_fft, m->window);
     ser_mel_filters(sr, m->n_fft, m->n_mels, f->fmin, fmax, m->mel);
     ser_mel_filter_ranges(m->mel, m->n_mels, m->n_bins, m->mel_lo, m->mel_hi);
-    ser_dct2_ortho_matrix(m->n_mfcc, m->n_mels, m->dct);
+    ser_feature_rows_matrix(f, m->dct);
     for (int k = 0; k <= half; k++) {
         const double ang = 2.0 * 3.14159265358979323846 * k / m->n_fft;
         m->twr[k] = (float)cos(ang);

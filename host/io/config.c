@@ -45,6 +45,7 @@ static const config_key KEYS[] = {
     {"features", "normalize", KEY_INT, F(features.normalize), 0, 0, 2, "per-utterance normalisation of each coefficient over the real frames: 0 none, 1 per clip, 2 per speaker", 1, NULL},
     {"features", "f0_rows", KEY_INT, F(features.f0_rows), 0, 0, 64, "rows of per-frame log2 F0 (aubio YIN, unvoiced frames interpolated) appended below the MFCCs; with normalize = 2 each speaker's standardised pitch (0: off)", 1, NULL},
     {"features", "vtln", KEY_DOUBLE, F(features.vtln), 0, 0, 0.3, "per-speaker vocal tract length normalisation: max |alpha - 1| of the warp searched to match the training set's cepstral statistics (0: off)", 1, NULL},
+    {"features", "logmel", KEY_BOOL, F(features.logmel), 0, 0, 1, "rows are the log-mel spectrogram in dB (power_to_db, top_db) instead of its DCT, the MFCC; needs n_mfcc = n_mels (the row count)", 1, NULL},
     {"model", "conv_blocks", KEY_INT, F(model.conv_blocks), 4, 1, 8, "Conv-BN-ReLU-Pool-Dropout blocks", 0, NULL},
     {"model", "filters", KEY_INT, F(model.filters), 64, 1, 1024, "channels per conv block", 0, NULL},
     {"model", "kernel", KEY_INT, F(model.kernel), 3, 1, 15, "conv kernel size (odd, padding same)", 0, NULL},
@@ -236,6 +237,9 @@ int ser_config_validate(const ser_config *cfg, ser_error *err) {
         return ser_fail(err, "features.hop_length (%d) must not exceed features.n_fft (%d)", f->hop_length, f->n_fft);
     if (f->n_mfcc > f->n_mels)
         return ser_fail(err, "features.n_mfcc (%d) must not exceed features.n_mels (%d)", f->n_mfcc, f->n_mels);
+    if (f->logmel && f->n_mfcc != f->n_mels)
+        return ser_fail(err, "features.logmel = true needs features.n_mfcc (%d) = features.n_mels (%d): the rows are the mel bands",
+                        f->n_mfcc, f->n_mels);
     double fmax = ser_config_fmax(cfg);
     if (fmax > cfg->audio.sample_rate / 2.0 + 1e-9)
         return ser_fail(err, "features.fmax (%g) must not exceed audio.sample_rate / 2 (%g)", fmax, cfg->audio.sample_rate / 2.0);

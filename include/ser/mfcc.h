@@ -82,6 +82,10 @@ void ser_mel_filter_ranges(const float *w, int n_mels, int n_bins, int *lo, int 
  * with s_0 = sqrt(1 / n_in), s_k = sqrt(2 / n_in). */
 void ser_dct2_ortho_matrix(int n_out, int n_in, float *d);
 
+/* The matrix from log-mel (dB) rows to feature rows, [n_mfcc, n_mels]: the DCT above, or the
+ * identity when features.logmel (then n_mfcc == n_mels, checked by ser_config_validate). */
+void ser_feature_rows_matrix(const ser_feature_config *f, float *d);
+
 #ifdef __cplusplus
 }
 #endif
