@@ -58,7 +58,7 @@ static void test_golden(const char *fixtures) {
         size_t len;
         if (line[0] == '#' || sscanf(line, "%255s %lf %lf %255s %zu", name, &off, &dur, npy, &len) != 5) continue;
         lines++;
-        ser_audio_config cfg = {22050, off, dur};
+        ser_audio_config cfg = {22050, off, dur, 0};
         char what[512];
         snprintf(what, sizeof what, "%s offset %g duration %g", name, off, dur);
         snprintf(path, sizeof path, "%s/audio/%s", fixtures, npy);
@@ -154,12 +154,45 @@ static void expect_same(const char *path, const char *same, const ser_audio_conf
     ser_audio_buf_free(&b);
 }
 
+/* audio.trim_db: 0.7 s of near-silence (a -80 dB hum), then a tone. Trimmed at 40 dB the
+ * window starts at the tone (0.70 s: block 35 of 20 ms at 22050 Hz) plus the offset; untrimmed
+ * it starts in the silence; a file that is all hum keeps onset 0. */
+static void test_trim(void) {
+    enum { RATE = 22050, N = RATE * 2, ON = (RATE * 7) / 10 };
+    static int16_t pcm[N];
+    for (int i = 0; i < N; i++)
+        pcm[i] = (int16_t)(i < ON ? lrint(2 * sin(0.01 * i)) : lrint(12000 * sin(0.05 * i)));
+    const char *path = write_wav("trim.wav", 1, RATE, N, pcm, N, 0);
+    char trim_path[512];
+    snprintf(trim_path, sizeof trim_path, "%s", path);
+    ser_audio_buf b = {0};
+    ser_error e = {{0}};
+    ser_audio_config c = {RATE, 0.1, 0.5, 40.0};
+    CHECKF(ser_audio_load(trim_path, &c, &b, &e) == 0, "%s", e.msg);
+    size_t want = (size_t)(0.5 * RATE);
+    double first = b.n ? (double)b.samples[0] * 32768.0 : 0, ref = 12000 * sin(0.05 * (ON + (int)(0.1 * RATE)));
+    CHECKF(b.n == want && fabs(first - ref) < 1.0, "trimmed: %zu samples (want %zu), first %g (want %g)", b.n, want,
+           first, ref);
+    c.trim_db = 0;
+    CHECKF(ser_audio_load(trim_path, &c, &b, &e) == 0 && b.n == want && fabs(b.samples[0] * 32768.0) < 3,
+           "untrimmed: starts in the silence (%g)", b.n ? b.samples[0] * 32768.0 : -1);
+    /* an offset past the end counted from the onset fails naming the file */
+    c.trim_db = 40, c.offset = 1.4;
+    CHECK(ser_audio_load(trim_path, &c, &b, &e) != 0 && strstr(e.msg, "trim.wav") && strstr(e.msg, "offset"));
+    for (int i = 0; i < N; i++) pcm[i] = (int16_t)lrint(2 * sin(0.01 * i));
+    c.offset = 0;
+    CHECKF(ser_audio_load(write_wav("hum.wav", 1, RATE, N, pcm, N, 0), &c, &b, &e) == 0 && b.n == want,
+           "all hum: %s", e.msg);
+    ser_audio_buf_free(&b);
+}
+
 static void test_bad_input(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ser_test_audio_XXXXXX");
     SER_ASSERT(mkdtemp(tmpdir));
-    const ser_audio_config ref = {22050, 0.5, 3.0};
+    const ser_audio_config ref = {22050, 0.5, 3.0, 0};
     ser_audio_buf b = {0};
     char p[512];
+    test_trim();
 
     /* 1 s of a 16-bit tone at 24414 Hz, TESS's rate. */
     enum { RATE = 24414 };
@@ -258,7 +291,7 @@ static void test_real(const char *data, const char *fixtures) {
     FILE *f = fopen(path, "r");
     CHECKF(f != NULL, "cannot open %s", path);
     if (!f) return;
-    ser_audio_config cfg = {22050, 0.5, 3.0};
+    ser_audio_config cfg = {22050, 0.5, 3.0, 0};
     ser_audio_buf b = {0};
     ser_error e = {{0}};
     int clips = 0;

@@ -59,6 +59,48 @@ int ser_audio_open_regular(const char *path, ser_error *err) {
     return fd;
 }
 
+/* audio.trim_db: the first frame of the first 20 ms block (native rate, all channels) whose mean
+ * square is within trim_db dB of the loudest block's, decoding the whole file once in blocks
+ * into buf->scratch. A silent file has its onset at 0. */
+static int sound_onset(const char *path, SNDFILE *sf, const SF_INFO *info, double trim_db, ser_audio_buf *buf,
+                       sf_count_t *onset, ser_error *err) {
+    const sf_count_t block = info->samplerate / 50 > 0 ? info->samplerate / 50 : 1;
+    const size_t nb = (size_t)((info->frames + block - 1) / block);
+    double *energy = ser_malloc(nb * sizeof *energy, "trim block energies", err);
+    if (!energy) return -1;
+    int rc = -1;
+    if (grow(&buf->scratch, &buf->scratch_cap, (size_t)block * (size_t)info->channels, "decoded audio", err))
+        goto done;
+    double loudest = 0;
+    size_t got = 0;
+    for (; got < nb; got++) {
+        const sf_count_t n = sf_readf_float(sf, buf->scratch, block);
+        if (n <= 0) break;
+        double e = 0;
+        for (size_t i = 0; i < (size_t)n * (size_t)info->channels; i++) e += (double)buf->scratch[i] * buf->scratch[i];
+        energy[got] = e / (double)((size_t)n * (size_t)info->channels);
+        if (!(energy[got] <= 1e300)) { /* NaN or Inf: the window read below names the sample */
+            *onset = 0;
+            rc = 0;
+            goto done;
+        }
+        if (energy[got] > loudest) loudest = energy[got];
+    }
+    if (sf_error(sf) != SF_ERR_NO_ERROR) {
+        ser_fail(err, "%s: read error in the trim pass at frame %lld (libsndfile: %s)", path,
+                 (long long)(got * (size_t)block), sf_strerror(sf));
+        goto done;
+    }
+    const double floor = loudest * pow(10.0, -trim_db / 10.0);
+    size_t first = 0;
+    while (first < got && !(energy[first] > 0 && energy[first] >= floor)) first++;
+    *onset = first < got ? (sf_count_t)first * block : 0;
+    rc = 0;
+done:
+    free(energy);
+    return rc;
+}
+
 /* Decodes frames [start, start + count) of path (interleaved float32) into buf->scratch.
  * Sets *got to the frames actually read. */
 static int read_window(const char *path, const ser_audio_config *cfg, ser_audio_buf *buf,
@@ -90,14 +132,20 @@ static int read_window(const char *path, const ser_audio_config *cfg, ser_audio_
         ser_fail(err, "%s: negative offset %g s", path, cfg->offset);
         goto done;
     }
+    sf_count_t onset = 0;
+    if (cfg->trim_db > 0 && sound_onset(path, sf, &info, cfg->trim_db, buf, &onset, err) != 0) goto done;
     /* Compared in double first so that a huge offset or duration cannot overflow the cast. */
-    const double start_d = cfg->offset * sr;
+    const double start_d = (double)onset + cfg->offset * sr;
     if (start_d >= (double)info.frames) {
         ser_fail(err, "%s: clip shorter than the offset: %lld frames at %d Hz (%.3f s), offset %g s",
                  path, (long long)info.frames, info.samplerate, (double)info.frames / sr, cfg->offset);
         goto done;
     }
     const sf_count_t start = (sf_count_t)start_d;
+    if (cfg->trim_db > 0 && sf_seek(sf, 0, SEEK_SET) != 0) {
+        ser_fail(err, "%s: cannot seek back to the start after the trim pass (libsndfile: %s)", path, sf_strerror(sf));
+        goto done;
+    }
     sf_count_t count = info.frames - start;
     if (cfg->duration > 0 && cfg->duration * sr < (double)count) count = (sf_count_t)(cfg->duration * sr);
     if (count <= 0) {

@@ -34,6 +34,7 @@ static const config_key KEYS[] = {
     {"audio", "sample_rate", KEY_INT, F(audio.sample_rate), 22050, 1000, 384000, "target sample rate (Hz)", 0, NULL},
     {"audio", "offset", KEY_DOUBLE, F(audio.offset), 0.5, 0, 3600, "seconds skipped at the start", 0, NULL},
     {"audio", "duration", KEY_DOUBLE, F(audio.duration), 3.0, 0, 3600, "seconds read (0: to the end)", 0, NULL},
+    {"audio", "trim_db", KEY_DOUBLE, F(audio.trim_db), 0, 0, 200, "leading silence skipped: offset counts from the first 20 ms frame (native rate) whose energy is within trim_db dB of the clip's loudest frame (0: off, from the file's start)", 1, NULL},
     {"features", "n_mfcc", KEY_INT, F(features.n_mfcc), 40, 1, 1024, "MFCC coefficients kept", 0, NULL},
     {"features", "n_fft", KEY_INT, F(features.n_fft), 2048, 16, 65536, "FFT size and window length", 0, NULL},
     {"features", "hop_length", KEY_INT, F(features.hop_length), 512, 1, 65536, "samples between frames", 0, NULL},

@@ -14,6 +14,8 @@ typedef struct ser_audio_config {
     int sample_rate;      /* target rate after resampling (Hz) */
     double offset;        /* seconds skipped at the start of each file */
     double duration;      /* seconds read after the offset (<= 0: to the end) */
+    double trim_db;       /* > 0: offset counts from the first 20 ms frame within trim_db of the
+                           * loudest (leading silence skipped); 0: from the file's start */
 } ser_audio_config;
 
 typedef struct ser_feature_config {
