@@ -270,6 +270,27 @@ int main(void) {
     for (int i = 0; i < 100; i++) perm &= o1[i] < 100 && !seen[o1[i]]++;
     CHECK(perm && memcmp(o1, o2, sizeof o1) == 0 && memcmp(o1, o3, sizeof o1) != 0);
 
+    /* Class-balanced order: 100 clips of 3 classes (70 / 25 / 5, class 1 absent from 4 labels):
+     * each class 33 or 34 times (the first present class gets the extra one), class 2's 5 clips
+     * each 6-7 times, class 0 cut to 34 distinct clips, the same for the same key, another per epoch. */
+    {
+        int32_t yb[100];
+        for (int i = 0; i < 100; i++) yb[i] = i < 70 ? 0 : i < 95 ? 3 : 2;
+        uint32_t b1[100], b2[100], b3[100], bscratch[100 + 3 * 4];
+        ser_epoch_order_balanced(b1, bscratch, yb, 100, 4, 42, 0);
+        ser_epoch_order_balanced(b2, bscratch, yb, 100, 4, 42, 0);
+        ser_epoch_order_balanced(b3, bscratch, yb, 100, 4, 42, 1);
+        int per_class[4] = {0}, uses[100] = {0}, distinct0 = 0, min2 = 100, max2 = 0;
+        for (int i = 0; i < 100; i++) per_class[yb[b1[i]]]++, uses[b1[i]]++;
+        for (int i = 0; i < 70; i++) distinct0 += uses[i] == 1;
+        for (int i = 95; i < 100; i++) min2 = uses[i] < min2 ? uses[i] : min2, max2 = uses[i] > max2 ? uses[i] : max2;
+        CHECKF(per_class[0] == 34 && per_class[2] == 33 && per_class[3] == 33 && per_class[1] == 0,
+               "balanced: %d %d %d %d per class", per_class[0], per_class[1], per_class[2], per_class[3]);
+        CHECKF(distinct0 == 34 && min2 == 6 && max2 == 7, "balanced: class 0 %d distinct, class 2 used %d-%d times",
+               distinct0, min2, max2);
+        CHECK(memcmp(b1, b2, sizeof b1) == 0 && memcmp(b1, b3, sizeof b1) != 0);
+    }
+
     /* A non-finite loss stops with a message naming the epoch and batch. */
     toy te;
     ser_net ne = toy_net(&te);

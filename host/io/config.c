@@ -87,6 +87,7 @@ static const config_key KEYS[] = {
     {"train", "tensorboard", KEY_BOOL, F(train.tensorboard), 0, 0, 1, "write TensorBoard event files to RUN/tb/ (per-epoch scalars of history.jsonl, the validation confusion matrix image; docs/tensorboard.md)", 1, NULL},
     {"train", "precise_bn", KEY_ENUM, F(train.precise_bn), SER_PRECISE_BN_EPOCH, 0, 2, "batch-norm moving statistics re-estimated exactly over the training clips: epoch (before every validation pass), end (once, after training) or off (Keras's moving averages, the reference)", 1, PRECISE_BN_NAMES},
     {"train", "monitor", KEY_ENUM, F(train.monitor), SER_MONITOR_VAL_LOSS, 0, 2, "what early stopping, ReduceLROnPlateau and the kept best epoch follow: val_loss (lower is better), val_accuracy or val_uar (higher is better)", 1, MONITOR_NAMES},
+    {"train", "balanced_batches", KEY_BOOL, F(train.balanced_batches), 0, 0, 1, "class-balanced epochs: each epoch draws every class equally often (a class with fewer clips repeats them, one with more leaves some out that epoch; the epoch keeps its length)", 1, NULL},
     {"train", "test_adapt_bn", KEY_BOOL, F(train.test_adapt_bn), 0, 0, 1, "AdaBN: evaluate the test set with batch-norm statistics taken over the test clips", 1, NULL},
     {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal", 0, NULL},
     {"cuda", "graphs", KEY_BOOL, F(cuda.graphs), 1, 0, 1, "replay the full-batch training step as CUDA graphs", 0, NULL},

@@ -19,15 +19,14 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-void ser_epoch_order(uint32_t *order, size_t n, uint64_t seed, int epoch) {
-    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
-    /* Fisher-Yates with Philox words: counter (i / 4, epoch, 0x5e5, 0), key = seed. */
+/* Fisher-Yates over order[0..n) with Philox words: counter (i / 4, epoch, tag, 0), key = seed. */
+static void philox_shuffle(uint32_t *order, size_t n, uint64_t seed, int epoch, uint32_t tag) {
     philox4x32_key k = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
     philox4x32_ctr out = {{0, 0, 0, 0}};
     for (size_t i = n; i > 1; i--) {
         const size_t j = n - i; /* word index */
         if (j % 4 == 0) {
-            philox4x32_ctr c = {{(uint32_t)(j / 4), (uint32_t)epoch, 0x5e5u, 0}};
+            philox4x32_ctr c = {{(uint32_t)(j / 4), (uint32_t)epoch, tag, 0}};
             out = philox4x32_10(c, k);
         }
         const uint32_t w = out.v[j % 4];
@@ -36,6 +35,36 @@ void ser_epoch_order(uint32_t *order, size_t n, uint64_t seed, int epoch) {
         order[i - 1] = order[r];
         order[r] = t;
     }
+}
+
+void ser_epoch_order(uint32_t *order, size_t n, uint64_t seed, int epoch) {
+    for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+    philox_shuffle(order, n, seed, epoch, 0x5e5u);
+}
+
+void ser_epoch_order_balanced(uint32_t *order, uint32_t *scratch, const int32_t *y, size_t n, int C, uint64_t seed,
+                              int epoch) {
+    /* the epoch's shuffle, then its clips grouped by class (stable): class c's clips in
+     * scratch[start[c] .. start[c] + count[c]) in shuffled order */
+    ser_epoch_order(order, n, seed, epoch);
+    uint32_t *count = scratch + n, *start = count + C, *fill = start + C;
+    size_t present = 0;
+    memset(count, 0, (size_t)C * sizeof *count);
+    for (size_t i = 0; i < n; i++) count[y[i]]++;
+    start[0] = 0;
+    for (int c = 1; c < C; c++) start[c] = start[c - 1] + count[c - 1];
+    memcpy(fill, start, (size_t)C * sizeof *fill);
+    for (size_t i = 0; i < n; i++) scratch[fill[y[order[i]]]++] = order[i];
+    for (int c = 0; c < C; c++) present += count[c] > 0;
+    /* n slots dealt equally over the present classes (the first n % present classes in class
+     * order get one more); a class with fewer clips than its quota cycles through them again */
+    size_t k = 0, seen = 0;
+    for (int c = 0; c < C; c++) {
+        if (!count[c]) continue;
+        const size_t quota = n / present + (seen++ < n % present);
+        for (size_t q = 0; q < quota; q++) order[k++] = scratch[start[c] + q % count[c]];
+    }
+    philox_shuffle(order, n, seed, epoch, 0x5e6u);
 }
 
 void ser_train_state_init(ser_train_state *st, const ser_config *cfg) {
@@ -142,9 +171,11 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     float *lam = mixup > 0 ? ser_malloc((size_t)batch * sizeof *lam, "mixup weights", err) : NULL;
     int32_t *y2 = mixup > 0 ? ser_malloc((size_t)batch * sizeof *y2, "mixup labels", err) : NULL;
     int32_t *vpred = ser_malloc(val->n * sizeof *vpred, "validation predictions", err);
+    const int balanced = cfg->train.balanced_batches;
+    uint32_t *class_scratch = balanced ? ser_malloc((train->n + 3 * (size_t)C) * sizeof *class_scratch, "class-balanced order", err) : NULL;
     const int monitor = cfg->train.monitor;
     int rc = -1;
-    if (!order || !xb || !yb || !best || !scratch || !vpred || (opts->epoch_features && !xe) ||
+    if (!order || !xb || !yb || !best || !scratch || !vpred || (opts->epoch_features && !xe) || (balanced && !class_scratch) ||
         (mixup > 0 && (!xmix || !lam || !y2)))
         goto done;
     if (best_state_in) memcpy(best, best_state_in, nstate * sizeof *best);
@@ -159,7 +190,10 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     while (!stop && st->epoch < epochs) {
         const int e = st->epoch; /* 0-based epoch being run */
         const double t0 = now_s();
-        ser_epoch_order(order, train->n, (uint64_t)cfg->train.seed, e);
+        if (balanced)
+            ser_epoch_order_balanced(order, class_scratch, train->y, train->n, C, (uint64_t)cfg->train.seed, e);
+        else
+            ser_epoch_order(order, train->n, (uint64_t)cfg->train.seed, e);
         const float *tx = train->x;
         if (xe) {
             if (opts->epoch_features(opts->user, e, xe, err) != 0) goto done;
@@ -250,5 +284,6 @@ done:
     free(lam);
     free(y2);
     free(vpred);
+    free(class_scratch);
     return rc;
 }

@@ -105,6 +105,7 @@ typedef struct ser_train_config {
                                 * clips (ser_model_bn_adapt; model.safetensors keeps the training
                                 * statistics) */
     int tensorboard;           /* bool: TensorBoard event files in RUN/tb/ as training runs (ser/tensorboard.h) */
+    int balanced_batches;      /* bool: every class drawn equally often each epoch (ser_epoch_order_balanced) */
 } ser_train_config;
 
 /* The CUDA backend's switches (how it computes, not what: a model trains the same function

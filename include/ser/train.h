@@ -110,6 +110,13 @@ int ser_evaluate(ser_net *net, const ser_split_data *data, int batch, double *lo
  * resumed run draws the same order. */
 void ser_epoch_order(uint32_t *order, size_t n, uint64_t seed, int epoch);
 
+/* train.balanced_batches: epoch e's n clip indices with every class present in y (labels in
+ * [0, C)) drawn equally often (n / classes each, the remainder to the lowest classes): each
+ * class's clips in the order of ser_epoch_order, repeated when the class has fewer than its
+ * quota and cut when it has more, then shuffled again (Philox tag 0x5e6). scratch: n + 3 C words. */
+void ser_epoch_order_balanced(uint32_t *order, uint32_t *scratch, const int32_t *y, size_t n, int C, uint64_t seed,
+                              int epoch);
+
 #ifdef __cplusplus
 }
 #endif
