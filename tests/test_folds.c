@@ -3,7 +3,8 @@
  * deterministic; leave-one-speaker-out; fold lists (plain speaker lists, EmoBox jsonl clip lists
  * in both layouts) and their errors; ser_split_make_mask keeps validation inside the training
  * speakers and equals ser split's speaker-independent split; ser_fold_val_speakers holds out
- * whole training speakers. */
+ * whole training speakers; two corpora with one speaker id are two speakers (CORPUS:SPEAKER) in
+ * every fold kind. */
 #define _XOPEN_SOURCE 700
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,6 +289,101 @@ static void test_val_speakers(const ser_clips *c) {
     ser_folds_free(&f);
 }
 
+/* Two corpora "a" and "b", each with speakers s1 s2 s3 (5, 7, 9 clips in a; 6, 8, 4 in b): one
+ * speaker id in two corpora is two speakers, keyed CORPUS:SPEAKER in every fold kind. */
+static void make_two_corpora(ser_clips *c) {
+    memset(c, 0, sizeof *c);
+    static const int N[2][3] = {{5, 7, 9}, {6, 8, 4}};
+    for (int k = 0; k < 2; k++)
+        for (int s = 0; s < 3; s++)
+            for (int i = 0; i < N[k][s]; i++) {
+                char path[64], spk[8], grp[16];
+                snprintf(spk, sizeof spk, "s%d", s + 1);
+                snprintf(grp, sizeof grp, "%c/%s", 'a' + k, spk);
+                snprintf(path, sizeof path, "/%c/%s/%c%s_%d.wav", 'a' + k, spk, 'a' + k, spk, i);
+                CHECK(ser_clips_push(c, path, i % 2 ? "angry" : "sad", spk, grp, NULL) == 0);
+                CHECK(ser_clip_set_corpus(&c->v[c->n - 1], k ? "b" : "a", NULL) == 0);
+            }
+}
+
+/* The folds holding clips of (corpus, spk): 1 when exactly fold k tests every one of them. */
+static int pair_in_fold(const ser_clips *c, const ser_folds *f, const char *corpus, const char *spk, size_t k) {
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->v[i].corpus, corpus) || strcmp(c->v[i].speaker, spk)) continue;
+        for (size_t g = 0; g < f->n; g++)
+            if (!f->v[g].in_test[i] != (g != k)) return 0;
+    }
+    return 1;
+}
+
+static void test_two_corpora(void) {
+    ser_clips c;
+    make_two_corpora(&c);
+    ser_error err;
+    char **keys = ser_speaker_keys(&c, &err);
+    CHECK(keys && !strcmp(keys[0], "a:s1") && !strcmp(keys[c.n - 1], "b:s3"));
+    ser_speaker_keys_free(keys, c.n);
+    /* loso: 6 folds, bytewise a:s1 .. b:s3, each one corpus's speaker */
+    ser_folds f;
+    CHECKF(ser_folds_loso(&c, &f, &err) == 0, "%s", err.msg);
+    static const char *const PAIRS[6][2] = {{"a", "s1"}, {"a", "s2"}, {"a", "s3"}, {"b", "s1"}, {"b", "s2"}, {"b", "s3"}};
+    CHECKF(f.n == 6, "loso over two corpora: %zu folds, not 6", f.n);
+    for (size_t k = 0; k < 6 && f.n == 6; k++) {
+        char want[8];
+        snprintf(want, sizeof want, "%s:%s", PAIRS[k][0], PAIRS[k][1]);
+        CHECKF(pair_in_fold(&c, &f, PAIRS[k][0], PAIRS[k][1], k), "loso fold %zu is not %s", k + 1, want);
+        CHECKF(f.v[k].n_speakers == 1 && !strcmp(f.v[k].speakers[0], want), "loso fold %zu: speaker %s", k + 1,
+               f.v[k].speakers[0]);
+    }
+    ser_folds_free(&f);
+    /* k-fold: every (corpus, speaker) in exactly one fold; 6 speakers allow k = 6 */
+    for (int k = 2; k <= 6; k++) {
+        CHECKF(ser_folds_kfold(&c, k, 42, &f, &err) == 0, "k %d: %s", k, err.msg);
+        for (int p = 0; p < 6; p++) {
+            int hits = 0;
+            for (size_t g = 0; g < f.n; g++) hits += pair_in_fold(&c, &f, PAIRS[p][0], PAIRS[p][1], g);
+            CHECKF(hits == 1, "k %d: %s:%s in %d folds", k, PAIRS[p][0], PAIRS[p][1], hits);
+        }
+        ser_folds_free(&f);
+    }
+    CHECK(ser_folds_kfold(&c, 7, 42, &f, &err) != 0 && strstr(err.msg, "only 6 speakers"));
+    /* lists: CORPUS:SPEAKER names one corpus's speaker; a plain id in both corpora is an error */
+    char dir[512], p[600];
+    snprintf(dir, sizeof dir, "%s/two", g_tmp);
+    CHECK(mkdir(dir, 0777) == 0);
+    snprintf(p, sizeof p, "%s/1.txt", dir);
+    write_file(p, "a:s1\nb:s2\n");
+    snprintf(p, sizeof p, "%s/2.txt", dir);
+    write_file(p, "b:s1\n");
+    CHECKF(ser_folds_from_dir(&c, dir, &f, &err) == 0, "%s", err.msg);
+    CHECK(f.n == 2 && pair_in_fold(&c, &f, "a", "s1", 0) && pair_in_fold(&c, &f, "b", "s2", 0) &&
+          pair_in_fold(&c, &f, "b", "s1", 1) && f.n_untested == 7 + 9 + 4);
+    CHECK(f.n == 2 && f.v[0].n_speakers == 2 && !strcmp(f.v[0].speakers[0], "a:s1") && !strcmp(f.v[0].speakers[1], "b:s2"));
+    ser_folds_free(&f);
+    write_file(p, "s1\n");
+    CHECKF(ser_folds_from_dir(&c, dir, &f, &err) != 0 && strstr(err.msg, "2.txt:1: speaker 's1' is in two corpora") &&
+               strstr(err.msg, "a:s1"),
+           "%s", err.msg);
+    write_file(p, "c:s1\n");
+    CHECK(ser_folds_from_dir(&c, dir, &f, &err) != 0 && strstr(err.msg, "2.txt:1: speaker 'c:s1' has no clips"));
+    /* --val-speakers: whole (corpus, speaker) pairs; b:s1's test fold leaves a:s1 to train on */
+    CHECKF(ser_folds_loso(&c, &f, &err) == 0, "%s", err.msg);
+    unsigned char *in_val = calloc(c.n, 1);
+    CHECK(in_val && ser_fold_val_speakers(&c, &f.v[3], 4, 1, in_val, &err) == 0);
+    size_t n_val = 0;
+    for (size_t i = 0; in_val && i < c.n; i++) {
+        n_val += in_val[i];
+        CHECK(!(in_val[i] && f.v[3].in_test[i]));
+        /* every clip of a pair, or none */
+        for (size_t j = 0; j < c.n; j++)
+            if (ser_clip_same_speaker(&c.v[i], &c.v[j])) CHECK(in_val[i] == in_val[j]);
+    }
+    CHECK(ser_fold_val_speakers(&c, &f.v[3], 5, 1, in_val, &err) != 0 && strstr(err.msg, "5 training speakers"));
+    free(in_val);
+    ser_folds_free(&f);
+    ser_clips_free(&c);
+}
+
 int main(void) {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/ser_test_folds_XXXXXX");
     if (!mkdtemp(g_tmp)) {
@@ -301,6 +397,7 @@ int main(void) {
     test_lists(&c);
     test_split_mask(&c);
     test_val_speakers(&c);
+    test_two_corpora();
     ser_clips_free(&c);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);

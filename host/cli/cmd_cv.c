@@ -17,8 +17,10 @@
 
 #include "commands.h"
 #include "cv.h"
+#include "data_args.h"
 #include "ser/config.h"
 #include "ser/corpus.h"
+#include "ser/corpus_set.h"
 #include "ser/folds.h"
 #include "ser/report.h"
 #include "ser/split.h"
@@ -27,12 +29,14 @@ extern char **environ;
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ser cv --data DIR --out OUT (--folds K | --folds loso | --fold-lists DIR)\n"
-            "              [--corpus K] [--config F] [--set section.key=value]... [--device D]\n"
+            "usage: ser cv --data DIR [--corpus K] [--data DIR2 ...] --out OUT\n"
+            "              (--folds K | --folds loso | --fold-lists DIR) [--labels L,...] [--label-map A=B]\n"
+            "              [--config F] [--set section.key=value]... [--device D]\n"
             "              [--val-speakers N] [--jobs N] [--print-commands]\n"
             "       ser cv --collect OUT\n\n"
             "Speaker-independent cross-validation: every fold trains on the other speakers and is\n"
-            "tested on its own, held-out ones.\n"
+            "tested on its own, held-out ones. With several corpora a speaker is CORPUS:SPEAKER\n"
+            "(two corpora's speaker 01 are two speakers), in the folds and in speaker lists.\n"
             "  --folds K          the speakers dealt into K groups balanced by clip count (seeded by\n"
             "                     train.seed: shuffled, sorted by clips, each to the smallest group)\n"
             "  --folds loso       leave one speaker out (one fold per speaker)\n"
@@ -53,26 +57,30 @@ static void usage(FILE *f) {
             "OUT/fold_N/train.log); the summary (WA, UA, macro-F1 per fold, mean +- sample std)\n"
             "goes to stdout and OUT/cv.json, the test confusion matrix summed over the folds to\n"
             "OUT/confusion_matrix_cv.png. Run it again to resume: a finished fold is kept, an\n"
-            "interrupted one continues with ser train --resume (docs/cv.md).\n");
+            "interrupted one continues with ser train --resume (docs/cv.md).\n%s",
+            CLI_DATA_HELP);
 }
 
 typedef struct cv_args {
-    const char *data, *corpus, *out, *folds, *fold_lists, *config, *device, *collect;
+    cli_data data;
+    const char *out, *folds, *fold_lists, *config, *device, *collect;
     const char **sets;
     int n_sets, jobs, print_commands, val_speakers;
 } cv_args;
 
 static int parse_args(int argc, char **argv, cv_args *a) {
     memset(a, 0, sizeof *a);
+    cli_data_init(&a->data);
     a->jobs = 1;
     a->device = "auto";
     if (!(a->sets = calloc((size_t)argc, sizeof *a->sets))) return fprintf(stderr, "ser cv: out of memory\n"), -1;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         const int more = i + 1 < argc;
-        if (!strcmp(s, "--data") && more) a->data = argv[++i];
-        else if (!strcmp(s, "--corpus") && more) a->corpus = argv[++i];
-        else if (!strcmp(s, "--out") && more) a->out = argv[++i];
+        const int got = cli_data_arg(&a->data, argc, argv, &i, "ser cv");
+        if (got < 0) return -1;
+        if (got) continue;
+        if (!strcmp(s, "--out") && more) a->out = argv[++i];
         else if (!strcmp(s, "--folds") && more) a->folds = argv[++i];
         else if (!strcmp(s, "--fold-lists") && more) a->fold_lists = argv[++i];
         else if (!strcmp(s, "--config") && more) a->config = argv[++i];
@@ -105,7 +113,8 @@ static int parse_args(int argc, char **argv, cv_args *a) {
     }
     const char *why = NULL;
     if (a->collect) return 0;
-    if (!a->data || !a->out) why = "--data DIR and --out OUT are required";
+    if (cli_data_finish(&a->data, "ser cv") != 0) return -1;
+    if (!a->data.n || !a->out) why = "--data DIR and --out OUT are required";
     else if (!a->folds == !a->fold_lists) why = "give one of --folds K, --folds loso or --fold-lists DIR";
     if (why) {
         fprintf(stderr, "ser cv: %s\n", why);
@@ -359,7 +368,7 @@ int cmd_cv(int argc, char **argv) {
     }
     int rc = 1;
     ser_config cfg;
-    ser_corpus corpus = {0};
+    ser_corpus_set set = {0};
     ser_folds folds = {0};
     fold_cmd *cmds = NULL;
     int *todo = NULL;
@@ -373,13 +382,15 @@ int cmd_cv(int argc, char **argv) {
         ser_fail(&err, "/proc/self/exe: %s (cannot find the ser binary to run the folds)", strerror(errno));
         goto fail;
     }
-    ser_corpus_kind kind = SER_CORPUS_AUTO;
-    if (a.corpus && ser_corpus_kind_parse(a.corpus, &kind, &err) != 0) goto fail;
-    if (ser_corpus_scan(a.data, kind, 0, &corpus, &err) != 0) goto fail;
-    if (corpus.n_skips) fprintf(stderr, "ser cv: %s: %zu audio files skipped (ser scan lists them)\n", a.data, corpus.n_skips);
+    const cli_data *d = &a.data;
+    if (ser_corpus_set_scan(d->src, d->n, 0, d->any_rules ? &d->rules : NULL, &set, &err) != 0) goto fail;
+    if (set.n > 1 || set.n_dropped || set.n_loose) cli_data_print(&set, 0, stderr, "ser cv");
+    else if (set.corpora[0].n_skips)
+        fprintf(stderr, "ser cv: %s: %zu audio files skipped (ser scan lists them)\n", d->src[0].dir, set.corpora[0].n_skips);
+    const ser_clips *clips = &set.clips;
     const uint32_t seed = (uint32_t)cfg.train.seed;
-    if (make_folds(&a, &corpus.clips, seed, &folds, &err) != 0) {
-        ser_fail_wrap(&err, "%s", a.data);
+    if (make_folds(&a, clips, seed, &folds, &err) != 0) {
+        ser_fail_wrap(&err, "%s%s", d->src[0].dir, d->n > 1 ? " ..." : "");
         goto fail;
     }
     if (folds.n_untested)
@@ -411,13 +422,13 @@ int cmd_cv(int argc, char **argv) {
             goto fail;
         }
         ser_split s;
-        if (fold_split(&a, &corpus.clips, &folds.v[k], &cfg, &s, &err) != 0) {
+        if (fold_split(&a, clips, &folds.v[k], &cfg, &s, &err) != 0) {
             ser_fail_wrap(&err, "fold %d", k + 1);
             goto fail;
         }
-        int wrc = mkdir_one(c->dir, &err) || write_manifest(c->lists[0], &corpus.clips, s.train, s.n_train, &err) ||
-                  write_manifest(c->lists[1], &corpus.clips, s.val, s.n_val, &err) ||
-                  write_manifest(c->lists[2], &corpus.clips, s.test, s.n_test, &err);
+        int wrc = mkdir_one(c->dir, &err) || write_manifest(c->lists[0], clips, s.train, s.n_train, &err) ||
+                  write_manifest(c->lists[1], clips, s.val, s.n_val, &err) ||
+                  write_manifest(c->lists[2], clips, s.test, s.n_test, &err);
         if (!a.print_commands) {
             fprintf(stderr, "ser cv: fold %d: test speakers", k + 1);
             for (size_t i = 0; i < folds.v[k].n_speakers; i++) fprintf(stderr, "%s%s", i ? "," : " ", folds.v[k].speakers[i]);
@@ -465,6 +476,6 @@ fail:
 done:
     free(cmds), free(todo), free(a.sets);
     ser_folds_free(&folds);
-    ser_corpus_free(&corpus);
+    ser_corpus_set_free(&set);
     return rc;
 }

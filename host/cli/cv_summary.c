@@ -13,6 +13,7 @@
 
 #include "cv.h"
 #include "ser/corpus.h"
+#include "ser/folds.h"
 #include "ser/metrics.h"
 #include "ser/plot.h"
 #include "ser/report.h"
@@ -79,25 +80,35 @@ int cv_fold_finished(const char *fold_dir) {
     return done;
 }
 
-/* The sorted unique speakers of fold_dir/test.tsv as a JSON array (empty when unreadable). */
+/* The sorted unique speakers of fold_dir/test.tsv as a JSON array (empty when unreadable), keyed
+ * as the folds were dealt (ser_speaker_keys): CORPUS:SPEAKER when the fold's train.tsv, val.tsv
+ * and test.tsv together hold clips of several corpora. */
 static cJSON *test_speakers(const char *fold_dir) {
     cJSON *arr = cJSON_CreateArray();
-    char *p = join(fold_dir, "test.tsv");
     ser_clips c = {0};
-    if (p && ser_manifest_read(p, &c, NULL) == 0) {
-        for (size_t i = 0; i < c.n; i++) {
-            int seen = 0;
-            for (size_t j = 0; j < i && !seen; j++) seen = !strcmp(c.v[i].speaker, c.v[j].speaker);
-            if (!seen) {
-                /* insertion in bytewise order */
-                int at = 0, n = cJSON_GetArraySize(arr);
-                while (at < n && strcmp(cJSON_GetArrayItem(arr, at)->valuestring, c.v[i].speaker) < 0) at++;
-                cJSON_InsertItemInArray(arr, at, cJSON_CreateString(c.v[i].speaker));
-            }
+    size_t first_test = 0;
+    int ok = 1;
+    static const char *const NAMES[3] = {"train.tsv", "val.tsv", "test.tsv"};
+    for (int k = 0; k < 3 && ok; k++) {
+        char *p = join(fold_dir, NAMES[k]);
+        if (k == 2) first_test = c.n;
+        /* train / val unreadable: the test clips alone decide */
+        if (p && ser_manifest_read(p, &c, NULL) != 0 && k == 2) ok = 0;
+        free(p);
+    }
+    char **keys = ok ? ser_speaker_keys(&c, NULL) : NULL;
+    for (size_t i = first_test; keys && i < c.n; i++) {
+        int seen = 0;
+        for (size_t j = first_test; j < i && !seen; j++) seen = !strcmp(keys[i], keys[j]);
+        if (!seen) {
+            /* insertion in bytewise order */
+            int at = 0, n = cJSON_GetArraySize(arr);
+            while (at < n && strcmp(cJSON_GetArrayItem(arr, at)->valuestring, keys[i]) < 0) at++;
+            cJSON_InsertItemInArray(arr, at, cJSON_CreateString(keys[i]));
         }
     }
+    ser_speaker_keys_free(keys, c.n);
     ser_clips_free(&c);
-    free(p);
     return arr;
 }
 

@@ -29,9 +29,34 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The corpus's speakers, sorted bytewise and unique, with their clip counts (pointers into
- * clips). Fails when a clip names no speaker: folds over speakers need them. */
-static int speaker_table(const ser_clips *clips, const char ***names, size_t **counts, size_t *n, ser_error *err) {
+void ser_speaker_keys_free(char **keys, size_t n) {
+    for (size_t i = 0; keys && i < n; i++) free(keys[i]);
+    free(keys);
+}
+
+char **ser_speaker_keys(const ser_clips *clips, ser_error *err) {
+    int multi = 0;
+    for (size_t i = 1; i < clips->n && !multi; i++)
+        multi = strcmp(clips->v[i].corpus ? clips->v[i].corpus : "", clips->v[0].corpus ? clips->v[0].corpus : "") != 0;
+    char **keys = ser_calloc(clips->n ? clips->n : 1, sizeof *keys, "the speaker keys", err);
+    for (size_t i = 0; keys && i < clips->n; i++) {
+        const ser_clip *c = &clips->v[i];
+        const char *spk = c->speaker ? c->speaker : "", *corpus = c->corpus ? c->corpus : "";
+        size_t l = strlen(spk) + (multi ? strlen(corpus) + 1 : 0) + 1;
+        if (!(keys[i] = malloc(l))) {
+            ser_speaker_keys_free(keys, i);
+            return ser_fail(err, "out of memory for the speaker keys"), NULL;
+        }
+        if (multi && *spk) snprintf(keys[i], l, "%s:%s", corpus, spk);
+        else memcpy(keys[i], spk, strlen(spk) + 1);
+    }
+    return keys;
+}
+
+/* The corpus's speakers (their keys), sorted bytewise and unique, with their clip counts
+ * (pointers into keys). Fails when a clip names no speaker: folds over speakers need them. */
+static int speaker_table(const ser_clips *clips, char *const *keys, const char ***names, size_t **counts, size_t *n,
+                         ser_error *err) {
     *names = NULL, *counts = NULL, *n = 0;
     if (!clips->n) return ser_fail(err, "the corpus has no clips");
     const char **all = ser_malloc(clips->n * sizeof *all, "the speaker list", err);
@@ -46,7 +71,7 @@ static int speaker_table(const ser_clips *clips, const char ***names, size_t **c
             return ser_fail(err, "clip '%s' names no speaker (a folder-per-label corpus?): speaker folds need "
                                  "speakers", clips->v[i].path);
         }
-        all[i] = clips->v[i].speaker;
+        all[i] = keys[i];
     }
     qsort(all, clips->n, sizeof *all, cmp_str);
     size_t m = 0;
@@ -71,7 +96,7 @@ static int folds_alloc(ser_folds *out, size_t n_folds, size_t n_clips, ser_error
 
 /* Fills every fold's n_test and sorted unique speakers from its mask, and n_untested; fails
  * when a clip is in two folds or a fold is empty. */
-static int folds_finish(const ser_clips *clips, ser_folds *out, ser_error *err) {
+static int folds_finish(const ser_clips *clips, char *const *keys, ser_folds *out, ser_error *err) {
     for (size_t i = 0; i < clips->n; i++) {
         int hits = 0;
         for (size_t f = 0; f < out->n; f++) hits += out->v[f].in_test[i] != 0;
@@ -84,7 +109,7 @@ static int folds_finish(const ser_clips *clips, ser_folds *out, ser_error *err) 
         if (!sp) return -1;
         size_t m = 0;
         for (size_t i = 0; i < clips->n; i++)
-            if (fd->in_test[i]) sp[m++] = clips->v[i].speaker;
+            if (fd->in_test[i]) sp[m++] = keys[i];
         fd->n_test = m;
         if (!m) {
             free(sp);
@@ -103,11 +128,11 @@ static int folds_finish(const ser_clips *clips, ser_folds *out, ser_error *err) 
     return 0;
 }
 
-/* Marks every clip of speaker spk in mask; returns the clips marked. */
-static size_t mark_speaker(const ser_clips *clips, const char *spk, unsigned char *mask) {
+/* Marks every clip whose speaker key is spk in mask; returns the clips marked. */
+static size_t mark_speaker(size_t n, char *const *keys, const char *spk, unsigned char *mask) {
     size_t hits = 0;
-    for (size_t i = 0; i < clips->n; i++)
-        if (!strcmp(clips->v[i].speaker, spk)) mask[i] = 1, hits++;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(keys[i], spk)) mask[i] = 1, hits++;
     return hits;
 }
 
@@ -126,7 +151,9 @@ int ser_folds_kfold(const ser_clips *clips, int k, uint32_t seed, ser_folds *out
     memset(out, 0, sizeof *out);
     const char **names;
     size_t *counts, n;
-    if (speaker_table(clips, &names, &counts, &n, err) != 0) return -1;
+    char **sk = ser_speaker_keys(clips, err);
+    if (!sk) return -1;
+    if (speaker_table(clips, sk, &names, &counts, &n, err) != 0) return ser_speaker_keys_free(sk, clips->n), -1;
     int rc = -1;
     spk_key *keys = NULL;
     size_t *perm = NULL, *load = NULL;
@@ -151,11 +178,12 @@ int ser_folds_kfold(const ser_clips *clips, int k, uint32_t seed, ser_folds *out
         size_t g = 0;
         for (size_t j = 1; j < (size_t)k; j++)
             if (load[j] < load[g]) g = j;
-        load[g] += mark_speaker(clips, keys[i].name, out->v[g].in_test);
+        load[g] += mark_speaker(clips->n, sk, keys[i].name, out->v[g].in_test);
     }
-    rc = folds_finish(clips, out, err);
+    rc = folds_finish(clips, sk, out, err);
 done:
     free(names), free(counts), free(keys), free(perm), free(load);
+    ser_speaker_keys_free(sk, clips->n);
     if (rc) ser_folds_free(out);
     return rc;
 }
@@ -164,14 +192,17 @@ int ser_folds_loso(const ser_clips *clips, ser_folds *out, ser_error *err) {
     memset(out, 0, sizeof *out);
     const char **names;
     size_t *counts, n;
-    if (speaker_table(clips, &names, &counts, &n, err) != 0) return -1;
+    char **sk = ser_speaker_keys(clips, err);
+    if (!sk) return -1;
+    if (speaker_table(clips, sk, &names, &counts, &n, err) != 0) return ser_speaker_keys_free(sk, clips->n), -1;
     int rc = -1;
     if (n < 2) ser_fail(err, "--folds loso: the corpus has only %zu speaker", n);
     else if (folds_alloc(out, n, clips->n, err) == 0) {
-        for (size_t s = 0; s < n; s++) mark_speaker(clips, names[s], out->v[s].in_test);
-        rc = folds_finish(clips, out, err);
+        for (size_t s = 0; s < n; s++) mark_speaker(clips->n, sk, names[s], out->v[s].in_test);
+        rc = folds_finish(clips, sk, out, err);
     }
     free(names), free(counts);
+    ser_speaker_keys_free(sk, clips->n);
     if (rc) ser_folds_free(out);
     return rc;
 }
@@ -205,8 +236,10 @@ static int read_list(const ser_clips *clips, const char *path, unsigned char *ma
         char *s = trim(line);
         if (!*s || (!jsonl && *s == '#')) continue;
         if (!jsonl) {
-            if (!mark_speaker(clips, s, mask))
-                rc = ser_fail(err, "%s:%zu: speaker '%s' has no clips in the corpus", path, lineno, s);
+            /* as ser split --test-speakers: CORPUS:SPEAKER, or a plain id found in one corpus */
+            const long hits = ser_speaker_mark(clips, s, mask, err);
+            if (hits < 0) rc = ser_fail_wrap(err, "%s:%zu", path, lineno);
+            else if (!hits) rc = ser_fail(err, "%s:%zu: speaker '%s' has no clips in the corpus", path, lineno, s);
             continue;
         }
         cJSON *o = cJSON_Parse(s);
@@ -316,7 +349,9 @@ int ser_folds_from_dir(const ser_clips *clips, const char *dir, ser_folds *out, 
         out->v[f].source = files[f], files[f] = NULL;
         rc = read_list(clips, out->v[f].source, out->v[f].in_test, err);
     }
-    if (!rc) rc = folds_finish(clips, out, err);
+    char **sk = rc ? NULL : ser_speaker_keys(clips, err);
+    if (!rc) rc = sk ? folds_finish(clips, sk, out, err) : -1;
+    ser_speaker_keys_free(sk, clips->n);
     for (size_t f = 0; f < n; f++) free(files ? files[f] : NULL);
     free(files);
     if (rc) ser_folds_free(out);
@@ -329,7 +364,9 @@ int ser_fold_val_speakers(const ser_clips *clips, const ser_fold *fold, int n, u
     if (n < 1) return ser_fail(err, "--val-speakers %d: expected a count >= 1", n);
     const char **names;
     size_t *counts, m;
-    if (speaker_table(clips, &names, &counts, &m, err) != 0) return -1;
+    char **sk = ser_speaker_keys(clips, err);
+    if (!sk) return -1;
+    if (speaker_table(clips, sk, &names, &counts, &m, err) != 0) return ser_speaker_keys_free(sk, clips->n), -1;
     /* the training speakers: those without a test clip in this fold, bytewise */
     size_t nt = 0;
     for (size_t s = 0; s < m; s++) {
@@ -348,8 +385,9 @@ int ser_fold_val_speakers(const ser_clips *clips, const ser_fold *fold, int n, u
         ser_mt19937 rng;
         ser_mt19937_seed(&rng, seed);
         ser_mt19937_permutation(&rng, perm, nt);
-        for (int v = 0; v < n; v++) mark_speaker(clips, names[perm[v]], in_val);
+        for (int v = 0; v < n; v++) mark_speaker(clips->n, sk, names[perm[v]], in_val);
     }
     free(perm), free(names), free(counts);
+    ser_speaker_keys_free(sk, clips->n);
     return rc;
 }

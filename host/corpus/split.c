@@ -109,31 +109,38 @@ static int pick_per_folder(const ser_clips *clips, int per_folder, uint32_t seed
     return 0;
 }
 
+long ser_speaker_mark(const ser_clips *clips, const char *spk, unsigned char *mask, ser_error *err) {
+    if (!spk || !*spk) return ser_fail(err, "empty speaker name");
+    /* "CORPUS:SPEAKER" when CORPUS names a corpus of the clips; else a plain speaker id,
+     * which must then belong to one corpus only (two corpora may both have a speaker "1"). */
+    const char *colon = strchr(spk, ':'), *want = spk;
+    size_t cl = colon ? (size_t)(colon - spk) : 0;
+    int qualified = 0;
+    for (size_t i = 0; colon && !qualified && i < clips->n; i++) {
+        const char *c = clips->v[i].corpus ? clips->v[i].corpus : "";
+        qualified = strlen(c) == cl && !strncmp(c, spk, cl);
+    }
+    if (qualified) want = colon + 1;
+    long hits = 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < clips->n; i++) {
+        const char *c = clips->v[i].corpus ? clips->v[i].corpus : "";
+        if (strcmp(clips->v[i].speaker, want) || (qualified && (strlen(c) != cl || strncmp(c, spk, cl)))) continue;
+        if (!qualified && first && strcmp(first, c))
+            return ser_fail(err, "speaker '%s' is in two corpora (%s and %s): name it %s:%s or %s:%s", spk, first, c,
+                            first, spk, c, spk);
+        if (!first) first = c;
+        mask[i] = 1, hits++;
+    }
+    return hits;
+}
+
 static int pick_speakers(const ser_clips *clips, const ser_split_opts *o, unsigned char *in_test, ser_error *err) {
     for (size_t s = 0; s < o->n_test_speakers; s++) {
         const char *spk = o->test_speakers[s];
         if (!spk || !*spk) return ser_fail(err, "empty test speaker name");
-        /* "CORPUS:SPEAKER" when CORPUS names a corpus of the clips; else a plain speaker id,
-         * which must then belong to one corpus only (two corpora may both have a speaker "1"). */
-        const char *colon = strchr(spk, ':'), *want = spk;
-        size_t cl = colon ? (size_t)(colon - spk) : 0;
-        int qualified = 0;
-        for (size_t i = 0; colon && !qualified && i < clips->n; i++) {
-            const char *c = clips->v[i].corpus ? clips->v[i].corpus : "";
-            qualified = strlen(c) == cl && !strncmp(c, spk, cl);
-        }
-        if (qualified) want = colon + 1;
-        size_t hits = 0;
-        const char *first = NULL;
-        for (size_t i = 0; i < clips->n; i++) {
-            const char *c = clips->v[i].corpus ? clips->v[i].corpus : "";
-            if (strcmp(clips->v[i].speaker, want) || (qualified && (strlen(c) != cl || strncmp(c, spk, cl)))) continue;
-            if (!qualified && first && strcmp(first, c))
-                return ser_fail(err, "test speaker '%s' is in two corpora (%s and %s): name it %s:%s or %s:%s", spk,
-                                first, c, first, spk, c, spk);
-            if (!first) first = c;
-            in_test[i] = 1, hits++;
-        }
+        const long hits = ser_speaker_mark(clips, spk, in_test, err);
+        if (hits < 0) return -1;
         if (!hits) return ser_fail(err, "test speaker '%s' has no clips in this corpus", spk);
     }
     return 0;

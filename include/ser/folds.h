@@ -16,8 +16,14 @@
  *             or else every file of DIR (not hidden, bytewise order) is one fold: NAME.jsonl a
  *               clip list as above, any other file plain text with one test speaker a line
  *               (blank lines and lines starting with '#' skipped).
+ *           A speaker line names a speaker as ser split --test-speakers does (ser_speaker_mark):
+ *           CORPUS:SPEAKER, or a plain id found in one corpus only.
  *           A clip in two folds' test sets, an unknown clip or speaker, or fewer than 2 folds fail,
  *           naming the file (and line).
+ *
+ * Speakers are keyed by ser_speaker_keys: with clips of one corpus the plain speaker id, with
+ * clips of several corpora "CORPUS:SPEAKER" (a speaker id is unique within its corpus only), so
+ * two corpora's speaker "1" are two speakers, dealt, held out and named each on its own.
  */
 #ifndef SER_FOLDS_H
 #define SER_FOLDS_H
@@ -35,7 +41,7 @@ extern "C" {
 typedef struct ser_fold {
     unsigned char *in_test; /* (n_clips): 1 = a test clip of this fold */
     size_t n_test;          /* test clips */
-    char **speakers;        /* the test clips' speakers, sorted bytewise, unique */
+    char **speakers;        /* the test clips' speaker keys (ser_speaker_keys), sorted bytewise, unique */
     size_t n_speakers;
     char *source;           /* the list file it came from (lists only; else NULL) */
 } ser_fold;
@@ -46,6 +52,12 @@ typedef struct ser_folds {
     size_t n_clips;    /* clips of the corpus (length of every in_test) */
     size_t n_untested; /* clips in no fold's test set (lists that leave speakers out) */
 } ser_folds;
+
+/* keys[i] = clip i's speaker key: "CORPUS:SPEAKER" when the clips come from more than one corpus
+ * (corpus fields differ), else its speaker ("" stays ""). NULL (err set) when out of memory.
+ * Free with ser_speaker_keys_free(keys, clips->n). */
+char **ser_speaker_keys(const ser_clips *clips, ser_error *err);
+void ser_speaker_keys_free(char **keys, size_t n);
 
 /* K-fold over speakers (above). Fails when a clip has no speaker, K < 2 or K > the speakers. */
 int ser_folds_kfold(const ser_clips *clips, int k, uint32_t seed, ser_folds *out, ser_error *err);

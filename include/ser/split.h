@@ -56,6 +56,12 @@ int ser_split_make_mask(const ser_clips *clips, const unsigned char *in_test, do
                         ser_split *out, ser_error *err);
 void ser_split_free(ser_split *s);
 
+/* The clips of one named speaker, as --test-speakers above and ser cv's speaker lists name it:
+ * "CORPUS:SPEAKER" (CORPUS a clip's corpus field) that corpus's speaker only, a plain "SPEAKER"
+ * every clip of that id. Marks them in mask (clips->n bytes); returns how many (0: none), or -1
+ * when a plain id is found in two corpora (the message names both qualified names). */
+long ser_speaker_mark(const ser_clips *clips, const char *spk, unsigned char *mask, ser_error *err);
+
 /* ---- numpy-equivalent generator (exposed for tests) ---------------------------------------- */
 typedef struct ser_mt19937 {
     uint32_t mt[624];
