@@ -244,6 +244,7 @@ struct ser_wave_aug {
     float *next;           /* (n, F) */
     pthread_t thread;
     atomic_int cancel;
+    int blas_saved;        /* OpenBLAS's thread count before create (prefetch: 1 meanwhile) */
 };
 
 static int grow(float **p, size_t *cap, size_t n, ser_error *err) {
@@ -266,6 +267,7 @@ void ser_wave_aug_free(ser_wave_aug *w) {
     if (!w) return;
     atomic_store(&w->cancel, 1);
     join_pending(w);
+    if (w->blas_saved > 0) openblas_set_num_threads(w->blas_saved);
     for (int t = 0; w->wk && t < w->threads; t++) {
         ser_mfcc_free(w->wk[t].mfcc);
         ser_audio_buf_free(&w->wk[t].buf);
@@ -331,6 +333,13 @@ ser_wave_aug *ser_wave_aug_create(const ser_config *cfg, const ser_clips *clips,
     w->threads = threads > 0 ? threads : omp_get_max_threads();
     w->wave = ser_wave_aug_active(&cfg->train);
     w->prefetch = prefetch;
+    if (prefetch) {
+        /* OpenBLAS's thread count is process-wide, and a threaded sgemm may round differently from
+         * a single-threaded one: with the per-clip DCT running on the background thread, it stays
+         * 1 while w lives (the CLI runs OpenBLAS so anyway: host/cli/main.c) */
+        w->blas_saved = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+    }
     w->budget = (size_t)cfg->train.audio_cache_mb << 20;
     atomic_init(&w->cached, 0);
     atomic_init(&w->cancel, 0);
@@ -468,8 +477,7 @@ static int compute_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_sc
 
 static void *prefetch_main(void *arg) {
     ser_wave_aug *w = arg;
-    /* OpenBLAS's thread count is process-wide: the training thread owns it, so it is left alone
-     * here; the per-clip DCT sgemm gives the same bits with any count. */
+    /* OpenBLAS runs single-threaded meanwhile (set in create) */
     w->next_rc = compute_epoch(w, w->next_seed, w->next_epoch, &w->next_scaler, w->next, &w->next_err);
     return NULL;
 }
