@@ -103,13 +103,15 @@ int ser_wave_speed(const float *x, size_t n, double factor, float *y, void **cac
 }
 
 void ser_wave_noise(int kind, uint64_t seed, int epoch, uint32_t clip, float *z, size_t n) {
-    /* Box-Muller on pairs of Philox words: 4 gaussians per counter */
+    /* Box-Muller on pairs of Philox words, in float (the double version cost as much as the
+     * MFCC): 4 gaussians per counter */
     for (size_t j = 0; j < n; j += 4) {
         const philox4x32_ctr r = draw4(seed, epoch, clip, 0x7a3u, (uint32_t)(j / 4));
         for (int p = 0; p < 2; p++) {
-            const double rad = sqrt(-2.0 * log(unit(r.v[2 * p]))), th = 6.283185307179586 * unit(r.v[2 * p + 1]);
-            if (j + 2 * p < n) z[j + 2 * p] = (float)(rad * cos(th));
-            if (j + 2 * p + 1 < n) z[j + 2 * p + 1] = (float)(rad * sin(th));
+            const float u = ((float)(r.v[2 * p] >> 8) + 0.5f) * 0x1p-24f, v = (float)(r.v[2 * p + 1] >> 8) * 0x1p-24f;
+            const float rad = sqrtf(-2.0f * logf(u)), th = 6.28318530718f * v;
+            if (j + 2 * p < n) z[j + 2 * p] = rad * cosf(th);
+            if (j + 2 * p + 1 < n) z[j + 2 * p + 1] = rad * sinf(th);
         }
     }
     if (kind != SER_NOISE_PINK) return;
@@ -210,8 +212,8 @@ typedef struct worker {
     ser_audio_buf buf;     /* decoding (and its resampler) */
     float *a, *b;          /* clip-sized scratch */
     size_t cap_a, cap_b;
-    void *soxr;            /* speed perturbation state, for soxr_f */
-    double soxr_f;
+    void *soxr[2];         /* speed perturbation states for the factors soxr_f (below 1, above 1) */
+    double soxr_f[2];
 } worker;
 
 typedef struct noise_file {
@@ -272,7 +274,7 @@ void ser_wave_aug_free(ser_wave_aug *w) {
         ser_mfcc_free(w->wk[t].mfcc);
         ser_audio_buf_free(&w->wk[t].buf);
         free(w->wk[t].a), free(w->wk[t].b);
-        ser_wave_speed_free(&w->wk[t].soxr);
+        ser_wave_speed_free(&w->wk[t].soxr[0]), ser_wave_speed_free(&w->wk[t].soxr[1]);
     }
     for (size_t i = 0; w->cache && i < w->clips->n; i++) free(w->cache[i]);
     for (size_t i = 0; w->noise && i < w->n_noise; i++) free(w->noise[i].q);
@@ -400,7 +402,8 @@ static int clip_wave(ser_wave_aug *w, worker *k, size_t i, uint64_t seed, int ep
     ser_wave_draw_make(tc, w->cfg.audio.sample_rate, seed, epoch, (uint32_t)i, w->n_noise, &d);
     const size_t n = ser_wave_speed_len(nx, d.speed);
     if (grow(&k->a, &k->cap_a, n, err) || grow(&k->b, &k->cap_b, n, err)) return -1;
-    if (ser_wave_speed(x, nx, d.speed, k->a, &k->soxr, &k->soxr_f, err) != 0)
+    const int slot = d.speed > 1.0;
+    if (ser_wave_speed(x, nx, d.speed, k->a, &k->soxr[slot], &k->soxr_f[slot], err) != 0)
         return ser_fail_wrap(err, "%s", w->clips->v[i].path);
     float *o = k->b;
     const float g = (float)pow(10.0, d.gain_db / 20.0);

@@ -87,7 +87,7 @@ static const config_key KEYS[] = {
     {"train", "aug_noise_prob", KEY_DOUBLE, F(train.aug_noise_prob), 1, 0, 1, "augmentation: probability that a clip gets noise in an epoch", 1, NULL},
     {"train", "aug_noise_snr_min", KEY_DOUBLE, F(train.aug_noise_snr_min), 10, -30, 100, "augmentation: lowest SNR (dB) of the added noise", 1, NULL},
     {"train", "aug_noise_snr_max", KEY_DOUBLE, F(train.aug_noise_snr_max), 30, -30, 100, "augmentation: highest SNR (dB) of the added noise", 1, NULL},
-    {"train", "audio_cache_mb", KEY_INT, F(train.audio_cache_mb), 1024, 0, 1048576, "per-epoch features (waveform augmentation, VTLP): MiB of decoded training audio kept across epochs; clips beyond it are decoded again every epoch", 1, NULL},
+    {"train", "audio_cache_mb", KEY_INT, F(train.audio_cache_mb), 512, 0, 1048576, "per-epoch features (waveform augmentation, VTLP): MiB of decoded training audio kept across epochs; clips beyond it are decoded again every epoch", 1, NULL},
     {"train", "aug_prefetch", KEY_BOOL, F(train.aug_prefetch), 1, 0, 1, "per-epoch features: compute the next epoch's on a background thread while this one trains (same bits either way)", 1, NULL},
     {"train", "mixup", KEY_DOUBLE, F(train.mixup), 0, 0, 100, "mixup: each training clip mixed with one of its batch, weights Beta(mixup, mixup) folded to >= 0.5 for its own label, targets mixed alike (0: off)", 1, NULL},
     {"train", "label_smoothing", KEY_DOUBLE, F(train.label_smoothing), 0, 0, 0.99, "loss targets (1 - ls) onehot + ls / classes (Keras CategoricalCrossentropy label_smoothing; 0: off)", 1, NULL},
