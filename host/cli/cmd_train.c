@@ -2,6 +2,7 @@
  * training loop -> model + reports + plots, every file written atomically; `--resume RUN`
  * continues an interrupted run from RUN/checkpoint.safetensors and ends where an
  * uninterrupted run would. */
+#define _DEFAULT_SOURCE /* realpath */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -344,9 +345,12 @@ static int prepare(run *r, ser_error *err) {
         return ser_fail(err, folder ? "train.aug_noise_kind = folder needs --noise-dir DIR"
                                     : "--noise-dir needs --set train.aug_noise_kind=folder");
     /* before anything is written: an empty or unreadable folder fails now */
-    if (a->noise_dir && (!(r->noise_dir = strdup(a->noise_dir)) ||
-                         ser_noise_list(a->noise_dir, &r->noise, &r->n_noise, err) != 0))
-        return r->noise_dir ? ser_fail_wrap(err, "--noise-dir") : ser_fail(err, "out of memory");
+    if (a->noise_dir) {
+        /* absolute, as the manifests' paths: a --resume from another folder finds the files */
+        if (!(r->noise_dir = realpath(a->noise_dir, NULL)))
+            return ser_fail(err, "--noise-dir %s: %s", a->noise_dir, strerror(errno));
+        if (ser_noise_list(r->noise_dir, &r->noise, &r->n_noise, err) != 0) return ser_fail_wrap(err, "--noise-dir");
+    }
     if (mkdir_p(a->out, err) != 0 || lock_run(a->out, &r->lock_fd, err) != 0) return -1;
     /* A fresh run into a used folder: nothing of the old run may pair with the new one if this
      * one is killed early (a resume would take the old checkpoint or test.tsv for its own, and
@@ -617,6 +621,9 @@ int cmd_train(int argc, char **argv) {
     ser_split_data tr = {r.train.x, r.train.y, r.train.n}, va = {r.val.x, r.val.y, r.val.n};
     ser_train_result res;
     if (ser_train_run(&r.net, &tr, &va, &o, &st, best, &res, &err) != 0) goto fail;
+    /* an early stop leaves the next epoch's prefetch running: stop it before the reports */
+    ser_wave_aug_free(r.waug);
+    r.waug = NULL;
     if (!r.a.quiet)
         fprintf(stderr, "ser train: %d epochs%s; best epoch %d (%s %.4f) restored\n", res.epochs_run,
                 res.stopped_early ? " (early stop)" : "", res.best_epoch, ser_monitor_name(r.cfg.train.monitor),
