@@ -4,7 +4,7 @@
 #     clips (24414 Hz, resampled to 22050) and, when ../corpora/ravdess exists, RAVDESS (48 kHz);
 #     the reference network (configs/demo.ini), train.threads=2, EPOCHS epochs. Augmented: speed
 #     0.9/1/1.1 + shift 0.1 s + gain 6 dB + white noise at 5..30 dB on half the clips, with the
-#     prefetch thread and without it. Printed: the mean epoch seconds (history.jsonl, features
+#     prefetch thread and without it (RAVDESS also without the audio cache: decoded every epoch). Printed: the mean epoch seconds (history.jsonl, features
 #     included) of epochs 2.. (epoch 1 of a run has nothing prefetched), the whole run's wall and
 #     CPU seconds, and each as a ratio to plain. On a shared machine the wall clock moves with the
 #     others' load; the CPU seconds much less.
@@ -66,6 +66,8 @@ if [ -z "${SKIP_EPOCH:-}" ]; then
         run "augmented, prefetch" "$T/ra" --data "$rav" --corpus ravdess --set train.epochs="$EPOCHS" "${AUG[@]}"
         run "augmented, no prefetch" "$T/rs" --data "$rav" --corpus ravdess --set train.epochs="$EPOCHS" "${AUG[@]}" \
             --set train.aug_prefetch=false
+        run "augmented, prefetch, no cache" "$T/rc" --data "$rav" --corpus ravdess --set train.epochs="$EPOCHS" "${AUG[@]}" \
+            --set train.audio_cache_mb=0
     else
         echo "(no $rav: RAVDESS skipped)"
     fi
