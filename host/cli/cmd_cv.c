@@ -31,7 +31,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: ser cv --data DIR [--corpus K] [--data DIR2 ...] --out OUT\n"
             "              (--folds K | --folds loso | --fold-lists DIR) [--labels L,...] [--label-map A=B]\n"
-            "              [--config F] [--set section.key=value]... [--device D]\n"
+            "              [--config F] [--set section.key=value]... [--device D] [--noise-dir DIR]\n"
             "              [--val-speakers N] [--jobs N] [--print-commands]\n"
             "       ser cv --collect OUT\n\n"
             "Speaker-independent cross-validation: every fold trains on the other speakers and is\n"
@@ -46,6 +46,7 @@ static void usage(FILE *f) {
             "  --val-speakers N   validate on every clip of N of the fold's training speakers (seeded\n"
             "                     by train.seed) instead of train.validation_split of their clips\n"
             "  --config F, --set  the recipe of every fold (as ser train)\n"
+            "  --noise-dir DIR    passed to every fold's ser train (train.aug_noise_kind = folder)\n"
             "  --jobs N           N folds side by side, train.threads = cores / N each (unless the\n"
             "                     recipe sets train.threads) (default 1)\n"
             "  --print-commands   write the folds' manifests, print one `ser train` line per fold\n"
@@ -63,7 +64,7 @@ static void usage(FILE *f) {
 
 typedef struct cv_args {
     cli_data data;
-    const char *out, *folds, *fold_lists, *config, *device, *collect;
+    const char *out, *folds, *fold_lists, *config, *device, *collect, *noise_dir;
     const char **sets;
     int n_sets, jobs, print_commands, val_speakers;
 } cv_args;
@@ -84,6 +85,7 @@ static int parse_args(int argc, char **argv, cv_args *a) {
         else if (!strcmp(s, "--folds") && more) a->folds = argv[++i];
         else if (!strcmp(s, "--fold-lists") && more) a->fold_lists = argv[++i];
         else if (!strcmp(s, "--config") && more) a->config = argv[++i];
+        else if (!strcmp(s, "--noise-dir") && more) a->noise_dir = argv[++i];
         else if (!strcmp(s, "--set") && more) a->sets[a->n_sets++] = argv[++i];
         else if (!strcmp(s, "--device") && more) a->device = argv[++i];
         else if (!strcmp(s, "--collect") && more) a->collect = argv[++i];
@@ -203,7 +205,8 @@ typedef struct fold_cmd {
     int resume;
 } fold_cmd;
 
-static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *config_abs, int threads) {
+static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *config_abs, const char *noise_abs,
+                      int threads) {
     c->argc = 0;
     c->argv[c->argc++] = exe;
     c->argv[c->argc++] = "train";
@@ -212,6 +215,7 @@ static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *conf
         c->argv[c->argc++] = c->dir;
     } else {
         if (config_abs) c->argv[c->argc++] = "--config", c->argv[c->argc++] = (char *)config_abs;
+        if (noise_abs) c->argv[c->argc++] = "--noise-dir", c->argv[c->argc++] = (char *)noise_abs;
         for (int i = 0; i < a->n_sets && c->argc + 2 < 170; i++) c->argv[c->argc++] = "--set", c->argv[c->argc++] = (char *)a->sets[i];
         if (threads > 0) {
             snprintf(c->threads, sizeof c->threads, "train.threads=%d", threads);
@@ -372,10 +376,14 @@ int cmd_cv(int argc, char **argv) {
     ser_folds folds = {0};
     fold_cmd *cmds = NULL;
     int *todo = NULL;
-    char exe[PATH_MAX], out_abs[PATH_MAX], config_abs[PATH_MAX];
+    char exe[PATH_MAX], out_abs[PATH_MAX], config_abs[PATH_MAX], noise_abs[PATH_MAX];
     if (load_recipe(&a, &cfg, &err) != 0) goto fail;
     if (a.config && !realpath(a.config, config_abs)) {
         ser_fail(&err, "--config %s: %s", a.config, strerror(errno));
+        goto fail;
+    }
+    if (a.noise_dir && !realpath(a.noise_dir, noise_abs)) {
+        ser_fail(&err, "--noise-dir %s: %s", a.noise_dir, strerror(errno));
         goto fail;
     }
     if (!realpath("/proc/self/exe", exe)) {
@@ -437,7 +445,7 @@ int cmd_cv(int argc, char **argv) {
         ser_split_free(&s);
         if (wrc) goto fail;
         if (a.print_commands) {
-            build_cmd(c, &a, exe, a.config ? config_abs : NULL, threads);
+            build_cmd(c, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, threads);
             for (int i = 0; i < c->argc; i++) print_word(c->argv[i]), putchar(i + 1 < c->argc ? ' ' : '\n');
             continue;
         }
@@ -448,7 +456,7 @@ int cmd_cv(int argc, char **argv) {
             continue;
         }
         c->resume = access(ini, F_OK) == 0; /* started before: its own recorded split and recipe */
-        build_cmd(c, &a, exe, a.config ? config_abs : NULL, threads);
+        build_cmd(c, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, threads);
         todo[n_todo++] = k;
     }
     if (a.print_commands) {

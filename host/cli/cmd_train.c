@@ -2,6 +2,7 @@
  * training loop -> model + reports + plots, every file written atomically; `--resume RUN`
  * continues an interrupted run from RUN/checkpoint.safetensors and ends where an
  * uninterrupted run would. */
+#define _DEFAULT_SOURCE /* realpath */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,7 @@
 #include "ser/report.h"
 #include "ser/scaler.h"
 #include "ser/tensorboard.h"
-#include "ser/vtlp.h"
+#include "ser/wave_augment.h"
 #include "ser/split.h"
 #include "data_args.h"
 
@@ -52,13 +53,15 @@ static void usage(FILE *f) {
             "  --device D        auto (default: the GPU when there is one), cpu or cuda\n"
             "  --resume RUN      continue RUN from its last checkpoint\n"
             "  --tensorboard     TensorBoard event files in RUN/tb/ (= --set train.tensorboard=true)\n"
+            "  --noise-dir DIR   noise recordings for train.aug_noise_kind = folder: the .wav files\n"
+            "                    under DIR, recursively (MUSAN's layout); listed in RUN/noise.txt\n"
             "  --quiet           no progress output\n",
             CLI_DATA_HELP);
 }
 
 typedef struct train_args {
     cli_data data;          /* --data / --corpus / --labels / --label-map */
-    const char *config, *train_list, *val_list, *test_dir, *test_list, *out, *device;
+    const char *config, *train_list, *val_list, *test_dir, *test_list, *out, *device, *noise_dir;
     const char **sets;
     int n_sets, resume, quiet, tensorboard;
 } train_args;
@@ -83,6 +86,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(s, "--out") && more) a->out = argv[++i];
         else if (!strcmp(s, "--device") && more) a->device = argv[++i];
         else if (!strcmp(s, "--resume") && more) a->resume = 1, a->out = argv[++i];
+        else if (!strcmp(s, "--noise-dir") && more) a->noise_dir = argv[++i];
         else if (!strcmp(s, "--quiet")) a->quiet = 1;
         else if (!strcmp(s, "--tensorboard")) a->tensorboard = 1, a->sets[a->n_sets++] = "train.tensorboard=true";
         else {
@@ -99,6 +103,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
     else if (a->data.any_rules && !nd) why = "--labels and --label-map need --data";
     else if (!a->resume && a->train_list && !a->val_list) why = "--train-list needs --val-list";
     else if (a->test_dir && a->test_list) why = "--test-dir and --test-list exclude each other";
+    else if (a->resume && a->noise_dir) why = "--resume takes the noise files the run recorded (RUN/noise.txt), not --noise-dir";
     else if (cli_device_valid(a->device) != 0)
         why = "--device takes auto, cpu or cuda";
     if (why) {
@@ -133,7 +138,7 @@ static int mkdir_p(const char *dir, ser_error *err) {
 static const char *const RUN_FILES[] = {"checkpoint.safetensors", "model.safetensors", "history.jsonl", "config.ini",
                                         "train.tsv", "val.tsv", "test.tsv", "model_summary.txt", "report.txt",
                                         "report.json", "training_history.png", "confusion_matrix_validation.png",
-                                        "confusion_matrix_test.png"};
+                                        "confusion_matrix_test.png", "noise.txt"};
 
 /* Removes the temporary files of writes that a kill or a full disk interrupted, so that they
  * neither pile up over resumes nor pass for outputs. Only our own names: RUN_FILES[i].tmp... */
@@ -208,12 +213,63 @@ typedef struct run {
     int lock_fd;
     char *p_ckpt, *p_model, *p_hist;
     ser_tb *tb;             /* train.tensorboard: RUN/tb/ event file of this process */
-    ser_vtlp *vtlp;         /* train.aug_vtlp: per-epoch warped training features */
+    ser_wave_aug *waug;     /* waveform augmentation / VTLP: per-epoch training features */
+    char *noise_dir;        /* --noise-dir (or the one RUN/noise.txt records) */
+    char **noise;           /* its .wav files, sorted */
+    size_t n_noise;
 } run;
 
-static int vtlp_epoch(void *user, int epoch, float *x, ser_error *err) {
+static int wave_epoch(void *user, int epoch, float *x, ser_error *err) {
     run *r = user;
-    return ser_vtlp_epoch(r->vtlp, (uint64_t)r->cfg.train.seed, epoch, &r->meta.scaler, x, err);
+    return ser_wave_aug_epoch(r->waug, (uint64_t)r->cfg.train.seed, epoch, &r->meta.scaler, x, err);
+}
+
+/* RUN/noise.txt: "# noise folder: DIR", then one noise file a line (the exact list a resume uses). */
+static int noise_write(const run *r, ser_error *err) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return ser_fail(err, "noise.txt: %s", strerror(errno));
+    fprintf(f, "# noise folder: %s\n", r->noise_dir);
+    for (size_t i = 0; i < r->n_noise; i++) fprintf(f, "%s\n", r->noise[i]);
+    fclose(f);
+    char *p = run_path(r->a.out, "noise.txt");
+    int rc = p ? ser_write_text_file(p, text, err) : ser_fail(err, "out of memory");
+    free(p), free(text);
+    return rc;
+}
+
+static int noise_read(run *r, const char *path, ser_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return ser_fail(err, "%s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0, cap_v = 0;
+    int rc = 0;
+    for (ssize_t l; !rc && (l = getline(&line, &cap, f)) > 0;) {
+        while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r')) line[--l] = 0;
+        if (!l) continue;
+        if (!strncmp(line, "# noise folder: ", 16)) {
+            free(r->noise_dir);
+            if (!(r->noise_dir = strdup(line + 16))) rc = ser_fail(err, "out of memory");
+            continue;
+        }
+        if (r->n_noise == cap_v) {
+            cap_v = cap_v ? 2 * cap_v : 64;
+            char **v = realloc(r->noise, cap_v * sizeof *v);
+            if (!v) {
+                rc = ser_fail(err, "out of memory");
+                break;
+            }
+            r->noise = v;
+        }
+        if (!(r->noise[r->n_noise] = strdup(line))) rc = ser_fail(err, "out of memory");
+        else r->n_noise++;
+    }
+    if (!rc && ferror(f)) rc = ser_fail(err, "%s: read error", path);
+    free(line);
+    fclose(f);
+    if (!rc && !r->n_noise) rc = ser_fail(err, "%s: lists no noise file", path);
+    return rc;
 }
 
 /* The epoch's history.jsonl values as TensorBoard scalars of the same names, step = epoch; a
@@ -274,14 +330,27 @@ static int prepare(run *r, ser_error *err) {
         remove_stale_temps(a->out);
         a->train_list = "train.tsv", a->val_list = "val.tsv";
         char *pt = run_path(a->out, "train.tsv"), *pv = run_path(a->out, "val.tsv"), *ps = run_path(a->out, "test.tsv");
+        char *pn = run_path(a->out, "noise.txt");
         rc = load_clips(NULL, pt, &r->train_clips, err) || load_clips(NULL, pv, &r->val_clips, err);
         if (!rc && access(ps, F_OK) == 0) rc = load_clips(NULL, ps, &r->test_clips, err);
-        free(pt), free(pv), free(ps);
+        if (!rc && pn && access(pn, F_OK) == 0) rc = noise_read(r, pn, err);
+        free(pt), free(pv), free(ps), free(pn);
         return rc ? ser_fail_wrap(err, "--resume %s", a->out) : 0;
     }
     if (a->config && ser_config_load(&r->cfg, a->config, err) != 0) return -1;
     for (int i = 0; i < a->n_sets; i++)
         if (ser_config_set(&r->cfg, a->sets[i], err) != 0) return -1;
+    const int folder = r->cfg.train.aug_noise_kind == SER_NOISE_FOLDER;
+    if (folder != (a->noise_dir != NULL))
+        return ser_fail(err, folder ? "train.aug_noise_kind = folder needs --noise-dir DIR"
+                                    : "--noise-dir needs --set train.aug_noise_kind=folder");
+    /* before anything is written: an empty or unreadable folder fails now */
+    if (a->noise_dir) {
+        /* absolute, as the manifests' paths: a --resume from another folder finds the files */
+        if (!(r->noise_dir = realpath(a->noise_dir, NULL)))
+            return ser_fail(err, "--noise-dir %s: %s", a->noise_dir, strerror(errno));
+        if (ser_noise_list(r->noise_dir, &r->noise, &r->n_noise, err) != 0) return ser_fail_wrap(err, "--noise-dir");
+    }
     if (mkdir_p(a->out, err) != 0 || lock_run(a->out, &r->lock_fd, err) != 0) return -1;
     /* A fresh run into a used folder: nothing of the old run may pair with the new one if this
      * one is killed early (a resume would take the old checkpoint or test.tsv for its own, and
@@ -321,7 +390,7 @@ static int prepare(run *r, ser_error *err) {
     int rc = ser_manifest_write(pt, r->train_clips.v, NULL, r->train_clips.n, err) ||
              ser_manifest_write(pv, r->val_clips.v, NULL, r->val_clips.n, err) ||
              (r->test_clips.n && ser_manifest_write(ps, r->test_clips.v, NULL, r->test_clips.n, err)) ||
-             ser_config_write_ini(&r->cfg, pc, err);
+             (r->n_noise && noise_write(r, err)) || ser_config_write_ini(&r->cfg, pc, err);
     free(pc), free(pt), free(pv), free(ps);
     return rc ? -1 : 0;
 }
@@ -450,6 +519,10 @@ static int finish(run *r, const ser_train_result *res, ser_error *err) {
     cJSON_AddNumberToObject(json, "best_monitor", res->best_monitor);
     cJSON_AddBoolToObject(json, "stopped_early", res->stopped_early);
     cJSON_AddStringToObject(json, "backend", r->be->ops->name);
+    if (r->noise_dir) {
+        cJSON_AddStringToObject(json, "noise_dir", r->noise_dir);
+        cJSON_AddNumberToObject(json, "noise_files", (double)r->n_noise);
+    }
     rc = evaluate_split(r, &r->val, "validation", "confusion_matrix_validation.png", &text, json, err);
     /* AdaBN after the model file and the validation report: only the test evaluation sees it */
     if (!rc && r->test.n && r->cfg.train.test_adapt_bn) {
@@ -537,15 +610,20 @@ int cmd_train(int argc, char **argv) {
      * so that both backends validate (and keep) the same statistics every epoch */
     const int precise_at_end = r.cfg.train.precise_bn == SER_PRECISE_BN_END;
     if (r.cfg.train.precise_bn == SER_PRECISE_BN_EPOCH) o.before_validation = precise_bn;
-    if (r.cfg.train.aug_vtlp > 0) {
-        /* the audio of the training clips, decoded once; the warped features of epoch e are a
-         * function of (seed, e) alone, so this works for a resume too */
-        if (!(r.vtlp = ser_vtlp_create(&r.cfg, &r.train.clips, r.cfg.train.threads, &err))) goto fail;
-        o.epoch_features = vtlp_epoch;
+    if (ser_wave_aug_needed(&r.cfg.train)) {
+        /* waveform augmentation / VTLP: the features of epoch e are a function of (seed, e)
+         * alone, so this works for a resume too (its first call computes epoch st.epoch) */
+        if (!(r.waug = ser_wave_aug_create(&r.cfg, &r.train.clips, (const char *const *)r.noise, r.n_noise,
+                                           r.cfg.train.threads, r.cfg.train.aug_prefetch, &err)))
+            goto fail;
+        o.epoch_features = wave_epoch;
     }
     ser_split_data tr = {r.train.x, r.train.y, r.train.n}, va = {r.val.x, r.val.y, r.val.n};
     ser_train_result res;
     if (ser_train_run(&r.net, &tr, &va, &o, &st, best, &res, &err) != 0) goto fail;
+    /* an early stop leaves the next epoch's prefetch running: stop it before the reports */
+    ser_wave_aug_free(r.waug);
+    r.waug = NULL;
     if (!r.a.quiet)
         fprintf(stderr, "ser train: %d epochs%s; best epoch %d (%s %.4f) restored\n", res.epochs_run,
                 res.stopped_early ? " (early stop)" : "", res.best_epoch, ser_monitor_name(r.cfg.train.monitor),
@@ -571,7 +649,9 @@ done:
     ser_tb_close(r.tb, NULL);
     ser_net_free(&r.net);
     ser_backend_destroy(r.be);
-    ser_vtlp_free(r.vtlp);
+    ser_wave_aug_free(r.waug);
+    ser_noise_list_free(r.noise, r.n_noise);
+    free(r.noise_dir);
     if (r.model_ok) ser_model_destroy(&r.model);
     ser_dataset_free(&r.train), ser_dataset_free(&r.val), ser_dataset_free(&r.test);
     ser_clips_free(&r.train_clips), ser_clips_free(&r.val_clips), ser_clips_free(&r.test_clips);

@@ -28,6 +28,7 @@ typedef struct config_key {
 
 static const char *const MONITOR_NAMES[] = {"val_loss", "val_accuracy", "val_uar", NULL};
 static const char *const PRECISE_BN_NAMES[] = {"off", "end", "epoch", NULL};
+static const char *const NOISE_KIND_NAMES[] = {"off", "white", "pink", "folder", NULL}; /* SER_NOISE_* */
 
 #define F(member) offsetof(ser_config, member)
 static const config_key KEYS[] = {
@@ -81,6 +82,15 @@ static const config_key KEYS[] = {
     {"train", "aug_vtlp", KEY_DOUBLE, F(train.aug_vtlp), 0, 0, 0.5, "augmentation: VTLP, max |alpha - 1| of the per-clip mel frequency warp (features recomputed per epoch; 0: off)", 1, NULL},
     {"train", "aug_vtlp_speakers", KEY_INT, F(train.aug_vtlp_speakers), 0, 0, 1000, "augmentation: VTLP per virtual speaker: each epoch splits every speaker's clips at random into this many groups with one warp each, normalised per group (0: a warp per clip)", 1, NULL},
     {"train", "aug_vtlp_fhi", KEY_DOUBLE, F(train.aug_vtlp_fhi), 4800, 1, 192000, "augmentation: VTLP warp boundary frequency (Hz)", 1, NULL},
+    {"train", "aug_speed", KEY_DOUBLE, F(train.aug_speed), 0, 0, 0.5, "augmentation: speed perturbation, factors 1 - s, 1, 1 + s at random per clip and epoch (libsoxr resampling: duration / factor, pitch x factor; features recomputed per epoch; 0: off)", 1, NULL},
+    {"train", "aug_wave_shift", KEY_DOUBLE, F(train.aug_wave_shift), 0, 0, 60, "augmentation: max seconds the waveform is shifted either way inside the read window (zeros fill, the other end is cropped; 0: off)", 1, NULL},
+    {"train", "aug_wave_gain", KEY_DOUBLE, F(train.aug_wave_gain), 0, 0, 60, "augmentation: max |gain| in dB applied to the waveform (0: off)", 1, NULL},
+    {"train", "aug_noise_kind", KEY_ENUM, F(train.aug_noise_kind), 0, 0, 3, "augmentation: additive noise on the waveform: off, white, pink, or folder (segments of the .wav files of ser train --noise-dir DIR)", 1, NOISE_KIND_NAMES},
+    {"train", "aug_noise_prob", KEY_DOUBLE, F(train.aug_noise_prob), 1, 0, 1, "augmentation: probability that a clip gets noise in an epoch", 1, NULL},
+    {"train", "aug_noise_snr_min", KEY_DOUBLE, F(train.aug_noise_snr_min), 10, -30, 100, "augmentation: lowest SNR (dB) of the added noise", 1, NULL},
+    {"train", "aug_noise_snr_max", KEY_DOUBLE, F(train.aug_noise_snr_max), 30, -30, 100, "augmentation: highest SNR (dB) of the added noise", 1, NULL},
+    {"train", "audio_cache_mb", KEY_INT, F(train.audio_cache_mb), 512, 0, 1048576, "per-epoch features (waveform augmentation, VTLP): MiB of decoded training audio kept across epochs; clips beyond it are decoded again every epoch", 1, NULL},
+    {"train", "aug_prefetch", KEY_BOOL, F(train.aug_prefetch), 1, 0, 1, "per-epoch features: compute the next epoch's on a background thread while this one trains (same bits either way)", 1, NULL},
     {"train", "mixup", KEY_DOUBLE, F(train.mixup), 0, 0, 100, "mixup: each training clip mixed with one of its batch, weights Beta(mixup, mixup) folded to >= 0.5 for its own label, targets mixed alike (0: off)", 1, NULL},
     {"train", "label_smoothing", KEY_DOUBLE, F(train.label_smoothing), 0, 0, 0.99, "loss targets (1 - ls) onehot + ls / classes (Keras CategoricalCrossentropy label_smoothing; 0: off)", 1, NULL},
     {"train", "cosine_decay", KEY_BOOL, F(train.cosine_decay), 0, 0, 1, "learning rate by Keras CosineDecay per step, learning_rate down to min_lr over all epochs, instead of ReduceLROnPlateau", 1, NULL},
@@ -250,6 +260,10 @@ int ser_config_validate(const ser_config *cfg, ser_error *err) {
     if (f->f0_rows > 0 && (f->vtln > 0 || cfg->train.aug_vtlp > 0))
         return ser_fail(err, "features.f0_rows (%d) cannot be combined with %s: those recompute the MFCC rows only", f->f0_rows,
                         f->vtln > 0 ? "features.vtln" : "train.aug_vtlp");
+    const ser_train_config *t = &cfg->train;
+    if (f->f0_rows > 0 && (t->aug_speed > 0 || t->aug_wave_shift > 0 || t->aug_wave_gain > 0 || t->aug_noise_kind != 0))
+        return ser_fail(err, "features.f0_rows (%d) cannot be combined with the waveform augmentation (train.aug_speed, "
+                             "aug_wave_shift, aug_wave_gain, aug_noise_kind): those recompute the MFCC rows only", f->f0_rows);
     if (cfg->model.kernel % 2 == 0)
         return ser_fail(err, "model.kernel (%d) must be odd (padding same)", cfg->model.kernel);
     return 0;

@@ -59,6 +59,9 @@ enum {
  * (unaugmented) training clips, in inference mode (ser_model_bn_adapt). Only inference reads
  * them: training steps are unchanged; what changes is every validation (and so the callbacks
  * that follow it) and the saved model. */
+/* train.aug_noise_kind: the noise added to the waveform (ser/wave_augment.h). */
+enum { SER_NOISE_OFF = 0, SER_NOISE_WHITE, SER_NOISE_PINK, SER_NOISE_FOLDER };
+
 enum {
     SER_PRECISE_BN_OFF = 0,    /* Keras's moving averages (the reference, for the parity tests) */
     SER_PRECISE_BN_END,        /* once, after training, on the kept epoch's weights */
@@ -91,6 +94,16 @@ typedef struct ser_train_config {
     double aug_vtlp_fhi;       /* Hz: the warp is f alpha below about this frequency */
     int aug_vtlp_speakers;     /* 0: a warp per clip; K: per epoch K virtual speakers per speaker,
                                 * one warp each (relative differences inside a speaker kept) */
+    /* Waveform augmentation (host/features/wave_augment.c, ser/wave_augment.h): the training
+     * features recomputed every epoch from the audio changed in the time domain; 0 = off. */
+    double aug_speed;          /* speed factors 1 - s, 1, 1 + s (libsoxr resampling) */
+    double aug_wave_shift;     /* seconds: max shift of the read window's content either way */
+    double aug_wave_gain;      /* dB: max |gain| */
+    int aug_noise_kind;        /* SER_NOISE_*: off, white, pink, folder */
+    double aug_noise_prob;     /* probability a clip gets noise in an epoch */
+    double aug_noise_snr_min, aug_noise_snr_max; /* dB: the SNR's range */
+    int audio_cache_mb;        /* decoded audio kept across epochs (MiB); clips beyond it are decoded per epoch */
+    int aug_prefetch;          /* bool: compute epoch e + 1's features on a background thread during epoch e */
     double mixup;              /* mixup (ser/augment.h): Beta(mixup, mixup) weights; 0 = off */
     double label_smoothing;    /* Keras CategoricalCrossentropy(label_smoothing): targets (1 - ls) onehot
                                 * + ls / classes, in the training and validation loss; 0 = off */

@@ -70,7 +70,8 @@ typedef struct ser_train_opts {
     int quiet;
     /* When set: called at the start of every epoch (0-based) to recompute the training features
      * into x (train->n clips, the order of train->x), which the epoch then trains on instead of
-     * train->x: augmentation inside feature extraction (VTLP). It must depend only on the epoch
+     * train->x: augmentation inside feature extraction (VTLP, waveform augmentation: ser/wave_augment.h,
+     * which may have computed them in the background during the epoch before). It must depend only on the epoch
      * (and fixed state), so that a resume is bit-identical. NULL: train->x every epoch. */
     int (*epoch_features)(void *user, int epoch, float *x, ser_error *err);
     /* When set: called after every epoch's training steps, before its validation pass

@@ -3,7 +3,8 @@
  * (ser_mel_filters_warped), so the network sees the same utterances from vocal tracts of
  * different lengths (train.aug_vtlp_speakers > 0: one factor per virtual speaker, a random
  * part of a speaker's clips, so that the differences between one speaker's clips, pitch
- * and formant movements that carry emotion, are kept). The audio is decoded once and kept; per epoch: warped MFCC of every clip,
+ * and formant movements that carry emotion, are kept). The audio is decoded per epoch or kept
+ * (train.audio_cache_mb, ser/wave_augment.h); per epoch: warped MFCC of every clip,
  * then features.normalize over the epoch's set (per speaker: the warped statistics), then the
  * global scaler fitted on the unwarped training features.
  *

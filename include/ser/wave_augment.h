@@ -1,0 +1,100 @@
+/* Waveform augmentation: the training features recomputed every epoch from the clips' audio,
+ * each clip changed in the time domain first (train.aug_speed, aug_wave_shift, aug_wave_gain,
+ * aug_noise_*), then, when train.aug_vtlp > 0, MFCC'd through its VTLP-warped mel bank
+ * (ser/vtlp.h); then features.normalize over the epoch's set and the global scaler fitted on the
+ * unaugmented training features. Per clip, in this order:
+ *   speed  resample by libsoxr (HQ) so that the clip plays `factor` times faster: n / factor
+ *          samples, every frequency times factor (factor 1 - s, 1 or 1 + s, s = aug_speed);
+ *   shift  y[t] = x[t + d], zeros outside, d uniform in +-aug_wave_shift seconds (a crop at one
+ *          end, silence at the other);
+ *   gain   times 10^(g / 20), g uniform in +-aug_wave_gain dB;
+ *   noise  with probability aug_noise_prob, white, pink or a segment of a noise file (a folder
+ *          of .wav files, as MUSAN's) scaled to an SNR uniform in [aug_noise_snr_min, max] dB
+ *          over the clip's power.
+ * Every draw is a Philox word keyed by (seed, epoch, clip), never a running generator: a resumed
+ * run computes exactly the features an uninterrupted one would, whatever the thread count.
+ *
+ * Memory: the decoded samples of clips are kept (float, bit-identical to a fresh decode) while
+ * they fit in train.audio_cache_mb; the others are decoded again every epoch. Noise files are
+ * decoded once and kept as int16 (a peak scale per file). With prefetch, epoch e + 1 is computed
+ * on a background thread while epoch e trains, into a second (n, F) buffer. */
+#ifndef SER_WAVE_AUGMENT_H
+#define SER_WAVE_AUGMENT_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ser/config.h"
+#include "ser/corpus.h"
+#include "ser/error.h"
+#include "ser/scaler.h"
+
+/* 1 when a waveform augmentation key of tc is on (speed, shift, gain, noise). */
+int ser_wave_aug_active(const ser_train_config *tc);
+/* 1 when the training features are recomputed per epoch: waveform augmentation or VTLP. */
+int ser_wave_aug_needed(const ser_train_config *tc);
+
+/* One clip's draws for one epoch. */
+typedef struct ser_wave_draw {
+    double speed;          /* resampling factor (1: none) */
+    long shift;            /* samples: y[t] = x[t + shift] */
+    double gain_db;
+    int noise;             /* 1: noise added */
+    double snr_db;
+    uint32_t noise_file;   /* aug_noise_kind = folder: the file's index (< n_noise) */
+    double noise_pos;      /* [0, 1): where in that file the segment starts */
+} ser_wave_draw;
+
+/* The draws of clip `clip` in epoch `epoch` (0-based) from Philox counters (clip, epoch, 0x7a1, 0)
+ * and (clip, epoch, 0x7a2, 0), key seed. */
+void ser_wave_draw_make(const ser_train_config *tc, int sample_rate, uint64_t seed, int epoch, uint32_t clip,
+                        size_t n_noise, ser_wave_draw *d);
+
+/* The length of n samples sped up by factor: ceil(n / factor) (n when factor is 1). */
+size_t ser_wave_speed_len(size_t n, double factor);
+/* x (n) played factor times faster into y (ser_wave_speed_len(n, factor) samples; libsoxr HQ,
+ * zero-padded to that length). *cache: a soxr state reused while the factor is the same
+ * (NULL-initialised; free with ser_wave_speed_free); cache NULL: a fresh one each call, same bits. */
+int ser_wave_speed(const float *x, size_t n, double factor, float *y, void **cache, double *cache_factor,
+                   ser_error *err);
+void ser_wave_speed_free(void **cache);
+
+/* n samples of white (SER_NOISE_WHITE: unit gaussian) or pink (white through Kellett's 1/f filter) noise of clip
+ * `clip` in epoch `epoch`, from Philox counters (clip, epoch, 0x7a3, j). */
+void ser_wave_noise(int kind, uint64_t seed, int epoch, uint32_t clip, float *z, size_t n);
+/* x += a z with a such that mean(x^2) / mean((a z)^2) = 10^(snr_db / 10); nothing when either
+ * is silent. */
+void ser_wave_mix_snr(float *x, const float *z, size_t n, double snr_db);
+
+/* The .wav files (any case of the extension) under dir, recursively, sorted by path. Fails
+ * naming the folder when it cannot be read or holds none. */
+int ser_noise_list(const char *dir, char ***paths, size_t *n, ser_error *err);
+void ser_noise_list_free(char **paths, size_t n);
+
+typedef struct ser_wave_aug ser_wave_aug;
+
+/* For the n training clips (they must outlive w: their speakers group the normalisation);
+ * noise: the noise files (aug_noise_kind = folder; decoded now, failing naming a file that does
+ * not decode or holds only silence); threads <= 0: all cores; prefetch: compute epoch e + 1 in
+ * the background after epoch e's call (epochs: the last epoch + 1 that is ever asked for). */
+ser_wave_aug *ser_wave_aug_create(const ser_config *cfg, const ser_clips *clips, const char *const *noise,
+                                  size_t n_noise, int threads, int prefetch, ser_error *err);
+void ser_wave_aug_free(ser_wave_aug *w);
+
+/* The features of every clip for this epoch into x (n, n_mfcc * frames), scaled by scaler: the
+ * prefetched ones when they are this epoch's, else computed now. With prefetch on, then starts
+ * epoch + 1 (when below train.epochs). The same bits with or without prefetch. */
+int ser_wave_aug_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scaler *scaler, float *x, ser_error *err);
+
+/* Bytes of decoded audio the cache holds now (for tests and the bench). */
+size_t ser_wave_aug_cached_bytes(const ser_wave_aug *w);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
