@@ -60,6 +60,16 @@ int main(void) {
     CHECK(ser_config_set(&c, "train.epoch=3", &e) != 0 && strstr(e.msg, "train.epoch"));
     CHECK(ser_config_set(&c, "epochs=3", &e) != 0);
     CHECK(ser_config_set(&c, "features.hop_length=4096", &e) != 0 && strstr(e.msg, "hop_length"));
+    /* overrides that must agree are checked together, in any order; a bad combination leaves c */
+    {
+        const char *lm[] = {"features.logmel=true", "features.n_mfcc=64", "features.n_mels=64"};
+        ser_config d = c;
+        CHECKF(ser_config_set_all(&d, lm, 3, &e) == 0 && d.features.logmel && d.features.n_mfcc == 64, "%s", e.msg);
+        d = c;
+        CHECK(ser_config_set_all(&d, lm, 2, &e) != 0 && strstr(e.msg, "features.logmel") &&
+              strstr(e.msg, "--set features.logmel=true and the other 1") && !d.features.logmel && d.features.n_mfcc == c.features.n_mfcc);
+        CHECK(ser_config_set(&d, lm[0], &e) != 0 && strstr(e.msg, "n_mfcc"));
+    }
     CHECK(c.features.hop_length == 512); /* a rejected override changes nothing */
 
     /* an enum key: by name only; a bad name lists the choices */

@@ -153,8 +153,7 @@ int cmd_check(int argc, char **argv) {
     float *x = NULL, *gx = NULL;
     int32_t *y = NULL;
     if (config && ser_config_load(&cfg, config, &err) != 0) goto fail;
-    for (int i = 0; i < n_sets; i++)
-        if (ser_config_set(&cfg, sets[i], &err) != 0) goto fail;
+    if (ser_config_set_all(&cfg, (const char *const *)sets, n_sets, &err) != 0) goto fail;
     const size_t per = ser_features_per_clip(&cfg), nx = (size_t)B * per;
     x = malloc(nx * sizeof *x);
     y = calloc((size_t)B, sizeof *y);

@@ -317,8 +317,7 @@ static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
 static int load_recipe(const cv_args *a, ser_config *cfg, ser_error *err) {
     ser_config_defaults(cfg);
     if (a->config && ser_config_load(cfg, a->config, err) != 0) return ser_fail_wrap(err, "--config");
-    for (int i = 0; i < a->n_sets; i++)
-        if (ser_config_set(cfg, a->sets[i], err) != 0) return ser_fail_wrap(err, "--set %s", a->sets[i]);
+    if (ser_config_set_all(cfg, (const char *const *)a->sets, a->n_sets, err) != 0) return -1;
     return 0;
 }
 

@@ -229,8 +229,7 @@ int cmd_mfcc(int argc, char **argv) {
     ser_config_defaults(&cfg);
     rc = 1;
     if (config_path && ser_config_load(&cfg, config_path, &err) != 0) goto fail;
-    for (int i = 0; i < n_sets; i++)
-        if (ser_config_set(&cfg, sets[i], &err) != 0) goto fail;
+    if (ser_config_set_all(&cfg, (const char *const *)sets, n_sets, &err) != 0) goto fail;
     if (ser_config_validate(&cfg, &err) != 0) goto fail;
 
     path_list files = {0};

@@ -338,8 +338,7 @@ static int prepare(run *r, ser_error *err) {
         return rc ? ser_fail_wrap(err, "--resume %s", a->out) : 0;
     }
     if (a->config && ser_config_load(&r->cfg, a->config, err) != 0) return -1;
-    for (int i = 0; i < a->n_sets; i++)
-        if (ser_config_set(&r->cfg, a->sets[i], err) != 0) return -1;
+    if (ser_config_set_all(&r->cfg, (const char *const *)a->sets, a->n_sets, err) != 0) return -1;
     const int folder = r->cfg.train.aug_noise_kind == SER_NOISE_FOLDER;
     if (folder != (a->noise_dir != NULL))
         return ser_fail(err, folder ? "train.aug_noise_kind = folder needs --noise-dir DIR"

@@ -216,23 +216,32 @@ int ser_config_load(ser_config *cfg, const char *path, ser_error *err) {
 }
 
 int ser_config_set(ser_config *cfg, const char *assignment, ser_error *err) {
-    const char *eq = strchr(assignment, '=');
-    const char *dot = strchr(assignment, '.');
-    if (!eq || !dot || dot > eq)
-        return ser_fail(err, "--set %s: expected section.key=value", assignment);
-    char section[64], name[64], value[256];
-    size_t ls = (size_t)(dot - assignment), ln = (size_t)(eq - dot - 1);
-    if (ls == 0 || ls >= sizeof section || ln == 0 || ln >= sizeof name || strlen(eq + 1) >= sizeof value)
-        return ser_fail(err, "--set %s: expected section.key=value", assignment);
-    memcpy(section, assignment, ls);
-    section[ls] = 0;
-    memcpy(name, dot + 1, ln);
-    name[ln] = 0;
-    strcpy(value, eq + 1);
-    /* On a copy: a rejected override leaves cfg as it was. */
+    return ser_config_set_all(cfg, &assignment, 1, err);
+}
+
+int ser_config_set_all(ser_config *cfg, const char *const *sets, int n, ser_error *err) {
     ser_config next = *cfg;
-    if (key_assign(&next, "--set", section, name, value, err) != 0) return -1;
-    if (ser_config_validate(&next, err) != 0) return ser_fail_wrap(err, "--set %s", assignment);
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(sets[i], '=');
+        const char *dot = strchr(sets[i], '.');
+        if (!eq || !dot || dot > eq) return ser_fail(err, "--set %s: expected section.key=value", sets[i]);
+        char section[64], name[64], value[256];
+        size_t ls = (size_t)(dot - sets[i]), ln = (size_t)(eq - dot - 1);
+        if (ls == 0 || ls >= sizeof section || ln == 0 || ln >= sizeof name || strlen(eq + 1) >= sizeof value)
+            return ser_fail(err, "--set %s: expected section.key=value", sets[i]);
+        memcpy(section, sets[i], ls);
+        section[ls] = 0;
+        memcpy(name, dot + 1, ln);
+        name[ln] = 0;
+        strcpy(value, eq + 1);
+        char where[sizeof section + sizeof name + sizeof value + 8];
+        snprintf(where, sizeof where, "--set %s", sets[i]);
+        if (key_assign(&next, where, section, name, value, err) != 0) return -1;
+    }
+    /* the combination once, after every override: `--set features.logmel=true --set
+     * features.n_mfcc=64 --set features.n_mels=64` is valid in any order */
+    if (n > 0 && ser_config_validate(&next, err) != 0)
+        return ser_fail_wrap(err, n == 1 ? "--set %s" : "--set %s and the other %d overrides", sets[0], n - 1);
     *cfg = next;
     return 0;
 }

@@ -147,6 +147,11 @@ int ser_config_load(ser_config *cfg, const char *path, ser_error *err);
 /* Applies one "section.key=value" override (the CLI's --set). */
 int ser_config_set(ser_config *cfg, const char *assignment, ser_error *err);
 
+/* Applies n overrides in order, then checks the combination once (so that keys that must agree,
+ * such as features.logmel with n_mfcc = n_mels, may come in any order). On any error cfg is
+ * left as it was; a key's error names its --set, a combination's the overrides. */
+int ser_config_set_all(ser_config *cfg, const char *const *sets, int n, ser_error *err);
+
 /* Cross-field checks (e.g. hop <= n_fft, fmax <= rate / 2). */
 int ser_config_validate(const ser_config *cfg, ser_error *err);
 
