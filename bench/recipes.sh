@@ -113,7 +113,7 @@ rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 baseline = sys.argv[2] == "1"
 def ms(d, k):
     return f"{d['mean'][k]:.3f} ± {d['std_dev'][k]:.3f}" if d['std_dev'][k] is not None else f"{d['mean'][k]:.3f}"
-print(f"{'recipe':8s} {'folds':>5s}  {'ser UA':>15s}  {'ser WA':>15s}  {'SVM UA (speaker)':>17s}  {'SVM UA (global)':>16s}  {'wall s':>7s}  {'s/fold':>6s}")
+print(f"{'recipe':8s} {'folds':>5s}  {'ser UA':>15s}  {'ser WA':>15s}  {'SVM UA (speaker)':>17s}  {'SVM UA (global)':>16s}  {'wall s':>7s}  {'wall/fold':>9s}")
 for name, d in rows:
     cv = json.load(open(os.path.join(d, "cv.json")))
     t0, t1 = map(float, open(d + ".time").read().split())
@@ -122,7 +122,7 @@ for name, d in rows:
     if baseline:
         bj = json.load(open(d + ".baseline.json"))
         b = {v: f"{bj['mean_std'][v]['uar']['mean']:.3f} ± {bj['mean_std'][v]['uar']['std_dev']:.3f}" for v in ("speaker", "global")}
-    print(f"{name:8s} {n:5d}  {ms(cv, 'uar'):>15s}  {ms(cv, 'accuracy'):>15s}  {b.get('speaker', '-'):>17s}  {b.get('global', '-'):>16s}  {t1 - t0:7.0f}  {(t1 - t0) / n:6.0f}")
+    print(f"{name:8s} {n:5d}  {ms(cv, 'uar'):>15s}  {ms(cv, 'accuracy'):>15s}  {b.get('speaker', '-'):>17s}  {b.get('global', '-'):>16s}  {t1 - t0:7.0f}  {(t1 - t0) / n:9.0f}")
     print("    per fold UA: " + "  ".join(f"{f['fold']}: {f['uar']:.3f}" for f in cv["per_fold"]))
     if name == "multi":
         print("    (fold N tests on every speaker of one corpus: " + ", ".join(f"{f['fold']} = {f['test_speakers'][0].split(':')[0]}" for f in cv["per_fold"]) + ")")
