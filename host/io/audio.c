@@ -59,46 +59,28 @@ int ser_audio_open_regular(const char *path, ser_error *err) {
     return fd;
 }
 
-/* audio.trim_db: the first frame of the first 20 ms block (native rate, all channels) whose mean
- * square is within trim_db dB of the loudest block's, decoding the whole file once in blocks
- * into buf->scratch. A silent file has its onset at 0. */
-static int sound_onset(const char *path, SNDFILE *sf, const SF_INFO *info, double trim_db, ser_audio_buf *buf,
-                       sf_count_t *onset, ser_error *err) {
-    const sf_count_t block = info->samplerate / 50 > 0 ? info->samplerate / 50 : 1;
-    const size_t nb = (size_t)((info->frames + block - 1) / block);
-    double *energy = ser_malloc(nb * sizeof *energy, "trim block energies", err);
-    if (!energy) return -1;
-    int rc = -1;
-    if (grow(&buf->scratch, &buf->scratch_cap, (size_t)block * (size_t)info->channels, "decoded audio", err))
-        goto done;
+/* audio.trim_db: the first frame of the first 20 ms block (native rate, all channels) of the
+ * decoded interleaved x (frames frames) whose mean square is within trim_db dB of the loudest
+ * block's. A silent clip, or one whose energies are not finite (the finiteness check after the
+ * window read names the sample), has its onset at 0. */
+static size_t sound_onset(const float *x, size_t frames, int channels, int rate, double trim_db) {
+    const size_t block = rate / 50 > 0 ? (size_t)rate / 50 : 1, ch = (size_t)channels;
     double loudest = 0;
-    size_t got = 0;
-    for (; got < nb; got++) {
-        const sf_count_t n = sf_readf_float(sf, buf->scratch, block);
-        if (n <= 0) break;
+    for (size_t b = 0; b < frames; b += block) {
+        const size_t m = (frames - b < block ? frames - b : block) * ch;
         double e = 0;
-        for (size_t i = 0; i < (size_t)n * (size_t)info->channels; i++) e += (double)buf->scratch[i] * buf->scratch[i];
-        energy[got] = e / (double)((size_t)n * (size_t)info->channels);
-        if (!(energy[got] <= 1e300)) { /* NaN or Inf: the window read below names the sample */
-            *onset = 0;
-            rc = 0;
-            goto done;
-        }
-        if (energy[got] > loudest) loudest = energy[got];
-    }
-    if (sf_error(sf) != SF_ERR_NO_ERROR) {
-        ser_fail(err, "%s: read error in the trim pass at frame %lld (libsndfile: %s)", path,
-                 (long long)(got * (size_t)block), sf_strerror(sf));
-        goto done;
+        for (size_t i = 0; i < m; i++) e += (double)x[b * ch + i] * x[b * ch + i];
+        if (!(e / (double)m <= 1e300)) return 0;
+        if (e / (double)m > loudest) loudest = e / (double)m;
     }
     const double floor = loudest * pow(10.0, -trim_db / 10.0);
-    size_t first = 0;
-    while (first < got && !(energy[first] > 0 && energy[first] >= floor)) first++;
-    *onset = first < got ? (sf_count_t)first * block : 0;
-    rc = 0;
-done:
-    free(energy);
-    return rc;
+    for (size_t b = 0; b < frames; b += block) {
+        const size_t m = (frames - b < block ? frames - b : block) * ch;
+        double e = 0;
+        for (size_t i = 0; i < m; i++) e += (double)x[b * ch + i] * x[b * ch + i];
+        if (e > 0 && e / (double)m >= floor) return b;
+    }
+    return 0;
 }
 
 /* Decodes frames [start, start + count) of path (interleaved float32) into buf->scratch.
@@ -132,42 +114,58 @@ static int read_window(const char *path, const ser_audio_config *cfg, ser_audio_
         ser_fail(err, "%s: negative offset %g s", path, cfg->offset);
         goto done;
     }
-    sf_count_t onset = 0;
-    if (cfg->trim_db > 0 && sound_onset(path, sf, &info, cfg->trim_db, buf, &onset, err) != 0) goto done;
+    /* With trim_db the whole clip is decoded once, its onset found, and the window moved to the
+     * front; otherwise only the window is decoded. */
+    const int trim = cfg->trim_db > 0;
+    sf_count_t frames = info.frames, onset = 0;
+    if (trim) {
+        if (grow(&buf->scratch, &buf->scratch_cap, (size_t)frames * (size_t)info.channels, "decoded audio", err))
+            goto done;
+        const sf_count_t all = sf_readf_float(sf, buf->scratch, frames);
+        if (all <= 0 || (all < frames && sf_error(sf) != SF_ERR_NO_ERROR)) {
+            ser_fail(err, "%s: read error: %lld of %lld frames (libsndfile: %s)", path, (long long)(all < 0 ? 0 : all),
+                     (long long)frames, sf_strerror(sf));
+            goto done;
+        }
+        frames = all; /* a short read, as soundfile's */
+        onset = (sf_count_t)sound_onset(buf->scratch, (size_t)frames, info.channels, info.samplerate, cfg->trim_db);
+    }
     /* Compared in double first so that a huge offset or duration cannot overflow the cast. */
     const double start_d = (double)onset + cfg->offset * sr;
-    if (start_d >= (double)info.frames) {
+    if (start_d >= (double)frames) {
         ser_fail(err, "%s: clip shorter than the offset: %lld frames at %d Hz (%.3f s), offset %g s",
-                 path, (long long)info.frames, info.samplerate, (double)info.frames / sr, cfg->offset);
+                 path, (long long)frames, info.samplerate, (double)frames / sr, cfg->offset);
         goto done;
     }
     const sf_count_t start = (sf_count_t)start_d;
-    if (cfg->trim_db > 0 && sf_seek(sf, 0, SEEK_SET) != 0) {
-        ser_fail(err, "%s: cannot seek back to the start after the trim pass (libsndfile: %s)", path, sf_strerror(sf));
-        goto done;
-    }
-    sf_count_t count = info.frames - start;
+    sf_count_t count = frames - start;
     if (cfg->duration > 0 && cfg->duration * sr < (double)count) count = (sf_count_t)(cfg->duration * sr);
     if (count <= 0) {
         ser_fail(err, "%s: no audio frames in the window (duration %g s at %d Hz)", path,
                  cfg->duration, info.samplerate);
         goto done;
     }
-    if (start > 0 && sf_seek(sf, start, SEEK_SET) != start) {
-        ser_fail(err, "%s: cannot seek to frame %lld (libsndfile: %s)", path, (long long)start,
-                 sf_strerror(sf));
-        goto done;
-    }
-    if (grow(&buf->scratch, &buf->scratch_cap, (size_t)count * (size_t)info.channels,
-             "decoded audio", err))
-        goto done;
-    sf_count_t n = sf_readf_float(sf, buf->scratch, count);
-    /* Short reads are what soundfile returns too (it cuts its array to the frames read);
-     * only no frames at all, or a decoder error, is a failure. */
-    if (n <= 0 || (n < count && sf_error(sf) != SF_ERR_NO_ERROR)) {
-        ser_fail(err, "%s: read error: %lld of %lld frames from frame %lld (libsndfile: %s)", path,
-                 (long long)(n < 0 ? 0 : n), (long long)count, (long long)start, sf_strerror(sf));
-        goto done;
+    sf_count_t n = count;
+    if (trim) {
+        memmove(buf->scratch, buf->scratch + (size_t)start * (size_t)info.channels,
+                (size_t)count * (size_t)info.channels * sizeof *buf->scratch);
+    } else {
+        if (start > 0 && sf_seek(sf, start, SEEK_SET) != start) {
+            ser_fail(err, "%s: cannot seek to frame %lld (libsndfile: %s)", path, (long long)start,
+                     sf_strerror(sf));
+            goto done;
+        }
+        if (grow(&buf->scratch, &buf->scratch_cap, (size_t)count * (size_t)info.channels,
+                 "decoded audio", err))
+            goto done;
+        n = sf_readf_float(sf, buf->scratch, count);
+        /* Short reads are what soundfile returns too (it cuts its array to the frames read);
+         * only no frames at all, or a decoder error, is a failure. */
+        if (n <= 0 || (n < count && sf_error(sf) != SF_ERR_NO_ERROR)) {
+            ser_fail(err, "%s: read error: %lld of %lld frames from frame %lld (libsndfile: %s)", path,
+                     (long long)(n < 0 ? 0 : n), (long long)count, (long long)start, sf_strerror(sf));
+            goto done;
+        }
     }
     buf->source_rate = info.samplerate;
     buf->source_channels = info.channels;
