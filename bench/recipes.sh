@@ -93,12 +93,13 @@ for r in "${ONLY[@]}"; do
                 # leave one corpus out: one plain speaker list per fold, every speaker of a corpus
                 lists=$OUT/multi-lists
                 mkdir -p "$lists"
+                "$SER" scan --data "$CORPORA/cremad" --corpus cremad --data "$CORPORA/ravdess" --corpus ravdess \
+                    --data "$TESS" --corpus tess 2>/dev/null > "$OUT/multi-scan.tsv"
                 for c in cremad ravdess tess; do
-                    "$SER" scan --data "$CORPORA/cremad" --corpus cremad --data "$CORPORA/ravdess" --corpus ravdess \
-                        --data "$TESS" --corpus tess 2>/dev/null |
-                        awk -F'\t' -v c=$c '!/^#/ && $5 == c { print c ":" $3 }' | sort -u > "$lists/$c.txt.tmp"
+                    awk -F'\t' -v c=$c '!/^#/ && $5 == c { print c ":" $3 }' "$OUT/multi-scan.tsv" | sort -u > "$lists/$c.txt.tmp"
                     mv "$lists/$c.txt.tmp" "$lists/$c.txt"
                 done
+                rm -f "$OUT/multi-scan.tsv"
                 run_cv multi --data "$CORPORA/cremad" --corpus cremad --data "$CORPORA/ravdess" --corpus ravdess \
                     --data "$TESS" --corpus tess --labels $SIX --fold-lists "$lists" --config "$root/configs/multi.ini"
             fi ;;
