@@ -348,6 +348,8 @@ static int prepare(run *r, ser_error *err) {
     }
     if (a->config && ser_config_load(&r->cfg, a->config, err) != 0) return -1;
     if (ser_config_set_all(&r->cfg, (const char *const *)a->sets, a->n_sets, err) != 0) return -1;
+    /* --init: a model of another architecture is refused before the run folder is made */
+    if (r->init.loaded && ser_init_check(&r->init, &r->cfg, err) != 0) return -1;
     const int folder = r->cfg.train.aug_noise_kind == SER_NOISE_FOLDER;
     if (folder != (a->noise_dir != NULL))
         return ser_fail(err, folder ? "train.aug_noise_kind = folder needs --noise-dir DIR"

@@ -90,13 +90,10 @@ static void note_recipe_differences(const ser_config *model, const ser_config *r
     free(ja), free(jb);
 }
 
-int ser_init_apply(const ser_init_model *im, ser_model *dst, const ser_config *run, const char *const *labels,
-                   size_t n_labels, int *output_reset, FILE *note, ser_error *err) {
+/* Every tensor of dst by name and shape in the model, and no other; the output layer's shape may
+ * differ when the label sets do (same_labels 0). */
+static int check_arch(const ser_init_model *im, const ser_model *dst, int same_labels, ser_error *err) {
     const ser_model *src = &im->model;
-    const ser_model_meta *sm = &im->meta;
-    int same_labels = sm->n_labels == n_labels;
-    for (size_t i = 0; same_labels && i < n_labels; i++) same_labels = !strcmp(sm->labels[i], labels[i]);
-    /* the whole check first: nothing is copied into a network that turns out not to match */
     for (int i = 0; i < dst->nslices; i++) {
         const ser_slice *d = &dst->slices[i], *s = ser_model_slice(src, d->name);
         char ds[64], ss[64];
@@ -113,6 +110,23 @@ int ser_init_apply(const ser_init_model *im, ser_model *dst, const ser_config *r
         if (!ser_model_slice(dst, src->slices[i].name))
             return ser_fail(err, "--init %s: the architectures differ: tensor %s of the model is not in this recipe "
                                  "(compare model.* keys)", im->path, src->slices[i].name);
+    return 0;
+}
+
+int ser_init_check(const ser_init_model *im, const ser_config *run, ser_error *err) {
+    ser_model layout; /* the description alone: no allocation */
+    if (ser_model_layout(&layout, run, im->model.classes, err) != 0) return -1;
+    return check_arch(im, &layout, 1, err);
+}
+
+int ser_init_apply(const ser_init_model *im, ser_model *dst, const ser_config *run, const char *const *labels,
+                   size_t n_labels, int *output_reset, FILE *note, ser_error *err) {
+    const ser_model *src = &im->model;
+    const ser_model_meta *sm = &im->meta;
+    int same_labels = sm->n_labels == n_labels;
+    for (size_t i = 0; same_labels && i < n_labels; i++) same_labels = !strcmp(sm->labels[i], labels[i]);
+    /* the whole check first: nothing is copied into a network that turns out not to match */
+    if (check_arch(im, dst, same_labels, err) != 0) return -1;
     for (int i = 0; i < dst->nslices; i++) {
         const ser_slice *d = &dst->slices[i], *s = ser_model_slice(src, d->name);
         if (is_output_layer(d) && !same_labels) continue; /* the run's seeded initialisation stays */

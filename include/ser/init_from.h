@@ -37,6 +37,10 @@ typedef struct ser_init_model {
 int ser_init_open(ser_init_model *im, const char *path, ser_error *err);
 void ser_init_close(ser_init_model *im);
 
+/* The architecture check alone, against the recipe `run` (every tensor but the output layer,
+ * whose class count is not known yet): before a run writes anything. */
+int ser_init_check(const ser_init_model *im, const ser_config *run, ser_error *err);
+
 /* Copies im's parameters into dst (a created model of the run's recipe `run` with n_labels
  * classes, labels in output order). *output_reset: 1 when the label sets differ and the output layer kept
  * dst's initialisation. Differences of the audio and feature recipe that keep the shapes (say
