@@ -53,7 +53,8 @@ check '[ "$(grep -c -- "--init $tmp/cvp/pretrain/model.safetensors" "$tmp/cvi.ou
   --out "$tmp/bad1" >/dev/null 2>"$tmp/bad1.err"
 check '[ $? -ne 0 ] && grep -q "exclude each other" "$tmp/bad1.err"' "--init with --pretrain-data is not refused"
 "$SER_BIN" cv --data "$tmp/T" --extra-data "$tmp/T" --folds 2 --out "$tmp/bad2" >/dev/null 2>"$tmp/bad2.err"
-check '[ $? -ne 0 ] && grep -q "the same folder given twice" "$tmp/bad2.err"' \
+rc=$?
+check '[ $rc -ne 0 ] && grep -q "the same folder given twice" "$tmp/bad2.err"' \
   "the same folder as --data and --extra-data: $(tail -1 "$tmp/bad2.err")"
 "$SER_BIN" cv --data "$tmp/T" --pretrain-set train.epochs=2 --folds 2 --out "$tmp/bad3" >/dev/null 2>"$tmp/bad3.err"
 check '[ $? -ne 0 ] && grep -q "need --pretrain-data" "$tmp/bad3.err"' "--pretrain-set without --pretrain-data is not refused"
