@@ -296,9 +296,10 @@ static int on_epoch(void *user, const ser_train_state *st, const ser_history_ent
     if (r->tb && tb_epoch(r->tb, h, err) != 0) return -1;
     const size_t ns = r->net.state_size(r->net.impl);
     float *cur = ser_malloc(ns * sizeof *cur, "checkpoint", err);
-    if (!cur) return -1;
-    r->net.state_get(r->net.impl, cur);
-    int rc = ser_checkpoint_save(r->p_ckpt, st, cur, best, ns, &r->meta, err);
+    if (!cur) return ser_fail_wrap(err, "checkpoint");
+    /* a failed download writes nothing: the previous checkpoint stays the last good one */
+    int rc = r->net.state_get(r->net.impl, cur, err) != 0 ||
+             ser_checkpoint_save(r->p_ckpt, st, cur, best, ns, &r->meta, err) != 0;
     free(cur);
     return rc ? ser_fail_wrap(err, "checkpoint") : 0;
 }
@@ -584,7 +585,10 @@ int cmd_train(int argc, char **argv) {
         r.meta.scaler = saved.scaler;
         memcpy(r.meta.vtln_ref, saved.vtln_ref, sizeof r.meta.vtln_ref);
         ser_model_meta_free(&saved);
-        r.net.state_set(r.net.impl, cur);
+        if (r.net.state_set(r.net.impl, cur, &err) != 0) {
+            ser_fail_wrap(&err, "--resume %s: the checkpoint's state", r.a.out);
+            goto fail;
+        }
         /* history.jsonl may hold an epoch past the checkpoint (killed between the two writes) */
         ser_history_entry *h = NULL;
         size_t nh = 0;
