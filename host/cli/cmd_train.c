@@ -38,7 +38,7 @@ static void usage(FILE *f) {
             "                 (--data DIR [--corpus K] [--data DIR2 [--corpus K2]]... | --train-list F --val-list F)\n"
             "                 [--labels L,...] [--label-map A=B]\n"
             "                 [--test-dir DIR | --test-list F] [--device auto|cpu|cuda] [--quiet]\n"
-            "       ser train --resume RUN\n\n"
+            "       ser train --resume RUN [--set KEY=VALUE]... [--device D] [--tensorboard] [--quiet]\n\n"
             "Trains the network of the config (default: the reference recipe, configs/tess.ini) and\n"
             "writes RUN/: model.safetensors, history.jsonl, training_history.png,\n"
             "confusion_matrix_validation.png, model_summary.txt, report.txt, report.json, plus\n"
@@ -51,7 +51,11 @@ static void usage(FILE *f) {
             "                    (or the --corpus of a single --data); --label-map / --labels apply\n"
             "  --test-list F     ... or a manifest\n"
             "  --device D        auto (default: the GPU when there is one), cpu or cuda\n"
-            "  --resume RUN      continue RUN from its last checkpoint\n"
+            "  --resume RUN      continue RUN from its last checkpoint, on the config, clips and noise\n"
+            "                    files it recorded; --set may change only train.epochs (not with\n"
+            "                    train.cosine_decay), train.early_stopping_patience, train.tensorboard,\n"
+            "                    train.threads, train.audio_cache_mb, train.aug_prefetch and cuda.device\n"
+            "                    (recorded in RUN/config.ini): --set train.epochs=N trains on to epoch N\n"
             "  --tensorboard     TensorBoard event files in RUN/tb/ (= --set train.tensorboard=true)\n"
             "  --noise-dir DIR   noise recordings for train.aug_noise_kind = folder: the .wav files\n"
             "                    under DIR, recursively (MUSAN's layout); listed in RUN/noise.txt\n"
@@ -69,6 +73,10 @@ typedef struct train_args {
 static int parse_args(int argc, char **argv, train_args *a) {
     memset(a, 0, sizeof *a);
     a->sets = calloc((size_t)argc, sizeof *a->sets);
+    if (!a->sets) {
+        fprintf(stderr, "ser train: out of memory for %d arguments\n", argc);
+        return -1;
+    }
     a->device = "auto";
     cli_data_init(&a->data);
     for (int i = 1; i < argc; i++) {
@@ -104,6 +112,11 @@ static int parse_args(int argc, char **argv, train_args *a) {
     else if (!a->resume && a->train_list && !a->val_list) why = "--train-list needs --val-list";
     else if (a->test_dir && a->test_list) why = "--test-dir and --test-list exclude each other";
     else if (a->resume && a->noise_dir) why = "--resume takes the noise files the run recorded (RUN/noise.txt), not --noise-dir";
+    else if (a->resume && a->config) why = "--resume takes the config the run recorded (RUN/config.ini), not --config; "
+                                            "--set may change the keys listed in docs/reliability.md";
+    else if (a->resume && (nd || a->train_list || a->val_list || a->test_dir || a->test_list))
+        why = "--resume trains on the clips the run recorded (RUN/train.tsv, val.tsv, test.tsv), not on --data, "
+              "--train-list, --val-list, --test-dir or --test-list";
     else if (cli_device_valid(a->device) != 0)
         why = "--device takes auto, cpu or cuda";
     if (why) {
@@ -165,6 +178,34 @@ static int lock_run(const char *dir, int *fd, ser_error *err) {
     if (flock(*fd, LOCK_EX | LOCK_NB) != 0)
         return ser_fail(err, "%s: %s", dir, errno == EWOULDBLOCK ? "another ser train is running in this folder"
                                                                    : strerror(errno));
+    return 0;
+}
+
+/* The config keys a --resume may --set: how long to go on and how to run, never what is
+ * computed (features, model, data, seed, optimiser, augmentation): the rest of the run stays the
+ * continuation of the recorded one. docs/reliability.md lists them with the reasons. */
+static const char *const RESUME_KEYS[] = {"train.epochs", "train.early_stopping_patience", "train.tensorboard",
+                                          "train.threads", "train.audio_cache_mb", "train.aug_prefetch", "cuda.device"};
+
+/* --set on a resume: each key one of RESUME_KEYS (cfg is the recorded config, already overridden). */
+static int resume_sets_allowed(const train_args *a, const ser_config *recorded, const ser_config *cfg, ser_error *err) {
+    for (int i = 0; i < a->n_sets; i++) {
+        const char *eq = strchr(a->sets[i], '=');
+        const size_t len = eq ? (size_t)(eq - a->sets[i]) : strlen(a->sets[i]);
+        int allowed = 0;
+        for (size_t k = 0; k < sizeof RESUME_KEYS / sizeof *RESUME_KEYS; k++)
+            allowed |= strlen(RESUME_KEYS[k]) == len && !strncmp(a->sets[i], RESUME_KEYS[k], len);
+        if (!allowed)
+            return ser_fail(err, "--set %s: %.*s cannot change on a resume (the run would no longer continue "
+                                 "the recorded one); a resume may set train.epochs, train.early_stopping_patience, "
+                                 "train.tensorboard, train.threads, train.audio_cache_mb, train.aug_prefetch, cuda.device",
+                            a->sets[i], (int)len, a->sets[i]);
+    }
+    /* the cosine curve spans train.epochs: another count would jump the learning rate mid-run */
+    if (recorded->train.cosine_decay && cfg->train.epochs != recorded->train.epochs)
+        return ser_fail(err, "--set train.epochs=%d: the run uses train.cosine_decay, whose learning rate "
+                             "curve spans the recorded %d epochs; it cannot be lengthened or shortened",
+                        cfg->train.epochs, recorded->train.epochs);
     return 0;
 }
 
@@ -326,6 +367,13 @@ static int prepare(run *r, ser_error *err) {
                      ? ser_fail(err, "%s: no config.ini: the run was stopped before training started; start it again "
                                      "without --resume", a->out)
                      : ser_config_load(&r->cfg, p, err);
+        if (!rc && a->n_sets) {
+            /* --set of the keys a resume may change, recorded in config.ini so that the model,
+             * the checkpoint and a later --resume all see the new values */
+            const ser_config recorded = r->cfg;
+            rc = ser_config_set_all(&r->cfg, (const char *const *)a->sets, a->n_sets, err) ||
+                 resume_sets_allowed(a, &recorded, &r->cfg, err) || ser_config_write_ini(&r->cfg, p, err);
+        }
         free(p);
         if (rc) return ser_fail_wrap(err, "--resume %s", a->out);
         remove_stale_temps(a->out);
@@ -583,6 +631,9 @@ int cmd_train(int argc, char **argv) {
         if (ser_checkpoint_load(r.p_ckpt, &st, &cur, &best, ns, &saved, &err) != 0) goto fail;
         /* the scaler and labels of the run, exactly as the interrupted process had them */
         r.meta.scaler = saved.scaler;
+        /* train.early_stopping_patience from config.ini (a resume may --set it): a run that
+         * stopped early goes on when it is raised */
+        st.es.patience = r.cfg.train.early_stopping_patience;
         memcpy(r.meta.vtln_ref, saved.vtln_ref, sizeof r.meta.vtln_ref);
         ser_model_meta_free(&saved);
         if (r.net.state_set(r.net.impl, cur, &err) != 0) {
@@ -599,7 +650,6 @@ int cmd_train(int argc, char **argv) {
         if (hrc) goto fail;
         if (!r.a.quiet) fprintf(stderr, "ser train: resuming %s after epoch %d\n", r.a.out, st.epoch);
     }
-    if (r.a.tensorboard) r.cfg.train.tensorboard = 1; /* --resume reads config.ini, not --set */
     if (r.cfg.train.tensorboard) {
         char *tbdir = run_path(r.a.out, "tb");
         r.tb = tbdir ? ser_tb_open(tbdir, st.epoch + 1, &err) : NULL;
