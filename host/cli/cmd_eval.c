@@ -332,9 +332,13 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!png) {
         char *m = strdup(models[0]);
-        size_t len = strlen(m) + 64;
+        size_t len = strlen(models[0]) + 64;
         png_default = malloc(len);
-        if (!m || !png_default) goto fail;
+        if (!m || !png_default) {
+            free(m);
+            ser_fail(&err, "out of memory for the confusion matrix path");
+            goto fail;
+        }
         snprintf(png_default, len, "%s/confusion_matrix_test.png", dirname(m));
         free(m);
         png = png_default;
