@@ -199,7 +199,8 @@ static int resume_sets_allowed(const train_args *a, const ser_config *recorded, 
         if (!allowed)
             return ser_fail(err, "--set %s: %.*s cannot change on a resume (the run would no longer continue "
                                  "the recorded one); a resume may set train.epochs, train.early_stopping_patience, "
-                                 "train.tensorboard, train.threads, train.audio_cache_mb, train.aug_prefetch, cuda.device",
+                                 "train.tensorboard, train.threads, train.audio_cache_mb, train.aug_prefetch, "
+                                 "cuda.device",
                             a->sets[i], (int)len, a->sets[i]);
     }
     /* the cosine curve spans train.epochs: another count would jump the learning rate mid-run */
@@ -382,8 +383,8 @@ static int prepare(run *r, ser_error *err) {
         a->train_list = "train.tsv", a->val_list = "val.tsv";
         char *pt = run_path(a->out, "train.tsv", err), *pv = run_path(a->out, "val.tsv", err),
              *ps = run_path(a->out, "test.tsv", err), *pn = run_path(a->out, "noise.txt", err);
-        rc = !pt || !pv || !ps || !pn ? -1
-                                      : load_clips(NULL, pt, &r->train_clips, err) || load_clips(NULL, pv, &r->val_clips, err);
+        rc = !pt || !pv || !ps || !pn || load_clips(NULL, pt, &r->train_clips, err) ||
+             load_clips(NULL, pv, &r->val_clips, err);
         if (!rc && access(ps, F_OK) == 0) rc = load_clips(NULL, ps, &r->test_clips, err);
         if (!rc && access(pn, F_OK) == 0) rc = noise_read(r, pn, err);
         free(pt), free(pv), free(ps), free(pn);
@@ -628,7 +629,8 @@ int cmd_train(int argc, char **argv) {
     r.p_ckpt = run_path(r.a.out, "checkpoint.safetensors", &err);
     r.p_model = run_path(r.a.out, "model.safetensors", &err);
     r.p_hist = run_path(r.a.out, "history.jsonl", &err);
-    if (!r.p_ckpt || !r.p_model || !r.p_hist || prepare(&r, &err) != 0 || build_data(&r, &err) != 0 || build_net(&r, &err) != 0 || write_summary(&r, &err) != 0)
+    if (!r.p_ckpt || !r.p_model || !r.p_hist || prepare(&r, &err) != 0 || build_data(&r, &err) != 0 ||
+        build_net(&r, &err) != 0 || write_summary(&r, &err) != 0)
         goto fail;
 
     ser_train_state st;
