@@ -165,8 +165,9 @@ int ser_model_block_fused(const ser_model *m, int i);
  * parameters (valid until the next step changes them). */
 void ser_model_fused_conv(const ser_model *m, int i, float *out);
 
-/* Re-initialises every parameter from seed, zeroes gradients, Adam moments and counters. */
-void ser_model_init_params(ser_model *m, uint64_t seed);
+/* Re-initialises every parameter from seed, zeroes gradients, Adam moments and counters.
+ * Fails only when out of memory (the orthogonal initialisation's scratch). */
+int ser_model_init_params(ser_model *m, uint64_t seed, ser_error *err);
 
 const ser_slice *ser_model_slice(const ser_model *m, const char *name);
 
