@@ -104,7 +104,7 @@ static void decode_one(pipeline *p, worker *w, size_t j) {
     }
     if (p->why) {
         if (!strstr(e.msg, p->paths[i])) ser_fail_wrap(&e, "%s", p->paths[i]);
-        p->why[i] = strdup(e.msg);
+        p->why[i] = strdup(e.msg); /* NULL: the caller names the file alone (ser/features.h) */
     }
 }
 

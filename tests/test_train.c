@@ -28,10 +28,10 @@ typedef struct toy {
 } toy;
 #define NP (F * C + C)
 
-static float toy_forward(void *impl, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training,
-                         uint64_t step, const float **probs) {
+static int toy_forward(void *impl, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training,
+                       uint64_t step, float *loss, const float **probs, ser_error *err) {
     toy *t = impl;
-    (void)training, (void)step;
+    (void)training, (void)step, (void)err;
     t->mixed = mix != NULL;
     t->n_mixed += mix != NULL;
     if (mix) memcpy(t->y2, mix->labels2, (size_t)B * sizeof *t->y2), memcpy(t->lam, mix->lam, (size_t)B * sizeof *t->lam);
@@ -40,32 +40,87 @@ static float toy_forward(void *impl, const float *x, const int32_t *labels, cons
     if (!labels) softmax_xent_forward(t->probs, t->logits, NULL, NULL, NULL, B, C, 0.0f);
     t->x = x, t->y = labels, t->B = B;
     *probs = t->probs;
-    return t->poison ? NAN : l;
+    *loss = t->poison ? NAN : l;
+    return 0;
 }
-static void toy_backward(void *impl) {
+static int toy_backward(void *impl, ser_error *err) {
     toy *t = impl;
+    (void)err;
     float dlogits[64 * C];
     softmax_xent_backward(dlogits, t->probs, t->y, t->mixed ? t->y2 : NULL, t->mixed ? t->lam : NULL, t->B, C, 0.0f);
     memset(t->grad, 0, sizeof t->grad);
     dense_backward(NULL, t->grad, t->grad + F * C, dlogits, t->x, t->state, t->B, F, C);
+    return 0;
 }
-static void toy_step(void *impl, float lr) {
+static int toy_step(void *impl, float lr, ser_error *err) {
     toy *t = impl;
+    (void)err;
     if (t->steps < 256) t->lrs[t->steps] = lr;
     t->steps++;
     float *tc = t->state + 3 * NP;
     *tc += 1;
     adam_update(t->state, t->state + NP, t->state + 2 * NP, t->grad, NP, lr, 0.9f, 0.999f, 1e-7f, (int)*tc);
+    return 0;
 }
 static size_t toy_state_size(void *impl) { (void)impl; return 3 * NP + 1; }
 static size_t toy_param_size(void *impl) { (void)impl; return NP; }
-static void toy_get(void *impl, float *out) { memcpy(out, ((toy *)impl)->state, sizeof ((toy *)impl)->state); }
-static void toy_set(void *impl, const float *in) { memcpy(((toy *)impl)->state, in, sizeof ((toy *)impl)->state); }
+static int toy_get(void *impl, float *out, ser_error *err) {
+    (void)err;
+    memcpy(out, ((toy *)impl)->state, sizeof ((toy *)impl)->state);
+    return 0;
+}
+static int toy_set(void *impl, const float *in, ser_error *err) {
+    (void)err;
+    memcpy(((toy *)impl)->state, in, sizeof ((toy *)impl)->state);
+    return 0;
+}
 
 static ser_net toy_net(toy *t) {
     memset(t, 0, sizeof *t);
     for (int i = 0; i < F * C; i++) t->state[i] = 0.1f * (float)((i * 7) % 5 - 2);
     ser_net n = {t, toy_forward, toy_backward, toy_step, toy_state_size, toy_get, toy_set, toy_param_size, C, F};
+    return n;
+}
+
+/* The toy net behind a backend that fails: the first call of op made after `after_steps` Adam
+ * steps returns -1 with a message naming it, as net.c reports a backend's failure. */
+typedef enum fault_op { FAULT_FORWARD, FAULT_BACKWARD, FAULT_STEP, FAULT_STATE_GET, FAULT_STATE_SET } fault_op;
+static const char *const fault_names[] = {"forward", "backward", "step", "download_state", "upload_state"};
+typedef struct flaky {
+    toy t;
+    fault_op op;
+    int after_steps;
+    int fired;        /* the fault has happened */
+    int calls_after;  /* net calls made after it (the loop must make none) */
+} flaky;
+
+static int flaky_fault(flaky *f, fault_op op, ser_error *err) {
+    if (f->fired) f->calls_after++;
+    if (f->fired || op != f->op || f->t.steps < f->after_steps) return 0;
+    f->fired = 1;
+    return ser_fail(err, "backend toy: %s: device lost", fault_names[op]);
+}
+static int flaky_forward(void *impl, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training,
+                         uint64_t step, float *loss, const float **probs, ser_error *err) {
+    return flaky_fault(impl, FAULT_FORWARD, err) ? -1 : toy_forward(impl, x, labels, mix, B, training, step, loss, probs, err);
+}
+static int flaky_backward(void *impl, ser_error *err) {
+    return flaky_fault(impl, FAULT_BACKWARD, err) ? -1 : toy_backward(impl, err);
+}
+static int flaky_step(void *impl, float lr, ser_error *err) {
+    return flaky_fault(impl, FAULT_STEP, err) ? -1 : toy_step(impl, lr, err);
+}
+static int flaky_get(void *impl, float *out, ser_error *err) {
+    return flaky_fault(impl, FAULT_STATE_GET, err) ? -1 : toy_get(impl, out, err);
+}
+static int flaky_set(void *impl, const float *in, ser_error *err) {
+    return flaky_fault(impl, FAULT_STATE_SET, err) ? -1 : toy_set(impl, in, err);
+}
+static ser_net flaky_net(flaky *f, fault_op op, int after_steps) {
+    ser_net n = toy_net(&f->t); /* the toy is the struct's first member: impl works for both */
+    f->op = op, f->after_steps = after_steps, f->fired = 0, f->calls_after = 0;
+    n.forward = flaky_forward, n.backward = flaky_backward, n.step = flaky_step;
+    n.state_get = flaky_get, n.state_set = flaky_set;
     return n;
 }
 
@@ -94,7 +149,7 @@ static int keep(void *user, const ser_train_state *st, const ser_history_entry *
     saved *s = user;
     (void)h;
     s->st = *st;
-    s->net->state_get(s->net->impl, s->cur);
+    if (s->net->state_get(s->net->impl, s->cur, err) != 0) return -1;
     memcpy(s->best, best, sizeof s->best);
     s->calls++;
     return s->kill_after > 0 && s->calls == s->kill_after ? ser_fail(err, "killed") : 0;
@@ -128,7 +183,7 @@ static void killed_and_resumed(toy *t, ser_train_state *st, ser_train_state *fir
     CHECK(train_fresh(&killed, cfg, tr, va, &sv, &sk) != 0 && sv.calls == 5 && sv.st.epoch == 5);
     *first = sv.st;
     ser_net n = toy_net(t);
-    n.state_set(n.impl, sv.cur);
+    CHECK(n.state_set(n.impl, sv.cur, NULL) == 0);
     *st = sv.st;
     ser_train_result r;
     ser_error e = {{0}};
@@ -208,7 +263,7 @@ int main(void) {
     free(rf.best_state);
     toy tk;
     ser_net nk = toy_net(&tk);
-    nk.state_set(nk.impl, sf.cur);
+    CHECK(nk.state_set(nk.impl, sf.cur, NULL) == 0);
     ser_train_state sk = sf.st;
     CHECK(ser_train_run(&nk, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1, NULL, NULL}, &sk, sf.best, &rf, &e) == 0);
     CHECKF(sf.calls == 11 && rf.epochs_run == 11 && rf.stopped_early && sk.epoch == 11,
@@ -255,7 +310,7 @@ int main(void) {
            "mixup: %d mixed training forwards of 120", tx.n_mixed);
     toy tz;
     ser_net nz = toy_net(&tz);
-    nz.state_set(nz.impl, tx.state); /* the best epoch's weights, as the run ended */
+    CHECK(nz.state_set(nz.impl, tx.state, NULL) == 0); /* the best epoch's weights, as the run ended */
     ser_evaluate(&nz, &va, 64, &vl, &vacc, NULL, NULL, &e);
     CHECKF(vacc > 0.9, "mixup: validation accuracy %.3f", vacc);
     killed_and_resumed(&ty, &sy, &s5m, &cm, &tr, &va);
@@ -299,5 +354,54 @@ int main(void) {
     ser_train_state_init(&se, &cfg);
     CHECK(ser_train_run(&ne, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1, NULL, NULL}, &se, NULL, &r, &e) != 0);
     CHECKF(strstr(e.msg, "non-finite") && strstr(e.msg, "epoch 1, batch 1"), "%s", e.msg);
+
+    /* A backend failure at each call site stops the run at once with the call named: no
+     * further net call, no checkpoint (on_epoch) after it, so the last one saved (the 2nd
+     * epoch's, for faults in epoch 3) is what the checkpoint callback holds. 10 steps an epoch;
+     * after_steps 25: in epoch 3's training; 30: after its training (its validation forward, its
+     * state download for the best weights or the checkpoint); 120 (12 epochs): restoring the best
+     * weights at the end, after the last checkpoint. */
+    toy tref;
+    saved sref;
+    memset(&sref, 0, sizeof sref);
+    sref.kill_after = 2;
+    ser_train_state sr;
+    CHECK(train_fresh(&tref, &cfg, &tr, &va, &sref, &sr) != 0 && sref.calls == 2);
+    const struct {
+        fault_op op;
+        int after_steps, checkpoints; /* epochs checkpointed before the fault */
+        const char *where;
+    } faults[] = {{FAULT_FORWARD, 25, 2, "stopped at epoch 3, batch 6"},
+                  {FAULT_FORWARD, 30, 2, "stopped at epoch 3: validation"},
+                  {FAULT_BACKWARD, 25, 2, "stopped at epoch 3, batch 6"},
+                  {FAULT_STEP, 25, 2, "stopped at epoch 3, batch 6"},
+                  {FAULT_STATE_GET, 30, 2, "epoch 3"},
+                  {FAULT_STATE_GET, 0, 0, "the initial state"},
+                  {FAULT_STATE_SET, 0, 12, "restoring the best epoch's state"}};
+    for (size_t k = 0; k < sizeof faults / sizeof *faults; k++) {
+        flaky f;
+        ser_net nfl = flaky_net(&f, faults[k].op, faults[k].after_steps);
+        saved sv;
+        memset(&sv, 0, sizeof sv);
+        sv.net = &nfl;
+        ser_train_state sfl;
+        ser_train_state_init(&sfl, &cfg);
+        ser_error fe = {{0}};
+        ser_train_result fr;
+        const int rc = ser_train_run(&nfl, &tr, &va, &(ser_train_opts){&cfg, NULL, keep, &sv, 0, 1, NULL, NULL}, &sfl,
+                                     NULL, &fr, &fe);
+        const char *op = fault_names[faults[k].op];
+        CHECKF(rc == -1 && f.fired && f.calls_after == 0, "%s fault after %d steps: rc %d, fired %d, %d calls after it",
+               op, faults[k].after_steps, rc, f.fired, f.calls_after);
+        CHECKF(strstr(fe.msg, op) && strstr(fe.msg, "device lost") && strstr(fe.msg, faults[k].where),
+               "%s fault: the error names neither the call nor where: %s", op, fe.msg);
+        CHECKF(sv.calls == faults[k].checkpoints && sv.st.epoch == faults[k].checkpoints,
+               "%s fault after %d steps: %d checkpoints (epoch %d), expected %d", op, faults[k].after_steps, sv.calls,
+               sv.st.epoch, faults[k].checkpoints);
+        if (faults[k].checkpoints == 2)
+            CHECKF(memcmp(sv.cur, sref.cur, sizeof sv.cur) == 0 && memcmp(sv.best, sref.best, sizeof sv.best) == 0,
+                   "%s fault: the last checkpoint is not epoch 2's", op);
+        if (rc == 0) free(fr.best_state);
+    }
     return check_finish("test_train");
 }

@@ -105,6 +105,10 @@ int cmd_check(int argc, char **argv) {
     }
     const char *config = NULL, *data = NULL, *against = NULL;
     const char **sets = calloc((size_t)argc, sizeof *sets);
+    if (!sets) {
+        fprintf(stderr, "ser check: out of memory for %d arguments\n", argc);
+        return 1;
+    }
     int n_sets = 0, B = 16, steps = 5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

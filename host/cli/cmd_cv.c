@@ -175,9 +175,13 @@ static int write_or_compare(const char *path, const char *text, size_t len, ser_
     FILE *f = fopen(path, "rb");
     if (!f) return ser_write_text_file(path, text, err);
     char *old = malloc(len + 2);
-    size_t got = old ? fread(old, 1, len + 1, f) : 0;
+    if (!old) {
+        fclose(f);
+        return ser_fail(err, "%s: out of memory reading it back (%zu bytes)", path, len + 2);
+    }
+    size_t got = fread(old, 1, len + 1, f);
     int rc = 0;
-    if (!old || got != len || memcmp(old, text, len))
+    if (got != len || memcmp(old, text, len))
         rc = ser_fail(err, "%s differs from what this command makes (another corpus, fold option, seed or recipe "
                            "made OUT): use another --out, or remove it",
                       path);
@@ -306,7 +310,10 @@ static int pretrain_finished(const char *dir) {
 /* Runs the commands of the unfinished folds, jobs at a time; returns the number that failed. */
 static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
     pid_t *pids = calloc((size_t)n, sizeof *pids);
-    if (!pids) return n;
+    if (!pids) {
+        fprintf(stderr, "ser cv: out of memory for %d fold processes\n", n);
+        return n;
+    }
     int next = 0, running = 0, failed = 0;
     while (next < n || running) {
         while (running < jobs && next < n) {

@@ -32,7 +32,8 @@ static void usage(FILE *f) {
             "clips name their corpus (every scan does; a manifest from before the corpus column not).\n"
             "%s"
             "  --model     repeated (up to %d): an ensemble, classified by the mean of the models'\n"
-            "              probabilities (same classes in the same order; each model its own features);\n"
+            "              probabilities (same classes in the same order; each model its own features;\n"
+            "              clips matched by path: a clip one model skips and another keeps is an error);\n"
             "              a folder: every SUB/model.safetensors in it, SUB in name order (the runs of\n"
             "              one recipe trained with several seeds)\n"
             "  --json      one JSON object: accuracy, uar, macro_f1, weighted_f1, labels, per_class,\n"
@@ -87,13 +88,82 @@ static int eval_clips(const cli_data *d, const char *list, ser_clips *clips, ser
     return 0;
 }
 
-/* Adds model k's probabilities over clips to sum (n, C); the first model fixes y and labels. */
+/* The first model's kept clips, sorted by path (then by position, for a path listed twice), so
+ * that every other member's rows are matched to them by clip path, not by row number. */
+typedef struct clip_row {
+    const char *path;
+    size_t row;
+} clip_row;
+
+typedef struct clip_index {
+    size_t n;
+    clip_row *by_path;      /* (n) the first model's clips (rows of sum), sorted by path, then row */
+    unsigned char *matched; /* (n) scratch, by row: rows a member has matched */
+} clip_index;
+
+static int by_path_cmp(const void *a, const void *b) {
+    const clip_row *x = a, *y = b;
+    const int c = strcmp(x->path, y->path);
+    return c ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+static int clip_index_build(clip_index *ix, const ser_clips *kept, ser_error *err) {
+    ix->n = kept->n;
+    ix->by_path = ser_malloc((kept->n ? kept->n : 1) * sizeof *ix->by_path, "ensemble clip index", err);
+    ix->matched = ser_malloc(kept->n ? kept->n : 1, "ensemble clip flags", err);
+    if (!ix->by_path || !ix->matched) return -1;
+    for (size_t i = 0; i < kept->n; i++) ix->by_path[i] = (clip_row){kept->v[i].path, i};
+    qsort(ix->by_path, kept->n, sizeof *ix->by_path, by_path_cmp);
+    return 0;
+}
+
+static void clip_index_free(clip_index *ix) {
+    free(ix->by_path), free(ix->matched);
+    memset(ix, 0, sizeof *ix);
+}
+
+/* row[j]: the first model's row of member clip j (ds's clips, labels y). Fails, naming a clip,
+ * when the two clip sets differ (a clip one model kept and the other skipped). */
+static int clip_index_match(clip_index *ix, const ser_dataset *ds, const int32_t *y_first, const char *first,
+                            const char *model, size_t *row, ser_error *err) {
+    const size_t n = ix->n;
+    const clip_row *s = ix->by_path;
+    memset(ix->matched, 0, n ? n : 1);
+    for (size_t j = 0; j < ds->n; j++) {
+        const char *path = ds->clips.v[j].path;
+        size_t lo = 0, hi = n; /* the first sorted entry whose path is not below path */
+        while (lo < hi) {
+            const size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(s[mid].path, path) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        /* a path listed twice: its entries in row order, the next one not yet matched */
+        while (lo < n && ix->matched[s[lo].row] && !strcmp(s[lo].path, path)) lo++;
+        if (lo == n || strcmp(s[lo].path, path) != 0)
+            return ser_fail(err, "%s keeps clip %s, which %s skipped: an ensemble needs every model to keep the same "
+                                 "clips (see the skipped clips above)", model, path, first);
+        const size_t i = s[lo].row;
+        if (ds->y[j] != y_first[i])
+            return ser_fail(err, "clip %s: its label differs between %s and %s", path, first, model);
+        ix->matched[i] = 1;
+        row[j] = i;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (!ix->matched[s[k].row])
+            return ser_fail(err, "%s keeps clip %s, which %s skipped: an ensemble needs every model to keep the same "
+                                 "clips (see the skipped clips above)", first, s[k].path, model);
+    return 0;
+}
+
+/* Adds model k's probabilities over clips to sum (n, C), row by row of the first model's clips
+ * (matched by path: ix); the first model fixes y, labels, kept and ix. */
 static int eval_one(const char *model, int k, const char *device, const ser_clips *clips, int adapt, double **sum,
                     double *loss_sum, size_t *n_out, int32_t **y_out, char ***labels_out, size_t *n_labels,
-                    ser_clips *kept, ser_error *err) {
+                    ser_clips *kept, clip_index *ix, const char *first, ser_error *err) {
     loaded_model lm;
     ser_dataset ds = {0};
     float *probs = NULL;
+    size_t *row = NULL;
     int rc = -1;
     if (loaded_model_open(&lm, model, device, "ser eval", err) != 0) goto done;
     if (k > 0) { /* an ensemble member must have the first model's classes, in its order */
@@ -105,9 +175,9 @@ static int eval_one(const char *model, int k, const char *device, const ser_clip
         }
     }
     if (loaded_model_dataset(&lm, clips, 1, "eval", &ds, err) != 0) goto done;
-    if (k > 0 && ds.n != *n_out) {
-        ser_fail(err, "%s: %zu clips usable, the first model had %zu", model, ds.n, *n_out);
-        goto done;
+    if (k > 0) {
+        row = ser_malloc((ds.n ? ds.n : 1) * sizeof *row, "ensemble rows", err);
+        if (!row || clip_index_match(ix, &ds, *y_out, first, model, row, err) != 0) goto done;
     }
     if (adapt) {
         if (cli_adapt_bn(lm.be, ds.x, ds.n, err) != 0) goto done;
@@ -124,12 +194,16 @@ static int eval_one(const char *model, int k, const char *device, const ser_clip
         *y_out = ds.y, ds.y = NULL;
         *kept = ds.clips, memset(&ds.clips, 0, sizeof ds.clips);
         *labels_out = lm.meta.labels, lm.meta.labels = NULL, lm.meta.n_labels = 0;
+        if (clip_index_build(ix, kept, err) != 0) goto done;
     }
-    for (size_t i = 0; i < ds.n * C; i++) (*sum)[i] += probs[i];
+    for (size_t j = 0; j < ds.n; j++) {
+        double *dst = *sum + (row ? row[j] : j) * C;
+        for (size_t c = 0; c < C; c++) dst[c] += probs[j * C + c];
+    }
     *loss_sum += loss;
     rc = 0;
 done:
-    free(probs);
+    free(probs), free(row);
     ser_dataset_free(&ds);
     loaded_model_close(&lm);
     return rc;
@@ -148,6 +222,7 @@ int cmd_eval(int argc, char **argv) {
     char **labels = NULL;
     size_t n = 0, C = 0;
     double *sum = NULL;
+    clip_index ix = {0};
     char *text = NULL, *png_default = NULL;
     cJSON *js = NULL;
     int rc = 1;
@@ -208,7 +283,9 @@ int cmd_eval(int argc, char **argv) {
     if (eval_clips(&data, list, &clips, &err) != 0) goto fail;
     double loss = 0.0; /* the mean of the models' losses (one model: ser_evaluate's) */
     for (int k = 0; k < n_models; k++)
-        if (eval_one(models[k], k, device, &clips, adapt, &sum, &loss, &n, &y, &labels, &C, &kept, &err) != 0) goto fail;
+        if (eval_one(models[k], k, device, &clips, adapt, &sum, &loss, &n, &y, &labels, &C, &kept, &ix, models[0],
+                     &err) != 0)
+            goto fail;
     loss /= n_models;
     pred = ser_malloc(n * sizeof *pred, "predictions", &err);
     if (!pred) goto fail;
@@ -256,9 +333,13 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!png) {
         char *m = strdup(models[0]);
-        size_t len = strlen(m) + 64;
+        size_t len = strlen(models[0]) + 64;
         png_default = malloc(len);
-        if (!m || !png_default) goto fail;
+        if (!m || !png_default) {
+            free(m);
+            ser_fail(&err, "out of memory for the confusion matrix path");
+            goto fail;
+        }
         snprintf(png_default, len, "%s/confusion_matrix_test.png", dirname(m));
         free(m);
         png = png_default;
@@ -296,6 +377,7 @@ done:
     free(text), free(pred), free(png_default), free(sum), free(y);
     for (size_t i = 0; labels && i < C; i++) free(labels[i]);
     free(labels);
+    clip_index_free(&ix);
     ser_clips_free(&clips), ser_clips_free(&kept), ser_clips_free(&sel);
     for (int k = 0; k < n_models; k++) free(models[k]);
     return rc;

@@ -122,9 +122,9 @@ int cmd_predict(int argc, char **argv) {
     if (loaded_model_open(&lm, model, device, "ser predict", &err) != 0 || loaded_model_dataset(&lm, &clips, 0, "predict", &ds, &err) != 0)
         goto fail;
     const int C = (int)lm.meta.n_labels;
-    probs = malloc(ds.n * C * sizeof *probs);
+    probs = ser_malloc(ds.n * C * sizeof *probs, "probabilities", &err);
     ser_split_data d = {ds.x, NULL, ds.n};
-    int32_t *pred = malloc(ds.n * sizeof *pred);
+    int32_t *pred = probs ? ser_malloc(ds.n * sizeof *pred, "predictions", &err) : NULL;
     if (!probs || !pred || ser_evaluate(&lm.net, &d, lm.meta.cfg.train.batch_size, NULL, NULL, pred, probs, &err) != 0) {
         free(pred);
         goto fail;

@@ -26,13 +26,19 @@ static void usage(FILE *f) {
 /* Counts of one field (label or speaker) over the clips, printed "  name  count". */
 static void print_counts(const ser_clips *clips, int speaker, const char *title) {
     const char **v = malloc((clips->n ? clips->n : 1) * sizeof *v);
-    if (!v) return;
+    if (!v) {
+        fprintf(stderr, "%s: out of memory counting %zu clips\n", title, clips->n);
+        return;
+    }
     for (size_t i = 0; i < clips->n; i++) v[i] = speaker ? clips->v[i].speaker : clips->v[i].label;
     /* Insertion by name into a small unique list; corpora have few labels and speakers. */
     size_t k = 0;
     size_t *cnt = calloc(clips->n ? clips->n : 1, sizeof *cnt);
     const char **u = malloc((clips->n ? clips->n : 1) * sizeof *u);
-    if (!cnt || !u) goto out;
+    if (!cnt || !u) {
+        fprintf(stderr, "%s: out of memory counting %zu clips\n", title, clips->n);
+        goto out;
+    }
     for (size_t i = 0; i < clips->n; i++) {
         size_t j = 0;
         while (j < k && strcmp(u[j], v[i]) < 0) j++;

@@ -40,7 +40,7 @@ static void usage(FILE *f) {
             "                 [--labels L,...] [--label-map A=B]\n"
             "                 [--test-dir DIR | --test-list F] [--device auto|cpu|cuda] [--quiet]\n"
             "                 [--init MODEL]\n"
-            "       ser train --resume RUN\n\n"
+            "       ser train --resume RUN [--set KEY=VALUE]... [--device D] [--tensorboard] [--quiet]\n\n"
             "Trains the network of the config (default: the reference recipe, configs/tess.ini) and\n"
             "writes RUN/: model.safetensors, history.jsonl, training_history.png,\n"
             "confusion_matrix_validation.png, model_summary.txt, report.txt, report.json, plus\n"
@@ -53,7 +53,11 @@ static void usage(FILE *f) {
             "                    (or the --corpus of a single --data); --label-map / --labels apply\n"
             "  --test-list F     ... or a manifest\n"
             "  --device D        auto (default: the GPU when there is one), cpu or cuda\n"
-            "  --resume RUN      continue RUN from its last checkpoint\n"
+            "  --resume RUN      continue RUN from its last checkpoint, on the config, clips and noise\n"
+            "                    files it recorded; --set may change only train.epochs (not with\n"
+            "                    train.cosine_decay), train.early_stopping_patience, train.tensorboard,\n"
+            "                    train.threads, train.audio_cache_mb, train.aug_prefetch and cuda.device\n"
+            "                    (recorded in RUN/config.ini): --set train.epochs=N trains on to epoch N\n"
             "  --init MODEL      fine-tune: start from MODEL's weights (same architecture; another\n"
             "                    label set starts the output layer afresh); train.freeze keeps the\n"
             "                    first layers fixed, train.init_scaler keeps or refits its scaler\n"
@@ -74,6 +78,10 @@ typedef struct train_args {
 static int parse_args(int argc, char **argv, train_args *a) {
     memset(a, 0, sizeof *a);
     a->sets = calloc((size_t)argc, sizeof *a->sets);
+    if (!a->sets) {
+        fprintf(stderr, "ser train: out of memory for %d arguments\n", argc);
+        return -1;
+    }
     a->device = "auto";
     cli_data_init(&a->data);
     for (int i = 1; i < argc; i++) {
@@ -111,6 +119,11 @@ static int parse_args(int argc, char **argv, train_args *a) {
     else if (a->test_dir && a->test_list) why = "--test-dir and --test-list exclude each other";
     else if (a->resume && a->init) why = "--resume continues from the run's checkpoint; --init starts a fresh run";
     else if (a->resume && a->noise_dir) why = "--resume takes the noise files the run recorded (RUN/noise.txt), not --noise-dir";
+    else if (a->resume && a->config) why = "--resume takes the config the run recorded (RUN/config.ini), not --config; "
+                                            "--set may change the keys listed in docs/reliability.md";
+    else if (a->resume && (nd || a->train_list || a->val_list || a->test_dir || a->test_list))
+        why = "--resume trains on the clips the run recorded (RUN/train.tsv, val.tsv, test.tsv), not on --data, "
+              "--train-list, --val-list, --test-dir or --test-list";
     else if (cli_device_valid(a->device) != 0)
         why = "--device takes auto, cpu or cuda";
     if (why) {
@@ -120,9 +133,10 @@ static int parse_args(int argc, char **argv, train_args *a) {
     return 0;
 }
 
-static char *run_path(const char *run, const char *name) {
+/* RUN/NAME, malloc'd; NULL (err says so) when out of memory. */
+static char *run_path(const char *run, const char *name, ser_error *err) {
     size_t n = strlen(run) + strlen(name) + 2;
-    char *p = malloc(n);
+    char *p = ser_malloc(n, name, err);
     if (p) snprintf(p, n, "%s/%s", run, name);
     return p;
 }
@@ -172,6 +186,35 @@ static int lock_run(const char *dir, int *fd, ser_error *err) {
     if (flock(*fd, LOCK_EX | LOCK_NB) != 0)
         return ser_fail(err, "%s: %s", dir, errno == EWOULDBLOCK ? "another ser train is running in this folder"
                                                                    : strerror(errno));
+    return 0;
+}
+
+/* The config keys a --resume may --set: how long to go on and how to run, never what is
+ * computed (features, model, data, seed, optimiser, augmentation): the rest of the run stays the
+ * continuation of the recorded one. docs/reliability.md lists them with the reasons. */
+static const char *const RESUME_KEYS[] = {"train.epochs", "train.early_stopping_patience", "train.tensorboard",
+                                          "train.threads", "train.audio_cache_mb", "train.aug_prefetch", "cuda.device"};
+
+/* --set on a resume: each key one of RESUME_KEYS (cfg is the recorded config, already overridden). */
+static int resume_sets_allowed(const train_args *a, const ser_config *recorded, const ser_config *cfg, ser_error *err) {
+    for (int i = 0; i < a->n_sets; i++) {
+        const char *eq = strchr(a->sets[i], '=');
+        const size_t len = eq ? (size_t)(eq - a->sets[i]) : strlen(a->sets[i]);
+        int allowed = 0;
+        for (size_t k = 0; k < sizeof RESUME_KEYS / sizeof *RESUME_KEYS; k++)
+            allowed |= strlen(RESUME_KEYS[k]) == len && !strncmp(a->sets[i], RESUME_KEYS[k], len);
+        if (!allowed)
+            return ser_fail(err, "--set %s: %.*s cannot change on a resume (the run would no longer continue "
+                                 "the recorded one); a resume may set train.epochs, train.early_stopping_patience, "
+                                 "train.tensorboard, train.threads, train.audio_cache_mb, train.aug_prefetch, "
+                                 "cuda.device",
+                            a->sets[i], (int)len, a->sets[i]);
+    }
+    /* the cosine curve spans train.epochs: another count would jump the learning rate mid-run */
+    if (recorded->train.cosine_decay && cfg->train.epochs != recorded->train.epochs)
+        return ser_fail(err, "--set train.epochs=%d: the run uses train.cosine_decay, whose learning rate "
+                             "curve spans the recorded %d epochs; it cannot be lengthened or shortened",
+                        cfg->train.epochs, recorded->train.epochs);
     return 0;
 }
 
@@ -242,8 +285,8 @@ static int noise_write(const run *r, ser_error *err) {
     fprintf(f, "# noise folder: %s\n", r->noise_dir);
     for (size_t i = 0; i < r->n_noise; i++) fprintf(f, "%s\n", r->noise[i]);
     fclose(f);
-    char *p = run_path(r->a.out, "noise.txt");
-    int rc = p ? ser_write_text_file(p, text, err) : ser_fail(err, "out of memory");
+    char *p = run_path(r->a.out, "noise.txt", err);
+    int rc = p && text ? ser_write_text_file(p, text, err) : p ? ser_fail(err, "noise.txt: out of memory") : -1;
     free(p), free(text);
     return rc;
 }
@@ -305,9 +348,10 @@ static int on_epoch(void *user, const ser_train_state *st, const ser_history_ent
     if (r->tb && tb_epoch(r->tb, h, err) != 0) return -1;
     const size_t ns = r->net.state_size(r->net.impl);
     float *cur = ser_malloc(ns * sizeof *cur, "checkpoint", err);
-    if (!cur) return -1;
-    r->net.state_get(r->net.impl, cur);
-    int rc = ser_checkpoint_save(r->p_ckpt, st, cur, best, ns, &r->meta, err);
+    if (!cur) return ser_fail_wrap(err, "checkpoint");
+    /* a failed download writes nothing: the previous checkpoint stays the last good one */
+    int rc = r->net.state_get(r->net.impl, cur, err) != 0 ||
+             ser_checkpoint_save(r->p_ckpt, st, cur, best, ns, &r->meta, err) != 0;
     free(cur);
     return rc ? ser_fail_wrap(err, "checkpoint") : 0;
 }
@@ -327,22 +371,31 @@ static int prepare(run *r, ser_error *err) {
         /* before the features are computed: a folder it cannot write to fails now, not later */
         if (access(a->out, W_OK) != 0)
             return ser_fail(err, "--resume %s: run folder not writable: %s", a->out, strerror(errno));
-        char *p = run_path(a->out, "config.ini");
+        char *p = run_path(a->out, "config.ini", err);
+        if (!p) return ser_fail_wrap(err, "--resume %s", a->out);
         /* config.ini is the last file a fresh run writes before training: without it the run
          * was stopped before it recorded what it trains on, and there is nothing to resume. */
         int rc = access(p, F_OK) != 0 && errno == ENOENT
                      ? ser_fail(err, "%s: no config.ini: the run was stopped before training started; start it again "
                                      "without --resume", a->out)
                      : ser_config_load(&r->cfg, p, err);
+        if (!rc && a->n_sets) {
+            /* --set of the keys a resume may change, recorded in config.ini so that the model,
+             * the checkpoint and a later --resume all see the new values */
+            const ser_config recorded = r->cfg;
+            rc = ser_config_set_all(&r->cfg, (const char *const *)a->sets, a->n_sets, err) ||
+                 resume_sets_allowed(a, &recorded, &r->cfg, err) || ser_config_write_ini(&r->cfg, p, err);
+        }
         free(p);
         if (rc) return ser_fail_wrap(err, "--resume %s", a->out);
         remove_stale_temps(a->out);
         a->train_list = "train.tsv", a->val_list = "val.tsv";
-        char *pt = run_path(a->out, "train.tsv"), *pv = run_path(a->out, "val.tsv"), *ps = run_path(a->out, "test.tsv");
-        char *pn = run_path(a->out, "noise.txt");
-        rc = load_clips(NULL, pt, &r->train_clips, err) || load_clips(NULL, pv, &r->val_clips, err);
+        char *pt = run_path(a->out, "train.tsv", err), *pv = run_path(a->out, "val.tsv", err),
+             *ps = run_path(a->out, "test.tsv", err), *pn = run_path(a->out, "noise.txt", err);
+        rc = !pt || !pv || !ps || !pn || load_clips(NULL, pt, &r->train_clips, err) ||
+             load_clips(NULL, pv, &r->val_clips, err);
         if (!rc && access(ps, F_OK) == 0) rc = load_clips(NULL, ps, &r->test_clips, err);
-        if (!rc && pn && access(pn, F_OK) == 0) rc = noise_read(r, pn, err);
+        if (!rc && access(pn, F_OK) == 0) rc = noise_read(r, pn, err);
         free(pt), free(pv), free(ps), free(pn);
         return rc ? ser_fail_wrap(err, "--resume %s", a->out) : 0;
     }
@@ -366,8 +419,9 @@ static int prepare(run *r, ser_error *err) {
      * one is killed early (a resume would take the old checkpoint or test.tsv for its own, and
      * an old model.safetensors would pass for this run's result). */
     for (size_t i = 0; i < sizeof RUN_FILES / sizeof *RUN_FILES; i++) {
-        char *p = run_path(a->out, RUN_FILES[i]);
-        if (p && remove(p) != 0 && errno != ENOENT) {
+        char *p = run_path(a->out, RUN_FILES[i], err);
+        if (!p) return -1;
+        if (remove(p) != 0 && errno != ENOENT) {
             ser_fail(err, "%s: cannot remove the previous run's file: %s", p, strerror(errno));
             free(p);
             return -1;
@@ -394,10 +448,10 @@ static int prepare(run *r, ser_error *err) {
     if (a->test_list && load_clips(NULL, a->test_list, &r->test_clips, err) != 0) return -1;
     if (a->test_dir && load_test_dir(a, &r->test_clips, err) != 0) return -1;
     /* The run folder records exactly what it trains on, so --resume needs nothing else. */
-    char *pc = run_path(a->out, "config.ini"), *pt = run_path(a->out, "train.tsv"), *pv = run_path(a->out, "val.tsv"),
-         *ps = run_path(a->out, "test.tsv");
+    char *pc = run_path(a->out, "config.ini", err), *pt = run_path(a->out, "train.tsv", err),
+         *pv = run_path(a->out, "val.tsv", err), *ps = run_path(a->out, "test.tsv", err);
     /* config.ini last: its presence tells --resume that the manifests are complete. */
-    int rc = ser_manifest_write(pt, r->train_clips.v, NULL, r->train_clips.n, err) ||
+    int rc = !pc || !pt || !pv || !ps || ser_manifest_write(pt, r->train_clips.v, NULL, r->train_clips.n, err) ||
              ser_manifest_write(pv, r->val_clips.v, NULL, r->val_clips.n, err) ||
              (r->test_clips.n && ser_manifest_write(ps, r->test_clips.v, NULL, r->test_clips.n, err)) ||
              (r->n_noise && noise_write(r, err)) || ser_config_write_ini(&r->cfg, pc, err);
@@ -414,10 +468,14 @@ static int build_data(run *r, ser_error *err) {
         free(names);
         return ser_fail(err, "training set has %zu class(es); at least 2 are needed", n_names);
     }
-    r->meta.labels = calloc(n_names, sizeof *r->meta.labels);
-    for (size_t i = 0; r->meta.labels && i < n_names; i++) r->meta.labels[i] = strdup(names[i]);
-    r->meta.n_labels = n_names;
+    r->meta.labels = ser_calloc(n_names, sizeof *r->meta.labels, "class names", err);
+    for (size_t i = 0; r->meta.labels && i < n_names; i++, r->meta.n_labels++)
+        if (!(r->meta.labels[i] = strdup(names[i]))) {
+            free(names);
+            return ser_fail(err, "out of memory copying the class names");
+        }
     free(names);
+    if (!r->meta.labels) return -1;
     const char *const *lab = (const char *const *)r->meta.labels;
     const int th = r->cfg.train.threads;
     if (cli_device_pick(r->a.device, &r->cuda, r->devline, sizeof r->devline, err) != 0) return -1;
@@ -474,8 +532,8 @@ static int write_summary(run *r, ser_error *err) {
     if (!f) return ser_fail(err, "model summary: %s", strerror(errno));
     ser_model_summary(&r->model, f);
     fclose(f);
-    char *p = run_path(r->a.out, "model_summary.txt");
-    int rc = ser_write_text_file(p, text, err);
+    char *p = run_path(r->a.out, "model_summary.txt", err);
+    int rc = p && text ? ser_write_text_file(p, text, err) : p ? ser_fail(err, "model summary: out of memory") : -1;
     free(p), free(text);
     return rc;
 }
@@ -490,7 +548,8 @@ static int evaluate_split(run *r, ser_dataset *ds, const char *name, const char 
     int rc = ser_evaluate(&r->net, &d, r->cfg.train.batch_size, &loss, &acc, pred, NULL, err);
     char *rep = NULL;
     cJSON *js = NULL;
-    char *pp = run_path(r->a.out, png), title[64];
+    char *pp = rc ? NULL : run_path(r->a.out, png, err), title[64];
+    if (!rc && !pp) rc = -1;
     snprintf(title, sizeof title, "Confusion matrix (%s)", name);
     if (!rc)
         rc = ser_report_split(ds->y, pred, ds->n, (const char *const *)r->meta.labels, (int)r->meta.n_labels, title, pp,
@@ -512,10 +571,10 @@ static int evaluate_split(run *r, ser_dataset *ds, const char *name, const char 
     size_t old = *text ? strlen(*text) : 0, add = strlen(rep) + strlen(name) + 96;
     char *t = realloc(*text, old + add);
     if (t) snprintf(t + old, add, "== %s: %zu clips, loss %.4f, accuracy %.4f\n\n%s\n", name, ds->n, loss, acc, rep);
-    *text = t;
+    if (t) *text = t;
     free(rep);
     if (!r->a.quiet) fprintf(stderr, "ser train: %s accuracy %.4f (%zu clips), loss %.4f\n", name, acc, ds->n, loss);
-    return t ? 0 : ser_fail(err, "out of memory");
+    return t ? 0 : ser_fail(err, "%s report: out of memory", name);
 }
 
 static int finish(run *r, const ser_train_result *res, ser_error *err) {
@@ -527,14 +586,17 @@ static int finish(run *r, const ser_train_result *res, ser_error *err) {
     for (size_t i = 0; v && i < nh; i++)
         v[i] = h[i].accuracy, v[nh + i] = h[i].val_accuracy, v[2 * nh + i] = h[i].val_uar, v[3 * nh + i] = h[i].loss,
         v[4 * nh + i] = h[i].val_loss;
-    char *pp = run_path(r->a.out, "training_history.png");
-    int rc = v ? ser_plot_history(pp, (int)nh, v, v + nh, v + 2 * nh, v + 3 * nh, v + 4 * nh, err) : ser_fail(err, "out of memory");
+    char *pp = run_path(r->a.out, "training_history.png", err);
+    int rc = !pp ? -1
+             : v ? ser_plot_history(pp, (int)nh, v, v + nh, v + 2 * nh, v + 3 * nh, v + 4 * nh, err)
+                 : ser_fail(err, "training history plot: out of memory");
     /* the best epoch's validation loss, whatever train.monitor followed */
     const double best_val_loss = res->best_epoch >= 1 && (size_t)res->best_epoch <= nh ? h[res->best_epoch - 1].val_loss : NAN;
     free(pp), free(v), free(h);
     if (rc) return -1;
     char *text = NULL;
     cJSON *json = cJSON_CreateObject();
+    if (!json) return ser_fail(err, "report.json: out of memory");
     cJSON_AddNumberToObject(json, "epochs_run", res->epochs_run);
     cJSON_AddNumberToObject(json, "best_epoch", res->best_epoch);
     cJSON_AddNumberToObject(json, "best_val_loss", best_val_loss);
@@ -561,8 +623,9 @@ static int finish(run *r, const ser_train_result *res, ser_error *err) {
     }
     if (!rc && r->test.n) rc = evaluate_split(r, &r->test, "test", "confusion_matrix_test.png", &text, json, err);
     char *js = rc ? NULL : cJSON_Print(json);
-    char *pt = run_path(r->a.out, "report.txt"), *pj = run_path(r->a.out, "report.json");
-    if (!rc) rc = ser_write_text_file(pt, text, err) || ser_write_text_file(pj, js, err);
+    char *pt = rc ? NULL : run_path(r->a.out, "report.txt", err), *pj = rc ? NULL : run_path(r->a.out, "report.json", err);
+    if (!rc && (!js || !text)) rc = ser_fail(err, "report: out of memory");
+    if (!rc) rc = !pt || !pj || ser_write_text_file(pt, text, err) || ser_write_text_file(pj, js, err);
     free(pt), free(pj), free(js), free(text);
     cJSON_Delete(json);
     /* the confusion matrices as TensorBoard images, at the last epoch run */
@@ -570,8 +633,8 @@ static int finish(run *r, const ser_train_result *res, ser_error *err) {
         const char *name = i ? "confusion_matrix_test" : "confusion_matrix_validation";
         char png[64];
         snprintf(png, sizeof png, "%s.png", name);
-        char *ppng = run_path(r->a.out, png);
-        rc = ppng ? ser_tb_png_file(r->tb, name, res->epochs_run, ppng, err) : ser_fail(err, "out of memory");
+        char *ppng = run_path(r->a.out, png, err);
+        rc = ppng ? ser_tb_png_file(r->tb, name, res->epochs_run, ppng, err) : -1;
         free(ppng);
     }
     return rc ? -1 : 0;
@@ -593,11 +656,12 @@ int cmd_train(int argc, char **argv) {
     ser_error err = {{0}};
     int rc = 1;
     float *cur = NULL, *best = NULL;
-    r.p_ckpt = run_path(r.a.out, "checkpoint.safetensors");
-    r.p_model = run_path(r.a.out, "model.safetensors");
-    r.p_hist = run_path(r.a.out, "history.jsonl");
+    r.p_ckpt = run_path(r.a.out, "checkpoint.safetensors", &err);
+    r.p_model = run_path(r.a.out, "model.safetensors", &err);
+    r.p_hist = run_path(r.a.out, "history.jsonl", &err);
     /* --init: the model is read (and checked) before any feature is computed */
-    if ((r.a.init && ser_init_open(&r.init, r.a.init, &err) != 0) || prepare(&r, &err) != 0 || build_data(&r, &err) != 0 || build_net(&r, &err) != 0 || write_summary(&r, &err) != 0)
+    if (!r.p_ckpt || !r.p_model || !r.p_hist || (r.a.init && ser_init_open(&r.init, r.a.init, &err) != 0) ||
+        prepare(&r, &err) != 0 || build_data(&r, &err) != 0 || build_net(&r, &err) != 0 || write_summary(&r, &err) != 0)
         goto fail;
 
     ser_train_state st;
@@ -613,11 +677,17 @@ int cmd_train(int argc, char **argv) {
         if (ser_checkpoint_load(r.p_ckpt, &st, &cur, &best, ns, &saved, &err) != 0) goto fail;
         /* the scaler and labels of the run, exactly as the interrupted process had them */
         r.meta.scaler = saved.scaler;
+        /* train.early_stopping_patience from config.ini (a resume may --set it): a run that
+         * stopped early goes on when it is raised */
+        st.es.patience = r.cfg.train.early_stopping_patience;
         memcpy(r.meta.vtln_ref, saved.vtln_ref, sizeof r.meta.vtln_ref);
         memcpy(r.meta.init_path, saved.init_path, sizeof r.meta.init_path);
         memcpy(r.meta.init_sha256, saved.init_sha256, sizeof r.meta.init_sha256);
         ser_model_meta_free(&saved);
-        r.net.state_set(r.net.impl, cur);
+        if (r.net.state_set(r.net.impl, cur, &err) != 0) {
+            ser_fail_wrap(&err, "--resume %s: the checkpoint's state", r.a.out);
+            goto fail;
+        }
         /* history.jsonl may hold an epoch past the checkpoint (killed between the two writes) */
         ser_history_entry *h = NULL;
         size_t nh = 0;
@@ -628,9 +698,8 @@ int cmd_train(int argc, char **argv) {
         if (hrc) goto fail;
         if (!r.a.quiet) fprintf(stderr, "ser train: resuming %s after epoch %d\n", r.a.out, st.epoch);
     }
-    if (r.a.tensorboard) r.cfg.train.tensorboard = 1; /* --resume reads config.ini, not --set */
     if (r.cfg.train.tensorboard) {
-        char *tbdir = run_path(r.a.out, "tb");
+        char *tbdir = run_path(r.a.out, "tb", &err);
         r.tb = tbdir ? ser_tb_open(tbdir, st.epoch + 1, &err) : NULL;
         free(tbdir);
         if (!r.tb) goto fail;

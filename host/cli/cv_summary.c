@@ -93,7 +93,7 @@ static cJSON *test_speakers(const char *fold_dir) {
         char *p = join(fold_dir, NAMES[k]);
         if (k == 2) first_test = c.n;
         /* train / val unreadable: the test clips alone decide */
-        if (p && ser_manifest_read(p, &c, NULL) != 0 && k == 2) ok = 0;
+        if (!p || (ser_manifest_read(p, &c, NULL) != 0 && k == 2)) ok = 0; /* !p: out of memory */
         free(p);
     }
     char **keys = ok ? ser_speaker_keys(&c, NULL) : NULL;

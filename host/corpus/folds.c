@@ -285,7 +285,11 @@ static int emobox_file(const char *dir, size_t n, char **path, ser_error *err) {
         if (l <= sl || strcmp(e->d_name + l - sl, suffix) || e->d_name[0] == '.') continue;
         if (found++) break;
         size_t pl = strlen(sub) + l + 2;
-        if ((*path = malloc(pl))) snprintf(*path, pl, "%s/%s", sub, e->d_name);
+        if (!(*path = malloc(pl))) {
+            closedir(d);
+            return ser_fail(err, "%s: out of memory", sub);
+        }
+        snprintf(*path, pl, "%s/%s", sub, e->d_name);
     }
     closedir(d);
     if (found != 1 || !*path) {

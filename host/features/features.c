@@ -66,7 +66,7 @@ int ser_features_extract_warped(const ser_config *cfg, char *const *paths, size_
                 ok[i] = 1;
             } else if (why) {
                 if (!strstr(terr.msg, paths[i])) ser_fail_wrap(&terr, "%s", paths[i]);
-                why[i] = strdup(terr.msg);
+                why[i] = strdup(terr.msg); /* NULL: the caller names the file alone (ser/features.h) */
             }
         }
         ser_audio_buf_free(&buf);

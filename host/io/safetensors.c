@@ -306,7 +306,11 @@ int ser_safetensors_read(const char *path, ser_safetensors *st, ser_error *err) 
                         path, (unsigned long long)hlen, (unsigned long long)size);
     }
     char *hdr = ser_malloc(hlen, "safetensors header", err);
-    if (!hdr || read_all(fd, hdr, hlen)) {
+    if (!hdr) {
+        close(fd);
+        return ser_fail_wrap(err, "%s", path);
+    }
+    if (read_all(fd, hdr, hlen)) {
         free(hdr);
         close(fd);
         return ser_fail(err, "%s: cannot read the %llu-byte header", path, (unsigned long long)hlen);

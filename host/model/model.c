@@ -160,7 +160,10 @@ int ser_model_create(ser_model *m, const ser_config *cfg, int classes, ser_error
     m->grads = m->params + n;
     m->adam_m = m->grads + n;
     m->adam_v = m->adam_m + n;
-    ser_model_init_params(m, m->seed);
+    if (ser_model_init_params(m, m->seed, err) != 0) {
+        ser_model_destroy(m);
+        return -1;
+    }
     return 0;
 }
 

@@ -28,11 +28,11 @@ static void glorot_uniform(float *w, size_t n, double fan_in, double fan_out, se
  * a = normal(cols, rows); q, r = qr(a); q *= sign(diag(r)); w = q^T. The sign-corrected Q is the
  * unique Q with a positive R diagonal, which modified Gram-Schmidt on a's columns yields directly.
  * rows > cols is handled symmetrically (a = normal(rows, cols), w = q). */
-static void orthogonal(float *w, int rows, int cols, ser_rng *r) {
+static int orthogonal(float *w, int rows, int cols, ser_rng *r, ser_error *err) {
     const int tall = rows > cols;
     const int n = tall ? rows : cols, k = tall ? cols : rows;   /* a: (n, k), n >= k */
-    double *a = malloc((size_t)n * k * sizeof(double));
-    SER_ASSERT(a != NULL);
+    double *a = ser_malloc((size_t)n * k * sizeof(double), "orthogonal initialisation", err);
+    if (!a) return -1;
     for (size_t i = 0; i < (size_t)n * k; i++) a[i] = rng_normal(r);
     for (int j = 0; j < k; j++) {
         for (int p = 0; p < j; p++) {
@@ -51,16 +51,17 @@ static void orthogonal(float *w, int rows, int cols, ser_rng *r) {
             else w[(size_t)j * cols + i] = (float)a[(size_t)i * k + j];        /* w = q^T */
         }
     free(a);
+    return 0;
 }
 
-void ser_model_init_params(ser_model *m, uint64_t seed) {
+int ser_model_init_params(ser_model *m, uint64_t seed, ser_error *err) {
     ser_rng r = {seed * 0x2545F4914F6CDD1Dull + 0x1234567ull};
     memset(m->params, 0, 4 * m->nparams_padded * sizeof(float));
     for (int i = 0; i < m->nslices; i++) {
         const ser_slice *s = &m->slices[i];
         float *w = m->params + s->offset;
         if (ends_with(s->name, ".recurrent_kernel")) {
-            orthogonal(w, s->shape[0], s->shape[1], &r);
+            if (orthogonal(w, s->shape[0], s->shape[1], &r, err) != 0) return ser_fail_wrap(err, "%s", s->name);
         } else if (ends_with(s->name, ".kernel") || !strcmp(s->name, "attention.W") || !strcmp(s->name, "attention.U")) {
             double fan_in = s->shape[0], fan_out = s->shape[1];
             if (s->ndim == 4) {   /* conv (K, K, Cin, Cout) */
@@ -79,4 +80,5 @@ void ser_model_init_params(ser_model *m, uint64_t seed) {
     }
     m->adam_t = 0;
     m->step = 0;
+    return 0;
 }

@@ -109,14 +109,19 @@ static int meta_read(const char *path, const ser_safetensors *st, ser_model_meta
         cJSON_Delete(arr);
         return ser_fail(err, "%s: ser.labels missing or not a JSON array of at least 2 class names", path);
     }
-    meta->labels = calloc((size_t)n, sizeof *meta->labels);
-    for (int i = 0; meta->labels && i < n; i++) {
+    meta->labels = ser_calloc((size_t)n, sizeof *meta->labels, "class names", err);
+    int oom = !meta->labels;
+    for (int i = 0; !oom && i < n; i++) {
         const cJSON *s = cJSON_GetArrayItem(arr, i);
         if (!cJSON_IsString(s)) break;
-        meta->labels[i] = strdup(s->valuestring);
-        meta->n_labels++;
+        if (!(meta->labels[i] = strdup(s->valuestring))) oom = 1;
+        else meta->n_labels++;
     }
     cJSON_Delete(arr);
+    if (oom) {
+        ser_model_meta_free(meta);
+        return ser_fail(err, "%s: out of memory reading ser.labels", path);
+    }
     if ((int)meta->n_labels != n) {
         ser_model_meta_free(meta);
         return ser_fail(err, "%s: ser.labels holds a non-string entry", path);

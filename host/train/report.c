@@ -89,7 +89,7 @@ int ser_report_by_corpus(const int32_t *y_true, const int32_t *y_pred, size_t n,
         }
         const double wa = (double)right / (double)m, ua = ser_metrics_uar(t, p, m, n_labels);
         if (ua < 0) {
-            rc = ser_fail(err, "corpus %s: a label outside the %d classes", names[c], n_labels);
+            rc = ser_fail(err, "corpus %s: UA: a label outside the %d classes, or out of memory", names[c], n_labels);
             break;
         }
         cJSON *o = cJSON_CreateObject();

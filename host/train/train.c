@@ -100,8 +100,10 @@ int ser_evaluate(ser_net *net, const ser_split_data *data, int batch, double *lo
     for (size_t s = 0; s < data->n; s += (size_t)batch) {
         const int B = (int)(data->n - s < (size_t)batch ? data->n - s : (size_t)batch);
         const float *probs = NULL;
-        const float l = net->forward(net->impl, data->x + s * net->clip_size, data->y ? data->y + s : NULL, NULL, B, 0, 0,
-                                     &probs);
+        float l = 0.0f;
+        if (net->forward(net->impl, data->x + s * net->clip_size, data->y ? data->y + s : NULL, NULL, B, 0, 0, &l, &probs,
+                         err) != 0)
+            return ser_fail_wrap(err, "evaluation: clips %zu..%zu", s, s + B - 1);
         if (data->y && !isfinite(l)) return ser_fail(err, "evaluation: non-finite loss at clips %zu..%zu", s, s + B - 1);
         lsum += (double)l * B;
         for (int b = 0; b < B; b++) {
@@ -149,6 +151,11 @@ static void progress_bar(int epoch, int epochs, size_t done, size_t total, doubl
     fflush(stderr);
 }
 
+/* A failed net call inside a training step: stop, saying where (err names the call). */
+static void fail_at(ser_error *err, int epoch, size_t batch) {
+    ser_fail_wrap(err, "stopped at epoch %d, batch %zu", epoch, batch);
+}
+
 int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_data *val, const ser_train_opts *opts,
                   ser_train_state *st, const float *best_state_in, ser_train_result *res, ser_error *err) {
     const ser_config *cfg = opts->cfg;
@@ -179,7 +186,10 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
         (mixup > 0 && (!xmix || !lam || !y2)))
         goto done;
     if (best_state_in) memcpy(best, best_state_in, nstate * sizeof *best);
-    else net->state_get(net->impl, best);
+    else if (net->state_get(net->impl, best, err) != 0) {
+        ser_fail_wrap(err, "the initial state");
+        goto done;
+    }
 
     /* A run that stopped early and was killed before writing its model resumes as stopped
      * (the checkpoint holds the callback state that made it stop; same test as the update's). */
@@ -216,16 +226,27 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
             if (mixup > 0)
                 ser_mixup_batch(xb, xmix, yb, order + s, B, F, mixup, (uint64_t)cfg->train.seed, e, y2, lam);
             const float *probs = NULL;
-            const float l = net->forward(net->impl, xb, yb, mixup > 0 ? &mix : NULL, B, 1, st->step, &probs);
+            float l = 0.0f;
+            /* a failed call ends the run here, before any checkpoint of this epoch */
+            if (net->forward(net->impl, xb, yb, mixup > 0 ? &mix : NULL, B, 1, st->step, &l, &probs, err) != 0) {
+                fail_at(err, e + 1, s / (size_t)batch + 1);
+                goto done;
+            }
             if (!isfinite(l)) {
                 ser_fail(err, "non-finite training loss (%g) at epoch %d, batch %zu: stopped; the last good "
                               "checkpoint is kept", (double)l, e + 1, s / (size_t)batch + 1);
                 goto done;
             }
-            net->backward(net->impl);
+            if (net->backward(net->impl, err) != 0) {
+                fail_at(err, e + 1, s / (size_t)batch + 1);
+                goto done;
+            }
             /* from the step count alone: a resume continues the same curve */
             if (cosine) st->lr = ser_cosine_lr(&cfg->train, st->step, total_steps);
-            net->step(net->impl, (float)st->lr);
+            if (net->step(net->impl, (float)st->lr, err) != 0) {
+                fail_at(err, e + 1, s / (size_t)batch + 1);
+                goto done;
+            }
             st->step++;
             lsum += (double)l * B;
             for (int b = 0; b < B; b++) correct += argmax(probs + (size_t)b * C, C) == yb[b];
@@ -235,7 +256,10 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
         }
         double vloss = NAN, vacc = NAN;
         if (opts->before_validation && opts->before_validation(opts->user, e, err) != 0) goto done;
-        if (ser_evaluate(net, val, batch, &vloss, &vacc, vpred, NULL, err) != 0) goto done;
+        if (ser_evaluate(net, val, batch, &vloss, &vacc, vpred, NULL, err) != 0) {
+            ser_fail_wrap(err, "stopped at epoch %d: validation", e + 1);
+            goto done;
+        }
         if (!isfinite(vloss)) {
             ser_fail(err, "non-finite validation loss at epoch %d: stopped; the last good checkpoint is kept", e + 1);
             goto done;
@@ -250,7 +274,10 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
         const double watched = monitor_to_min(monitor, ser_monitor_value(monitor, &h));
         int improved = 0;
         stop = ser_early_stop_update(&st->es, e, watched, &improved);
-        if (improved) net->state_get(net->impl, best);
+        if (improved && net->state_get(net->impl, best, err) != 0) {
+            ser_fail_wrap(err, "stopped at epoch %d: keeping its state as the best", e + 1);
+            goto done;
+        }
         if (!cosine) st->lr = ser_lr_plateau_update(&st->plateau, watched, st->lr);
         st->epoch = e + 1;
         if (!opts->quiet) {
@@ -262,11 +289,17 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
         }
         if (opts->history_path && ser_history_append(opts->history_path, &h, err) != 0) goto done;
         /* the best state travels with the checkpoint so that a resume restores the same one */
-        if (opts->on_epoch && opts->on_epoch(opts->user, st, &h, best, err) != 0) goto done;
+        if (opts->on_epoch && opts->on_epoch(opts->user, st, &h, best, err) != 0) {
+            ser_fail_wrap(err, "stopped at epoch %d", e + 1);
+            goto done;
+        }
         res->stopped_early = stop;
     }
     /* EarlyStopping(restore_best_weights=True): the net ends holding the best epoch's weights. */
-    net->state_set(net->impl, best);
+    if (net->state_set(net->impl, best, err) != 0) {
+        ser_fail_wrap(err, "restoring the best epoch's state");
+        goto done;
+    }
     res->epochs_run = st->epoch;
     res->best_epoch = st->es.best_epoch + 1;
     res->best_monitor = monitor_to_min(monitor, st->es.best); /* back to its own sign */

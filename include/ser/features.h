@@ -19,7 +19,8 @@ size_t ser_features_per_clip(const ser_config *cfg);
 
 /* Computes the features of paths[0..n) into out ([n, per_clip] row-major). ok[i] is set to 1
  * for each clip that worked; a failed clip leaves its row unspecified, ok[i] = 0 and, when why
- * is not NULL, why[i] = a malloc'd one-line reason naming the file (caller frees). threads <= 0
+ * is not NULL, why[i] = a malloc'd one-line reason naming the file (caller frees; NULL when
+ * there was no memory for it: callers then name the file alone, as they all do). threads <= 0
  * means all cores. Returns -1 only when the recipe itself cannot work (bad parameters, out of
  * memory); per-file failures are not errors of the call. */
 int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,

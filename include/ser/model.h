@@ -177,8 +177,9 @@ static inline float ser_model_bn_momentum(const ser_model *m, int i) {
     return i < m->bn_frozen ? 1.0f : (float)m->cfg.bn_momentum;
 }
 
-/* Re-initialises every parameter from seed, zeroes gradients, Adam moments and counters. */
-void ser_model_init_params(ser_model *m, uint64_t seed);
+/* Re-initialises every parameter from seed, zeroes gradients, Adam moments and counters.
+ * Fails only when out of memory (the orthogonal initialisation's scratch). */
+int ser_model_init_params(ser_model *m, uint64_t seed, ser_error *err);
 
 const ser_slice *ser_model_slice(const ser_model *m, const char *name);
 

@@ -17,22 +17,24 @@ extern "C" {
 #include "ser/history.h"
 #include "ser/schedule.h"
 
-/* What the loop needs of a network on some backend. */
+/* What the loop needs of a network on some backend. Every call that reaches the backend
+ * returns 0, or -1 with err naming the backend and the operation ("backend cpu: step: ...");
+ * the loop then stops at once, and a failed state_get leaves out untouched. */
 typedef struct ser_net {
     void *impl;
     /* x: B clips of scaled features (B, rows, frames), rows = ser_config_rows; labels (B) or
-     * NULL; mix: mixup targets (ser/model.h) or NULL; returns the mean loss (cross-entropy + regularisers); probs (B, C) stay readable
-     * until the next call.
-     * step keys the dropout masks. */
-    float (*forward)(void *impl, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training,
-                     uint64_t step, const float **probs);
-    void (*backward)(void *impl);                 /* gradients of the last training forward */
-    void (*step)(void *impl, float lr);           /* one Adam update (it counts t itself) */
+     * NULL; mix: mixup targets (ser/model.h) or NULL; *loss: the mean loss (cross-entropy +
+     * regularisers); *probs (B, C) stay readable until the next call. step keys the dropout
+     * masks. */
+    int (*forward)(void *impl, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training,
+                   uint64_t step, float *loss, const float **probs, ser_error *err);
+    int (*backward)(void *impl, ser_error *err);           /* gradients of the last training forward */
+    int (*step)(void *impl, float lr, ser_error *err);     /* one Adam update (it counts t itself) */
     /* The whole state a resume needs, as one float array: parameters, Adam m and v, and the
      * Adam step count; get copies out, set copies in. */
     size_t (*state_size)(void *impl);
-    void (*state_get)(void *impl, float *out);
-    void (*state_set)(void *impl, const float *in);
+    int (*state_get)(void *impl, float *out, ser_error *err);
+    int (*state_set)(void *impl, const float *in, ser_error *err);
     size_t (*param_size)(void *impl);             /* the parameters are the state's first part */
     int n_classes;
     size_t clip_size;                             /* rows * frames (ser_features_per_clip) */
@@ -90,8 +92,9 @@ typedef struct ser_train_result {
 
 /* Runs (or continues, when st->epoch > 0: st and the net state come from a checkpoint and
  * best_state_in holds the best-epoch state so far) the reference loop. At the end the net
- * holds the best epoch's weights (EarlyStopping restore_best_weights). Fails on a non-finite
- * loss, naming the epoch and batch; the last good checkpoint is what on_epoch wrote before. */
+ * holds the best epoch's weights (EarlyStopping restore_best_weights). Fails at once on a
+ * non-finite loss or a failed net call, naming the epoch and batch (and the call); on_epoch is
+ * not called for the failed epoch, so the last good checkpoint is what it wrote before. */
 int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_data *val, const ser_train_opts *opts,
                   ser_train_state *st, const float *best_state_in, ser_train_result *res, ser_error *err);
 

@@ -237,13 +237,17 @@ static conv_entry *entry_get(int B, int H, int W, int Cin, int Cout, int K) {
     return victim;
 }
 
-/* The scratch region of e for this call: col when it is big enough, else e's own buffer. */
+/* The scratch region of e for this call: col when it is big enough, else e's own buffer; NULL
+ * when that cannot be allocated (said on stderr): the call then falls back to conv2d.c's
+ * convolution, as for a shape oneDNN refuses. */
 static char *entry_scratch(conv_entry *e, float *col, size_t col_floats) {
     if (e->scratch_bytes <= col_floats * sizeof(float)) return (char *)col;
     if (!e->own) {
         /* first call with a col too small for this shape: allocate once, kept with the entry */
         e->own = aligned_alloc(64, e->scratch_bytes);
-        SER_ASSERT(e->own != NULL);
+        if (!e->own)
+            fprintf(stderr, "ser: conv2d: out of memory for oneDNN's %zu-byte scratch buffer: this call uses the "
+                            "portable convolution\n", e->scratch_bytes);
     }
     return e->own;
 }
@@ -272,6 +276,7 @@ int conv2d_onednn_forward(float *out, float *col, size_t col_floats, const float
     conv_entry *e = entry_get(B, H, W, Cin, Cout, K);
     if (!e) return 0;
     char *scratch = entry_scratch(e, col, col_floats);
+    if (!scratch) return 0;
     set(e->sp, scratch + e->off_sp);
     set(e->w_user, kernel);
     dnnl_memory_t w = weights_for(e, e->w_to_fwd, e->w_fwd, scratch, e->off_w_fwd);
@@ -296,6 +301,7 @@ int conv2d_onednn_backward(float *din, float *dkernel, float *dbias, float *col,
     conv_entry *e = entry_get(B, H, W, Cin, Cout, K);
     if (!e) return 0;
     char *scratch = entry_scratch(e, col, col_floats);
+    if (!scratch) return 0;
     set(e->sp, scratch + e->off_sp);
     set(e->dst, dout);
     /* weights and bias gradients into scratch, then dkernel += dw (reorder + sum), dbias += db */
