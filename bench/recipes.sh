@@ -5,12 +5,17 @@
 #   cremad   configs/cremad.ini, CREMA-D actors 1001-1060 (6 classes), 5 speaker folds (seed 42)
 #   multi    configs/multi.ini, CREMA-D + RAVDESS + TESS on the 6 common labels, leave one
 #            corpus out (3 folds: train on two corpora, test on the third)
+#   ravdess-ft  RAVDESS's 6 EmoBox folds, each fine-tuned (configs/ravdess.ini) from one model
+#            pretrained on CREMA-D + TESS (configs/multi.ini): ser cv --pretrain-data
+#   cremad-ft   CREMA-D's 5 folds, each fine-tuned (configs/cremad.ini) from one model
+#            pretrained on RAVDESS + TESS (configs/multi.ini)
+# (not in the default set: --only ravdess-ft / cremad-ft; the peer sees only the folds' corpus)
 # Each is one `ser cv --jobs JOBS` (timed: wall seconds for all folds, and per fold), then
 # bench/baseline_egemaps.py (openSMILE eGeMAPS + RBF SVM, a peer that ser never needs) on the
 # very manifests that run wrote. Prints one row per recipe: UA and WA mean +- sample std over
 # the folds for ser and for the baseline (global and per-speaker z-score variants).
 #
-# usage: bench/recipes.sh [--only ravdess|cremad|multi]... [--out DIR] [--jobs N]
+# usage: bench/recipes.sh [--only ravdess|cremad|multi|ravdess-ft|cremad-ft]... [--out DIR] [--jobs N]
 #                         [--corpora DIR] [--tess DIR] [--emobox DIR] [--no-baseline] [--set K=V]...
 #   --corpora  where restore-corpora.sh put ravdess/ and cremad/ (default ../corpora)
 #   --tess     TESS (default ../shared/data/tess)
@@ -103,7 +108,22 @@ for r in "${ONLY[@]}"; do
                 run_cv multi --data "$CORPORA/cremad" --corpus cremad --data "$CORPORA/ravdess" --corpus ravdess \
                     --data "$TESS" --corpus tess --labels $SIX --fold-lists "$lists" --config "$root/configs/multi.ini"
             fi ;;
-        *) echo "bench/recipes.sh: unknown recipe '$r' (ravdess, cremad, multi)" >&2; exit 2 ;;
+        ravdess-ft)
+            if [ ! -d "$CORPORA/ravdess" ] || [ ! -d "$CORPORA/cremad" ] || [ ! -d "$TESS" ]; then
+                skip ravdess-ft "needs $CORPORA/ravdess, $CORPORA/cremad and $TESS"
+            elif [ -z "$EMOBOX" ] || [ ! -d "$EMOBOX/data/ravdess" ]; then skip ravdess-ft "no EmoBox fold lists: --emobox DIR"
+            else run_cv ravdess-ft --data "$CORPORA/ravdess" --corpus ravdess --fold-lists "$EMOBOX/data/ravdess" \
+                    --pretrain-data "$CORPORA/cremad" --corpus cremad --pretrain-data "$TESS" --corpus tess \
+                    --config "$root/configs/ravdess.ini" --pretrain-config "$root/configs/multi.ini"
+            fi ;;
+        cremad-ft)
+            if [ ! -d "$CORPORA/ravdess" ] || [ ! -d "$CORPORA/cremad" ] || [ ! -d "$TESS" ]; then
+                skip cremad-ft "needs $CORPORA/ravdess, $CORPORA/cremad and $TESS"
+            else run_cv cremad-ft --data "$CORPORA/cremad" --corpus cremad --folds 5 \
+                    --pretrain-data "$CORPORA/ravdess" --corpus ravdess --pretrain-data "$TESS" --corpus tess \
+                    --config "$root/configs/cremad.ini" --pretrain-config "$root/configs/multi.ini"
+            fi ;;
+        *) echo "bench/recipes.sh: unknown recipe '$r' (ravdess, cremad, multi, ravdess-ft, cremad-ft)" >&2; exit 2 ;;
     esac
 done
 

@@ -139,7 +139,7 @@ int ser_cuda_enq_forward(ser_cuda_net *net, int B, int training, int labelled, s
     const cudaStream_t s = net->s;
     const int F = m->F, U = m->U, C = m->classes;
     const float rate = (float)m->cfg.dropout, l2 = (float)m->cfg.l2;
-    const float mom = (float)m->cfg.bn_momentum, eps = (float)m->cfg.bn_epsilon;
+    const float eps = (float)m->cfg.bn_epsilon;
     float *w = net->params;
     SER_CU(cudaMemcpyAsync(a->x, net->h_x, (size_t)B * m->H * m->W * sizeof(float), cudaMemcpyHostToDevice, s));
     if (labelled) /* the whole targets block (3 max_B words): labels, mixup partners, weights */
@@ -157,7 +157,7 @@ int ser_cuda_enq_forward(ser_cuda_net *net, int B, int training, int labelled, s
         SER_CU(ser_k_bias_add_rows(a->conv[i], w + net->o.bias[i], (size_t)N, F, s));
         if (training)
             TRY(ser_bn_fwd_train(net->dnn, a->bn[i], a->mean[i], a->rstd[i], w + net->o.mmean[i], w + net->o.mvar[i],
-                                 a->conv[i], w + net->o.gamma[i], w + net->o.beta[i], N, F, mom, eps, err));
+                                 a->conv[i], w + net->o.gamma[i], w + net->o.beta[i], N, F, ser_model_bn_momentum(m, i), eps, err));
         else
             TRY(ser_bn_fwd_infer(net->dnn, a->bn[i], a->conv[i], w + net->o.gamma[i], w + net->o.beta[i],
                                  w + net->o.mmean[i], w + net->o.mvar[i], N, F, eps, err));
@@ -255,8 +255,10 @@ int ser_cuda_enq_pack(ser_cuda_net *net, ser_error *err) {
 
 int ser_cuda_enq_adam(ser_cuda_net *net, float eps, ser_error *err) {
     SER_CU(cudaMemcpyAsync(net->a.sc_adam, net->h_sc_adam, sizeof(ser_step_scalars), cudaMemcpyHostToDevice, net->s));
-    /* the trainable slices are one range [0, n_trainable_padded): one launch */
-    SER_CU(ser_k_adam(net->params, net->adam_m, net->adam_v, net->grads, net->m->n_trainable_padded, net->a.sc_adam,
-                      net->one_b1, net->one_b2, eps, net->s));
+    /* the trainable slices are one range [0, n_trainable_padded): one launch; a frozen prefix
+     * (train.freeze: [0, train_begin)) is left out */
+    const size_t b = net->m->train_begin;
+    SER_CU(ser_k_adam(net->params + b, net->adam_m + b, net->adam_v + b, net->grads + b, net->m->n_trainable_padded - b,
+                      net->a.sc_adam, net->one_b1, net->one_b2, eps, net->s));
     return ser_cuda_enq_pack(net, err);
 }

@@ -33,6 +33,7 @@ static void usage(FILE *f) {
             "              (--folds K | --folds loso | --fold-lists DIR) [--labels L,...] [--label-map A=B]\n"
             "              [--config F] [--set section.key=value]... [--device D] [--noise-dir DIR]\n"
             "              [--val-speakers N] [--jobs N] [--print-commands]\n"
+            "              [--extra-data DIR [--corpus K]]... [--init MODEL | --pretrain-data DIR [--corpus K]...]\n"
             "       ser cv --collect OUT\n\n"
             "Speaker-independent cross-validation: every fold trains on the other speakers and is\n"
             "tested on its own, held-out ones. With several corpora a speaker is CORPUS:SPEAKER\n"
@@ -47,6 +48,15 @@ static void usage(FILE *f) {
             "                     by train.seed) instead of train.validation_split of their clips\n"
             "  --config F, --set  the recipe of every fold (as ser train)\n"
             "  --noise-dir DIR    passed to every fold's ser train (train.aug_noise_kind = folder)\n"
+            "  --extra-data DIR   a corpus added whole to every fold's training set (never to its\n"
+            "                     validation or test set); repeatable, --corpus and the label\n"
+            "                     rules apply as to --data\n"
+            "  --init MODEL       every fold fine-tunes from MODEL (ser train --init; train.freeze)\n"
+            "  --pretrain-data DIR  first train one model on these corpora (OUT/pretrain: the\n"
+            "                     recipe, train.validation_split of them validates), then every fold\n"
+            "                     fine-tunes from it; repeatable\n"
+            "  --pretrain-config F, --pretrain-set K=V  the pretraining recipe (default: --config;\n"
+            "                     the folds' --set values do not apply to it)\n"
             "  --jobs N           N folds side by side, train.threads = cores / N each (unless the\n"
             "                     recipe sets train.threads) (default 1)\n"
             "  --print-commands   write the folds' manifests, print one `ser train` line per fold\n"
@@ -64,7 +74,10 @@ static void usage(FILE *f) {
 
 typedef struct cv_args {
     cli_data data;
-    const char *out, *folds, *fold_lists, *config, *device, *collect, *noise_dir;
+    const char *out, *folds, *fold_lists, *config, *device, *collect, *noise_dir, *init, *pretrain_config;
+    const char **pretrain_sets;
+    int n_pretrain_sets;
+    int role[CLI_MAX_DATA]; /* CV_*: data.src[k]'s role */
     const char **sets;
     int n_sets, jobs, print_commands, val_speakers;
 } cv_args;
@@ -74,14 +87,23 @@ static int parse_args(int argc, char **argv, cv_args *a) {
     cli_data_init(&a->data);
     a->jobs = 1;
     a->device = "auto";
-    if (!(a->sets = calloc((size_t)argc, sizeof *a->sets))) return fprintf(stderr, "ser cv: out of memory\n"), -1;
+    if (!(a->sets = calloc((size_t)argc, sizeof *a->sets)) || !(a->pretrain_sets = calloc((size_t)argc, sizeof *a->sets)))
+        return fprintf(stderr, "ser cv: out of memory\n"), -1;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         const int more = i + 1 < argc;
         const int got = cli_data_arg(&a->data, argc, argv, &i, "ser cv");
         if (got < 0) return -1;
         if (got) continue;
+        if ((!strcmp(s, "--extra-data") || !strcmp(s, "--pretrain-data")) && more) {
+            if (cli_data_add(&a->data, argv[++i], "ser cv") != 0) return -1;
+            a->role[a->data.n - 1] = s[2] == 'e' ? CV_EXTRA : CV_PRETRAIN;
+            continue;
+        }
         if (!strcmp(s, "--out") && more) a->out = argv[++i];
+        else if (!strcmp(s, "--init") && more) a->init = argv[++i];
+        else if (!strcmp(s, "--pretrain-config") && more) a->pretrain_config = argv[++i];
+        else if (!strcmp(s, "--pretrain-set") && more) a->pretrain_sets[a->n_pretrain_sets++] = argv[++i];
         else if (!strcmp(s, "--folds") && more) a->folds = argv[++i];
         else if (!strcmp(s, "--fold-lists") && more) a->fold_lists = argv[++i];
         else if (!strcmp(s, "--config") && more) a->config = argv[++i];
@@ -118,6 +140,10 @@ static int parse_args(int argc, char **argv, cv_args *a) {
     if (cli_data_finish(&a->data, "ser cv") != 0) return -1;
     if (!a->data.n || !a->out) why = "--data DIR and --out OUT are required";
     else if (!a->folds == !a->fold_lists) why = "give one of --folds K, --folds loso or --fold-lists DIR";
+    int pretrain = 0;
+    for (size_t k = 0; k < a->data.n; k++) pretrain |= a->role[k] == CV_PRETRAIN;
+    if (!why && a->init && pretrain) why = "--init and --pretrain-data exclude each other (both say where the folds start)";
+    if (!why && !pretrain && (a->pretrain_config || a->n_pretrain_sets)) why = "--pretrain-config and --pretrain-set need --pretrain-data";
     if (why) {
         fprintf(stderr, "ser cv: %s\n", why);
         return -1;
@@ -206,11 +232,12 @@ typedef struct fold_cmd {
     char *argv[64 + 2 * 64];
     int argc;
     char dir[PATH_MAX + 32], lists[3][PATH_MAX + 64], threads[48];
+    char what[32];  /* "fold N" or "pretraining", for the messages */
     int resume;
 } fold_cmd;
 
 static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *config_abs, const char *noise_abs,
-                      int threads) {
+                      const char *init_abs, int threads) {
     c->argc = 0;
     c->argv[c->argc++] = exe;
     c->argv[c->argc++] = "train";
@@ -220,13 +247,15 @@ static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *conf
     } else {
         if (config_abs) c->argv[c->argc++] = "--config", c->argv[c->argc++] = (char *)config_abs;
         if (noise_abs) c->argv[c->argc++] = "--noise-dir", c->argv[c->argc++] = (char *)noise_abs;
+        if (init_abs) c->argv[c->argc++] = "--init", c->argv[c->argc++] = (char *)init_abs;
         for (int i = 0; i < a->n_sets && c->argc + 2 < 170; i++) c->argv[c->argc++] = "--set", c->argv[c->argc++] = (char *)a->sets[i];
         if (threads > 0) {
             snprintf(c->threads, sizeof c->threads, "train.threads=%d", threads);
             c->argv[c->argc++] = "--set", c->argv[c->argc++] = c->threads;
         }
         static const char *const OPT[3] = {"--train-list", "--val-list", "--test-list"};
-        for (int k = 0; k < 3; k++) c->argv[c->argc++] = (char *)OPT[k], c->argv[c->argc++] = c->lists[k];
+        for (int k = 0; k < 3; k++)
+            if (c->lists[k][0]) c->argv[c->argc++] = (char *)OPT[k], c->argv[c->argc++] = c->lists[k]; /* pretrain: no test */
         c->argv[c->argc++] = "--out";
         c->argv[c->argc++] = c->dir;
     }
@@ -271,6 +300,13 @@ static void print_log_tail(const char *dir) {
     fprintf(stderr, "ser cv:   %s: %s", p, last[0] ? last : "(empty)\n");
 }
 
+/* The pretraining run finished: its report (written after its model) is there. */
+static int pretrain_finished(const char *dir) {
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/report.json", dir);
+    return access(p, F_OK) == 0;
+}
+
 /* Runs the commands of the unfinished folds, jobs at a time; returns the number that failed. */
 static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
     pid_t *pids = calloc((size_t)n, sizeof *pids);
@@ -287,8 +323,8 @@ static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
                 fprintf(stderr, "ser cv: %s\n", err.msg);
                 failed++;
             } else {
-                fprintf(stderr, "ser cv: fold %d: %s (log: %s/train.log)\n", todo[next] + 1,
-                        c->resume ? "resuming" : "training", c->dir);
+                fprintf(stderr, "ser cv: %s: %s (log: %s/train.log)\n", c->what, c->resume ? "resuming" : "training",
+                        c->dir);
                 running++;
             }
             next++;
@@ -307,12 +343,12 @@ static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
         if (i == next) continue; /* not one of ours */
         running--;
         const fold_cmd *c = &cmds[todo[i]];
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && cv_fold_finished(c->dir)) {
-            fprintf(stderr, "ser cv: fold %d: done\n", todo[i] + 1);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && (c->lists[2][0] ? cv_fold_finished(c->dir) : pretrain_finished(c->dir))) {
+            fprintf(stderr, "ser cv: %s: done\n", c->what);
         } else {
             failed++;
-            if (WIFEXITED(st)) fprintf(stderr, "ser cv: fold %d: ser train failed (exit %d)\n", todo[i] + 1, WEXITSTATUS(st));
-            else fprintf(stderr, "ser cv: fold %d: ser train killed by signal %d\n", todo[i] + 1, WTERMSIG(st));
+            if (WIFEXITED(st)) fprintf(stderr, "ser cv: %s: ser train failed (exit %d)\n", c->what, WEXITSTATUS(st));
+            else fprintf(stderr, "ser cv: %s: ser train killed by signal %d\n", c->what, WTERMSIG(st));
             print_log_tail(c->dir);
         }
     }
@@ -353,6 +389,29 @@ static int fold_split(const cv_args *a, const ser_clips *clips, const ser_fold *
     return rc;
 }
 
+/* OUT/pretrain/: its training and validation manifests (a seeded train.validation_split of the
+ * pretraining corpora, as ser split), and the command's folder and lists in *c. */
+static int pretrain_prepare(const cv_args *a, const ser_clips *clips, const ser_config *cfg, const char *out_abs,
+                            fold_cmd *c, ser_error *err) {
+    (void)a;
+    snprintf(c->what, sizeof c->what, "pretraining");
+    if (snprintf(c->dir, sizeof c->dir, "%s/pretrain", out_abs) >= (int)sizeof c->dir ||
+        snprintf(c->lists[0], sizeof c->lists[0], "%s/cv_train.tsv", c->dir) >= (int)sizeof c->lists[0] ||
+        snprintf(c->lists[1], sizeof c->lists[1], "%s/cv_val.tsv", c->dir) >= (int)sizeof c->lists[1])
+        return ser_fail(err, "%s: path too long", out_abs);
+    c->lists[2][0] = 0; /* no test set: the folds test */
+    ser_split_opts so = {0};
+    so.val_fraction = cfg->train.validation_split;
+    so.seed = (uint32_t)cfg->train.seed;
+    ser_split sp;
+    if (ser_split_make(clips, &so, &sp, err) != 0) return ser_fail_wrap(err, "--pretrain-data");
+    int rc = mkdir_one(c->dir, err) || write_manifest(c->lists[0], clips, sp.train, sp.n_train, err) ||
+             write_manifest(c->lists[1], clips, sp.val, sp.n_val, err);
+    if (!rc) fprintf(stderr, "ser cv: pretraining: train %zu, val %zu clips\n", sp.n_train, sp.n_val);
+    ser_split_free(&sp);
+    return rc ? -1 : 0;
+}
+
 static int cores(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
@@ -380,9 +439,13 @@ int cmd_cv(int argc, char **argv) {
     ser_config cfg;
     ser_corpus_set set = {0};
     ser_folds folds = {0};
-    fold_cmd *cmds = NULL;
+    fold_cmd *cmds = NULL, *pre = NULL;
     int *todo = NULL;
-    char exe[PATH_MAX], out_abs[PATH_MAX], config_abs[PATH_MAX], noise_abs[PATH_MAX];
+    ser_clips parts[CV_ROLES], combined = {0};
+    memset(parts, 0, sizeof parts);
+    char exe[PATH_MAX], out_abs[PATH_MAX], config_abs[PATH_MAX], noise_abs[PATH_MAX], init_abs[PATH_MAX + 64],
+        pre_config_abs[PATH_MAX];
+    const char *init_for_folds = NULL;
     if (load_recipe(&a, &cfg, &err) != 0) goto fail;
     if (a.config && !realpath(a.config, config_abs)) {
         ser_fail(&err, "--config %s: %s", a.config, strerror(errno));
@@ -390,6 +453,15 @@ int cmd_cv(int argc, char **argv) {
     }
     if (a.noise_dir && !realpath(a.noise_dir, noise_abs)) {
         ser_fail(&err, "--noise-dir %s: %s", a.noise_dir, strerror(errno));
+        goto fail;
+    }
+    if (a.init && !realpath(a.init, init_abs)) {
+        ser_fail(&err, "--init %s: %s", a.init, strerror(errno));
+        goto fail;
+    }
+    if (a.init) init_for_folds = init_abs;
+    if (a.pretrain_config && !realpath(a.pretrain_config, pre_config_abs)) {
+        ser_fail(&err, "--pretrain-config %s: %s", a.pretrain_config, strerror(errno));
         goto fail;
     }
     if (!realpath("/proc/self/exe", exe)) {
@@ -401,7 +473,15 @@ int cmd_cv(int argc, char **argv) {
     if (set.n > 1 || set.n_dropped || set.n_loose) cli_data_print(&set, 0, stderr, "ser cv");
     else if (set.corpora[0].n_skips)
         fprintf(stderr, "ser cv: %s: %zu audio files skipped (ser scan lists them)\n", d->src[0].dir, set.corpora[0].n_skips);
-    const ser_clips *clips = &set.clips;
+    /* the folds are made of the --data corpora; --extra-data joins every fold's training set */
+    if (cv_sources_split(&set, d, a.role, parts, &err) != 0) goto fail;
+    const ser_clips *clips = &parts[CV_TARGET];
+    for (int r = CV_TARGET; r <= CV_EXTRA; r++)
+        for (size_t i = 0; i < parts[r].n; i++)
+            if (ser_clips_push_clip(&combined, &parts[r].v[i], &err) != 0) goto fail;
+    if (parts[CV_EXTRA].n || parts[CV_PRETRAIN].n)
+        fprintf(stderr, "ser cv: %zu clips make the folds, %zu more train in every fold, %zu pretrain\n", clips->n,
+                parts[CV_EXTRA].n, parts[CV_PRETRAIN].n);
     const uint32_t seed = (uint32_t)cfg.train.seed;
     if (make_folds(&a, clips, seed, &folds, &err) != 0) {
         ser_fail_wrap(&err, "%s%s", d->src[0].dir, d->n > 1 ? " ..." : "");
@@ -415,6 +495,37 @@ int cmd_cv(int argc, char **argv) {
         goto fail;
     }
     if (write_recipe(out_abs, &cfg, &err) != 0) goto fail;
+    /* train.threads: the recipe's when it names a count, else the cores divided among the jobs */
+    const int threads = cfg.train.threads > 0 || a.jobs == 1 ? 0 : (cores() / a.jobs > 0 ? cores() / a.jobs : 1);
+    if (parts[CV_PRETRAIN].n) {
+        if (!(pre = calloc(1, sizeof *pre))) {
+            ser_fail(&err, "out of memory");
+            goto fail;
+        }
+        if (pretrain_prepare(&a, &parts[CV_PRETRAIN], &cfg, out_abs, pre, &err) != 0) goto fail;
+        snprintf(init_abs, sizeof init_abs, "%s/model.safetensors", pre->dir);
+        init_for_folds = init_abs;
+        cv_args pa = a; /* its own recipe: --pretrain-config (else --config) and --pretrain-set */
+        pa.sets = a.pretrain_sets, pa.n_sets = a.n_pretrain_sets;
+        const char *pcfg = a.pretrain_config ? pre_config_abs : a.config ? config_abs : NULL;
+        if (a.print_commands) {
+            build_cmd(pre, &pa, exe, pcfg, NULL, NULL, 0);
+            for (int i = 0; i < pre->argc; i++) print_word(pre->argv[i]), putchar(i + 1 < pre->argc ? ' ' : '\n');
+            fprintf(stderr, "ser cv: the first command pretrains; the fold commands start from its model\n");
+        } else if (pretrain_finished(pre->dir)) {
+            fprintf(stderr, "ser cv: pretraining: finished earlier, kept (%s)\n", pre->dir);
+        } else {
+            char ini[PATH_MAX + 64];
+            snprintf(ini, sizeof ini, "%s/config.ini", pre->dir);
+            pre->resume = access(ini, F_OK) == 0;
+            build_cmd(pre, &pa, exe, pcfg, NULL, NULL, 0);
+            const int zero = 0;
+            if (run_folds(pre, &zero, 1, 1) != 0) {
+                ser_fail(&err, "pretraining failed (its log is named above); run the same command again to resume");
+                goto fail;
+            }
+        }
+    }
     const int n = (int)folds.n;
     cmds = calloc((size_t)n, sizeof *cmds);
     todo = calloc((size_t)n, sizeof *todo);
@@ -422,8 +533,6 @@ int cmd_cv(int argc, char **argv) {
         ser_fail(&err, "out of memory");
         goto fail;
     }
-    /* train.threads: the recipe's when it names a count, else the cores divided among the jobs */
-    const int threads = cfg.train.threads > 0 || a.jobs == 1 ? 0 : (cores() / a.jobs > 0 ? cores() / a.jobs : 1);
     int n_todo = 0;
     for (int k = 0; k < n; k++) {
         fold_cmd *c = &cmds[k];
@@ -435,23 +544,37 @@ int cmd_cv(int argc, char **argv) {
             ser_fail(&err, "%s: path too long", out_abs);
             goto fail;
         }
+        snprintf(c->what, sizeof c->what, "fold %d", k + 1);
         ser_split s;
         if (fold_split(&a, clips, &folds.v[k], &cfg, &s, &err) != 0) {
             ser_fail_wrap(&err, "fold %d", k + 1);
             goto fail;
         }
-        int wrc = mkdir_one(c->dir, &err) || write_manifest(c->lists[0], clips, s.train, s.n_train, &err) ||
-                  write_manifest(c->lists[1], clips, s.val, s.n_val, &err) ||
-                  write_manifest(c->lists[2], clips, s.test, s.n_test, &err);
+        /* the extra corpora follow the target's clips in `combined`: indices n_target.. */
+        size_t *train_idx = s.train;
+        if (parts[CV_EXTRA].n) {
+            if (!(train_idx = ser_malloc((s.n_train + parts[CV_EXTRA].n) * sizeof *train_idx, "fold training list", &err))) {
+                ser_split_free(&s);
+                goto fail;
+            }
+            memcpy(train_idx, s.train, s.n_train * sizeof *train_idx);
+            for (size_t i = 0; i < parts[CV_EXTRA].n; i++) train_idx[s.n_train + i] = clips->n + i;
+        }
+        int wrc = mkdir_one(c->dir, &err) ||
+                  write_manifest(c->lists[0], &combined, train_idx, s.n_train + parts[CV_EXTRA].n, &err) ||
+                  write_manifest(c->lists[1], &combined, s.val, s.n_val, &err) ||
+                  write_manifest(c->lists[2], &combined, s.test, s.n_test, &err);
+        if (train_idx != s.train) free(train_idx);
         if (!a.print_commands) {
             fprintf(stderr, "ser cv: fold %d: test speakers", k + 1);
             for (size_t i = 0; i < folds.v[k].n_speakers; i++) fprintf(stderr, "%s%s", i ? "," : " ", folds.v[k].speakers[i]);
-            fprintf(stderr, " (train %zu, val %zu, test %zu clips)\n", s.n_train, s.n_val, s.n_test);
+            fprintf(stderr, " (train %zu%s, val %zu, test %zu clips)\n", s.n_train + parts[CV_EXTRA].n,
+                    parts[CV_EXTRA].n ? " with the extra corpora" : "", s.n_val, s.n_test);
         }
         ser_split_free(&s);
         if (wrc) goto fail;
         if (a.print_commands) {
-            build_cmd(c, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, threads);
+            build_cmd(c, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, init_for_folds, threads);
             for (int i = 0; i < c->argc; i++) print_word(c->argv[i]), putchar(i + 1 < c->argc ? ' ' : '\n');
             continue;
         }
@@ -462,7 +585,7 @@ int cmd_cv(int argc, char **argv) {
             continue;
         }
         c->resume = access(ini, F_OK) == 0; /* started before: its own recorded split and recipe */
-        build_cmd(c, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, threads);
+        build_cmd(c, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, init_for_folds, threads);
         todo[n_todo++] = k;
     }
     if (a.print_commands) {
@@ -488,7 +611,9 @@ int cmd_cv(int argc, char **argv) {
 fail:
     fprintf(stderr, "ser cv: %s\n", err.msg);
 done:
-    free(cmds), free(todo), free(a.sets);
+    free(cmds), free(pre), free(todo), free(a.sets), free(a.pretrain_sets);
+    for (int r = 0; r < CV_ROLES; r++) ser_clips_free(&parts[r]);
+    ser_clips_free(&combined);
     ser_folds_free(&folds);
     ser_corpus_set_free(&set);
     return rc;

@@ -23,6 +23,7 @@
 #include "ser/corpus.h"
 #include "ser/dataset.h"
 #include "ser/features.h"
+#include "ser/init_from.h"
 #include "ser/net.h"
 #include "ser/plot.h"
 #include "ser/report.h"
@@ -38,6 +39,7 @@ static void usage(FILE *f) {
             "                 (--data DIR [--corpus K] [--data DIR2 [--corpus K2]]... | --train-list F --val-list F)\n"
             "                 [--labels L,...] [--label-map A=B]\n"
             "                 [--test-dir DIR | --test-list F] [--device auto|cpu|cuda] [--quiet]\n"
+            "                 [--init MODEL]\n"
             "       ser train --resume RUN [--set KEY=VALUE]... [--device D] [--tensorboard] [--quiet]\n\n"
             "Trains the network of the config (default: the reference recipe, configs/tess.ini) and\n"
             "writes RUN/: model.safetensors, history.jsonl, training_history.png,\n"
@@ -56,6 +58,9 @@ static void usage(FILE *f) {
             "                    train.cosine_decay), train.early_stopping_patience, train.tensorboard,\n"
             "                    train.threads, train.audio_cache_mb, train.aug_prefetch and cuda.device\n"
             "                    (recorded in RUN/config.ini): --set train.epochs=N trains on to epoch N\n"
+            "  --init MODEL      fine-tune: start from MODEL's weights (same architecture; another\n"
+            "                    label set starts the output layer afresh); train.freeze keeps the\n"
+            "                    first layers fixed, train.init_scaler keeps or refits its scaler\n"
             "  --tensorboard     TensorBoard event files in RUN/tb/ (= --set train.tensorboard=true)\n"
             "  --noise-dir DIR   noise recordings for train.aug_noise_kind = folder: the .wav files\n"
             "                    under DIR, recursively (MUSAN's layout); listed in RUN/noise.txt\n"
@@ -65,7 +70,7 @@ static void usage(FILE *f) {
 
 typedef struct train_args {
     cli_data data;          /* --data / --corpus / --labels / --label-map */
-    const char *config, *train_list, *val_list, *test_dir, *test_list, *out, *device, *noise_dir;
+    const char *config, *train_list, *val_list, *test_dir, *test_list, *out, *device, *noise_dir, *init;
     const char **sets;
     int n_sets, resume, quiet, tensorboard;
 } train_args;
@@ -95,6 +100,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(s, "--device") && more) a->device = argv[++i];
         else if (!strcmp(s, "--resume") && more) a->resume = 1, a->out = argv[++i];
         else if (!strcmp(s, "--noise-dir") && more) a->noise_dir = argv[++i];
+        else if (!strcmp(s, "--init") && more) a->init = argv[++i];
         else if (!strcmp(s, "--quiet")) a->quiet = 1;
         else if (!strcmp(s, "--tensorboard")) a->tensorboard = 1, a->sets[a->n_sets++] = "train.tensorboard=true";
         else {
@@ -111,6 +117,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
     else if (a->data.any_rules && !nd) why = "--labels and --label-map need --data";
     else if (!a->resume && a->train_list && !a->val_list) why = "--train-list needs --val-list";
     else if (a->test_dir && a->test_list) why = "--test-dir and --test-list exclude each other";
+    else if (a->resume && a->init) why = "--resume continues from the run's checkpoint; --init starts a fresh run";
     else if (a->resume && a->noise_dir) why = "--resume takes the noise files the run recorded (RUN/noise.txt), not --noise-dir";
     else if (a->resume && a->config) why = "--resume takes the config the run recorded (RUN/config.ini), not --config; "
                                             "--set may change the keys listed in docs/reliability.md";
@@ -260,6 +267,8 @@ typedef struct run {
     char *noise_dir;        /* --noise-dir (or the one RUN/noise.txt records) */
     char **noise;           /* its .wav files, sorted */
     size_t n_noise;
+    ser_init_model init;    /* --init MODEL: the weights the network starts from */
+    int output_reset;       /* --init with another label set: the output layer started afresh */
 } run;
 
 static int wave_epoch(void *user, int epoch, float *x, ser_error *err) {
@@ -392,6 +401,8 @@ static int prepare(run *r, ser_error *err) {
     }
     if (a->config && ser_config_load(&r->cfg, a->config, err) != 0) return -1;
     if (ser_config_set_all(&r->cfg, (const char *const *)a->sets, a->n_sets, err) != 0) return -1;
+    /* --init: a model of another architecture is refused before the run folder is made */
+    if (r->init.loaded && ser_init_check(&r->init, &r->cfg, err) != 0) return -1;
     const int folder = r->cfg.train.aug_noise_kind == SER_NOISE_FOLDER;
     if (folder != (a->noise_dir != NULL))
         return ser_fail(err, folder ? "train.aug_noise_kind = folder needs --noise-dir DIR"
@@ -480,7 +491,9 @@ static int build_data(run *r, ser_error *err) {
                                                    ref, err) != 0))
         return -1;
     const size_t F = ser_features_per_clip(&r->cfg);
-    r->meta.scaler = ser_scaler_fit(r->train.x, r->train.n * F);
+    /* --init with train.init_scaler = keep: the input the model's weights were trained on */
+    const int keep = r->init.loaded && r->cfg.train.init_scaler == SER_INIT_SCALER_KEEP;
+    r->meta.scaler = keep ? r->init.meta.scaler : ser_scaler_fit(r->train.x, r->train.n * F);
     r->meta.cfg = r->cfg;
     ser_scaler_apply(&r->meta.scaler, r->train.x, r->train.n * F);
     ser_scaler_apply(&r->meta.scaler, r->val.x, r->val.n * F);
@@ -491,6 +504,17 @@ static int build_data(run *r, ser_error *err) {
 static int build_net(run *r, ser_error *err) {
     if (ser_model_create(&r->model, &r->cfg, (int)r->meta.n_labels, err) != 0) return -1;
     r->model_ok = 1;
+    /* before the backend takes the parameters */
+    if (r->init.loaded) {
+        if (ser_init_apply(&r->init, &r->model, &r->cfg, (const char *const *)r->meta.labels, r->meta.n_labels,
+                           &r->output_reset, r->a.quiet ? NULL : stderr, err) != 0)
+            return -1;
+        snprintf(r->meta.init_path, sizeof r->meta.init_path, "%s", r->init.path);
+        snprintf(r->meta.init_sha256, sizeof r->meta.init_sha256, "%s", r->init.sha256);
+        if (!r->a.quiet)
+            fprintf(stderr, "ser train: initialised from %s (sha256 %.16s...)%s\n", r->init.path, r->init.sha256,
+                    r->cfg.train.freeze ? "; train.freeze keeps the first layers fixed" : "");
+    }
     r->be = cli_backend_create(r->cuda, &r->model, &r->cfg, r->cfg.train.batch_size, err);
     if (!r->be) return -1;
     if (!r->a.quiet) {
@@ -580,6 +604,12 @@ static int finish(run *r, const ser_train_result *res, ser_error *err) {
     cJSON_AddNumberToObject(json, "best_monitor", res->best_monitor);
     cJSON_AddBoolToObject(json, "stopped_early", res->stopped_early);
     cJSON_AddStringToObject(json, "backend", r->be->ops->name);
+    if (r->meta.init_path[0]) { /* fine-tuned: from what (a resumed run has it from its checkpoint) */
+        cJSON *init = cJSON_AddObjectToObject(json, "init");
+        cJSON_AddStringToObject(init, "path", r->meta.init_path);
+        cJSON_AddStringToObject(init, "sha256", r->meta.init_sha256);
+        if (r->init.loaded) cJSON_AddBoolToObject(init, "output_layer_reset", r->output_reset);
+    }
     if (r->noise_dir) {
         cJSON_AddStringToObject(json, "noise_dir", r->noise_dir);
         cJSON_AddNumberToObject(json, "noise_files", (double)r->n_noise);
@@ -629,8 +659,9 @@ int cmd_train(int argc, char **argv) {
     r.p_ckpt = run_path(r.a.out, "checkpoint.safetensors", &err);
     r.p_model = run_path(r.a.out, "model.safetensors", &err);
     r.p_hist = run_path(r.a.out, "history.jsonl", &err);
-    if (!r.p_ckpt || !r.p_model || !r.p_hist || prepare(&r, &err) != 0 || build_data(&r, &err) != 0 ||
-        build_net(&r, &err) != 0 || write_summary(&r, &err) != 0)
+    /* --init: the model is read (and checked) before any feature is computed */
+    if (!r.p_ckpt || !r.p_model || !r.p_hist || (r.a.init && ser_init_open(&r.init, r.a.init, &err) != 0) ||
+        prepare(&r, &err) != 0 || build_data(&r, &err) != 0 || build_net(&r, &err) != 0 || write_summary(&r, &err) != 0)
         goto fail;
 
     ser_train_state st;
@@ -650,6 +681,8 @@ int cmd_train(int argc, char **argv) {
          * stopped early goes on when it is raised */
         st.es.patience = r.cfg.train.early_stopping_patience;
         memcpy(r.meta.vtln_ref, saved.vtln_ref, sizeof r.meta.vtln_ref);
+        memcpy(r.meta.init_path, saved.init_path, sizeof r.meta.init_path);
+        memcpy(r.meta.init_sha256, saved.init_sha256, sizeof r.meta.init_sha256);
         ser_model_meta_free(&saved);
         if (r.net.state_set(r.net.impl, cur, &err) != 0) {
             ser_fail_wrap(&err, "--resume %s: the checkpoint's state", r.a.out);
@@ -724,6 +757,7 @@ done:
     ser_dataset_free(&r.train), ser_dataset_free(&r.val), ser_dataset_free(&r.test);
     ser_clips_free(&r.train_clips), ser_clips_free(&r.val_clips), ser_clips_free(&r.test_clips);
     ser_model_meta_free(&r.meta);
+    ser_init_close(&r.init);
     free(r.p_ckpt), free(r.p_model), free(r.p_hist), free(r.a.sets);
     if (r.lock_fd >= 0) close(r.lock_fd);
     return rc;

@@ -29,6 +29,10 @@ typedef struct config_key {
 static const char *const MONITOR_NAMES[] = {"val_loss", "val_accuracy", "val_uar", NULL};
 static const char *const PRECISE_BN_NAMES[] = {"off", "end", "epoch", NULL};
 static const char *const NOISE_KIND_NAMES[] = {"off", "white", "pink", "folder", NULL}; /* SER_NOISE_* */
+/* SER_FREEZE_*: the network's layers in order, each name freezing it and all before it */
+static const char *const FREEZE_NAMES[] = {"none",   "block1", "block2", "block3", "block4",    "block5",
+                                           "block6", "block7", "block8", "lstm1",  "attention", "lstm2", NULL};
+static const char *const INIT_SCALER_NAMES[] = {"keep", "refit", NULL}; /* SER_INIT_SCALER_* */
 
 #define F(member) offsetof(ser_config, member)
 static const config_key KEYS[] = {
@@ -99,6 +103,8 @@ static const config_key KEYS[] = {
     {"train", "monitor", KEY_ENUM, F(train.monitor), SER_MONITOR_VAL_LOSS, 0, 2, "what early stopping, ReduceLROnPlateau and the kept best epoch follow: val_loss (lower is better), val_accuracy or val_uar (higher is better)", 1, MONITOR_NAMES},
     {"train", "balanced_batches", KEY_BOOL, F(train.balanced_batches), 0, 0, 1, "class-balanced epochs: each epoch draws every class equally often (a class with fewer clips repeats them, one with more leaves some out that epoch; the epoch keeps its length)", 1, NULL},
     {"train", "test_adapt_bn", KEY_BOOL, F(train.test_adapt_bn), 0, 0, 1, "AdaBN: evaluate the test set with batch-norm statistics taken over the test clips", 1, NULL},
+    {"train", "freeze", KEY_ENUM, F(train.freeze), SER_FREEZE_NONE, 0, SER_FREEZE_LSTM2, "fine-tuning: the first layers of the network kept fixed, up to and including this one: none, blockN (conv blocks 1..N: kernels, biases, BN gamma, beta and moving statistics), lstm1, attention (also lstm1) or lstm2 (everything but the dense output layer)", 1, FREEZE_NAMES},
+    {"train", "init_scaler", KEY_ENUM, F(train.init_scaler), SER_INIT_SCALER_KEEP, 0, 1, "ser train --init MODEL: keep the model's feature scaler (the input its weights were trained on) or refit it on this run's training clips", 1, INIT_SCALER_NAMES},
     {"cuda", "device", KEY_INT, F(cuda.device), 0, 0, 1023, "CUDA device ordinal", 0, NULL},
     {"cuda", "graphs", KEY_BOOL, F(cuda.graphs), 1, 0, 1, "replay the full-batch training step as CUDA graphs", 0, NULL},
     {"cuda", "tf32", KEY_BOOL, F(cuda.tf32), 0, 0, 1, "allow TF32 math in cuDNN / cuBLAS (off: plain float32)", 0, NULL},
@@ -275,6 +281,11 @@ int ser_config_validate(const ser_config *cfg, ser_error *err) {
                              "aug_wave_shift, aug_wave_gain, aug_noise_kind): those recompute the MFCC rows only", f->f0_rows);
     if (cfg->model.kernel % 2 == 0)
         return ser_fail(err, "model.kernel (%d) must be odd (padding same)", cfg->model.kernel);
+    if (t->freeze >= SER_FREEZE_BLOCK1 && t->freeze < SER_FREEZE_LSTM1 && t->freeze > cfg->model.conv_blocks)
+        return ser_fail(err, "train.freeze = block%d: the network has %d conv block(s) (model.conv_blocks)", t->freeze,
+                        cfg->model.conv_blocks);
+    if (t->freeze == SER_FREEZE_ATTENTION && !cfg->model.attention)
+        return ser_fail(err, "train.freeze = attention: the network has no attention (model.attention = false)");
     return 0;
 }
 

@@ -24,7 +24,8 @@ int ser_model_bn_adapt(ser_model *m, const float *x, size_t n, ser_error *err) {
         free(acc), free(shift);
         return -1;
     }
-    for (int i = 0; i < m->blocks; i++) {
+    /* blocks that train.freeze keeps (i < bn_frozen) keep their statistics too */
+    for (int i = m->bn_frozen; i < m->blocks; i++) {
         char nm[40], nv[40];
         snprintf(nm, sizeof nm, "bn%d.moving_mean", i + 1);
         snprintf(nv, sizeof nv, "bn%d.moving_variance", i + 1);

@@ -57,6 +57,34 @@ static float *P(const ser_model *m, float *buf, const char *fmt, int i) {
     return buf + s->offset;
 }
 
+/* train.freeze: the first slice Adam updates and the conv blocks whose BN moving statistics stay
+ * (the trainable slices are in network order, so a frozen prefix of the network is a prefix of
+ * the trainable range). */
+static int freeze_layout(ser_model *m, int freeze, ser_error *err) {
+    m->train_begin = 0, m->bn_frozen = 0;
+    if (freeze == SER_FREEZE_NONE) return 0;
+    const char *first = NULL; /* the first slice left to train */
+    char name[40];
+    if (freeze < SER_FREEZE_LSTM1) {
+        m->bn_frozen = freeze - SER_FREEZE_BLOCK1 + 1;
+        if (m->bn_frozen > m->blocks)
+            return ser_fail(err, "train.freeze = block%d: the network has %d conv block(s)", m->bn_frozen, m->blocks);
+        snprintf(name, sizeof name, "conv%d.kernel", m->bn_frozen + 1);
+        first = m->bn_frozen < m->blocks ? name : "lstm1.kernel";
+    } else {
+        m->bn_frozen = m->blocks;
+        if (freeze == SER_FREEZE_ATTENTION && !m->cfg.attention)
+            return ser_fail(err, "train.freeze = attention: the network has no attention layer");
+        first = freeze == SER_FREEZE_LSTM1 ? (m->cfg.attention ? "attention.W" : "lstm2.kernel")
+                : freeze == SER_FREEZE_ATTENTION ? "lstm2.kernel"
+                                                 : "dense.kernel";
+    }
+    const ser_slice *s = ser_model_slice(m, first);
+    SER_ASSERT(s && s->trainable);
+    m->train_begin = s->offset;
+    return 0;
+}
+
 int ser_model_layout(ser_model *m, const ser_config *cfg, int classes, ser_error *err) {
     memset(m, 0, sizeof *m);
     const ser_model_config *mc = &cfg->model;
@@ -119,7 +147,7 @@ int ser_model_layout(ser_model *m, const ser_config *cfg, int classes, ser_error
         SL(0, 1, m->F, 0, 0, 0, "bn%d.moving_variance", i);
     }
 #undef SL
-    return 0;
+    return freeze_layout(m, cfg->train.freeze, err);
 }
 
 int ser_model_create(ser_model *m, const ser_config *cfg, int classes, ser_error *err) {
@@ -257,7 +285,7 @@ static const float *block_fused_forward(ser_model *m, int i, const float *in, co
         conv_bn_stats_train(sc, sh, a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.moving_mean", i + 1),
                             P(m, w, "bn%d.moving_variance", i + 1), a->moments, in, kernel, bias, P(m, w, "bn%d.gamma", i + 1),
                             P(m, w, "bn%d.beta", i + 1), B, b->H, b->W, b->Cin, F, m->K,
-                            (float)m->cfg.bn_momentum, (float)m->cfg.bn_epsilon);
+                            ser_model_bn_momentum(m, i), (float)m->cfg.bn_epsilon);
     else
         batchnorm_affine_infer(sc, sh, P(m, w, "bn%d.gamma", i + 1), P(m, w, "bn%d.beta", i + 1),
                                P(m, w, "bn%d.moving_mean", i + 1), P(m, w, "bn%d.moving_variance", i + 1), F,
@@ -308,7 +336,7 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, con
         if (training)
             batchnorm_stats_train(sc, sh, a->bn_mean[i], a->bn_rstd[i], P(m, w, "bn%d.moving_mean", i + 1),
                                   P(m, w, "bn%d.moving_variance", i + 1), a->conv[i], P(m, w, "bn%d.gamma", i + 1),
-                                  P(m, w, "bn%d.beta", i + 1), (int)(n / F), F, (float)m->cfg.bn_momentum,
+                                  P(m, w, "bn%d.beta", i + 1), (int)(n / F), F, ser_model_bn_momentum(m, i),
                                   (float)m->cfg.bn_epsilon);
         else
             batchnorm_affine_infer(sc, sh, P(m, w, "bn%d.gamma", i + 1), P(m, w, "bn%d.beta", i + 1),
@@ -434,8 +462,11 @@ void ser_model_backward(ser_model *m) {
 void ser_model_step(ser_model *m, float lr, float beta1, float beta2, float eps) {
     const double t0 = omp_get_wtime();
     m->adam_t++;
-    /* the trainable slices are one range; their padding has zero gradients, so it stays zero */
-    adam_update(m->params, m->adam_m, m->adam_v, m->grads, m->n_trainable_padded, lr, beta1, beta2, eps, m->adam_t);
+    /* the trainable slices are one range; their padding has zero gradients, so it stays zero;
+     * a frozen prefix (train.freeze) is left out: its parameters and moments stay as they are */
+    const size_t b = m->train_begin;
+    adam_update(m->params + b, m->adam_m + b, m->adam_v + b, m->grads + b, m->n_trainable_padded - b, lr, beta1, beta2,
+                eps, m->adam_t);
     m->prof[SER_PROF_ADAM][m->blocks] += omp_get_wtime() - t0;
 }
 

@@ -23,11 +23,12 @@ void ser_model_meta_free(ser_model_meta *meta) {
 }
 
 /* The metadata key/values shared by both files; strings are malloc'd into store[]. */
-/* META_N - 1 keys always, the last (ser.vtln_ref) only with features.vtln; *nkv gets the count. */
-enum { META_N = 9 };
+/* META_N - 2 keys always, then ser.vtln_ref only with features.vtln and ser.init only for a run
+ * started from a model; *nkv gets the count. */
+enum { META_N = 10 };
 static int meta_build(const ser_model_meta *meta, ser_kv *kv, char **store, int *nkv, ser_error *err) {
     memset(store, 0, META_N * sizeof *store);
-    *nkv = META_N - 1;
+    *nkv = META_N - 2;
     cJSON *labels = cJSON_CreateArray();
     for (size_t i = 0; labels && i < meta->n_labels; i++) cJSON_AddItemToArray(labels, cJSON_CreateString(meta->labels[i]));
     store[0] = labels ? cJSON_PrintUnformatted(labels) : NULL;
@@ -61,8 +62,16 @@ static int meta_build(const ser_model_meta *meta, ser_kv *kv, char **store, int 
         store[8] = ref ? cJSON_PrintUnformatted(ref) : NULL;
         cJSON_Delete(ref);
         if (!store[8]) return ser_fail(err, "out of memory building metadata (ser.vtln_ref)");
-        kv[8] = (ser_kv){"ser.vtln_ref", store[8]};
-        *nkv = META_N;
+        kv[(*nkv)++] = (ser_kv){"ser.vtln_ref", store[8]};
+    }
+    if (meta->init_path[0]) { /* fine-tuned: what it started from */
+        cJSON *init = cJSON_CreateObject();
+        if (init && cJSON_AddStringToObject(init, "path", meta->init_path) &&
+            cJSON_AddStringToObject(init, "sha256", meta->init_sha256))
+            store[9] = cJSON_PrintUnformatted(init);
+        cJSON_Delete(init);
+        if (!store[9]) return ser_fail(err, "out of memory building metadata (ser.init)");
+        kv[(*nkv)++] = (ser_kv){"ser.init", store[9]};
     }
     return 0;
 }
@@ -116,6 +125,22 @@ static int meta_read(const char *path, const ser_safetensors *st, ser_model_meta
     if ((int)meta->n_labels != n) {
         ser_model_meta_free(meta);
         return ser_fail(err, "%s: ser.labels holds a non-string entry", path);
+    }
+    const char *init = ser_safetensors_meta(st, "ser.init");
+    if (init) {
+        cJSON *o = cJSON_Parse(init);
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "path"), *h = cJSON_GetObjectItemCaseSensitive(o, "sha256");
+        const int ok = cJSON_IsString(p) && cJSON_IsString(h) && strlen(p->valuestring) < sizeof meta->init_path &&
+                       strlen(h->valuestring) < sizeof meta->init_sha256;
+        if (ok) {
+            strcpy(meta->init_path, p->valuestring);
+            strcpy(meta->init_sha256, h->valuestring);
+        }
+        cJSON_Delete(o);
+        if (!ok) {
+            ser_model_meta_free(meta);
+            return ser_fail(err, "%s: ser.init is not a JSON object with the strings path and sha256", path);
+        }
     }
     if (meta->cfg.features.vtln > 0) {
         const int H = meta->cfg.features.n_mfcc;

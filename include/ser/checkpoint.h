@@ -6,7 +6,8 @@
  *   ser.format "1", ser.labels (JSON array, output order), ser.scaler_mean, ser.scaler_std
  *   (numbers as "%.17g" strings), ser.config (JSON, every key of the config table),
  *   ser.features (JSON: the audio + feature recipe), ser.version, ser.commit; with
- *   features.vtln also ser.vtln_ref (JSON array: the training split's cepstral statistics).
+ *   features.vtln also ser.vtln_ref (JSON array: the training split's cepstral statistics); with
+ *   ser train --init also ser.init (JSON {"path", "sha256"}: the model the weights started from).
  *
  * checkpoint.safetensors (RUN/, rewritten atomically after every epoch): "state.current" and
  * "state.best" (the net's whole training state, see ser_net), plus the model metadata and the
@@ -35,6 +36,10 @@ typedef struct ser_model_meta {
     /* features.vtln: the training split's per-coefficient mean then std (2 n_mfcc values,
      * ser/vtln.h), stored as ser.vtln_ref */
     double vtln_ref[2 * SER_VTLN_MAX_MFCC];
+    /* ser train --init: the model file the weights started from (absolute path) and its SHA-256
+     * (hex), stored as ser.init (JSON {"path", "sha256"}); empty when trained from scratch */
+    char init_path[1024];
+    char init_sha256[65];
 } ser_model_meta;
 
 /* Writes model.safetensors: m's parameters (params: a buffer in m's layout) + metadata. */

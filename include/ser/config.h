@@ -62,6 +62,18 @@ enum {
 /* train.aug_noise_kind: the noise added to the waveform (ser/wave_augment.h). */
 enum { SER_NOISE_OFF = 0, SER_NOISE_WHITE, SER_NOISE_PINK, SER_NOISE_FOLDER };
 
+/* train.freeze: the prefix of the network that fine-tuning keeps fixed (ser/model.h: train_begin,
+ * bn_frozen). SER_FREEZE_BLOCK1 + i - 1 freezes conv blocks 1..i. */
+enum {
+    SER_FREEZE_NONE = 0,
+    SER_FREEZE_BLOCK1 = 1,     /* .. SER_FREEZE_BLOCK1 + 7: block8 */
+    SER_FREEZE_LSTM1 = 9,      /* every conv block and lstm1 */
+    SER_FREEZE_ATTENTION = 10, /* ... and the attention */
+    SER_FREEZE_LSTM2 = 11,     /* everything but the dense output layer */
+};
+/* train.init_scaler: the feature scaler of a run started from a model (ser train --init). */
+enum { SER_INIT_SCALER_KEEP = 0, SER_INIT_SCALER_REFIT };
+
 enum {
     SER_PRECISE_BN_OFF = 0,    /* Keras's moving averages (the reference, for the parity tests) */
     SER_PRECISE_BN_END,        /* once, after training, on the kept epoch's weights */
@@ -119,6 +131,8 @@ typedef struct ser_train_config {
                                 * statistics) */
     int tensorboard;           /* bool: TensorBoard event files in RUN/tb/ as training runs (ser/tensorboard.h) */
     int balanced_batches;      /* bool: every class drawn equally often each epoch (ser_epoch_order_balanced) */
+    int freeze;                /* SER_FREEZE_*: the first layers kept fixed (fine-tuning) */
+    int init_scaler;           /* SER_INIT_SCALER_*: --init keeps the model's scaler or refits it */
 } ser_train_config;
 
 /* The CUDA backend's switches (how it computes, not what: a model trains the same function

@@ -122,6 +122,12 @@ typedef struct ser_model {
     size_t nparams_padded;      /* floats in each of params / grads / m / v */
     size_t n_trainable_padded;  /* the trainable slices are [0, n_trainable_padded) */
     size_t n_trainable, n_nontrainable;   /* real counts (no padding) */
+    /* train.freeze (fine-tuning): Adam updates [train_begin, n_trainable_padded) only, and the
+     * training forward leaves the BN moving statistics of conv blocks [0, bn_frozen) as they are
+     * (they still normalise with the batch's statistics, as PyTorch's frozen-parameter training
+     * does); 0 and 0 without it */
+    size_t train_begin;
+    int bn_frozen;
 
     float *params, *grads, *adam_m, *adam_v;   /* one allocation of 4 * nparams_padded */
     int adam_t;                 /* Adam steps taken */
@@ -164,6 +170,12 @@ int ser_model_block_fused(const ser_model *m, int i);
 /* out (B,H,W,F): fused block i's conv output for the last forward's input and the current
  * parameters (valid until the next step changes them). */
 void ser_model_fused_conv(const ser_model *m, int i, float *out);
+
+/* The BN moving-average momentum of conv block i (0-based) in a training forward: 1 (the moving
+ * statistics stay bit for bit) for a block train.freeze keeps, model.bn_momentum otherwise. */
+static inline float ser_model_bn_momentum(const ser_model *m, int i) {
+    return i < m->bn_frozen ? 1.0f : (float)m->cfg.bn_momentum;
+}
 
 /* Re-initialises every parameter from seed, zeroes gradients, Adam moments and counters.
  * Fails only when out of memory (the orthogonal initialisation's scratch). */
