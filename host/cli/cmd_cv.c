@@ -1,8 +1,10 @@
 /* `ser cv`: speaker-independent cross-validation in one command. Scans the corpus, makes the
  * folds (host/corpus/folds.c), writes each fold's manifests to OUT/fold_N/cv_{train,val,test}.tsv
  * (ser_split_make_mask: the validation clips come from the training speakers), runs
- * `ser train ... --out OUT/fold_N` for each fold as a child process of this very binary (the
- * line --print-commands prints), --jobs at a time, then summarises (host/cli/cv_summary.c). */
+ * `ser train ... --out OUT/fold_N` (or `ser train --resume OUT/fold_N`) for each unfinished fold
+ * as a child process of this very binary, --jobs at a time, then summarises
+ * (host/cli/cv_summary.c). `--fold K` does that for fold K alone: the idempotent task that the
+ * lines of --print-commands and the Slurm array of --slurm (host/cli/cv_slurm.c) run. */
 #define _DEFAULT_SOURCE /* realpath */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,12 +13,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "cli_argv.h"
 #include "commands.h"
 #include "cv.h"
+#include "cv_cost.h"
+#include "cv_slurm.h"
+#include "task_threads.h"
 #include "data_args.h"
 #include "ser/config.h"
 #include "ser/corpus.h"
@@ -32,7 +41,7 @@ static void usage(FILE *f) {
             "usage: ser cv --data DIR [--corpus K] [--data DIR2 ...] --out OUT\n"
             "              (--folds K | --folds loso | --fold-lists DIR) [--labels L,...] [--label-map A=B]\n"
             "              [--config F] [--set section.key=value]... [--device D] [--noise-dir DIR]\n"
-            "              [--val-speakers N] [--jobs N] [--print-commands]\n"
+            "              [--val-speakers N] [--jobs N | --fold K | --print-commands | --slurm [SLURM]]\n"
             "       ser cv --collect OUT\n\n"
             "Speaker-independent cross-validation: every fold trains on the other speakers and is\n"
             "tested on its own, held-out ones. With several corpora a speaker is CORPUS:SPEAKER\n"
@@ -47,10 +56,18 @@ static void usage(FILE *f) {
             "                     by train.seed) instead of train.validation_split of their clips\n"
             "  --config F, --set  the recipe of every fold (as ser train)\n"
             "  --noise-dir DIR    passed to every fold's ser train (train.aug_noise_kind = folder)\n"
-            "  --jobs N           N folds side by side, train.threads = cores / N each (unless the\n"
-            "                     recipe sets train.threads) (default 1)\n"
-            "  --print-commands   write the folds' manifests, print one `ser train` line per fold\n"
-            "                     (for a Slurm array or GNU parallel) and stop; then ser cv --collect OUT\n"
+            "  --jobs N           N folds side by side, train.threads = T / N each, T this task's\n"
+            "                     threads (OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else the CPUs\n"
+            "                     it may run on), unless the recipe sets train.threads (default 1)\n"
+            "  --fold K           fold K alone, idempotent: skipped when finished, resumed when\n"
+            "                     interrupted, else trained (train.threads = T); no summary\n"
+            "  --print-commands   write the folds' manifests, print this command with --fold K, one\n"
+            "                     line per fold (for GNU parallel or any scheduler) and stop; then\n"
+            "                     ser cv --collect OUT\n"
+            "  --slurm            write the manifests and OUT/slurm/: folds.sbatch (a job array, one\n"
+            "                     task per fold running --fold K), collect.sbatch (ser cv --collect,\n"
+            "                     after the whole array: afterok) and submit.sh; submits nothing.\n"
+            "                     SLURM options:\n%s"
             "  --collect OUT      only the summary, from OUT/fold_N/report.json\n\n"
             "Validation: train.validation_split of the training speakers' clips (seeded, as ser\n"
             "split), or --val-speakers; no test speaker's clip is seen before the test. Each fold\n"
@@ -58,8 +75,8 @@ static void usage(FILE *f) {
             "OUT/fold_N/train.log); the summary (WA, UA, macro-F1 per fold, mean +- sample std)\n"
             "goes to stdout and OUT/cv.json, the test confusion matrix summed over the folds to\n"
             "OUT/confusion_matrix_cv.png. Run it again to resume: a finished fold is kept, an\n"
-            "interrupted one continues with ser train --resume (docs/cv.md).\n%s",
-            CLI_DATA_HELP);
+            "interrupted one continues with ser train --resume (docs/cv.md, docs/cluster.md).\n%s",
+            CV_SLURM_HELP, CLI_DATA_HELP);
 }
 
 typedef struct cv_args {
@@ -67,7 +84,19 @@ typedef struct cv_args {
     const char *out, *folds, *fold_lists, *config, *device, *collect, *noise_dir;
     const char **sets;
     int n_sets, jobs, print_commands, val_speakers;
+    int fold;                 /* --fold K (1-based), 0: every fold */
+    int slurm;                /* --slurm */
+    int slurm_opt;            /* a Slurm option was given */
+    cv_slurm_opts sl;
 } cv_args;
+
+/* The options of ser cv that take a value, and those a fold's task line leaves out. */
+static const char *const WITH_VALUE[] = {"--data", "--corpus", "--labels", "--label-map", "--out", "--folds",
+                                         "--fold-lists", "--config", "--noise-dir", "--set", "--device", "--collect",
+                                         "--val-speakers", "--jobs", "--fold", "--partition", "--time", "--account",
+                                         "--mem", "--cpus", "--gpus", "--sbatch", NULL};
+static const char *const NOT_IN_TASK[] = {"--print-commands", "--slurm", "--jobs", "--fold", "--partition", "--time",
+                                          "--account", "--mem", "--cpus", "--gpus", "--sbatch", NULL};
 
 static int parse_args(int argc, char **argv, cv_args *a) {
     memset(a, 0, sizeof *a);
@@ -81,6 +110,12 @@ static int parse_args(int argc, char **argv, cv_args *a) {
         const int got = cli_data_arg(&a->data, argc, argv, &i, "ser cv");
         if (got < 0) return -1;
         if (got) continue;
+        const int sl = cv_slurm_arg(&a->sl, argc, argv, &i, "ser cv");
+        if (sl < 0) return -1;
+        if (sl) {
+            a->slurm_opt = 1;
+            continue;
+        }
         if (!strcmp(s, "--out") && more) a->out = argv[++i];
         else if (!strcmp(s, "--folds") && more) a->folds = argv[++i];
         else if (!strcmp(s, "--fold-lists") && more) a->fold_lists = argv[++i];
@@ -90,6 +125,17 @@ static int parse_args(int argc, char **argv, cv_args *a) {
         else if (!strcmp(s, "--device") && more) a->device = argv[++i];
         else if (!strcmp(s, "--collect") && more) a->collect = argv[++i];
         else if (!strcmp(s, "--print-commands")) a->print_commands = 1;
+        else if (!strcmp(s, "--slurm")) a->slurm = 1;
+        else if (!strcmp(s, "--fold") && more) {
+            char *end;
+            errno = 0;
+            long k = strtol(argv[++i], &end, 10);
+            if (errno || end == argv[i] || *end || k < 1 || k > 1000000) {
+                fprintf(stderr, "ser cv: --fold '%s': expected a fold number >= 1\n", argv[i]);
+                return -1;
+            }
+            a->fold = (int)k;
+        }
         else if (!strcmp(s, "--val-speakers") && more) {
             char *end;
             errno = 0;
@@ -118,6 +164,9 @@ static int parse_args(int argc, char **argv, cv_args *a) {
     if (cli_data_finish(&a->data, "ser cv") != 0) return -1;
     if (!a->data.n || !a->out) why = "--data DIR and --out OUT are required";
     else if (!a->folds == !a->fold_lists) why = "give one of --folds K, --folds loso or --fold-lists DIR";
+    else if ((a->fold > 0) + a->print_commands + a->slurm + (a->jobs > 1) > 1)
+        why = "--fold, --print-commands, --slurm and --jobs exclude each other";
+    else if (a->slurm_opt && !a->slurm) why = "--partition, --time, --account, --mem, --cpus, --gpus and --sbatch need --slurm";
     if (why) {
         fprintf(stderr, "ser cv: %s\n", why);
         return -1;
@@ -143,11 +192,31 @@ static int make_folds(const cv_args *a, const ser_clips *clips, uint32_t seed, s
     return ser_folds_kfold(clips, (int)k, seed, f, err);
 }
 
+/* Writes path through a temporary name of this process's own: the fold tasks of one OUT may
+ * start together and each write the files they share (cv_recipe.json); the last rename wins and
+ * every one of them holds the same text. */
+static int write_new(const char *path, const char *text, size_t len, ser_error *err) {
+    char tmp[PATH_MAX + 64];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return ser_fail(err, "%s: path too long", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return ser_fail(err, "%s: cannot write: %s", tmp, strerror(errno));
+    int rc = fwrite(text, 1, len, f) == len ? 0 : -1;
+    if (fclose(f) != 0) rc = -1;
+    if (!rc && rename(tmp, path) != 0) rc = -1;
+    if (rc) {
+        int e = errno;
+        remove(tmp);
+        return ser_fail(err, "%s: cannot write: %s", path, strerror(e));
+    }
+    return 0;
+}
+
 /* Writes text to path; a rerun finds the file already there and must find the same text (else
  * the folds or the recipe of this command are not those of the run that made OUT). */
 static int write_or_compare(const char *path, const char *text, size_t len, ser_error *err) {
     FILE *f = fopen(path, "rb");
-    if (!f) return ser_write_text_file(path, text, err);
+    if (!f) return write_new(path, text, len, err);
     char *old = malloc(len + 2);
     size_t got = old ? fread(old, 1, len + 1, f) : 0;
     int rc = 0;
@@ -231,17 +300,6 @@ static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *conf
     c->argv[c->argc] = NULL;
 }
 
-/* The argument as one shell word: bare when safe, else single-quoted. */
-static void print_word(const char *s) {
-    if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=.,/:@%") == strlen(s)) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('\'');
-    for (; *s; s++) *s == '\'' ? fputs("'\\''", stdout) : putchar(*s);
-    putchar('\'');
-}
-
 /* Starts the fold's command with stdout and stderr into dir/train.log (appended on a resume). */
 static int spawn_fold(const fold_cmd *c, pid_t *pid, ser_error *err) {
     char log[PATH_MAX + 64];
@@ -267,10 +325,18 @@ static void print_log_tail(const char *dir) {
     fprintf(stderr, "ser cv:   %s: %s", p, last[0] ? last : "(empty)\n");
 }
 
-/* Runs the commands of the unfinished folds, jobs at a time; returns the number that failed. */
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Runs the commands of the unfinished folds, jobs at a time; returns the number that failed.
+ * Each attempt's wall and CPU time is added to its fold's cv_cost.json (cv_cost.h). */
 static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
     pid_t *pids = calloc((size_t)n, sizeof *pids);
-    if (!pids) return n;
+    double *t0 = calloc((size_t)n, sizeof *t0);
+    if (!pids || !t0) return free(pids), free(t0), n;
     int next = 0, running = 0, failed = 0;
     while (next < n || running) {
         while (running < jobs && next < n) {
@@ -282,16 +348,18 @@ static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
             } else {
                 fprintf(stderr, "ser cv: fold %d: %s (log: %s/train.log)\n", todo[next] + 1,
                         c->resume ? "resuming" : "training", c->dir);
+                t0[next] = now_s();
                 running++;
             }
             next++;
         }
         if (!running) break;
         int st;
-        pid_t p = waitpid(-1, &st, 0);
+        struct rusage ru;
+        pid_t p = wait4(-1, &st, 0, &ru);
         if (p < 0) {
             if (errno == EINTR) continue;
-            fprintf(stderr, "ser cv: waitpid: %s\n", strerror(errno));
+            fprintf(stderr, "ser cv: wait4: %s\n", strerror(errno));
             failed += running;
             break;
         }
@@ -300,6 +368,11 @@ static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
         if (i == next) continue; /* not one of ours */
         running--;
         const fold_cmd *c = &cmds[todo[i]];
+        const double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+        ser_error cerr = {{0}};
+        if (cv_cost_add(c->dir, now_s() - t0[i], cpu, &cerr) != 0)
+            fprintf(stderr, "ser cv: fold %d: the cost record: %s\n", todo[i] + 1, cerr.msg);
         if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && cv_fold_finished(c->dir)) {
             fprintf(stderr, "ser cv: fold %d: done\n", todo[i] + 1);
         } else {
@@ -309,7 +382,7 @@ static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
             print_log_tail(c->dir);
         }
     }
-    free(pids);
+    free(pids), free(t0);
     return failed;
 }
 
@@ -346,9 +419,35 @@ static int fold_split(const cv_args *a, const ser_clips *clips, const ser_fold *
     return rc;
 }
 
-static int cores(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+/* The command of one fold's task: this very command with absolute paths, without the options
+ * that say how to run it (--jobs, --print-commands, --slurm and its options); --fold K follows. */
+static int task_line(int argc, char **argv, const char *exe, cli_argv *t, ser_error *err) {
+    memset(t, 0, sizeof *t);
+    if (cli_argv_push(t, exe, err) || cli_argv_push(t, "cv", err)) return -1;
+    return cli_argv_copy(t, argc - 1, argv + 1, WITH_VALUE, NOT_IN_TASK, err);
+}
+
+/* The jobs' name: ser-cv-<OUT's last name>, in the characters a job name keeps well. */
+static void job_name(const char *out_abs, char *name, size_t n) {
+    const char *base = strrchr(out_abs, '/');
+    base = base && base[1] ? base + 1 : out_abs;
+    snprintf(name, n, "ser-cv-%s", base);
+    for (char *c = name; *c; c++)
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.", *c)) *c = '_';
+}
+
+/* --slurm: OUT/slurm/ (cv_slurm.c), its task the line of task_line. */
+static int write_slurm(int argc, char **argv, const cv_args *a, const char *exe, const char *out_abs, int n_folds,
+                       ser_error *err) {
+    cli_argv task, collect = {0};
+    char name[96];
+    job_name(out_abs, name, sizeof name);
+    int rc = task_line(argc, argv, exe, &task, err);
+    if (!rc) rc = cli_argv_push(&collect, exe, err) || cli_argv_push(&collect, "cv", err) ||
+                  cli_argv_push(&collect, "--collect", err) || cli_argv_push(&collect, out_abs, err);
+    if (!rc) rc = cv_slurm_write(out_abs, name, &task, &collect, n_folds, &a->sl, err);
+    cli_argv_free(&task), cli_argv_free(&collect);
+    return rc;
 }
 
 int cmd_cv(int argc, char **argv) {
@@ -365,7 +464,8 @@ int cmd_cv(int argc, char **argv) {
     ser_error err = {{0}};
     if (a.collect) {
         free(a.sets);
-        if (cv_collect(a.collect, 0, &err) == 0) return 0;
+        if (cv_collect(a.collect, 0, &err) == 0 && cv_cost_collect(a.collect, cv_folds_present(a.collect), &err) == 0)
+            return 0;
         fprintf(stderr, "ser cv: --collect: %s\n", err.msg);
         return 1;
     }
@@ -415,10 +515,18 @@ int cmd_cv(int argc, char **argv) {
         ser_fail(&err, "out of memory");
         goto fail;
     }
-    /* train.threads: the recipe's when it names a count, else the cores divided among the jobs */
-    const int threads = cfg.train.threads > 0 || a.jobs == 1 ? 0 : (cores() / a.jobs > 0 ? cores() / a.jobs : 1);
+    if (a.fold > n) {
+        ser_fail(&err, "--fold %d: there are %d folds", a.fold, n);
+        goto fail;
+    }
+    /* train.threads: the recipe's when it names a count, else this task's threads divided among
+     * the jobs (recorded in the fold's config.ini, which a resume reads back) */
+    const char *th_from;
+    const int task_threads = cli_task_threads(&th_from);
+    const int threads = cfg.train.threads > 0 ? 0 : (task_threads / a.jobs > 0 ? task_threads / a.jobs : 1);
     int n_todo = 0;
     for (int k = 0; k < n; k++) {
+        if (a.fold && k + 1 != a.fold) continue;
         fold_cmd *c = &cmds[k];
         static const char *const NAMES[3] = {"cv_train.tsv", "cv_val.tsv", "cv_test.tsv"};
         int len_ok = snprintf(c->dir, sizeof c->dir, "%s/fold_%d", out_abs, k + 1) < (int)sizeof c->dir;
@@ -436,18 +544,14 @@ int cmd_cv(int argc, char **argv) {
         int wrc = mkdir_one(c->dir, &err) || write_manifest(c->lists[0], clips, s.train, s.n_train, &err) ||
                   write_manifest(c->lists[1], clips, s.val, s.n_val, &err) ||
                   write_manifest(c->lists[2], clips, s.test, s.n_test, &err);
-        if (!a.print_commands) {
+        if (!a.print_commands && !a.slurm) {
             fprintf(stderr, "ser cv: fold %d: test speakers", k + 1);
             for (size_t i = 0; i < folds.v[k].n_speakers; i++) fprintf(stderr, "%s%s", i ? "," : " ", folds.v[k].speakers[i]);
             fprintf(stderr, " (train %zu, val %zu, test %zu clips)\n", s.n_train, s.n_val, s.n_test);
         }
         ser_split_free(&s);
         if (wrc) goto fail;
-        if (a.print_commands) {
-            build_cmd(c, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, threads);
-            for (int i = 0; i < c->argc; i++) print_word(c->argv[i]), putchar(i + 1 < c->argc ? ' ' : '\n');
-            continue;
-        }
+        if (a.print_commands || a.slurm) continue;
         char ini[PATH_MAX + 64];
         snprintf(ini, sizeof ini, "%s/config.ini", c->dir);
         if (cv_fold_finished(c->dir)) {
@@ -458,7 +562,22 @@ int cmd_cv(int argc, char **argv) {
         build_cmd(c, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, threads);
         todo[n_todo++] = k;
     }
+    if (a.slurm) {
+        if (write_slurm(argc, argv, &a, exe, out_abs, n, &err) != 0) goto fail;
+        fprintf(stderr, "ser cv: %d folds: %s/slurm/folds.sbatch (array 1-%d), collect.sbatch; submit with:\n", n,
+                out_abs, n);
+        printf("sh %s/slurm/submit.sh\n", out_abs);
+        rc = 0;
+        goto done;
+    }
     if (a.print_commands) {
+        cli_argv task;
+        if (task_line(argc, argv, exe, &task, &err) != 0) {
+            cli_argv_free(&task);
+            goto fail;
+        }
+        for (int k = 0; k < n; k++) cli_write_line(stdout, &task), printf(" --fold %d\n", k + 1);
+        cli_argv_free(&task);
         if (fflush(stdout) != 0) {
             ser_fail(&err, "stdout: %s", strerror(errno));
             goto fail;
@@ -468,14 +587,20 @@ int cmd_cv(int argc, char **argv) {
         goto done;
     }
     if (n_todo && threads)
-        fprintf(stderr, "ser cv: %d jobs side by side, train.threads = %d each\n", a.jobs, threads);
+        fprintf(stderr, "ser cv: %d job%s at a time, train.threads = %d each (this task's threads: %d, from %s)\n",
+                a.jobs, a.jobs > 1 ? "s" : "", threads, task_threads, th_from);
     const int failed = run_folds(cmds, todo, n_todo, a.jobs);
     if (failed) {
         ser_fail(&err, "%d of %d folds failed (their logs are named above); run the same command again to resume",
-                 failed, n);
+                 failed, a.fold ? 1 : n);
         goto fail;
     }
-    if (cv_collect(out_abs, n, &err) != 0) goto fail;
+    if (a.fold) {
+        fprintf(stderr, "ser cv: fold %d of %d done; when every fold is: ser cv --collect %s\n", a.fold, n, out_abs);
+        rc = 0;
+        goto done;
+    }
+    if (cv_collect(out_abs, n, &err) != 0 || cv_cost_collect(out_abs, n, &err) != 0) goto fail;
     rc = 0;
     goto done;
 fail:

@@ -11,4 +11,7 @@ int cv_fold_finished(const char *fold_dir);
  * table, writes dir/cv.json and dir/confusion_matrix_cv.png. Fails naming an unfinished fold. */
 int cv_collect(const char *dir, int n_folds, ser_error *err);
 
+/* N when dir/fold_1 .. dir/fold_N are folders and dir/fold_{N+1} is not. */
+int cv_folds_present(const char *dir);
+
 #endif

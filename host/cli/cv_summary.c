@@ -191,7 +191,7 @@ static void add_num(cJSON *o, const char *k, double v) {
     else cJSON_AddNullToObject(o, k);
 }
 
-static int folds_present(const char *dir) {
+int cv_folds_present(const char *dir) {
     for (int n = 0;; n++) {
         char name[32];
         snprintf(name, sizeof name, "fold_%d", n + 1);
@@ -204,7 +204,7 @@ static int folds_present(const char *dir) {
 }
 
 int cv_collect(const char *dir, int n_folds, ser_error *err) {
-    const int n = n_folds > 0 ? n_folds : folds_present(dir);
+    const int n = n_folds > 0 ? n_folds : cv_folds_present(dir);
     if (n < 1) return ser_fail(err, "%s: no fold_1/ folder: nothing to collect", dir);
     fold_result *r = calloc((size_t)n, sizeof *r);
     char *labels[CV_MAX_LABELS];

@@ -1,0 +1,40 @@
+/* `ser cv --slurm` (and `ser sweep --slurm`): sbatch scripts that run the folds as a Slurm job
+ * array and the summary as a job that waits for the whole array. A script generator on top of
+ * Slurm: it submits nothing itself (docs/cluster.md). */
+#ifndef SER_CLI_CV_SLURM_H
+#define SER_CLI_CV_SLURM_H
+
+#include "cli_argv.h"
+#include "ser/error.h"
+
+#define CV_SLURM_MAX_EXTRA 16
+
+/* The options users set, passed to every job as #SBATCH lines (NULL / 0: not written). */
+typedef struct cv_slurm_opts {
+    const char *partition, *time, *account, *mem;
+    int cpus, gpus;                          /* --cpus-per-task (default 1), --gres=gpu:N */
+    const char *extra[CV_SLURM_MAX_EXTRA];   /* --sbatch OPT: any other sbatch option, verbatim */
+    int n_extra;
+} cv_slurm_opts;
+
+/* Consumes argv[*i] (and its value) when it is one of --partition --time --account --mem
+ * --cpus --gpus --sbatch: 1; 0 when it is another option; -1 after printing "cmd: reason". */
+int cv_slurm_arg(cv_slurm_opts *o, int argc, char **argv, int *i, const char *cmd);
+
+/* The option names above that take a value (NULL-terminated), to leave them out of task lines. */
+extern const char *const CV_SLURM_OPTS[];
+
+/* The usage lines of the options above. */
+extern const char CV_SLURM_HELP[];
+
+/* Writes OUT/slurm/: folds.sbatch (an array of n_tasks tasks, task T running `task --fold T`,
+ * requeueable, its output appended to OUT/slurm/fold_T.log), collect.sbatch (`collect`), and
+ * submit.sh (sbatch the array, then the collect job with --dependency=afterok:ARRAY; prints the
+ * collect job's id last). name: the jobs' name. */
+int cv_slurm_write(const char *out_abs, const char *name, const cli_argv *task, const cli_argv *collect, int n_tasks,
+                   const cv_slurm_opts *o, ser_error *err);
+
+/* Writes a text file executable (0755) or not, atomically. */
+int cv_slurm_write_file(const char *path, const char *text, int executable, ser_error *err);
+
+#endif
