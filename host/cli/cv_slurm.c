@@ -67,8 +67,7 @@ int cv_slurm_write_file(const char *path, const char *text, int executable, ser_
     return 0;
 }
 
-/* The #SBATCH lines shared by both jobs. */
-static void common_lines(FILE *f, const cv_slurm_opts *o) {
+void cv_slurm_common_lines(FILE *f, const cv_slurm_opts *o) {
     if (o->partition) fprintf(f, "#SBATCH --partition=%s\n", o->partition);
     if (o->account) fprintf(f, "#SBATCH --account=%s\n", o->account);
     if (o->time) fprintf(f, "#SBATCH --time=%s\n", o->time);
@@ -109,7 +108,7 @@ int cv_slurm_write(const char *out_abs, const char *name, const cli_argv *task, 
     fprintf(f, "#SBATCH --job-name=%s\n#SBATCH --array=1-%d\n#SBATCH --cpus-per-task=%d\n", name, n_tasks, cpus);
     if (o->gpus) fprintf(f, "#SBATCH --gres=gpu:%d\n", o->gpus);
     if (o->mem) fprintf(f, "#SBATCH --mem=%s\n", o->mem);
-    common_lines(f, o);
+    cv_slurm_common_lines(f, o);
     fprintf(f, "#SBATCH --requeue\n#SBATCH --open-mode=append\n#SBATCH --output=%s/fold_%%a.log\n", dir);
     fputs("set -eu\nexec ", f);
     cli_write_line(f, task);
@@ -122,7 +121,7 @@ int cv_slurm_write(const char *out_abs, const char *name, const cli_argv *task, 
                "# Written by `ser cv --slurm`: the summary, once every fold's task has ended well\n"
                "# (submit.sh gives it --dependency=afterok on the array).\n");
     fprintf(f, "#SBATCH --job-name=%s-collect\n#SBATCH --cpus-per-task=1\n", name);
-    common_lines(f, o);
+    cv_slurm_common_lines(f, o);
     fprintf(f, "#SBATCH --output=%s/collect.log\n", dir);
     fputs("set -eu\nexec ", f);
     cli_write_line(f, collect);

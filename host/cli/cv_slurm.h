@@ -4,6 +4,8 @@
 #ifndef SER_CLI_CV_SLURM_H
 #define SER_CLI_CV_SLURM_H
 
+#include <stdio.h>
+
 #include "cli_argv.h"
 #include "ser/error.h"
 
@@ -33,6 +35,9 @@ extern const char CV_SLURM_HELP[];
  * collect job's id last). name: the jobs' name. */
 int cv_slurm_write(const char *out_abs, const char *name, const cli_argv *task, const cli_argv *collect, int n_tasks,
                    const cv_slurm_opts *o, ser_error *err);
+
+/* The #SBATCH lines of every job: --partition, --account, --time and the --sbatch options. */
+void cv_slurm_common_lines(FILE *f, const cv_slurm_opts *o);
 
 /* Writes a text file executable (0755) or not, atomically. */
 int cv_slurm_write_file(const char *path, const char *text, int executable, ser_error *err);
