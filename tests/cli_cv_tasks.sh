@@ -6,7 +6,8 @@
 #   - a line is idempotent: run again on a finished fold it keeps it (files untouched); killed
 #     mid-fold with its whole process group (as Slurm stops a requeued task) and run again, it
 #     resumes and ends with a model byte-identical to an uninterrupted fold's;
-#   - --jobs 2 splits the task's threads between its folds;
+#   - --jobs 2 splits the task's threads between its folds; --only-folds trains and summarises a
+#     subset of the folds (its lines, its array);
 #   - each attempt's wall and CPU time lands in fold_N/cv_cost.json, and --collect sums them into
 #     OUT/cv_cost.json;
 #   - --slurm writes folds.sbatch (an array of the same lines, the options users set as #SBATCH
@@ -123,6 +124,19 @@ done
 (cd / && bash "$c" >/dev/null 2>"$tmp/c.err") || bad "collect.sbatch: $(tail -2 "$tmp/c.err")"
 check '[ -s "$tmp/sl/cv.json" ] && [ -s "$tmp/sl/cv_cost.json" ]' "collect.sbatch wrote no cv.json"
 
+# ---- --only-folds: a subset of the folds, trained and summarised --------------------------------
+cv --out "$tmp/o2" --only-folds 2 >"$tmp/o2.out" 2>"$tmp/o2.err"; rc=$?
+check '[ $rc -eq 0 ] && [ ! -e "$tmp/o2/fold_1" ] && [ -s "$tmp/o2/fold_2/report.json" ]' "--only-folds 2: rc $rc, $(tail -2 "$tmp/o2.err")"
+check '[ "$(tr -d " \t\n" <"$tmp/o2/cv.json" | grep -o "\"folds\":[0-9]*")" = "\"folds\":1" ] && tr -d " \t\n" <"$tmp/o2/cv.json" | grep -q "\"fold\":2,\"run\":\"fold_2\""' \
+  "--only-folds 2: cv.json $(head -c 300 "$tmp/o2/cv.json")"
+check 'grep -q "^2 " "$tmp/o2.out"' "--only-folds 2: the table names fold 2: $(cat "$tmp/o2.out")"
+cp "$tmp/o2/cv.json" "$tmp/o2.json"
+"$SER_BIN" cv --collect "$tmp/o2" >/dev/null 2>&1 && check 'cmp -s "$tmp/o2.json" "$tmp/o2/cv.json"' "--collect of an --only-folds run: another cv.json"
+cv --out "$tmp/o2p" --only-folds 2 --print-commands >"$tmp/o2p.cmds" 2>/dev/null
+check '[ "$(wc -l <"$tmp/o2p.cmds")" -eq 1 ] && grep -q -- "--fold 2$" "$tmp/o2p.cmds" && ! grep -q -- "--only-folds" "$tmp/o2p.cmds"' "--only-folds 2 --print-commands: $(cat "$tmp/o2p.cmds")"
+cv --out "$tmp/o2s" --only-folds 2,1 --slurm >/dev/null 2>&1
+check 'grep -qx -- "#SBATCH --array=1,2" "$tmp/o2s/slurm/folds.sbatch"' "--only-folds 2,1 --slurm: $(grep array "$tmp/o2s/slurm/folds.sbatch" 2>&1)"
+
 # ---- bad input ----------------------------------------------------------------------------------
 cv --out "$tmp/pc" --fold 3 >/dev/null 2>"$tmp/e1"; rc=$?
 check '[ $rc -eq 1 ] && grep -q "fold 3: there are 2 folds" "$tmp/e1"' "--fold 3 of 2: rc $rc, $(cat "$tmp/e1")"
@@ -132,6 +146,10 @@ cv --out "$tmp/pc" --partition x >/dev/null 2>"$tmp/e3"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "need --slurm" "$tmp/e3"' "--partition without --slurm: rc $rc, $(cat "$tmp/e3")"
 cv --out "$tmp/sl" --slurm --time "1 day" >/dev/null 2>"$tmp/e4"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "one word" "$tmp/e4"' "--time with a space: rc $rc, $(cat "$tmp/e4")"
+cv --out "$tmp/pc" --only-folds 1,3 >/dev/null 2>"$tmp/e5"; rc=$?
+check '[ $rc -eq 1 ] && grep -q "only-folds 3: there are 2 folds" "$tmp/e5"' "--only-folds 1,3 of 2: rc $rc, $(cat "$tmp/e5")"
+cv --out "$tmp/pc" --only-folds 1,1 >/dev/null 2>"$tmp/e6"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "fold 1 twice" "$tmp/e6"' "--only-folds 1,1: rc $rc, $(cat "$tmp/e6")"
 
 echo "cli_cv_tasks: $pass passed, $fail failed"
 exit $fail

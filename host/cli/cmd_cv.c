@@ -41,7 +41,8 @@ static void usage(FILE *f) {
             "usage: ser cv --data DIR [--corpus K] [--data DIR2 ...] --out OUT\n"
             "              (--folds K | --folds loso | --fold-lists DIR) [--labels L,...] [--label-map A=B]\n"
             "              [--config F] [--set section.key=value]... [--device D] [--noise-dir DIR]\n"
-            "              [--val-speakers N] [--jobs N | --fold K | --print-commands | --slurm [SLURM]]\n"
+            "              [--val-speakers N] [--only-folds K,K...]\n"
+            "              [--jobs N | --fold K | --print-commands | --slurm [SLURM]]\n"
             "       ser cv --collect OUT\n\n"
             "Speaker-independent cross-validation: every fold trains on the other speakers and is\n"
             "tested on its own, held-out ones. With several corpora a speaker is CORPUS:SPEAKER\n"
@@ -59,6 +60,7 @@ static void usage(FILE *f) {
             "  --jobs N           N folds side by side, train.threads = T / N each, T this task's\n"
             "                     threads (OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else the CPUs\n"
             "                     it may run on), unless the recipe sets train.threads (default 1)\n"
+            "  --only-folds LIST  train and summarise only these folds (1,2: a screening subset)\n"
             "  --fold K           fold K alone, idempotent: skipped when finished, resumed when\n"
             "                     interrupted, else trained (train.threads = T); no summary\n"
             "  --print-commands   write the folds' manifests, print this command with --fold K, one\n"
@@ -79,12 +81,16 @@ static void usage(FILE *f) {
             CV_SLURM_HELP, CLI_DATA_HELP);
 }
 
+#define CV_MAX_ONLY 256
+
 typedef struct cv_args {
     cli_data data;
     const char *out, *folds, *fold_lists, *config, *device, *collect, *noise_dir;
     const char **sets;
     int n_sets, jobs, print_commands, val_speakers;
     int fold;                 /* --fold K (1-based), 0: every fold */
+    int only[CV_MAX_ONLY];    /* --only-folds, ascending */
+    int n_only;
     int slurm;                /* --slurm */
     int slurm_opt;            /* a Slurm option was given */
     cv_slurm_opts sl;
@@ -93,10 +99,44 @@ typedef struct cv_args {
 /* The options of ser cv that take a value, and those a fold's task line leaves out. */
 static const char *const WITH_VALUE[] = {"--data", "--corpus", "--labels", "--label-map", "--out", "--folds",
                                          "--fold-lists", "--config", "--noise-dir", "--set", "--device", "--collect",
-                                         "--val-speakers", "--jobs", "--fold", "--partition", "--time", "--account",
+                                         "--val-speakers", "--jobs", "--fold", "--only-folds", "--partition", "--time", "--account",
                                          "--mem", "--cpus", "--gpus", "--sbatch", NULL};
-static const char *const NOT_IN_TASK[] = {"--print-commands", "--slurm", "--jobs", "--fold", "--partition", "--time",
+static const char *const NOT_IN_TASK[] = {"--print-commands", "--slurm", "--jobs", "--fold", "--only-folds", "--partition", "--time",
                                           "--account", "--mem", "--cpus", "--gpus", "--sbatch", NULL};
+
+static int cmp_int(const void *x, const void *y) {
+    const int a = *(const int *)x, b = *(const int *)y;
+    return (a > b) - (a < b);
+}
+
+/* --only-folds 1,2,5: fold numbers >= 1, each once, kept ascending. */
+static int parse_only(const char *v, cv_args *a) {
+    const char *p = v;
+    a->n_only = 0;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long k = strtol(p, &end, 10);
+        if (errno || end == p || (*end && *end != ',') || k < 1 || k > 1000000 || a->n_only == CV_MAX_ONLY) {
+            fprintf(stderr, "ser cv: --only-folds '%s': expected fold numbers >= 1, K,K,... (at most %d)\n", v, CV_MAX_ONLY);
+            return -1;
+        }
+        for (int i = 0; i < a->n_only; i++)
+            if (a->only[i] == k) return fprintf(stderr, "ser cv: --only-folds '%s': fold %ld twice\n", v, k), -1;
+        a->only[a->n_only++] = (int)k;
+        p = *end ? end + 1 : end;
+    }
+    if (!a->n_only) return fprintf(stderr, "ser cv: --only-folds needs fold numbers\n"), -1;
+    qsort(a->only, (size_t)a->n_only, sizeof *a->only, cmp_int);
+    return 0;
+}
+
+static int in_only(const cv_args *a, int fold) {
+    if (!a->n_only) return 1;
+    for (int i = 0; i < a->n_only; i++)
+        if (a->only[i] == fold) return 1;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, cv_args *a) {
     memset(a, 0, sizeof *a);
@@ -126,6 +166,9 @@ static int parse_args(int argc, char **argv, cv_args *a) {
         else if (!strcmp(s, "--collect") && more) a->collect = argv[++i];
         else if (!strcmp(s, "--print-commands")) a->print_commands = 1;
         else if (!strcmp(s, "--slurm")) a->slurm = 1;
+        else if (!strcmp(s, "--only-folds") && more) {
+            if (parse_only(argv[++i], a) != 0) return -1;
+        }
         else if (!strcmp(s, "--fold") && more) {
             char *end;
             errno = 0;
@@ -166,6 +209,7 @@ static int parse_args(int argc, char **argv, cv_args *a) {
     else if (!a->folds == !a->fold_lists) why = "give one of --folds K, --folds loso or --fold-lists DIR";
     else if ((a->fold > 0) + a->print_commands + a->slurm + (a->jobs > 1) > 1)
         why = "--fold, --print-commands, --slurm and --jobs exclude each other";
+    else if (a->fold && a->n_only) why = "--fold and --only-folds exclude each other";
     else if (a->slurm_opt && !a->slurm) why = "--partition, --time, --account, --mem, --cpus, --gpus and --sbatch need --slurm";
     if (why) {
         fprintf(stderr, "ser cv: %s\n", why);
@@ -445,7 +489,13 @@ static int write_slurm(int argc, char **argv, const cv_args *a, const char *exe,
     int rc = task_line(argc, argv, exe, &task, err);
     if (!rc) rc = cli_argv_push(&collect, exe, err) || cli_argv_push(&collect, "cv", err) ||
                   cli_argv_push(&collect, "--collect", err) || cli_argv_push(&collect, out_abs, err);
-    if (!rc) rc = cv_slurm_write(out_abs, name, &task, &collect, n_folds, &a->sl, err);
+    char array[CV_MAX_ONLY * 8 + 32] = "";
+    if (!a->n_only) snprintf(array, sizeof array, "1-%d", n_folds);
+    for (int i = 0; i < a->n_only; i++) {
+        size_t l = strlen(array);
+        snprintf(array + l, sizeof array - l, "%s%d", i ? "," : "", a->only[i]);
+    }
+    if (!rc) rc = cv_slurm_write(out_abs, name, &task, &collect, array, a->n_only ? a->n_only : n_folds, &a->sl, err);
     cli_argv_free(&task), cli_argv_free(&collect);
     return rc;
 }
@@ -464,8 +514,11 @@ int cmd_cv(int argc, char **argv) {
     ser_error err = {{0}};
     if (a.collect) {
         free(a.sets);
-        if (cv_collect(a.collect, 0, &err) == 0 && cv_cost_collect(a.collect, cv_folds_present(a.collect), &err) == 0)
-            return 0;
+        int *nums = NULL;
+        const int nf = cv_fold_numbers(a.collect, &nums);
+        const int ok = cv_collect(a.collect, 0, &err) == 0 && cv_cost_collect(a.collect, nums, nf, &err) == 0;
+        free(nums);
+        if (ok) return 0;
         fprintf(stderr, "ser cv: --collect: %s\n", err.msg);
         return 1;
     }
@@ -515,8 +568,8 @@ int cmd_cv(int argc, char **argv) {
         ser_fail(&err, "out of memory");
         goto fail;
     }
-    if (a.fold > n) {
-        ser_fail(&err, "--fold %d: there are %d folds", a.fold, n);
+    if (a.fold > n || (a.n_only && a.only[a.n_only - 1] > n)) {
+        ser_fail(&err, "--%s %d: there are %d folds", a.fold ? "fold" : "only-folds", a.fold ? a.fold : a.only[a.n_only - 1], n);
         goto fail;
     }
     /* train.threads: the recipe's when it names a count, else this task's threads divided among
@@ -526,7 +579,7 @@ int cmd_cv(int argc, char **argv) {
     const int threads = cfg.train.threads > 0 ? 0 : (task_threads / a.jobs > 0 ? task_threads / a.jobs : 1);
     int n_todo = 0;
     for (int k = 0; k < n; k++) {
-        if (a.fold && k + 1 != a.fold) continue;
+        if ((a.fold && k + 1 != a.fold) || !in_only(&a, k + 1)) continue;
         fold_cmd *c = &cmds[k];
         static const char *const NAMES[3] = {"cv_train.tsv", "cv_val.tsv", "cv_test.tsv"};
         int len_ok = snprintf(c->dir, sizeof c->dir, "%s/fold_%d", out_abs, k + 1) < (int)sizeof c->dir;
@@ -564,8 +617,8 @@ int cmd_cv(int argc, char **argv) {
     }
     if (a.slurm) {
         if (write_slurm(argc, argv, &a, exe, out_abs, n, &err) != 0) goto fail;
-        fprintf(stderr, "ser cv: %d folds: %s/slurm/folds.sbatch (array 1-%d), collect.sbatch; submit with:\n", n,
-                out_abs, n);
+        fprintf(stderr, "ser cv: %d folds: %s/slurm/folds.sbatch (an array task per fold), collect.sbatch; submit with:\n",
+                a.n_only ? a.n_only : n, out_abs);
         printf("sh %s/slurm/submit.sh\n", out_abs);
         rc = 0;
         goto done;
@@ -576,13 +629,14 @@ int cmd_cv(int argc, char **argv) {
             cli_argv_free(&task);
             goto fail;
         }
-        for (int k = 0; k < n; k++) cli_write_line(stdout, &task), printf(" --fold %d\n", k + 1);
+        for (int k = 0; k < n; k++)
+            if (in_only(&a, k + 1)) cli_write_line(stdout, &task), printf(" --fold %d\n", k + 1);
         cli_argv_free(&task);
         if (fflush(stdout) != 0) {
             ser_fail(&err, "stdout: %s", strerror(errno));
             goto fail;
         }
-        fprintf(stderr, "ser cv: %d commands; when they have run: ser cv --collect %s\n", n, out_abs);
+        fprintf(stderr, "ser cv: %d commands; when they have run: ser cv --collect %s\n", a.n_only ? a.n_only : n, out_abs);
         rc = 0;
         goto done;
     }
@@ -592,7 +646,7 @@ int cmd_cv(int argc, char **argv) {
     const int failed = run_folds(cmds, todo, n_todo, a.jobs);
     if (failed) {
         ser_fail(&err, "%d of %d folds failed (their logs are named above); run the same command again to resume",
-                 failed, a.fold ? 1 : n);
+                 failed, a.fold ? 1 : a.n_only ? a.n_only : n);
         goto fail;
     }
     if (a.fold) {
@@ -600,7 +654,9 @@ int cmd_cv(int argc, char **argv) {
         rc = 0;
         goto done;
     }
-    if (cv_collect(out_abs, n, &err) != 0 || cv_cost_collect(out_abs, n, &err) != 0) goto fail;
+    if (a.n_only ? cv_collect_folds(out_abs, a.only, a.n_only, &err) != 0 || cv_cost_collect(out_abs, a.only, a.n_only, &err) != 0
+                 : cv_collect(out_abs, n, &err) != 0 || cv_cost_collect(out_abs, NULL, n, &err) != 0)
+        goto fail;
     rc = 0;
     goto done;
 fail:

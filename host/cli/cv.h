@@ -7,11 +7,14 @@
 /* True when fold_dir/report.json holds a "test" section: the fold's ser train finished. */
 int cv_fold_finished(const char *fold_dir);
 
-/* Reads dir/fold_N/report.json for N = 1..n_folds (0: while dir/fold_N/ exists), prints the
- * table, writes dir/cv.json and dir/confusion_matrix_cv.png. Fails naming an unfinished fold. */
+/* Reads dir/fold_N/report.json for N = 1..n_folds (0: every dir/fold_N/ folder there, in order
+ * of N: those of a --only-folds run), prints the table, writes dir/cv.json and
+ * dir/confusion_matrix_cv.png. Fails naming an unfinished fold. */
 int cv_collect(const char *dir, int n_folds, ser_error *err);
+/* The same for the folds numbered folds[0..n). */
+int cv_collect_folds(const char *dir, const int *folds, int n, ser_error *err);
 
-/* N when dir/fold_1 .. dir/fold_N are folders and dir/fold_{N+1} is not. */
-int cv_folds_present(const char *dir);
+/* The numbers N of the dir/fold_N/ folders, ascending, in *nums (malloc'd); their count. */
+int cv_fold_numbers(const char *dir, int **nums);
 
 #endif

@@ -68,12 +68,12 @@ int cv_cost_add(const char *fold_dir, double wall_s, double cpu_s, ser_error *er
     return rc;
 }
 
-int cv_cost_collect(const char *dir, int n_folds, ser_error *err) {
+int cv_cost_collect(const char *dir, const int *folds, int n_folds, ser_error *err) {
     double wall = 0, cpu = 0;
     int measured = 0;
-    for (int k = 1; k <= n_folds; k++) {
+    for (int i = 0; i < n_folds; i++) {
         char name[32];
-        snprintf(name, sizeof name, "fold_%d", k);
+        snprintf(name, sizeof name, "fold_%d", folds ? folds[i] : i + 1);
         char *fd = join(dir, name);
         double w, c;
         if (fd && cv_cost_read(fd, &w, &c, NULL) == 0) wall += w, cpu += c, measured++;

@@ -12,9 +12,9 @@ int cv_cost_add(const char *fold_dir, double wall_s, double cpu_s, ser_error *er
 /* Reads FOLD_DIR/cv_cost.json; -1 when it is absent or unreadable. */
 int cv_cost_read(const char *fold_dir, double *wall_s, double *cpu_s, int *attempts);
 
-/* DIR/cv_cost.json: the sums over fold_1 .. fold_N (n_folds), "folds_measured" of them (a fold
- * trained by a bare ser train line has no record). Kept out of cv.json, which must be the same
- * for the same folds however long they took. */
-int cv_cost_collect(const char *dir, int n_folds, ser_error *err);
+/* DIR/cv_cost.json: the sums over the folds numbered folds[0..n_folds) (NULL: 1..n_folds),
+ * "folds_measured" of them (a fold trained by a bare ser train line has no record). Kept out of
+ * cv.json, which must be the same for the same folds however long they took. */
+int cv_cost_collect(const char *dir, const int *folds, int n_folds, ser_error *err);
 
 #endif

@@ -85,8 +85,8 @@ static int write_text(const char *dir, const char *name, FILE *mem, char **textp
     return rc;
 }
 
-int cv_slurm_write(const char *out_abs, const char *name, const cli_argv *task, const cli_argv *collect, int n_tasks,
-                   const cv_slurm_opts *o, ser_error *err) {
+int cv_slurm_write(const char *out_abs, const char *name, const cli_argv *task, const cli_argv *collect,
+                   const char *array, int n_tasks, const cv_slurm_opts *o, ser_error *err) {
     /* #SBATCH --output takes no quoting and reads % as a pattern */
     if (strpbrk(out_abs, " \t\r\n'\"\\$`%"))
         return ser_fail(err, "--slurm: %s: a Slurm script cannot name a folder with spaces, quotes, $ or %%: use another --out",
@@ -105,7 +105,7 @@ int cv_slurm_write(const char *out_abs, const char *name, const cli_argv *task, 
                "# its fold (ser cv --fold K: a finished fold is kept, an interrupted one continues from\n"
                "# its checkpoint), so a requeued or resubmitted task carries on where it stopped.\n"
                "# Threads: SLURM_CPUS_PER_TASK (unless OMP_NUM_THREADS or the recipe set them).\n");
-    fprintf(f, "#SBATCH --job-name=%s\n#SBATCH --array=1-%d\n#SBATCH --cpus-per-task=%d\n", name, n_tasks, cpus);
+    fprintf(f, "#SBATCH --job-name=%s\n#SBATCH --array=%s\n#SBATCH --cpus-per-task=%d\n", name, array, cpus);
     if (o->gpus) fprintf(f, "#SBATCH --gres=gpu:%d\n", o->gpus);
     if (o->mem) fprintf(f, "#SBATCH --mem=%s\n", o->mem);
     cv_slurm_common_lines(f, o);
