@@ -471,32 +471,19 @@ static int task_line(int argc, char **argv, const char *exe, cli_argv *t, ser_er
     return cli_argv_copy(t, argc - 1, argv + 1, WITH_VALUE, NOT_IN_TASK, err);
 }
 
-/* The jobs' name: ser-cv-<OUT's last name>, in the characters a job name keeps well. */
-static void job_name(const char *out_abs, char *name, size_t n) {
-    const char *base = strrchr(out_abs, '/');
-    base = base && base[1] ? base + 1 : out_abs;
-    snprintf(name, n, "ser-cv-%s", base);
-    for (char *c = name; *c; c++)
-        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.", *c)) *c = '_';
-}
-
 /* --slurm: OUT/slurm/ (cv_slurm.c), its task the line of task_line. */
 static int write_slurm(int argc, char **argv, const cv_args *a, const char *exe, const char *out_abs, int n_folds,
                        ser_error *err) {
-    cli_argv task, collect = {0};
-    char name[96];
-    job_name(out_abs, name, sizeof name);
+    cli_argv task;
     int rc = task_line(argc, argv, exe, &task, err);
-    if (!rc) rc = cli_argv_push(&collect, exe, err) || cli_argv_push(&collect, "cv", err) ||
-                  cli_argv_push(&collect, "--collect", err) || cli_argv_push(&collect, out_abs, err);
     char array[CV_MAX_ONLY * 8 + 32] = "";
     if (!a->n_only) snprintf(array, sizeof array, "1-%d", n_folds);
     for (int i = 0; i < a->n_only; i++) {
         size_t l = strlen(array);
         snprintf(array + l, sizeof array - l, "%s%d", i ? "," : "", a->only[i]);
     }
-    if (!rc) rc = cv_slurm_write(out_abs, name, &task, &collect, array, a->n_only ? a->n_only : n_folds, &a->sl, err);
-    cli_argv_free(&task), cli_argv_free(&collect);
+    if (!rc) rc = cv_slurm_write(out_abs, exe, &task, array, a->n_only ? a->n_only : n_folds, &a->sl, err);
+    cli_argv_free(&task);
     return rc;
 }
 

@@ -85,8 +85,19 @@ static int write_text(const char *dir, const char *name, FILE *mem, char **textp
     return rc;
 }
 
-int cv_slurm_write(const char *out_abs, const char *name, const cli_argv *task, const cli_argv *collect,
-                   const char *array, int n_tasks, const cv_slurm_opts *o, ser_error *err) {
+/* The jobs' name: ser-cv-<OUT's last name>, in the characters a job name keeps well. */
+static void job_name(const char *out_abs, char *name, size_t n) {
+    const char *base = strrchr(out_abs, '/');
+    base = base && base[1] ? base + 1 : out_abs;
+    snprintf(name, n, "ser-cv-%s", base);
+    for (char *c = name; *c; c++)
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.", *c)) *c = '_';
+}
+
+int cv_slurm_write(const char *out_abs, const char *exe, const cli_argv *task, const char *array, int n_tasks,
+                   const cv_slurm_opts *o, ser_error *err) {
+    char name[96];
+    job_name(out_abs, name, sizeof name);
     /* #SBATCH --output takes no quoting and reads % as a pattern */
     if (strpbrk(out_abs, " \t\r\n'\"\\$`%"))
         return ser_fail(err, "--slurm: %s: a Slurm script cannot name a folder with spaces, quotes, $ or %%: use another --out",
@@ -124,7 +135,9 @@ int cv_slurm_write(const char *out_abs, const char *name, const cli_argv *task, 
     cv_slurm_common_lines(f, o);
     fprintf(f, "#SBATCH --output=%s/collect.log\n", dir);
     fputs("set -eu\nexec ", f);
-    cli_write_line(f, collect);
+    cli_write_word(f, exe);
+    fputs(" cv --collect ", f);
+    cli_write_word(f, out_abs);
     fputc('\n', f);
     if (write_text(dir, "collect.sbatch", f, &text, 0, err) != 0) return -1;
 

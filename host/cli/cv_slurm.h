@@ -31,11 +31,11 @@ extern const char CV_SLURM_HELP[];
 
 /* Writes OUT/slurm/: folds.sbatch (an array of n_tasks tasks, their ids the Slurm --array spec
  * array ("1-5", "1,2"), task T running `task --fold T`,
- * requeueable, its output appended to OUT/slurm/fold_T.log), collect.sbatch (`collect`), and
- * submit.sh (sbatch the array, then the collect job with --dependency=afterok:ARRAY; prints the
- * collect job's id last). name: the jobs' name. */
-int cv_slurm_write(const char *out_abs, const char *name, const cli_argv *task, const cli_argv *collect,
-                   const char *array, int n_tasks, const cv_slurm_opts *o, ser_error *err);
+ * requeueable, its output appended to OUT/slurm/fold_T.log), collect.sbatch (`exe cv --collect
+ * OUT`), and submit.sh (sbatch the array, then the collect job with --dependency=afterok:ARRAY;
+ * prints the collect job's id last). The jobs are named ser-cv-<OUT's last name>. */
+int cv_slurm_write(const char *out_abs, const char *exe, const cli_argv *task, const char *array, int n_tasks,
+                   const cv_slurm_opts *o, ser_error *err);
 
 /* The #SBATCH lines of every job: --partition, --account, --time and the --sbatch options. */
 void cv_slurm_common_lines(FILE *f, const cv_slurm_opts *o);
