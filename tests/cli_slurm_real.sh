@@ -7,10 +7,12 @@
 #   - every task ran, fold 1 twice: its first run trained, its second resumed from the
 #     checkpoint (the task's log says both) and ended with a model byte-identical to the same
 #     fold run here uninterrupted with the task's thread count (SLURM_CPUS_PER_TASK = 1);
-#   - the summary job ran after the array (afterok) and wrote cv.json.
+#   - the summary job ran after the array (afterok) and wrote cv.json;
+#   - `ser sweep --slurm` of two combinations: their arrays, their summaries, then the table job
+#     (afterok on both summaries) wrote sweep.json with both rows finished.
 # SKIPPED (exit 77) with the reason when the programs are missing, when not root (slurmd must
 # run jobs as their user), or when the daemons do not start. The daemons (and any job left) are
-# stopped on every exit. `scripts/install-deps.sh slurm` installs the packages. ~25 s.
+# stopped on every exit. `scripts/install-deps.sh slurm` installs the packages. ~40 s.
 set -u
 : "${SER_BIN:?SER_BIN must point at the ser binary}"
 tmp=$(mktemp -d /tmp/ser_slurm_XXXXXX)
@@ -175,6 +177,22 @@ check '[ -s "$tmp/cv/cv.json" ] && grep -q "^mean +- sample std over 2 folds" "$
 # the summary ended after the last fold's task
 last=$(stat -c %Y "$tmp/cv/fold_1/report.json" "$tmp/cv/fold_2/report.json" 2>/dev/null | sort -n | tail -1)
 check '[ -n "$last" ] && [ "$(stat -c %Y "$tmp/cv/cv.json")" -ge "$last" ]' "cv.json is older than a fold's report"
+
+# ---- a sweep on the same cluster: two combinations, their arrays and summaries, then the table ----
+small=(--set model.filters=8 --set model.lstm_units=8 --set model.conv_blocks=2 --set features.frames=64
+       --set train.batch_size=16 --set train.early_stopping_patience=0)
+"$SER_BIN" sweep --out "$tmp/sw" --data "$tmp/syn" --folds 2 "${small[@]}" --grid train.epochs=1,2 --slurm --cpus 1 \
+  >"$tmp/sw.out" 2>"$tmp/sw.err" || bad "ser sweep --slurm: $(cat "$tmp/sw.err")"
+table=$(sh "$tmp/sw/slurm/submit.sh" 2>"$tmp/swsubmit.err"); rc=$?
+check '[ $rc -eq 0 ] && [ -n "$table" ]' "the sweep's submit.sh: rc $rc, $(cat "$tmp/swsubmit.err")"
+for _ in $(seq 1 400); do
+  st=$(scontrol show job "$table" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | head -1)
+  case "$st" in JobState=COMPLETED|JobState=FAILED|JobState=CANCELLED|JobState=TIMEOUT) break ;; esac
+  sleep 0.2
+done
+check '[ "$st" = JobState=COMPLETED ] && [ "$(grep -c "\"finished\":[[:space:]]*true" "$tmp/sw/sweep.json")" -eq 2 ]' \
+  "the sweep's table job: ${st:-no state}; $(cat "$tmp/sw/slurm/collect.log" 2>&1 | tail -3)"
+check 'grep -q "^| 1 | " "$tmp/sw/sweep.md" && grep -q "^| 2 | " "$tmp/sw/sweep.md"' "sweep.md: $(cat "$tmp/sw/sweep.md" 2>&1)"
 
 echo "cli_slurm_real: $pass passed, $fail failed"
 exit $fail
