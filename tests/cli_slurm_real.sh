@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `ser cv --slurm` on a real Slurm (Debian's slurmctld, slurmd and munge), end to end: the test
 # starts its own one-node cluster on this machine (its own temp folder: key, config, state and
-# spool folders, logs; random ports, the node's address 127.0.0.1), writes the scripts for a
+# spool folders, logs; random ports, on the loopback of a network namespace of its own when
+# unshare -n works; the node's address 127.0.0.1), writes the scripts for a
 # 2-fold cv of a `ser synth` corpus, submits them with their submit.sh, requeues fold 1's task
 # mid-fold (scontrol requeue) and checks that:
 #   - every task ran, fold 1 twice: its first run trained, its second resumed from the
@@ -15,6 +16,23 @@
 # stopped on every exit. `scripts/install-deps.sh slurm` installs the packages. ~40 s.
 set -u
 : "${SER_BIN:?SER_BIN must point at the ser binary}"
+# The cluster's ports on a loopback of its own: the test runs in a network namespace of its
+# own (unshare -n, as root) when it can, so nothing else can reach them or collide with them.
+# Without one, slurmd listens on 127.0.0.1 only and slurmctld on every address, a random port.
+# (SER_SLURM_NO_NETNS=1: the host's network, as without unshare)
+if [ -z "${SER_SLURM_NETNS:-}${SER_SLURM_NO_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
+   command -v ip >/dev/null && unshare -n true 2>/dev/null; then
+  SER_SLURM_NETNS=1 exec unshare -n bash "$0" "$@"
+fi
+if [ -n "${SER_SLURM_NETNS:-}" ]; then
+  # lo up, with a second address: getaddrinfo's AI_ADDRCONFIG (Slurm's bind) counts no
+  # interface whose only IPv4 address is 127.0.0.1, and would find nothing to bind
+  ip link set lo up 2>/dev/null
+  ip addr add 127.0.0.2/8 dev lo 2>/dev/null
+  netns="a network namespace of its own"
+else
+  netns="the host's network (no unshare -n here)"
+fi
 tmp=$(mktemp -d /tmp/ser_slurm_XXXXXX)
 pids=()
 stop() {
@@ -64,6 +82,9 @@ free_port() {
 }
 ports=""; ctld_port=$(free_port); ports=$ctld_port; slurmd_port=$(free_port)
 cpus=$(nproc --all 2>/dev/null || echo 2); [ "$cpus" -ge 2 ] && cpus=2
+# in a namespace of its own every address is a loopback one; else slurmd binds 127.0.0.1 alone
+comm=CommunicationParameters=NoInAddrAny
+[ -n "${SER_SLURM_NETNS:-}" ] && comm=
 cat >"$tmp/conf/slurm.conf" <<EOF
 ClusterName=sertest
 SlurmctldHost=$(hostname)(127.0.0.1)
@@ -96,6 +117,7 @@ JobRequeue=1
 SlurmctldTimeout=30
 SlurmdTimeout=30
 MinJobAge=600
+$comm
 NodeName=sernode NodeHostname=$(hostname) NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=sertest Nodes=sernode Default=YES MaxTime=INFINITE State=UP
 EOF
@@ -105,13 +127,14 @@ pids+=($!)
 slurmd -D -N sernode -f "$SLURM_CONF" >"$tmp/log/slurmd.out" 2>&1 &
 pids+=($!)
 up=0
-for _ in $(seq 1 100); do
+deadline=$((SECONDS + 20))
+while [ $SECONDS -lt $deadline ]; do
   state=$(timeout 2 scontrol show node sernode 2>/dev/null | grep -o 'State=[A-Z+]*' | head -1)
   case "$state" in State=IDLE*) up=1; break ;; esac
   sleep 0.2
 done
 [ $up -eq 1 ] || { logs; skip "slurmctld / slurmd did not bring the node up within 20 s (last: '${state:-no answer}')"; }
-echo "cluster up: slurmctld port $ctld_port, slurmd port $slurmd_port, $cpus CPUs"
+echo "cluster up: slurmctld port $ctld_port, slurmd port $slurmd_port, $cpus CPUs, in $netns"
 
 # ---- the cv --------------------------------------------------------------------------------
 "$SER_BIN" synth --out "$tmp/syn" --per-class 3 --speakers 4 --seed 3 >/dev/null || { bad "synth"; exit 1; }
