@@ -7,7 +7,9 @@
 #     mid-fold with its whole process group (as Slurm stops a requeued task) and run again, it
 #     resumes and ends with a model byte-identical to an uninterrupted fold's;
 #   - --jobs 2 splits the task's threads between its folds; --only-folds trains and summarises a
-#     subset of the folds (its lines, its array);
+#     subset of the folds (its lines, its array); --seeds trains every fold once per seed on the
+#     same manifests, summarises over seeds and folds (recomputed here), one line / array task
+#     per (seed, fold), array task 3 = the second seed's fold 1;
 #   - each attempt's wall and CPU time lands in fold_N/cv_cost.json, and --collect sums them into
 #     OUT/cv_cost.json;
 #   - --slurm writes folds.sbatch (an array of the same lines, the options users set as #SBATCH
@@ -134,8 +136,40 @@ cp "$tmp/o2/cv.json" "$tmp/o2.json"
 "$SER_BIN" cv --collect "$tmp/o2" >/dev/null 2>&1 && check 'cmp -s "$tmp/o2.json" "$tmp/o2/cv.json"' "--collect of an --only-folds run: another cv.json"
 cv --out "$tmp/o2p" --only-folds 2 --print-commands >"$tmp/o2p.cmds" 2>/dev/null
 check '[ "$(wc -l <"$tmp/o2p.cmds")" -eq 1 ] && grep -q -- "--fold 2$" "$tmp/o2p.cmds" && ! grep -q -- "--only-folds" "$tmp/o2p.cmds"' "--only-folds 2 --print-commands: $(cat "$tmp/o2p.cmds")"
-cv --out "$tmp/o2s" --only-folds 2,1 --slurm >/dev/null 2>&1
-check 'grep -qx -- "#SBATCH --array=1,2" "$tmp/o2s/slurm/folds.sbatch"' "--only-folds 2,1 --slurm: $(grep array "$tmp/o2s/slurm/folds.sbatch" 2>&1)"
+cv --out "$tmp/o2s" --only-folds 2 --slurm >/dev/null 2>&1
+check 'grep -qx -- "#SBATCH --array=2" "$tmp/o2s/slurm/folds.sbatch"' "--only-folds 2 --slurm: $(grep array= "$tmp/o2s/slurm/folds.sbatch" 2>&1)"
+
+# ---- --seeds: every fold once per train.seed, the same manifests, a summary over both ------------
+OMP_NUM_THREADS=1 cv --out "$tmp/sd" --seeds 3,1 >"$tmp/sd.out" 2>"$tmp/sd.err"; rc=$?
+check '[ $rc -eq 0 ] && [ -s "$tmp/sd/cv.json" ] && [ -s "$tmp/sd/seed_1/cv.json" ] && [ -s "$tmp/sd/seed_3/cv.json" ]' "--seeds 3,1: rc $rc, $(tail -3 "$tmp/sd.err")"
+for sd in 1 3; do for k in 1 2; do
+  r=$tmp/sd/seed_$sd/fold_$k
+  check '[ "$(sed -n "s/^seed *= *//p" "$r/config.ini")" = $sd ] && cmp -s "$r/test.tsv" "$tmp/sd/fold_$k/cv_test.tsv" && cmp -s "$r/train.tsv" "$tmp/sd/fold_$k/cv_train.tsv"' \
+    "seed $sd fold $k: not train.seed $sd on fold $k's manifests"
+done; done
+check '! cmp -s "$tmp/sd/seed_1/fold_1/model.safetensors" "$tmp/sd/seed_3/fold_1/model.safetensors"' "seeds 1 and 3 trained the same model"
+# cv.json: the mean over the 4 runs, the std over the folds of the seed-averaged fold UA, the std of the seeds' means
+rep() { tr -d ' \t\n' <"$1" | sed 's/.*"test":{//' | grep -o "\"$2\":[^,}]*" | head -1 | cut -d: -f2; }
+u11=$(rep "$tmp/sd/seed_1/fold_1/report.json" uar); u12=$(rep "$tmp/sd/seed_1/fold_2/report.json" uar)
+u31=$(rep "$tmp/sd/seed_3/fold_1/report.json" uar); u32=$(rep "$tmp/sd/seed_3/fold_2/report.json" uar)
+cvj() { tr -d ' \t\n' <"$tmp/sd/cv.json" | sed 's/.*"per_seed"//' | grep -o "\"$1\":{[^}]*" | tail -1 | grep -o '"uar":[^,}]*' | cut -d: -f2; }
+m=$(cvj mean); sdv=$(cvj std_dev); ssd=$(cvj seed_std_dev)
+check 'awk -v a="$u11" -v b="$u12" -v c="$u31" -v d="$u32" -v m="$m" -v s="$sdv" -v t="$ssd" "BEGIN {
+    mu = (a + b + c + d) / 4; f1 = (a + c) / 2; f2 = (b + d) / 2; s1 = (a + b) / 2; s3 = (c + d) / 2;
+    sd = sqrt((f1 - mu)^2 + (f2 - mu)^2); ss = sqrt((s1 - mu)^2 + (s3 - mu)^2);
+    exit !(m != \"\" && (m - mu)^2 <= 1e-24 && (s - sd)^2 <= 1e-24 && (t - ss)^2 <= 1e-24) }"' \
+  "--seeds cv.json: mean $m std $sdv seed std $ssd from runs $u11 $u12 $u31 $u32"
+cv --out "$tmp/sd" --seeds 1,3 --print-commands >"$tmp/sd.cmds" 2>/dev/null
+check '[ "$(wc -l <"$tmp/sd.cmds")" -eq 4 ] && [ "$(sed -n 3p "$tmp/sd.cmds" | grep -o -- "--seeds 1,3 .*--seed 3 --fold 1$")" != "" ]' "--seeds --print-commands: $(cat "$tmp/sd.cmds")"
+(cd / && bash -c "$(sed -n 3p "$tmp/sd.cmds")" >/dev/null 2>"$tmp/sd3.err"); rc=$?
+check '[ $rc -eq 0 ] && grep -q "seed 3 fold 1: finished earlier, kept" "$tmp/sd3.err"' "a finished seed's line: rc $rc, $(cat "$tmp/sd3.err")"
+# the array: 4 tasks; task 3 is seed 3's fold 1
+cv --out "$tmp/sds" --seeds 1,3 --slurm >/dev/null 2>"$tmp/sds.err" || bad "--seeds --slurm: $(cat "$tmp/sds.err")"
+check 'grep -qx -- "#SBATCH --array=1-4" "$tmp/sds/slurm/folds.sbatch"' "--seeds --slurm: $(grep array= "$tmp/sds/slurm/folds.sbatch")"
+(cd / && env -u OMP_NUM_THREADS SLURM_ARRAY_TASK_ID=3 SLURM_CPUS_PER_TASK=1 bash "$tmp/sds/slurm/folds.sbatch" >/dev/null 2>"$tmp/sdt.err") || bad "task 3: $(tail -2 "$tmp/sdt.err")"
+check '[ -s "$tmp/sds/seed_3/fold_1/report.json" ] && [ ! -e "$tmp/sds/seed_1/fold_1/config.ini" ] && [ ! -e "$tmp/sds/seed_3/fold_2/config.ini" ]' \
+  "task 3 did not run seed 3's fold 1 alone: $(cat "$tmp/sdt.err")"
+check 'cmp -s "$tmp/sds/seed_3/fold_1/model.safetensors" "$tmp/sd/seed_3/fold_1/model.safetensors"' "task 3's model differs from --seeds' seed 3 fold 1"
 
 # ---- bad input ----------------------------------------------------------------------------------
 cv --out "$tmp/pc" --fold 3 >/dev/null 2>"$tmp/e1"; rc=$?
@@ -148,8 +182,12 @@ cv --out "$tmp/sl" --slurm --time "1 day" >/dev/null 2>"$tmp/e4"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "one word" "$tmp/e4"' "--time with a space: rc $rc, $(cat "$tmp/e4")"
 cv --out "$tmp/pc" --only-folds 1,3 >/dev/null 2>"$tmp/e5"; rc=$?
 check '[ $rc -eq 1 ] && grep -q "only-folds 3: there are 2 folds" "$tmp/e5"' "--only-folds 1,3 of 2: rc $rc, $(cat "$tmp/e5")"
+cv --out "$tmp/pc" --fold 1 --seed 2 >/dev/null 2>"$tmp/e7"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "seed S goes with --fold K and --seeds" "$tmp/e7"' "--seed without --seeds: rc $rc, $(cat "$tmp/e7")"
+cv --out "$tmp/sd" --seeds 1,3 --fold 1 --seed 2 >/dev/null 2>"$tmp/e8"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "must be one of --seeds" "$tmp/e8"' "--seed not in --seeds: rc $rc, $(cat "$tmp/e8")"
 cv --out "$tmp/pc" --only-folds 1,1 >/dev/null 2>"$tmp/e6"; rc=$?
-check '[ $rc -eq 2 ] && grep -q "fold 1 twice" "$tmp/e6"' "--only-folds 1,1: rc $rc, $(cat "$tmp/e6")"
+check '[ $rc -eq 2 ] && grep -q "only-folds .1,1.: 1 twice" "$tmp/e6"' "--only-folds 1,1: rc $rc, $(cat "$tmp/e6")"
 
 echo "cli_cv_tasks: $pass passed, $fail failed"
 exit $fail

@@ -41,7 +41,7 @@ static void usage(FILE *f) {
             "usage: ser cv --data DIR [--corpus K] [--data DIR2 ...] --out OUT\n"
             "              (--folds K | --folds loso | --fold-lists DIR) [--labels L,...] [--label-map A=B]\n"
             "              [--config F] [--set section.key=value]... [--device D] [--noise-dir DIR]\n"
-            "              [--val-speakers N] [--only-folds K,K...]\n"
+            "              [--val-speakers N] [--only-folds K,K...] [--seeds S,S... [--seed S]]\n"
             "              [--jobs N | --fold K | --print-commands | --slurm [SLURM]]\n"
             "       ser cv --collect OUT\n\n"
             "Speaker-independent cross-validation: every fold trains on the other speakers and is\n"
@@ -61,6 +61,10 @@ static void usage(FILE *f) {
             "                     threads (OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else the CPUs\n"
             "                     it may run on), unless the recipe sets train.threads (default 1)\n"
             "  --only-folds LIST  train and summarise only these folds (1,2: a screening subset)\n"
+            "  --seeds S,S,...    train every fold once per train.seed S into OUT/seed_S/fold_N (the\n"
+            "                     folds and manifests stay those of the recipe's seed); the summary\n"
+            "                     over seeds and folds in OUT/cv.json, each seed's in OUT/seed_S/\n"
+            "  --seed S           with --fold K and --seeds: seed S's run of fold K alone\n"
             "  --fold K           fold K alone, idempotent: skipped when finished, resumed when\n"
             "                     interrupted, else trained (train.threads = T); no summary\n"
             "  --print-commands   write the folds' manifests, print this command with --fold K, one\n"
@@ -91,6 +95,9 @@ typedef struct cv_args {
     int fold;                 /* --fold K (1-based), 0: every fold */
     int only[CV_MAX_ONLY];    /* --only-folds, ascending */
     int n_only;
+    int seeds[CV_MAX_ONLY];   /* --seeds: train.seed of each repeat, ascending */
+    int n_seeds;
+    int seed, has_seed;       /* --seed S: the task's seed (with --fold) */
     int slurm;                /* --slurm */
     int slurm_opt;            /* a Slurm option was given */
     cv_slurm_opts sl;
@@ -99,9 +106,9 @@ typedef struct cv_args {
 /* The options of ser cv that take a value, and those a fold's task line leaves out. */
 static const char *const WITH_VALUE[] = {"--data", "--corpus", "--labels", "--label-map", "--out", "--folds",
                                          "--fold-lists", "--config", "--noise-dir", "--set", "--device", "--collect",
-                                         "--val-speakers", "--jobs", "--fold", "--only-folds", "--partition", "--time", "--account",
+                                         "--val-speakers", "--jobs", "--fold", "--only-folds", "--seeds", "--seed", "--partition", "--time", "--account",
                                          "--mem", "--cpus", "--gpus", "--sbatch", NULL};
-static const char *const NOT_IN_TASK[] = {"--print-commands", "--slurm", "--jobs", "--fold", "--only-folds", "--partition", "--time",
+static const char *const NOT_IN_TASK[] = {"--print-commands", "--slurm", "--jobs", "--fold", "--only-folds", "--seed", "--partition", "--time",
                                           "--account", "--mem", "--cpus", "--gpus", "--sbatch", NULL};
 
 static int cmp_int(const void *x, const void *y) {
@@ -109,25 +116,25 @@ static int cmp_int(const void *x, const void *y) {
     return (a > b) - (a < b);
 }
 
-/* --only-folds 1,2,5: fold numbers >= 1, each once, kept ascending. */
-static int parse_only(const char *v, cv_args *a) {
+/* --only-folds 1,2,5 (numbers >= 1) or --seeds 42,43 (>= 0): each once, kept ascending. */
+static int parse_list(const char *opt, const char *v, long lo, int *out, int *n) {
     const char *p = v;
-    a->n_only = 0;
+    *n = 0;
     while (*p) {
         char *end;
         errno = 0;
         long k = strtol(p, &end, 10);
-        if (errno || end == p || (*end && *end != ',') || k < 1 || k > 1000000 || a->n_only == CV_MAX_ONLY) {
-            fprintf(stderr, "ser cv: --only-folds '%s': expected fold numbers >= 1, K,K,... (at most %d)\n", v, CV_MAX_ONLY);
+        if (errno || end == p || (*end && *end != ',') || k < lo || k > 2147483647L || *n == CV_MAX_ONLY) {
+            fprintf(stderr, "ser cv: %s '%s': expected numbers >= %ld, N,N,... (at most %d)\n", opt, v, lo, CV_MAX_ONLY);
             return -1;
         }
-        for (int i = 0; i < a->n_only; i++)
-            if (a->only[i] == k) return fprintf(stderr, "ser cv: --only-folds '%s': fold %ld twice\n", v, k), -1;
-        a->only[a->n_only++] = (int)k;
+        for (int i = 0; i < *n; i++)
+            if (out[i] == k) return fprintf(stderr, "ser cv: %s '%s': %ld twice\n", opt, v, k), -1;
+        out[(*n)++] = (int)k;
         p = *end ? end + 1 : end;
     }
-    if (!a->n_only) return fprintf(stderr, "ser cv: --only-folds needs fold numbers\n"), -1;
-    qsort(a->only, (size_t)a->n_only, sizeof *a->only, cmp_int);
+    if (!*n) return fprintf(stderr, "ser cv: %s needs numbers\n", opt), -1;
+    qsort(out, (size_t)*n, sizeof *out, cmp_int);
     return 0;
 }
 
@@ -167,7 +174,16 @@ static int parse_args(int argc, char **argv, cv_args *a) {
         else if (!strcmp(s, "--print-commands")) a->print_commands = 1;
         else if (!strcmp(s, "--slurm")) a->slurm = 1;
         else if (!strcmp(s, "--only-folds") && more) {
-            if (parse_only(argv[++i], a) != 0) return -1;
+            if (parse_list(s, argv[++i], 1, a->only, &a->n_only) != 0) return -1;
+        } else if (!strcmp(s, "--seeds") && more) {
+            if (parse_list(s, argv[++i], 0, a->seeds, &a->n_seeds) != 0) return -1;
+        } else if (!strcmp(s, "--seed") && more) {
+            char *end;
+            errno = 0;
+            long v = strtol(argv[++i], &end, 10);
+            if (errno || end == argv[i] || *end || v < 0 || v > 2147483647L)
+                return fprintf(stderr, "ser cv: --seed '%s': expected a number >= 0\n", argv[i]), -1;
+            a->seed = (int)v, a->has_seed = 1;
         }
         else if (!strcmp(s, "--fold") && more) {
             char *end;
@@ -210,6 +226,9 @@ static int parse_args(int argc, char **argv, cv_args *a) {
     else if ((a->fold > 0) + a->print_commands + a->slurm + (a->jobs > 1) > 1)
         why = "--fold, --print-commands, --slurm and --jobs exclude each other";
     else if (a->fold && a->n_only) why = "--fold and --only-folds exclude each other";
+    else if (a->has_seed && (!a->fold || !a->n_seeds)) why = "--seed S goes with --fold K and --seeds";
+    else if (a->has_seed && !bsearch(&a->seed, a->seeds, (size_t)a->n_seeds, sizeof *a->seeds, cmp_int))
+        why = "--seed S must be one of --seeds";
     else if (a->slurm_opt && !a->slurm) why = "--partition, --time, --account, --mem, --cpus, --gpus and --sbatch need --slurm";
     if (why) {
         fprintf(stderr, "ser cv: %s\n", why);
@@ -315,6 +334,8 @@ typedef struct fold_cmd {
     char *argv[64 + 2 * 64];
     int argc;
     char dir[PATH_MAX + 32], lists[3][PATH_MAX + 64], threads[48];
+    char label[64];       /* "fold K" (with --seeds: "seed S fold K") */
+    char seed_set[48];    /* with --seeds: train.seed=S */
     int resume;
 } fold_cmd;
 
@@ -330,6 +351,7 @@ static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *conf
         if (config_abs) c->argv[c->argc++] = "--config", c->argv[c->argc++] = (char *)config_abs;
         if (noise_abs) c->argv[c->argc++] = "--noise-dir", c->argv[c->argc++] = (char *)noise_abs;
         for (int i = 0; i < a->n_sets && c->argc + 2 < 170; i++) c->argv[c->argc++] = "--set", c->argv[c->argc++] = (char *)a->sets[i];
+        if (c->seed_set[0]) c->argv[c->argc++] = "--set", c->argv[c->argc++] = c->seed_set;
         if (threads > 0) {
             snprintf(c->threads, sizeof c->threads, "train.threads=%d", threads);
             c->argv[c->argc++] = "--set", c->argv[c->argc++] = c->threads;
@@ -390,8 +412,8 @@ static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
                 fprintf(stderr, "ser cv: %s\n", err.msg);
                 failed++;
             } else {
-                fprintf(stderr, "ser cv: fold %d: %s (log: %s/train.log)\n", todo[next] + 1,
-                        c->resume ? "resuming" : "training", c->dir);
+                fprintf(stderr, "ser cv: %s: %s (log: %s/train.log)\n", c->label, c->resume ? "resuming" : "training",
+                        c->dir);
                 t0[next] = now_s();
                 running++;
             }
@@ -416,13 +438,13 @@ static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
                            (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
         ser_error cerr = {{0}};
         if (cv_cost_add(c->dir, now_s() - t0[i], cpu, &cerr) != 0)
-            fprintf(stderr, "ser cv: fold %d: the cost record: %s\n", todo[i] + 1, cerr.msg);
+            fprintf(stderr, "ser cv: %s: the cost record: %s\n", c->label, cerr.msg);
         if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && cv_fold_finished(c->dir)) {
-            fprintf(stderr, "ser cv: fold %d: done\n", todo[i] + 1);
+            fprintf(stderr, "ser cv: %s: done\n", c->label);
         } else {
             failed++;
-            if (WIFEXITED(st)) fprintf(stderr, "ser cv: fold %d: ser train failed (exit %d)\n", todo[i] + 1, WEXITSTATUS(st));
-            else fprintf(stderr, "ser cv: fold %d: ser train killed by signal %d\n", todo[i] + 1, WTERMSIG(st));
+            if (WIFEXITED(st)) fprintf(stderr, "ser cv: %s: ser train failed (exit %d)\n", c->label, WEXITSTATUS(st));
+            else fprintf(stderr, "ser cv: %s: ser train killed by signal %d\n", c->label, WTERMSIG(st));
             print_log_tail(c->dir);
         }
     }
@@ -463,6 +485,19 @@ static int fold_split(const cv_args *a, const ser_clips *clips, const ser_fold *
     return rc;
 }
 
+/* With --seeds: seed S's run of fold K, OUT/seed_S/fold_K, trains on fold K's manifests (m's)
+ * with train.seed = S. r may be m itself (its lists are kept). */
+static int seed_run(const fold_cmd *m, fold_cmd *r, const char *out_abs, int seed, int fold, ser_error *err) {
+    if (r != m) memcpy(r->lists, m->lists, sizeof r->lists);
+    char sd[PATH_MAX + 32];
+    if (snprintf(sd, sizeof sd, "%s/seed_%d", out_abs, seed) >= (int)sizeof sd ||
+        snprintf(r->dir, sizeof r->dir, "%s/fold_%d", sd, fold) >= (int)sizeof r->dir)
+        return ser_fail(err, "%s: path too long", out_abs);
+    snprintf(r->seed_set, sizeof r->seed_set, "train.seed=%d", seed);
+    snprintf(r->label, sizeof r->label, "seed %d fold %d", seed, fold);
+    return mkdir_one(sd, err) || mkdir_one(r->dir, err) ? -1 : 0;
+}
+
 /* The command of one fold's task: this very command with absolute paths, without the options
  * that say how to run it (--jobs, --print-commands, --slurm and its options); --fold K follows. */
 static int task_line(int argc, char **argv, const char *exe, cli_argv *t, ser_error *err) {
@@ -476,14 +511,13 @@ static int write_slurm(int argc, char **argv, const cv_args *a, const char *exe,
                        ser_error *err) {
     cli_argv task;
     int rc = task_line(argc, argv, exe, &task, err);
-    char array[CV_MAX_ONLY * 8 + 32] = "";
-    if (!a->n_only) snprintf(array, sizeof array, "1-%d", n_folds);
-    for (int i = 0; i < a->n_only; i++) {
-        size_t l = strlen(array);
-        snprintf(array + l, sizeof array - l, "%s%d", i ? "," : "", a->only[i]);
-    }
-    if (!rc) rc = cv_slurm_write(out_abs, exe, &task, array, a->n_only ? a->n_only : n_folds, &a->sl, err);
+    int *folds = malloc((size_t)n_folds * sizeof *folds), nf = 0;
+    for (int k = 0; folds && k < n_folds; k++)
+        if (in_only(a, k + 1)) folds[nf++] = k + 1;
+    if (!rc) rc = folds ? cv_slurm_write(out_abs, exe, &task, folds, nf, a->seeds, a->n_seeds, &a->sl, err)
+                        : ser_fail(err, "out of memory");
     cli_argv_free(&task);
+    free(folds);
     return rc;
 }
 
@@ -501,10 +535,11 @@ int cmd_cv(int argc, char **argv) {
     ser_error err = {{0}};
     if (a.collect) {
         free(a.sets);
-        int *nums = NULL;
-        const int nf = cv_fold_numbers(a.collect, &nums);
-        const int ok = cv_collect(a.collect, 0, &err) == 0 && cv_cost_collect(a.collect, nums, nf, &err) == 0;
-        free(nums);
+        int *nums = NULL, *seeds = NULL;
+        const int nf = cv_fold_numbers(a.collect, &nums), ns = cv_dir_numbers(a.collect, "seed_", &seeds);
+        const int ok = ns ? cv_seeds_collect(a.collect, seeds, ns, &err) == 0
+                          : cv_collect(a.collect, 0, &err) == 0 && cv_cost_collect(a.collect, nums, nf, &err) == 0;
+        free(nums), free(seeds);
         if (ok) return 0;
         fprintf(stderr, "ser cv: --collect: %s\n", err.msg);
         return 1;
@@ -549,8 +584,9 @@ int cmd_cv(int argc, char **argv) {
     }
     if (write_recipe(out_abs, &cfg, &err) != 0) goto fail;
     const int n = (int)folds.n;
-    cmds = calloc((size_t)n, sizeof *cmds);
-    todo = calloc((size_t)n, sizeof *todo);
+    const int n_runs = n * (a.n_seeds ? a.n_seeds : 1);
+    cmds = calloc((size_t)n_runs, sizeof *cmds);
+    todo = calloc((size_t)n_runs, sizeof *todo);
     if (!cmds || !todo) {
         ser_fail(&err, "out of memory");
         goto fail;
@@ -592,15 +628,22 @@ int cmd_cv(int argc, char **argv) {
         ser_split_free(&s);
         if (wrc) goto fail;
         if (a.print_commands || a.slurm) continue;
-        char ini[PATH_MAX + 64];
-        snprintf(ini, sizeof ini, "%s/config.ini", c->dir);
-        if (cv_fold_finished(c->dir)) {
-            fprintf(stderr, "ser cv: fold %d: finished earlier, kept (%s)\n", k + 1, c->dir);
-            continue;
+        /* the runs of this fold: OUT/fold_K itself, or with --seeds OUT/seed_S/fold_K per seed */
+        for (int si = 0; si < (a.n_seeds ? a.n_seeds : 1); si++) {
+            if (a.has_seed && a.seeds[si] != a.seed) continue;
+            fold_cmd *r = &cmds[si * n + k];
+            snprintf(r->label, sizeof r->label, "fold %d", k + 1);
+            if (a.n_seeds && seed_run(c, r, out_abs, a.seeds[si], k + 1, &err) != 0) goto fail;
+            char ini[PATH_MAX + 64];
+            snprintf(ini, sizeof ini, "%s/config.ini", r->dir);
+            if (cv_fold_finished(r->dir)) {
+                fprintf(stderr, "ser cv: %s: finished earlier, kept (%s)\n", r->label, r->dir);
+                continue;
+            }
+            r->resume = access(ini, F_OK) == 0; /* started before: its own recorded split and recipe */
+            build_cmd(r, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, threads);
+            todo[n_todo++] = si * n + k;
         }
-        c->resume = access(ini, F_OK) == 0; /* started before: its own recorded split and recipe */
-        build_cmd(c, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, threads);
-        todo[n_todo++] = k;
     }
     if (a.slurm) {
         if (write_slurm(argc, argv, &a, exe, out_abs, n, &err) != 0) goto fail;
@@ -616,14 +659,20 @@ int cmd_cv(int argc, char **argv) {
             cli_argv_free(&task);
             goto fail;
         }
-        for (int k = 0; k < n; k++)
-            if (in_only(&a, k + 1)) cli_write_line(stdout, &task), printf(" --fold %d\n", k + 1);
+        for (int si = 0; si < (a.n_seeds ? a.n_seeds : 1); si++)
+            for (int k = 0; k < n; k++) {
+                if (!in_only(&a, k + 1)) continue;
+                cli_write_line(stdout, &task);
+                if (a.n_seeds) printf(" --seed %d", a.seeds[si]);
+                printf(" --fold %d\n", k + 1);
+            }
         cli_argv_free(&task);
         if (fflush(stdout) != 0) {
             ser_fail(&err, "stdout: %s", strerror(errno));
             goto fail;
         }
-        fprintf(stderr, "ser cv: %d commands; when they have run: ser cv --collect %s\n", a.n_only ? a.n_only : n, out_abs);
+        fprintf(stderr, "ser cv: %d commands; when they have run: ser cv --collect %s\n",
+                (a.n_only ? a.n_only : n) * (a.n_seeds ? a.n_seeds : 1), out_abs);
         rc = 0;
         goto done;
     }
@@ -633,7 +682,7 @@ int cmd_cv(int argc, char **argv) {
     const int failed = run_folds(cmds, todo, n_todo, a.jobs);
     if (failed) {
         ser_fail(&err, "%d of %d folds failed (their logs are named above); run the same command again to resume",
-                 failed, a.fold ? 1 : a.n_only ? a.n_only : n);
+                 failed, n_todo);
         goto fail;
     }
     if (a.fold) {
@@ -641,8 +690,9 @@ int cmd_cv(int argc, char **argv) {
         rc = 0;
         goto done;
     }
-    if (a.n_only ? cv_collect_folds(out_abs, a.only, a.n_only, &err) != 0 || cv_cost_collect(out_abs, a.only, a.n_only, &err) != 0
-                 : cv_collect(out_abs, n, &err) != 0 || cv_cost_collect(out_abs, NULL, n, &err) != 0)
+    if (a.n_seeds ? cv_seeds_collect(out_abs, a.seeds, a.n_seeds, &err) != 0
+        : a.n_only ? cv_collect_folds(out_abs, a.only, a.n_only, &err) != 0 || cv_cost_collect(out_abs, a.only, a.n_only, &err) != 0
+                   : cv_collect(out_abs, n, &err) != 0 || cv_cost_collect(out_abs, NULL, n, &err) != 0)
         goto fail;
     rc = 0;
     goto done;

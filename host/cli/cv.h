@@ -16,5 +16,13 @@ int cv_collect_folds(const char *dir, const int *folds, int n, ser_error *err);
 
 /* The numbers N of the dir/fold_N/ folders, ascending, in *nums (malloc'd); their count. */
 int cv_fold_numbers(const char *dir, int **nums);
+/* The same for dir/PREFIX<N>/ folders (N >= 0). */
+int cv_dir_numbers(const char *dir, const char *prefix, int **nums);
+
+/* `ser cv --seeds` (host/cli/cv_seeds.c): DIR/seed_S/cv.json for each seed summarised into
+ * DIR/cv.json (per seed mean and std; the mean over every seed and fold; the sample std over
+ * the folds of each fold's metric averaged over the seeds; the sample std of the seeds' means)
+ * and DIR/cv_cost.json (the seeds' costs summed). */
+int cv_seeds_collect(const char *dir, const int *seeds, int n_seeds, ser_error *err);
 
 #endif

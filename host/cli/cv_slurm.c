@@ -94,10 +94,28 @@ static void job_name(const char *out_abs, char *name, size_t n) {
         if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.", *c)) *c = '_';
 }
 
-int cv_slurm_write(const char *out_abs, const char *exe, const cli_argv *task, const char *array, int n_tasks,
-                   const cv_slurm_opts *o, ser_error *err) {
-    char name[96];
+/* The array's ids: 1-N for folds 1..N (a task's id is its fold), else a list ("1,2"); with
+ * seeds 1-(folds x seeds), the task's fold and seed looked up from its id in the script. */
+static void array_spec(const int *folds, int n_folds, int n_seeds, char *spec, size_t n) {
+    int contiguous = 1;
+    for (int i = 0; i < n_folds; i++) contiguous &= folds[i] == i + 1;
+    if (n_seeds || contiguous) {
+        snprintf(spec, n, "1-%d", n_folds * (n_seeds ? n_seeds : 1));
+        return;
+    }
+    spec[0] = 0;
+    for (int i = 0; i < n_folds; i++) {
+        size_t l = strlen(spec);
+        if (l < n) snprintf(spec + l, n - l, "%s%d", i ? "," : "", folds[i]);
+    }
+}
+
+int cv_slurm_write(const char *out_abs, const char *exe, const cli_argv *task, const int *folds, int n_folds,
+                   const int *seeds, int n_seeds, const cv_slurm_opts *o, ser_error *err) {
+    char name[96], array[4096];
     job_name(out_abs, name, sizeof name);
+    array_spec(folds, n_folds, n_seeds, array, sizeof array);
+    const int n_tasks = n_folds * (n_seeds ? n_seeds : 1);
     /* #SBATCH --output takes no quoting and reads % as a pattern */
     if (strpbrk(out_abs, " \t\r\n'\"\\$`%"))
         return ser_fail(err, "--slurm: %s: a Slurm script cannot name a folder with spaces, quotes, $ or %%: use another --out",
@@ -120,10 +138,22 @@ int cv_slurm_write(const char *out_abs, const char *exe, const cli_argv *task, c
     if (o->gpus) fprintf(f, "#SBATCH --gres=gpu:%d\n", o->gpus);
     if (o->mem) fprintf(f, "#SBATCH --mem=%s\n", o->mem);
     cv_slurm_common_lines(f, o);
-    fprintf(f, "#SBATCH --requeue\n#SBATCH --open-mode=append\n#SBATCH --output=%s/fold_%%a.log\n", dir);
-    fputs("set -eu\nexec ", f);
-    cli_write_line(f, task);
-    fputs(" --fold \"$SLURM_ARRAY_TASK_ID\"\n", f);
+    fprintf(f, "#SBATCH --requeue\n#SBATCH --open-mode=append\n#SBATCH --output=%s/%s_%%a.log\n", dir,
+            n_seeds ? "task" : "fold");
+    fputs("set -eu\n", f);
+    if (n_seeds) { /* task T = (seed i, fold j), T - 1 = i x folds + j */
+        fputs("folds=(", f);
+        for (int i = 0; i < n_folds; i++) fprintf(f, "%s%d", i ? " " : "", folds[i]);
+        fputs(")\nseeds=(", f);
+        for (int i = 0; i < n_seeds; i++) fprintf(f, "%s%d", i ? " " : "", seeds[i]);
+        fprintf(f, ")\nt=$((SLURM_ARRAY_TASK_ID - 1))\nexec ");
+        cli_write_line(f, task);
+        fprintf(f, " --seed \"${seeds[t / %d]}\" --fold \"${folds[t %% %d]}\"\n", n_folds, n_folds);
+    } else {
+        fputs("exec ", f);
+        cli_write_line(f, task);
+        fputs(" --fold \"$SLURM_ARRAY_TASK_ID\"\n", f);
+    }
     if (write_text(dir, "folds.sbatch", f, &text, 0, err) != 0) return -1;
 
     text = NULL, len = 0;

@@ -29,13 +29,14 @@ extern const char *const CV_SLURM_OPTS[];
 /* The usage lines of the options above. */
 extern const char CV_SLURM_HELP[];
 
-/* Writes OUT/slurm/: folds.sbatch (an array of n_tasks tasks, their ids the Slurm --array spec
- * array ("1-5", "1,2"), task T running `task --fold T`,
- * requeueable, its output appended to OUT/slurm/fold_T.log), collect.sbatch (`exe cv --collect
- * OUT`), and submit.sh (sbatch the array, then the collect job with --dependency=afterok:ARRAY;
- * prints the collect job's id last). The jobs are named ser-cv-<OUT's last name>. */
-int cv_slurm_write(const char *out_abs, const char *exe, const cli_argv *task, const char *array, int n_tasks,
-                   const cv_slurm_opts *o, ser_error *err);
+/* Writes OUT/slurm/: folds.sbatch (a job array, one task per fold of folds[0..n_folds), or per
+ * (seed, fold) with n_seeds seeds; requeueable; each task runs `task --fold K` (with seeds
+ * `task --seed S --fold K`) and appends its output to OUT/slurm/fold_%a.log (task_%a.log)),
+ * collect.sbatch (`exe cv --collect OUT`), and submit.sh (sbatch the array, then the collect
+ * job with --dependency=afterok:ARRAY; prints the collect job's id last). The jobs are named
+ * ser-cv-<OUT's last name>. */
+int cv_slurm_write(const char *out_abs, const char *exe, const cli_argv *task, const int *folds, int n_folds,
+                   const int *seeds, int n_seeds, const cv_slurm_opts *o, ser_error *err);
 
 /* The #SBATCH lines of every job: --partition, --account, --time and the --sbatch options. */
 void cv_slurm_common_lines(FILE *f, const cv_slurm_opts *o);

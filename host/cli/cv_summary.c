@@ -197,14 +197,19 @@ static int cmp_int(const void *x, const void *y) {
     return (a > b) - (a < b);
 }
 
-int cv_fold_numbers(const char *dir, int **nums) {
+int cv_fold_numbers(const char *dir, int **nums) { return cv_dir_numbers(dir, "fold_", nums); }
+
+int cv_dir_numbers(const char *dir, const char *prefix, int **nums) {
     *nums = NULL;
     DIR *d = opendir(dir);
     if (!d) return 0;
     int n = 0, cap = 0;
     for (struct dirent *e; (e = readdir(d));) {
+        const size_t pl = strlen(prefix);
         int k, len = 0;
-        if (sscanf(e->d_name, "fold_%d%n", &k, &len) != 1 || e->d_name[len] || k < 1) continue;
+        if (strncmp(e->d_name, prefix, pl) || sscanf(e->d_name + pl, "%d%n", &k, &len) != 1 || e->d_name[pl + len] ||
+            k < 0 || (k == 0 && !strcmp(prefix, "fold_")))
+            continue;
         char *p = join(dir, e->d_name);
         struct stat st;
         const int folder = p && !stat(p, &st) && S_ISDIR(st.st_mode);
