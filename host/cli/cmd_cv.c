@@ -184,8 +184,7 @@ static int parse_args(int argc, char **argv, cv_args *a) {
             if (errno || end == argv[i] || *end || v < 0 || v > 2147483647L)
                 return fprintf(stderr, "ser cv: --seed '%s': expected a number >= 0\n", argv[i]), -1;
             a->seed = (int)v, a->has_seed = 1;
-        }
-        else if (!strcmp(s, "--fold") && more) {
+        } else if (!strcmp(s, "--fold") && more) {
             char *end;
             errno = 0;
             long k = strtol(argv[++i], &end, 10);
@@ -194,8 +193,7 @@ static int parse_args(int argc, char **argv, cv_args *a) {
                 return -1;
             }
             a->fold = (int)k;
-        }
-        else if (!strcmp(s, "--val-speakers") && more) {
+        } else if (!strcmp(s, "--val-speakers") && more) {
             char *end;
             errno = 0;
             long v = strtol(argv[++i], &end, 10);
