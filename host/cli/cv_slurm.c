@@ -12,11 +12,13 @@
 const char *const CV_SLURM_OPTS[] = {"--partition", "--time", "--account", "--mem", "--cpus", "--gpus", "--sbatch", NULL};
 
 const char CV_SLURM_HELP[] =
-    "  --partition P      #SBATCH --partition=P        --time T     #SBATCH --time=T\n"
-    "  --account A        #SBATCH --account=A          --mem M      #SBATCH --mem=M\n"
-    "  --cpus N           #SBATCH --cpus-per-task=N (default 1; each task's train.threads)\n"
-    "  --gpus N           #SBATCH --gres=gpu:N\n"
-    "  --sbatch OPT       any other sbatch option, verbatim (--sbatch --qos=long); repeatable\n";
+    "    --partition P    #SBATCH --partition=P\n"
+    "    --time T         #SBATCH --time=T\n"
+    "    --account A      #SBATCH --account=A\n"
+    "    --mem M          #SBATCH --mem=M (the fold tasks)\n"
+    "    --cpus N         #SBATCH --cpus-per-task=N (default 1; each task's train.threads)\n"
+    "    --gpus N         #SBATCH --gres=gpu:N (the fold tasks)\n"
+    "    --sbatch OPT     any other sbatch option, verbatim (--sbatch --qos=long); repeatable\n";
 
 /* A value that goes into an #SBATCH line must be one word. */
 static int one_word(const char *v) { return *v && !strpbrk(v, " \t\r\n'\"\\$`"); }
