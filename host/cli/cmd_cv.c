@@ -7,23 +7,18 @@
  * lines of --print-commands and the Slurm array of --slurm (host/cli/cv_slurm.c) run. */
 #define _DEFAULT_SOURCE /* realpath */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli_argv.h"
 #include "commands.h"
 #include "cv.h"
 #include "cv_cost.h"
+#include "cv_run.h"
 #include "cv_slurm.h"
 #include "task_threads.h"
 #include "data_args.h"
@@ -33,8 +28,6 @@
 #include "ser/folds.h"
 #include "ser/report.h"
 #include "ser/split.h"
-
-extern char **environ;
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -327,16 +320,6 @@ static int write_recipe(const char *out, const ser_config *cfg, ser_error *err) 
     return rc;
 }
 
-/* One fold's ser train command line; argv strings point into a, out_abs, or the static pool. */
-typedef struct fold_cmd {
-    char *argv[64 + 2 * 64];
-    int argc;
-    char dir[PATH_MAX + 32], lists[3][PATH_MAX + 64], threads[48];
-    char label[64];       /* "fold K" (with --seeds: "seed S fold K") */
-    char seed_set[48];    /* with --seeds: train.seed=S */
-    int resume;
-} fold_cmd;
-
 static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *config_abs, const char *noise_abs,
                       int threads) {
     c->argc = 0;
@@ -362,92 +345,6 @@ static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *conf
     c->argv[c->argc++] = "--device";
     c->argv[c->argc++] = (char *)a->device;
     c->argv[c->argc] = NULL;
-}
-
-/* Starts the fold's command with stdout and stderr into dir/train.log (appended on a resume). */
-static int spawn_fold(const fold_cmd *c, pid_t *pid, ser_error *err) {
-    char log[PATH_MAX + 64];
-    snprintf(log, sizeof log, "%s/train.log", c->dir);
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa) != 0) return ser_fail(err, "posix_spawn_file_actions_init failed");
-    int rc = posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | (c->resume ? O_APPEND : O_TRUNC), 0644);
-    if (!rc) rc = posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    if (!rc) rc = posix_spawn(pid, c->argv[0], &fa, NULL, c->argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc ? ser_fail(err, "%s: cannot start %s: %s", c->dir, c->argv[0], strerror(rc)) : 0;
-}
-
-/* The last line of a fold's log: what a failed fold said last. */
-static void print_log_tail(const char *dir) {
-    char p[PATH_MAX + 64], line[1024], last[1024] = "";
-    snprintf(p, sizeof p, "%s/train.log", dir);
-    FILE *f = fopen(p, "r");
-    if (!f) return;
-    while (fgets(line, sizeof line, f))
-        if (line[0] != '\n') memcpy(last, line, sizeof last);
-    fclose(f);
-    fprintf(stderr, "ser cv:   %s: %s", p, last[0] ? last : "(empty)\n");
-}
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* Runs the commands of the unfinished folds, jobs at a time; returns the number that failed.
- * Each attempt's wall and CPU time is added to its fold's cv_cost.json (cv_cost.h). */
-static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
-    pid_t *pids = calloc((size_t)n, sizeof *pids);
-    double *t0 = calloc((size_t)n, sizeof *t0);
-    if (!pids || !t0) return free(pids), free(t0), n;
-    int next = 0, running = 0, failed = 0;
-    while (next < n || running) {
-        while (running < jobs && next < n) {
-            ser_error err = {{0}};
-            fold_cmd *c = &cmds[todo[next]];
-            if (spawn_fold(c, &pids[next], &err) != 0) {
-                fprintf(stderr, "ser cv: %s\n", err.msg);
-                failed++;
-            } else {
-                fprintf(stderr, "ser cv: %s: %s (log: %s/train.log)\n", c->label, c->resume ? "resuming" : "training",
-                        c->dir);
-                t0[next] = now_s();
-                running++;
-            }
-            next++;
-        }
-        if (!running) break;
-        int st;
-        struct rusage ru;
-        pid_t p = wait4(-1, &st, 0, &ru);
-        if (p < 0) {
-            if (errno == EINTR) continue;
-            fprintf(stderr, "ser cv: wait4: %s\n", strerror(errno));
-            failed += running;
-            break;
-        }
-        int i = 0;
-        while (i < next && pids[i] != p) i++;
-        if (i == next) continue; /* not one of ours */
-        running--;
-        const fold_cmd *c = &cmds[todo[i]];
-        const double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
-                           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-        ser_error cerr = {{0}};
-        if (cv_cost_add(c->dir, now_s() - t0[i], cpu, &cerr) != 0)
-            fprintf(stderr, "ser cv: %s: the cost record: %s\n", c->label, cerr.msg);
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && cv_fold_finished(c->dir)) {
-            fprintf(stderr, "ser cv: %s: done\n", c->label);
-        } else {
-            failed++;
-            if (WIFEXITED(st)) fprintf(stderr, "ser cv: %s: ser train failed (exit %d)\n", c->label, WEXITSTATUS(st));
-            else fprintf(stderr, "ser cv: %s: ser train killed by signal %d\n", c->label, WTERMSIG(st));
-            print_log_tail(c->dir);
-        }
-    }
-    free(pids), free(t0);
-    return failed;
 }
 
 /* The recipe as ser train will resolve it: the seed, validation fraction and threads cv uses. */
@@ -677,7 +574,7 @@ int cmd_cv(int argc, char **argv) {
     if (n_todo && threads)
         fprintf(stderr, "ser cv: %d job%s at a time, train.threads = %d each (this task's threads: %d, from %s)\n",
                 a.jobs, a.jobs > 1 ? "s" : "", threads, task_threads, th_from);
-    const int failed = run_folds(cmds, todo, n_todo, a.jobs);
+    const int failed = cv_run_folds(cmds, todo, n_todo, a.jobs);
     if (failed) {
         ser_fail(&err, "%d of %d folds failed (their logs are named above); run the same command again to resume",
                  failed, n_todo);
