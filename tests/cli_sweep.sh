@@ -31,7 +31,7 @@ check '[ "$(echo "$names" | sort | tr "\n" " ")" = "train.epochs=1,model.filters
 uas=$(jvals "$tmp/sw/sweep.json" ua_mean)
 check '[ "$(echo "$uas" | sort -g -r)" = "$uas" ] && [ "$(echo "$uas" | wc -l)" -eq 4 ]' "not sorted by UA mean: $uas"
 # each row's numbers are its cv's; its command has its values
-i=0
+i=0 best_cmd= best=
 for name in $names; do
   i=$((i + 1))
   ua=$(echo "$uas" | sed -n ${i}p)
