@@ -26,7 +26,8 @@ void cli_argv_free(cli_argv *a) {
 }
 
 int cli_opt_is_path(const char *opt) {
-    static const char *const PATHS[] = {"--data", "--config", "--noise-dir", "--fold-lists", "--out"};
+    static const char *const PATHS[] = {"--data",        "--config",        "--noise-dir", "--fold-lists", "--out",
+                                        "--extra-data",  "--pretrain-data", "--init",      "--pretrain-config"};
     for (size_t i = 0; i < sizeof PATHS / sizeof *PATHS; i++)
         if (!strcmp(opt, PATHS[i])) return 1;
     return 0;

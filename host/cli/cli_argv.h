@@ -18,7 +18,7 @@ int cli_argv_push(cli_argv *a, const char *s, ser_error *err);
 void cli_argv_free(cli_argv *a);
 
 /* The options of ser cv (and so of ser sweep) whose value is a path: --data, --config,
- * --noise-dir, --fold-lists, --out. */
+ * --noise-dir, --fold-lists, --out, --extra-data, --pretrain-data, --init, --pretrain-config. */
 int cli_opt_is_path(const char *opt);
 
 /* Appends argv[0..argc) to out. with_value (NULL-terminated) names the options that take a

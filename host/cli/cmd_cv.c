@@ -99,7 +99,10 @@ typedef struct cv_args {
 /* The options of ser cv that take a value, and those a fold's task line leaves out. */
 static const char *const WITH_VALUE[] = {"--data", "--corpus", "--labels", "--label-map", "--out", "--folds",
                                          "--fold-lists", "--config", "--noise-dir", "--set", "--device", "--collect",
-                                         "--val-speakers", "--jobs", "--fold", "--only-folds", "--seeds", "--seed", "--partition", "--time", "--account",
+                                         "--val-speakers", "--jobs", "--fold", "--only-folds", "--seeds", "--seed",
+                                         /* main's fine-tuning options, once merged */
+                                         "--extra-data", "--pretrain-data", "--init", "--pretrain-config",
+                                         "--pretrain-set", "--partition", "--time", "--account",
                                          "--mem", "--cpus", "--gpus", "--sbatch", NULL};
 static const char *const NOT_IN_TASK[] = {"--print-commands", "--slurm", "--jobs", "--fold", "--only-folds", "--seed", "--partition", "--time",
                                           "--account", "--mem", "--cpus", "--gpus", "--sbatch", NULL};
@@ -389,7 +392,7 @@ static int seed_run(const fold_cmd *m, fold_cmd *r, const char *out_abs, int see
         snprintf(r->dir, sizeof r->dir, "%s/fold_%d", sd, fold) >= (int)sizeof r->dir)
         return ser_fail(err, "%s: path too long", out_abs);
     snprintf(r->seed_set, sizeof r->seed_set, "train.seed=%d", seed);
-    snprintf(r->label, sizeof r->label, "seed %d fold %d", seed, fold);
+    snprintf(r->what, sizeof r->what, "seed %d fold %d", seed, fold);
     return mkdir_one(sd, err) || mkdir_one(r->dir, err) ? -1 : 0;
 }
 
@@ -527,12 +530,12 @@ int cmd_cv(int argc, char **argv) {
         for (int si = 0; si < (a.n_seeds ? a.n_seeds : 1); si++) {
             if (a.has_seed && a.seeds[si] != a.seed) continue;
             fold_cmd *r = &cmds[si * n + k];
-            snprintf(r->label, sizeof r->label, "fold %d", k + 1);
+            snprintf(r->what, sizeof r->what, "fold %d", k + 1);
             if (a.n_seeds && seed_run(c, r, out_abs, a.seeds[si], k + 1, &err) != 0) goto fail;
             char ini[PATH_MAX + 64];
             snprintf(ini, sizeof ini, "%s/config.ini", r->dir);
             if (cv_fold_finished(r->dir)) {
-                fprintf(stderr, "ser cv: %s: finished earlier, kept (%s)\n", r->label, r->dir);
+                fprintf(stderr, "ser cv: %s: finished earlier, kept (%s)\n", r->what, r->dir);
                 continue;
             }
             r->resume = access(ini, F_OK) == 0; /* started before: its own recorded split and recipe */

@@ -54,7 +54,7 @@ static void usage(FILE *f) {
             "  --collect SWEEP    only the table, from the combinations finished so far\n"
             "  CV-OPTIONS         --data, --corpus, --labels, --label-map, --folds, --fold-lists,\n"
             "                     --config, --set, --device, --noise-dir, --val-speakers,\n"
-            "                     --only-folds, --seeds: as ser cv\n\n"
+            "                     --only-folds, --seeds (and ser cv's fine-tuning options): as ser cv\n\n"
             "Run the same command again to resume: a finished combination (SWEEP/NAME/cv.json, made\n"
             "by the same command) is kept; an unfinished one resumes its folds (docs/cluster.md).\n",
             CV_SLURM_HELP);
@@ -62,7 +62,9 @@ static void usage(FILE *f) {
 
 /* The ser cv options a sweep passes through, all taking a value. */
 static const char *const CV_OPTS[] = {"--data", "--corpus", "--labels", "--label-map", "--folds", "--fold-lists",
-                                      "--config", "--set", "--device", "--noise-dir", "--val-speakers", "--only-folds", "--seeds", NULL};
+                                      "--config", "--set", "--device", "--noise-dir", "--val-speakers", "--only-folds", "--seeds",
+                                      "--extra-data", "--init", "--pretrain-data", "--pretrain-config", "--pretrain-set",
+                                      NULL};
 
 typedef struct grid_key {
     char *key;

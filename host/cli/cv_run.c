@@ -51,10 +51,21 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* A run without a test list (a pretraining) finished: its report (written after its model) is there. */
+static int run_finished(const char *dir) {
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/report.json", dir);
+    return access(p, F_OK) == 0;
+}
+
 int cv_run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
     pid_t *pids = calloc((size_t)n, sizeof *pids);
     double *t0 = calloc((size_t)n, sizeof *t0);
-    if (!pids || !t0) return free(pids), free(t0), n;
+    if (!pids || !t0) {
+        fprintf(stderr, "ser cv: out of memory for %d fold processes\n", n);
+        free(pids), free(t0);
+        return n;
+    }
     int next = 0, running = 0, failed = 0;
     while (next < n || running) {
         while (running < jobs && next < n) {
@@ -64,7 +75,7 @@ int cv_run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
                 fprintf(stderr, "ser cv: %s\n", err.msg);
                 failed++;
             } else {
-                fprintf(stderr, "ser cv: %s: %s (log: %s/train.log)\n", c->label, c->resume ? "resuming" : "training",
+                fprintf(stderr, "ser cv: %s: %s (log: %s/train.log)\n", c->what, c->resume ? "resuming" : "training",
                         c->dir);
                 t0[next] = now_s();
                 running++;
@@ -90,13 +101,13 @@ int cv_run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
                            (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
         ser_error cerr = {{0}};
         if (cv_cost_add(c->dir, now_s() - t0[i], cpu, &cerr) != 0)
-            fprintf(stderr, "ser cv: %s: the cost record: %s\n", c->label, cerr.msg);
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && cv_fold_finished(c->dir)) {
-            fprintf(stderr, "ser cv: %s: done\n", c->label);
+            fprintf(stderr, "ser cv: %s: the cost record: %s\n", c->what, cerr.msg);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && (c->lists[2][0] ? cv_fold_finished(c->dir) : run_finished(c->dir))) {
+            fprintf(stderr, "ser cv: %s: done\n", c->what);
         } else {
             failed++;
-            if (WIFEXITED(st)) fprintf(stderr, "ser cv: %s: ser train failed (exit %d)\n", c->label, WEXITSTATUS(st));
-            else fprintf(stderr, "ser cv: %s: ser train killed by signal %d\n", c->label, WTERMSIG(st));
+            if (WIFEXITED(st)) fprintf(stderr, "ser cv: %s: ser train failed (exit %d)\n", c->what, WEXITSTATUS(st));
+            else fprintf(stderr, "ser cv: %s: ser train killed by signal %d\n", c->what, WTERMSIG(st));
             print_log_tail(c->dir);
         }
     }
