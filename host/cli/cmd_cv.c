@@ -1,22 +1,26 @@
 /* `ser cv`: speaker-independent cross-validation in one command. Scans the corpus, makes the
  * folds (host/corpus/folds.c), writes each fold's manifests to OUT/fold_N/cv_{train,val,test}.tsv
  * (ser_split_make_mask: the validation clips come from the training speakers), runs
- * `ser train ... --out OUT/fold_N` for each fold as a child process of this very binary (the
- * line --print-commands prints), --jobs at a time, then summarises (host/cli/cv_summary.c). */
+ * `ser train ... --out OUT/fold_N` (or `ser train --resume OUT/fold_N`) for each unfinished fold
+ * as a child process of this very binary, --jobs at a time, then summarises
+ * (host/cli/cv_summary.c). `--fold K` does that for fold K alone: the idempotent task that the
+ * lines of --print-commands and the Slurm array of --slurm (host/cli/cv_slurm.c) run. */
 #define _DEFAULT_SOURCE /* realpath */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_argv.h"
 #include "commands.h"
 #include "cv.h"
+#include "cv_cost.h"
+#include "cv_run.h"
+#include "cv_slurm.h"
+#include "task_threads.h"
 #include "data_args.h"
 #include "ser/config.h"
 #include "ser/corpus.h"
@@ -25,15 +29,14 @@
 #include "ser/report.h"
 #include "ser/split.h"
 
-extern char **environ;
-
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ser cv --data DIR [--corpus K] [--data DIR2 ...] --out OUT\n"
             "              (--folds K | --folds loso | --fold-lists DIR) [--labels L,...] [--label-map A=B]\n"
             "              [--config F] [--set section.key=value]... [--device D] [--noise-dir DIR]\n"
-            "              [--val-speakers N] [--jobs N] [--print-commands]\n"
+            "              [--val-speakers N] [--only-folds K,K...] [--seeds S,S... [--seed S]]\n"
             "              [--extra-data DIR [--corpus K]]... [--init MODEL | --pretrain-data DIR [--corpus K]...]\n"
+            "              [--jobs N | --fold K | --print-commands | --slurm [SLURM]]\n"
             "       ser cv --collect OUT\n\n"
             "Speaker-independent cross-validation: every fold trains on the other speakers and is\n"
             "tested on its own, held-out ones. With several corpora a speaker is CORPUS:SPEAKER\n"
@@ -57,10 +60,23 @@ static void usage(FILE *f) {
             "                     fine-tunes from it; repeatable\n"
             "  --pretrain-config F, --pretrain-set K=V  the pretraining recipe (default: --config;\n"
             "                     the folds' --set values do not apply to it)\n"
-            "  --jobs N           N folds side by side, train.threads = cores / N each (unless the\n"
-            "                     recipe sets train.threads) (default 1)\n"
-            "  --print-commands   write the folds' manifests, print one `ser train` line per fold\n"
-            "                     (for a Slurm array or GNU parallel) and stop; then ser cv --collect OUT\n"
+            "  --jobs N           N folds side by side, train.threads = T / N each, T this task's\n"
+            "                     threads (OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else the CPUs\n"
+            "                     it may run on), unless the recipe sets train.threads (default 1)\n"
+            "  --only-folds LIST  train and summarise only these folds (1,2: a screening subset)\n"
+            "  --seeds S,S,...    train every fold once per train.seed S into OUT/seed_S/fold_N (the\n"
+            "                     folds and manifests stay those of the recipe's seed); the summary\n"
+            "                     over seeds and folds in OUT/cv.json, each seed's in OUT/seed_S/\n"
+            "  --seed S           with --fold K and --seeds: seed S's run of fold K alone\n"
+            "  --fold K           fold K alone, idempotent: skipped when finished, resumed when\n"
+            "                     interrupted, else trained (train.threads = T); no summary\n"
+            "  --print-commands   write the folds' manifests, print this command with --fold K, one\n"
+            "                     line per fold (for GNU parallel or any scheduler) and stop; then\n"
+            "                     ser cv --collect OUT\n"
+            "  --slurm            write the manifests and OUT/slurm/: folds.sbatch (a job array, one\n"
+            "                     task per fold running --fold K), collect.sbatch (ser cv --collect,\n"
+            "                     after the whole array: afterok) and submit.sh; submits nothing.\n"
+            "                     SLURM options:\n%s"
             "  --collect OUT      only the summary, from OUT/fold_N/report.json\n\n"
             "Validation: train.validation_split of the training speakers' clips (seeded, as ser\n"
             "split), or --val-speakers; no test speaker's clip is seen before the test. Each fold\n"
@@ -68,9 +84,11 @@ static void usage(FILE *f) {
             "OUT/fold_N/train.log); the summary (WA, UA, macro-F1 per fold, mean +- sample std)\n"
             "goes to stdout and OUT/cv.json, the test confusion matrix summed over the folds to\n"
             "OUT/confusion_matrix_cv.png. Run it again to resume: a finished fold is kept, an\n"
-            "interrupted one continues with ser train --resume (docs/cv.md).\n%s",
-            CLI_DATA_HELP);
+            "interrupted one continues with ser train --resume (docs/cv.md, docs/cluster.md).\n%s",
+            CV_SLURM_HELP, CLI_DATA_HELP);
 }
+
+#define CV_MAX_ONLY 256
 
 typedef struct cv_args {
     cli_data data;
@@ -80,7 +98,61 @@ typedef struct cv_args {
     int role[CLI_MAX_DATA]; /* CV_*: data.src[k]'s role */
     const char **sets;
     int n_sets, jobs, print_commands, val_speakers;
+    int fold;                 /* --fold K (1-based), 0: every fold */
+    int only[CV_MAX_ONLY];    /* --only-folds, ascending */
+    int n_only;
+    int seeds[CV_MAX_ONLY];   /* --seeds: train.seed of each repeat, ascending */
+    int n_seeds;
+    int seed, has_seed;       /* --seed S: the task's seed (with --fold) */
+    int slurm;                /* --slurm */
+    int slurm_opt;            /* a Slurm option was given */
+    cv_slurm_opts sl;
 } cv_args;
+
+/* The options of ser cv that take a value, and those a fold's task line leaves out. */
+static const char *const WITH_VALUE[] = {"--data", "--corpus", "--labels", "--label-map", "--out", "--folds",
+                                         "--fold-lists", "--config", "--noise-dir", "--set", "--device", "--collect",
+                                         "--val-speakers", "--jobs", "--fold", "--only-folds", "--seeds", "--seed",
+                                         /* main's fine-tuning options, once merged */
+                                         "--extra-data", "--pretrain-data", "--init", "--pretrain-config",
+                                         "--pretrain-set", "--partition", "--time", "--account",
+                                         "--mem", "--cpus", "--gpus", "--sbatch", NULL};
+static const char *const NOT_IN_TASK[] = {"--print-commands", "--slurm", "--jobs", "--fold", "--only-folds", "--seed", "--partition", "--time",
+                                          "--account", "--mem", "--cpus", "--gpus", "--sbatch", NULL};
+
+static int cmp_int(const void *x, const void *y) {
+    const int a = *(const int *)x, b = *(const int *)y;
+    return (a > b) - (a < b);
+}
+
+/* --only-folds 1,2,5 (numbers >= 1) or --seeds 42,43 (>= 0): each once, kept ascending. */
+static int parse_list(const char *opt, const char *v, long lo, int *out, int *n) {
+    const char *p = v;
+    *n = 0;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long k = strtol(p, &end, 10);
+        if (errno || end == p || (*end && *end != ',') || k < lo || k > 2147483647L || *n == CV_MAX_ONLY) {
+            fprintf(stderr, "ser cv: %s '%s': expected numbers >= %ld, N,N,... (at most %d)\n", opt, v, lo, CV_MAX_ONLY);
+            return -1;
+        }
+        for (int i = 0; i < *n; i++)
+            if (out[i] == k) return fprintf(stderr, "ser cv: %s '%s': %ld twice\n", opt, v, k), -1;
+        out[(*n)++] = (int)k;
+        p = *end ? end + 1 : end;
+    }
+    if (!*n) return fprintf(stderr, "ser cv: %s needs numbers\n", opt), -1;
+    qsort(out, (size_t)*n, sizeof *out, cmp_int);
+    return 0;
+}
+
+static int in_only(const cv_args *a, int fold) {
+    if (!a->n_only) return 1;
+    for (int i = 0; i < a->n_only; i++)
+        if (a->only[i] == fold) return 1;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, cv_args *a) {
     memset(a, 0, sizeof *a);
@@ -100,6 +172,12 @@ static int parse_args(int argc, char **argv, cv_args *a) {
             a->role[a->data.n - 1] = s[2] == 'e' ? CV_EXTRA : CV_PRETRAIN;
             continue;
         }
+        const int sl = cv_slurm_arg(&a->sl, argc, argv, &i, "ser cv");
+        if (sl < 0) return -1;
+        if (sl) {
+            a->slurm_opt = 1;
+            continue;
+        }
         if (!strcmp(s, "--out") && more) a->out = argv[++i];
         else if (!strcmp(s, "--init") && more) a->init = argv[++i];
         else if (!strcmp(s, "--pretrain-config") && more) a->pretrain_config = argv[++i];
@@ -112,7 +190,28 @@ static int parse_args(int argc, char **argv, cv_args *a) {
         else if (!strcmp(s, "--device") && more) a->device = argv[++i];
         else if (!strcmp(s, "--collect") && more) a->collect = argv[++i];
         else if (!strcmp(s, "--print-commands")) a->print_commands = 1;
-        else if (!strcmp(s, "--val-speakers") && more) {
+        else if (!strcmp(s, "--slurm")) a->slurm = 1;
+        else if (!strcmp(s, "--only-folds") && more) {
+            if (parse_list(s, argv[++i], 1, a->only, &a->n_only) != 0) return -1;
+        } else if (!strcmp(s, "--seeds") && more) {
+            if (parse_list(s, argv[++i], 0, a->seeds, &a->n_seeds) != 0) return -1;
+        } else if (!strcmp(s, "--seed") && more) {
+            char *end;
+            errno = 0;
+            long v = strtol(argv[++i], &end, 10);
+            if (errno || end == argv[i] || *end || v < 0 || v > 2147483647L)
+                return fprintf(stderr, "ser cv: --seed '%s': expected a number >= 0\n", argv[i]), -1;
+            a->seed = (int)v, a->has_seed = 1;
+        } else if (!strcmp(s, "--fold") && more) {
+            char *end;
+            errno = 0;
+            long k = strtol(argv[++i], &end, 10);
+            if (errno || end == argv[i] || *end || k < 1 || k > 1000000) {
+                fprintf(stderr, "ser cv: --fold '%s': expected a fold number >= 1\n", argv[i]);
+                return -1;
+            }
+            a->fold = (int)k;
+        } else if (!strcmp(s, "--val-speakers") && more) {
             char *end;
             errno = 0;
             long v = strtol(argv[++i], &end, 10);
@@ -140,6 +239,13 @@ static int parse_args(int argc, char **argv, cv_args *a) {
     if (cli_data_finish(&a->data, "ser cv") != 0) return -1;
     if (!a->data.n || !a->out) why = "--data DIR and --out OUT are required";
     else if (!a->folds == !a->fold_lists) why = "give one of --folds K, --folds loso or --fold-lists DIR";
+    else if ((a->fold > 0) + a->print_commands + a->slurm + (a->jobs > 1) > 1)
+        why = "--fold, --print-commands, --slurm and --jobs exclude each other";
+    else if (a->fold && a->n_only) why = "--fold and --only-folds exclude each other";
+    else if (a->has_seed && (!a->fold || !a->n_seeds)) why = "--seed S goes with --fold K and --seeds";
+    else if (a->has_seed && !bsearch(&a->seed, a->seeds, (size_t)a->n_seeds, sizeof *a->seeds, cmp_int))
+        why = "--seed S must be one of --seeds";
+    else if (a->slurm_opt && !a->slurm) why = "--partition, --time, --account, --mem, --cpus, --gpus and --sbatch need --slurm";
     int pretrain = 0;
     for (size_t k = 0; k < a->data.n; k++) pretrain |= a->role[k] == CV_PRETRAIN;
     if (!why && a->init && pretrain) why = "--init and --pretrain-data exclude each other (both say where the folds start)";
@@ -169,11 +275,31 @@ static int make_folds(const cv_args *a, const ser_clips *clips, uint32_t seed, s
     return ser_folds_kfold(clips, (int)k, seed, f, err);
 }
 
+/* Writes path through a temporary name of this process's own: the fold tasks of one OUT may
+ * start together and each write the files they share (cv_recipe.json); the last rename wins and
+ * every one of them holds the same text. */
+static int write_new(const char *path, const char *text, size_t len, ser_error *err) {
+    char tmp[PATH_MAX + 64];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return ser_fail(err, "%s: path too long", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return ser_fail(err, "%s: cannot write: %s", tmp, strerror(errno));
+    int rc = fwrite(text, 1, len, f) == len ? 0 : -1;
+    if (fclose(f) != 0) rc = -1;
+    if (!rc && rename(tmp, path) != 0) rc = -1;
+    if (rc) {
+        int e = errno;
+        remove(tmp);
+        return ser_fail(err, "%s: cannot write: %s", path, strerror(e));
+    }
+    return 0;
+}
+
 /* Writes text to path; a rerun finds the file already there and must find the same text (else
  * the folds or the recipe of this command are not those of the run that made OUT). */
 static int write_or_compare(const char *path, const char *text, size_t len, ser_error *err) {
     FILE *f = fopen(path, "rb");
-    if (!f) return ser_write_text_file(path, text, err);
+    if (!f) return write_new(path, text, len, err);
     char *old = malloc(len + 2);
     if (!old) {
         fclose(f);
@@ -227,15 +353,6 @@ static int write_recipe(const char *out, const ser_config *cfg, ser_error *err) 
     return rc;
 }
 
-/* One fold's ser train command line; argv strings point into a, out_abs, or the static pool. */
-typedef struct fold_cmd {
-    char *argv[64 + 2 * 64];
-    int argc;
-    char dir[PATH_MAX + 32], lists[3][PATH_MAX + 64], threads[48];
-    char what[32];  /* "fold N" or "pretraining", for the messages */
-    int resume;
-} fold_cmd;
-
 static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *config_abs, const char *noise_abs,
                       const char *init_abs, int threads) {
     c->argc = 0;
@@ -249,6 +366,7 @@ static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *conf
         if (noise_abs) c->argv[c->argc++] = "--noise-dir", c->argv[c->argc++] = (char *)noise_abs;
         if (init_abs) c->argv[c->argc++] = "--init", c->argv[c->argc++] = (char *)init_abs;
         for (int i = 0; i < a->n_sets && c->argc + 2 < 170; i++) c->argv[c->argc++] = "--set", c->argv[c->argc++] = (char *)a->sets[i];
+        if (c->seed_set[0]) c->argv[c->argc++] = "--set", c->argv[c->argc++] = c->seed_set;
         if (threads > 0) {
             snprintf(c->threads, sizeof c->threads, "train.threads=%d", threads);
             c->argv[c->argc++] = "--set", c->argv[c->argc++] = c->threads;
@@ -264,96 +382,11 @@ static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *conf
     c->argv[c->argc] = NULL;
 }
 
-/* The argument as one shell word: bare when safe, else single-quoted. */
-static void print_word(const char *s) {
-    if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=.,/:@%") == strlen(s)) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('\'');
-    for (; *s; s++) *s == '\'' ? fputs("'\\''", stdout) : putchar(*s);
-    putchar('\'');
-}
-
-/* Starts the fold's command with stdout and stderr into dir/train.log (appended on a resume). */
-static int spawn_fold(const fold_cmd *c, pid_t *pid, ser_error *err) {
-    char log[PATH_MAX + 64];
-    snprintf(log, sizeof log, "%s/train.log", c->dir);
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa) != 0) return ser_fail(err, "posix_spawn_file_actions_init failed");
-    int rc = posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | (c->resume ? O_APPEND : O_TRUNC), 0644);
-    if (!rc) rc = posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    if (!rc) rc = posix_spawn(pid, c->argv[0], &fa, NULL, c->argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc ? ser_fail(err, "%s: cannot start %s: %s", c->dir, c->argv[0], strerror(rc)) : 0;
-}
-
-/* The last line of a fold's log: what a failed fold said last. */
-static void print_log_tail(const char *dir) {
-    char p[PATH_MAX + 64], line[1024], last[1024] = "";
-    snprintf(p, sizeof p, "%s/train.log", dir);
-    FILE *f = fopen(p, "r");
-    if (!f) return;
-    while (fgets(line, sizeof line, f))
-        if (line[0] != '\n') memcpy(last, line, sizeof last);
-    fclose(f);
-    fprintf(stderr, "ser cv:   %s: %s", p, last[0] ? last : "(empty)\n");
-}
-
 /* The pretraining run finished: its report (written after its model) is there. */
 static int pretrain_finished(const char *dir) {
     char p[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/report.json", dir);
     return access(p, F_OK) == 0;
-}
-
-/* Runs the commands of the unfinished folds, jobs at a time; returns the number that failed. */
-static int run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
-    pid_t *pids = calloc((size_t)n, sizeof *pids);
-    if (!pids) {
-        fprintf(stderr, "ser cv: out of memory for %d fold processes\n", n);
-        return n;
-    }
-    int next = 0, running = 0, failed = 0;
-    while (next < n || running) {
-        while (running < jobs && next < n) {
-            ser_error err = {{0}};
-            fold_cmd *c = &cmds[todo[next]];
-            if (spawn_fold(c, &pids[next], &err) != 0) {
-                fprintf(stderr, "ser cv: %s\n", err.msg);
-                failed++;
-            } else {
-                fprintf(stderr, "ser cv: %s: %s (log: %s/train.log)\n", c->what, c->resume ? "resuming" : "training",
-                        c->dir);
-                running++;
-            }
-            next++;
-        }
-        if (!running) break;
-        int st;
-        pid_t p = waitpid(-1, &st, 0);
-        if (p < 0) {
-            if (errno == EINTR) continue;
-            fprintf(stderr, "ser cv: waitpid: %s\n", strerror(errno));
-            failed += running;
-            break;
-        }
-        int i = 0;
-        while (i < next && pids[i] != p) i++;
-        if (i == next) continue; /* not one of ours */
-        running--;
-        const fold_cmd *c = &cmds[todo[i]];
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && (c->lists[2][0] ? cv_fold_finished(c->dir) : pretrain_finished(c->dir))) {
-            fprintf(stderr, "ser cv: %s: done\n", c->what);
-        } else {
-            failed++;
-            if (WIFEXITED(st)) fprintf(stderr, "ser cv: %s: ser train failed (exit %d)\n", c->what, WEXITSTATUS(st));
-            else fprintf(stderr, "ser cv: %s: ser train killed by signal %d\n", c->what, WTERMSIG(st));
-            print_log_tail(c->dir);
-        }
-    }
-    free(pids);
-    return failed;
 }
 
 /* The recipe as ser train will resolve it: the seed, validation fraction and threads cv uses. */
@@ -412,9 +445,40 @@ static int pretrain_prepare(const cv_args *a, const ser_clips *clips, const ser_
     return rc ? -1 : 0;
 }
 
-static int cores(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+/* With --seeds: seed S's run of fold K, OUT/seed_S/fold_K, trains on fold K's manifests (m's)
+ * with train.seed = S. r may be m itself (its lists are kept). */
+static int seed_run(const fold_cmd *m, fold_cmd *r, const char *out_abs, int seed, int fold, ser_error *err) {
+    if (r != m) memcpy(r->lists, m->lists, sizeof r->lists);
+    char sd[PATH_MAX + 32];
+    if (snprintf(sd, sizeof sd, "%s/seed_%d", out_abs, seed) >= (int)sizeof sd ||
+        snprintf(r->dir, sizeof r->dir, "%s/fold_%d", sd, fold) >= (int)sizeof r->dir)
+        return ser_fail(err, "%s: path too long", out_abs);
+    snprintf(r->seed_set, sizeof r->seed_set, "train.seed=%d", seed);
+    snprintf(r->what, sizeof r->what, "seed %d fold %d", seed, fold);
+    return mkdir_one(sd, err) || mkdir_one(r->dir, err) ? -1 : 0;
+}
+
+/* The command of one fold's task: this very command with absolute paths, without the options
+ * that say how to run it (--jobs, --print-commands, --slurm and its options); --fold K follows. */
+static int task_line(int argc, char **argv, const char *exe, cli_argv *t, ser_error *err) {
+    memset(t, 0, sizeof *t);
+    if (cli_argv_push(t, exe, err) || cli_argv_push(t, "cv", err)) return -1;
+    return cli_argv_copy(t, argc - 1, argv + 1, WITH_VALUE, NOT_IN_TASK, err);
+}
+
+/* --slurm: OUT/slurm/ (cv_slurm.c), its task the line of task_line. */
+static int write_slurm(int argc, char **argv, const cv_args *a, const char *exe, const char *out_abs, int n_folds,
+                       ser_error *err) {
+    cli_argv task;
+    int rc = task_line(argc, argv, exe, &task, err);
+    int *folds = malloc((size_t)n_folds * sizeof *folds), nf = 0;
+    for (int k = 0; folds && k < n_folds; k++)
+        if (in_only(a, k + 1)) folds[nf++] = k + 1;
+    if (!rc) rc = folds ? cv_slurm_write(out_abs, exe, &task, folds, nf, a->seeds, a->n_seeds, &a->sl, err)
+                        : ser_fail(err, "out of memory");
+    cli_argv_free(&task);
+    free(folds);
+    return rc;
 }
 
 int cmd_cv(int argc, char **argv) {
@@ -431,7 +495,12 @@ int cmd_cv(int argc, char **argv) {
     ser_error err = {{0}};
     if (a.collect) {
         free(a.sets);
-        if (cv_collect(a.collect, 0, &err) == 0) return 0;
+        int *nums = NULL, *seeds = NULL;
+        const int nf = cv_fold_numbers(a.collect, &nums), ns = cv_dir_numbers(a.collect, "seed_", &seeds);
+        const int ok = ns ? cv_seeds_collect(a.collect, seeds, ns, &err) == 0
+                          : cv_collect(a.collect, 0, &err) == 0 && cv_cost_collect(a.collect, nums, nf, &err) == 0;
+        free(nums), free(seeds);
+        if (ok) return 0;
         fprintf(stderr, "ser cv: --collect: %s\n", err.msg);
         return 1;
     }
@@ -495,8 +564,11 @@ int cmd_cv(int argc, char **argv) {
         goto fail;
     }
     if (write_recipe(out_abs, &cfg, &err) != 0) goto fail;
-    /* train.threads: the recipe's when it names a count, else the cores divided among the jobs */
-    const int threads = cfg.train.threads > 0 || a.jobs == 1 ? 0 : (cores() / a.jobs > 0 ? cores() / a.jobs : 1);
+    /* train.threads: the recipe's when it names a count, else this task's threads divided among
+     * the jobs (recorded in the fold's config.ini, which a resume reads back) */
+    const char *th_from;
+    const int task_threads = cli_task_threads(&th_from);
+    const int threads = cfg.train.threads > 0 ? 0 : (task_threads / a.jobs > 0 ? task_threads / a.jobs : 1);
     if (parts[CV_PRETRAIN].n) {
         if (!(pre = calloc(1, sizeof *pre))) {
             ser_fail(&err, "out of memory");
@@ -508,9 +580,14 @@ int cmd_cv(int argc, char **argv) {
         cv_args pa = a; /* its own recipe: --pretrain-config (else --config) and --pretrain-set */
         pa.sets = a.pretrain_sets, pa.n_sets = a.n_pretrain_sets;
         const char *pcfg = a.pretrain_config ? pre_config_abs : a.config ? config_abs : NULL;
-        if (a.print_commands) {
+        if (a.slurm && !pretrain_finished(pre->dir)) {
+            ser_fail(&err, "--slurm with --pretrain-data: %s holds no pretrained model yet; train it first (this "
+                           "command with --fold 1 instead of --slurm pretrains, then trains fold 1), then --slurm",
+                     pre->dir);
+            goto fail;
+        } else if (a.print_commands) {
             build_cmd(pre, &pa, exe, pcfg, NULL, NULL, 0);
-            for (int i = 0; i < pre->argc; i++) print_word(pre->argv[i]), putchar(i + 1 < pre->argc ? ' ' : '\n');
+            for (int i = 0; i < pre->argc; i++) cli_write_word(stdout, pre->argv[i]), putchar(i + 1 < pre->argc ? ' ' : '\n');
             fprintf(stderr, "ser cv: the first command pretrains; the fold commands start from its model\n");
         } else if (pretrain_finished(pre->dir)) {
             fprintf(stderr, "ser cv: pretraining: finished earlier, kept (%s)\n", pre->dir);
@@ -520,21 +597,27 @@ int cmd_cv(int argc, char **argv) {
             pre->resume = access(ini, F_OK) == 0;
             build_cmd(pre, &pa, exe, pcfg, NULL, NULL, 0);
             const int zero = 0;
-            if (run_folds(pre, &zero, 1, 1) != 0) {
+            if (cv_run_folds(pre, &zero, 1, 1) != 0) {
                 ser_fail(&err, "pretraining failed (its log is named above); run the same command again to resume");
                 goto fail;
             }
         }
     }
     const int n = (int)folds.n;
-    cmds = calloc((size_t)n, sizeof *cmds);
-    todo = calloc((size_t)n, sizeof *todo);
+    const int n_runs = n * (a.n_seeds ? a.n_seeds : 1);
+    cmds = calloc((size_t)n_runs, sizeof *cmds);
+    todo = calloc((size_t)n_runs, sizeof *todo);
     if (!cmds || !todo) {
         ser_fail(&err, "out of memory");
         goto fail;
     }
+    if (a.fold > n || (a.n_only && a.only[a.n_only - 1] > n)) {
+        ser_fail(&err, "--%s %d: there are %d folds", a.fold ? "fold" : "only-folds", a.fold ? a.fold : a.only[a.n_only - 1], n);
+        goto fail;
+    }
     int n_todo = 0;
     for (int k = 0; k < n; k++) {
+        if ((a.fold && k + 1 != a.fold) || !in_only(&a, k + 1)) continue;
         fold_cmd *c = &cmds[k];
         static const char *const NAMES[3] = {"cv_train.tsv", "cv_val.tsv", "cv_test.tsv"};
         int len_ok = snprintf(c->dir, sizeof c->dir, "%s/fold_%d", out_abs, k + 1) < (int)sizeof c->dir;
@@ -565,7 +648,7 @@ int cmd_cv(int argc, char **argv) {
                   write_manifest(c->lists[1], &combined, s.val, s.n_val, &err) ||
                   write_manifest(c->lists[2], &combined, s.test, s.n_test, &err);
         if (train_idx != s.train) free(train_idx);
-        if (!a.print_commands) {
+        if (!a.print_commands && !a.slurm) {
             fprintf(stderr, "ser cv: fold %d: test speakers", k + 1);
             for (size_t i = 0; i < folds.v[k].n_speakers; i++) fprintf(stderr, "%s%s", i ? "," : " ", folds.v[k].speakers[i]);
             fprintf(stderr, " (train %zu%s, val %zu, test %zu clips)\n", s.n_train + parts[CV_EXTRA].n,
@@ -573,39 +656,73 @@ int cmd_cv(int argc, char **argv) {
         }
         ser_split_free(&s);
         if (wrc) goto fail;
-        if (a.print_commands) {
-            build_cmd(c, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, init_for_folds, threads);
-            for (int i = 0; i < c->argc; i++) print_word(c->argv[i]), putchar(i + 1 < c->argc ? ' ' : '\n');
-            continue;
+        if (a.print_commands || a.slurm) continue;
+        /* the runs of this fold: OUT/fold_K itself, or with --seeds OUT/seed_S/fold_K per seed */
+        for (int si = 0; si < (a.n_seeds ? a.n_seeds : 1); si++) {
+            if (a.has_seed && a.seeds[si] != a.seed) continue;
+            fold_cmd *r = &cmds[si * n + k];
+            snprintf(r->what, sizeof r->what, "fold %d", k + 1);
+            if (a.n_seeds && seed_run(c, r, out_abs, a.seeds[si], k + 1, &err) != 0) goto fail;
+            char ini[PATH_MAX + 64];
+            snprintf(ini, sizeof ini, "%s/config.ini", r->dir);
+            if (cv_fold_finished(r->dir)) {
+                fprintf(stderr, "ser cv: %s: finished earlier, kept (%s)\n", r->what, r->dir);
+                continue;
+            }
+            r->resume = access(ini, F_OK) == 0; /* started before: its own recorded split and recipe */
+            build_cmd(r, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, init_for_folds, threads);
+            todo[n_todo++] = si * n + k;
         }
-        char ini[PATH_MAX + 64];
-        snprintf(ini, sizeof ini, "%s/config.ini", c->dir);
-        if (cv_fold_finished(c->dir)) {
-            fprintf(stderr, "ser cv: fold %d: finished earlier, kept (%s)\n", k + 1, c->dir);
-            continue;
-        }
-        c->resume = access(ini, F_OK) == 0; /* started before: its own recorded split and recipe */
-        build_cmd(c, &a, exe, a.config ? config_abs : NULL, a.noise_dir ? noise_abs : NULL, init_for_folds, threads);
-        todo[n_todo++] = k;
+    }
+    if (a.slurm) {
+        if (write_slurm(argc, argv, &a, exe, out_abs, n, &err) != 0) goto fail;
+        fprintf(stderr, "ser cv: %d folds: %s/slurm/folds.sbatch (an array task per fold), collect.sbatch; submit with:\n",
+                a.n_only ? a.n_only : n, out_abs);
+        printf("sh %s/slurm/submit.sh\n", out_abs);
+        rc = 0;
+        goto done;
     }
     if (a.print_commands) {
+        cli_argv task;
+        if (task_line(argc, argv, exe, &task, &err) != 0) {
+            cli_argv_free(&task);
+            goto fail;
+        }
+        for (int si = 0; si < (a.n_seeds ? a.n_seeds : 1); si++)
+            for (int k = 0; k < n; k++) {
+                if (!in_only(&a, k + 1)) continue;
+                cli_write_line(stdout, &task);
+                if (a.n_seeds) printf(" --seed %d", a.seeds[si]);
+                printf(" --fold %d\n", k + 1);
+            }
+        cli_argv_free(&task);
         if (fflush(stdout) != 0) {
             ser_fail(&err, "stdout: %s", strerror(errno));
             goto fail;
         }
-        fprintf(stderr, "ser cv: %d commands; when they have run: ser cv --collect %s\n", n, out_abs);
+        fprintf(stderr, "ser cv: %d commands; when they have run: ser cv --collect %s\n",
+                (a.n_only ? a.n_only : n) * (a.n_seeds ? a.n_seeds : 1), out_abs);
         rc = 0;
         goto done;
     }
     if (n_todo && threads)
-        fprintf(stderr, "ser cv: %d jobs side by side, train.threads = %d each\n", a.jobs, threads);
-    const int failed = run_folds(cmds, todo, n_todo, a.jobs);
+        fprintf(stderr, "ser cv: %d job%s at a time, train.threads = %d each (this task's threads: %d, from %s)\n",
+                a.jobs, a.jobs > 1 ? "s" : "", threads, task_threads, th_from);
+    const int failed = cv_run_folds(cmds, todo, n_todo, a.jobs);
     if (failed) {
         ser_fail(&err, "%d of %d folds failed (their logs are named above); run the same command again to resume",
-                 failed, n);
+                 failed, n_todo);
         goto fail;
     }
-    if (cv_collect(out_abs, n, &err) != 0) goto fail;
+    if (a.fold) {
+        fprintf(stderr, "ser cv: fold %d of %d done; when every fold is: ser cv --collect %s\n", a.fold, n, out_abs);
+        rc = 0;
+        goto done;
+    }
+    if (a.n_seeds ? cv_seeds_collect(out_abs, a.seeds, a.n_seeds, &err) != 0
+        : a.n_only ? cv_collect_folds(out_abs, a.only, a.n_only, &err) != 0 || cv_cost_collect(out_abs, a.only, a.n_only, &err) != 0
+                   : cv_collect(out_abs, n, &err) != 0 || cv_cost_collect(out_abs, NULL, n, &err) != 0)
+        goto fail;
     rc = 0;
     goto done;
 fail:

@@ -22,8 +22,22 @@ int cv_sources_split(const ser_corpus_set *set, const cli_data *d, const int *ro
 /* True when fold_dir/report.json holds a "test" section: the fold's ser train finished. */
 int cv_fold_finished(const char *fold_dir);
 
-/* Reads dir/fold_N/report.json for N = 1..n_folds (0: while dir/fold_N/ exists), prints the
- * table, writes dir/cv.json and dir/confusion_matrix_cv.png. Fails naming an unfinished fold. */
+/* Reads dir/fold_N/report.json for N = 1..n_folds (0: every dir/fold_N/ folder there, in order
+ * of N: those of a --only-folds run), prints the table, writes dir/cv.json and
+ * dir/confusion_matrix_cv.png. Fails naming an unfinished fold. */
 int cv_collect(const char *dir, int n_folds, ser_error *err);
+/* The same for the folds numbered folds[0..n). */
+int cv_collect_folds(const char *dir, const int *folds, int n, ser_error *err);
+
+/* The numbers N of the dir/fold_N/ folders, ascending, in *nums (malloc'd); their count. */
+int cv_fold_numbers(const char *dir, int **nums);
+/* The same for dir/PREFIX<N>/ folders (N >= 0). */
+int cv_dir_numbers(const char *dir, const char *prefix, int **nums);
+
+/* `ser cv --seeds` (host/cli/cv_seeds.c): DIR/seed_S/cv.json for each seed summarised into
+ * DIR/cv.json (per seed mean and std; the mean over every seed and fold; the sample std over
+ * the folds of each fold's metric averaged over the seeds; the sample std of the seeds' means)
+ * and DIR/cv_cost.json (the seeds' costs summed). */
+int cv_seeds_collect(const char *dir, const int *seeds, int n_seeds, ser_error *err);
 
 #endif

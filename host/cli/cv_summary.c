@@ -1,5 +1,5 @@
 /* `ser cv` summary (also `ser cv --collect DIR`): reads DIR/fold_N/report.json (N = 1, 2, ...
- * while DIR/fold_N exists), prints WA / UA / macro-F1 per fold with their mean and sample
+ * for every DIR/fold_N folder there), prints WA / UA / macro-F1 per fold with their mean and sample
  * standard deviation (n - 1), and writes DIR/cv.json and DIR/confusion_matrix_cv.png (the test
  * confusion matrices summed over the folds, on the union of their class lists). */
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
@@ -191,30 +192,64 @@ static void add_num(cJSON *o, const char *k, double v) {
     else cJSON_AddNullToObject(o, k);
 }
 
-static int folds_present(const char *dir) {
-    for (int n = 0;; n++) {
-        char name[32];
-        snprintf(name, sizeof name, "fold_%d", n + 1);
-        char *p = join(dir, name);
+static int cmp_int(const void *x, const void *y) {
+    const int a = *(const int *)x, b = *(const int *)y;
+    return (a > b) - (a < b);
+}
+
+int cv_fold_numbers(const char *dir, int **nums) { return cv_dir_numbers(dir, "fold_", nums); }
+
+int cv_dir_numbers(const char *dir, const char *prefix, int **nums) {
+    *nums = NULL;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0, cap = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        const size_t pl = strlen(prefix);
+        int k, len = 0;
+        if (strncmp(e->d_name, prefix, pl) || sscanf(e->d_name + pl, "%d%n", &k, &len) != 1 || e->d_name[pl + len] ||
+            k < 0 || (k == 0 && !strcmp(prefix, "fold_")))
+            continue;
+        char *p = join(dir, e->d_name);
         struct stat st;
-        const int there = p && !stat(p, &st) && S_ISDIR(st.st_mode);
+        const int folder = p && !stat(p, &st) && S_ISDIR(st.st_mode);
         free(p);
-        if (!there) return n;
+        if (!folder) continue;
+        if (n == cap) {
+            int *v = realloc(*nums, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *v);
+            if (!v) break;
+            *nums = v;
+        }
+        (*nums)[n++] = k;
     }
+    closedir(d);
+    if (n) qsort(*nums, (size_t)n, sizeof **nums, cmp_int);
+    return n;
 }
 
 int cv_collect(const char *dir, int n_folds, ser_error *err) {
-    const int n = n_folds > 0 ? n_folds : folds_present(dir);
-    if (n < 1) return ser_fail(err, "%s: no fold_1/ folder: nothing to collect", dir);
+    int *nums = NULL, n = n_folds;
+    if (n > 0) {
+        if (!(nums = malloc((size_t)n * sizeof *nums))) return ser_fail(err, "out of memory");
+        for (int k = 0; k < n; k++) nums[k] = k + 1;
+    } else {
+        n = cv_fold_numbers(dir, &nums);
+    }
+    int rc = n < 1 ? ser_fail(err, "%s: no fold_N/ folder: nothing to collect", dir) : cv_collect_folds(dir, nums, n, err);
+    free(nums);
+    return rc;
+}
+
+int cv_collect_folds(const char *dir, const int *folds, int n, ser_error *err) {
     fold_result *r = calloc((size_t)n, sizeof *r);
     char *labels[CV_MAX_LABELS];
     int n_labels = 0, rc = r ? 0 : ser_fail(err, "out of memory");
     int64_t *pooled = calloc(CV_MAX_LABELS * CV_MAX_LABELS, sizeof *pooled);
     if (!pooled) rc = ser_fail(err, "out of memory");
     for (int k = 0; !rc && k < n; k++) {
-        rc = load_fold(dir, k + 1, &r[k], err);
+        rc = load_fold(dir, folds[k], &r[k], err);
         char what[64];
-        snprintf(what, sizeof what, "fold_%d/report.json", k + 1);
+        snprintf(what, sizeof what, "fold_%d/report.json", folds[k]);
         if (!rc) rc = pool_confusion(&r[k], what, labels, &n_labels, pooled, err);
     }
     ser_metrics pm = {0};
@@ -228,8 +263,8 @@ int cv_collect(const char *dir, int n_folds, ser_error *err) {
         for (int k = 0; k < n; k++) {
             cJSON *o = cJSON_CreateObject();
             char run[32], spk[25] = "";
-            snprintf(run, sizeof run, "fold_%d", k + 1);
-            cJSON_AddNumberToObject(o, "fold", k + 1);
+            snprintf(run, sizeof run, "fold_%d", folds[k]);
+            cJSON_AddNumberToObject(o, "fold", folds[k]);
             cJSON_AddStringToObject(o, "run", run);
             for (int i = 0, m = cJSON_GetArraySize(r[k].speakers); i < m; i++) {
                 const char *s = cJSON_GetArrayItem(r[k].speakers, i)->valuestring;
@@ -241,7 +276,7 @@ int cv_collect(const char *dir, int n_folds, ser_error *err) {
             add_num(o, "clips", r[k].clips);
             for (int m = 0; m < 3; m++) add_num(o, METRIC_KEYS[m], r[k].m[m]);
             cJSON_AddItemToArray(arr, o);
-            printf("%-5d %-24s %6.0f  %-8.4f %-8.4f %-8.4f\n", k + 1, spk, r[k].clips, r[k].m[0], r[k].m[1], r[k].m[2]);
+            printf("%-5d %-24s %6.0f  %-8.4f %-8.4f %-8.4f\n", folds[k], spk, r[k].clips, r[k].m[0], r[k].m[1], r[k].m[2]);
         }
         cJSON *mean = cJSON_AddObjectToObject(js, "mean"), *sd = cJSON_AddObjectToObject(js, "std_dev");
         printf("mean +- sample std over %d folds:", n);

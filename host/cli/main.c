@@ -15,6 +15,7 @@ static const ser_command COMMANDS[] = {
     {"split", cmd_split, "write deterministic train / validation / test manifests of a corpus"},
     {"train", cmd_train, "train the network on a corpus folder or manifests; writes a run folder"},
     {"cv", cmd_cv, "speaker-independent cross-validation: k-fold, leave-one-speaker-out or EmoBox folds"},
+    {"sweep", cmd_sweep, "one ser cv per combination of --set values (grid or seeded sample); a table by UA"},
     {"eval", cmd_eval, "evaluate a trained model on a labelled folder or manifest (report, confusion matrix)"},
     {"predict", cmd_predict, "label and class probabilities of audio files"},
     {"export", cmd_export, "write a trained model as ONNX (--onnx OUT.onnx --model RUN/model.safetensors)"},
