@@ -457,13 +457,21 @@ int predict_window_run(const predict_window_opts *o) {
         goto done;
     }
     const double secs = (double)(s.base + s.len) / s.sr, wall = now_s() - t0;
-    fprintf(stderr,
-            "ser predict: %s: %.1f s of audio, %zu %s, %zu silent (RMS below %g dBFS%s)%s; "
-            "%.2f s (%.0f x real time; features %.2f s, network %.2f s)\n",
-            o->path, secs, s.n_windows, o->segments ? "records: segments and silences" : what, s.n_silent,
-            o->silence_db, o->silence_default ? ", the default" : "",
-            s.lm.meta.cfg.features.normalize == SER_NORM_SPEAKER ? "; read twice (per-speaker statistics)" : "", wall,
-            wall > 0 ? secs / wall : 0.0, s.t_features, s.t_network);
+    const char *twice = s.lm.meta.cfg.features.normalize == SER_NORM_SPEAKER ? "; read twice (per-speaker statistics)" : "";
+    if (o->segments)
+        fprintf(stderr,
+                "ser predict: %s: %.1f s of audio, %zu speech segments, %zu silences (speech from %g dBFS%s)%s; "
+                "%.2f s (%.0f x real time; features %.2f s, network %.2f s)\n",
+                o->path, secs, s.n_windows - s.n_silent, s.n_silent, o->silence_db,
+                o->silence_default ? ", the default" : "", twice, wall, wall > 0 ? secs / wall : 0.0, s.t_features,
+                s.t_network);
+    else
+        fprintf(stderr,
+                "ser predict: %s: %.1f s of audio, %zu %s, %zu silent (RMS below %g dBFS%s)%s; "
+                "%.2f s (%.0f x real time; features %.2f s, network %.2f s)\n",
+                o->path, secs, s.n_windows, what, s.n_silent, o->silence_db,
+                o->silence_default ? ", the default" : "", twice, wall, wall > 0 ? secs / wall : 0.0, s.t_features,
+                s.t_network);
     if (o->png) {
         if (s.env_fill) { /* the last partial envelope bin */
             if (grow((void **)&s.env, &s.env_cap, s.nenv + 1, sizeof *s.env, &err)) goto done;
