@@ -5,7 +5,7 @@
   build CLIPS.tsv OUTDIR PER_FILE   CLIPS.tsv: path<TAB>label<TAB>group per line (16-bit PCM WAV,
       one rate). Writes OUTDIR/long_NNN.wav: 1 s of silence, then up to PER_FILE clips of one
       group (a speaker) in the list's order, each followed by 2.5 s of silence (digital zeros),
-      and OUTDIR/truth.tsv:
+      and OUTDIR/truth.tsv (files that are not RIFF WAV are left out, named on stderr):
       file<TAB>start<TAB>end<TAB>label<TAB>path (seconds; an utterance = one whole clip).
   clips PREDICT.jsonl               UA and accuracy of `ser predict --json` on the clips
       (truth = the label column of CLIPS.tsv, matched by path), from stdin CLIPS.tsv.
@@ -35,6 +35,14 @@ def ua(pairs):
 
 def build(clips_tsv, outdir, per_file):
     rows = [l.rstrip("\n").split("\t") for l in open(clips_tsv) if l.strip()]
+    # the wave module reads RIFF WAV only (TESS has two AIFF files named .wav): those are left out
+    def riff(path):
+        with open(path, "rb") as f:
+            return f.read(4) == b"RIFF"
+    skipped = [r[0] for r in rows if not riff(r[0])]
+    rows = [r for r in rows if riff(r[0])]
+    for path in skipped:
+        print("left out (not a RIFF WAV file): %s" % path, file=sys.stderr)
     os.makedirs(outdir, exist_ok=True)
     truth = open(os.path.join(outdir, "truth.tsv"), "w")
     chunks, cur = [], []
