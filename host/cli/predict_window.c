@@ -472,6 +472,10 @@ int predict_window_run(const predict_window_opts *o) {
                 o->path, secs, s.n_windows, what, s.n_silent, o->silence_db,
                 o->silence_default ? ", the default" : "", twice, wall, wall > 0 ? secs / wall : 0.0, s.t_features,
                 s.t_network);
+    if (!o->segments && !(s.lm.meta.cfg.train.aug_wave_shift > 0))
+        fprintf(stderr, "ser predict: note: fixed windows put an utterance anywhere in a window, and this model was "
+                        "trained without train.aug_wave_shift; --segments reads each utterance as the model read its "
+                        "clips (docs/predict-window.md)\n");
     if (o->png) {
         if (s.env_fill) { /* the last partial envelope bin */
             if (grow((void **)&s.env, &s.env_cap, s.nenv + 1, sizeof *s.env, &err)) goto done;
