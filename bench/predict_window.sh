@@ -5,7 +5,9 @@
 # MFCC, 4 conv blocks of 64, two LSTMs of 32 + attention; weights from a 1-epoch run: speed does
 # not depend on them), windows of 3 s at several hops; peak RSS of each run (and of a 1-minute
 # file, to show that memory does not grow with the length); and the peer: `ser predict` on the
-# same audio cut into one file per window (hop = window), same run.
+# same audio cut into one file per window (hop = window), same run. Also `--segments` (voice-
+# activity segments, docs/predict-window.md), with the same model and with a twin trained with
+# features.normalize = 2, which reads the file twice (the per-speaker statistics first).
 # usage: bench/predict_window.sh [BUILD_DIR]     env: REPEAT=3 MINUTES=10 HOPS="3 1.5 1 0.5"
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +25,9 @@ trap 'rm -rf "$T"' EXIT
 "$SER" train --config "$root/configs/demo.ini" --data "$T/train" --out "$T/run" --set train.epochs=1 --quiet \
     >/dev/null 2>&1
 M=$T/run/model.safetensors
+"$SER" train --config "$root/configs/demo.ini" --data "$T/train" --out "$T/run2" --set train.epochs=1 \
+    --set features.normalize=2 --quiet >/dev/null 2>&1
+M2=$T/run2/model.safetensors
 # clips average ~1.8 s + 0.5 s gaps: enough clips for MINUTES minutes, then the true length
 count=$((MINUTES * 60 * 100 / 230 + 1))
 "$SER" synth --sequence "$T/long.wav" --emotions angry,disgust,fear,happy,neutral,ps,sad --count $count --gap 0.5 \
@@ -59,6 +64,8 @@ for hop in $HOPS; do
     run_best "--window 3 --hop $hop" "$secs" "$SER" predict --model "$M" --window 3 --hop "$hop" "$T/long.wav"
     [ "$hop" = 3 ] && cp "$T/last_wall" "$T/window_wall"
 done
+run_best "--segments" "$secs" "$SER" predict --model "$M" --segments "$T/long.wav"
+run_best "--segments, features.normalize=2" "$secs" "$SER" predict --model "$M2" --segments "$T/long.wav"
 short=$(python3 -c "import wave,sys; w=wave.open(sys.argv[1]); print(w.getnframes()/w.getframerate())" "$T/short.wav")
 run_best "--window 3 --hop 1.5, 1-minute file" "$short" "$SER" predict --model "$M" --window 3 --hop 1.5 "$T/short.wav"
 

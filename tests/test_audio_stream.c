@@ -117,7 +117,7 @@ static void test_window_features(const float *y, size_t ny, int normalize, int f
         const ser_clip lone = {path, empty, empty, empty, empty}; /* `ser predict FILE`: speaker "" */
         CHECKF(ser_normalize(normalize, ref, 1, &lone, ser_config_rows(&cfg), cfg.features.frames, &e) == 0, "%s", e.msg);
         const float *yp = y + a;
-        CHECKF(ser_window_features_compute(wf, &yp, &len, 1, got, &e) == 0, "%s", e.msg);
+        CHECKF(ser_window_features_compute(wf, &yp, &len, 1, 1, got, &e) == 0, "%s", e.msg);
         size_t diff = 0;
         for (size_t i = 0; i < per; i++) diff += ref[i] != got[i];
         CHECKF(diff == 0, "window %d (normalize %d, f0_rows %d): %zu of %zu values differ", k, normalize, f0_rows,

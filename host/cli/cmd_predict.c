@@ -18,9 +18,20 @@ static void usage(FILE *f) {
             "Prints, for each file, the predicted label and every class's probability;\n"
             "--json prints one object per line: {\"path\", \"label\", \"probs\": {label: p, ...}}.\n"
             "A file that cannot be decoded is reported on stderr and the others go on (exit 1).\n\n"
-            "Emotion over time (when --window or --hop is given; docs/predict-window.md):\n"
+            "Emotion over time (docs/predict-window.md):\n"
+            "  ser predict --model M --segments [--pad SEC] [--window SEC] [--silence-db DB] [--json | --csv]\n"
+            "              [--png OUT.png] FILE\n"
+            "streams FILE (any length, any format libsndfile reads) and cuts it where the voice is: speech\n"
+            "goes from a 10 ms frame at or above --silence-db dBFS (default %g) until 0.5 s stay 10 dB\n"
+            "below it. Each segment, with --pad seconds of the recording around it (default %g), is\n"
+            "classified as `ser predict` classifies a file holding it (the model's audio.trim_db, offset\n"
+            "and duration); a segment longer than --window (default: the model's offset + duration) is\n"
+            "cut into pieces of about that length. The silences between are reported silent. One\n"
+            "record per segment or silence: start, end, label, probabilities (--json adds \"clip\": the\n"
+            "seconds the model read). With features.normalize = 2 the recording is one speaker: the file\n"
+            "is read twice, the statistics come from all its segments.\n\n"
             "  ser predict --model M [--window SEC] [--hop SEC] [--silence-db DB] [--json | --csv] [--png OUT.png] FILE\n"
-            "streams FILE (any length, any format libsndfile reads) and classifies every window of SEC\n"
+            "fixed windows instead (for models trained with train.aug_wave_shift): classifies every window of SEC\n"
             "seconds (default: the model's audio.duration), one every --hop seconds (default: half the\n"
             "window); the last window is the first that reaches the end (shorter: padded like a short\n"
             "clip; the model's audio.offset is not applied). A window's features are those that\n"
@@ -32,7 +43,7 @@ static void usage(FILE *f) {
             "--csv a header and one row per window; --png draws the waveform envelope above the\n"
             "stacked class probabilities over time.\n"
             "  --batch N     windows per network batch (default twice the model's train.batch_size)\n",
-            PW_SILENCE_DB_DEFAULT);
+            PW_SILENCE_DB_DEFAULT, PW_PAD_DEFAULT, PW_SILENCE_DB_DEFAULT);
 }
 
 /* A finite number from an option's value, or an error naming the option (usage error). */
@@ -55,7 +66,7 @@ int cmd_predict(int argc, char **argv) {
     }
     const char *model = NULL, *device = "auto";
     int json = 0;
-    predict_window_opts pw = {.silence_db = PW_SILENCE_DB_DEFAULT, .silence_default = 1};
+    predict_window_opts pw = {.silence_db = PW_SILENCE_DB_DEFAULT, .silence_default = 1, .pad = -1};
     int windowed = 0, window_only = 0; /* --window / --hop given; options that need them */
     double v;
     ser_clips clips = {0};
@@ -73,6 +84,15 @@ int cmd_predict(int argc, char **argv) {
             }
             *(opt[2] == 'w' ? &pw.window : &pw.hop) = v;
             windowed = 1;
+        } else if (!strcmp(argv[i], "--segments")) {
+            pw.segments = 1, windowed = 1;
+        } else if (!strcmp(argv[i], "--pad") && i + 1 < argc) {
+            if (parse_num(argv[i], argv[i + 1], &pw.pad)) goto usage_error;
+            if (!(pw.pad >= 0 && pw.pad <= 60)) {
+                fprintf(stderr, "ser predict: --pad %s: must be 0 .. 60 seconds\n", argv[i + 1]);
+                goto usage_error;
+            }
+            window_only = 1, i++;
         } else if (!strcmp(argv[i], "--silence-db") && i + 1 < argc) {
             if (parse_num(argv[i], argv[i + 1], &pw.silence_db)) goto usage_error;
             pw.silence_default = 0, window_only = 1, i++;
@@ -101,12 +121,19 @@ int cmd_predict(int argc, char **argv) {
         return 2;
     }
     if (window_only && !windowed) {
-        fprintf(stderr, "ser predict: --silence-db, --csv, --png and --batch work with --window / --hop\n");
+        fprintf(stderr, "ser predict: --silence-db, --pad, --csv, --png and --batch work with --window / --hop or --segments\n");
         goto usage_error;
     }
     if (windowed) {
-        if (clips.n != 1 || (json && pw.format == PW_CSV)) {
-            fprintf(stderr, "ser predict: %s\n", clips.n != 1 ? "--window takes exactly one FILE" : "--json or --csv, not both");
+        if (clips.n != 1 || (json && pw.format == PW_CSV) || (pw.segments && pw.hop > 0)) {
+            fprintf(stderr, "ser predict: %s\n",
+                    clips.n != 1 ? (pw.segments ? "--segments takes exactly one FILE" : "--window takes exactly one FILE")
+                    : pw.segments ? "--hop is for fixed windows, not --segments"
+                                  : "--json or --csv, not both");
+            goto usage_error;
+        }
+        if (pw.pad >= 0 && !pw.segments) {
+            fprintf(stderr, "ser predict: --pad works with --segments\n");
             goto usage_error;
         }
         pw.model = model, pw.device = device, pw.path = clips.v[0].path;
