@@ -647,10 +647,9 @@ int cmd_train(int argc, char **argv) {
                 100.0 * r.bn_pass_s / r.epochs_s);
     if (precise_at_end) {
         if (!r.a.quiet)
-            fprintf(stderr, "ser train: precise BN: batch-norm statistics over the %zu training clips\n",
-                    precise_bn_clips(&r.cfg.train, r.train.n));
-        if (cli_adapt_bn(r.be, r.train.x, r.train.n, r.cfg.train.precise_bn_batches, (uint64_t)r.cfg.train.seed, &err) != 0)
-            goto fail;
+            fprintf(stderr, "ser train: precise BN: batch-norm statistics over the %zu training clips\n", r.train.n);
+        /* once, so every clip (precise_bn_batches bounds the per-epoch pass) */
+        if (cli_adapt_bn(r.be, r.train.x, r.train.n, 0, (uint64_t)r.cfg.train.seed, &err) != 0) goto fail;
     }
     if (finish(&r, &res, &err) != 0) goto fail;
     if (ser_tb_close(r.tb, &err) != 0) goto fail;
