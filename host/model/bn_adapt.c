@@ -1,4 +1,6 @@
-/* AdaBN: the BN moving statistics re-estimated on a target set (contract in ser/model.h).
+/* AdaBN, exact: the BN moving statistics re-estimated on a target set block by block (contract in
+ * ser/model.h). The reference the one-pass statistics of host/model/bn_stats.c (what precise BN
+ * and AdaBN run on both backends) are tested against.
  *
  * Why: a network trained on one speaker normalises every conv block with that speaker's
  * statistics; another voice shifts them, and the shift compounds block by block. Taking the

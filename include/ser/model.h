@@ -185,7 +185,9 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, con
  * clips x (n, H, W), block by block: block i's statistics are taken with blocks < i already
  * adapted, as the adapted network will see them. Inference-mode forwards in batches of up to
  * m->acts.B (reserve first); sums in double, independent of the batching up to rounding. Only
- * the moving statistics change. The CPU path (host/model/bn_adapt.c); a device backend uploads after. */
+ * the moving statistics change. Several passes (one per block): the exact reference that
+ * tests/test_bn_adapt.c holds the one-pass ser_model_bn_stats_* against; the commands run the
+ * backends' bn_stats_* ops (host/model/bn_adapt.c). */
 int ser_model_bn_adapt(ser_model *m, const float *x, size_t n, ser_error *err);
 
 /* The batch-norm statistics pass (precise BN and AdaBN through a backend: ser/backend.h's
