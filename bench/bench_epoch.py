@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """One training epoch of the reference network (DESIGN.md) in ser, PyTorch CPU and TensorFlow CPU,
 on the same machine in the same run: 2238 TESS-sized clips, 87.5 % trained at batch 64 (1958 clips,
-31 steps, the last partial) and 12.5 % validated (280 clips, inference mode). All three are fed the
+31 steps, the last partial) and 12.5 % validated (280 clips, inference mode). ser's epoch also
+holds the precise-BN pass its default recipe runs before every validation (train.precise_bn =
+epoch: train.precise_bn_batches batches of the conv blocks); the frameworks' epochs have none. All three are fed the
 same random 40 x 130 features: the cost of an epoch does not depend on the feature values.
 Prints seconds per epoch, the ratios, ser's GFLOP/s and the single-precision GEMM peak of the
 system OpenBLAS measured in this run (cblas_sgemm 2048^3 through ctypes, the best of its own
@@ -233,6 +235,11 @@ def main():
     print(f"{'engine':<28} {'s/epoch':>8} {'x ser':>7}")
     for name, t in rows:
         print(f"{name:<28} {t:8.2f} {t / r['epoch_s']:7.2f}")
+    if r.get("bn_batches"):
+        print(f"ser's epoch includes the precise-BN pass (train.precise_bn = epoch, the default): {r['bn_batches']} "
+              f"batches, {r['bn_s']:.3f} s = {100 * r['bn_s'] / r['train_s']:.1f} % of the training steps' "
+              f"{r['train_s']:.2f} s (validation {r['val_s']:.3f} s); without it the epoch is "
+              f"{r['epoch_s'] - r['bn_s']:.2f} s")
     print(f"ser: {r['gflop']:.0f} GFLOP per epoch (conv/LSTM/dense GEMM work), {r['gflops']:.1f} GFLOP/s = "
           f"{100 * r['gflops'] / peak:.0f} % of the cblas sgemm peak {peak:.1f} GFLOP/s measured now ({peak_core}); "
           f"peak RSS {r['peak_rss_mb']:.0f} MB")

@@ -8,7 +8,10 @@ on one machine, printed as one table with ratios:
   epoch     one TESS-sized epoch (bench/bench_epoch.py: 1958 clips trained at batch 64, 280
             validated, random 40x130 inputs) in `ser bench-epoch --device cpu`, `--device cuda`
             (after its untimed warm-up epoch: cuDNN plans and CUDA graphs built) and, when torch
-            imports with CUDA, the same model in PyTorch eager on the same GPU (float32, TF32 off)
+            imports with CUDA, the same model in PyTorch eager on the same GPU (float32, TF32 off);
+            ser's epoch holds the precise-BN pass (train.precise_bn = epoch, the default)
+  precise   that pass alone in each ser backend: its time, its share of the epoch, and its time a
+            clip against validation's (inference of the whole network)
 
     python3 bench/bench_gpu.py [--ser build/ser] [--data ../shared/data] [--epochs 3] [--repeat 3]
 """
@@ -70,7 +73,15 @@ def main():
     rows.append(("epoch", f"ser cpu ({rc['device']})", rc["epoch_s"] * 1e3, "ms", ""))
     rows.append(("epoch", f"ser cuda ({rg['device']})", rg["epoch_s"] * 1e3, "ms",
                  f"{rc['epoch_s'] / rg['epoch_s']:.1f}x ser cpu; train {rg['train_s'] * 1e3:.1f} ms, "
-                 f"validation {rg['val_s'] * 1e3:.1f} ms, arena {rg['arena_mb']:.0f} MB"))
+                 f"precise BN {rg['bn_s'] * 1e3:.1f} ms, validation {rg['val_s'] * 1e3:.1f} ms, "
+                 f"arena {rg['arena_mb']:.0f} MB"))
+    # the precise-BN pass on its own: on the device (bn_stats_* ops), its share of the epoch
+    for name, r in (("cpu", rc), ("cuda", rg)):
+        if r.get("bn_batches"):
+            rows.append(("precise", f"BN pass, ser {name} ({r['bn_batches']} batches of {r['batch']})",
+                         r["bn_s"] * 1e3, "ms", f"{100 * r['bn_s'] / r['epoch_s']:.1f} % of the epoch; "
+                         f"{r['bn_s'] / max(r['val_s'], 1e-9) * r['val_clips'] / (r['bn_batches'] * r['batch']):.2f}x "
+                         f"validation's time a clip"))
     try:
         import torch
         have_torch = torch.cuda.is_available()

@@ -3,7 +3,7 @@
 # disagrees with the CPU is not worth timing: stop), the bias-gradient reduction at the conv
 # blocks' shapes (test_cuda_kernels --bench-bias-grad), then bench/bench_gpu.py: features of every
 # TESS clip on the CPU and the GPU, one training epoch in ser cpu / ser cuda / PyTorch on the
-# same GPU, one table with ratios.
+# same GPU, and the precise-BN pass alone (its share of each epoch), one table with ratios.
 #
 #   bench/gpu.sh [BUILD_DIR]        (default build-gpu; DATA=../shared/data, EPOCHS=3)
 set -euo pipefail

@@ -58,6 +58,7 @@ typedef struct cuda_impl {
     size_t ws_at_capture[PH_N];
     /* the last forward */
     int last_B, last_training, last_labelled;
+    int bns_batches;                                 /* batches of the statistics pass (-1: none begun) */
 } cuda_impl;
 
 static const char *const PHASE_NAMES[PH_N] = {"forward", "backward", "Adam"};
@@ -301,9 +302,47 @@ static void cu_destroy(ser_backend *be) {
     free(be);
 }
 
+/* The batch-norm statistics pass on the device: eager (no graph), one synchronisation per batch
+ * (the staging is free again), no parameter transfer. */
+static int cu_bn_stats_begin(ser_backend *be, ser_error *err) {
+    cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
+    TRY(ser_cuda_enq_bn_stats_begin(&ci->net, err));
+    ci->bns_batches = 0;
+    return 0;
+}
+
+static int cu_bn_stats_add(ser_backend *be, const float *x, int B, ser_error *err) {
+    cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
+    ser_model *m = be->model;
+    if (ci->bns_batches < 0) return ser_fail(err, "cuda backend: batch-norm statistics batch without begin");
+    if (B < 1 || B > ci->net.max_B) return ser_fail(err, "cuda backend: batch of %d samples (reserved for %d)", B, ci->net.max_B);
+    memcpy(ci->net.h_x, x, (size_t)B * m->H * m->W * sizeof(float));
+    TRY(ser_cuda_enq_bn_stats_add(&ci->net, B, err));
+    SER_CU(cudaStreamSynchronize(ci->net.s));
+    ci->bns_batches++;
+    ci->last_B = B, ci->last_training = 0, ci->last_labelled = 0;
+    m->last_B = B, m->last_training = 0, m->last_loss = 0.0f;
+    return 0;
+}
+
+static int cu_bn_stats_end(ser_backend *be, ser_error *err) {
+    cuda_impl *ci = be->impl;
+    USE_DEVICE(ci);
+    const int batches = ci->bns_batches;
+    ci->bns_batches = -1;
+    if (batches < 0) return ser_fail(err, "cuda backend: batch-norm statistics end without begin");
+    if (batches == 0) return ser_fail(err, "batch-norm statistics: no clips to take them from");
+    TRY(ser_cuda_enq_bn_stats_end(&ci->net, err));
+    SER_CU(cudaStreamSynchronize(ci->net.s));
+    return 0;
+}
+
 static const ser_backend_ops CUDA_OPS = {
     "cuda", cu_forward, cu_backward, cu_step, cu_download_probs, cu_upload_params, cu_download_params,
     cu_download_grads, cu_upload_state, cu_download_state, cu_download_act, cu_destroy,
+    cu_bn_stats_begin, cu_bn_stats_add, cu_bn_stats_end,
 };
 
 static int cu_init(ser_backend *be, cuda_impl *ci, const ser_config *cfg, ser_error *err) {
@@ -314,6 +353,7 @@ static int cu_init(ser_backend *be, cuda_impl *ci, const ser_config *cfg, ser_er
         return ser_fail(err, "cuda backend: cuda.device = %d, but there %s %d CUDA device%s", cfg->cuda.device,
                         count == 1 ? "is" : "are", count, count == 1 ? "" : "s");
     ci->dev = cfg->cuda.device;
+    ci->bns_batches = -1;
     SER_CU(cudaSetDevice(ci->dev));
     struct cudaDeviceProp prop;
     SER_CU(cudaGetDeviceProperties(&prop, ci->dev));

@@ -98,6 +98,15 @@ size_t ser_cuda_layout_arena(const ser_model *m, dacts *a, char *base, int B) {
         if (need > bg) bg = need;
     }
     TAKE(a->bg_partials, double, bg);
+    size_t bp = 1;
+    for (int i = 0; i < m->blocks; i++) {
+        const size_t need = ser_k_bn_stats_partials(b * m->blk[i].H * m->blk[i].W, F);
+        if (need > bp) bp = need;
+    }
+    TAKE(a->bns_acc, double, (size_t)m->blocks * 3 * F);
+    TAKE(a->bns_partials, double, bp);
+    TAKE(a->bns_mean, float, F);
+    TAKE(a->bns_var, float, F);
     TAKE(a->blas_ws, char, SER_CUDA_CUBLAS_WS_BYTES);
 #undef TAKE
     return off;
@@ -242,6 +251,46 @@ int ser_cuda_enq_backward(ser_cuda_net *net, int B, ser_error *err) {
             cur = third;
         }
     }
+    return 0;
+}
+
+int ser_cuda_enq_bn_stats_begin(ser_cuda_net *net, ser_error *err) {
+    SER_CU(cudaMemsetAsync(net->a.bns_acc, 0, (size_t)net->m->blocks * 3 * net->m->F * sizeof(double), net->s));
+    return 0;
+}
+
+int ser_cuda_enq_bn_stats_add(ser_cuda_net *net, int B, ser_error *err) {
+    const ser_model *m = net->m;
+    dacts *a = &net->a;
+    const cudaStream_t s = net->s;
+    const int F = m->F, last = m->blocks - 1;
+    const float eps = (float)m->cfg.bn_epsilon;
+    const float *w = net->params;
+    SER_CU(cudaMemcpyAsync(a->x, net->h_x, (size_t)B * m->H * m->W * sizeof(float), cudaMemcpyHostToDevice, s));
+    const float *in = a->x;
+    for (int i = 0; i <= last; i++) {
+        const ser_block_shape *b = &m->blk[i];
+        const int N = B * b->H * b->W;
+        TRY(ser_conv_fwd(net->dnn, a->conv[i], in, w + net->o.kernel[i], B, b->H, b->W, b->Cin, F, m->K, err));
+        SER_CU(ser_k_bias_add_rows(a->conv[i], w + net->o.bias[i], (size_t)N, F, s));
+        SER_CU(ser_k_bn_stats_add(a->bns_mean, a->bns_var, a->bns_acc + (size_t)i * 3 * F, a->bns_partials, a->conv[i],
+                                  (size_t)N, F, s));
+        if (i == last) break; /* nothing after the last batch norm's input changes a statistic */
+        /* the training forward's normalisation: the batch's own mean and variance */
+        TRY(ser_bn_fwd_infer(net->dnn, a->bn[i], a->conv[i], w + net->o.gamma[i], w + net->o.beta[i], a->bns_mean,
+                             a->bns_var, N, F, eps, err));
+        SER_CU(ser_k_relu_pool_fwd(a->pool[i], a->argmax[i], a->bn[i], B, b->H, b->W, F, m->P, s));
+        in = a->pool[i];
+    }
+    return 0;
+}
+
+int ser_cuda_enq_bn_stats_end(ser_cuda_net *net, ser_error *err) {
+    const int F = net->m->F;
+    /* blocks that train.freeze keeps (i < bn_frozen) keep their moving statistics */
+    for (int i = net->m->bn_frozen; i < net->m->blocks; i++)
+        SER_CU(ser_k_bn_stats_write(net->params + net->o.mmean[i], net->params + net->o.mvar[i],
+                                    net->a.bns_acc + (size_t)i * 3 * F, F, net->s));
     return 0;
 }
 

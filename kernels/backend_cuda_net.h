@@ -48,6 +48,9 @@ typedef struct dacts {
     float *dlogits, *dh2last, *dh2, *dx2, *dh1;
     float *att_scratch;
     double *bg_partials;                             /* ser_k_bias_grad_rows's chunk sums */
+    double *bns_acc;                                 /* (blocks, 3, F) the batch-norm statistics pass's sums */
+    double *bns_partials;                            /* ser_k_bn_stats_add's chunk sums */
+    float *bns_mean, *bns_var;                       /* (F) the pass's batch statistics of one block */
     void *blas_ws;
 } dacts;
 
@@ -81,6 +84,13 @@ size_t ser_cuda_layout_arena(const ser_model *m, dacts *a, char *base, int B);
 int ser_cuda_enq_forward(ser_cuda_net *net, int B, int training, int labelled, ser_error *err);
 int ser_cuda_enq_backward(ser_cuda_net *net, int B, ser_error *err);
 int ser_cuda_enq_adam(ser_cuda_net *net, float eps, ser_error *err);
+/* The batch-norm statistics pass (ser/backend.h's bn_stats_*; enqueue only): begin zeroes the
+ * sums; add copies B clips in from the staging and runs the conv blocks, each normalised by the
+ * batch's statistics (ser_k_bn_stats_add, then the inference batch norm with them), up to the
+ * last block's batch-norm input; end writes the pooled statistics as the moving statistics. */
+int ser_cuda_enq_bn_stats_begin(ser_cuda_net *net, ser_error *err);
+int ser_cuda_enq_bn_stats_add(ser_cuda_net *net, int B, ser_error *err);
+int ser_cuda_enq_bn_stats_end(ser_cuda_net *net, ser_error *err);
 /* Keras layout -> the cuDNN LSTM weight spaces (after every parameter change). */
 int ser_cuda_enq_pack(ser_cuda_net *net, ser_error *err);
 

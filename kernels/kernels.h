@@ -85,6 +85,16 @@ cudaError_t ser_k_l2_term(float *term, const float *w, size_t n, float l2, cudaS
 cudaError_t ser_k_l2_grad(float *dw, const float *w, size_t n, float l2, cudaStream_t s);
 cudaError_t ser_k_loss_total(float *loss, const float *xent, const float *terms, int n, cudaStream_t s);
 
+/* ---- The batch-norm statistics pass (kernels/bn_stats.cu; the CPU's: host/model/bn_stats.c).
+ * add: the batch mean and biased variance of x (rows, C) into batch_mean, batch_var (C floats),
+ * and joined to acc (3, C doubles: rows, mean, sum of squared deviations; zero bytes = nothing
+ * yet) in double; partials: ser_k_bn_stats_partials(rows, C) doubles of device scratch.
+ * write: moving_mean = the pooled mean, moving_var = the pooled biased variance (acc with rows > 0). ---- */
+size_t ser_k_bn_stats_partials(size_t rows, int C);
+cudaError_t ser_k_bn_stats_add(float *batch_mean, float *batch_var, double *acc, double *partials, const float *x,
+                               size_t rows, int C, cudaStream_t s);
+cudaError_t ser_k_bn_stats_write(float *moving_mean, float *moving_var, const double *acc, int C, cudaStream_t s);
+
 /* ---- Adam over n floats (host/model/layers/adam.c's float expressions, alpha from sc):
  * m += (g - m) one_b1; v += (g^2 - v) one_b2; p -= (m alpha) / (sqrt(v) + eps). ---- */
 cudaError_t ser_k_adam(float *p, float *m, float *v, const float *g, size_t n, const ser_step_scalars *sc,

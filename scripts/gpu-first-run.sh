@@ -13,7 +13,7 @@
 #   07 ser check (SER_CUDNN_VERBOSE=1: the path each op took)
 #   08 ser train --device cuda vs --device cpu, 3 epochs, on ../shared/data/tess when it is
 #      there (else a `ser synth` corpus): the epoch losses compared (relative LOSS_RTOL, 2e-3)
-#   09 bench/gpu.sh (features, epoch timings, bias-gradient reduction)
+#   09 bench/gpu.sh (features, epoch timings, the precise-BN pass alone and its share of an epoch, bias-gradient reduction)
 # Without a GPU it prints one line and exits 2. Budget: well under 8 minutes on an H100.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

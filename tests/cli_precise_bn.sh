@@ -7,6 +7,7 @@
 # 2. What it means: the saved model's statistics are those AdaBN computes over the training
 #    clips with the same weights (`ser eval --adapt-bn` on train.tsv changes no probability),
 #    whereas off leaves moving averages that AdaBN moves a lot.
+# 3. train.precise_bn_batches bounds the pass (a subset: AdaBN over all clips then differs).
 set -u
 . "$(dirname "$0")/lib_cli.sh" cli_precise_bn
 
@@ -46,6 +47,14 @@ for mode in epoch end; do
 done
 d=$(adapt_shift "$tmp/off")
 check '[ -n "$d" ] && awk -v d="$d" "BEGIN{exit !(d > 1e-3)}"' "precise_bn=off: AdaBN over train.tsv moves probabilities by only $d"
+
+# 3. train.precise_bn_batches bounds the pass: 1 batch of 32 of the training clips, every epoch
+"$SER_BIN" train --data "$tmp/syn" --out "$tmp/one" --set train.epochs=2 --set train.batch_size=32 \
+    --set train.precise_bn_batches=1 >/dev/null 2>"$tmp/one.err"
+check '[ $? -eq 0 ] && grep -q "precise BN: 2 passes over 32 training clips" "$tmp/one.err"' \
+  "precise_bn_batches=1: $(grep 'precise BN' "$tmp/one.err" || tail -1 "$tmp/one.err")"
+d=$(adapt_shift "$tmp/one")
+check '[ -n "$d" ] && awk -v d="$d" "BEGIN{exit !(d > 2e-6)}"' "precise_bn_batches=1: the statistics of 32 clips equal all clips' ($d)"
 
 # the reference behaviour stays: off is the Keras loop (its history is what cli_train resumes)
 "$SER_BIN" train --data "$tmp/syn" --out "$tmp/bad" --set train.precise_bn=always --quiet >/dev/null 2>"$tmp/bad.err"

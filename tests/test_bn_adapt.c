@@ -2,7 +2,12 @@
  * variance of every block's BN input over the whole set (with the blocks before it adapted),
  * whatever the batching; nothing but the moving statistics changes; and with adaptation the
  * network no longer sees a per-set scale of the input (epsilon 0: exactly), which without it
- * moves the logits. */
+ * moves the logits.
+ * The one-pass batch-norm statistics of the backends (ser_model_bn_stats_*, the CPU backend's
+ * bn_stats_* ops; what precise BN and AdaBN run): the pooled mean and variance of exactly the
+ * rows a training forward without dropout shows each block, batch by batch; with one batch
+ * holding the whole set, ser_model_bn_adapt's statistics; only the moving statistics change;
+ * the ops' misuse fails. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,9 +172,111 @@ static void test_errors(void) {
     ser_model_destroy(&m);
 }
 
+/* Every block's conv output (its BN input) of the last forward into out (N rows of F). */
+static void block_input(ser_model *m, int i, float *out) {
+    const ser_block_shape *b = &m->blk[i];
+    const size_t N = (size_t)m->last_B * b->H * b->W;
+    if (ser_model_block_fused(m, i)) ser_model_fused_conv(m, i, out);
+    else memcpy(out, m->acts.conv[i], N * m->F * sizeof *out);
+}
+
+/* The one-pass statistics over NCLIP clips in batches of `batch`, against a direct two-pass mean and
+ * variance of the conv outputs training forwards (dropout 0) of the same batches give. */
+static void test_pass_stats(int batch) {
+    ser_config cfg;
+    small_config(&cfg);
+    cfg.model.dropout = 0.0;
+    ser_model m, t;
+    ser_error err = {0};
+    CHECK(ser_model_create(&m, &cfg, 3, &err) == 0 && ser_model_create(&t, &cfg, 3, &err) == 0);
+    static float x[NCLIP * NH * NW];
+    unsigned st = 11;
+    fill_random(x, NCLIP * NH * NW, &st);
+    for (size_t i = 0; i < NCLIP * NH * NW; i++) x[i] = x[i] * 1.5f - 0.3f;
+    /* the weights of a few training steps (not the initial ones) on both copies */
+    CHECK(ser_model_reserve(&m, NCLIP, &err) == 0 && ser_model_reserve(&t, NCLIP, &err) == 0);
+    int32_t labels[NCLIP];
+    for (int i = 0; i < NCLIP; i++) labels[i] = i % 3;
+    for (int s = 0; s < 3; s++) {
+        ser_model_forward(&m, x, labels, NULL, NCLIP, 1);
+        ser_model_backward(&m);
+        ser_model_step(&m, 1e-2f, 0.9f, 0.999f, 1e-7f);
+    }
+    memcpy(t.params, m.params, m.nparams_padded * sizeof(float));
+    float *before = malloc(m.nparams_padded * sizeof *before);
+    memcpy(before, m.params, m.nparams_padded * sizeof *before);
+    ser_backend *be = ser_backend_cpu_create(&m, &cfg, batch, &err);
+    CHECKF(be != NULL, "%s", err.msg);
+    CHECK(be->ops->bn_stats_begin(be, &err) == 0);
+    for (int s = 0; s < NCLIP; s += batch)
+        CHECK(be->ops->bn_stats_add(be, x + (size_t)s * NH * NW, NCLIP - s < batch ? NCLIP - s : batch, &err) == 0);
+    CHECK(be->ops->bn_stats_end(be, &err) == 0);
+    size_t changed_other = 0;
+    for (int s = 0; s < m.nslices; s++) {
+        const ser_slice *sl = &m.slices[s];
+        const int same = !memcmp(before + sl->offset, m.params + sl->offset, sl->count * sizeof(float));
+        if (strstr(sl->name, ".moving_")) CHECKF(!same, "%s unchanged", sl->name);
+        else if (!same) changed_other++;
+    }
+    CHECKF(changed_other == 0, "%zu other slices changed", changed_other);
+    /* the reference: each batch through a training forward of the copy, every block's input kept */
+    for (int i = 0; i < m.blocks; i++) {
+        const ser_block_shape *b = &m.blk[i];
+        const size_t per = (size_t)b->H * b->W;
+        float *rows = malloc((size_t)NCLIP * per * m.F * sizeof *rows);
+        for (int s = 0; s < NCLIP; s += batch) {
+            const int nb = NCLIP - s < batch ? NCLIP - s : batch;
+            ser_model_forward(&t, x + (size_t)s * NH * NW, labels, NULL, nb, 1);
+            block_input(&t, i, rows + (size_t)s * per * m.F);
+        }
+        const size_t N = (size_t)NCLIP * per;
+        const float *mm = slice(&m, "bn%d.moving_mean", i + 1), *mv = slice(&m, "bn%d.moving_variance", i + 1);
+        for (int f = 0; f < m.F; f++) {
+            double sum = 0.0, q = 0.0;
+            for (size_t r = 0; r < N; r++) sum += rows[r * m.F + f];
+            const double mean = sum / N;
+            for (size_t r = 0; r < N; r++) q += (rows[r * m.F + f] - mean) * (rows[r * m.F + f] - mean);
+            const double var = q / N;
+            CHECKF(fabs(mm[f] - mean) <= 1e-5 * (1.0 + sqrt(var)), "pass batch %d block %d ch %d mean %g vs %g", batch,
+                   i, f, mm[f], mean);
+            CHECKF(fabs(mv[f] - var) <= 1e-5 * var, "pass batch %d block %d ch %d var %g vs %g", batch, i, f, mv[f], var);
+        }
+        free(rows);
+    }
+    /* with the whole set in one batch, the pass is AdaBN's exact block-by-block statistics */
+    if (batch >= NCLIP) {
+        ser_model a;
+        CHECK(ser_model_create(&a, &cfg, 3, &err) == 0 && ser_model_reserve(&a, NCLIP, &err) == 0);
+        memcpy(a.params, before, m.nparams_padded * sizeof(float));
+        CHECK(ser_model_bn_adapt(&a, x, NCLIP, &err) == 0);
+        for (int i = 0; i < m.blocks; i++) {
+            const float *pm = slice(&m, "bn%d.moving_mean", i + 1), *pv = slice(&m, "bn%d.moving_variance", i + 1),
+                        *am = slice(&a, "bn%d.moving_mean", i + 1), *av = slice(&a, "bn%d.moving_variance", i + 1);
+            for (int f = 0; f < m.F; f++) {
+                CHECKF(fabs(pm[f] - am[f]) <= 1e-5 * (1.0 + sqrt(av[f])), "block %d ch %d: pass mean %g, AdaBN %g", i, f,
+                       pm[f], am[f]);
+                CHECKF(fabs(pv[f] - av[f]) <= 1e-5 * av[f], "block %d ch %d: pass var %g, AdaBN %g", i, f, pv[f], av[f]);
+            }
+        }
+        ser_model_destroy(&a);
+    }
+    /* misuse: a batch or an end without begin, an end with no batch, a batch over the reservation */
+    CHECK(be->ops->bn_stats_add(be, x, 1, &err) != 0 && strstr(err.msg, "without begin"));
+    CHECK(be->ops->bn_stats_end(be, &err) != 0);
+    CHECK(be->ops->bn_stats_begin(be, &err) == 0);
+    CHECK(be->ops->bn_stats_add(be, x, batch + 1, &err) != 0);
+    CHECK(be->ops->bn_stats_end(be, &err) != 0 && strstr(err.msg, "no clips"));
+    CHECK(m.bn_stats == NULL);
+    ser_backend_destroy(be);
+    free(before);
+    ser_model_destroy(&m), ser_model_destroy(&t);
+}
+
 int main(void) {
     test_exact_stats(4);   /* batches 4, 4, 2 */
     test_exact_stats(10);  /* one batch */
+    test_pass_stats(4);    /* batches 4, 4, 2: the later blocks see each batch's normalisation */
+    test_pass_stats(NCLIP); /* one batch: AdaBN's statistics */
     test_scale_invariance();
     test_errors();
     return check_finish("test_bn_adapt");

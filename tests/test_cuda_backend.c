@@ -2,8 +2,9 @@
  * every activation, gradient slice and the weight drift within ser/backend_check.h's
  * tolerances, the dropout masks bit-identical (host/model/backend_check.c); the training state moved
  * device -> host -> a second device backend continues bit-identically; CUDA graphs on and off
- * give the same weights. Label smoothing is on (0.1), so the loss and its gradient are the
- * smoothed ones on both. Needs a GPU: SKIPPED (77) without one, with the reason (tests/cuda_test.h). */
+ * give the same weights; the batch-norm statistics pass (precise BN, AdaBN: bn_stats_*) gives the
+ * CPU's moving statistics within the moving-statistics tolerance and changes nothing else. Label
+ * smoothing is on (0.1), so the loss and its gradient are the smoothed ones on both. Needs a GPU: SKIPPED (77) without one, with the reason (tests/cuda_test.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,54 @@ int main(void) {
     free(start);
     ser_backend_destroy(rc), ser_backend_destroy(gm), ser_backend_destroy(rp);
     ser_model_destroy(&mc), ser_model_destroy(&mm), ser_model_destroy(&mp);
+
+    /* 5. the batch-norm statistics pass: 3 batches (8, 8 and a partial 5) of clips unlike the
+     * training batch, on the weights of part 1's 6 steps (drifted within tolerance) */
+    {
+        enum { NS = 21 };
+        static float xb[NS * 16 * 24];
+        for (size_t i = 0; i < sizeof xb / sizeof xb[0]; i++) xb[i] = (float)cos(0.37 * (double)i) * 2.1f + 0.4f;
+        float *gb0 = malloc(np * sizeof *gb0);
+        CHECK(gb0 && g->ops->upload_params(g, mr.params, &e) == 0); /* the same weights on both */
+        CHECK(g->ops->download_params(g, gb0, &e) == 0);
+        int ok = r->ops->bn_stats_begin(r, &e) == 0 && g->ops->bn_stats_begin(g, &e) == 0;
+        for (int s0 = 0; ok && s0 < NS; s0 += B) {
+            const int nb = NS - s0 < B ? NS - s0 : B;
+            ok = r->ops->bn_stats_add(r, xb + (size_t)s0 * 16 * 24, nb, &e) == 0 &&
+                 g->ops->bn_stats_add(g, xb + (size_t)s0 * 16 * 24, nb, &e) == 0;
+        }
+        ok = ok && r->ops->bn_stats_end(r, &e) == 0 && g->ops->bn_stats_end(g, &e) == 0;
+        CHECKF(ok, "%s", e.msg);
+        CHECK(g->ops->download_params(g, p1, &e) == 0);
+        size_t other = 0;
+        int moved = 0;
+        for (int k = 0; k < mg.nslices; k++) {
+            const ser_slice *sl = &mg.slices[k];
+            const float *got = p1 + sl->offset, *ref = mr.params + sl->offset;
+            if (!strstr(sl->name, ".moving_")) {
+                other += memcmp(got, gb0 + sl->offset, sl->count * sizeof *got) != 0;
+                continue;
+            }
+            moved += memcmp(got, gb0 + sl->offset, sl->count * sizeof *got) != 0;
+            /* ser/backend_check.h: |got - ref| <= rtol (|ref| + floor); a moving mean's floor is
+             * sqrt(max moving variance) of its layer, a variance's max |ref| */
+            char vname[40];
+            snprintf(vname, sizeof vname, "%.*s_variance", (int)(strstr(sl->name, "_mean") ? strstr(sl->name, "_mean") - sl->name : 0), sl->name);
+            const ser_slice *vs = strstr(sl->name, "_mean") ? ser_model_slice(&mr, vname) : sl;
+            double scale = 0.0, serr = 0.0;
+            for (size_t j = 0; j < vs->count; j++) scale = fmax(scale, fabs(mr.params[vs->offset + j]));
+            if (vs != sl) scale = sqrt(scale);
+            for (size_t j = 0; j < sl->count; j++)
+                serr = fmax(serr, fabs((double)got[j] - ref[j]) / (fabs((double)ref[j]) + scale));
+            printf("bn statistics pass: %s cuda vs cpu error %.3e (tolerance %.1e)\n", sl->name, serr, tol.fwd);
+            CHECKF(serr <= tol.fwd, "bn statistics pass: %s error %.3e > %.1e", sl->name, serr, tol.fwd);
+        }
+        CHECKF(moved == 2 * mg.blocks, "the pass changed %d of %d moving statistics", moved, 2 * mg.blocks);
+        CHECKF(other == 0, "the pass changed %zu other slices", other);
+        CHECK(g->ops->bn_stats_add(g, xb, 1, &e) != 0 && strstr(e.msg, "without begin"));
+        CHECK(g->ops->bn_stats_begin(g, &e) == 0 && g->ops->bn_stats_end(g, &e) != 0 && strstr(e.msg, "no clips"));
+        free(gb0);
+    }
 
     free(st), free(p1), free(p2);
     ser_backend_destroy(r), ser_backend_destroy(g);

@@ -6,7 +6,9 @@
  *     softmax_xent backward;
  *   max |gpu - cpu| / max |cpu| <= 1e-5 for forwards (attention, softmax, cross-entropy) and
  *     <= 1e-4 for reductions (bias gradient, attention backward, L2 term);
- *   determinism: reductions run twice give the same bits.
+ *   determinism: reductions run twice give the same bits;
+ *   the batch-norm statistics pass (bn_stats_add / write): each batch's and the pooled mean and
+ *   variance <= 1e-4 of the CPU's.
  * Shapes are the network's (conv blocks at B = 64, attention B = 64, T = 3, D = A = 32, 7
  * classes, ~120k parameters) plus odd ones (partial blocks, P = 3 with padding before).
  * Exits 77 (SKIPPED, with the reason; a failure under SER_REQUIRE_CUDA=1) when no CUDA device is usable. */
@@ -110,6 +112,68 @@ static void cmp_close(const char *what, const float *got, const float *want, siz
 
 #define FWD_TOL 1e-5
 #define RED_TOL 1e-4
+
+/* ---- the batch-norm statistics pass ------------------------------------------------------------- */
+
+/* Three batches of (rows, C) through ser_k_bn_stats_add: each batch's mean and variance against
+ * the CPU's batchnorm_batch_stats, then the pooled statistics ser_k_bn_stats_write gives against
+ * a two-pass mean and biased variance over all the rows (values offset from 0, so a sum of x^2
+ * without the shift would lose digits). */
+static int test_bn_stats(ser_error *err) {
+    const int shapes[3][2] = {{4 * 40 * 130, 64}, {1025, 9}, {3 * 1024 + 17, 3}};
+    for (int sh = 0; sh < 3; sh++) {
+        const size_t rows = (size_t)shapes[sh][0];
+        const int C = shapes[sh][1];
+        const size_t n = rows * C;
+        char what[96];
+        float *x[3];
+        for (int k = 0; k < 3; k++) {
+            x[k] = rand_buf(n, 0.5f + 0.25f * (float)k);
+            for (size_t i = 0; i < n; i++) x[k][i] += 3.0f + (float)(i % (size_t)C) * 0.1f;
+        }
+        float *dx, *dm, *dv, *gm = hmalloc((size_t)C * sizeof *gm), *gv = hmalloc((size_t)C * sizeof *gv);
+        float *wm = hmalloc((size_t)C * sizeof *wm), *wv = hmalloc((size_t)C * sizeof *wv);
+        double *acc, *part, bm[C], bv[C];
+        TRY(dev_alloc((void **)&dx, n * sizeof *dx, err));
+        TRY(dev_alloc((void **)&dm, (size_t)C * sizeof *dm, err));
+        TRY(dev_alloc((void **)&dv, (size_t)C * sizeof *dv, err));
+        TRY(dev_alloc((void **)&acc, 3 * (size_t)C * sizeof *acc, err));
+        TRY(dev_alloc((void **)&part, ser_k_bn_stats_partials(rows, C) * sizeof *part, err));
+        SER_CU(cudaMemset(acc, 0, 3 * (size_t)C * sizeof *acc));
+        for (int k = 0; k < 3; k++) {
+            SER_CU(cudaMemcpy(dx, x[k], n * sizeof *dx, cudaMemcpyHostToDevice));
+            LAUNCH(ser_k_bn_stats_add(dm, dv, acc, part, dx, rows, C, 0));
+        }
+        TRY(dev_get(gm, dm, (size_t)C * sizeof *gm, err));
+        TRY(dev_get(gv, dv, (size_t)C * sizeof *gv, err));
+        batchnorm_batch_stats(bm, bv, x[2], (int)rows, C);
+        for (int c = 0; c < C; c++) wm[c] = (float)bm[c], wv[c] = (float)bv[c];
+        snprintf(what, sizeof what, "bn_stats_add rows=%zu C=%d batch mean", rows, C);
+        cmp_close(what, gm, wm, (size_t)C, RED_TOL);
+        snprintf(what, sizeof what, "bn_stats_add rows=%zu C=%d batch var", rows, C);
+        cmp_close(what, gv, wv, (size_t)C, RED_TOL);
+        LAUNCH(ser_k_bn_stats_write(dm, dv, acc, C, 0));
+        TRY(dev_get(gm, dm, (size_t)C * sizeof *gm, err));
+        TRY(dev_get(gv, dv, (size_t)C * sizeof *gv, err));
+        for (int c = 0; c < C; c++) {
+            double s = 0.0, q = 0.0;
+            for (int k = 0; k < 3; k++)
+                for (size_t r = 0; r < rows; r++) s += x[k][r * C + c];
+            const double mean = s / (3.0 * rows);
+            for (int k = 0; k < 3; k++)
+                for (size_t r = 0; r < rows; r++) q += (x[k][r * C + c] - mean) * (x[k][r * C + c] - mean);
+            wm[c] = (float)mean, wv[c] = (float)(q / (3.0 * rows));
+        }
+        snprintf(what, sizeof what, "bn_stats_write rows=3x%zu C=%d pooled mean", rows, C);
+        cmp_close(what, gm, wm, (size_t)C, RED_TOL);
+        snprintf(what, sizeof what, "bn_stats_write rows=3x%zu C=%d pooled var", rows, C);
+        cmp_close(what, gv, wv, (size_t)C, RED_TOL);
+        for (int k = 0; k < 3; k++) free(x[k]);
+        free(gm), free(gv), free(wm), free(wv);
+        TRY(dev_free_all(err));
+    }
+    return 0;
+}
 
 /* ---- element-wise and layout ------------------------------------------------------------------- */
 
@@ -611,6 +675,7 @@ int main(int argc, char **argv) {
         {"fill", test_fill},           {"bias rows", test_bias_rows},   {"gather/scatter", test_gather_scatter},
         {"relu pool", test_relu_pool}, {"dropout", test_dropout},       {"attention", test_attention},
         {"softmax xent", test_softmax_xent}, {"l2 loss", test_l2_loss}, {"adam", test_adam},
+        {"bn stats", test_bn_stats},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ser_error err = {{0}};

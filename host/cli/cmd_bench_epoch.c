@@ -1,7 +1,9 @@
 /* `ser bench-epoch`: times one training epoch of the configured model on random features (the
  * epoch cost does not depend on the feature values): ceil(train / batch) forward + backward +
- * Adam steps (the last batch partial), then validation forwards in inference mode. Prints one
- * JSON object (bench/bench_epoch.py reads it). Not listed among the user-facing commands' docs. */
+ * Adam steps (the last batch partial), the precise-BN pass when train.precise_bn = epoch (the
+ * default: train.precise_bn_batches batches, at most the training set, through the backend's
+ * bn_stats_* ops), then validation forwards in inference mode. Prints one JSON object
+ * (bench/bench_epoch.py reads it). Not listed among the user-facing commands' docs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,19 @@ static double peak_rss_mb(void) {
         kb = (double)ru.ru_maxrss;
     }
     return kb / 1024.0;
+}
+
+/* The precise-BN pass of an epoch: `batches` batches (the last one partial when they cover all
+ * ntrain clips), the same random clips each time (the cost does not depend on the values). */
+static int bn_pass(ser_backend *be, const float *x, int batches, int ntrain, int B, ser_error *err) {
+    if (be->ops->bn_stats_begin(be, err) != 0) return -1;
+    for (int k = 0, done = 0; k < batches; k++, done += B)
+        if (be->ops->bn_stats_add(be, x, ntrain - done < B ? ntrain - done : B, err) != 0) {
+            ser_error ignored = {{0}};
+            (void)be->ops->bn_stats_end(be, &ignored);
+            return -1;
+        }
+    return be->ops->bn_stats_end(be, err);
 }
 
 static void usage(FILE *f) {
@@ -116,6 +131,11 @@ int cmd_bench_epoch(int argc, char **argv) {
     }
     for (int done = 0; cuda && done < nval; done += B)
         if (be->ops->forward(be, x, labels, NULL, nval - done < B ? nval - done : B, 0, &loss, &err)) goto fail;
+    /* the precise-BN pass: as many batches as cli_adapt_bn takes of ntrain clips */
+    const int all_batches = (ntrain + B - 1) / B, bound = cfg.train.precise_bn_batches;
+    const int bn_batches = cfg.train.precise_bn != SER_PRECISE_BN_EPOCH ? 0
+                           : bound > 0 && bound < all_batches ? bound : all_batches;
+    if (cuda && bn_batches > 0 && bn_pass(be, x, bn_batches, ntrain, B, &err) != 0) goto fail;
     memset(m.prof, 0, sizeof m.prof);
     const double t0 = now_s();
     int steps = 0;
@@ -130,6 +150,8 @@ int cmd_bench_epoch(int argc, char **argv) {
      * the parameters, ~1 MB, is ordered after them) */
     if (be->ops->download_params(be, m.params, &err)) goto fail;
     const double t1 = now_s();
+    if (bn_batches > 0 && bn_pass(be, x, bn_batches, ntrain, B, &err) != 0) goto fail;
+    const double tb = now_s();
     for (int done = 0; done < nval; done += B) {
         const int b = nval - done < B ? nval - done : B;
         if (be->ops->forward(be, x, labels, NULL, b, 0, &loss, &err)) goto fail;
@@ -137,9 +159,9 @@ int cmd_bench_epoch(int argc, char **argv) {
     }
     const double t2 = now_s();
     printf("{\"backend\": \"%s\", \"device\": \"%s\", \"batch\": %d, \"train_clips\": %d, \"val_clips\": %d, \"train_steps\": %d, "
-           "\"train_s\": %.4f, \"val_s\": %.4f, \"epoch_s\": %.4f, \"gflop\": %.2f, \"gflops\": %.1f, "
+           "\"train_s\": %.4f, \"bn_batches\": %d, \"bn_s\": %.4f, \"val_s\": %.4f, \"epoch_s\": %.4f, \"gflop\": %.2f, \"gflops\": %.1f, "
            "\"params\": %zu, \"arena_mb\": %.1f, \"peak_rss_mb\": %.1f, \"last_loss\": %.5f, \"data\": \"random\", ",
-           be->ops->name, be->device, B, ntrain, nval, steps, t1 - t0, t2 - t1, t2 - t0, flops * 1e-9,
+           be->ops->name, be->device, B, ntrain, nval, steps, t1 - t0, bn_batches, tb - t1, t2 - tb, t2 - t0, flops * 1e-9,
            flops * 1e-9 / (t2 - t0), m.n_trainable + m.n_nontrainable,
            (cuda ? ser_backend_cuda_arena_bytes(be) : m.acts.bytes) / 1048576.0, peak_rss_mb(), loss);
     /* seconds per layer kind, per conv block then the rest */

@@ -38,8 +38,9 @@ static void usage(FILE *f) {
             "              one recipe trained with several seeds)\n"
             "  --json      one JSON object: accuracy, uar, macro_f1, weighted_f1, labels, per_class,\n"
             "              confusion, by_corpus\n"
-            "  --adapt-bn  AdaBN: first replace each model's batch-norm moving statistics by the exact\n"
-            "              mean and variance over these clips (uses the evaluated set, unlabelled)\n"
+            "  --adapt-bn  AdaBN: first replace each model's batch-norm moving statistics by the mean\n"
+            "              and variance over these clips (uses the evaluated set, unlabelled; one pass\n"
+            "              in the model's batch size, each block normalised by its batch's statistics)\n"
             "  --device    auto (default: the GPU when there is one), cpu or cuda\n"
             "  --pseudo-labels OUT.tsv  also write a manifest of the clips whose (mean) probability of\n"
             "              the predicted class is at least --min-prob P (default 0.9), labelled with\n"
@@ -180,7 +181,7 @@ static int eval_one(const char *model, int k, const char *device, const ser_clip
         if (!row || clip_index_match(ix, &ds, *y_out, first, model, row, err) != 0) goto done;
     }
     if (adapt) {
-        if (cli_adapt_bn(lm.be, ds.x, ds.n, err) != 0) goto done;
+        if (cli_adapt_bn(lm.be, ds.x, ds.n, 0, (uint64_t)lm.meta.cfg.train.seed, err) != 0) goto done;
         fprintf(stderr, "ser eval: %s: batch-norm statistics over the %zu clips (AdaBN)\n", model, ds.n);
     }
     const size_t C = lm.meta.n_labels;

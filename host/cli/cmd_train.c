@@ -269,6 +269,8 @@ typedef struct run {
     size_t n_noise;
     ser_init_model init;    /* --init MODEL: the weights the network starts from */
     int output_reset;       /* --init with another label set: the output layer started afresh */
+    double bn_pass_s, epochs_s; /* wall time of the precise-BN passes and of the epochs (they include them) */
+    int bn_passes;
 } run;
 
 static int wave_epoch(void *user, int epoch, float *x, ser_error *err) {
@@ -335,16 +337,28 @@ static int tb_epoch(ser_tb *tb, const ser_history_entry *h, ser_error *err) {
 }
 
 /* train.precise_bn: the BN moving statistics over the training clips (unaugmented features),
- * exact, in inference mode (cli_adapt_bn: the same pass as AdaBN, on the training set). */
+ * train.precise_bn_batches batches of them (cli_adapt_bn: the same pass as AdaBN, on the backend). */
+/* How many training clips a precise-BN pass takes (cli_adapt_bn's bound). */
+static size_t precise_bn_clips(const ser_train_config *t, size_t n) {
+    const size_t most = (size_t)t->precise_bn_batches * (size_t)t->batch_size;
+    return t->precise_bn_batches > 0 && most < n ? most : n;
+}
+
 static int precise_bn(void *user, int epoch, ser_error *err) {
     run *r = user;
     (void)epoch;
-    return cli_adapt_bn(r->be, r->train.x, r->train.n, err);
+    const double t0 = omp_get_wtime();
+    const int rc =
+        cli_adapt_bn(r->be, r->train.x, r->train.n, r->cfg.train.precise_bn_batches, (uint64_t)r->cfg.train.seed, err);
+    r->bn_pass_s += omp_get_wtime() - t0;
+    r->bn_passes++;
+    return rc;
 }
 
 static int on_epoch(void *user, const ser_train_state *st, const ser_history_entry *h, const float *best,
                     ser_error *err) {
     run *r = user;
+    r->epochs_s += h->seconds;
     if (r->tb && tb_epoch(r->tb, h, err) != 0) return -1;
     const size_t ns = r->net.state_size(r->net.impl);
     float *cur = ser_malloc(ns * sizeof *cur, "checkpoint", err);
@@ -618,7 +632,7 @@ static int finish(run *r, const ser_train_result *res, ser_error *err) {
     /* AdaBN after the model file and the validation report: only the test evaluation sees it */
     if (!rc && r->test.n && r->cfg.train.test_adapt_bn) {
         if (!r->a.quiet) fprintf(stderr, "ser train: test: batch-norm statistics over the %zu test clips (AdaBN)\n", r->test.n);
-        rc = cli_adapt_bn(r->be, r->test.x, r->test.n, err);
+        rc = cli_adapt_bn(r->be, r->test.x, r->test.n, 0, (uint64_t)r->cfg.train.seed, err);
         cJSON_AddBoolToObject(json, "test_adapt_bn", 1);
     }
     if (!rc && r->test.n) rc = evaluate_split(r, &r->test, "test", "confusion_matrix_test.png", &text, json, err);
@@ -706,9 +720,8 @@ int cmd_train(int argc, char **argv) {
         if (!r.a.quiet) fprintf(stderr, "ser train: TensorBoard events: %s\n", ser_tb_path(r.tb));
     }
     ser_train_opts o = {&r.cfg, r.p_hist, on_epoch, &r, isatty(2) && !r.a.quiet, r.a.quiet, NULL, NULL};
-    /* precise BN: the pass runs on the host model (ser_model_bn_adapt, about one inference over
-     * the training set); with the CUDA backend the parameters go down and the statistics back up,
-     * so that both backends validate (and keep) the same statistics every epoch */
+    /* precise BN: the backend's batch-norm statistics pass (an inference of the conv blocks over
+     * train.precise_bn_batches batches), on the device itself */
     const int precise_at_end = r.cfg.train.precise_bn == SER_PRECISE_BN_END;
     if (r.cfg.train.precise_bn == SER_PRECISE_BN_EPOCH) o.before_validation = precise_bn;
     if (ser_wave_aug_needed(&r.cfg.train)) {
@@ -730,10 +743,15 @@ int cmd_train(int argc, char **argv) {
                 res.stopped_early ? " (early stop)" : "", res.best_epoch, ser_monitor_name(r.cfg.train.monitor),
                 res.best_monitor);
     free(res.best_state);
+    if (!r.a.quiet && r.bn_passes > 0 && r.epochs_s > 0)
+        fprintf(stderr, "ser train: precise BN: %d passes over %zu training clips, %.3f s each, %.1f %% of the epochs' time\n",
+                r.bn_passes, precise_bn_clips(&r.cfg.train, r.train.n), r.bn_pass_s / r.bn_passes,
+                100.0 * r.bn_pass_s / r.epochs_s);
     if (precise_at_end) {
         if (!r.a.quiet)
             fprintf(stderr, "ser train: precise BN: batch-norm statistics over the %zu training clips\n", r.train.n);
-        if (cli_adapt_bn(r.be, r.train.x, r.train.n, &err) != 0) goto fail;
+        /* once, so every clip (precise_bn_batches bounds the per-epoch pass) */
+        if (cli_adapt_bn(r.be, r.train.x, r.train.n, 0, (uint64_t)r.cfg.train.seed, &err) != 0) goto fail;
     }
     if (finish(&r, &res, &err) != 0) goto fail;
     if (ser_tb_close(r.tb, &err) != 0) goto fail;

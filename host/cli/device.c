@@ -2,10 +2,12 @@
 #include "device.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ser/cuda.h"
 #include "ser/features.h"
+#include "ser/rng.h"
 
 int cli_device_valid(const char *name) {
     return !strcmp(name, "auto") || !strcmp(name, "cpu") || !strcmp(name, "cuda") ? 0 : -1;
@@ -30,10 +32,37 @@ ser_backend *cli_backend_create(int cuda, ser_model *m, const ser_config *cfg, i
 
 ser_features_fn cli_features_fn(int cuda) { return cuda ? ser_features_extract_cuda : ser_features_extract; }
 
-int cli_adapt_bn(ser_backend *be, const float *x, size_t n, ser_error *err) {
-    ser_model *m = be->model;
-    if (be->ops->download_params(be, m->params, err) != 0 || ser_model_reserve(m, be->max_B, err) != 0 ||
-        ser_model_bn_adapt(m, x, n, err) != 0)
-        return -1;
-    return be->ops->upload_params(be, m->params, err);
+int cli_adapt_bn(ser_backend *be, const float *x, size_t n, int max_batches, uint64_t seed, ser_error *err) {
+    const ser_model *m = be->model;
+    if (n == 0) return ser_fail(err, "batch-norm statistics: no clips to take them from");
+    if (max_batches < 0) return ser_fail(err, "batch-norm statistics: %d batches", max_batches);
+    const size_t B = (size_t)be->max_B, clip = (size_t)m->H * m->W;
+    size_t take = n;
+    if (max_batches > 0 && (size_t)max_batches * B < n) take = (size_t)max_batches * B;
+    size_t *order = ser_malloc(n * sizeof *order, "batch-norm statistics order", err);
+    float *batch = ser_malloc(B * clip * sizeof *batch, "batch-norm statistics batch", err);
+    int rc = -1;
+    if (!order || !batch) goto done;
+    /* Fisher-Yates, seeded: a function of (n, seed) alone, so a run's every pass and an AdaBN of
+     * the same list with the same seed see the same batches */
+    ser_rng rng = {seed ^ 0x6272737461747321ull};
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    for (size_t i = n - 1; i > 0; i--) {
+        const size_t j = (size_t)(ser_rng_next(&rng) % (uint64_t)(i + 1)), t = order[i];
+        order[i] = order[j], order[j] = t;
+    }
+    if (be->ops->bn_stats_begin(be, err) != 0) goto done;
+    for (size_t s = 0; s < take; s += B) {
+        const size_t nb = take - s < B ? take - s : B;
+        for (size_t k = 0; k < nb; k++) memcpy(batch + k * clip, x + order[s + k] * clip, clip * sizeof *batch);
+        if (be->ops->bn_stats_add(be, batch, (int)nb, err) != 0) {
+            ser_error ignored = {{0}};
+            (void)be->ops->bn_stats_end(be, &ignored); /* frees the accumulators; the error is the add's */
+            goto done;
+        }
+    }
+    rc = be->ops->bn_stats_end(be, err);
+done:
+    free(order), free(batch);
+    return rc;
 }

@@ -107,9 +107,22 @@ static int cpu_download_act(ser_backend *be, int kind, int block, void *out, siz
 
 static void cpu_destroy(ser_backend *be) { free(be); }
 
+static int cpu_bn_stats_begin(ser_backend *be, ser_error *err) { return ser_model_bn_stats_begin(be->model, err); }
+
+static int cpu_bn_stats_add(ser_backend *be, const float *x, int B, ser_error *err) {
+    if (!be->model->bn_stats) return ser_fail(err, "cpu backend: batch-norm statistics batch without begin");
+    if (B < 1 || B > be->max_B || B > be->model->acts.B)
+        return ser_fail(err, "cpu backend: batch of %d samples (reserved for %d)", B, be->max_B);
+    ser_model_bn_stats_add(be->model, x, B);
+    return 0;
+}
+
+static int cpu_bn_stats_end(ser_backend *be, ser_error *err) { return ser_model_bn_stats_end(be->model, err); }
+
 static const ser_backend_ops CPU_OPS = {
     "cpu", cpu_forward, cpu_backward, cpu_step, cpu_download_probs, cpu_upload_params, cpu_download_params,
     cpu_download_grads, cpu_upload_state, cpu_download_state, cpu_download_act, cpu_destroy,
+    cpu_bn_stats_begin, cpu_bn_stats_add, cpu_bn_stats_end,
 };
 
 ser_backend *ser_backend_cpu_create(ser_model *m, const ser_config *cfg, int max_B, ser_error *err) {

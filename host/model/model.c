@@ -170,6 +170,7 @@ int ser_model_create(ser_model *m, const ser_config *cfg, int classes, ser_error
 void ser_model_destroy(ser_model *m) {
     free(m->params);
     free(m->arena);
+    free(m->bn_stats);
     memset(m, 0, sizeof *m);
 }
 

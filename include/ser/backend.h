@@ -45,6 +45,17 @@ typedef struct ser_backend_ops {
      * block as ser_act_kind, n elements (ser_act_count); float, or uint8 for SER_ACT_MASK. */
     int (*download_act)(ser_backend *be, int kind, int block, void *out, size_t n, ser_error *err);
     void (*destroy)(ser_backend *be);
+    /* The batch-norm statistics pass (precise BN, AdaBN; ser_model_bn_stats_* is the CPU's and
+     * the reference): begin zeroes the backend's accumulators; add runs x (B, H, W) host
+     * features through the conv blocks, each block normalised by the batch's own statistics (no
+     * dropout, no moving-average update, nothing past the last block's batch-norm input), and
+     * pools every block's batch mean and biased variance into the mean and variance over all
+     * rows added; end writes those as the moving statistics in the backend's parameters (nothing
+     * else changes, no transfer of the parameters). Last in the table so that initialisers of
+     * the ops above stay valid. */
+    int (*bn_stats_begin)(ser_backend *be, ser_error *err);
+    int (*bn_stats_add)(ser_backend *be, const float *x, int B, ser_error *err);
+    int (*bn_stats_end)(ser_backend *be, ser_error *err);
 } ser_backend_ops;
 
 struct ser_backend {

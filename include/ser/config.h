@@ -55,8 +55,8 @@ enum {
     SER_MONITOR_VAL_UAR,       /* higher is better: UA, the mean of the per-class recalls */
 };
 
-/* train.precise_bn: when the BN moving statistics are replaced by exact statistics over the
- * (unaugmented) training clips, in inference mode (ser_model_bn_adapt). Only inference reads
+/* train.precise_bn: when the BN moving statistics are replaced by statistics over the
+ * (unaugmented) training clips (the backend's batch-norm statistics pass). Only inference reads
  * them: training steps are unchanged; what changes is every validation (and so the callbacks
  * that follow it) and the saved model. */
 /* train.aug_noise_kind: the noise added to the waveform (ser/wave_augment.h). */
@@ -125,9 +125,10 @@ typedef struct ser_train_config {
     int monitor;               /* SER_MONITOR_*: what early stopping, ReduceLROnPlateau and the best
                                 * epoch follow */
     int precise_bn;            /* SER_PRECISE_BN_*: batch-norm moving statistics re-estimated
-                                * exactly over the training clips */
+                                * over the training clips */
+    int precise_bn_batches;    /* precise BN over at most this many batches of training clips (0: all) */
     int test_adapt_bn;         /* bool: `ser train` evaluates its test set after AdaBN over the test
-                                * clips (ser_model_bn_adapt; model.safetensors keeps the training
+                                * clips (the batch-norm statistics pass; model.safetensors keeps the training
                                 * statistics) */
     int tensorboard;           /* bool: TensorBoard event files in RUN/tb/ as training runs (ser/tensorboard.h) */
     int balanced_batches;      /* bool: every class drawn equally often each epoch (ser_epoch_order_balanced) */

@@ -149,6 +149,10 @@ typedef struct ser_model {
                                  * conv output is otherwise never stored */
     int bn_acc_block;
     long long bn_acc_rows;
+    /* Batch-norm statistics pass (host/model/bn_stats.c), between begin and end: per block the
+     * pooled mean and sum of squared deviations of its BN input (blocks, 2, F) and the rows seen. */
+    double *bn_stats;
+    double bn_stats_rows[SER_MAX_BLOCKS];
 } ser_model;
 
 /* Builds the description and allocates parameters, gradients and Adam moments, initialised
@@ -194,8 +198,22 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, con
  * clips x (n, H, W), block by block: block i's statistics are taken with blocks < i already
  * adapted, as the adapted network will see them. Inference-mode forwards in batches of up to
  * m->acts.B (reserve first); sums in double, independent of the batching up to rounding. Only
- * the moving statistics change. The CPU path (host/model/bn_adapt.c); a device backend uploads after. */
+ * the moving statistics change. Several passes (one per block): the exact reference that
+ * tests/test_bn_adapt.c holds the one-pass ser_model_bn_stats_* against; the commands run the
+ * backends' bn_stats_* ops (host/model/bn_adapt.c). */
 int ser_model_bn_adapt(ser_model *m, const float *x, size_t n, ser_error *err);
+
+/* The batch-norm statistics pass (precise BN and AdaBN through a backend: ser/backend.h's
+ * bn_stats_* ops; host/model/bn_stats.c). begin zeroes the accumulators (reserve first); add runs x
+ * (B, H, W), B <= m->acts.B, through the conv blocks with each block normalised by the batch's
+ * own statistics (a training forward without dropout and without the moving-average update,
+ * stopping at the last block's BN input) and pools every block's batch mean and biased variance
+ * into the mean and variance over all rows added; end writes them as the moving statistics
+ * (nothing else changes) and frees the accumulators (also on its error: nothing added). With
+ * one batch holding the whole set the result is ser_model_bn_adapt's. */
+int ser_model_bn_stats_begin(ser_model *m, ser_error *err);
+void ser_model_bn_stats_add(ser_model *m, const float *x, int B);
+int ser_model_bn_stats_end(ser_model *m, ser_error *err);
 
 /* Zeroes grads and backpropagates the last training forward (cross-entropy + L2). */
 void ser_model_backward(ser_model *m);

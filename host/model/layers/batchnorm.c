@@ -25,11 +25,8 @@ static const int bn_moving_var_bessel = 0;
 /* Row range of group gi of G over N rows. */
 static size_t bn_group_lo(int N, int G, int gi) { return (size_t)((long long)N * gi / G); }
 
-void batchnorm_stats_train(float *scale, float *shift_out, float *mean, float *rstd, float *moving_mean,
-                           float *moving_var, const float *in, const float *gamma, const float *beta, int N, int C,
-                           float momentum, float eps) {
+void batchnorm_batch_stats(double *batch_mean, double *batch_var, const float *in, int N, int C) {
     SER_ASSERT(N >= 1 && C >= 1 && C <= BN_MAX_C);
-    float *sc = scale, *sh = shift_out;
     const int G = N < BN_GROUPS ? N : BN_GROUPS;
     double part[G][2][C]; /* per group: sum d, sum d^2 */
     const float *shift = in; /* row 0 */
@@ -47,15 +44,23 @@ void batchnorm_stats_train(float *scale, float *shift_out, float *mean, float *r
             }
         }
     }
-    double bmean[C], bvar[C];
     for (int c = 0; c < C; c++) {
         double s = 0.0, q = 0.0;
         for (int gi = 0; gi < G; gi++) s += part[gi][0][c], q += part[gi][1][c];
         const double md = s / N;
-        bmean[c] = md + shift[c];
-        bvar[c] = q / N - md * md;
+        batch_mean[c] = md + shift[c];
+        batch_var[c] = q / N - md * md;
     }
-    batchnorm_stats_finish(sc, sh, mean, rstd, moving_mean, moving_var, bmean, bvar, gamma, beta, N, C, momentum, eps);
+}
+
+void batchnorm_stats_train(float *scale, float *shift_out, float *mean, float *rstd, float *moving_mean,
+                           float *moving_var, const float *in, const float *gamma, const float *beta, int N, int C,
+                           float momentum, float eps) {
+    SER_ASSERT(N >= 1 && C >= 1 && C <= BN_MAX_C);
+    double bmean[C], bvar[C];
+    batchnorm_batch_stats(bmean, bvar, in, N, C);
+    batchnorm_stats_finish(scale, shift_out, mean, rstd, moving_mean, moving_var, bmean, bvar, gamma, beta, N, C,
+                           momentum, eps);
 }
 
 void batchnorm_stats_finish(float *scale, float *shift_out, float *mean, float *rstd, float *moving_mean,

@@ -283,10 +283,8 @@ size_t conv_bn_moments_size(int Cin, int K) {
     return T + T * T;
 }
 
-void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
-                         float *moving_var, double *moments, const float *in, const float *kernel,
-                         const float *bias, const float *gamma, const float *beta, int B, int H, int W, int Cin,
-                         int C, int K, float momentum, float eps) {
+void conv_bn_batch_stats(double *batch_mean, double *batch_var, double *moments, const float *in, const float *kernel,
+                         const float *bias, int B, int H, int W, int Cin, int C, int K) {
     SER_ASSERT(B >= 1 && H >= 1 && W >= 1 && conv_bn_relu_pool_fits(W, Cin, C, K, 1) && moments);
     const int T = Cin * K * K;
     const double s0 = in[0], N = (double)B * H * W;
@@ -296,7 +294,6 @@ void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, f
     for (int t = 0; t < T; t++) mp[t] = S[t] / N;
     for (int t = 0; t < T; t++)
         for (int u = t; u < T; u++) cov[t][u] = cov[u][t] = M[t * T + u] / N - mp[t] * mp[u];
-    double bmean[C], bvar[C];
     for (int c = 0; c < C; c++) {
         double mu = bias[c], var = 0.0;
         for (int t = 0; t < T; t++) {
@@ -306,9 +303,17 @@ void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, f
             for (int u = 0; u < T; u++) acc += cov[t][u] * (double)kernel[(size_t)u * C + c];
             var += wt * acc;
         }
-        bmean[c] = mu;
-        bvar[c] = var;
+        batch_mean[c] = mu;
+        batch_var[c] = var;
     }
+}
+
+void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
+                         float *moving_var, double *moments, const float *in, const float *kernel,
+                         const float *bias, const float *gamma, const float *beta, int B, int H, int W, int Cin,
+                         int C, int K, float momentum, float eps) {
+    double bmean[C], bvar[C];
+    conv_bn_batch_stats(bmean, bvar, moments, in, kernel, bias, B, H, W, Cin, C, K);
     batchnorm_stats_finish(scale, shift, mean, rstd, moving_mean, moving_var, bmean, bvar, gamma, beta, B * H * W, C,
                            momentum, eps);
 }

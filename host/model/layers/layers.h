@@ -52,6 +52,9 @@ void batchnorm_stats_train(float *scale, float *shift, float *mean, float *rstd,
                            float momentum, float eps);
 void batchnorm_affine_infer(float *scale, float *shift, const float *gamma, const float *beta,
                             const float *moving_mean, const float *moving_var, int C, float eps);
+/* The start of batchnorm_stats_train: the batch mean and biased variance (C) of N rows, in double
+ * (what the statistics pass of host/model/bn_stats.c accumulates). */
+void batchnorm_batch_stats(double *batch_mean, double *batch_var, const float *in, int N, int C);
 /* The end of batchnorm_stats_train for a caller that has the batch statistics of its N rows
  * itself: batch_mean, batch_var (C, biased variance) in double. */
 void batchnorm_stats_finish(float *scale, float *shift_out, float *mean, float *rstd, float *moving_mean,
@@ -110,6 +113,9 @@ void conv_rows_forward(float *out /* (B,H,W,C) */, const float *in /* (B,H,W,Cin
 /* moments: conv_bn_moments_size() doubles the backward of the same input reuses (the input's
  * patch moments; written here). */
 size_t conv_bn_moments_size(int Cin, int K);
+/* The start of conv_bn_stats_train: the conv output's batch mean and biased variance (C), in double. */
+void conv_bn_batch_stats(double *batch_mean, double *batch_var, double *moments, const float *in, const float *kernel,
+                         const float *bias, int B, int H, int W, int Cin, int C, int K);
 void conv_bn_stats_train(float *scale, float *shift, float *mean, float *rstd, float *moving_mean,
                          float *moving_var, double *moments, const float *in, const float *kernel,
                          const float *bias, const float *gamma, const float *beta, int B, int H, int W, int Cin,
