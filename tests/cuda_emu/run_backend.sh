@@ -53,7 +53,7 @@ xform() {
 }
 
 objs=()
-for k in adam attention dropout elementwise l2_loss relu_pool softmax_xent cudnn_lstm_pack features_kernels; do
+for k in adam attention dropout elementwise l2_loss relu_pool softmax_xent stats_pool cudnn_lstm_pack features_kernels; do
     xform "$root/kernels/$k.cu" "$O/$k.emu.cpp"
     g++ "${CXXFLAGS[@]}" -include cuda_runtime.h -Wno-unused-function -c "$O/$k.emu.cpp" -o "$O/k_$k.o"
     objs+=("$O/k_$k.o")
