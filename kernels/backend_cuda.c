@@ -271,6 +271,7 @@ static int cu_download_act(ser_backend *be, int kind, int block, void *out, size
     case SER_ACT_LSTM1: src = a->h1; break;
     case SER_ACT_ATT: src = a->att; break;
     case SER_ACT_ATT_A: src = a->att_a; break;
+    case SER_ACT_STATS: src = a->stats; break;
     case SER_ACT_LSTM2: src = a->h2; break;
     case SER_ACT_LOGITS: src = a->logits; break;
     case SER_ACT_PROBS: src = a->probs; break;
@@ -364,7 +365,7 @@ static int cu_init(ser_backend *be, cuda_impl *ci, const ser_config *cfg, ser_er
     TRY(ser_cudnn_create(&ci->net.dnn, ci->net.s, cfg->cuda.tf32, err));
     const cudnnHandle_t h = ser_cudnn_handle(ci->net.dnn);
     TRY(ser_lstm_create(&ci->net.lstm1, h, ci->net.max_B, m->T, m->D, m->U, cfg->cuda.tf32, err));
-    TRY(ser_lstm_create(&ci->net.lstm2, h, ci->net.max_B, m->T2, m->U, m->U, cfg->cuda.tf32, err));
+    TRY(ser_lstm_create(&ci->net.lstm2, h, ci->net.max_B, m->T2, m->I2, m->U, cfg->cuda.tf32, err));
     /* the helpers may have initialised memory on the legacy default stream, which our
      * non-blocking stream does not wait for */
     SER_CU(cudaDeviceSynchronize());

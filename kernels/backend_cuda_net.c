@@ -71,6 +71,9 @@ size_t ser_cuda_layout_arena(const ser_model *m, dacts *a, char *base, int B) {
     TAKE(a->att, float, b * U);
     TAKE(a->att_u, float, b * m->T * U);
     TAKE(a->att_a, float, b * m->T);
+    const size_t sp = m->cfg.stats_pool ? b : 0; /* statistics pooling: nothing when off */
+    TAKE(a->stats, float, sp * 2 * U);
+    TAKE(a->x2cat, float, sp * 3 * U);
     TAKE(a->h2, float, b * m->T2 * U);
     TAKE(a->h2last, float, b * U);
     TAKE(a->logits, float, b * C);
@@ -89,7 +92,9 @@ size_t ser_cuda_layout_arena(const ser_model *m, dacts *a, char *base, int B) {
     TAKE(a->dlogits, float, b * C);
     TAKE(a->dh2last, float, b * U);
     TAKE(a->dh2, float, b * m->T2 * U);
-    TAKE(a->dx2, float, b * m->T2 * U);
+    TAKE(a->dx2, float, b * m->T2 * m->I2);
+    TAKE(a->datt, float, sp * U);
+    TAKE(a->dstats, float, sp * 2 * U);
     TAKE(a->dh1, float, b * m->T * U);
     TAKE(a->att_scratch, float, m->cfg.attention ? ser_k_attention_scratch(B, m->T, U, U) : 1);
     size_t bg = ser_k_bias_grad_partials(b, C); /* the dense bias, then every conv block's */
@@ -186,6 +191,11 @@ int ser_cuda_enq_forward(ser_cuda_net *net, int B, int training, int labelled, s
                                    m->T, U, U, s));
         x2 = a->att;
     }
+    if (m->cfg.stats_pool) { /* LSTM2's step = [attention | mean | std] (B, 3U) */
+        SER_CU(ser_k_stats_pool_fwd(a->stats, a->h1, B, m->T, U, SER_STATS_POOL_EPS, s));
+        SER_CU(ser_k_concat_cols(a->x2cat, a->att, U, a->stats, 2 * U, B, s));
+        x2 = a->x2cat;
+    }
     TRY(ser_lstm_fwd(net->lstm2, a->h2, x2, B, training, err));
     SER_CU(ser_k_gather_step(a->h2last, a->h2, B, m->T2, U, m->T2 - 1, s));
     TRY(dense_fwd(net, B, err));
@@ -214,13 +224,20 @@ int ser_cuda_enq_backward(ser_cuda_net *net, int B, ser_error *err) {
     TRY(dense_bwd(net, B, err));
     /* LSTM2 returns only its last step: dh is zero elsewhere */
     SER_CU(ser_k_scatter_step(a->dh2, a->dh2last, B, m->T2, U, m->T2 - 1, s));
-    const float *x2 = m->cfg.attention ? a->att : a->h1;
+    const float *x2 = m->cfg.stats_pool ? a->x2cat : m->cfg.attention ? a->att : a->h1;
     float *dx2 = m->cfg.attention ? a->dx2 : a->dh1;
     TRY(ser_lstm_bwd(net->lstm2, dx2, a->dh2, x2, a->h2, B, err));
     TRY(ser_lstm_unpack_grads(net->lstm2, g + net->o.l2k, g + net->o.l2r, g + net->o.l2b, err));
-    if (m->cfg.attention)
-        SER_CU(ser_k_attention_bwd(a->dh1, g + net->o.aW, g + net->o.ab, g + net->o.aU, a->att_scratch, a->dx2, a->h1,
+    const float *datt = a->dx2;
+    if (m->cfg.stats_pool) { /* d[attention | mean | std] -> d(attention) (B,U), d(stats) (B,2U) */
+        SER_CU(ser_k_split_cols(a->datt, U, a->dstats, 2 * U, a->dx2, B, s));
+        datt = a->datt;
+    }
+    if (m->cfg.attention) /* writes dh1 */
+        SER_CU(ser_k_attention_bwd(a->dh1, g + net->o.aW, g + net->o.ab, g + net->o.aU, a->att_scratch, datt, a->h1,
                                    a->att_u, a->att_a, w + net->o.aW, w + net->o.aU, B, m->T, U, U, s));
+    if (m->cfg.stats_pool) /* adds to dh1: LSTM1's outputs feed both */
+        SER_CU(ser_k_stats_pool_bwd(a->dh1, a->dstats, a->stats, a->h1, B, m->T, U, s));
     const int last = m->blocks - 1;
     const float *seq = dropped ? a->drop[last] : a->pool[last];
     /* three buffers rotate: cur = d(block output); per block dpool, dy (BN output), dconv, din */

@@ -40,12 +40,14 @@ typedef struct dacts {
     int32_t *argmax[SER_MAX_BLOCKS];
     uint8_t *mask[SER_MAX_BLOCKS];
     float *h1, *att, *att_u, *att_a, *h2, *h2last, *logits, *probs; /* see ser_acts */
+    float *stats, *x2cat;                            /* (B,2U), (B,3U): model.stats_pool */
     int32_t *labels, *labels2;                       /* (B) each: the targets block, one copy in */
     float *lam;                                      /* (B) (mixup; 1 and labels2 = labels without) */
     float *xent, *terms, *loss;                      /* device scalars; terms: one per block */
     ser_step_scalars *sc_fwd, *sc_adam;
     float *g[3];                                     /* backward rotation, gmax floats each */
-    float *dlogits, *dh2last, *dh2, *dx2, *dh1;
+    float *dlogits, *dh2last, *dh2, *dx2, *dh1;      /* dx2 (B,T2,I2) */
+    float *datt, *dstats;                            /* (B,U), (B,2U): dx2 split (model.stats_pool) */
     float *att_scratch;
     double *bg_partials;                             /* ser_k_bias_grad_rows's chunk sums */
     double *bns_acc;                                 /* (blocks, 3, F) the batch-norm statistics pass's sums */

@@ -69,6 +69,16 @@ cudaError_t ser_k_attention_bwd(float *dx, float *dW, float *db, float *dU, floa
                                 const float *x, const float *u, const float *a, const float *W, const float *U, int B,
                                 int T, int D, int A, cudaStream_t s);
 
+/* ---- Statistics pooling over time (host/model/layers/stats_pool.c): out (B,2U) = [mean | std]
+ * of x (B,T,U), std = sqrt(biased variance + eps). Backward ADDS to dx (after the attention's
+ * backward wrote it: both read LSTM1's outputs), reading mean and std from out. The row-wise
+ * concatenation out (B, na+nb) = [a | b] and its inverse split (every element written). ---- */
+cudaError_t ser_k_stats_pool_fwd(float *out, const float *x, int B, int T, int U, float eps, cudaStream_t s);
+cudaError_t ser_k_stats_pool_bwd(float *dx, const float *dout, const float *out, const float *x, int B, int T, int U,
+                                 cudaStream_t s);
+cudaError_t ser_k_concat_cols(float *out, const float *a, int na, const float *b, int nb, int B, cudaStream_t s);
+cudaError_t ser_k_split_cols(float *a, int na, float *b, int nb, const float *in, int B, cudaStream_t s);
+
 /* ---- Softmax + categorical cross-entropy (host/model/layers/softmax_xent.c). xent: device scalar,
  * the batch mean (not written when labels is NULL). dlogits = (probs - y) / B, y the target of
  * layers/softmax_elem.h: labels2 / lam the mixup targets (NULL: plain labels), ls the label

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `ser export --onnx` end to end: train two small models on `ser synth` clips (configs/demo.ini,
+# `ser export --onnx` end to end: train three small models on `ser synth` clips (configs/demo.ini,
 # and a variant exercising every shape path: f0 rows, odd sizes, pool 3 with padding before,
-# kernel 5, time_axis, no attention), export them, then check each with onnx.checker and run it in
-# onnxruntime on `ser mfcc` features of real clips (synth; ../shared/data/tess when present):
+# kernel 5, time_axis, no attention) and one with statistics pooling, export them, then check
+# each with onnx.checker and run it in onnxruntime on `ser mfcc` features of real clips (synth;
+# ../shared/data/tess when present):
 # every probability within 1e-5 of `ser predict --json` (tests/python/onnx_check.py). Also: a
 # model whose config the graph cannot express is refused naming the key.
 # onnx + onnxruntime come from PyPI into BUILD/pyenv (tests/lib_pyenv.sh): SKIPPED without them.
@@ -16,6 +17,7 @@ tol=1e-5
 variants=(
   "demo|--set train.epochs=2"
   "shapes|--set train.epochs=1 --set features.n_mfcc=20 --set features.f0_rows=1 --set features.frames=99 --set model.pool=3 --set model.kernel=5 --set model.conv_blocks=3 --set model.filters=8 --set model.time_axis=1 --set model.attention=0"
+  "statspool|--set train.epochs=1 --set model.stats_pool=1"
 )
 for v in "${variants[@]}"; do
   name=${v%%|*}

@@ -4,7 +4,9 @@
  * device -> host -> a second device backend continues bit-identically; CUDA graphs on and off
  * give the same weights; the batch-norm statistics pass (precise BN, AdaBN: bn_stats_*) gives the
  * CPU's moving statistics within the moving-statistics tolerance and changes nothing else. Label
- * smoothing is on (0.1), so the loss and its gradient are the smoothed ones on both. Needs a GPU: SKIPPED (77) without one, with the reason (tests/cuda_test.h). */
+ * smoothing is on (0.1), so the loss and its gradient are the smoothed ones on both. The agreement
+ * is checked again with model.stats_pool on. Needs a GPU: SKIPPED (77) without one, with the
+ * reason (tests/cuda_test.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +199,30 @@ int main(void) {
         CHECK(g->ops->bn_stats_begin(g, &e) == 0 && g->ops->bn_stats_end(g, &e) != 0 && strstr(e.msg, "no clips"));
         free(gb0);
     }
+    /* 6. statistics pooling (model.stats_pool): the same agreement, its activation compared too */
+    ser_config cs = c;
+    cs.model.stats_pool = 1;
+    ser_model sr, sg;
+    CHECK(ser_model_create(&sr, &cs, C, &e) == 0 && ser_model_create(&sg, &cs, C, &e) == 0);
+    ser_backend *rs = ser_backend_cpu_create(&sr, &cs, B, &e), *gs = ser_backend_cuda_create(&sg, &cs, B, &e);
+    CHECKF(rs && gs, "%s", e.msg);
+    if (rs && gs) {
+        ser_check_result rs_res = {0};
+        CHECKF(ser_backend_check(rs, gs, xs, ys, B, 6, 5e-4f, &tol, &rs_res, &e) == 0, "%s", e.msg);
+        int stats_rows = 0;
+        for (size_t i = 0; i < rs_res.n; i++) {
+            const ser_check_row *w = &rs_res.rows[i];
+            if (w->judged && !w->ok)
+                fprintf(stderr, "FAIL stats_pool %s %s: error %.3e > tol %.1e (max|diff| %.3e)\n", w->group, w->what,
+                        w->err, w->tol, w->max_abs);
+            stats_rows += !strcmp(w->what, "stats_pool");
+        }
+        CHECKF(rs_res.failed == 0, "stats_pool: %d comparisons outside tolerance (listed above)", rs_res.failed);
+        CHECKF(stats_rows >= 1, "stats_pool: no stats_pool activation compared");
+        ser_check_result_free(&rs_res);
+    }
+    ser_backend_destroy(rs), ser_backend_destroy(gs);
+    ser_model_destroy(&sr), ser_model_destroy(&sg);
 
     free(st), free(p1), free(p2);
     ser_backend_destroy(r), ser_backend_destroy(g);

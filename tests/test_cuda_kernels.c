@@ -2,6 +2,7 @@
  * for every launcher, random inputs on the host, the CPU function and the kernel on the same
  * data, then a comparison per output, one line each:
  *   exact (bit for bit): fill, bias add, gather/scatter, ReLU + pool (values, argmax, gradient),
+ *     statistics pooling (forward, backward, concatenation and split),
  *     dropout (mask, output, gradient), L2 gradient, loss total, Adam (shared element code),
  *     softmax_xent backward;
  *   max |gpu - cpu| / max |cpu| <= 1e-5 for forwards (attention, softmax, cross-entropy) and
@@ -459,6 +460,57 @@ static int test_attention(ser_error *err) {
     return 0;
 }
 
+/* ---- statistics pooling ------------------------------------------------------------------------ */
+
+/* Exact: one thread per (b, u) runs the CPU's double expressions in its order, unfused. */
+static int test_stats_pool(ser_error *err) {
+    const int shapes[3][3] = {{64, 3, 32}, {5, 7, 9}, {3, 1, 4}}; /* (B, T, U) */
+    for (int s = 0; s < 3; s++) {
+        const int B = shapes[s][0], T = shapes[s][1], U = shapes[s][2];
+        const size_t nx = (size_t)B * T * U, no = (size_t)B * 2 * U, na = (size_t)B * U, nc = (size_t)B * 3 * U;
+        float *x = rand_buf(nx, 1.0f), *dout = rand_buf(no, 1.0f), *dx = rand_buf(nx, 0.5f), *att = rand_buf(na, 1.0f);
+        float *out = hmalloc(no * sizeof(float)), *cat = hmalloc(nc * sizeof(float));
+        float *gout = hmalloc(no * sizeof(float)), *gdx = hmalloc(nx * sizeof(float)), *gcat = hmalloc(nc * sizeof(float));
+        float *ga = hmalloc(na * sizeof(float)), *gs = hmalloc(no * sizeof(float));
+        float *x_d, *out_d, *dout_d, *dx_d, *att_d, *cat_d, *a2_d, *s2_d;
+        TRY(dev_put((void **)&x_d, x, nx * sizeof(float), err));
+        TRY(dev_put((void **)&dout_d, dout, no * sizeof(float), err));
+        TRY(dev_put((void **)&dx_d, dx, nx * sizeof(float), err)); /* the backward adds to it */
+        TRY(dev_put((void **)&att_d, att, na * sizeof(float), err));
+        TRY(dev_alloc((void **)&out_d, no * sizeof(float), err));
+        TRY(dev_alloc((void **)&cat_d, nc * sizeof(float), err));
+        TRY(dev_alloc((void **)&a2_d, na * sizeof(float), err));
+        TRY(dev_alloc((void **)&s2_d, no * sizeof(float), err));
+        LAUNCH(ser_k_fill(out_d, NAN, no, 0));
+        LAUNCH(ser_k_fill(cat_d, NAN, nc, 0));
+        stats_pool_forward(out, x, B, T, U, 1e-5f);
+        LAUNCH(ser_k_stats_pool_fwd(out_d, x_d, B, T, U, 1e-5f, 0));
+        TRY(dev_get(gout, out_d, no * sizeof(float), err));
+        char what[96];
+        snprintf(what, sizeof what, "stats_pool_fwd B=%d T=%d U=%d", B, T, U);
+        cmp_exact(what, gout, out, no * sizeof(float));
+        stats_pool_backward(dx, dout, out, x, B, T, U);
+        LAUNCH(ser_k_stats_pool_bwd(dx_d, dout_d, out_d, x_d, B, T, U, 0));
+        TRY(dev_get(gdx, dx_d, nx * sizeof(float), err));
+        snprintf(what, sizeof what, "stats_pool_bwd B=%d T=%d U=%d dx (added)", B, T, U);
+        cmp_exact(what, gdx, dx, nx * sizeof(float));
+        concat_cols(cat, att, U, out, 2 * U, B);
+        LAUNCH(ser_k_concat_cols(cat_d, att_d, U, out_d, 2 * U, B, 0));
+        TRY(dev_get(gcat, cat_d, nc * sizeof(float), err));
+        snprintf(what, sizeof what, "concat_cols B=%d %d+%d", B, U, 2 * U);
+        cmp_exact(what, gcat, cat, nc * sizeof(float));
+        LAUNCH(ser_k_split_cols(a2_d, U, s2_d, 2 * U, cat_d, B, 0));
+        TRY(dev_get(ga, a2_d, na * sizeof(float), err));
+        TRY(dev_get(gs, s2_d, no * sizeof(float), err));
+        snprintf(what, sizeof what, "split_cols B=%d %d+%d", B, U, 2 * U);
+        cmp_exact(what, ga, att, na * sizeof(float));
+        cmp_exact(what, gs, out, no * sizeof(float));
+        free(x), free(dout), free(dx), free(att), free(out), free(cat), free(gout), free(gdx), free(gcat), free(ga), free(gs);
+        TRY(dev_free_all(err));
+    }
+    return 0;
+}
+
 /* ---- softmax + cross-entropy ------------------------------------------------------------------- */
 
 static int test_softmax_xent(ser_error *err) {
@@ -674,6 +726,7 @@ int main(int argc, char **argv) {
     } cases[] = {
         {"fill", test_fill},           {"bias rows", test_bias_rows},   {"gather/scatter", test_gather_scatter},
         {"relu pool", test_relu_pool}, {"dropout", test_dropout},       {"attention", test_attention},
+        {"stats pool", test_stats_pool},
         {"softmax xent", test_softmax_xent}, {"l2 loss", test_l2_loss}, {"adam", test_adam},
         {"bn stats", test_bn_stats},
     };

@@ -1,4 +1,4 @@
-/* LSTM and attention: forward against a scalar double-precision reference written here from
+/* LSTM, attention and statistics pooling: forward against a scalar double-precision reference written here from
  * the Keras formulas, backward against central finite differences of L = sum(out * w). */
 #include <math.h>
 #include <stdlib.h>
@@ -6,6 +6,8 @@
 
 #include "check.h"
 #include "layers/layers.h"
+
+#define SER_TEST_SP_EPS 1e-5f
 
 static unsigned rng_state = 12345;
 static float frand(float scale) { /* uniform in [-scale, scale), deterministic */
@@ -197,6 +199,56 @@ static void att_run(int B, int T, int D, int A) {
     free(dx), free(dW), free(db), free(dU);
 }
 
+/* ---------------- statistics pooling ---------------- */
+typedef struct {
+    int B, T, U;
+    float *x, *wout, *out;
+} sp_case;
+
+static double sp_loss(void *p) {
+    sp_case *k = p;
+    stats_pool_forward(k->out, k->x, k->B, k->T, k->U, SER_TEST_SP_EPS);
+    double L = 0;
+    for (size_t i = 0; i < (size_t)k->B * 2 * k->U; i++) L += (double)k->out[i] * k->wout[i];
+    return L;
+}
+
+static void sp_run(int B, int T, int U) {
+    sp_case k = {B, T, U, NULL, NULL, NULL};
+    const size_t nx = (size_t)B * T * U, no = (size_t)B * 2 * U;
+    k.x = malloc(nx * 4), k.wout = malloc(no * 4), k.out = malloc(no * 4);
+    fill(k.x, nx, 1.0f), fill(k.wout, no, 1.0f);
+    sp_loss(&k);
+    /* reference: two-pass mean and biased variance in double */
+    double maxd = 0;
+    for (int b = 0; b < B; b++)
+        for (int u = 0; u < U; u++) {
+            double m = 0, v = 0;
+            for (int t = 0; t < T; t++) m += k.x[((size_t)b * T + t) * U + u];
+            m /= T;
+            for (int t = 0; t < T; t++) v += pow(k.x[((size_t)b * T + t) * U + u] - m, 2);
+            maxd = fmax(maxd, fabs(m - k.out[(size_t)b * 2 * U + u]));
+            maxd = fmax(maxd, fabs(sqrt(v / T + SER_TEST_SP_EPS) - k.out[(size_t)b * 2 * U + U + u]));
+        }
+    CHECKF(maxd < 1e-6, "stats_pool forward B%d T%d U%d: max diff %.3g", B, T, U, maxd);
+    /* the backward adds: start dx at a known value and take it off again */
+    float *dx = malloc(nx * 4), *pre = malloc(nx * 4);
+    fill(pre, nx, 0.5f);
+    memcpy(dx, pre, nx * 4);
+    stats_pool_backward(dx, k.wout, k.out, k.x, B, T, U);
+    for (size_t i = 0; i < nx; i++) dx[i] -= pre[i];
+    const double ex = fd_check(sp_loss, &k, k.x, nx, dx);
+    printf("stats_pool B%d T%d U%d: forward max diff %.2e, fd error x %.2e\n", B, T, U, maxd, ex);
+    CHECKF(ex < 1e-3, "stats_pool backward B%d T%d U%d: fd error %.3g", B, T, U, ex);
+    /* concatenation and its inverse */
+    float *cat = malloc((size_t)B * (U + 2 * U) * 4), *a2 = malloc((size_t)B * U * 4), *s2 = malloc(no * 4);
+    concat_cols(cat, k.x, U, k.out, 2 * U, B);
+    CHECK(cat[3 * U] == k.x[U] && cat[U] == k.out[0] && cat[3 * U - 1] == k.out[2 * U - 1]);
+    split_cols(a2, U, s2, 2 * U, cat, B);
+    CHECK(!memcmp(a2, k.x, (size_t)B * U * 4) && !memcmp(s2, k.out, no * 4));
+    free(k.x), free(k.wout), free(k.out), free(dx), free(pre), free(cat), free(a2), free(s2);
+}
+
 int main(void) {
     lstm_run(3, 3, 7, 5, 0);  /* return_sequences=True, odd sizes */
     lstm_run(3, 3, 7, 5, 1);  /* return_sequences=False: only the last h is used */
@@ -205,5 +257,8 @@ int main(void) {
     att_run(3, 3, 6, 5);
     att_run(2, 4, 5, 7);
     att_run(2, 1, 3, 3); /* one step: a = 1, out = x */
+    sp_run(3, 3, 5);     /* the reference's T = 3 */
+    sp_run(2, 7, 4);
+    sp_run(2, 1, 3);     /* one step: std = sqrt(eps), no gradient through it */
     return check_finish("test_layers_rnn");
 }

@@ -74,13 +74,27 @@ static void test_reference_shapes(void) {
     CHECK(ser_model_create(&m2, &cfg, 7, &err) == 0);
     CHECK(m2.T2 == 3 && !ser_model_slice(&m2, "attention.W"));
     ser_model_destroy(&m2);
+    /* statistics pooling needs the attention it sits beside */
+    cfg.model.stats_pool = 1;
+    CHECK(ser_model_create(&m2, &cfg, 7, &err) == -1 && strstr(err.msg, "model.stats_pool"));
+    CHECK(ser_config_validate(&cfg, &err) == -1 && strstr(err.msg, "model.stats_pool"));
+    /* with attention: LSTM2 reads [attention | mean | std], 3U wide; nothing before it moves */
+    cfg.model.attention = 1;
+    CHECK(ser_model_create(&m2, &cfg, 7, &err) == 0);
+    const ser_slice *k2 = ser_model_slice(&m2, "lstm2.kernel");
+    CHECK(m2.I2 == 96 && k2->shape[0] == 96 && k2->shape[1] == 128);
+    CHECK(ser_model_slice(&m2, "attention.U")->offset == ser_model_slice(&m, "attention.U")->offset);
+    CHECK(m2.n_trainable == m.n_trainable + 64 * 128);
+    CHECK(m.I2 == 32 && ser_model_slice(&m, "lstm2.kernel")->shape[0] == 32);
+    ser_model_destroy(&m2);
+    cfg.model.stats_pool = 0;
     ser_model_destroy(&m);
     /* bad config */
     cfg.model.kernel = 4;
     CHECK(ser_model_create(&m2, &cfg, 7, &err) == -1 && strstr(err.msg, "model.kernel"));
 }
 
-static void small_config(ser_config *cfg, int attention, int time_axis) {
+static void small_config(ser_config *cfg, int attention, int time_axis, int stats_pool) {
     ser_config_defaults(cfg);
     cfg->features.n_mfcc = 36;   /* 18, 9, 5, 3: T = 3, odd pooling */
     cfg->features.frames = 18;   /* 9, 5, 3, 2: D = 8 */
@@ -89,14 +103,15 @@ static void small_config(ser_config *cfg, int attention, int time_axis) {
     cfg->model.dropout = 0.0;
     cfg->model.attention = attention;
     cfg->model.time_axis = time_axis;   /* T = 2 frames, D = 3 * 4 */
+    cfg->model.stats_pool = stats_pool; /* LSTM2 input 3U = 15 */
 }
 
 /* Central differences of the training loss against backward(), for a sample of elements of
  * every trainable slice. Loss in float32: h 1e-3 (5e-3 crosses too many ReLU / max-pool kinks in conv1), bound 1e-3 + 2e-2 |g|. Points where the
  * difference at h and at h/2 disagree straddle a ReLU or max-pool kink and are skipped (counted). */
-static void test_gradcheck(int attention, int time_axis) {
+static void test_gradcheck(int attention, int time_axis, int stats_pool) {
     ser_config cfg;
-    small_config(&cfg, attention, time_axis);
+    small_config(&cfg, attention, time_axis, stats_pool);
     ser_model m;
     ser_error err = {0};
     CHECK(ser_model_create(&m, &cfg, 3, &err) == 0);
@@ -149,8 +164,8 @@ static void test_gradcheck(int attention, int time_axis) {
         kinks_total += kinks;
     }
     CHECKF(kinks_total * 10 < checked, "%d kinks of %d", kinks_total, checked);
-    CHECKF(bad_total == 0, "%d of %d sampled gradients off (attention %d, time_axis %d)", bad_total, checked, attention,
-           time_axis);
+    CHECKF(bad_total == 0, "%d of %d sampled gradients off (attention %d, time_axis %d, stats_pool %d)", bad_total,
+           checked, attention, time_axis, stats_pool);
     free(g);
     ser_model_destroy(&m);
 }
@@ -158,7 +173,7 @@ static void test_gradcheck(int attention, int time_axis) {
 /* Same seed, same threads: bit-identical parameters after 4 Adam steps with dropout on. */
 static void run_steps(float *out, size_t *n) {
     ser_config cfg;
-    small_config(&cfg, 1, 0);
+    small_config(&cfg, 1, 0, 0);
     cfg.model.dropout = 0.2;
 
     ser_model m;
@@ -191,7 +206,7 @@ static void test_determinism(void) {
     CHECK(na == nb && na < (1 << 16));
     CHECK(memcmp(a, b, na * sizeof(float)) == 0);
     ser_config cfg;
-    small_config(&cfg, 1, 0);
+    small_config(&cfg, 1, 0, 0);
     ser_model m;
     ser_error err = {0};
     ser_model_create(&m, &cfg, 3, &err);
@@ -201,9 +216,10 @@ static void test_determinism(void) {
 
 int main(void) {
     test_reference_shapes();
-    test_gradcheck(1, 0);
-    test_gradcheck(0, 0);
-    test_gradcheck(1, 1);
+    test_gradcheck(1, 0, 0);
+    test_gradcheck(0, 0, 0);
+    test_gradcheck(1, 1, 0);
+    test_gradcheck(1, 0, 1);
     test_determinism();
     return check_finish("test_model");
 }

@@ -189,7 +189,7 @@ int cmd_check(int argc, char **argv) {
     printf("ser check: %s (%s) vs %s (%s)\n", ref->ops->name, ref->device, got->ops->name, got->device);
     printf("model: %d conv blocks x %d filters, LSTM %d%s, %d classes, %zu parameters; batch %d, %d steps; "
            "data: %s%s\n",
-           mr.blocks, mr.F, mr.U, mr.cfg.attention ? " + attention" : "", classes, mr.n_trainable, B, steps,
+           mr.blocks, mr.F, mr.U, mr.cfg.stats_pool ? " + attention + stats pooling" : mr.cfg.attention ? " + attention" : "", classes, mr.n_trainable, B, steps,
            data ? data : "random N(0,1), seed 42",
            cfg.cuda.tf32 ? "; TF32 allowed: forward tolerances x100, gradients 0.1" : "");
     const ser_check_tol tol = ser_check_tol_default(cfg.cuda.tf32);

@@ -12,6 +12,8 @@
  *   (N,F,Hn,Wn) -Transpose-> (N,Hn,Wn,F) [time_axis: (N,Wn,Hn,F)] -Reshape-> (N,T,D)
  *   -Transpose-> (T,N,D) -LSTM-> Y (T,1,N,U) -Squeeze-> (T,N,U)
  *   attention: u = Tanh(x W + b), s = u U (T,N,1), a = Softmax over T, sum_t a x -> (1,N,U)
+ *   [stats_pool: mean = ReduceMean over T, std = Sqrt(ReduceMean((x - mean)^2) + eps), each
+ *    (1,N,U); Concat [attention, mean, std] -> (1,N,3U)]
  *   -LSTM-> Y_h (1,N,U) -Squeeze-> (N,U) -MatMul, Add-> logits (N,C) -Softmax-> probabilities */
 #include "ser/onnx_export.h"
 
@@ -177,6 +179,7 @@ static void build_graph(onnx_graph *g, const ser_model *m, const ser_model_meta 
 
     lstm(g, m, "lstm1", x, m->D, "lstm1_y", "");
     x = onnx_graph_op(g, "Squeeze", "lstm1_out", 2, "lstm1_y", axes1); /* (T,N,U) */
+    const char *h1 = x;
     if (m->cfg.attention) {
         const int64_t wd[2] = {m->U, m->U}, bd[1] = {m->U}, ud[2] = {m->U, 1};
         const char *u = onnx_graph_op(g, "MatMul", "att_xw", 2, x, onnx_graph_f32(g, "attention.W", param(m, "attention.W"), 2, wd));
@@ -189,7 +192,23 @@ static void build_graph(onnx_graph *g, const ser_model *m, const ser_model_meta 
         x = onnx_graph_op(g, "ReduceSum", "attention", 2, ax, axes0); /* (1,N,U): one step */
         onnx_graph_attr_int(g, "keepdims", 1);
     }
-    lstm(g, m, "lstm2", x, m->U, "", "lstm2_h");
+    if (m->cfg.stats_pool) { /* host/model/layers/stats_pool.c: biased variance, two passes */
+        const float eps = SER_STATS_POOL_EPS;
+        const int64_t t_axis[1] = {0};
+        const char *avg = onnx_graph_op(g, "ReduceMean", "stats_mean", 1, h1); /* (1,N,U) */
+        onnx_graph_attr_ints(g, "axes", t_axis, 1);
+        onnx_graph_attr_int(g, "keepdims", 1);
+        const char *d = onnx_graph_op(g, "Sub", "stats_centred", 2, h1, avg);
+        d = onnx_graph_op(g, "Mul", "stats_squared", 2, d, d);
+        const char *var = onnx_graph_op(g, "ReduceMean", "stats_var", 1, d);
+        onnx_graph_attr_ints(g, "axes", t_axis, 1);
+        onnx_graph_attr_int(g, "keepdims", 1);
+        var = onnx_graph_op(g, "Add", "stats_var_eps", 2, var, onnx_graph_f32(g, "stats_pool.eps", &eps, 0, NULL));
+        const char *sd = onnx_graph_op(g, "Sqrt", "stats_std", 1, var);
+        x = onnx_graph_op(g, "Concat", "lstm2_in", 3, x, avg, sd); /* (1,N,3U) */
+        onnx_graph_attr_int(g, "axis", 2);
+    }
+    lstm(g, m, "lstm2", x, m->I2, "", "lstm2_h");
     x = onnx_graph_op(g, "Squeeze", "lstm2_out", 2, "lstm2_h", axes0); /* (N,U) */
 
     const int64_t dd[2] = {m->U, m->classes}, db[1] = {m->classes};

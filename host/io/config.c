@@ -63,6 +63,7 @@ static const config_key KEYS[] = {
     {"model", "lstm_units", KEY_INT, F(model.lstm_units), 32, 1, 4096, "units of both LSTMs", 0, NULL},
     {"model", "attention", KEY_BOOL, F(model.attention), 1, 0, 1, "additive attention between the LSTMs", 0, NULL},
     {"model", "time_axis", KEY_BOOL, F(model.time_axis), 0, 0, 1, "LSTM sequence over frames instead of MFCC coefficients", 1, NULL},
+    {"model", "stats_pool", KEY_BOOL, F(model.stats_pool), 0, 0, 1, "statistics pooling beside the attention: the mean and standard deviation over time of LSTM1's outputs join the attention output as LSTM2's input (3 x lstm_units wide); needs model.attention", 1, NULL},
     {"train", "epochs", KEY_INT, F(train.epochs), 300, 1, 100000, "maximum epochs", 0, NULL},
     {"train", "batch_size", KEY_INT, F(train.batch_size), 64, 1, 65536, "clips per step", 0, NULL},
     {"train", "learning_rate", KEY_DOUBLE, F(train.learning_rate), 5e-4, 0, 10, "Adam learning rate", 0, NULL},
@@ -280,6 +281,9 @@ int ser_config_validate(const ser_config *cfg, ser_error *err) {
     if (f->f0_rows > 0 && (t->aug_speed > 0 || t->aug_wave_shift > 0 || t->aug_wave_gain > 0 || t->aug_noise_kind != 0))
         return ser_fail(err, "features.f0_rows (%d) cannot be combined with the waveform augmentation (train.aug_speed, "
                              "aug_wave_shift, aug_wave_gain, aug_noise_kind): those recompute the MFCC rows only", f->f0_rows);
+    if (cfg->model.stats_pool && !cfg->model.attention)
+        return ser_fail(err, "model.stats_pool = true needs model.attention = true: the statistics are pooled beside the "
+                             "attention output, as LSTM2's one input step");
     if (cfg->model.kernel % 2 == 0)
         return ser_fail(err, "model.kernel (%d) must be odd (padding same)", cfg->model.kernel);
     if (t->freeze >= SER_FREEZE_BLOCK1 && t->freeze < SER_FREEZE_LSTM1 && t->freeze > cfg->model.conv_blocks)

@@ -4,7 +4,7 @@
 
 const char *const ser_act_names[SER_ACT_N] = {
     "conv", "bn_mean", "bn_rstd", "pool", "dropout", "dropout_mask", "lstm1", "attention", "attention_weights",
-    "lstm2", "logits", "probs",
+    "stats_pool", "lstm2", "logits", "probs",
 };
 
 int ser_act_per_block(int kind) { return kind >= SER_ACT_CONV && kind <= SER_ACT_MASK; }
@@ -23,6 +23,7 @@ size_t ser_act_count(const ser_model *m, int kind, int block, int B) {
     case SER_ACT_LSTM1: return b * m->T * m->U;
     case SER_ACT_ATT: return m->cfg.attention ? b * m->U : 0;
     case SER_ACT_ATT_A: return m->cfg.attention ? b * m->T : 0;
+    case SER_ACT_STATS: return m->cfg.stats_pool ? b * 2 * m->U : 0;
     case SER_ACT_LSTM2: return b * m->T2 * m->U;
     case SER_ACT_LOGITS:
     case SER_ACT_PROBS: return b * m->classes;

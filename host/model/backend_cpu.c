@@ -96,6 +96,7 @@ static int cpu_download_act(ser_backend *be, int kind, int block, void *out, siz
     case SER_ACT_LSTM1: src = a->h1; break;
     case SER_ACT_ATT: src = a->att; break;
     case SER_ACT_ATT_A: src = a->att_a; break;
+    case SER_ACT_STATS: src = a->stats; break;
     case SER_ACT_LSTM2: src = a->h2; break;
     case SER_ACT_LOGITS: src = a->logits; break;
     case SER_ACT_PROBS: src = a->probs; break;

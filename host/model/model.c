@@ -105,6 +105,8 @@ int ser_model_layout(ser_model *m, const ser_config *cfg, int classes, ser_error
     if (m->K % 2 == 0) return ser_fail(err, "model.kernel = %d: padding same needs an odd kernel", m->K);
     if (m->P < 1) return ser_fail(err, "model.pool = %d: must be >= 1", m->P);
     if (mc->dropout < 0 || mc->dropout >= 1) return ser_fail(err, "model.dropout = %g: must be in [0, 1)", mc->dropout);
+    if (mc->stats_pool && !mc->attention)
+        return ser_fail(err, "model.stats_pool = true needs model.attention = true (the statistics join the attention output)");
 
     int H = m->H, W = m->W, Cin = 1;
     for (int i = 0; i < m->blocks; i++) {
@@ -117,6 +119,7 @@ int ser_model_layout(ser_model *m, const ser_config *cfg, int classes, ser_error
     m->T = mc->time_axis ? W : H;     /* time_axis: a sequence over frames */
     m->D = (mc->time_axis ? H : W) * m->F;
     m->T2 = mc->attention ? 1 : m->T;
+    m->I2 = mc->stats_pool ? 3 * m->U : m->U;   /* [attention | mean | std] */
 
     char name[40];
     for (int i = 1; i <= m->blocks; i++) {
@@ -136,7 +139,7 @@ int ser_model_layout(ser_model *m, const ser_config *cfg, int classes, ser_error
         add_slice(m, "attention.b", 1, 1, U, 0, 0, 0);
         add_slice(m, "attention.U", 1, 2, U, 1, 0, 0);
     }
-    add_slice(m, "lstm2.kernel", 1, 2, U, G, 0, 0);
+    add_slice(m, "lstm2.kernel", 1, 2, m->I2, G, 0, 0);
     add_slice(m, "lstm2.recurrent_kernel", 1, 2, U, G, 0, 0);
     add_slice(m, "lstm2.bias", 1, 1, G, 0, 0, 0);
     add_slice(m, "dense.kernel", 1, 2, U, classes, 0, 0);
@@ -224,6 +227,9 @@ static size_t layout_acts(ser_model *m, ser_acts *a, char *base, int B) {
     TAKE(a->att, float, (size_t)B * U);
     TAKE(a->att_u, float, (size_t)B * m->T * U);
     TAKE(a->att_a, float, (size_t)B * m->T);
+    const size_t sp = m->cfg.stats_pool ? (size_t)B : 0; /* the statistics-pooling buffers: none when off */
+    TAKE(a->stats, float, sp * 2 * U);
+    TAKE(a->x2cat, float, sp * 3 * U);
     TAKE(a->h2, float, (size_t)B * m->T2 * U);
     TAKE(a->c2, float, (size_t)B * m->T2 * U);
     TAKE(a->g2, float, (size_t)B * m->T2 * 4 * U);
@@ -236,10 +242,12 @@ static size_t layout_acts(ser_model *m, ser_acts *a, char *base, int B) {
     TAKE(a->gA, float, gmax);
     TAKE(a->gB, float, gmax);
     TAKE(a->col, float, colmax);
-    size_t ls1 = lstm_scratch_size(B, m->T, m->D, U), ls2 = lstm_scratch_size(B, m->T2, U, U);
+    size_t ls1 = lstm_scratch_size(B, m->T, m->D, U), ls2 = lstm_scratch_size(B, m->T2, m->I2, U);
     TAKE(a->lstm_scratch, float, ls1 > ls2 ? ls1 : ls2);
     TAKE(a->dh2, float, (size_t)B * m->T2 * U);
-    TAKE(a->dx2, float, (size_t)B * m->T2 * U);
+    TAKE(a->dx2, float, (size_t)B * m->T2 * m->I2);
+    TAKE(a->datt, float, sp * U);
+    TAKE(a->dstats, float, sp * 2 * U);
     TAKE(a->dh1, float, (size_t)B * m->T * U);
     TAKE(a->dlogits, float, (size_t)B * C);
     TAKE(a->dh2last, float, (size_t)B * U);
@@ -371,8 +379,13 @@ float ser_model_forward(ser_model *m, const float *x, const int32_t *labels, con
                           P(m, w, "attention.U", 0), B, m->T, U, U);
         x2 = a->att;
     }
+    if (m->cfg.stats_pool) { /* LSTM2's step = [attention | mean | std] (B, 3U) */
+        stats_pool_forward(a->stats, a->h1, B, m->T, U, SER_STATS_POOL_EPS);
+        concat_cols(a->x2cat, a->att, U, a->stats, 2 * U, B);
+        x2 = a->x2cat;
+    }
     lstm_forward(a->h2, a->c2, a->g2, x2, P(m, w, "lstm2.kernel", 0), P(m, w, "lstm2.recurrent_kernel", 0),
-                 P(m, w, "lstm2.bias", 0), B, m->T2, U, U);
+                 P(m, w, "lstm2.bias", 0), B, m->T2, m->I2, U);
     for (int s = 0; s < B; s++)
         memcpy(a->h2last + (size_t)s * U, a->h2 + ((size_t)s * m->T2 + m->T2 - 1) * U, (size_t)U * sizeof(float));
     dense_forward(a->logits, a->h2last, P(m, w, "dense.kernel", 0), P(m, w, "dense.bias", 0), B, U, C);
@@ -410,15 +423,22 @@ void ser_model_backward(ser_model *m) {
     memset(a->dh2, 0, (size_t)B * m->T2 * U * sizeof(float));
     for (int s = 0; s < B; s++)
         memcpy(a->dh2 + ((size_t)s * m->T2 + m->T2 - 1) * U, a->dh2last + (size_t)s * U, (size_t)U * sizeof(float));
-    const float *x2 = m->cfg.attention ? a->att : a->h1;
+    const float *x2 = m->cfg.stats_pool ? a->x2cat : m->cfg.attention ? a->att : a->h1;
     float *dx2 = m->cfg.attention ? a->dx2 : a->dh1;
     lstm_backward(dx2, P(m, g, "lstm2.kernel", 0), P(m, g, "lstm2.recurrent_kernel", 0), P(m, g, "lstm2.bias", 0),
                   a->lstm_scratch, a->dh2, x2, a->h2, a->c2, a->g2, P(m, w, "lstm2.kernel", 0),
-                  P(m, w, "lstm2.recurrent_kernel", 0), B, m->T2, U, U);
-    if (m->cfg.attention)
+                  P(m, w, "lstm2.recurrent_kernel", 0), B, m->T2, m->I2, U);
+    const float *datt = a->dx2;
+    if (m->cfg.stats_pool) { /* d[attention | mean | std] -> d(attention) (B,U), d(stats) (B,2U) */
+        split_cols(a->datt, U, a->dstats, 2 * U, a->dx2, B);
+        datt = a->datt;
+    }
+    if (m->cfg.attention) /* writes dh1 */
         attention_backward(a->dh1, P(m, g, "attention.W", 0), P(m, g, "attention.b", 0), P(m, g, "attention.U", 0),
-                           a->dx2, a->h1, a->att_u, a->att_a, P(m, w, "attention.W", 0), P(m, w, "attention.U", 0),
+                           datt, a->h1, a->att_u, a->att_a, P(m, w, "attention.W", 0), P(m, w, "attention.U", 0),
                            B, m->T, U, U);
+    if (m->cfg.stats_pool) /* adds to dh1: LSTM1's outputs feed both */
+        stats_pool_backward(a->dh1, a->dstats, a->stats, a->h1, B, m->T, U);
     const int last = m->blocks - 1;
     const int dropped = rate > 0.0f;
     const float *seq = m->cfg.time_axis ? a->seq : dropped ? a->drop[last] : a->pool[last];
@@ -479,7 +499,7 @@ double ser_model_train_flops(const ser_model *m, int B) {
         mac += (double)B * b->H * b->W * m->K * m->K * b->Cin * m->F;
     }
     mac += (double)B * m->T * (m->D + m->U) * 4 * m->U;
-    mac += (double)B * m->T2 * (m->U + m->U) * 4 * m->U;
+    mac += (double)B * m->T2 * (m->I2 + m->U) * 4 * m->U;
     mac += (double)B * m->U * m->classes;
     return 2.0 * 3.0 * mac;
 }

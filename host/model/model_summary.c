@@ -52,7 +52,13 @@ void ser_model_summary(const ser_model *m, FILE *f) {
     if (m->cfg.attention) {
         snprintf(shape, sizeof shape, "(None, %d)", m->U);
         row(f, "attention (Attention)", shape, count_prefix(m, "attention."));
-        snprintf(shape, sizeof shape, "(None, 1, %d)", m->U);
+        if (m->cfg.stats_pool) {
+            snprintf(shape, sizeof shape, "(None, %d)", 2 * m->U);
+            row(f, "stats_pool (mean, std)", shape, 0);
+            snprintf(shape, sizeof shape, "(None, %d)", m->I2);
+            row(f, "concatenate (Concatenate)", shape, 0);
+        }
+        snprintf(shape, sizeof shape, "(None, 1, %d)", m->I2);
         row(f, "reshape (Reshape)", shape, 0);
     }
     snprintf(shape, sizeof shape, "(None, %d)", m->U);

@@ -78,6 +78,7 @@ typedef enum ser_act_kind {
     SER_ACT_LSTM1,     /* (B,T,U) LSTM1 outputs */
     SER_ACT_ATT,       /* (B,U) attention output (model.attention) */
     SER_ACT_ATT_A,     /* (B,T) attention weights (model.attention) */
+    SER_ACT_STATS,     /* (B,2U) statistics pooling [mean | std] over T (model.stats_pool) */
     SER_ACT_LSTM2,     /* (B,T2,U) LSTM2 outputs */
     SER_ACT_LOGITS,    /* (B,C) */
     SER_ACT_PROBS,     /* (B,C) */

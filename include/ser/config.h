@@ -46,6 +46,8 @@ typedef struct ser_model_config {
     int attention;        /* additive attention between the LSTMs (bool) */
     int time_axis;        /* bool: the LSTM reads the conv output as a sequence over frames (T = Wn,
                            * D = Hn * F) instead of over MFCC coefficients (reference: T = Hn) */
+    int stats_pool;       /* bool: LSTM1's mean and standard deviation over time (B,2U) concatenated
+                           * after the attention output: LSTM2's input (B,1,3U); needs attention */
 } ser_model_config;
 
 /* train.monitor: the validation quantity the callbacks follow (Keras's monitor= with its mode). */

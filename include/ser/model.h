@@ -13,6 +13,11 @@
  *   its own, forward and backward) and read as (B, T = Wn, D = Hn * F): time along frames.
  *   model.attention = false: LSTM2 runs over the whole LSTM1 sequence (B, T, U) and its last
  *   output feeds the Dense layer (Keras: LSTM(U, return_sequences=True) -> LSTM(U)).
+ *   model.stats_pool = true (needs attention; config validation refuses it without): the mean
+ *   and the standard deviation over time of LSTM1's outputs, (B, 2U) = [mean | std] with
+ *   std = sqrt(biased variance + SER_STATS_POOL_EPS) (host/model/layers/stats_pool.c), are
+ *   concatenated after the attention output: LSTM2's one step is (B, 1, I2 = 3U) =
+ *   [attention | mean | std] and lstm2.kernel is [3U,4U]. Off (the reference): I2 = U.
  *
  * PARAMETER LAYOUT (the contract for the CUDA backend and the safetensors checkpoint):
  * float32, row-major, Keras shapes and names, trainable slices first, in this order:
@@ -20,7 +25,7 @@
  *     conv{i}.kernel [K,K,Cin,F]  conv{i}.bias [F]  bn{i}.gamma [F]  bn{i}.beta [F]
  *   lstm1.kernel [D,4U]  lstm1.recurrent_kernel [U,4U]  lstm1.bias [4U]    (gates i, f, c, o)
  *   attention.W [U,U]  attention.b [U]  attention.U [U,1]                  (only if attention)
- *   lstm2.kernel [U,4U]  lstm2.recurrent_kernel [U,4U]  lstm2.bias [4U]
+ *   lstm2.kernel [I2,4U]  lstm2.recurrent_kernel [U,4U]  lstm2.bias [4U]   (I2 = U, 3U with stats_pool)
  *   dense.kernel [U,C]  dense.bias [C]
  *   ---- n_trainable_padded: the non-trainable slices follow ----
  *   for i in 1..conv_blocks: bn{i}.moving_mean [F]  bn{i}.moving_variance [F]
@@ -55,6 +60,10 @@ extern "C" {
 #define SER_SLICE_ALIGN 16      /* floats: 64 bytes */
 #define SER_MAX_BLOCKS 8
 #define SER_MAX_SLICES (6 * SER_MAX_BLOCKS + 11)
+/* std = sqrt(var + eps) of statistics pooling (model.stats_pool): keeps the gradient 1 / (2 std)
+ * bounded (<= 158) when LSTM1's output hardly moves over time. The CPU layer, the CUDA kernel
+ * and the ONNX export all use this value. */
+#define SER_STATS_POOL_EPS 1e-5f
 
 typedef struct ser_slice {
     char name[40];
@@ -84,6 +93,8 @@ typedef struct ser_acts {
     float *seq;                     /* (B,T,D) permuted conv output (model.time_axis only) */
     float *h1, *c1, *g1;            /* LSTM1 (B,T,U) (B,T,U) (B,T,4U) */
     float *att, *att_u, *att_a;     /* attention out (B,U), u (B,T,U), a (B,T) */
+    float *stats;                   /* statistics pooling (B,2U): [mean | std] over T (model.stats_pool) */
+    float *x2cat;                   /* (B,3U) LSTM2's input [att | stats] (model.stats_pool) */
     float *h2, *c2, *g2;            /* LSTM2 (B,T2,U) ... */
     float *h2last;                  /* (B,U) */
     float *logits, *probs;          /* (B,C) */
@@ -94,7 +105,8 @@ typedef struct ser_acts {
     float *gA, *gB;                 /* ping-pong gradients, max block tensor (B,H,W,F) */
     float *col;                     /* conv im2col scratch */
     float *lstm_scratch;
-    float *dh2, *dx2, *dh1, *dlogits, *dh2last;
+    float *dh2, *dx2, *dh1, *dlogits, *dh2last;   /* dx2 (B,T2,I2) */
+    float *datt, *dstats;           /* (B,U), (B,2U): dx2 split (model.stats_pool) */
     size_t bytes;
 } ser_acts;
 
@@ -114,6 +126,7 @@ typedef struct ser_model {
     int blocks, F, K, P;
     ser_block_shape blk[SER_MAX_BLOCKS];
     int T, D, U, T2;            /* sequence steps, step width, LSTM units, LSTM2 steps */
+    int I2;                     /* LSTM2's input width: U, 3U with model.stats_pool */
     uint64_t seed;              /* dropout and init seed (train.seed) */
     float label_smoothing;      /* the loss's target smoothing (train.label_smoothing; 0 = none) */
 

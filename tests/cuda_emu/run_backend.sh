@@ -53,7 +53,7 @@ xform() {
 }
 
 objs=()
-for k in adam attention bn_stats dropout elementwise l2_loss relu_pool softmax_xent cudnn_lstm_pack features_kernels; do
+for k in adam attention bn_stats dropout elementwise l2_loss relu_pool softmax_xent stats_pool cudnn_lstm_pack features_kernels; do
     xform "$root/kernels/$k.cu" "$O/$k.emu.cpp"
     g++ "${CXXFLAGS[@]}" -include cuda_runtime.h -Wno-unused-function -c "$O/$k.emu.cpp" -o "$O/k_$k.o"
     objs+=("$O/k_$k.o")
@@ -91,9 +91,9 @@ EMU_NO_CAPTURE=1 "$O/ser" check --batch 5 --steps 3 >"$O/check_b5.txt" 2>&1 || t
 grep -q "graph capture of the forward phase failed" "$O/check_b5.txt" || { echo "no fallback warning"; exit 1; }
 verdict "$O/check_b5.txt"
 
-echo "== ser check: model variants (no attention, no dropout, 2 blocks with pool 3, 3 blocks of 24 filters with LSTM 48), batch 6"
+echo "== ser check: model variants (no attention, no dropout, 2 blocks with pool 3, 3 blocks of 24 filters with LSTM 48, statistics pooling), batch 6"
 for v in "model.attention=0" "model.dropout=0" "model.conv_blocks=2 model.filters=16 features.frames=32 model.pool=3" \
-         "model.conv_blocks=3 model.filters=24 model.lstm_units=48"; do
+         "model.conv_blocks=3 model.filters=24 model.lstm_units=48" "model.stats_pool=1"; do
     sets=()
     for kv in $v; do sets+=(--set "$kv"); done
     "$O/ser" check "${sets[@]}" --batch 6 --steps 3 >"$O/check_variant.txt" 2>&1 || true

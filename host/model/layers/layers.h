@@ -187,4 +187,14 @@ void attention_backward(float *dx /* (B,T,D) */, float *dW, float *db, float *dU
                         const float *x, const float *u, const float *a, const float *W, const float *U,
                         int B, int T, int D, int A);
 
+/* ---- Statistics pooling over time (model.stats_pool): out (B,2U) = [mean | std] of x (B,T,U)
+ * over t, std = sqrt(biased variance + eps). The backward ADDS to dx (the attention's backward
+ * writes it first) and reads mean and std from the forward's out. ---- */
+void stats_pool_forward(float *out /* (B,2U) */, const float *x /* (B,T,U) */, int B, int T, int U, float eps);
+void stats_pool_backward(float *dx /* (B,T,U), added to */, const float *dout /* (B,2U) */,
+                         const float *out /* (B,2U) */, const float *x, int B, int T, int U);
+/* Row-wise concatenation: out (B, na+nb) = [a (B,na) | b (B,nb)], and its inverse. */
+void concat_cols(float *out, const float *a, int na, const float *b, int nb, int B);
+void split_cols(float *a /* (B,na) */, int na, float *b /* (B,nb) */, int nb, const float *in /* (B,na+nb) */, int B);
+
 #endif
