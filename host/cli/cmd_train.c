@@ -22,6 +22,8 @@
 #include "ser/checkpoint.h"
 #include "ser/corpus.h"
 #include "ser/dataset.h"
+#include "ser/feature_cache.h"
+#include "ser/feature_source.h"
 #include "ser/features.h"
 #include "ser/net.h"
 #include "ser/plot.h"
@@ -53,6 +55,8 @@ static void usage(FILE *f) {
             "  --device D        auto (default: the GPU when there is one), cpu or cuda\n"
             "  --resume RUN      continue RUN from its last checkpoint\n"
             "  --tensorboard     TensorBoard event files in RUN/tb/ (= --set train.tensorboard=true)\n"
+            "  --feature-cache D the on-disk feature cache's folder (default: $SER_FEATURE_CACHE, else\n"
+            "                    ~/.cache/ser/features; off: features in memory, docs/config.md)\n"
             "  --noise-dir DIR   noise recordings for train.aug_noise_kind = folder: the .wav files\n"
             "                    under DIR, recursively (MUSAN's layout); listed in RUN/noise.txt\n"
             "  --quiet           no progress output\n",
@@ -61,7 +65,7 @@ static void usage(FILE *f) {
 
 typedef struct train_args {
     cli_data data;          /* --data / --corpus / --labels / --label-map */
-    const char *config, *train_list, *val_list, *test_dir, *test_list, *out, *device, *noise_dir;
+    const char *config, *train_list, *val_list, *test_dir, *test_list, *out, *device, *noise_dir, *feature_cache;
     const char **sets;
     int n_sets, resume, quiet, tensorboard;
 } train_args;
@@ -87,6 +91,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(s, "--device") && more) a->device = argv[++i];
         else if (!strcmp(s, "--resume") && more) a->resume = 1, a->out = argv[++i];
         else if (!strcmp(s, "--noise-dir") && more) a->noise_dir = argv[++i];
+        else if (!strcmp(s, "--feature-cache") && more) a->feature_cache = argv[++i];
         else if (!strcmp(s, "--quiet")) a->quiet = 1;
         else if (!strcmp(s, "--tensorboard")) a->tensorboard = 1, a->sets[a->n_sets++] = "train.tensorboard=true";
         else {
@@ -214,6 +219,7 @@ typedef struct run {
     char *p_ckpt, *p_model, *p_hist;
     ser_tb *tb;             /* train.tensorboard: RUN/tb/ event file of this process */
     ser_wave_aug *waug;     /* waveform augmentation / VTLP: per-epoch training features */
+    ser_feature_cache fc;   /* the on-disk feature cache (fc.dir NULL: features in memory) */
     char *noise_dir;        /* --noise-dir (or the one RUN/noise.txt records) */
     char **noise;           /* its .wav files, sorted */
     size_t n_noise;
@@ -284,10 +290,26 @@ static int tb_epoch(ser_tb *tb, const ser_history_entry *h, ser_error *err) {
 
 /* train.precise_bn: the BN moving statistics over the training clips (unaugmented features),
  * exact, in inference mode (cli_adapt_bn: the same pass as AdaBN, on the training set). */
+/* cli_adapt_bn over a split. With the feature cache the pass needs the split as one array:
+ * it is read into a temporary one (corpus-sized for this call only, docs/config.md). */
+static int adapt_bn_split(run *r, const ser_dataset *ds, ser_error *err) {
+    if (ds->x) return cli_adapt_bn(r->be, ds->x, ds->n, err);
+    const size_t F = ser_features_per_clip(&r->cfg);
+    float *x = ser_malloc(ds->n * F * sizeof *x, "batch-norm pass features", err);
+    uint32_t *idx = ser_malloc(ds->n * sizeof *idx, "batch-norm pass clips", err);
+    int rc = -1;
+    if (x && idx) {
+        for (size_t i = 0; i < ds->n; i++) idx[i] = (uint32_t)i;
+        rc = ser_feature_source_fill(ds->src, idx, (int)ds->n, x, err) || cli_adapt_bn(r->be, x, ds->n, err) ? -1 : 0;
+    }
+    free(x), free(idx);
+    return rc;
+}
+
 static int precise_bn(void *user, int epoch, ser_error *err) {
     run *r = user;
     (void)epoch;
-    return cli_adapt_bn(r->be, r->train.x, r->train.n, err);
+    return adapt_bn_split(r, &r->train, err);
 }
 
 static int on_epoch(void *user, const ser_train_state *st, const ser_history_entry *h, const float *best,
@@ -416,6 +438,26 @@ static int build_data(run *r, ser_error *err) {
     const ser_features_fn fx = cli_features_fn(r->cuda);
     /* features.vtln: the training split's statistics are the reference the others match */
     double *ref = r->meta.vtln_ref;
+    /* the on-disk cache unless it is off or features.vtln warps per speaker (in memory) */
+    char rootbuf[4096];
+    const char *root = ser_feature_cache_root(r->a.feature_cache, rootbuf, sizeof rootbuf);
+    if (root && r->cfg.features.vtln <= 0) {
+        char tag[128];
+        snprintf(tag, sizeof tag, "%s %s %s", r->cuda ? "cuda" : "cpu", SER_VERSION_STRING, SER_GIT_COMMIT);
+        if (ser_feature_cache_open(&r->fc, root, &r->cfg, tag, err) != 0) return -1;
+        if (!r->a.quiet) fprintf(stderr, "ser train: feature cache %s\n", r->fc.dir);
+        if (ser_dataset_build_cached(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, &r->fc, err) ||
+            ser_dataset_build_cached(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, &r->fc, err) ||
+            (r->test_clips.n &&
+             ser_dataset_build_cached(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, &r->fc, err)))
+            return -1;
+        if (ser_feature_source_fit_scaler(r->train.src, &r->meta.scaler, err) != 0) return -1;
+        r->meta.cfg = r->cfg;
+        ser_feature_source_set_scaler(r->train.src, &r->meta.scaler);
+        ser_feature_source_set_scaler(r->val.src, &r->meta.scaler);
+        if (r->test.n) ser_feature_source_set_scaler(r->test.src, &r->meta.scaler);
+        return 0;
+    }
     if (ser_dataset_build_vtln(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, ref, NULL, err) != 0 ||
         ser_dataset_build_vtln(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, NULL, ref, err) != 0 ||
         (r->test_clips.n && ser_dataset_build_vtln(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, NULL,
@@ -461,7 +503,7 @@ static int evaluate_split(run *r, ser_dataset *ds, const char *name, const char 
                           ser_error *err) {
     int32_t *pred = ser_malloc(ds->n * sizeof *pred, "predictions", err);
     if (!pred) return -1;
-    ser_split_data d = {ds->x, ds->y, ds->n};
+    ser_split_data d = ser_split_of(ds);
     double loss, acc;
     int rc = ser_evaluate(&r->net, &d, r->cfg.train.batch_size, &loss, &acc, pred, NULL, err);
     char *rep = NULL;
@@ -526,7 +568,7 @@ static int finish(run *r, const ser_train_result *res, ser_error *err) {
     /* AdaBN after the model file and the validation report: only the test evaluation sees it */
     if (!rc && r->test.n && r->cfg.train.test_adapt_bn) {
         if (!r->a.quiet) fprintf(stderr, "ser train: test: batch-norm statistics over the %zu test clips (AdaBN)\n", r->test.n);
-        rc = cli_adapt_bn(r->be, r->test.x, r->test.n, err);
+        rc = adapt_bn_split(r, &r->test, err);
         cJSON_AddBoolToObject(json, "test_adapt_bn", 1);
     }
     if (!rc && r->test.n) rc = evaluate_split(r, &r->test, "test", "confusion_matrix_test.png", &text, json, err);
@@ -617,7 +659,7 @@ int cmd_train(int argc, char **argv) {
             goto fail;
         o.epoch_features = wave_epoch;
     }
-    ser_split_data tr = {r.train.x, r.train.y, r.train.n}, va = {r.val.x, r.val.y, r.val.n};
+    ser_split_data tr = ser_split_of(&r.train), va = ser_split_of(&r.val);
     ser_train_result res;
     if (ser_train_run(&r.net, &tr, &va, &o, &st, best, &res, &err) != 0) goto fail;
     /* an early stop leaves the next epoch's prefetch running: stop it before the reports */
@@ -631,7 +673,7 @@ int cmd_train(int argc, char **argv) {
     if (precise_at_end) {
         if (!r.a.quiet)
             fprintf(stderr, "ser train: precise BN: batch-norm statistics over the %zu training clips\n", r.train.n);
-        if (cli_adapt_bn(r.be, r.train.x, r.train.n, &err) != 0) goto fail;
+        if (adapt_bn_split(&r, &r.train, &err) != 0) goto fail;
     }
     if (finish(&r, &res, &err) != 0) goto fail;
     if (ser_tb_close(r.tb, &err) != 0) goto fail;
@@ -653,6 +695,7 @@ done:
     free(r.noise_dir);
     if (r.model_ok) ser_model_destroy(&r.model);
     ser_dataset_free(&r.train), ser_dataset_free(&r.val), ser_dataset_free(&r.test);
+    ser_feature_cache_close(&r.fc);
     ser_clips_free(&r.train_clips), ser_clips_free(&r.val_clips), ser_clips_free(&r.test_clips);
     ser_model_meta_free(&r.meta);
     free(r.p_ckpt), free(r.p_model), free(r.p_hist), free(r.a.sets);
