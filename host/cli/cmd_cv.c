@@ -13,11 +13,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "cv.h"
 #include "data_args.h"
+#include "device.h"
+#include "feature_cache_cli.h"
 #include "ser/config.h"
 #include "ser/corpus.h"
 #include "ser/corpus_set.h"
@@ -32,7 +35,7 @@ static void usage(FILE *f) {
             "usage: ser cv --data DIR [--corpus K] [--data DIR2 ...] --out OUT\n"
             "              (--folds K | --folds loso | --fold-lists DIR) [--labels L,...] [--label-map A=B]\n"
             "              [--config F] [--set section.key=value]... [--device D] [--noise-dir DIR]\n"
-            "              [--val-speakers N] [--jobs N] [--print-commands]\n"
+            "              [--val-speakers N] [--jobs N] [--feature-cache DIR] [--print-commands]\n"
             "       ser cv --collect OUT\n\n"
             "Speaker-independent cross-validation: every fold trains on the other speakers and is\n"
             "tested on its own, held-out ones. With several corpora a speaker is CORPUS:SPEAKER\n"
@@ -49,6 +52,8 @@ static void usage(FILE *f) {
             "  --noise-dir DIR    passed to every fold's ser train (train.aug_noise_kind = folder)\n"
             "  --jobs N           N folds side by side, train.threads = cores / N each (unless the\n"
             "                     recipe sets train.threads) (default 1)\n"
+            "  --feature-cache D  the on-disk feature cache (as ser train): every clip's features are\n"
+            "                     computed there once, before the folds, which then read them\n"
             "  --print-commands   write the folds' manifests, print one `ser train` line per fold\n"
             "                     (for a Slurm array or GNU parallel) and stop; then ser cv --collect OUT\n"
             "  --collect OUT      only the summary, from OUT/fold_N/report.json\n\n"
@@ -64,7 +69,7 @@ static void usage(FILE *f) {
 
 typedef struct cv_args {
     cli_data data;
-    const char *out, *folds, *fold_lists, *config, *device, *collect, *noise_dir;
+    const char *out, *folds, *fold_lists, *config, *device, *collect, *noise_dir, *feature_cache;
     const char **sets;
     int n_sets, jobs, print_commands, val_speakers;
 } cv_args;
@@ -88,6 +93,7 @@ static int parse_args(int argc, char **argv, cv_args *a) {
         else if (!strcmp(s, "--noise-dir") && more) a->noise_dir = argv[++i];
         else if (!strcmp(s, "--set") && more) a->sets[a->n_sets++] = argv[++i];
         else if (!strcmp(s, "--device") && more) a->device = argv[++i];
+        else if (!strcmp(s, "--feature-cache") && more) a->feature_cache = argv[++i];
         else if (!strcmp(s, "--collect") && more) a->collect = argv[++i];
         else if (!strcmp(s, "--print-commands")) a->print_commands = 1;
         else if (!strcmp(s, "--val-speakers") && more) {
@@ -195,6 +201,37 @@ static int write_recipe(const char *out, const ser_config *cfg, ser_error *err) 
     if (!rc) snprintf(p, n, "%s/cv_recipe.json", out), rc = write_or_compare(p, js, strlen(js), err);
     free(js), free(p);
     return rc;
+}
+
+/* Every clip's features into the on-disk feature cache once, before the folds start, with all
+ * the cores: the folds (and --jobs side by side) then read them instead of each computing its
+ * own (docs/cv.md). Nothing when the cache is off. */
+static int prefill_cache(const cv_args *a, const ser_config *cfg, const ser_clips *clips, ser_error *err) {
+    int cuda = 0;
+    char why[256];
+    if (cli_device_pick(a->device, &cuda, why, sizeof why, err) != 0) return -1;
+    ser_feature_cache fc;
+    const int on = cli_feature_cache_open(&fc, NULL, cfg, cuda, err);
+    if (on <= 0) return on;
+    const size_t n = clips->n;
+    char **paths = ser_malloc(n * sizeof *paths, "clip paths", err);
+    ser_feature_loc *loc = ser_malloc(n * sizeof *loc, "feature locations", err);
+    unsigned char *ok = ser_malloc(n, "clip flags", err);
+    int rc = -1;
+    if (paths && loc && ok) {
+        for (size_t i = 0; i < n; i++) paths[i] = clips->v[i].path;
+        fprintf(stderr, "ser cv: features of %zu clips into the feature cache %s...\n", n, fc.dir);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = ser_feature_cache_fill(&fc, paths, n, cli_features_fn(cuda), cfg->train.threads, loc, ok, NULL, err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (!rc)
+            fprintf(stderr, "ser cv: feature cache: %zu clips computed, the others found, in %.1f s\n", fc.n_computed,
+                    (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    }
+    free(paths), free(loc), free(ok);
+    ser_feature_cache_close(&fc);
+    return rc ? ser_fail_wrap(err, "feature cache") : 0;
 }
 
 /* One fold's ser train command line; argv strings point into a, out_abs, or the static pool. */
@@ -363,6 +400,12 @@ int cmd_cv(int argc, char **argv) {
         return 2;
     }
     ser_error err = {{0}};
+    /* the folds' ser train inherit it */
+    if (a.feature_cache && setenv("SER_FEATURE_CACHE", a.feature_cache, 1) != 0) {
+        fprintf(stderr, "ser cv: --feature-cache: %s\n", strerror(errno));
+        free(a.sets);
+        return 1;
+    }
     if (a.collect) {
         free(a.sets);
         if (cv_collect(a.collect, 0, &err) == 0) return 0;
@@ -467,6 +510,7 @@ int cmd_cv(int argc, char **argv) {
         rc = 0;
         goto done;
     }
+    if (n_todo && prefill_cache(&a, &cfg, clips, &err) != 0) goto fail;
     if (n_todo && threads)
         fprintf(stderr, "ser cv: %d jobs side by side, train.threads = %d each\n", a.jobs, threads);
     const int failed = run_folds(cmds, todo, n_todo, a.jobs);

@@ -110,7 +110,7 @@ static int eval_one(const char *model, int k, const char *device, const ser_clip
         goto done;
     }
     if (adapt) {
-        if (cli_adapt_bn(lm.be, ds.x, ds.n, err) != 0) goto done;
+        if (loaded_model_adapt_bn(&lm, &ds, err) != 0) goto done;
         fprintf(stderr, "ser eval: %s: batch-norm statistics over the %zu clips (AdaBN)\n", model, ds.n);
     }
     const size_t C = lm.meta.n_labels;

@@ -33,6 +33,7 @@
 #include "ser/wave_augment.h"
 #include "ser/split.h"
 #include "data_args.h"
+#include "feature_cache_cli.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -290,20 +291,8 @@ static int tb_epoch(ser_tb *tb, const ser_history_entry *h, ser_error *err) {
 
 /* train.precise_bn: the BN moving statistics over the training clips (unaugmented features),
  * exact, in inference mode (cli_adapt_bn: the same pass as AdaBN, on the training set). */
-/* cli_adapt_bn over a split. With the feature cache the pass needs the split as one array:
- * it is read into a temporary one (corpus-sized for this call only, docs/config.md). */
 static int adapt_bn_split(run *r, const ser_dataset *ds, ser_error *err) {
-    if (ds->x) return cli_adapt_bn(r->be, ds->x, ds->n, err);
-    const size_t F = ser_features_per_clip(&r->cfg);
-    float *x = ser_malloc(ds->n * F * sizeof *x, "batch-norm pass features", err);
-    uint32_t *idx = ser_malloc(ds->n * sizeof *idx, "batch-norm pass clips", err);
-    int rc = -1;
-    if (x && idx) {
-        for (size_t i = 0; i < ds->n; i++) idx[i] = (uint32_t)i;
-        rc = ser_feature_source_fill(ds->src, idx, (int)ds->n, x, err) || cli_adapt_bn(r->be, x, ds->n, err) ? -1 : 0;
-    }
-    free(x), free(idx);
-    return rc;
+    return cli_adapt_bn_dataset(r->be, ds, ser_features_per_clip(&r->cfg), err);
 }
 
 static int precise_bn(void *user, int epoch, ser_error *err) {
@@ -439,17 +428,14 @@ static int build_data(run *r, ser_error *err) {
     /* features.vtln: the training split's statistics are the reference the others match */
     double *ref = r->meta.vtln_ref;
     /* the on-disk cache unless it is off or features.vtln warps per speaker (in memory) */
-    char rootbuf[4096];
-    const char *root = ser_feature_cache_root(r->a.feature_cache, rootbuf, sizeof rootbuf);
-    if (root && r->cfg.features.vtln <= 0) {
-        char tag[128];
-        snprintf(tag, sizeof tag, "%s %s %s", r->cuda ? "cuda" : "cpu", SER_VERSION_STRING, SER_GIT_COMMIT);
-        if (ser_feature_cache_open(&r->fc, root, &r->cfg, tag, err) != 0) return -1;
+    const int cached = cli_feature_cache_open(&r->fc, r->a.feature_cache, &r->cfg, r->cuda, err);
+    if (cached < 0) return -1;
+    if (cached) {
         if (!r->a.quiet) fprintf(stderr, "ser train: feature cache %s\n", r->fc.dir);
-        if (ser_dataset_build_cached(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, &r->fc, err) ||
-            ser_dataset_build_cached(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, &r->fc, err) ||
+        if (ser_dataset_build_cached(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, &r->fc, 1, err) ||
+            ser_dataset_build_cached(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, &r->fc, 1, err) ||
             (r->test_clips.n &&
-             ser_dataset_build_cached(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, &r->fc, err)))
+             ser_dataset_build_cached(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, &r->fc, 1, err)))
             return -1;
         if (ser_feature_source_fit_scaler(r->train.src, &r->meta.scaler, err) != 0) return -1;
         r->meta.cfg = r->cfg;

@@ -99,9 +99,14 @@ done:
     return rc;
 }
 
-int ser_dataset_build_cached(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
+static void clip_free_strings(ser_clip *c) {
+    free(c->path), free(c->label), free(c->speaker), free(c->group), free(c->corpus);
+    memset(c, 0, sizeof *c);
+}
+
+int ser_dataset_build_cached(ser_dataset *ds, ser_clips *in, const ser_config *cfg, const char *const *labels,
                              size_t n_labels, int threads, const char *what, ser_features_fn extract,
-                             ser_feature_cache *fc, ser_error *err) {
+                             ser_feature_cache *fc, int take, ser_error *err) {
     memset(ds, 0, sizeof *ds);
     const size_t n = in->n;
     if (n == 0) return ser_fail(err, "%s set: no clips", what);
@@ -123,13 +128,25 @@ int ser_dataset_build_cached(ser_dataset *ds, const ser_clips *in, const ser_con
             ds->n_dropped++;
             continue;
         }
-        if (ser_clips_push_clip(&ds->clips, &in->v[i], err) != 0) goto done;
+        if (!take && ser_clips_push_clip(&ds->clips, &in->v[i], err) != 0) goto done;
+        if (take) { /* in's array becomes ds's, compacted in place; a dropped clip's strings freed */
+            const ser_clip c = in->v[i];
+            in->v[i] = in->v[kept];
+            in->v[kept] = c;
+        }
         loc[kept] = loc[i];
         y[kept++] = label;
     }
     if (kept == 0) {
         ser_fail(err, "%s set: none of its %zu clips could be used (listed above)", what, n);
         goto done;
+    }
+    if (take) {
+        ds->clips = *in;
+        for (size_t i = kept; i < n; i++) clip_free_strings(&ds->clips.v[i]);
+        ds->clips.n = kept;
+        memset(in, 0, sizeof *in);
+        paths = (free(paths), NULL); /* pointed into in */
     }
     if (ds->n_dropped) fprintf(stderr, "ser: %s: %zu of %zu clips skipped (listed above)\n", what, ds->n_dropped, n);
     if (ser_feature_source_init(ds->src, fc, loc, ds->clips.v, kept, cfg, err) != 0) goto done;

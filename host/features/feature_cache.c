@@ -172,10 +172,10 @@ typedef struct key_table {
     size_t mask;
 } key_table;
 
-static size_t *key_find(key_table *t, const ser_feature_loc *loc, const uint64_t key[2]) {
+static size_t *key_find(key_table *t, const uint64_t (*keys)[2], const uint64_t key[2]) {
     for (size_t s = key[0] & t->mask;; s = (s + 1) & t->mask) {
         const size_t v = t->slot[s];
-        if (!v || (loc[v - 1].key[0] == key[0] && loc[v - 1].key[1] == key[1])) return &t->slot[s];
+        if (!v || (keys[v - 1][0] == key[0] && keys[v - 1][1] == key[1])) return &t->slot[s];
     }
 }
 
@@ -205,8 +205,8 @@ static uint64_t get_u64(const unsigned char *b) { uint64_t v; memcpy(&v, b, 8); 
 /* Reads and checks a segment's header, length and index; for every key in the table that no
  * earlier segment holds, sets its clips' seg/offset. Returns 0, or 1 when the segment is
  * damaged (the caller deletes it), or -1 on an error of the call itself. */
-static int scan_segment(ser_feature_cache *fc, uint32_t seg, key_table *t, ser_feature_loc *loc, unsigned char *found,
-                        ser_error *err) {
+static int scan_segment(ser_feature_cache *fc, uint32_t seg, key_table *t, const uint64_t (*keys)[2],
+                        ser_feature_loc *loc, unsigned char *found, ser_error *err) {
     const int fd = fc->fds[seg];
     unsigned char h[SEG_HEADER];
     struct stat st;
@@ -231,7 +231,7 @@ static int scan_segment(ser_feature_cache *fc, uint32_t seg, key_table *t, ser_f
         crc = crc32(crc, buf, (uInt)(m * 16));
         for (size_t k = 0; k < m; k++) {
             const uint64_t key[2] = {get_u64(buf + 16 * k), get_u64(buf + 16 * k + 8)};
-            const size_t v = *key_find(t, loc, key);
+            const size_t v = *key_find(t, keys, key);
             if (!v || found[v - 1]) continue;
             loc[v - 1].seg = seg, loc[v - 1].offset = SEG_HEADER + (j + k) * rb;
             found[v - 1] = 1;
@@ -254,8 +254,8 @@ static void remove_dead_temps(const char *dir, const char *name) {
 
 /* Opens every *.seg of the folder and locates the keys of the table in them; a damaged
  * segment is deleted (its clips stay unfound and are computed again). */
-static int scan_folder(ser_feature_cache *fc, key_table *t, ser_feature_loc *loc, unsigned char *found,
-                       ser_error *err) {
+static int scan_folder(ser_feature_cache *fc, key_table *t, const uint64_t (*keys)[2], ser_feature_loc *loc,
+                       unsigned char *found, ser_error *err) {
     DIR *d = opendir(fc->dir);
     if (!d) return ser_fail(err, "feature cache %s: %s", fc->dir, strerror(errno));
     int rc = 0;
@@ -271,7 +271,7 @@ static int scan_folder(ser_feature_cache *fc, key_table *t, ser_feature_loc *loc
             rc = -1;
             break;
         }
-        const int s = scan_segment(fc, (uint32_t)(fc->n_segs - 1), t, loc, found, err);
+        const int s = scan_segment(fc, (uint32_t)(fc->n_segs - 1), t, keys, loc, found, err);
         if (s < 0) rc = -1;
         if (s == 1) {
             fprintf(stderr, "ser: feature cache: %s is damaged (header, length or index): deleted, its clips are "
@@ -285,19 +285,20 @@ static int scan_folder(ser_feature_cache *fc, key_table *t, ser_feature_loc *loc
 }
 
 /* Reads one record's header and values; 0 when its key and checksum are right, 1 when not. */
-static int read_record(const ser_feature_cache *fc, const ser_feature_loc *loc, float *out, uint32_t *crc) {
+static int read_record(const ser_feature_cache *fc, const ser_feature_loc *loc, const uint64_t *key, float *out,
+                       uint32_t *crc) {
     unsigned char h[REC_HEAD];
     struct iovec io[2] = {{h, REC_HEAD}, {out, fc->F * sizeof *out}};
     const ssize_t want = (ssize_t)rec_bytes(fc);
     if (preadv(fc->fds[loc->seg], io, 2, (off_t)loc->offset) != want) return 1;
-    if (get_u64(h) != loc->key[0] || get_u64(h + 8) != loc->key[1]) return 1;
+    if (key && (get_u64(h) != key[0] || get_u64(h + 8) != key[1])) return 1;
     *crc = get_u32(h + 16);
     return crc_of(out, fc->F * sizeof *out) != *crc;
 }
 
 int ser_feature_cache_read(const ser_feature_cache *fc, const ser_feature_loc *loc, float *out, ser_error *err) {
     uint32_t crc = 0;
-    if (read_record(fc, loc, out, &crc) != 0 || crc != loc->crc)
+    if (read_record(fc, loc, NULL, out, &crc) != 0 || crc != loc->crc)
         return ser_fail(err, "feature cache %s: the record at byte %llu changed or is unreadable since it was checked",
                         fc->seg_paths[loc->seg], (unsigned long long)loc->offset);
     return 0;
@@ -386,7 +387,8 @@ static void writer_abort(seg_writer *w) {
 /* ---- fill ----------------------------------------------------------------------------------- */
 
 /* Extracts the unique clips in todo[0..m) in chunks and writes the good ones to one new segment. */
-static int compute_missing(ser_feature_cache *fc, char *const *paths, const size_t *todo, size_t m,
+static int compute_missing(ser_feature_cache *fc, char *const *paths, const uint64_t (*keys)[2], const size_t *todo,
+                           size_t m,
                            ser_features_fn extract, int threads, ser_feature_loc *loc, unsigned char *ok, char **why,
                            ser_error *err) {
     const size_t F = fc->F, chunk = m < FILL_CHUNK ? m : FILL_CHUNK;
@@ -404,7 +406,7 @@ static int compute_missing(ser_feature_cache *fc, char *const *paths, const size
         if (extract(&fc->cfg, cp, c, threads, x, cok, cwhy, err) != 0) goto done;
         for (size_t k = 0; k < c; k++) {
             const size_t i = todo[s + k];
-            if (cok[k] && !loc[i].key[0] && !loc[i].key[1]) { /* decoded, but stat had failed: no key */
+            if (cok[k] && !keys[i][0] && !keys[i][1]) { /* decoded, but stat had failed: no key */
                 cok[k] = 0;
                 free(cwhy[k]);
                 const size_t l = strlen(cp[k]) + 64;
@@ -417,7 +419,7 @@ static int compute_missing(ser_feature_cache *fc, char *const *paths, const size
                 continue;
             }
             loc[i].seg = seg, loc[i].offset = SEG_HEADER + (uint64_t)w.n * rec_bytes(fc);
-            if (writer_add(&w, loc[i].key, x + k * F, F, &loc[i].crc, err) != 0) goto done;
+            if (writer_add(&w, keys[i], x + k * F, F, &loc[i].crc, err) != 0) goto done;
             ok[i] = 1;
             fc->n_computed++;
         }
@@ -447,21 +449,22 @@ int ser_feature_cache_fill(ser_feature_cache *fc, char *const *paths, size_t n, 
     unsigned char *found = ser_calloc(n, 1, "feature cache flags", err);
     size_t *todo = ser_malloc(n * sizeof *todo, "feature cache work list", err);
     float *rec = ser_malloc(fc->F * sizeof *rec, "feature cache record", err);
+    uint64_t(*keys)[2] = ser_calloc(n, sizeof *keys, "feature cache keys", err);
     int rc = -1;
-    if (!t.slot || !first || !found || !todo || !rec) goto done;
+    if (!t.slot || !first || !found || !todo || !rec || !keys) goto done;
     for (size_t i = 0; i < n; i++) {
         first[i] = i;
-        if (clip_key(paths[i], loc[i].key) != 0) continue; /* key 0: unreadable, the extraction says why */
-        size_t *s = key_find(&t, loc, loc[i].key);
+        if (clip_key(paths[i], keys[i]) != 0) continue; /* key 0: unreadable, the extraction says why */
+        size_t *s = key_find(&t, (const uint64_t(*)[2])keys, keys[i]);
         if (*s) first[i] = *s - 1;
         else *s = i + 1, first[i] = i;
     }
-    if (scan_folder(fc, &t, loc, found, err) != 0) goto done;
+    if (scan_folder(fc, &t, (const uint64_t(*)[2])keys, loc, found, err) != 0) goto done;
     /* every record found is checked before it is used: a damaged one deletes its segment */
     for (size_t i = 0; i < n; i++) {
         if (first[i] != i || !found[i]) continue;
         uint32_t crc = 0;
-        if (fc->fds[loc[i].seg] >= 0 && read_record(fc, &loc[i], rec, &crc) == 0) {
+        if (fc->fds[loc[i].seg] >= 0 && read_record(fc, &loc[i], keys[i], rec, &crc) == 0) {
             loc[i].crc = crc;
             continue;
         }
@@ -483,7 +486,7 @@ int ser_feature_cache_fill(ser_feature_cache *fc, char *const *paths, size_t n, 
         if (found[i]) ok[i] = 1;
         else todo[m++] = i;
     }
-    if (m && compute_missing(fc, paths, todo, m, extract, threads, loc, ok, why, err) != 0) goto done;
+    if (m && compute_missing(fc, paths, (const uint64_t(*)[2])keys, todo, m, extract, threads, loc, ok, why, err) != 0) goto done;
     for (size_t i = 0; i < n; i++) { /* a clip listed twice shares its first listing's record */
         const size_t f = first[i];
         if (f == i) continue;
@@ -492,6 +495,6 @@ int ser_feature_cache_fill(ser_feature_cache *fc, char *const *paths, size_t n, 
     }
     rc = 0;
 done:
-    free(t.slot), free(first), free(found), free(todo), free(rec);
+    free(t.slot), free(first), free(found), free(todo), free(rec), free(keys);
     return rc;
 }

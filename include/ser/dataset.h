@@ -50,10 +50,12 @@ int ser_dataset_build_vtln(ser_dataset *ds, const ser_clips *in, const ser_confi
                            const double *vtln_ref, ser_error *err);
 /* ser_dataset_build_with through the on-disk feature cache fc: the features are computed (or
  * found) there and x stays NULL; ds->src reads normalised clips by batch (ser/feature_source.h).
- * The same clips are kept and dropped, with the same messages. Not with features.vtln. */
-int ser_dataset_build_cached(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
+ * The same clips are kept and dropped, with the same messages. Not with features.vtln.
+ * take: in's clips are moved into ds (in is left empty), so a large list is never held twice;
+ * else copied. */
+int ser_dataset_build_cached(ser_dataset *ds, ser_clips *in, const ser_config *cfg, const char *const *labels,
                              size_t n_labels, int threads, const char *what, ser_features_fn extract,
-                             struct ser_feature_cache *fc, ser_error *err);
+                             struct ser_feature_cache *fc, int take, ser_error *err);
 void ser_dataset_free(ser_dataset *ds);
 
 #ifdef __cplusplus

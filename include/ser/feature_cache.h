@@ -27,11 +27,11 @@ extern "C" {
 #define SER_FEATURE_CACHE_VERSION 1u
 
 /* Where one clip's record lies. */
+/* Where one clip's record lies (16 bytes a clip: what a run keeps per clip). */
 typedef struct ser_feature_loc {
-    uint64_t key[2];   /* the clip's key (path, size, mtime) */
     uint64_t offset;   /* of the record in its segment */
     uint32_t seg;      /* index into the cache's open segments */
-    uint32_t crc;      /* CRC-32 of the record's values */
+    uint32_t crc;      /* CRC-32 of the record's values, checked at every read */
 } ser_feature_loc;
 
 typedef struct ser_feature_cache {
@@ -64,7 +64,7 @@ void ser_feature_cache_close(ser_feature_cache *fc);
 int ser_feature_cache_fill(ser_feature_cache *fc, char *const *paths, size_t n, ser_features_fn extract, int threads,
                            ser_feature_loc *loc, unsigned char *ok, char **why, ser_error *err);
 
-/* Reads one clip's F values into out, checking its key and checksum (a mismatch is an error
+/* Reads one clip's F values into out, checking its checksum (a mismatch is an error
  * naming the segment: the file changed under the run). */
 int ser_feature_cache_read(const ser_feature_cache *fc, const ser_feature_loc *loc, float *out, ser_error *err);
 
