@@ -432,11 +432,19 @@ static int build_data(run *r, ser_error *err) {
     if (cached < 0) return -1;
     if (cached) {
         if (!r->a.quiet) fprintf(stderr, "ser train: feature cache %s\n", r->fc.dir);
-        if (ser_dataset_build_cached(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, &r->fc, 1, err) ||
-            ser_dataset_build_cached(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, &r->fc, 1, err) ||
-            (r->test_clips.n &&
-             ser_dataset_build_cached(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, &r->fc, 1, err)))
+        size_t computed = 0;
+        if (ser_dataset_build_cached(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, &r->fc, 1, err))
             return -1;
+        computed += r->fc.n_computed;
+        if (ser_dataset_build_cached(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, &r->fc, 1, err))
+            return -1;
+        computed += r->fc.n_computed;
+        if (r->test_clips.n &&
+            ser_dataset_build_cached(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, &r->fc, 1, err))
+            return -1;
+        computed += r->test.n ? r->fc.n_computed : 0;
+        if (!r->a.quiet)
+            fprintf(stderr, "ser train: feature cache: %zu clips computed, the others found\n", computed);
         if (ser_feature_source_fit_scaler(r->train.src, &r->meta.scaler, err) != 0) return -1;
         r->meta.cfg = r->cfg;
         ser_feature_source_set_scaler(r->train.src, &r->meta.scaler);
