@@ -1,6 +1,9 @@
 /* features.normalize: per-clip and per-speaker CMVN over the real frames, padding untouched. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "ser/normalize.h"
@@ -83,5 +86,41 @@ int main(void) {
         for (int t = 0; t < 4; t++) k[c * W + t] = c == 1 ? 5.0f : (float)t + 1.0f;
     CHECK(ser_normalize(SER_NORM_CLIP, k, 1, NULL, H, W, &e) == 0);
     for (int t = 0; t < 4; t++) CHECK(k[1 * W + t] == 0.0f && isfinite(k[t]));
+    /* speaker groups: one per (speaker, corpus), numbered by first appearance ("A" of two
+     * corpora is two speakers) */
+    ser_clip g[5] = {{"p", "x", "A", "", "c1"}, {"p", "x", "B", "", "c1"}, {"p", "x", "A", "", "c2"},
+                     {"p", "x", "A", "", "c1"}, {"p", "x", "", "", "c1"}};
+    uint32_t gi[5];
+    size_t ng = 0;
+    CHECK(ser_speaker_groups(g, 5, gi, &ng, &e) == 0);
+    CHECK(ng == 4 && gi[0] == 0 && gi[1] == 1 && gi[2] == 2 && gi[3] == 0 && gi[4] == 3);
+
+    /* per speaker in O(clips): 200k clips of 50k speakers (each clip's speaker compared with
+     * every other's was ~5e9 string compares, tens of seconds); every speaker's values end
+     * with mean 0 (each normalised with its own speaker's statistics) */
+    {
+        const size_t n = 200000, S = 50000;
+        enum { h = 1, w = 2 };
+        float *xs = malloc(n * h * w * sizeof *xs);
+        ser_clip *cs = calloc(n, sizeof *cs);
+        char (*names)[16] = malloc(S * sizeof *names);
+        CHECK(xs && cs && names);
+        for (size_t s = 0; s < S; s++) snprintf(names[s], sizeof names[s], "spk%zu", s);
+        for (size_t i = 0; i < n; i++) {
+            cs[i] = (ser_clip){"p", "x", names[(i * 7919) % S], "", "c"};
+            xs[i * 2] = (float)(i % 11), xs[i * 2 + 1] = (float)(1 + i % 13);
+        }
+        const clock_t t0 = clock();
+        CHECK(ser_normalize(SER_NORM_SPEAKER, xs, n, cs, h, w, &e) == 0);
+        const double sec = (double)(clock() - t0) / CLOCKS_PER_SEC;
+        CHECKF(sec < 10.0, "per-speaker normalisation of %zu clips, %zu speakers: %.1f s CPU", n, S, sec);
+        double *mean = calloc(S, sizeof *mean);
+        CHECK(mean != NULL);
+        for (size_t i = 0; mean && i < n; i++) mean[(i * 7919) % S] += (double)xs[i * 2] + xs[i * 2 + 1];
+        int centred = mean != NULL;
+        for (size_t s = 0; centred && s < S; s++) centred = fabs(mean[s]) < 1e-4;
+        CHECK(centred);
+        free(xs), free(cs), free(names), free(mean);
+    }
     return check_finish("test_normalize");
 }

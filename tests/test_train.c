@@ -197,7 +197,7 @@ int main(void) {
     static int32_t yt[600], yv[90];
     make_data(xt, yt, 600, 1);
     make_data(xv, yv, 90, 2);
-    ser_split_data tr = {xt, yt, 600}, va = {xv, yv, 90};
+    ser_split_data tr = {xt, yt, 600, NULL, NULL}, va = {xv, yv, 90, NULL, NULL};
     ser_config cfg;
     ser_config_defaults(&cfg);
     cfg.train.epochs = 12;

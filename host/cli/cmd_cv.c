@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli_argv.h"
@@ -22,6 +23,8 @@
 #include "cv_slurm.h"
 #include "task_threads.h"
 #include "data_args.h"
+#include "device.h"
+#include "feature_cache_cli.h"
 #include "ser/config.h"
 #include "ser/corpus.h"
 #include "ser/corpus_set.h"
@@ -36,6 +39,7 @@ static void usage(FILE *f) {
             "              [--config F] [--set section.key=value]... [--device D] [--noise-dir DIR]\n"
             "              [--val-speakers N] [--only-folds K,K...] [--seeds S,S... [--seed S]]\n"
             "              [--extra-data DIR [--corpus K]]... [--init MODEL | --pretrain-data DIR [--corpus K]...]\n"
+            "              [--feature-cache DIR]\n"
             "              [--jobs N | --fold K | --print-commands | --slurm [SLURM]]\n"
             "       ser cv --collect OUT\n\n"
             "Speaker-independent cross-validation: every fold trains on the other speakers and is\n"
@@ -63,6 +67,8 @@ static void usage(FILE *f) {
             "  --jobs N           N folds side by side, train.threads = T / N each, T this task's\n"
             "                     threads (OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else the CPUs\n"
             "                     it may run on), unless the recipe sets train.threads (default 1)\n"
+            "  --feature-cache D  the on-disk feature cache (as ser train): every clip's features are\n"
+            "                     computed there once, before the folds, which then read them\n"
             "  --only-folds LIST  train and summarise only these folds (1,2: a screening subset)\n"
             "  --seeds S,S,...    train every fold once per train.seed S into OUT/seed_S/fold_N (the\n"
             "                     folds and manifests stay those of the recipe's seed); the summary\n"
@@ -92,7 +98,7 @@ static void usage(FILE *f) {
 
 typedef struct cv_args {
     cli_data data;
-    const char *out, *folds, *fold_lists, *config, *device, *collect, *noise_dir, *init, *pretrain_config;
+    const char *out, *folds, *fold_lists, *config, *device, *collect, *noise_dir, *init, *pretrain_config, *feature_cache;
     const char **pretrain_sets;
     int n_pretrain_sets;
     int role[CLI_MAX_DATA]; /* CV_*: data.src[k]'s role */
@@ -113,8 +119,7 @@ typedef struct cv_args {
 static const char *const WITH_VALUE[] = {"--data", "--corpus", "--labels", "--label-map", "--out", "--folds",
                                          "--fold-lists", "--config", "--noise-dir", "--set", "--device", "--collect",
                                          "--val-speakers", "--jobs", "--fold", "--only-folds", "--seeds", "--seed",
-                                         /* main's fine-tuning options, once merged */
-                                         "--extra-data", "--pretrain-data", "--init", "--pretrain-config",
+                                         "--feature-cache", "--extra-data", "--pretrain-data", "--init", "--pretrain-config",
                                          "--pretrain-set", "--partition", "--time", "--account",
                                          "--mem", "--cpus", "--gpus", "--sbatch", NULL};
 static const char *const NOT_IN_TASK[] = {"--print-commands", "--slurm", "--jobs", "--fold", "--only-folds", "--seed", "--partition", "--time",
@@ -188,6 +193,7 @@ static int parse_args(int argc, char **argv, cv_args *a) {
         else if (!strcmp(s, "--noise-dir") && more) a->noise_dir = argv[++i];
         else if (!strcmp(s, "--set") && more) a->sets[a->n_sets++] = argv[++i];
         else if (!strcmp(s, "--device") && more) a->device = argv[++i];
+        else if (!strcmp(s, "--feature-cache") && more) a->feature_cache = argv[++i];
         else if (!strcmp(s, "--collect") && more) a->collect = argv[++i];
         else if (!strcmp(s, "--print-commands")) a->print_commands = 1;
         else if (!strcmp(s, "--slurm")) a->slurm = 1;
@@ -353,6 +359,37 @@ static int write_recipe(const char *out, const ser_config *cfg, ser_error *err) 
     return rc;
 }
 
+/* Every clip's features into the on-disk feature cache once, before the folds start, with all
+ * the cores: the folds (and --jobs side by side) then read them instead of each computing its
+ * own (docs/cv.md). Nothing when the cache is off. */
+static int prefill_cache(const cv_args *a, const ser_config *cfg, const ser_clips *clips, ser_error *err) {
+    int cuda = 0;
+    char why[256];
+    if (cli_device_pick(a->device, &cuda, why, sizeof why, err) != 0) return -1;
+    ser_feature_cache fc;
+    const int on = cli_feature_cache_open(&fc, NULL, cfg, cuda, err);
+    if (on <= 0) return on;
+    const size_t n = clips->n;
+    char **paths = ser_malloc(n * sizeof *paths, "clip paths", err);
+    ser_feature_loc *loc = ser_malloc(n * sizeof *loc, "feature locations", err);
+    unsigned char *ok = ser_malloc(n, "clip flags", err);
+    int rc = -1;
+    if (paths && loc && ok) {
+        for (size_t i = 0; i < n; i++) paths[i] = clips->v[i].path;
+        fprintf(stderr, "ser cv: features of %zu clips into the feature cache %s...\n", n, fc.dir);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = ser_feature_cache_fill(&fc, paths, n, cli_features_fn(cuda), cfg->train.threads, loc, ok, NULL, err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (!rc)
+            fprintf(stderr, "ser cv: feature cache: %zu clips computed, the others found, in %.1f s\n", fc.n_computed,
+                    (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    }
+    free(paths), free(loc), free(ok);
+    ser_feature_cache_close(&fc);
+    return rc ? ser_fail_wrap(err, "feature cache") : 0;
+}
+
 static void build_cmd(fold_cmd *c, const cv_args *a, char *exe, const char *config_abs, const char *noise_abs,
                       const char *init_abs, int threads) {
     c->argc = 0;
@@ -493,6 +530,12 @@ int cmd_cv(int argc, char **argv) {
         return 2;
     }
     ser_error err = {{0}};
+    /* the folds' ser train inherit it */
+    if (a.feature_cache && setenv("SER_FEATURE_CACHE", a.feature_cache, 1) != 0) {
+        fprintf(stderr, "ser cv: --feature-cache: %s\n", strerror(errno));
+        free(a.sets);
+        return 1;
+    }
     if (a.collect) {
         free(a.sets);
         int *nums = NULL, *seeds = NULL;
@@ -705,6 +748,7 @@ int cmd_cv(int argc, char **argv) {
         rc = 0;
         goto done;
     }
+    if (n_todo && prefill_cache(&a, &cfg, &combined, &err) != 0) goto fail;
     if (n_todo && threads)
         fprintf(stderr, "ser cv: %d job%s at a time, train.threads = %d each (this task's threads: %d, from %s)\n",
                 a.jobs, a.jobs > 1 ? "s" : "", threads, task_threads, th_from);

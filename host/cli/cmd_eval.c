@@ -181,12 +181,12 @@ static int eval_one(const char *model, int k, const char *device, const ser_clip
         if (!row || clip_index_match(ix, &ds, *y_out, first, model, row, err) != 0) goto done;
     }
     if (adapt) {
-        if (cli_adapt_bn(lm.be, ds.x, ds.n, 0, (uint64_t)lm.meta.cfg.train.seed, err) != 0) goto done;
+        if (loaded_model_adapt_bn(&lm, &ds, err) != 0) goto done;
         fprintf(stderr, "ser eval: %s: batch-norm statistics over the %zu clips (AdaBN)\n", model, ds.n);
     }
     const size_t C = lm.meta.n_labels;
     probs = ser_malloc(ds.n * C * sizeof *probs, "probabilities", err);
-    ser_split_data d = {ds.x, ds.y, ds.n};
+    ser_split_data d = ser_split_of(&ds);
     double loss;
     if (!probs || ser_evaluate(&lm.net, &d, lm.meta.cfg.train.batch_size, &loss, NULL, NULL, probs, err) != 0) goto done;
     if (k == 0) {

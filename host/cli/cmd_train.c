@@ -22,6 +22,8 @@
 #include "ser/checkpoint.h"
 #include "ser/corpus.h"
 #include "ser/dataset.h"
+#include "ser/feature_cache.h"
+#include "ser/feature_source.h"
 #include "ser/features.h"
 #include "ser/init_from.h"
 #include "ser/net.h"
@@ -32,6 +34,7 @@
 #include "ser/wave_augment.h"
 #include "ser/split.h"
 #include "data_args.h"
+#include "feature_cache_cli.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -62,6 +65,8 @@ static void usage(FILE *f) {
             "                    label set starts the output layer afresh); train.freeze keeps the\n"
             "                    first layers fixed, train.init_scaler keeps or refits its scaler\n"
             "  --tensorboard     TensorBoard event files in RUN/tb/ (= --set train.tensorboard=true)\n"
+            "  --feature-cache D the on-disk feature cache's folder (default: $SER_FEATURE_CACHE, else\n"
+            "                    ~/.cache/ser/features; off: features in memory, docs/config.md)\n"
             "  --noise-dir DIR   noise recordings for train.aug_noise_kind = folder: the .wav files\n"
             "                    under DIR, recursively (MUSAN's layout); listed in RUN/noise.txt\n"
             "  --quiet           no progress output\n",
@@ -70,7 +75,7 @@ static void usage(FILE *f) {
 
 typedef struct train_args {
     cli_data data;          /* --data / --corpus / --labels / --label-map */
-    const char *config, *train_list, *val_list, *test_dir, *test_list, *out, *device, *noise_dir, *init;
+    const char *config, *train_list, *val_list, *test_dir, *test_list, *out, *device, *noise_dir, *init, *feature_cache;
     const char **sets;
     int n_sets, resume, quiet, tensorboard;
 } train_args;
@@ -101,6 +106,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         else if (!strcmp(s, "--resume") && more) a->resume = 1, a->out = argv[++i];
         else if (!strcmp(s, "--noise-dir") && more) a->noise_dir = argv[++i];
         else if (!strcmp(s, "--init") && more) a->init = argv[++i];
+        else if (!strcmp(s, "--feature-cache") && more) a->feature_cache = argv[++i];
         else if (!strcmp(s, "--quiet")) a->quiet = 1;
         else if (!strcmp(s, "--tensorboard")) a->tensorboard = 1, a->sets[a->n_sets++] = "train.tensorboard=true";
         else {
@@ -264,6 +270,7 @@ typedef struct run {
     char *p_ckpt, *p_model, *p_hist;
     ser_tb *tb;             /* train.tensorboard: RUN/tb/ event file of this process */
     ser_wave_aug *waug;     /* waveform augmentation / VTLP: per-epoch training features */
+    ser_feature_cache fc;   /* the on-disk feature cache (fc.dir NULL: features in memory) */
     char *noise_dir;        /* --noise-dir (or the one RUN/noise.txt records) */
     char **noise;           /* its .wav files, sorted */
     size_t n_noise;
@@ -337,7 +344,8 @@ static int tb_epoch(ser_tb *tb, const ser_history_entry *h, ser_error *err) {
 }
 
 /* train.precise_bn: the BN moving statistics over the training clips (unaugmented features),
- * train.precise_bn_batches batches of them (cli_adapt_bn: the same pass as AdaBN, on the backend). */
+ * train.precise_bn_batches batches of them (cli_adapt_bn: the same pass as AdaBN, on the backend;
+ * read by batch from the feature cache when the split is there). */
 /* How many training clips a precise-BN pass takes (cli_adapt_bn's bound). */
 static size_t precise_bn_clips(const ser_train_config *t, size_t n) {
     const size_t most = (size_t)t->precise_bn_batches * (size_t)t->batch_size;
@@ -348,8 +356,7 @@ static int precise_bn(void *user, int epoch, ser_error *err) {
     run *r = user;
     (void)epoch;
     const double t0 = omp_get_wtime();
-    const int rc =
-        cli_adapt_bn(r->be, r->train.x, r->train.n, r->cfg.train.precise_bn_batches, (uint64_t)r->cfg.train.seed, err);
+    const int rc = cli_adapt_bn_dataset(r->be, &r->train, r->cfg.train.precise_bn_batches, (uint64_t)r->cfg.train.seed, err);
     r->bn_pass_s += omp_get_wtime() - t0;
     r->bn_passes++;
     return rc;
@@ -499,6 +506,31 @@ static int build_data(run *r, ser_error *err) {
     const ser_features_fn fx = cli_features_fn(r->cuda);
     /* features.vtln: the training split's statistics are the reference the others match */
     double *ref = r->meta.vtln_ref;
+    /* the on-disk cache unless it is off or features.vtln warps per speaker (in memory) */
+    const int cached = cli_feature_cache_open(&r->fc, r->a.feature_cache, &r->cfg, r->cuda, err);
+    if (cached < 0) return -1;
+    if (cached) {
+        if (!r->a.quiet) fprintf(stderr, "ser train: feature cache %s\n", r->fc.dir);
+        size_t computed = 0;
+        if (ser_dataset_build_cached(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, &r->fc, 1, err))
+            return -1;
+        computed += r->fc.n_computed;
+        if (ser_dataset_build_cached(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, &r->fc, 1, err))
+            return -1;
+        computed += r->fc.n_computed;
+        if (r->test_clips.n &&
+            ser_dataset_build_cached(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, &r->fc, 1, err))
+            return -1;
+        computed += r->test.n ? r->fc.n_computed : 0;
+        if (!r->a.quiet)
+            fprintf(stderr, "ser train: feature cache: %zu clips computed, the others found\n", computed);
+        if (ser_feature_source_fit_scaler(r->train.src, &r->meta.scaler, err) != 0) return -1;
+        r->meta.cfg = r->cfg;
+        ser_feature_source_set_scaler(r->train.src, &r->meta.scaler);
+        ser_feature_source_set_scaler(r->val.src, &r->meta.scaler);
+        if (r->test.n) ser_feature_source_set_scaler(r->test.src, &r->meta.scaler);
+        return 0;
+    }
     if (ser_dataset_build_vtln(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, ref, NULL, err) != 0 ||
         ser_dataset_build_vtln(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, NULL, ref, err) != 0 ||
         (r->test_clips.n && ser_dataset_build_vtln(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, NULL,
@@ -557,7 +589,7 @@ static int evaluate_split(run *r, ser_dataset *ds, const char *name, const char 
                           ser_error *err) {
     int32_t *pred = ser_malloc(ds->n * sizeof *pred, "predictions", err);
     if (!pred) return -1;
-    ser_split_data d = {ds->x, ds->y, ds->n};
+    ser_split_data d = ser_split_of(ds);
     double loss, acc;
     int rc = ser_evaluate(&r->net, &d, r->cfg.train.batch_size, &loss, &acc, pred, NULL, err);
     char *rep = NULL;
@@ -632,7 +664,7 @@ static int finish(run *r, const ser_train_result *res, ser_error *err) {
     /* AdaBN after the model file and the validation report: only the test evaluation sees it */
     if (!rc && r->test.n && r->cfg.train.test_adapt_bn) {
         if (!r->a.quiet) fprintf(stderr, "ser train: test: batch-norm statistics over the %zu test clips (AdaBN)\n", r->test.n);
-        rc = cli_adapt_bn(r->be, r->test.x, r->test.n, 0, (uint64_t)r->cfg.train.seed, err);
+        rc = cli_adapt_bn_dataset(r->be, &r->test, 0, (uint64_t)r->cfg.train.seed, err);
         cJSON_AddBoolToObject(json, "test_adapt_bn", 1);
     }
     if (!rc && r->test.n) rc = evaluate_split(r, &r->test, "test", "confusion_matrix_test.png", &text, json, err);
@@ -732,7 +764,7 @@ int cmd_train(int argc, char **argv) {
             goto fail;
         o.epoch_features = wave_epoch;
     }
-    ser_split_data tr = {r.train.x, r.train.y, r.train.n}, va = {r.val.x, r.val.y, r.val.n};
+    ser_split_data tr = ser_split_of(&r.train), va = ser_split_of(&r.val);
     ser_train_result res;
     if (ser_train_run(&r.net, &tr, &va, &o, &st, best, &res, &err) != 0) goto fail;
     /* an early stop leaves the next epoch's prefetch running: stop it before the reports */
@@ -751,7 +783,7 @@ int cmd_train(int argc, char **argv) {
         if (!r.a.quiet)
             fprintf(stderr, "ser train: precise BN: batch-norm statistics over the %zu training clips\n", r.train.n);
         /* once, so every clip (precise_bn_batches bounds the per-epoch pass) */
-        if (cli_adapt_bn(r.be, r.train.x, r.train.n, 0, (uint64_t)r.cfg.train.seed, &err) != 0) goto fail;
+        if (cli_adapt_bn_dataset(r.be, &r.train, 0, (uint64_t)r.cfg.train.seed, &err) != 0) goto fail;
     }
     if (finish(&r, &res, &err) != 0) goto fail;
     if (ser_tb_close(r.tb, &err) != 0) goto fail;
@@ -773,6 +805,7 @@ done:
     free(r.noise_dir);
     if (r.model_ok) ser_model_destroy(&r.model);
     ser_dataset_free(&r.train), ser_dataset_free(&r.val), ser_dataset_free(&r.test);
+    ser_feature_cache_close(&r.fc);
     ser_clips_free(&r.train_clips), ser_clips_free(&r.val_clips), ser_clips_free(&r.test_clips);
     ser_model_meta_free(&r.meta);
     ser_init_close(&r.init);

@@ -4,20 +4,32 @@
 
 #include <math.h>
 
-ser_scaler ser_scaler_fit(const float *x, size_t n) {
+double ser_scaler_sum(const float *x, size_t n, double acc) {
+    for (size_t i = 0; i < n; i++) acc += x[i];
+    return acc;
+}
+
+double ser_scaler_sum_sq(const float *x, size_t n, double mean, double acc) {
+    for (size_t i = 0; i < n; i++) {
+        const double d = x[i] - mean;
+        acc += d * d;
+    }
+    return acc;
+}
+
+ser_scaler ser_scaler_from_sums(double sum, double ss, size_t n) {
     ser_scaler s = {0.0, 1.0};
     if (n == 0) return s;
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += x[i];
     s.mean = sum / (double)n;
-    double ss = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = x[i] - s.mean;
-        ss += d * d;
-    }
     s.std = sqrt(ss / (double)n);
     if (!(s.std > 0)) s.std = 1.0; /* constant features: leave them centred */
     return s;
+}
+
+ser_scaler ser_scaler_fit(const float *x, size_t n) {
+    if (n == 0) return ser_scaler_from_sums(0.0, 0.0, 0);
+    const double sum = ser_scaler_sum(x, n, 0.0);
+    return ser_scaler_from_sums(sum, ser_scaler_sum_sq(x, n, sum / (double)n, 0.0), n);
 }
 
 void ser_scaler_apply(const ser_scaler *s, float *x, size_t n) {

@@ -97,14 +97,31 @@ int ser_evaluate(ser_net *net, const ser_split_data *data, int batch, double *lo
     const int C = net->n_classes;
     double lsum = 0.0;
     size_t correct = 0;
+    /* features read by batch (data->fill): one batch buffer and its clip indices */
+    float *xb = data->x ? NULL : ser_malloc((size_t)batch * net->clip_size * sizeof *xb, "evaluation batch", err);
+    uint32_t *ib = data->x ? NULL : ser_malloc((size_t)batch * sizeof *ib, "evaluation batch clips", err);
+    if (!data->x && (!xb || !ib)) {
+        free(xb), free(ib);
+        return -1;
+    }
     for (size_t s = 0; s < data->n; s += (size_t)batch) {
         const int B = (int)(data->n - s < (size_t)batch ? data->n - s : (size_t)batch);
         const float *probs = NULL;
+        for (int b = 0; xb && b < B; b++) ib[b] = (uint32_t)(s + b);
+        if (xb && data->fill(data->source, ib, B, xb, err) != 0) {
+            free(xb), free(ib);
+            return -1;
+        }
         float l = 0.0f;
-        if (net->forward(net->impl, data->x + s * net->clip_size, data->y ? data->y + s : NULL, NULL, B, 0, 0, &l, &probs,
-                         err) != 0)
+        if (net->forward(net->impl, xb ? xb : data->x + s * net->clip_size, data->y ? data->y + s : NULL, NULL, B, 0, 0,
+                         &l, &probs, err) != 0) {
+            free(xb), free(ib);
             return ser_fail_wrap(err, "evaluation: clips %zu..%zu", s, s + B - 1);
-        if (data->y && !isfinite(l)) return ser_fail(err, "evaluation: non-finite loss at clips %zu..%zu", s, s + B - 1);
+        }
+        if (data->y && !isfinite(l)) {
+            free(xb), free(ib);
+            return ser_fail(err, "evaluation: non-finite loss at clips %zu..%zu", s, s + B - 1);
+        }
         lsum += (double)l * B;
         for (int b = 0; b < B; b++) {
             const int p = argmax(probs + (size_t)b * C, C);
@@ -113,6 +130,7 @@ int ser_evaluate(ser_net *net, const ser_split_data *data, int batch, double *lo
         }
         if (probs_out) memcpy(probs_out + s * C, probs, (size_t)B * C * sizeof(float));
     }
+    free(xb), free(ib);
     if (loss) *loss = data->n ? lsum / (double)data->n : NAN;
     if (accuracy) *accuracy = data->n ? (double)correct / (double)data->n : NAN;
     return 0;
@@ -213,9 +231,10 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
         size_t correct = 0, seen = 0;
         for (size_t s = 0; s < train->n; s += (size_t)batch) {
             const int B = (int)(train->n - s < (size_t)batch ? train->n - s : (size_t)batch);
+            if (!tx && train->fill(train->source, order + s, B, xb, err) != 0) goto done;
             for (int b = 0; b < B; b++) {
                 const size_t i = order[s + b];
-                memcpy(xb + (size_t)b * F, tx + i * F, F * sizeof *xb);
+                if (tx) memcpy(xb + (size_t)b * F, tx + i * F, F * sizeof *xb);
                 /* keyed by (seed, epoch, clip): a resume draws the same */
                 if (augment)
                     ser_augment_clip(xb + (size_t)b * F, H, W, &cfg->train, (uint64_t)cfg->train.seed, e, (uint32_t)i,

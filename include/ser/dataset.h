@@ -15,9 +15,14 @@ extern "C" {
 #include "ser/corpus.h"
 #include "ser/error.h"
 
+struct ser_feature_source;
+struct ser_feature_cache;
+
 typedef struct ser_dataset {
     ser_clips clips;      /* the clips kept, in input order */
-    float *x;             /* (n, rows * frames) unscaled features, rows = ser_config_rows */
+    float *x;             /* (n, rows * frames) unscaled features, rows = ser_config_rows; NULL when
+                           * src reads them by batch (ser_dataset_build_cached) */
+    struct ser_feature_source *src;
     int32_t *y;           /* (n) class index into the label list; -1 when unlabelled (predict) */
     size_t n;
     size_t n_dropped;     /* clips left out (reasons printed to stderr with `what`) */
@@ -43,6 +48,14 @@ int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_confi
 int ser_dataset_build_vtln(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                            size_t n_labels, int threads, const char *what, ser_features_fn extract, double *vtln_fit,
                            const double *vtln_ref, ser_error *err);
+/* ser_dataset_build_with through the on-disk feature cache fc: the features are computed (or
+ * found) there and x stays NULL; ds->src reads normalised clips by batch (ser/feature_source.h).
+ * The same clips are kept and dropped, with the same messages. Not with features.vtln.
+ * take: in's clips are moved into ds (in is left empty), so a large list is never held twice;
+ * else copied. */
+int ser_dataset_build_cached(ser_dataset *ds, ser_clips *in, const ser_config *cfg, const char *const *labels,
+                             size_t n_labels, int threads, const char *what, ser_features_fn extract,
+                             struct ser_feature_cache *fc, int take, ser_error *err);
 void ser_dataset_free(ser_dataset *ds);
 
 #ifdef __cplusplus

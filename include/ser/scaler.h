@@ -17,6 +17,12 @@ typedef struct ser_scaler {
 /* Fits over n values (accumulated in double, two passes). */
 ser_scaler ser_scaler_fit(const float *x, size_t n);
 
+/* Its pieces, for values streamed in chunks (the same sums in the same order): acc + the sum
+ * of x; acc + the sum of (x - mean)^2; the scaler of n values from the two. */
+double ser_scaler_sum(const float *x, size_t n, double acc);
+double ser_scaler_sum_sq(const float *x, size_t n, double mean, double acc);
+ser_scaler ser_scaler_from_sums(double sum, double ss, size_t n);
+
 /* x = (x - mean) / std, in place. */
 void ser_scaler_apply(const ser_scaler *s, float *x, size_t n);
 

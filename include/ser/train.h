@@ -13,6 +13,7 @@ extern "C" {
 
 #include "ser/augment.h"
 #include "ser/config.h"
+#include "ser/dataset.h"
 #include "ser/error.h"
 #include "ser/history.h"
 #include "ser/schedule.h"
@@ -41,10 +42,18 @@ typedef struct ser_net {
 } ser_net;
 
 typedef struct ser_split_data {
-    const float *x;        /* (n, clip_size), already scaled */
+    const float *x;        /* (n, clip_size), already scaled; NULL: fill reads them by batch */
     const int32_t *y;      /* (n) class indices */
     size_t n;
+    /* When x is NULL: writes the scaled features of clips idx[0..B) to out (B, clip_size)
+     * (ser_feature_source_fill: the on-disk feature cache), source its first argument. */
+    int (*fill)(void *source, const uint32_t *idx, int B, float *out, ser_error *err);
+    void *source;
 } ser_split_data;
+
+/* ds's features as the loop reads them: ds->x, or by batch from ds->src (the feature cache);
+ * labels ds->y (NULL when unlabelled). */
+ser_split_data ser_split_of(const ser_dataset *ds);
 
 /* Everything a resume restores besides the net state. */
 typedef struct ser_train_state {
