@@ -18,7 +18,7 @@
 # seconds reported silent, and x real time (audio seconds / wall seconds, all recordings).
 #
 # usage: bench/timeline_accuracy.sh [BUILD_DIR]
-# env: CORPORA="synth tess cremad"  TESS_DIR=../shared/data/tess  CREMAD_DIR=/work/corpora/cremad
+# env: CORPORA="synth tess cremad"  TESS_DIR=../shared/data/tess  CREMAD_DIR=../corpora/cremad
 #      OUT=DIR (kept; a model already in OUT/<corpus>/run is reused)  TAG (a name for OUT's subfolder)
 #      EPOCHS_synth=20 EPOCHS_tess=40 EPOCHS_cremad=20  SET_<corpus>="--set k=v ..."  HOP=0.25
 set -euo pipefail
@@ -28,7 +28,7 @@ SER=$BUILD/ser
 [ -x "$SER" ] || { echo "no $SER: build first (make build)"; exit 1; }
 CORPORA=${CORPORA:-synth tess cremad}
 TESS_DIR=${TESS_DIR:-$root/../shared/data/tess}
-CREMAD_DIR=${CREMAD_DIR:-/work/corpora/cremad}
+CREMAD_DIR=${CREMAD_DIR:-$root/../corpora/cremad}
 HOP=${HOP:-0.25}
 PY="python3 $root/bench/timeline_accuracy.py"
 if [ -n "${OUT:-}" ]; then T=$OUT; mkdir -p "$T"; else T=$(mktemp -d); trap 'rm -rf "$T"' EXIT; fi
