@@ -131,6 +131,27 @@ mix=(--set train.mixup=0.4 --set train.label_smoothing=0.1 --set train.precise_b
 "$O/ser" train --data "$T/syn" --out "$T/cpu_mix" "${sets[@]}" "${mix[@]}" --device cpu >"$T/cpu_mix.log" 2>&1
 same_losses "$T/cpu_mix" "$T/cuda_mix"
 cmp -s "$T/cpu/history.jsonl" "$T/cpu_mix/history.jsonl" && { echo "mixup changed nothing"; exit 1; }
+echo "== fine-tuning: --init from the CPU run's model with train.freeze=block2 (Adam skips the frozen prefix, momentum 1 and no statistics pass for its blocks)"
+ft=(--init "$T/cpu/model.safetensors" --set train.freeze=block2)
+"$O/ser" train --data "$T/syn" --out "$T/cuda_ft" "${sets[@]}" "${ft[@]}" --device cuda >"$T/cuda_ft.log" 2>&1
+"$O/ser" train --data "$T/syn" --out "$T/cpu_ft" "${sets[@]}" "${ft[@]}" --device cpu >"$T/cpu_ft.log" 2>&1
+same_losses "$T/cpu_ft" "$T/cuda_ft"
+# the frozen blocks' tensors, byte for byte as in the model both started from (safetensors: an
+# 8-byte header length, the JSON header with each tensor's data_offsets, then the data)
+tensor_sha() {
+    local hlen off
+    hlen=$(od -An -t u8 -N 8 "$1" | tr -d ' ')
+    off=$(dd if="$1" iflag=skip_bytes,count_bytes skip=8 count="$hlen" status=none | grep -o "\"$2\":{[^}]*}" | grep -o '"data_offsets":\[[0-9]*,[0-9]*\]' | grep -o '[0-9][0-9]*,[0-9]*')
+    [ -n "$off" ] || { echo missing; return; }
+    dd if="$1" iflag=skip_bytes,count_bytes skip=$((8 + hlen + ${off%,*})) count=$((${off#*,} - ${off%,*})) status=none |
+        sha256sum | cut -d' ' -f1
+}
+for t in conv1.kernel bn1.gamma bn1.moving_mean bn2.moving_variance conv2.kernel; do
+    want=$(tensor_sha "$T/cpu/model.safetensors" $t)
+    [ "$want" != missing ] && [ "$(tensor_sha "$T/cuda_ft/model.safetensors" $t)" = "$want" ] ||
+        { echo "freeze: $t changed on the CUDA backend"; exit 1; }
+done
+echo "frozen tensors unchanged on the CUDA backend"
 echo "== ser eval --device cuda vs --device cpu: the trained model on all 56 clips (inference batches, upload_params)"
 for d in cuda cpu; do
     "$O/ser" eval --model "$T/cuda/model.safetensors" --data "$T/syn" --json --device $d >"$T/eval_$d.json" 2>"$T/eval_$d.log"
