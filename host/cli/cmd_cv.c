@@ -526,18 +526,18 @@ int cmd_cv(int argc, char **argv) {
     cv_args a;
     if (parse_args(argc, argv, &a) != 0) {
         usage(stderr);
-        free(a.sets);
+        free(a.sets), free(a.pretrain_sets);
         return 2;
     }
     ser_error err = {{0}};
     /* the folds' ser train inherit it */
     if (a.feature_cache && setenv("SER_FEATURE_CACHE", a.feature_cache, 1) != 0) {
         fprintf(stderr, "ser cv: --feature-cache: %s\n", strerror(errno));
-        free(a.sets);
+        free(a.sets), free(a.pretrain_sets);
         return 1;
     }
     if (a.collect) {
-        free(a.sets);
+        free(a.sets), free(a.pretrain_sets);
         int *nums = NULL, *seeds = NULL;
         const int nf = cv_fold_numbers(a.collect, &nums), ns = cv_dir_numbers(a.collect, "seed_", &seeds);
         const int ok = ns ? cv_seeds_collect(a.collect, seeds, ns, &err) == 0
