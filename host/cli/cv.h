@@ -2,6 +2,8 @@
 #ifndef SER_CLI_CV_H
 #define SER_CLI_CV_H
 
+#include <cjson/cJSON.h>
+
 #include "data_args.h"
 #include "ser/corpus.h"
 #include "ser/corpus_set.h"
@@ -18,6 +20,10 @@ const char *cv_role_option(int role);
  * folder or a corpus name has two roles, or there is no target clip. */
 int cv_sources_split(const ser_corpus_set *set, const cli_data *d, const int *role, ser_clips out[CV_ROLES],
                      ser_error *err);
+
+/* A JSON file (cv.json, report.json, cv_cost.json ...) parsed; NULL with err naming the file
+ * and the reason (missing, unreadable, out of memory, not JSON). */
+cJSON *cv_read_json(const char *path, ser_error *err);
 
 /* True when fold_dir/report.json holds a "test" section: the fold's ser train finished. */
 int cv_fold_finished(const char *fold_dir);

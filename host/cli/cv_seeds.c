@@ -5,7 +5,6 @@
  *   std_dev       the sample std over the folds of each fold's metric averaged over the seeds
  *                 (the spread between speakers, as a single seed's std_dev);
  *   seed_std_dev  the sample std of the seeds' means (the spread a seed alone makes). */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,27 +19,6 @@
 #define SEEDS_MAX_FOLDS 4096
 
 static const char *const KEYS[3] = {"accuracy", "uar", "macro_f1"};
-
-static cJSON *read_json(const char *path, ser_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ser_fail(err, "%s: %s", path, strerror(errno)), NULL;
-    char *text = NULL;
-    size_t len = 0, cap = 0, r;
-    do {
-        if (len + 4096 + 1 > cap) {
-            char *t = realloc(text, cap = 2 * cap + 8192);
-            if (!t) return free(text), fclose(f), ser_fail(err, "%s: out of memory", path), NULL;
-            text = t;
-        }
-        len += (r = fread(text + len, 1, 4096, f));
-    } while (r == 4096);
-    fclose(f);
-    text[len] = 0;
-    cJSON *js = cJSON_Parse(text);
-    free(text);
-    if (!js) ser_fail(err, "%s: not valid JSON", path);
-    return js;
-}
 
 static double sample_std(const double *v, int n, double mean) {
     if (n < 2) return NAN;
@@ -72,7 +50,7 @@ int cv_seeds_collect(const char *dir, const int *seeds, int n_seeds, ser_error *
         }
         free(nums);
         snprintf(p, sizeof p, "%s/seed_%d/cv.json", dir, seeds[s]);
-        cJSON *js = read_json(p, err);
+        cJSON *js = cv_read_json(p, err);
         const cJSON *pf = js ? cJSON_GetObjectItemCaseSensitive(js, "per_fold") : NULL;
         const int nf = cJSON_GetArraySize(pf);
         if (!js) rc = -1;
@@ -101,7 +79,7 @@ int cv_seeds_collect(const char *dir, const int *seeds, int n_seeds, ser_error *
         }
         cJSON_Delete(js);
         snprintf(p, sizeof p, "%s/seed_%d/cv_cost.json", dir, seeds[s]);
-        cJSON *cost = rc ? NULL : read_json(p, NULL);
+        cJSON *cost = rc ? NULL : cv_read_json(p, NULL);
         const cJSON *w = cJSON_GetObjectItemCaseSensitive(cost, "wall_seconds"), *c = cJSON_GetObjectItemCaseSensitive(cost, "cpu_seconds");
         const cJSON *fm = cJSON_GetObjectItemCaseSensitive(cost, "folds_measured");
         if (cJSON_IsNumber(w) && cJSON_IsNumber(c)) wall += w->valuedouble, cpu += c->valuedouble;

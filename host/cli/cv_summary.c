@@ -70,6 +70,15 @@ static char *read_file(const char *path, ser_error *err) {
     return buf;
 }
 
+cJSON *cv_read_json(const char *path, ser_error *err) {
+    char *text = read_file(path, err);
+    if (!text) return NULL;
+    cJSON *js = cJSON_Parse(text);
+    free(text);
+    if (!js) ser_fail(err, "%s: not valid JSON", path);
+    return js;
+}
+
 int cv_fold_finished(const char *fold_dir) {
     char *p = join(fold_dir, "report.json");
     char *text = read_file(p, NULL);

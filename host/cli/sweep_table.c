@@ -9,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "cv.h"
+
 #include "ser/report.h"
 #include "sweep.h"
 
@@ -20,27 +22,11 @@ typedef struct row {
     double ua, ua_sd, wa, f1, wall, cpu;
 } row;
 
+/* dir/name parsed (cv_read_json). */
 static cJSON *read_json(const char *dir, const char *name, ser_error *err) {
     char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "rb");
-    if (!f) return ser_fail(err, "%s: %s", p, strerror(errno)), NULL;
-    char *text = NULL;
-    size_t len = 0, cap = 0, r;
-    do {
-        if (len + 4096 + 1 > cap) {
-            char *t = realloc(text, cap = 2 * cap + 8192);
-            if (!t) return free(text), fclose(f), ser_fail(err, "%s: out of memory", p), NULL;
-            text = t;
-        }
-        len += (r = fread(text + len, 1, 4096, f));
-    } while (r == 4096);
-    fclose(f);
-    text[len] = 0;
-    cJSON *js = cJSON_Parse(text);
-    free(text);
-    if (!js) ser_fail(err, "%s: not valid JSON", p);
-    return js;
+    if (snprintf(p, sizeof p, "%s/%s", dir, name) >= (int)sizeof p) return ser_fail(err, "%s: path too long", dir), NULL;
+    return cv_read_json(p, err);
 }
 
 /* o[a][b] as a number, NAN when missing or null. */
