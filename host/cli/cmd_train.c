@@ -26,6 +26,7 @@
 #include "ser/feature_source.h"
 #include "ser/features.h"
 #include "ser/init_from.h"
+#include "ser/mkdir_p.h"
 #include "ser/net.h"
 #include "ser/plot.h"
 #include "ser/report.h"
@@ -147,17 +148,10 @@ static char *run_path(const char *run, const char *name, ser_error *err) {
     return p;
 }
 
+/* The run folder, made and writable. */
 static int mkdir_p(const char *dir, ser_error *err) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return ser_fail(err, "%s: path too long", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return ser_fail(err, "%s: cannot create: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return ser_fail(err, "%s: cannot create: %s", buf, strerror(errno));
-    if (access(buf, W_OK) != 0) return ser_fail(err, "%s: output folder not writable: %s", buf, strerror(errno));
+    if (ser_mkdir_p(dir, err) != 0) return -1;
+    if (access(dir, W_OK) != 0) return ser_fail(err, "%s: output folder not writable: %s", dir, strerror(errno));
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #define _DEFAULT_SOURCE /* DT_REG, fdatasync */
 #include "ser/feature_cache.h"
 #include "ser/features.h"
+#include "ser/mkdir_p.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -101,19 +102,6 @@ const char *ser_feature_cache_root(const char *override, char *buf, size_t len) 
     return n > 0 && (size_t)n < len ? buf : NULL;
 }
 
-static int mkdir_p(const char *dir, ser_error *err) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return ser_fail(err, "%s: path too long", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return ser_fail(err, "%s: cannot create: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return ser_fail(err, "%s: cannot create: %s", buf, strerror(errno));
-    return 0;
-}
-
 /* key.txt: what the folder's key stands for, for people (written once, atomically). */
 static void write_key_text(const char *dir, const ser_config *cfg, const char *extractor) {
     char path[4200], tmp[4300];
@@ -143,7 +131,7 @@ int ser_feature_cache_open(ser_feature_cache *fc, const char *root, const ser_co
     const size_t len = strlen(root) + 40;
     if (!(fc->dir = ser_malloc(len, "feature cache path", err))) return -1;
     snprintf(fc->dir, len, "%s/%016llx%016llx", root, (unsigned long long)key[0], (unsigned long long)key[1]);
-    if (mkdir_p(fc->dir, err) != 0) {
+    if (ser_mkdir_p(fc->dir, err) != 0) {
         ser_feature_cache_close(fc);
         return ser_fail_wrap(err, "feature cache");
     }
