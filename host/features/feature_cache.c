@@ -133,7 +133,8 @@ static int lock_folder(ser_feature_cache *fc, ser_error *err) {
     snprintf(path, sizeof path, "%s/" SER_FEATURE_CACHE_LOCK, fc->dir);
     for (int attempt = 0; attempt < 5; attempt++) {
         if (attempt > 0 && ser_mkdir_p(fc->dir, err) != 0) return -1;
-        const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0 && (errno == EACCES || errno == EROFS)) fd = open(path, O_RDONLY | O_CLOEXEC); /* a read-only cache */
         if (fd < 0 && errno == ENOENT) continue; /* the folder was pruned since mkdir */
         if (fd < 0) return ser_fail(err, "%s: cannot open: %s", path, strerror(errno));
         int rc;
