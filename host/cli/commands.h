@@ -21,6 +21,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_bench_epoch(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

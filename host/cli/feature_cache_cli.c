@@ -1,12 +1,41 @@
 /* Where the feature cache is, and AdaBN / precise BN over a cached split (feature_cache_cli.h). */
 #include "feature_cache_cli.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "build_info.h"
 #include "device.h"
+#include "ser/feature_cache_prune.h"
 #include "ser/feature_source.h"
+
+/* $SER_FEATURE_CACHE_MAX_MB: the other folders pruned, least recently used first, until the
+ * root holds at most that (the run's own folder and folders in use stay). */
+static int prune_to_budget(const char *root, const ser_feature_cache *fc) {
+    const char *v = getenv("SER_FEATURE_CACHE_MAX_MB");
+    if (!v || !*v) return 0;
+    char *end;
+    errno = 0;
+    const double mb = strtod(v, &end);
+    ser_error err = {0};
+    if (errno || end == v || *end || !(mb >= 0) || mb > 1e12) {
+        fprintf(stderr, "SER_FEATURE_CACHE_MAX_MB: '%s' is not a number of MiB >= 0\n", v);
+        return -1;
+    }
+    const ser_cache_prune_opts o = {.max_bytes = (uint64_t)(mb * 1048576.0), .keep = strrchr(fc->dir, '/') + 1};
+    uint64_t freed, kept;
+    if (ser_cache_prune(root, &o, NULL, NULL, &freed, &kept, &err) != 0) {
+        fprintf(stderr, "SER_FEATURE_CACHE_MAX_MB: %s\n", err.msg);
+        return -1;
+    }
+    if (freed)
+        fprintf(stderr, "feature cache: pruned %.1f MiB of least recently used folders (SER_FEATURE_CACHE_MAX_MB=%s)\n",
+                (double)freed / 1048576.0, v);
+    return 0;
+}
 
 int cli_feature_cache_open(ser_feature_cache *fc, const char *override, const ser_config *cfg, int cuda,
                            ser_error *err) {
@@ -14,7 +43,9 @@ int cli_feature_cache_open(ser_feature_cache *fc, const char *override, const se
     const char *root = ser_feature_cache_root(override, buf, sizeof buf);
     if (!root || cfg->features.vtln > 0) return 0;
     snprintf(tag, sizeof tag, "%s %s %s", cuda ? "cuda" : "cpu", SER_VERSION_STRING, SER_GIT_COMMIT);
-    return ser_feature_cache_open(fc, root, cfg, tag, err) != 0 ? -1 : 1;
+    if (ser_feature_cache_open(fc, root, cfg, tag, err) != 0) return -1;
+    return prune_to_budget(root, fc) != 0 ? (ser_feature_cache_close(fc), ser_fail_wrap(err, "SER_FEATURE_CACHE_MAX_MB"))
+                                          : 1;
 }
 
 int cli_adapt_bn_dataset(ser_backend *be, const ser_dataset *ds, int max_batches, uint64_t seed, ser_error *err) {

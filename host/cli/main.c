@@ -20,6 +20,7 @@ static const ser_command COMMANDS[] = {
     {"predict", cmd_predict, "label and class probabilities of audio files"},
     {"export", cmd_export, "write a trained model as ONNX (--onnx OUT.onnx --model RUN/model.safetensors)"},
     {"synth", cmd_synth, "write a small deterministic synthetic emotional-speech corpus (TESS layout)"},
+    {"cache", cmd_cache, "list or prune the on-disk feature cache (folders by recipe and build, LRU)"},
     {"check", cmd_check, "compare the CUDA backend with the CPU backend on one batch (needs a GPU)"},
     {"bench-epoch", cmd_bench_epoch, "(benchmark) time one training epoch of the model on random data, JSON"},
 };

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,43 @@ static void write_key_text(const char *dir, const ser_config *cfg, const char *e
     if (fclose(f) != 0 || rename(tmp, path) != 0) unlink(tmp);
 }
 
+/* A shared lock on ROOT/<key>/lock for as long as the cache is open: `ser cache prune` takes it
+ * exclusively and skips a folder that a run holds. Its mtime is the folder's last use. When
+ * the folder was pruned while this run waited for the lock (the lock file unlinked under it),
+ * the folder is made again. */
+static int lock_folder(ser_feature_cache *fc, ser_error *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" SER_FEATURE_CACHE_LOCK, fc->dir);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (attempt > 0 && ser_mkdir_p(fc->dir, err) != 0) return -1;
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0 && (errno == EACCES || errno == EROFS)) fd = open(path, O_RDONLY | O_CLOEXEC); /* a read-only cache */
+        if (fd < 0 && errno == ENOENT) continue; /* the folder was pruned since mkdir */
+        if (fd < 0) return ser_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        int rc;
+        while ((rc = flock(fd, LOCK_SH)) != 0 && errno == EINTR) {}
+        if (rc != 0) {
+            const int e = errno;
+            close(fd);
+            return ser_fail(err, "%s: cannot lock: %s", path, strerror(e));
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            const int e = errno;
+            close(fd);
+            return ser_fail(err, "%s: %s", path, strerror(e));
+        }
+        if (st.st_nlink == 0) { /* pruned while we waited */
+            close(fd);
+            continue;
+        }
+        (void)futimens(fd, NULL); /* last use; a read-only cache still works */
+        fc->lock_fd = fd;
+        return 0;
+    }
+    return ser_fail(err, "%s: the folder keeps being removed while this run opens it", fc->dir);
+}
+
 int ser_feature_cache_open(ser_feature_cache *fc, const char *root, const ser_config *cfg, const char *extractor,
                            ser_error *err) {
     memset(fc, 0, sizeof *fc);
@@ -131,7 +169,8 @@ int ser_feature_cache_open(ser_feature_cache *fc, const char *root, const ser_co
     const size_t len = strlen(root) + 40;
     if (!(fc->dir = ser_malloc(len, "feature cache path", err))) return -1;
     snprintf(fc->dir, len, "%s/%016llx%016llx", root, (unsigned long long)key[0], (unsigned long long)key[1]);
-    if (ser_mkdir_p(fc->dir, err) != 0) {
+    fc->lock_fd = -1;
+    if (ser_mkdir_p(fc->dir, err) != 0 || lock_folder(fc, err) != 0) {
         ser_feature_cache_close(fc);
         return ser_fail_wrap(err, "feature cache");
     }
@@ -143,6 +182,7 @@ int ser_feature_cache_open(ser_feature_cache *fc, const char *root, const ser_co
 
 void ser_feature_cache_close(ser_feature_cache *fc) {
     if (!fc) return;
+    if (fc->dir && fc->lock_fd >= 0) close(fc->lock_fd); /* releases the shared lock */
     for (size_t i = 0; i < fc->n_segs; i++) {
         if (fc->fds[i] >= 0) close(fc->fds[i]);
         free(fc->seg_paths[i]);

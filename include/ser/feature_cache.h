@@ -43,7 +43,11 @@ typedef struct ser_feature_cache {
     size_t n_segs;
     size_t n_rebuilt;       /* segments found damaged and deleted by the last fill */
     size_t n_computed;      /* clips whose features the last fill computed */
+    int lock_fd;            /* ROOT/<key>/lock, held shared while open (-1: none) */
 } ser_feature_cache;
+
+/* The lock file of a key folder: runs hold it shared, `ser cache prune` exclusively. */
+#define SER_FEATURE_CACHE_LOCK "lock"
 
 /* The cache root: $SER_FEATURE_CACHE when set, else $XDG_CACHE_HOME/ser/features, else
  * $HOME/.cache/ser/features. "off" (or "") disables the cache: NULL. override (a --feature-cache
