@@ -1,5 +1,5 @@
 /* A split in memory: the clips of a manifest or scan, their features (computed once per run:
- * the feature cache of DESIGN.md) and their class indices. Clips that fail to decode are left
+ * the feature cache of docs/architecture.md) and their class indices. Clips that fail to decode are left
  * out and listed; clips whose label is not one of the model's classes likewise. */
 #ifndef SER_DATASET_H
 #define SER_DATASET_H
