@@ -14,6 +14,7 @@ extern "C" {
 #include "ser/config.h"
 #include "ser/corpus.h"
 #include "ser/error.h"
+#include "ser/features.h"
 
 struct ser_feature_source;
 struct ser_feature_cache;
@@ -34,10 +35,6 @@ typedef struct ser_dataset {
 int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                       size_t n_labels, int threads, const char *what, ser_error *err);
 
-/* A feature extractor with ser_features_extract's contract (ser/features.h): the CPU's, or
- * ser_features_extract_cuda (ser/cuda.h). */
-typedef int (*ser_features_fn)(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
-                               unsigned char *ok, char **why, ser_error *err);
 /* ser_dataset_build with that extractor. */
 int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                            size_t n_labels, int threads, const char *what, ser_features_fn extract, ser_error *err);

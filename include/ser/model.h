@@ -53,7 +53,7 @@ extern "C" {
 #include <stdint.h>
 #include <stdio.h>
 
-#include "ser/augment.h"
+#include "ser/mix.h"
 #include "ser/config.h"
 #include "ser/error.h"
 

@@ -12,7 +12,7 @@ extern "C" {
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ser/augment.h"
+#include "ser/mix.h"
 #include "ser/config.h"
 #include "ser/dataset.h"
 #include "ser/error.h"
