@@ -34,6 +34,7 @@
 #include "features_gpu.h"
 #include "features_pipeline.h"
 #include "ser/audio.h"
+#include "ser/clock.h"
 #include "ser/config.h"
 #include "ser/cuda.h"
 #include "ser/features.h"
@@ -49,12 +50,6 @@ static double rel_l2(const float *a, const float *ref, size_t n) {
         r += (double)ref[i] * ref[i];
     }
     return r > 0 ? sqrt(d / r) : sqrt(d);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* ---- synthetic clips ------------------------------------------------------------------------ */
@@ -375,7 +370,7 @@ static int bench_gpu_copies(ser_gpu_mfcc *g, cudaStream_t s, const float *audio_
                             size_t ms, int batch, float *audio_d, float *out_d, float *out_h, size_t per_clip,
                             double *seconds, ser_error *err) {
     SER_CU(cudaStreamSynchronize(s));
-    const double t0 = now_s();
+    const double t0 = ser_now_s();
     for (size_t i = 0; i < n; i += (size_t)batch) {
         const int nc = n - i < (size_t)batch ? (int)(n - i) : batch;
         SER_CU(cudaMemcpyAsync(audio_d, audio_h + i * ms, sizeof(float) * nc * ms, cudaMemcpyHostToDevice, s));
@@ -383,7 +378,7 @@ static int bench_gpu_copies(ser_gpu_mfcc *g, cudaStream_t s, const float *audio_
         SER_CU(cudaMemcpyAsync(out_h + i * per_clip, out_d, sizeof(float) * nc * per_clip, cudaMemcpyDeviceToHost, s));
     }
     SER_CU(cudaStreamSynchronize(s));
-    *seconds = now_s() - t0;
+    *seconds = ser_now_s() - t0;
     return 0;
 }
 
@@ -413,7 +408,7 @@ static int bench(const char *dir, int batch) {
     /* Decode + resample (the pipeline's CPU side), timed; a failed or too long clip becomes a
      * 1-sample stand-in (counted). */
     size_t skipped = 0;
-    double t0 = now_s();
+    double t0 = ser_now_s();
 #pragma omp parallel reduction(+ : skipped)
     {
         ser_audio_buf buf = {0};
@@ -432,12 +427,12 @@ static int bench(const char *dir, int batch) {
         }
         ser_audio_buf_free(&buf);
     }
-    const double t_decode = now_s() - t0;
+    const double t_decode = ser_now_s() - t0;
 
     /* CPU MFCC on every thread, best of 3. */
     double t_cpu = 1e30;
     for (int r = 0; r < 3; r++) {
-        t0 = now_s();
+        t0 = ser_now_s();
 #pragma omp parallel
         {
             ser_error te = {{0}};
@@ -447,7 +442,7 @@ static int bench(const char *dir, int batch) {
                 if (m) ser_mfcc_compute(m, audio_h + i * ms, len[i], cpu + i * per_clip, &te);
             ser_mfcc_free(m);
         }
-        const double t = now_s() - t0;
+        const double t = ser_now_s() - t0;
         t_cpu = t < t_cpu ? t : t_cpu;
     }
 
