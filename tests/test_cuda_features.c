@@ -31,6 +31,7 @@
 #include "check.h"
 #include "cuda_check.h"
 #include "cuda_test.h"
+#include "test_util.h"
 #include "features_gpu.h"
 #include "features_pipeline.h"
 #include "ser/audio.h"
@@ -42,15 +43,6 @@
 #include "ser/rng.h"
 
 static const double TOL = 1e-5;
-
-static double rel_l2(const float *a, const float *ref, size_t n) {
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        r += (double)ref[i] * ref[i];
-    }
-    return r > 0 ? sqrt(d / r) : sqrt(d);
-}
 
 /* ---- synthetic clips ------------------------------------------------------------------------ */
 
@@ -139,7 +131,7 @@ static void test_synthetic(const char *name, const ser_config *cfg) {
     double worst = 0;
     for (int c = 0; c < NCLIPS; c++) {
         const float *a = gpu + c * per_clip, *r = cpu + c * per_clip;
-        const double d = rel_l2(a, r, per_clip);
+        const double d = test_rel_l2(a, r, per_clip);
         worst = d > worst ? d : worst;
         CHECKF(d <= TOL, "%s clip %d (%zu samples): relative L2 %.3g", name, c, len[c], d);
         /* Frames past the clip's own are the reference's zero padding: exactly zero. */
@@ -169,7 +161,7 @@ static void test_synthetic(const char *name, const ser_config *cfg) {
         ok = gpu_mfcc(g, s, audio_d, out_d, sub, sub_len, 4, max_len, gpu2, per_clip, &e) == 0;
         CHECKF(ok, "%s: partial batch: %s", name, e.msg);
         for (int j = 0; ok && j < 4; j++) {
-            const double d = rel_l2(gpu2 + j * per_clip, cpu + ORDER[j] * per_clip, per_clip);
+            const double d = test_rel_l2(gpu2 + j * per_clip, cpu + ORDER[j] * per_clip, per_clip);
             CHECKF(d <= TOL, "%s: partial batch slot %d (clip %d): relative L2 %.3g", name, j, ORDER[j], d);
         }
         free(sub);
@@ -289,7 +281,7 @@ static void compare_pipeline(const char *what, const ser_config *cfg, path_list 
             continue;
         }
         n_ok++;
-        const double d = rel_l2(gpu + i * per_clip, cpu + i * per_clip, per_clip);
+        const double d = test_rel_l2(gpu + i * per_clip, cpu + i * per_clip, per_clip);
         worst = d > worst ? d : worst;
         CHECKF(d <= TOL, "%s: %s: relative L2 %.3g", what, files->v[i], d);
     }
@@ -463,7 +455,7 @@ static int bench(const char *dir, int batch) {
     if (rc == 0) {
         double worst = 0;
         for (size_t i = 0; i < n; i++) {
-            const double d = rel_l2(out_h + i * per_clip, cpu + i * per_clip, per_clip);
+            const double d = test_rel_l2(out_h + i * per_clip, cpu + i * per_clip, per_clip);
             worst = d > worst ? d : worst;
             CHECKF(d <= TOL, "bench: %s: relative L2 %.3g", files.v[i], d);
         }
