@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One training epoch of the reference network (DESIGN.md) in ser, PyTorch CPU and TensorFlow CPU,
+"""One training epoch of the reference network (docs/architecture.md, "The reference recipe") in ser, PyTorch CPU and TensorFlow CPU,
 on the same machine in the same run: 2238 TESS-sized clips, 87.5 % trained at batch 64 (1958 clips,
 31 steps, the last partial) and 12.5 % validated (280 clips, inference mode). ser's epoch also
 holds the precise-BN pass its default recipe runs before every validation (train.precise_bn =

@@ -2,43 +2,28 @@
  * host/model/bn_stats.c): a batch's per-channel mean and biased variance of a (rows, C) conv output,
  * joined to a pooled mean and variance over every batch of the pass.
  *
- * Deterministic and spread over the whole GPU like ser_k_bias_grad_rows (kernels/elementwise.cu):
- * 1. grid (column groups of BS_COLS) x (row chunks): lane y of a block sums d = x - x[row 0] and
- *    d^2 over its chunk's rows y, y + BS_LANES, ... in double (the shift keeps E[d^2] - E[d]^2
- *    free of cancellation, as the CPU's batchnorm_batch_stats does), the lanes are added in a
- *    fixed tree, the chunk's two sums go to partials[chunk][2][c].
+ * Deterministic and spread over the whole GPU, the column reduction of kernels/col_reduce.cuh
+ * (as ser_k_bias_grad_rows):
+ * 1. lane y of a block sums d = x - x[row 0] and d^2 over its chunk's rows in double (the shift
+ *    keeps E[d^2] - E[d]^2 free of cancellation, as the CPU's batchnorm_batch_stats does), the
+ *    lanes are added in the fixed tree, the chunk's two sums go to partials[chunk][2][c].
  * 2. one thread per column adds the chunks in order, writes the batch's mean and variance as
  *    floats (what the pass normalises the block with) and joins them to the pooled statistics
- *    acc (3, C) = (rows, mean, sum of squared deviations) by Chan, Golub and LeVeque's update.
- * The chunking depends only on rows: the bits depend only on the inputs, on any GPU. */
+ *    acc (3, C) = (rows, mean, sum of squared deviations) by Chan, Golub and LeVeque's update. */
+#include "col_reduce.cuh"
 #include "kernels.h"
 #include "launch.cuh"
 
-#define BS_COLS 8
-#define BS_LANES 32
-#define BS_CHUNK 1024   /* rows per chunk, unless there would be more than BS_MAX_CHUNKS chunks */
-#define BS_MAX_CHUNKS 65535u /* gridDim.y */
-
-static size_t bs_chunk(size_t rows) {
-    const size_t need = (rows + BS_CHUNK - 1) / BS_CHUNK;
-    const size_t scale = need > BS_MAX_CHUNKS ? (need + BS_MAX_CHUNKS - 1) / BS_MAX_CHUNKS : 1;
-    return (size_t)BS_CHUNK * scale;
-}
-static size_t bs_chunks(size_t rows) {
-    const size_t k = (rows + bs_chunk(rows) - 1) / bs_chunk(rows);
-    return k ? k : 1;
-}
-
-static __global__ void __launch_bounds__(BS_COLS *BS_LANES) k_bn_stats_part(double *partials, const float *x, size_t rows, size_t chunk, int C) {
-    __shared__ double ps[BS_LANES][BS_COLS];
-    __shared__ double pq[BS_LANES][BS_COLS];
+static __global__ void __launch_bounds__(SER_COL_GROUP *SER_COL_LANES) k_bn_stats_part(double *partials, const float *x, size_t rows, size_t chunk, int C) {
+    __shared__ double ps[SER_COL_LANES][SER_COL_GROUP];
+    __shared__ double pq[SER_COL_LANES][SER_COL_GROUP];
     const int cx = threadIdx.x, ly = threadIdx.y;
-    const int c = blockIdx.x * BS_COLS + cx;
+    const int c = blockIdx.x * SER_COL_GROUP + cx;
     const size_t r0 = (size_t)blockIdx.y * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
     double s = 0.0, q = 0.0;
     if (c < C) {
         const double shift = x[c];
-        for (size_t r = r0 + ly; r < r1; r += BS_LANES) {
+        for (size_t r = r0 + ly; r < r1; r += SER_COL_LANES) {
             const double d = (double)x[r * (size_t)C + c] - shift;
             s += d;
             q += d * d;
@@ -47,13 +32,8 @@ static __global__ void __launch_bounds__(BS_COLS *BS_LANES) k_bn_stats_part(doub
     ps[ly][cx] = s;
     pq[ly][cx] = q;
     __syncthreads();
-    for (int h = BS_LANES / 2; h > 0; h /= 2) {
-        if (ly < h) {
-            ps[ly][cx] += ps[ly + h][cx];
-            pq[ly][cx] += pq[ly + h][cx];
-        }
-        __syncthreads();
-    }
+    ser_col_lane_tree(ps, ly, cx);
+    ser_col_lane_tree(pq, ly, cx);
     if (ly == 0 && c < C) {
         partials[((size_t)blockIdx.y * 2) * C + c] = ps[0][cx];
         partials[((size_t)blockIdx.y * 2 + 1) * C + c] = pq[0][cx];
@@ -85,14 +65,14 @@ static __global__ void k_bn_stats_write(float *moving_mean, float *moving_var, c
     }
 }
 
-extern "C" size_t ser_k_bn_stats_partials(size_t rows, int C) { return 2 * bs_chunks(rows) * (size_t)(C > 0 ? C : 1); }
+extern "C" size_t ser_k_bn_stats_partials(size_t rows, int C) { return 2 * ser_col_chunks(rows) * (size_t)(C > 0 ? C : 1); }
 
 extern "C" cudaError_t ser_k_bn_stats_add(float *batch_mean, float *batch_var, double *acc, double *partials,
                                           const float *x, size_t rows, int C, cudaStream_t s) {
     if (C < 1 || rows < 1 || !partials) return cudaErrorInvalidValue;
-    const dim3 block(BS_COLS, BS_LANES), grid((unsigned)((C + BS_COLS - 1) / BS_COLS), (unsigned)bs_chunks(rows));
-    k_bn_stats_part<<<grid, block, 0, s>>>(partials, x, rows, bs_chunk(rows), C);
-    k_bn_stats_join<<<ser_grid((size_t)C), SER_BLOCK, 0, s>>>(batch_mean, batch_var, acc, partials, bs_chunks(rows), rows, x, C);
+    k_bn_stats_part<<<ser_col_grid(rows, C), ser_col_block(), 0, s>>>(partials, x, rows, ser_col_chunk(rows), C);
+    k_bn_stats_join<<<ser_grid((size_t)C), SER_BLOCK, 0, s>>>(batch_mean, batch_var, acc, partials, ser_col_chunks(rows),
+                                                              rows, x, C);
     return cudaGetLastError();
 }
 

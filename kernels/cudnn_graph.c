@@ -147,8 +147,10 @@ static int check_not_capturing(ser_cudnn *c, const char *what, ser_error *err) {
     return 0;
 }
 
-static int grow(ser_cudnn *c, void **buf, size_t *have, size_t need, size_t elem, const char *what,
-                ser_error *err) {
+/* Device memory, so not ser_grow (ser/grow.h, host realloc): cudaMalloc cannot keep contents or
+ * run during a capture, and a plan asks for its exact size once, so there is no doubling. */
+static int grow_device(ser_cudnn *c, void **buf, size_t *have, size_t need, size_t elem, const char *what,
+                       ser_error *err) {
     if (need <= *have) return 0;
     if (check_not_capturing(c, what, err)) return -1;
     /* cudaFree waits for the device, so queued work using the old buffer has finished */
@@ -162,21 +164,21 @@ static int grow(ser_cudnn *c, void **buf, size_t *have, size_t need, size_t elem
 
 int ser_cg_scratch(ser_cudnn *c, size_t floats, const char *what, ser_error *err) {
     void *b = c->scratch;
-    int rc = grow(c, &b, &c->scratch_floats, floats, sizeof(float), what, err);
+    int rc = grow_device(c, &b, &c->scratch_floats, floats, sizeof(float), what, err);
     c->scratch = b;
     return rc;
 }
 
 int ser_cg_cols(ser_cudnn *c, size_t floats, const char *what, ser_error *err) {
     void *b = c->cols;
-    int rc = grow(c, &b, &c->cols_floats, floats, sizeof(float), what, err);
+    int rc = grow_device(c, &b, &c->cols_floats, floats, sizeof(float), what, err);
     c->cols = b;
     return rc;
 }
 
 int ser_cg_partials(ser_cudnn *c, size_t doubles, const char *what, ser_error *err) {
     void *b = c->partials;
-    int rc = grow(c, &b, &c->partial_doubles, doubles, sizeof(double), what, err);
+    int rc = grow_device(c, &b, &c->partial_doubles, doubles, sizeof(double), what, err);
     c->partials = b;
     return rc;
 }
@@ -408,7 +410,7 @@ static int choose(ser_cudnn *c, ser_cg_plan *p, cudnnBackendDescriptor_t graph, 
                 p->strict = pass == 2;
                 p->heur_mode = modes[m];
                 void *wsb = c->workspace;
-                const int rc = grow(c, &wsb, &c->ws_bytes, (size_t)p->workspace, 1, what, err);
+                const int rc = grow_device(c, &wsb, &c->ws_bytes, (size_t)p->workspace, 1, what, err);
                 c->workspace = wsb;
                 if (rc) return -1;
                 if (c->verbose)

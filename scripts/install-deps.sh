@@ -11,7 +11,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libsndfile1-dev libsoxr-dev libfftw3-dev libopenblas-dev
       libinih-dev libcjson-dev libplplot-dev plplot-driver-cairo libaubio-dev
-      libdnnl-dev libssl-dev zlib1g-dev protobuf-c-compiler libprotobuf-c-dev strace time)
+      libdnnl-dev libssl-dev zlib1g-dev protobuf-c-compiler libprotobuf-c-dev libpng-dev strace time)
 # clang with libFuzzer (libclang-rt-dev) and its OpenMP runtime (libomp-dev), valgrind
 if [ "${1:-}" = reliability ]; then PKGS+=(clang libclang-rt-dev libomp-dev valgrind); fi
 # slurmctld, slurmd, the client commands (sbatch, scontrol, ...) and munge: the test starts its

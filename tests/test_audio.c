@@ -19,6 +19,7 @@
 #include "check.h"
 #include "npy_read.h"
 #include "ser/audio.h"
+#include "ser/clock.h"
 
 static char tmpdir[256];
 
@@ -277,12 +278,6 @@ static void test_bad_input(void) {
 
 /* ---- part 3: real clips ---------------------------------------------------------------------- */
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static int close_rel(double a, double b, double scale) { return fabs(a - b) <= 1e-5 * scale; }
 
 static void test_real(const char *data, const char *fixtures) {
@@ -339,9 +334,9 @@ static void test_real(const char *data, const char *fixtures) {
         while (d && n < 100 * (k + 1) && (de = readdir(d))) {
             if (!strstr(de->d_name, ".wav")) continue;
             snprintf(path, sizeof path, "%s/%s/%s", data, folders[k], de->d_name);
-            double t0 = now_s();
+            double t0 = ser_now_s();
             int rc = ser_audio_load(path, &cfg, &b, &e);
-            t += now_s() - t0;
+            t += ser_now_s() - t0;
             CHECKF(rc == 0, "%s", e.msg);
             n++;
         }

@@ -10,26 +10,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "test_util.h"
 #include "ser/corpus.h"
 
 static char g_tmp[256];
-
-/* Creates ROOT/rel (an empty file) with its folders. */
-static void touch(const char *root, const char *rel) {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", root, rel);
-    for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')); s++) {
-        *s = 0;
-        mkdir(p, 0755);
-        *s = '/';
-    }
-    FILE *f = fopen(p, "w");
-    if (!f) {
-        fprintf(stderr, "cannot create %s\n", p);
-        exit(1);
-    }
-    fclose(f);
-}
 
 static void make_root(char *out, size_t len, const char *name) {
     snprintf(out, len, "%s/%s", g_tmp, name);
@@ -100,15 +84,15 @@ static void test_labels(void) {
 static void test_tess(void) {
     char root[512];
     make_root(root, sizeof root, "tess");
-    touch(root, "OAF_angry/OAF_back_angry.wav");
-    touch(root, "OAF_angry/OA_bite_angry.wav"); /* typo prefix: speaker still OAF (folder) */
-    touch(root, "OAF_pleasant_surprised/OAF_dog_ps.wav");
-    touch(root, "YAF_fear/YAF_dog_fear.WAV");    /* extension case */
-    touch(root, "YAF_fear/YAF_bean_fear.aiff");  /* other audio extension */
-    touch(root, "YAF_fear/YAF_x_feer.wav");      /* no known label: a skip */
-    touch(root, "YAF_fear/README.txt");          /* not audio: ignored silently */
-    touch(root, "YAF_fear/.YAF_hidden_fear.wav"); /* hidden: ignored */
-    touch(root, "YAF_fear/wav");                 /* no extension: ignored */
+    test_touch(root, "OAF_angry/OAF_back_angry.wav");
+    test_touch(root, "OAF_angry/OA_bite_angry.wav"); /* typo prefix: speaker still OAF (folder) */
+    test_touch(root, "OAF_pleasant_surprised/OAF_dog_ps.wav");
+    test_touch(root, "YAF_fear/YAF_dog_fear.WAV");    /* extension case */
+    test_touch(root, "YAF_fear/YAF_bean_fear.aiff");  /* other audio extension */
+    test_touch(root, "YAF_fear/YAF_x_feer.wav");      /* no known label: a skip */
+    test_touch(root, "YAF_fear/README.txt");          /* not audio: ignored silently */
+    test_touch(root, "YAF_fear/.YAF_hidden_fear.wav"); /* hidden: ignored */
+    test_touch(root, "YAF_fear/wav");                 /* no extension: ignored */
     ser_corpus c;
     ser_error err;
     int rc = ser_corpus_scan(root, SER_CORPUS_AUTO, 0, &c, &err);
@@ -153,14 +137,14 @@ static void test_tess(void) {
 static void test_ravdess(void) {
     char root[512];
     make_root(root, sizeof root, "ravdess");
-    touch(root, "Actor_01/03-01-05-01-01-01-01.wav");
-    touch(root, "Actor_01/03-01-02-02-01-02-01.wav");
-    touch(root, "Actor_02/03-01-08-02-02-02-02.wav");
-    touch(root, "Actor_02/03-01-06-01-01-01-02.wav");
-    touch(root, "Actor_02/03-01-09-01-01-01-02.wav"); /* emotion out of range */
-    touch(root, "Actor_02/03-02-01-01-01-01-02.wav"); /* song */
-    touch(root, "Actor_02/03-01-01-01-01-01-25.wav"); /* actor out of range */
-    touch(root, "Actor_02/03-01-01-01-01-02.wav");    /* 6 fields */
+    test_touch(root, "Actor_01/03-01-05-01-01-01-01.wav");
+    test_touch(root, "Actor_01/03-01-02-02-01-02-01.wav");
+    test_touch(root, "Actor_02/03-01-08-02-02-02-02.wav");
+    test_touch(root, "Actor_02/03-01-06-01-01-01-02.wav");
+    test_touch(root, "Actor_02/03-01-09-01-01-01-02.wav"); /* emotion out of range */
+    test_touch(root, "Actor_02/03-02-01-01-01-01-02.wav"); /* song */
+    test_touch(root, "Actor_02/03-01-01-01-01-01-25.wav"); /* actor out of range */
+    test_touch(root, "Actor_02/03-01-01-01-01-02.wav");    /* 6 fields */
     ser_corpus c;
     ser_error err;
     int rc = ser_corpus_scan(root, SER_CORPUS_AUTO, 0, &c, &err);
@@ -186,12 +170,12 @@ static void test_ravdess(void) {
 static void test_cremad(void) {
     char root[512];
     make_root(root, sizeof root, "cremad");
-    touch(root, "1001_DFA_ANG_XX.wav");
-    touch(root, "1001_IEO_HAP_HI.wav");
-    touch(root, "1091_TIE_NEU_XX.wav");
-    touch(root, "1002_ITS_dis_lo.wav");
-    touch(root, "1004_DFA_XXX_XX.wav"); /* unknown emotion */
-    touch(root, "1005_DFA_SAD_ZZ.wav"); /* unknown level */
+    test_touch(root, "1001_DFA_ANG_XX.wav");
+    test_touch(root, "1001_IEO_HAP_HI.wav");
+    test_touch(root, "1091_TIE_NEU_XX.wav");
+    test_touch(root, "1002_ITS_dis_lo.wav");
+    test_touch(root, "1004_DFA_XXX_XX.wav"); /* unknown emotion */
+    test_touch(root, "1005_DFA_SAD_ZZ.wav"); /* unknown level */
     ser_corpus c;
     ser_error err;
     int rc = ser_corpus_scan(root, SER_CORPUS_AUTO, 0, &c, &err);
@@ -211,14 +195,14 @@ static void test_cremad(void) {
 static void test_savee(void) {
     char root[512];
     make_root(root, sizeof root, "savee");
-    touch(root, "AudioData/DC/a01.wav");
-    touch(root, "AudioData/DC/sa02.wav");
-    touch(root, "AudioData/JE/su03.wav");
-    touch(root, "AudioData/JK/n10.wav");
-    touch(root, "AudioData/JK/x01.wav"); /* unknown prefix */
-    touch(root, "flat/KL_h05.wav");
-    touch(root, "flat/DC_d15.wav");
-    touch(root, "flat/JE_f07.wav");
+    test_touch(root, "AudioData/DC/a01.wav");
+    test_touch(root, "AudioData/DC/sa02.wav");
+    test_touch(root, "AudioData/JE/su03.wav");
+    test_touch(root, "AudioData/JK/n10.wav");
+    test_touch(root, "AudioData/JK/x01.wav"); /* unknown prefix */
+    test_touch(root, "flat/KL_h05.wav");
+    test_touch(root, "flat/DC_d15.wav");
+    test_touch(root, "flat/JE_f07.wav");
     ser_corpus c;
     ser_error err;
     int rc = ser_corpus_scan(root, SER_CORPUS_AUTO, 0, &c, &err);
@@ -240,11 +224,11 @@ static void test_savee(void) {
 static void test_folders(void) {
     char root[512];
     make_root(root, sizeof root, "folders");
-    touch(root, "angry/1.wav");
-    touch(root, "Anger/2.flac");
-    touch(root, "fearful/3.ogg");
-    touch(root, "boredom/4.aif");
-    touch(root, "boredom/notes.txt");
+    test_touch(root, "angry/1.wav");
+    test_touch(root, "Anger/2.flac");
+    test_touch(root, "fearful/3.ogg");
+    test_touch(root, "boredom/4.aif");
+    test_touch(root, "boredom/notes.txt");
     ser_corpus c;
     ser_error err;
     int rc = ser_corpus_scan(root, SER_CORPUS_AUTO, 1, &c, &err);
@@ -278,7 +262,7 @@ static void test_folders(void) {
     if (!rc) ser_corpus_free(&c);
 
     /* Nested: the label is the parent folder's name, the group the path below the root. */
-    touch(root, "more/happy/5.wav");
+    test_touch(root, "more/happy/5.wav");
     rc = ser_corpus_scan(root, SER_CORPUS_FOLDERS, 0, &c, &err);
     CHECKF(rc == 0, "%s", err.msg);
     if (!rc) {
@@ -368,8 +352,8 @@ static void test_errors(void) {
     CHECKF(strstr(err.msg, p) && strstr(err.msg, "No such file"), "%s", err.msg);
 
     make_root(p, sizeof p, "empty");
-    touch(p, "README.md");
-    touch(p, "sub/notes.txt");
+    test_touch(p, "README.md");
+    test_touch(p, "sub/notes.txt");
     CHECK(ser_corpus_scan(p, SER_CORPUS_AUTO, 0, &c, &err) == -1);
     CHECKF(strstr(err.msg, p) && strstr(err.msg, "no audio files"), "%s", err.msg);
 
@@ -380,8 +364,8 @@ static void test_errors(void) {
     /* Unreadable subfolder: root reads anything, so only checkable as another user. */
     if (geteuid() != 0) {
         make_root(p, sizeof p, "locked");
-        touch(p, "angry/1.wav");
-        touch(p, "sad/2.wav");
+        test_touch(p, "angry/1.wav");
+        test_touch(p, "sad/2.wav");
         char sad[600];
         snprintf(sad, sizeof sad, "%s/sad", p);
         chmod(sad, 0);

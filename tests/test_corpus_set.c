@@ -10,25 +10,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "test_util.h"
 #include "ser/corpus_set.h"
 
 static char g_tmp[256];
-
-static void touch(const char *rel) {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", g_tmp, rel);
-    for (char *s = p + strlen(g_tmp) + 1; (s = strchr(s, '/')); s++) {
-        *s = 0;
-        mkdir(p, 0755);
-        *s = '/';
-    }
-    FILE *f = fopen(p, "w");
-    if (!f) {
-        fprintf(stderr, "cannot create %s\n", p);
-        exit(1);
-    }
-    fclose(f);
-}
 
 static const char *path(const char *rel) {
     static char p[4][1024];
@@ -62,13 +47,13 @@ static void test_rules(void) {
 
 static void test_parent(void) {
     /* parent/tess: TESS layout, 2 emotions; parent/rav/Actor_01: RAVDESS names, calm + angry */
-    touch("parent/tess/OAF_angry/OAF_back_angry.wav");
-    touch("parent/tess/OAF_angry/OAF_bar_angry.wav");
-    touch("parent/tess/OAF_Pleasant_surprise/OAF_back_ps.wav");
-    touch("parent/rav/Actor_01/03-01-02-01-01-01-01.wav");
-    touch("parent/rav/Actor_01/03-01-05-01-01-01-01.wav");
-    touch("parent/rav/Actor_01/03-01-08-01-01-01-01.wav");
-    touch("parent/loose.wav");
+    test_touch(g_tmp, "parent/tess/OAF_angry/OAF_back_angry.wav");
+    test_touch(g_tmp, "parent/tess/OAF_angry/OAF_bar_angry.wav");
+    test_touch(g_tmp, "parent/tess/OAF_Pleasant_surprise/OAF_back_ps.wav");
+    test_touch(g_tmp, "parent/rav/Actor_01/03-01-02-01-01-01-01.wav");
+    test_touch(g_tmp, "parent/rav/Actor_01/03-01-05-01-01-01-01.wav");
+    test_touch(g_tmp, "parent/rav/Actor_01/03-01-08-01-01-01-01.wav");
+    test_touch(g_tmp, "parent/loose.wav");
     ser_data_source src = {path("parent"), SER_CORPUS_AUTO};
     ser_label_rules r;
     ser_error err;
@@ -114,10 +99,10 @@ static void test_stays_one(void) {
     ser_corpus_set s;
     ser_error err;
     /* TESS with a stray subfolder of other names: the majority holds, one corpus with a skip */
-    touch("t1/OAF_angry/OAF_back_angry.wav");
-    touch("t1/OAF_angry/OAF_bar_angry.wav");
-    touch("t1/OAF_sad/OAF_back_sad.wav");
-    touch("t1/extras/take1.wav");
+    test_touch(g_tmp, "t1/OAF_angry/OAF_back_angry.wav");
+    test_touch(g_tmp, "t1/OAF_angry/OAF_bar_angry.wav");
+    test_touch(g_tmp, "t1/OAF_sad/OAF_back_sad.wav");
+    test_touch(g_tmp, "t1/extras/take1.wav");
     ser_data_source a = {path("t1"), SER_CORPUS_AUTO};
     CHECKF(ser_corpus_set_scan(&a, 1, 0, NULL, &s, &err) == 0, "%s", err.msg);
     CHECK(s.n == 1 && s.corpora[0].kind == SER_CORPUS_TESS && s.corpora[0].n_skips == 1 && s.n_loose == 0);
@@ -126,8 +111,8 @@ static void test_stays_one(void) {
     CHECK(ser_corpus_set_scan(&a, 1, 1, NULL, &s, &err) != 0);
     CHECKF(strstr(err.msg, "skipped (strict)") && strstr(err.msg, "take1.wav"), "%s", err.msg);
     /* a folder-per-label corpus: every subfolder is "folders", one corpus named after the folder */
-    touch("mine/angry/a.wav");
-    touch("mine/boredom/b.wav");
+    test_touch(g_tmp, "mine/angry/a.wav");
+    test_touch(g_tmp, "mine/boredom/b.wav");
     ser_data_source b = {path("mine"), SER_CORPUS_AUTO};
     CHECKF(ser_corpus_set_scan(&b, 1, 0, NULL, &s, &err) == 0, "%s", err.msg);
     CHECK(s.n == 1 && s.corpora[0].kind == SER_CORPUS_FOLDERS && !strcmp(s.names[0], "mine"));

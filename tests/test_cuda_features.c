@@ -31,9 +31,11 @@
 #include "check.h"
 #include "cuda_check.h"
 #include "cuda_test.h"
+#include "test_util.h"
 #include "features_gpu.h"
 #include "features_pipeline.h"
 #include "ser/audio.h"
+#include "ser/clock.h"
 #include "ser/config.h"
 #include "ser/cuda.h"
 #include "ser/features.h"
@@ -41,21 +43,6 @@
 #include "ser/rng.h"
 
 static const double TOL = 1e-5;
-
-static double rel_l2(const float *a, const float *ref, size_t n) {
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        r += (double)ref[i] * ref[i];
-    }
-    return r > 0 ? sqrt(d / r) : sqrt(d);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- synthetic clips ------------------------------------------------------------------------ */
 
@@ -144,7 +131,7 @@ static void test_synthetic(const char *name, const ser_config *cfg) {
     double worst = 0;
     for (int c = 0; c < NCLIPS; c++) {
         const float *a = gpu + c * per_clip, *r = cpu + c * per_clip;
-        const double d = rel_l2(a, r, per_clip);
+        const double d = test_rel_l2(a, r, per_clip);
         worst = d > worst ? d : worst;
         CHECKF(d <= TOL, "%s clip %d (%zu samples): relative L2 %.3g", name, c, len[c], d);
         /* Frames past the clip's own are the reference's zero padding: exactly zero. */
@@ -174,7 +161,7 @@ static void test_synthetic(const char *name, const ser_config *cfg) {
         ok = gpu_mfcc(g, s, audio_d, out_d, sub, sub_len, 4, max_len, gpu2, per_clip, &e) == 0;
         CHECKF(ok, "%s: partial batch: %s", name, e.msg);
         for (int j = 0; ok && j < 4; j++) {
-            const double d = rel_l2(gpu2 + j * per_clip, cpu + ORDER[j] * per_clip, per_clip);
+            const double d = test_rel_l2(gpu2 + j * per_clip, cpu + ORDER[j] * per_clip, per_clip);
             CHECKF(d <= TOL, "%s: partial batch slot %d (clip %d): relative L2 %.3g", name, j, ORDER[j], d);
         }
         free(sub);
@@ -294,7 +281,7 @@ static void compare_pipeline(const char *what, const ser_config *cfg, path_list 
             continue;
         }
         n_ok++;
-        const double d = rel_l2(gpu + i * per_clip, cpu + i * per_clip, per_clip);
+        const double d = test_rel_l2(gpu + i * per_clip, cpu + i * per_clip, per_clip);
         worst = d > worst ? d : worst;
         CHECKF(d <= TOL, "%s: %s: relative L2 %.3g", what, files->v[i], d);
     }
@@ -375,7 +362,7 @@ static int bench_gpu_copies(ser_gpu_mfcc *g, cudaStream_t s, const float *audio_
                             size_t ms, int batch, float *audio_d, float *out_d, float *out_h, size_t per_clip,
                             double *seconds, ser_error *err) {
     SER_CU(cudaStreamSynchronize(s));
-    const double t0 = now_s();
+    const double t0 = ser_now_s();
     for (size_t i = 0; i < n; i += (size_t)batch) {
         const int nc = n - i < (size_t)batch ? (int)(n - i) : batch;
         SER_CU(cudaMemcpyAsync(audio_d, audio_h + i * ms, sizeof(float) * nc * ms, cudaMemcpyHostToDevice, s));
@@ -383,7 +370,7 @@ static int bench_gpu_copies(ser_gpu_mfcc *g, cudaStream_t s, const float *audio_
         SER_CU(cudaMemcpyAsync(out_h + i * per_clip, out_d, sizeof(float) * nc * per_clip, cudaMemcpyDeviceToHost, s));
     }
     SER_CU(cudaStreamSynchronize(s));
-    *seconds = now_s() - t0;
+    *seconds = ser_now_s() - t0;
     return 0;
 }
 
@@ -413,7 +400,7 @@ static int bench(const char *dir, int batch) {
     /* Decode + resample (the pipeline's CPU side), timed; a failed or too long clip becomes a
      * 1-sample stand-in (counted). */
     size_t skipped = 0;
-    double t0 = now_s();
+    double t0 = ser_now_s();
 #pragma omp parallel reduction(+ : skipped)
     {
         ser_audio_buf buf = {0};
@@ -432,12 +419,12 @@ static int bench(const char *dir, int batch) {
         }
         ser_audio_buf_free(&buf);
     }
-    const double t_decode = now_s() - t0;
+    const double t_decode = ser_now_s() - t0;
 
     /* CPU MFCC on every thread, best of 3. */
     double t_cpu = 1e30;
     for (int r = 0; r < 3; r++) {
-        t0 = now_s();
+        t0 = ser_now_s();
 #pragma omp parallel
         {
             ser_error te = {{0}};
@@ -447,7 +434,7 @@ static int bench(const char *dir, int batch) {
                 if (m) ser_mfcc_compute(m, audio_h + i * ms, len[i], cpu + i * per_clip, &te);
             ser_mfcc_free(m);
         }
-        const double t = now_s() - t0;
+        const double t = ser_now_s() - t0;
         t_cpu = t < t_cpu ? t : t_cpu;
     }
 
@@ -468,7 +455,7 @@ static int bench(const char *dir, int batch) {
     if (rc == 0) {
         double worst = 0;
         for (size_t i = 0; i < n; i++) {
-            const double d = rel_l2(out_h + i * per_clip, cpu + i * per_clip, per_clip);
+            const double d = test_rel_l2(out_h + i * per_clip, cpu + i * per_clip, per_clip);
             worst = d > worst ? d : worst;
             CHECKF(d <= TOL, "bench: %s: relative L2 %.3g", files.v[i], d);
         }

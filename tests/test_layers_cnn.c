@@ -19,6 +19,7 @@
 #include "check.h"
 #include "layers/conv2d_onednn.h"
 #include "layers/layers.h"
+#include "ser/clock.h"
 #include "ser/philox.h"
 
 /* ---- deterministic test data ---------------------------------------------------------------- */
@@ -667,12 +668,6 @@ static void test_l2_adam(void) {
 
 /* ---- benchmark (not run by ctest) -------------------------------------------------------------- */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int bench(void) {
     const int B = 64, reps = 3;
     const int shapes[4][3] = {{40, 130, 1}, {20, 65, 64}, {10, 33, 64}, {5, 17, 64}};
@@ -684,13 +679,13 @@ static int bench(void) {
         float *col = malloc(conv2d_col_size(B, H, W, Ci, K) * 4);
         double flop = 2.0 * B * H * W * K * K * Ci * Co;
         conv2d_forward(out, col, in, k, bias, B, H, W, Ci, Co, K);
-        double t0 = now_s();
+        double t0 = ser_now_s();
         for (int r = 0; r < reps; r++) conv2d_forward(out, col, in, k, bias, B, H, W, Ci, Co, K);
-        double tf = (now_s() - t0) / reps;
+        double tf = (ser_now_s() - t0) / reps;
         float *pdin = Ci == 1 ? NULL : din; /* the first layer needs no din */
-        t0 = now_s();
+        t0 = ser_now_s();
         for (int r = 0; r < reps; r++) conv2d_backward(pdin, dk, db, col, g, in, k, B, H, W, Ci, Co, K);
-        double tb = (now_s() - t0) / reps;
+        double tb = (ser_now_s() - t0) / reps;
         double fb = pdin ? 2 * flop : flop;
         printf("conv %dx%dx%d->%d B%d: forward %.2f ms %.1f GFLOP/s, backward%s %.2f ms %.1f GFLOP/s\n", H, W,
                Ci, Co, B, tf * 1e3, flop / tf * 1e-9, pdin ? "" : " (no din)", tb * 1e3, fb / tb * 1e-9);
@@ -708,9 +703,9 @@ static int bench(void) {
 #define BENCH_MS(name, stmt)                                                                          \
     do {                                                                                              \
         stmt;                                                                                         \
-        double t0_ = now_s();                                                                         \
+        double t0_ = ser_now_s();                                                                         \
         for (int r_ = 0; r_ < reps; r_++) stmt;                                                       \
-        printf("%-26s %.2f ms\n", name, (now_s() - t0_) / reps * 1e3);                                \
+        printf("%-26s %.2f ms\n", name, (ser_now_s() - t0_) / reps * 1e3);                                \
     } while (0)
         BENCH_MS("batchnorm forward train", batchnorm_forward_train(y, mean, rstd, mm, mv, x, ga, be, N, C, 0.99f, 1e-3f));
         BENCH_MS("batchnorm backward", batchnorm_backward(dx, dga, dbe, g, x, mean, rstd, ga, N, C));
@@ -732,16 +727,16 @@ static int bench(void) {
         const int n = 2048;
         float *a = rand_buf((size_t)n * n), *b = rand_buf((size_t)n * n), *cc = malloc((size_t)n * n * 4);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, cc, n);
-        double t0 = now_s();
+        double t0 = ser_now_s();
         for (int r = 0; r < reps; r++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, cc, n);
-        double t = (now_s() - t0) / reps;
+        double t = (ser_now_s() - t0) / reps;
         printf("sgemm %dx%dx%d, OpenBLAS threads %d: %.1f GFLOP/s\n", n, n, n, openblas_get_num_threads(),
                2.0 * n * n * n / t * 1e-9);
         const int saved = openblas_get_num_threads();
         openblas_set_num_threads(1);
         for (int pass = 0; pass < 2; pass++) {
-            t0 = now_s();
+            t0 = ser_now_s();
 #pragma omp parallel
             {
                 const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -750,7 +745,7 @@ static int bench(void) {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, n, n, 1, a + (size_t)r0 * n, n, b,
                                 n, 0, cc + (size_t)r0 * n, n);
             }
-            t = (now_s() - t0) / reps;
+            t = (ser_now_s() - t0) / reps;
         }
         printf("sgemm %dx%dx%d, 1-thread sgemm per OpenMP thread (%d): %.1f GFLOP/s\n", n, n, n,
                omp_get_max_threads(), 2.0 * n * n * n / t * 1e-9);
@@ -795,13 +790,13 @@ static int bench_ab(int n) {
             for (int v = 0; v < 2; v++) {
                 conv2d_onednn_enable(v);
                 double t[4], c[4];
-                t[0] = now_s(), c[0] = cpu_s();
+                t[0] = ser_now_s(), c[0] = cpu_s();
                 conv2d_forward(out, col, in, k, bias, B, H, W, Ci, Co, K);
-                t[1] = now_s(), c[1] = cpu_s();
+                t[1] = ser_now_s(), c[1] = cpu_s();
                 conv2d_backward(NULL, dk, db, col, g, in, k, B, H, W, Ci, Co, K);
-                t[2] = now_s(), c[2] = cpu_s();
+                t[2] = ser_now_s(), c[2] = cpu_s();
                 if (Ci > 1) conv2d_backward(din, dk, db, col, g, in, k, B, H, W, Ci, Co, K);
-                t[3] = now_s(), c[3] = cpu_s();
+                t[3] = ser_now_s(), c[3] = cpu_s();
                 if (r == 0) continue;
                 for (int o = 0; o < 3; o++) {
                     if (t[o + 1] - t[o] < best[v][o]) best[v][o] = t[o + 1] - t[o];

@@ -9,21 +9,13 @@
 #include <string.h>
 
 #include "check.h"
+#include "test_util.h"
 #include "ser/audio.h"
 #include "ser/config.h"
 #include "ser/mfcc.h"
 #include "ser/npy.h"
 
 static const double MEAN_TOL = 1e-4, WORST_TOL = 1e-3;
-
-static double rel_l2(const float *a, const float *ref, size_t n) {
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - ref[i]) * ((double)a[i] - ref[i]);
-        r += (double)ref[i] * ref[i];
-    }
-    return r > 0 ? sqrt(d / r) : sqrt(d);
-}
 
 static float *load_npy(const char *dir, const char *name, int *ndim, size_t *shape) {
     char path[4096];
@@ -55,7 +47,7 @@ static void test_generated(const char *fixtures, ser_mfcc *m) {
         CHECK(nd_y == 1 && nd_m == 2 && sh_m[0] == 40 && sh_m[1] == 130);
         ser_error e = {{0}};
         CHECKF(ser_mfcc_compute(m, y, sh_y[0], out, &e) == 0, "%s", e.msg);
-        const double r = rel_l2(out, ref, 40 * 130);
+        const double r = test_rel_l2(out, ref, 40 * 130);
         printf("  generated %-13s %6zu samples  rel L2 %.3g\n", NAMES[i], sh_y[0], r);
         sum += r;
         if (r > worst) worst = r;
@@ -90,7 +82,7 @@ static void test_alt_recipe(const char *fixtures, const ser_config *base) {
         CHECK(nd_m == 2 && sh_m[0] == 20 && sh_m[1] == 200 && ser_mfcc_out_size(m) == 20 * 200);
         float out[20 * 200];
         CHECKF(ser_mfcc_compute(m, y, sh_y[0], out, &e) == 0, "%s", e.msg);
-        const double r = rel_l2(out, ref, 20 * 200);
+        const double r = test_rel_l2(out, ref, 20 * 200);
         printf("alternative recipe (16 kHz, n_fft 1024, hop 256, 64 mels 50-7000 Hz, top_db 60, 20 x 200): "
                "rel L2 %.3g\n", r);
         CHECKF(r <= MEAN_TOL, "rel L2 %.3g", r);
@@ -127,7 +119,7 @@ static void test_real(const char *fixtures, const char *data, const ser_config *
         const int ok = ser_audio_load(path, &cfg->audio, &buf, &e) == 0 &&
                        ser_mfcc_compute(m, buf.samples, buf.n, out, &e) == 0;
         CHECKF(ok, "%s", e.msg);
-        const double r = ok ? rel_l2(out, ref + n * 40 * 130, 40 * 130) : INFINITY;
+        const double r = ok ? test_rel_l2(out, ref + n * 40 * 130, 40 * 130) : INFINITY;
         printf("  real %-44s %6zu samples  rel L2 %.3g\n", rel, ok ? buf.n : 0, r);
         sum += r;
         if (r > worst) worst = r;

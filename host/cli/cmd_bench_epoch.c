@@ -8,20 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "commands.h"
 #include "device.h"
+#include "ser/clock.h"
 #include "ser/cuda.h"
 #include "ser/backend.h"
 #include "ser/config.h"
 #include "ser/model.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Peak resident set of this process in MB: VmHWM (per address space, so it starts afresh at
  * exec; getrusage's ru_maxrss carries the pre-exec peak of a forking parent such as Python). */
@@ -137,7 +131,7 @@ int cmd_bench_epoch(int argc, char **argv) {
                            : bound > 0 && bound < all_batches ? bound : all_batches;
     if (cuda && bn_batches > 0 && bn_pass(be, x, bn_batches, ntrain, B, &err) != 0) goto fail;
     memset(m.prof, 0, sizeof m.prof);
-    const double t0 = now_s();
+    const double t0 = ser_now_s();
     int steps = 0;
     double flops = 0.0;
     for (int done = 0; done < ntrain; done += B, steps++) {
@@ -149,15 +143,15 @@ int cmd_bench_epoch(int argc, char **argv) {
     /* a device backend's last backward and Adam step may still run: wait for them (a copy of
      * the parameters, ~1 MB, is ordered after them) */
     if (be->ops->download_params(be, m.params, &err)) goto fail;
-    const double t1 = now_s();
+    const double t1 = ser_now_s();
     if (bn_batches > 0 && bn_pass(be, x, bn_batches, ntrain, B, &err) != 0) goto fail;
-    const double tb = now_s();
+    const double tb = ser_now_s();
     for (int done = 0; done < nval; done += B) {
         const int b = nval - done < B ? nval - done : B;
         if (be->ops->forward(be, x, labels, NULL, b, 0, &loss, &err)) goto fail;
         flops += ser_model_train_flops(&m, b) / 3.0;
     }
-    const double t2 = now_s();
+    const double t2 = ser_now_s();
     printf("{\"backend\": \"%s\", \"device\": \"%s\", \"batch\": %d, \"train_clips\": %d, \"val_clips\": %d, \"train_steps\": %d, "
            "\"train_s\": %.4f, \"bn_batches\": %d, \"bn_s\": %.4f, \"val_s\": %.4f, \"epoch_s\": %.4f, \"gflop\": %.2f, \"gflops\": %.1f, "
            "\"params\": %zu, \"arena_mb\": %.1f, \"peak_rss_mb\": %.1f, \"last_loss\": %.5f, \"data\": \"random\", ",

@@ -16,13 +16,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cblas.h>
 
 #include "commands.h"
 #include "ser/audio.h"
+#include "ser/clock.h"
 #include "ser/config.h"
 #include "ser/cuda.h"
 #include "ser/features.h"
@@ -157,12 +157,6 @@ static int write_lines(const char *path, char **lines, const unsigned char *keep
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ---- the command --------------------------------------------------------------------------- */
 
 int cmd_mfcc(int argc, char **argv) {
@@ -170,7 +164,7 @@ int cmd_mfcc(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    const double t_start = now_s();
+    const double t_start = ser_now_s();
     const char *config_path = NULL, *out = NULL, *device = "auto";
     int strict = 0, threads = 0, n_sets = 0, n_inputs = 0;
     char **sets = calloc((size_t)argc, sizeof *sets), **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -257,13 +251,13 @@ int cmd_mfcc(int argc, char **argv) {
     if ((size_t)threads > n) threads = (int)n;
     if (use_cuda) fprintf(stderr, "ser mfcc: MFCC on cuda (%s), decoding on %d threads\n", cuda_desc, threads);
     else fprintf(stderr, "ser mfcc: MFCC on cpu, %d threads\n", threads);
-    const double t0 = now_s();
+    const double t0 = ser_now_s();
     if ((use_cuda ? ser_features_extract_cuda : ser_features_extract)(&cfg, files.v, n, threads, feats, ok, why,
                                                                       &err) != 0) {
         free(feats), free(ok), free(why), list_free(&files);
         goto fail;
     }
-    const double secs = now_s() - t0;
+    const double secs = ser_now_s() - t0;
 
     size_t kept = 0, skipped = 0;
     for (size_t i = 0; i < n; i++) {
@@ -284,7 +278,7 @@ int cmd_mfcc(int argc, char **argv) {
         if (ser_npy_write(out, feats, 3, shape, &err) != 0 || !txt || write_lines(txt, files.v, ok, n, &err) != 0) {
             fprintf(stderr, "ser mfcc: %s\n", txt ? err.msg : "out of memory");
         } else {
-            const double total = now_s() - t_start;
+            const double total = ser_now_s() - t_start;
             fprintf(stderr,
                     "ser mfcc: %zu clips, features in %.2f s (%.1f clips/s, %s, %d threads), %.2f s in all "
                     "(%.1f clips/s) -> %s [%zu, %d, %d], %s\n",

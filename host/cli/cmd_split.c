@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "data_args.h"
 #include "ser/corpus.h"
+#include "ser/mkdir_p.h"
 #include "ser/split.h"
 
 void cli_print_corpus_summary(const ser_corpus *c); /* host/cli/cmd_scan.c */
@@ -35,24 +36,6 @@ static void usage(FILE *f) {
             "                       (test.tsv still names the original paths)\n"
             "  --strict             fail when any audio file cannot be labelled\n",
             CLI_DATA_HELP);
-}
-
-/* mkdir -p. */
-static int make_dirs(const char *path, ser_error *err) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof buf) return ser_fail(err, "%s: path too long", path);
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0) continue;
-        char c = buf[i];
-        buf[i] = 0;
-        if (mkdir(buf, 0777) && errno != EEXIST) return ser_fail(err, "%s: mkdir: %s", buf, strerror(errno));
-        buf[i] = c;
-    }
-    struct stat st;
-    if (stat(path, &st) || !S_ISDIR(st.st_mode)) return ser_fail(err, "%s: not a folder", path);
-    return 0;
 }
 
 static int copy_file(const char *src, const char *dst, ser_error *err) {
@@ -97,7 +80,7 @@ static int copy_test(const char *outdir, const ser_clips *clips, const ser_split
         if (snprintf(dir, sizeof dir, "%s/test/%s", outdir, c->group) >= (int)sizeof dir ||
             snprintf(dst, sizeof dst, "%s/%s", dir, base) >= (int)sizeof dst)
             return ser_fail(err, "%s: destination path too long", c->path);
-        if (make_dirs(dir, err) || copy_file(c->path, dst, err)) return -1;
+        if (ser_mkdir_p(dir, err) || copy_file(c->path, dst, err)) return -1;
     }
     return 0;
 }
@@ -218,7 +201,7 @@ int cmd_split(int argc, char **argv) {
         fprintf(stderr, "ser split: %s%s: %s\n", data, d.n > 1 ? " ..." : "", err.msg);
         goto done;
     }
-    if (make_dirs(out, &err)) goto fail;
+    if (ser_mkdir_p(out, &err)) goto fail;
     static const char *const NAMES[3] = {"train.tsv", "val.tsv", "test.tsv"};
     const size_t *idx[3] = {s.train, s.val, s.test};
     const size_t cnt[3] = {s.n_train, s.n_val, s.n_test};

@@ -11,11 +11,11 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cv.h"
 #include "cv_cost.h"
+#include "ser/clock.h"
 #include "ser/error.h"
 
 extern char **environ;
@@ -45,12 +45,6 @@ static void print_log_tail(const char *dir) {
     fprintf(stderr, "ser cv:   %s: %s", p, last[0] ? last : "(empty)\n");
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* A run without a test list (a pretraining) finished: its report (written after its model) is there. */
 static int run_finished(const char *dir) {
     char p[PATH_MAX + 64];
@@ -77,7 +71,7 @@ int cv_run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
             } else {
                 fprintf(stderr, "ser cv: %s: %s (log: %s/train.log)\n", c->what, c->resume ? "resuming" : "training",
                         c->dir);
-                t0[next] = now_s();
+                t0[next] = ser_now_s();
                 running++;
             }
             next++;
@@ -100,7 +94,7 @@ int cv_run_folds(fold_cmd *cmds, const int *todo, int n, int jobs) {
         const double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
                            (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
         ser_error cerr = {{0}};
-        if (cv_cost_add(c->dir, now_s() - t0[i], cpu, &cerr) != 0)
+        if (cv_cost_add(c->dir, ser_now_s() - t0[i], cpu, &cerr) != 0)
             fprintf(stderr, "ser cv: %s: the cost record: %s\n", c->what, cerr.msg);
         if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && (c->lists[2][0] ? cv_fold_finished(c->dir) : run_finished(c->dir))) {
             fprintf(stderr, "ser cv: %s: done\n", c->what);

@@ -16,13 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "loaded_model.h"
 #include "ser/audio_stream.h"
+#include "ser/clock.h"
 #include "ser/features.h"
+#include "ser/grow.h"
 #include "ser/normalize.h"
 #include "ser/plot.h"
 #include "ser/speech_segments.h"
@@ -79,23 +80,13 @@ typedef struct pw {
     float env_peak;
 } pw;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem, ser_error *err) {
-    if (need <= *cap) return 0;
-    size_t c = *cap ? *cap * 2 : 1024;
-    while (c < need) c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q) return ser_fail(err, "out of memory (%zu bytes)", c * elem);
-    *p = q, *cap = c;
-    return 0;
-}
-
 /* The waveform envelope for --png: peak |x| per env_bin samples, folded in as samples arrive. */
 static int envelope_add(pw *s, const float *x, size_t n, ser_error *err) {
     for (size_t i = 0; i < n; i++) {
         const float a = fabsf(x[i]);
         if (a > s->env_peak) s->env_peak = a;
         if (++s->env_fill == s->env_bin) {
-            if (grow((void **)&s->env, &s->env_cap, s->nenv + 1, sizeof *s->env, err)) return -1;
+            if (ser_grow((void **)&s->env, &s->env_cap, s->nenv + 1, sizeof *s->env, "the waveform envelope", err)) return -1;
             s->env[s->nenv++] = s->env_peak;
             s->env_peak = 0, s->env_fill = 0;
         }
@@ -133,11 +124,6 @@ static int advance(pw *s, size_t to, ser_error *err) {
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void print_record(pw *s, const pw_rec *r, const float *p, int label) {
     const loaded_model *lm = &s->lm;
@@ -181,22 +167,22 @@ static void print_record(pw *s, const pw_rec *r, const float *p, int label) {
 /* Features + network for the batch's windows, then every record since the last flush, in order. */
 static int flush(pw *s, ser_error *err) {
     if (s->pass == 1) { /* the speaker statistics: features only */
-        const double t0 = now_s();
+        const double t0 = ser_now_s();
         if (ser_window_features_compute(s->wf, s->wptr, s->wlen, s->nslot, 0, s->x, err)) return -1;
         ser_window_features_accumulate(s->wf, s->x, s->nslot);
-        s->t_features += now_s() - t0;
+        s->t_features += ser_now_s() - t0;
         s->nrec = 0, s->nslot = 0;
         return 0;
     }
     if (s->nslot) {
-        const double t0 = now_s();
+        const double t0 = ser_now_s();
         if (ser_window_features_compute(s->wf, s->wptr, s->wlen, s->nslot, 1, s->x, err)) return -1;
         ser_scaler_apply(&s->lm.meta.scaler, s->x, s->nslot * s->per_clip);
-        const double t1 = now_s();
+        const double t1 = ser_now_s();
         ser_split_data d = {s->x, NULL, s->nslot, NULL, NULL};
         if (ser_evaluate(&s->lm.net, &d, s->lm.meta.cfg.train.batch_size, NULL, NULL, s->pred, s->probs, err))
             return -1;
-        s->t_features += t1 - t0, s->t_network += now_s() - t1;
+        s->t_features += t1 - t0, s->t_network += ser_now_s() - t1;
     }
     size_t slot = 0;
     for (size_t i = 0; i < s->nrec; i++) {
@@ -204,7 +190,7 @@ static int flush(pw *s, ser_error *err) {
         const float *p = r->silent ? NULL : s->probs + slot * (size_t)s->C;
         print_record(s, r, p, r->silent ? -1 : s->pred[slot]);
         if (s->o->png) {
-            if (grow((void **)&s->ps, &s->pcap, s->np + 1, sizeof *s->ps, err)) return -1;
+            if (ser_grow((void **)&s->ps, &s->pcap, s->np + 1, sizeof *s->ps, "the --png segments", err)) return -1;
             size_t cap = s->pcap;
             void *q1 = realloc(s->pe, cap * sizeof *s->pe), *q2 = q1 ? realloc(s->psil, cap) : NULL;
             if (q1) s->pe = q1;
@@ -227,7 +213,7 @@ static int flush(pw *s, ser_error *err) {
 static int add_record(pw *s, size_t start, size_t end, double rms_db, const float *clip, size_t n, size_t clip_start,
                       ser_error *err) {
     if (s->pass == 2) {
-        if (grow((void **)&s->recs, &s->rec_cap, s->nrec + 1, sizeof *s->recs, err)) return -1;
+        if (ser_grow((void **)&s->recs, &s->rec_cap, s->nrec + 1, sizeof *s->recs, "the records", err)) return -1;
         pw_rec *r = &s->recs[s->nrec++];
         r->start = (double)start / s->sr, r->end = (double)end / s->sr;
         r->clip_start = (double)clip_start / s->sr, r->clip_end = (double)(clip_start + n) / s->sr;
@@ -429,7 +415,7 @@ int predict_window_run(const predict_window_opts *o) {
     ser_error err = {{0}};
     int rc = 1;
     if (loaded_model_open(&s.lm, o->model, o->device, "ser predict", &err) || setup(&s, &err)) goto done;
-    const double t0 = now_s();
+    const double t0 = ser_now_s();
     /* per-speaker normalisation: a first pass gathers the recording's statistics */
     if (s.lm.meta.cfg.features.normalize == SER_NORM_SPEAKER) {
         s.pass = 1;
@@ -456,7 +442,7 @@ int predict_window_run(const predict_window_opts *o) {
         ser_fail(&err, "%s: no audio samples", o->path);
         goto done;
     }
-    const double secs = (double)(s.base + s.len) / s.sr, wall = now_s() - t0;
+    const double secs = (double)(s.base + s.len) / s.sr, wall = ser_now_s() - t0;
     const char *twice = s.lm.meta.cfg.features.normalize == SER_NORM_SPEAKER ? "; read twice (per-speaker statistics)" : "";
     if (o->segments)
         fprintf(stderr,
@@ -478,7 +464,7 @@ int predict_window_run(const predict_window_opts *o) {
                         "clips (docs/predict-window.md)\n");
     if (o->png) {
         if (s.env_fill) { /* the last partial envelope bin */
-            if (grow((void **)&s.env, &s.env_cap, s.nenv + 1, sizeof *s.env, &err)) goto done;
+            if (ser_grow((void **)&s.env, &s.env_cap, s.nenv + 1, sizeof *s.env, "the waveform envelope", &err)) goto done;
             s.env[s.nenv++] = s.env_peak;
         }
         const char *slash = strrchr(o->path, '/');

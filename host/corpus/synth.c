@@ -3,6 +3,7 @@
  * ("say the word X") with emotion-dependent prosody and voice quality. See ser/synth.h. */
 #include "ser/synth.h"
 
+#include "ser/mkdir_p.h"
 #include "ser/rng.h"
 
 #include <errno.h>
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sndfile.h>
@@ -293,23 +293,6 @@ int ser_synth_clip(const ser_synth_config *cfg, int speaker, int emotion, int in
 
 /* ---- the corpus on disk ----------------------------------------------------------------- */
 
-static int mkdir_p(const char *path, ser_error *err) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return ser_fail(err, "%s: path too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return ser_fail(err, "%s: cannot create: %s", buf, strerror(errno));
-            struct stat sb;
-            if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode)) return ser_fail(err, "%s: exists and is not a folder", buf);
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return 0;
-}
-
 /* 16-bit PCM WAV through libsndfile, to a temporary name then renamed. The float -> int16
  * conversion is done here (round to nearest) so the bytes do not depend on libsndfile's. */
 static int write_wav(const char *path, const float *x, size_t n, int rate, ser_error *err) {
@@ -339,13 +322,13 @@ int ser_synth_corpus(const char *out, const ser_synth_config *cfg, size_t *nfile
     if (cfg->speakers < 1 || cfg->speakers > SER_SYNTH_MAX_SPEAKERS)
         return ser_fail(err, "synth: speakers must be in 1..%d (got %d)", SER_SYNTH_MAX_SPEAKERS, cfg->speakers);
     if (cfg->rate < 8000 || cfg->rate > 96000) return ser_fail(err, "synth: rate must be in 8000..96000 Hz (got %d)", cfg->rate);
-    if (mkdir_p(out, err)) return -1;
+    if (ser_mkdir_p(out, err)) return -1;
     for (int s = 0; s < cfg->speakers; s++)
         for (int e = 0; e < SER_SYNTH_NEMOTION; e++) {
             char dir[4096];
             if (snprintf(dir, sizeof dir, "%s/%s_%s", out, ser_synth_speaker(s), ser_synth_emotions[e]) >= (int)sizeof dir)
                 return ser_fail(err, "%s: path too long", out);
-            if (mkdir_p(dir, err)) return -1;
+            if (ser_mkdir_p(dir, err)) return -1;
             for (int i = 0; i < cfg->per_class; i++) {
                 char word[64], path[4200];
                 ser_synth_word(i, word, sizeof word);

@@ -95,13 +95,6 @@ static double next_gamma(draws *d, double a) {
     }
 }
 
-void ser_mix_targets(const int32_t *labels, const ser_mix *mix, int B, int32_t *labels2, float *lam) {
-    for (int b = 0; b < B; b++) {
-        labels2[b] = mix ? mix->labels2[b] : labels[b];
-        lam[b] = mix ? mix->lam[b] : 1.0f;
-    }
-}
-
 void ser_mixup_draw(double alpha, uint64_t seed, int epoch, uint32_t clip, int B, float *lam, int *partner) {
     draws d = {{{(uint32_t)seed, (uint32_t)(seed >> 32)}}, clip, (uint32_t)epoch, 0x313u, 0, {{0, 0, 0, 0}}};
     *partner = next_int(&d, B - 1);

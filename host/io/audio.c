@@ -15,6 +15,7 @@
  * Debian's libsoxr 0.1.3 (engine cr32s) gives the same bits as the libsoxr python-soxr
  * bundles (0.1.3-14-ga66f3ee, cr32s): checked by tests/test_audio.c. */
 #include "ser/audio.h"
+#include "ser/grow.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,17 +27,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* Grows *p to hold at least n floats (contents not kept). */
-static int grow(float **p, size_t *cap, size_t n, const char *what, ser_error *err) {
-    if (n <= *cap && *p) return 0;
-    size_t c = *cap ? *cap : 4096;
-    while (c < n) c *= 2;
-    free(*p);
-    *p = ser_malloc(c * sizeof(float), what, err);
-    *cap = *p ? c : 0;
-    return *p ? 0 : -1;
-}
 
 int ser_audio_open_regular(const char *path, ser_error *err) {
     /* O_NONBLOCK so that a FIFO given by mistake fails below instead of blocking here. */
@@ -119,7 +109,8 @@ static int read_window(const char *path, const ser_audio_config *cfg, ser_audio_
     const int trim = cfg->trim_db > 0;
     sf_count_t frames = info.frames, onset = 0;
     if (trim) {
-        if (grow(&buf->scratch, &buf->scratch_cap, (size_t)frames * (size_t)info.channels, "decoded audio", err))
+        if (ser_grow((void **)&buf->scratch, &buf->scratch_cap, (size_t)frames * (size_t)info.channels, sizeof(float),
+                     "decoded audio", err))
             goto done;
         const sf_count_t all = sf_readf_float(sf, buf->scratch, frames);
         if (all <= 0 || (all < frames && sf_error(sf) != SF_ERR_NO_ERROR)) {
@@ -155,8 +146,8 @@ static int read_window(const char *path, const ser_audio_config *cfg, ser_audio_
                      sf_strerror(sf));
             goto done;
         }
-        if (grow(&buf->scratch, &buf->scratch_cap, (size_t)count * (size_t)info.channels,
-                 "decoded audio", err))
+        if (ser_grow((void **)&buf->scratch, &buf->scratch_cap, (size_t)count * (size_t)info.channels, sizeof(float),
+                     "decoded audio", err))
             goto done;
         n = sf_readf_float(sf, buf->scratch, count);
         /* Short reads are what soundfile returns too (it cuts its array to the frames read);
@@ -216,7 +207,7 @@ static int resample(const char *path, const float *x, size_t n, int in, int out,
     const size_t div_len = (size_t)fmax(1000.0, 48000.0 * (double)in / (double)out);
     const double ratio = (double)out / (double)in; /* librosa: float(target_sr) / orig_sr */
     const size_t nfix = (size_t)ceil((double)n * ratio);
-    if (grow(&buf->samples, &buf->cap, olen > nfix ? olen : nfix, "resampled audio", err)) return -1;
+    if (ser_grow((void **)&buf->samples, &buf->cap, olen > nfix ? olen : nfix, sizeof(float), "resampled audio", err)) return -1;
 
     size_t pos = 0, done = 0;
     for (size_t i = 0; i < n && !e; i += div_len) {
@@ -268,7 +259,7 @@ int ser_audio_load(const char *path, const ser_audio_config *cfg, ser_audio_buf 
     }
 
     if (buf->source_rate == cfg->sample_rate) {
-        if (grow(&buf->samples, &buf->cap, n, "audio samples", err)) return -1;
+        if (ser_grow((void **)&buf->samples, &buf->cap, n, sizeof(float), "audio samples", err)) return -1;
         memcpy(buf->samples, x, n * sizeof(float));
         buf->n = n;
     } else if (resample(path, x, n, buf->source_rate, cfg->sample_rate, buf, err)) {

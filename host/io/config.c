@@ -12,7 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { KEY_INT, KEY_DOUBLE, KEY_BOOL, KEY_ENUM } key_type;
+/* KEY_ENUM: a choice by name, stored as the name's index; model JSON holds the name.
+ * KEY_CODE: a choice that was an integer code before it had names: the name or the number is
+ * accepted (old model files hold the number), INI files and printouts write the name, and model
+ * JSON keeps the number, so ser builds and metadata readers that predate the names still read
+ * new model files. */
+typedef enum { KEY_INT, KEY_DOUBLE, KEY_BOOL, KEY_ENUM, KEY_CODE } key_type;
 
 typedef struct config_key {
     const char *section;
@@ -23,7 +28,7 @@ typedef struct config_key {
     double min, max;      /* inclusive range */
     const char *help;
     int optional;         /* added after the first model files: absent from a model's JSON = default */
-    const char *const *names; /* KEY_ENUM: the value names, NULL-terminated; stored as the index */
+    const char *const *names; /* KEY_ENUM, KEY_CODE: the value names, NULL-terminated; stored as the index */
 } config_key;
 
 static const char *const MONITOR_NAMES[] = {"val_loss", "val_accuracy", "val_uar", NULL};
@@ -33,6 +38,7 @@ static const char *const NOISE_KIND_NAMES[] = {"off", "white", "pink", "folder",
 static const char *const FREEZE_NAMES[] = {"none",   "block1", "block2", "block3", "block4",    "block5",
                                            "block6", "block7", "block8", "lstm1",  "attention", "lstm2", NULL};
 static const char *const INIT_SCALER_NAMES[] = {"keep", "refit", NULL}; /* SER_INIT_SCALER_* */
+static const char *const NORMALIZE_NAMES[] = {"none", "clip", "speaker", NULL}; /* SER_NORM_*, ser/normalize.h */
 
 #define F(member) offsetof(ser_config, member)
 static const config_key KEYS[] = {
@@ -48,8 +54,8 @@ static const config_key KEYS[] = {
     {"features", "fmax", KEY_DOUBLE, F(features.fmax), 0, 0, 192000, "highest mel frequency (Hz; 0: rate/2)", 0, NULL},
     {"features", "top_db", KEY_DOUBLE, F(features.top_db), 80, 0, 1000, "dB floor below the clip maximum", 0, NULL},
     {"features", "frames", KEY_INT, F(features.frames), 130, 1, 100000, "frames after pad/cut", 0, NULL},
-    {"features", "normalize", KEY_INT, F(features.normalize), 0, 0, 2, "per-utterance normalisation of each coefficient over the real frames: 0 none, 1 per clip, 2 per speaker", 1, NULL},
-    {"features", "f0_rows", KEY_INT, F(features.f0_rows), 0, 0, 64, "rows of per-frame log2 F0 (aubio YIN, unvoiced frames interpolated) appended below the MFCCs; with normalize = 2 each speaker's standardised pitch (0: off)", 1, NULL},
+    {"features", "normalize", KEY_CODE, F(features.normalize), 0, 0, 2, "per-utterance normalisation of each coefficient over the real frames: none, clip (per clip) or speaker (per speaker); 0, 1, 2 as before", 1, NORMALIZE_NAMES},
+    {"features", "f0_rows", KEY_INT, F(features.f0_rows), 0, 0, 64, "rows of per-frame log2 F0 (aubio YIN, unvoiced frames interpolated) appended below the MFCCs; with normalize = speaker each speaker's standardised pitch (0: off)", 1, NULL},
     {"features", "vtln", KEY_DOUBLE, F(features.vtln), 0, 0, 0.3, "per-speaker vocal tract length normalisation: max |alpha - 1| of the warp searched to match the training set's cepstral statistics (0: off)", 1, NULL},
     {"features", "logmel", KEY_BOOL, F(features.logmel), 0, 0, 1, "rows are the log-mel spectrogram in dB (power_to_db, top_db) instead of its DCT, the MFCC; needs n_mfcc = n_mels (the row count)", 1, NULL},
     {"model", "conv_blocks", KEY_INT, F(model.conv_blocks), 4, 1, 8, "Conv-BN-ReLU-Pool-Dropout blocks", 0, NULL},
@@ -152,14 +158,22 @@ static int key_assign(ser_config *cfg, const char *where, const char *section, c
         return ser_fail(err, "%s: unknown key %s.%s", where, section, name);
     }
     double v;
-    if (k->type == KEY_ENUM) {
+    if (k->type == KEY_ENUM || k->type == KEY_CODE) {
         v = -1;
-        for (int i = 0; k->names[i]; i++)
-            if (!strcmp(value, k->names[i])) v = i;
+        int n = 0;
+        for (; k->names[n]; n++)
+            if (!strcmp(value, k->names[n])) v = n;
+        if (v < 0 && k->type == KEY_CODE) { /* the number the name stands for (0 .. n-1) */
+            char *end = NULL;
+            long code = strtol(value, &end, 10);
+            if (end != value && *end == '\0' && code >= 0 && code < n) v = (double)code;
+        }
         if (v < 0) {
             char choices[256] = "";
             for (int i = 0; k->names[i]; i++)
                 snprintf(choices + strlen(choices), sizeof choices - strlen(choices), "%s%s", i ? ", " : "", k->names[i]);
+            if (k->type == KEY_CODE)
+                snprintf(choices + strlen(choices), sizeof choices - strlen(choices), " (or 0 .. %d)", n - 1);
             return ser_fail(err, "%s: key %s.%s: '%s' is not one of %s", where, section, name, value, choices);
         }
     } else if (k->type == KEY_BOOL) {
@@ -304,6 +318,7 @@ char *ser_config_to_json(const ser_config *cfg) {
         double v = key_load(cfg, k);
         if (k->type == KEY_BOOL) cJSON_AddBoolToObject(sec, k->name, v != 0);
         else if (k->type == KEY_ENUM) cJSON_AddStringToObject(sec, k->name, k->names[(int)v]);
+        else if (k->type == KEY_CODE) cJSON_AddNumberToObject(sec, k->name, v); /* the number: see key_type */
         else cJSON_AddNumberToObject(sec, k->name, v);
     }
     char *text = cJSON_PrintUnformatted(root);
@@ -317,7 +332,7 @@ void ser_config_print(const ser_config *cfg, void *file) {
         const config_key *k = &KEYS[i];
         double v = key_load(cfg, k);
         if (k->type == KEY_BOOL) fprintf(f, "%s.%s = %s\n", k->section, k->name, v != 0 ? "true" : "false");
-        else if (k->type == KEY_ENUM) fprintf(f, "%s.%s = %s\n", k->section, k->name, k->names[(int)v]);
+        else if (k->type == KEY_ENUM || k->type == KEY_CODE) fprintf(f, "%s.%s = %s\n", k->section, k->name, k->names[(int)v]);
         else fprintf(f, "%s.%s = %.10g\n", k->section, k->name, v);
     }
 }
@@ -344,7 +359,7 @@ int ser_config_from_json(ser_config *cfg, const char *json, ser_error *err) {
         char text[64];
         if (cJSON_IsBool(v)) snprintf(text, sizeof text, "%s", cJSON_IsTrue(v) ? "true" : "false");
         else if (cJSON_IsNumber(v)) snprintf(text, sizeof text, "%.17g", v->valuedouble);
-        else if (cJSON_IsString(v) && k->type == KEY_ENUM) snprintf(text, sizeof text, "%s", v->valuestring);
+        else if (cJSON_IsString(v) && (k->type == KEY_ENUM || k->type == KEY_CODE)) snprintf(text, sizeof text, "%s", v->valuestring);
         else {
             rc = ser_fail(err, "config JSON: key %s.%s is not a number, boolean or name", k->section, k->name);
             break;
@@ -370,7 +385,7 @@ int ser_config_write_ini(const ser_config *cfg, const char *path, ser_error *err
         }
         double v = key_load(cfg, k);
         if (k->type == KEY_BOOL) fprintf(f, "%s = %s\n", k->name, v != 0 ? "true" : "false");
-        else if (k->type == KEY_ENUM) fprintf(f, "%s = %s\n", k->name, k->names[(int)v]);
+        else if (k->type == KEY_ENUM || k->type == KEY_CODE) fprintf(f, "%s = %s\n", k->name, k->names[(int)v]);
         else fprintf(f, "%s = %.17g\n", k->name, v);
     }
     if (fflush(f) != 0 || ferror(f)) {

@@ -7,17 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ser/augment.h"
+#include "ser/clock.h"
 #include "ser/metrics.h"
 #include "ser/philox.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Fisher-Yates over order[0..n) with Philox words: counter (i / 4, epoch, tag, 0), key = seed. */
 static void philox_shuffle(uint32_t *order, size_t n, uint64_t seed, int epoch, uint32_t tag) {
@@ -160,7 +154,7 @@ static double monitor_to_min(int monitor, double v) { return monitor == SER_MONI
 static void progress_bar(int epoch, int epochs, size_t done, size_t total, double loss, double acc, double t0) {
     const int width = 24;
     const int fill = (int)(width * done / (total ? total : 1));
-    const double el = now_s() - t0, eta = done ? el * (double)(total - done) / (double)done : 0.0;
+    const double el = ser_now_s() - t0, eta = done ? el * (double)(total - done) / (double)done : 0.0;
     char bar[32];
     for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : '.');
     bar[width] = 0;
@@ -217,7 +211,7 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     const uint64_t total_steps = (uint64_t)epochs * (uint64_t)((train->n + (size_t)batch - 1) / (size_t)batch);
     while (!stop && st->epoch < epochs) {
         const int e = st->epoch; /* 0-based epoch being run */
-        const double t0 = now_s();
+        const double t0 = ser_now_s();
         if (balanced)
             ser_epoch_order_balanced(order, class_scratch, train->y, train->n, C, (uint64_t)cfg->train.seed, e);
         else
@@ -289,7 +283,7 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
             goto done;
         }
         ser_history_entry h = {e + 1, lsum / (double)seen, (double)correct / (double)seen, vloss, vacc, st->lr,
-                               now_s() - t0, vuar};
+                               ser_now_s() - t0, vuar};
         const double watched = monitor_to_min(monitor, ser_monitor_value(monitor, &h));
         int improved = 0;
         stop = ser_early_stop_update(&st->es, e, watched, &improved);

@@ -29,15 +29,8 @@ void ser_augment_clip(float *x, int H, int W, const ser_train_config *tc, uint64
  * augmentation: clip b becomes lam x_b + (1 - lam) x_j and its target lam onehot(y_b) + (1 - lam)
  * onehot(y_j), j a clip of the same batch (itself possible: no change), lam ~ Beta(alpha, alpha)
  * folded to [0.5, 1] (max(lam, 1 - lam)) so that each clip keeps its own label as the larger
- * part. Drawn per clip, keyed by (seed, epoch, clip index in the training set) as above. */
-typedef struct ser_mix {
-    const int32_t *labels2;     /* (B) the partners' class indices */
-    const float *lam;           /* (B) the own label's weight, in [0.5, 1] (any [0, 1] is accepted) */
-} ser_mix;
-
-/* The targets every loss reads, mixed or not: labels2 / lam (B each) from mix, or for plain
- * labels (mix NULL) each sample's own label with weight 1. */
-void ser_mix_targets(const int32_t *labels, const ser_mix *mix, int B, int32_t *labels2, float *lam);
+ * part. Drawn per clip, keyed by (seed, epoch, clip index in the training set) as above. The
+ * targets reach the loss as a ser_mix (ser/mix.h). */
 
 /* The draws of one clip of a batch of B: its weight and the partner's position in the batch. */
 void ser_mixup_draw(double alpha, uint64_t seed, int epoch, uint32_t clip, int B, float *lam, int *partner);

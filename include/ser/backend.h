@@ -1,5 +1,5 @@
-/* A backend computes the network of ser/model.h on some device. The training loop (DESIGN.md
- * data flow 6) talks only to this vtable, so it never knows which backend runs. Host-side
+/* A backend computes the network of ser/model.h on some device. The training loop (host/train/,
+ * docs/architecture.md) talks only to this vtable, so it never knows which backend runs. Host-side
  * buffers (params, probs) always use the layout of ser/model.h: upload/download are copies of
  * the whole parameter buffer (params, then optionally Adam m and v), slice offsets unchanged. */
 #ifndef SER_BACKEND_H

@@ -1,5 +1,5 @@
 /* The CUDA backend's public face. Always declared; when the build has no CUDA backend
- * (no nvcc at configure time) host/model/cuda_absent.c answers: no devices, and a clear error from
+ * (no nvcc at configure time) kernels/cuda_absent.c answers: no devices, and a clear error from
  * every constructor. */
 #ifndef SER_CUDA_H
 #define SER_CUDA_H

@@ -1,5 +1,5 @@
 /* A split in memory: the clips of a manifest or scan, their features (computed once per run:
- * the feature cache of DESIGN.md) and their class indices. Clips that fail to decode are left
+ * the feature cache of docs/architecture.md) and their class indices. Clips that fail to decode are left
  * out and listed; clips whose label is not one of the model's classes likewise. */
 #ifndef SER_DATASET_H
 #define SER_DATASET_H
@@ -14,6 +14,7 @@ extern "C" {
 #include "ser/config.h"
 #include "ser/corpus.h"
 #include "ser/error.h"
+#include "ser/features.h"
 
 struct ser_feature_source;
 struct ser_feature_cache;
@@ -34,10 +35,6 @@ typedef struct ser_dataset {
 int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                       size_t n_labels, int threads, const char *what, ser_error *err);
 
-/* A feature extractor with ser_features_extract's contract (ser/features.h): the CPU's, or
- * ser_features_extract_cuda (ser/cuda.h). */
-typedef int (*ser_features_fn)(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
-                               unsigned char *ok, char **why, ser_error *err);
 /* ser_dataset_build with that extractor. */
 int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                            size_t n_labels, int threads, const char *what, ser_features_fn extract, ser_error *err);

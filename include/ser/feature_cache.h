@@ -21,8 +21,8 @@ extern "C" {
 #include <stdint.h>
 
 #include "ser/config.h"
-#include "ser/dataset.h"
 #include "ser/error.h"
+#include "ser/features.h"
 
 #define SER_FEATURE_CACHE_VERSION 1u
 

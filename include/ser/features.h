@@ -26,6 +26,11 @@ size_t ser_features_per_clip(const ser_config *cfg);
 int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
                          unsigned char *ok, char **why, ser_error *err);
 
+/* A feature extractor with ser_features_extract's contract: the CPU's, or
+ * ser_features_extract_cuda (ser/cuda.h). */
+typedef int (*ser_features_fn)(const ser_config *cfg, char *const *paths, size_t n, int threads, float *out,
+                               unsigned char *ok, char **why, ser_error *err);
+
 /* The same with every clip's mel filter bank warped by alpha (ser_mfcc_set_warp, knee f_hi):
  * what VTLN computes for a speaker's candidate warps. alpha = 1: ser_features_extract. */
 int ser_features_extract_warped(const ser_config *cfg, char *const *paths, size_t n, int threads, double alpha,

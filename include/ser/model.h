@@ -1,6 +1,6 @@
-/* The network of DESIGN.md as data: shapes computed from the config, ONE parameter buffer, ONE
- * gradient buffer and the two Adam moment buffers (all four with the same layout), and ONE
- * activation arena per batch size. The CPU forward/backward/step over these buffers live in
+/* The reference network (docs/architecture.md, "The reference recipe") as data: shapes computed
+ * from the config, ONE parameter buffer, ONE gradient buffer and the two Adam moment buffers
+ * (all four with the same layout), and ONE activation arena per batch size. The CPU forward/backward/step over these buffers live in
  * host/model/model.c; host/model/backend_cpu.c wraps them in the backend vtable (ser/backend.h).
  *
  * Network (Keras layout, NHWC), for blocks i = 1..conv_blocks:
@@ -53,7 +53,7 @@ extern "C" {
 #include <stdint.h>
 #include <stdio.h>
 
-#include "ser/augment.h"
+#include "ser/mix.h"
 #include "ser/config.h"
 #include "ser/error.h"
 

@@ -1,6 +1,7 @@
 /* The training loop: epochs, seeded shuffling, batches, metrics, EarlyStopping with best-weight
  * restore, ReduceLROnPlateau, per-epoch history and resumable state. It drives a ser_net, a
- * small vtable, and never knows which backend computes (DESIGN.md data flow step 6). */
+ * small vtable, and never knows which backend computes (docs/architecture.md: host/train/ in the
+ * data flow). */
 #ifndef SER_TRAIN_H
 #define SER_TRAIN_H
 
@@ -11,7 +12,7 @@ extern "C" {
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ser/augment.h"
+#include "ser/mix.h"
 #include "ser/config.h"
 #include "ser/dataset.h"
 #include "ser/error.h"
