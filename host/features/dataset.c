@@ -9,7 +9,7 @@
 #include "ser/feature_source.h"
 #include "ser/features.h"
 #include "ser/normalize.h"
-#include "ser/vtln.h"
+#include "ser/speaker_warp.h"
 
 /* Whether clip c (ok: its features were computed) stays; prints why not. *label: its class
  * index, -1 without labels. */
@@ -36,12 +36,12 @@ int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cf
 
 int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                            size_t n_labels, int threads, const char *what, ser_features_fn extract, ser_error *err) {
-    return ser_dataset_build_vtln(ds, in, cfg, labels, n_labels, threads, what, extract, NULL, NULL, err);
+    return ser_dataset_build_in_memory(ds, in, cfg, labels, n_labels, threads, what, extract, NULL, NULL, err);
 }
 
-int ser_dataset_build_vtln(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
-                           size_t n_labels, int threads, const char *what, ser_features_fn extract, double *vtln_fit,
-                           const double *vtln_ref, ser_error *err) {
+int ser_dataset_build_in_memory(ser_dataset *ds, const ser_clips *in, const ser_config *cfg,
+                                const char *const *labels, size_t n_labels, int threads, const char *what,
+                                ser_features_fn extract, double *vtln_fit, const double *vtln_ref, ser_error *err) {
     memset(ds, 0, sizeof *ds);
     const size_t n = in->n, F = ser_features_per_clip(cfg);
     if (n == 0) return ser_fail(err, "%s set: no clips", what);
@@ -76,13 +76,13 @@ int ser_dataset_build_vtln(ser_dataset *ds, const ser_clips *in, const ser_confi
      * own statistics (vtln_fit: the training split) or the model's */
     if (cfg->features.vtln > 0) {
         const int H = cfg->features.n_mfcc, W = cfg->features.frames;
-        if (vtln_fit && H <= SER_VTLN_MAX_MFCC) ser_vtln_stats(x, kept, H, W, vtln_fit);
+        if (vtln_fit && H <= SER_VTLN_MAX_MFCC) ser_speaker_warp_stats(x, kept, H, W, vtln_fit);
         const double *ref = vtln_fit ? vtln_fit : vtln_ref;
         if (!ref) {
             ser_fail(err, "%s set: features.vtln is on but there are no reference statistics", what);
             goto done;
         }
-        if (ser_vtln_apply(x, kept, ds->clips.v, cfg, ref, threads, what, NULL, err) != 0) goto done;
+        if (ser_speaker_warp_apply(x, kept, ds->clips.v, cfg, ref, threads, what, NULL, err) != 0) goto done;
     }
     /* before the global scaler, on every split alike (features.normalize) */
     if (ser_normalize(cfg->features.normalize, x, kept, ds->clips.v, ser_config_rows(cfg), cfg->features.frames,

@@ -28,7 +28,7 @@ typedef struct ser_feature_config {
     int frames;           /* pad with zeros / cut to this many frames */
     int normalize;        /* per-utterance normalisation before the global scaler: 0 none (reference),
                            * 1 per clip, 2 per speaker (ser/normalize.h) */
-    double vtln;          /* per-speaker VTLN (ser/vtln.h): the warp search range; 0 = off */
+    double vtln;          /* per-speaker VTLN (ser/speaker_warp.h): the warp search range; 0 = off */
     int f0_rows;          /* rows of log2 F0 below the MFCCs (ser/pitch.h); 0 = off */
     int logmel;           /* 1: the rows are the log-mel spectrogram (dB) itself, no DCT (n_mfcc == n_mels) */
 } ser_feature_config;
