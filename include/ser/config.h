@@ -102,7 +102,7 @@ typedef struct ser_train_config {
     int aug_freq_width;        /*   max width of each (coefficients) */
     double aug_noise;          /* std of gaussian noise added to every feature value */
     double aug_gain;           /* max |offset| added to row 0 (c0, the clip's loudness), scaled units */
-    /* VTLP (host/features/vtlp.c): the training features recomputed every epoch with a per-clip mel
+    /* VTLP (ser/vtlp_draw.h): the training features recomputed every epoch with a per-clip mel
      * frequency warp alpha in [1 - aug_vtlp, 1 + aug_vtlp]; 0 = off. */
     double aug_vtlp;
     double aug_vtlp_fhi;       /* Hz: the warp is f alpha below about this frequency */
