@@ -50,45 +50,17 @@ fail:
     return NULL;
 }
 
+/* features.normalize = 2: the recording is one speaker, its statistics normalize.c's */
 void ser_window_features_accumulate(ser_window_features *w, const float *x, size_t n) {
     if (w->cfg.features.normalize != SER_NORM_SPEAKER) return;
     const int H = ser_config_rows(&w->cfg), W = w->cfg.features.frames;
-    for (size_t i = 0; i < n; i++) {
-        const float *clip = x + i * w->per_clip;
-        const int used = ser_clip_frames_used(clip, H, W);
-        for (int c = 0; c < H; c++) {
-            const float *row = clip + (size_t)c * W;
-            double s = 0.0, q = 0.0;
-            for (int t = 0; t < used; t++) s += row[t], q += (double)row[t] * row[t];
-            w->sum[c] += s, w->sq[c] += q;
-        }
-        w->count += used;
-    }
+    for (size_t i = 0; i < n; i++) ser_norm_accumulate(x + i * w->per_clip, H, W, w->sum, w->sq, &w->count);
 }
 
 void ser_window_features_speaker_done(ser_window_features *w) {
     if (w->cfg.features.normalize != SER_NORM_SPEAKER) return;
-    const int H = ser_config_rows(&w->cfg);
-    for (int c = 0; c < H; c++) { /* as normalize.c's finish() */
-        if (w->count <= 0) {
-            w->sum[c] = 0.0, w->sq[c] = 1.0;
-            continue;
-        }
-        const double mean = w->sum[c] / w->count, ms = w->sq[c] / w->count, var = ms - mean * mean;
-        w->sum[c] = mean;
-        w->sq[c] = var > 1e-8 * ms && var > 0 ? 1.0 / sqrt(var) : 1.0;
-    }
+    ser_norm_finish(w->sum, w->sq, w->count, ser_config_rows(&w->cfg));
     w->speaker_ready = 1;
-}
-
-/* One clip's features with the recording's speaker statistics (the real frames only). */
-static void apply_speaker(const ser_window_features *w, float *x) {
-    const int H = ser_config_rows(&w->cfg), W = w->cfg.features.frames;
-    const int used = ser_clip_frames_used(x, H, W);
-    for (int c = 0; c < H; c++) {
-        float *row = x + (size_t)c * W;
-        for (int t = 0; t < used; t++) row[t] = (float)((row[t] - w->sum[c]) * w->sq[c]);
-    }
 }
 
 size_t ser_window_clip_placement(const ser_audio_config *a, double rate, const float *y, size_t n, size_t *start) {
@@ -147,7 +119,7 @@ static int window_store(void *ctx, int thread, size_t i, float *x, ser_error *er
     const int speaker = j->normalized && w->speaker_ready && w->cfg.features.normalize == SER_NORM_SPEAKER;
     const int mode = !j->normalized || speaker || !w->cfg.features.normalize ? SER_NORM_NONE : SER_NORM_CLIP;
     if (ser_normalize(mode, o, 1, NULL, ser_config_rows(&w->cfg), w->cfg.features.frames, err) != 0) return -1;
-    if (speaker) apply_speaker(w, o);
+    if (speaker) ser_norm_apply(o, ser_config_rows(&w->cfg), w->cfg.features.frames, w->sum, w->sq);
     return 0;
 }
 
