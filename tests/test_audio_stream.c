@@ -147,8 +147,8 @@ static void test_window_features(const float *y, size_t ny, int normalize, int f
                "%s", e.msg);
         size_t diff = 0;
         for (size_t i = 0; i < 3 * per; i++) diff += raw[i] != got[i];
-        CHECKF(diff == 0, "f0_rows %d: with the recording's speaker statistics, %zu of %zu values differ", f0_rows, diff,
-               3 * per);
+        CHECKF(diff == 0, "f0_rows %d: with the recording's speaker statistics, %zu of %zu values differ", f0_rows,
+               diff, 3 * per);
         free(first), free(got);
     }
     free(raw);
