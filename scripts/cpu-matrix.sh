@@ -16,7 +16,7 @@ build=$(cd "${1:-build}" && pwd)
 # CPU-vs-CPU backend check), training, and the features (librosa parity, the extractor's
 # threads, VTLN / VTLP). The CLI suites train through the same code and take minutes each: they
 # run in the full matrix (CPU_MATRIX_FULL=1) and once in `make test`.
-suites='^(test_layers_cnn|test_layers_first_block|test_layers_fused|test_layers_rnn|test_permute|test_model|test_model_keras|test_bn_adapt|test_backend_check|test_train|test_mfcc|test_pitch|test_vtln|test_vtlp|test_augment|cli_check)$'
+suites='^(test_layers_cnn|test_layers_first_block|test_layers_fused|test_layers_rnn|test_permute|test_model|test_model_keras|test_bn_adapt|test_backend_check|test_train|test_mfcc|test_pitch|test_speaker_warp|test_vtlp|test_augment|cli_check)$'
 [ "${CPU_MATRIX_FULL:-0}" = 1 ] && suites='.'
 
 # One cell = one environment. OpenBLAS kernel sets: Haswell is what OpenBLAS picks on most AMD

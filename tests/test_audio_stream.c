@@ -99,6 +99,10 @@ static void test_window_features(const float *y, size_t ny, int normalize, int f
     ser_window_features *wf = ser_window_features_create(&cfg, 2, &e);
     CHECKF(wf != NULL, "%s", e.msg);
     if (!wf) return;
+    float *raw = malloc(3 * per * sizeof *raw); /* each window's features as a file, unnormalised */
+    const float *wy[3];
+    size_t wlen[3];
+    SER_ASSERT(raw);
     for (int k = 0; k < 3; k++) {
         const size_t a = starts[k], len = lens[k] < ny - a ? lens[k] : ny - a;
         char path[512];
@@ -113,6 +117,8 @@ static void test_window_features(const float *y, size_t ny, int normalize, int f
         char *paths[1] = {path};
         SER_ASSERT(ref && got);
         CHECK(ser_features_extract(&cfg, paths, 1, 1, ref, &ok, NULL, &e) == 0 && ok);
+        memcpy(raw + k * per, ref, per * sizeof *ref);
+        wy[k] = y + a, wlen[k] = len;
         char empty[1] = "";
         const ser_clip lone = {path, empty, empty, empty, empty}; /* `ser predict FILE`: speaker "" */
         CHECKF(ser_normalize(normalize, ref, 1, &lone, ser_config_rows(&cfg), cfg.features.frames, &e) == 0, "%s", e.msg);
@@ -124,6 +130,28 @@ static void test_window_features(const float *y, size_t ny, int normalize, int f
                diff, per);
         free(ref), free(got);
     }
+    if (normalize == SER_NORM_SPEAKER) {
+        /* the recording's statistics from a first pass over the windows: the three files of one
+         * speaker through ser_normalize */
+        float *first = malloc(3 * per * sizeof *first), *got = malloc(3 * per * sizeof *got);
+        SER_ASSERT(first && got);
+        CHECK(ser_window_features_compute(wf, wy, wlen, 3, 0, first, &e) == 0);
+        CHECK(!memcmp(first, raw, 3 * per * sizeof *raw)); /* normalized = 0: the features alone */
+        ser_window_features_accumulate(wf, first, 3);
+        ser_window_features_speaker_done(wf);
+        CHECK(ser_window_features_compute(wf, wy, wlen, 3, 1, got, &e) == 0);
+        char empty[1] = "", *one = "recording";
+        const ser_clip same[3] = {{one, empty, one, empty, empty}, {one, empty, one, empty, empty},
+                                  {one, empty, one, empty, empty}};
+        CHECKF(ser_normalize(SER_NORM_SPEAKER, raw, 3, same, ser_config_rows(&cfg), cfg.features.frames, &e) == 0,
+               "%s", e.msg);
+        size_t diff = 0;
+        for (size_t i = 0; i < 3 * per; i++) diff += raw[i] != got[i];
+        CHECKF(diff == 0, "f0_rows %d: with the recording's speaker statistics, %zu of %zu values differ", f0_rows,
+               diff, 3 * per);
+        free(first), free(got);
+    }
+    free(raw);
     ser_window_features_free(wf);
 }
 

@@ -108,6 +108,50 @@ static void check_source(const ser_corpus *c, ser_config cfg, int mode) {
     free(names);
 }
 
+/* Clips that are dropped (one does not decode, one has a label outside the class list): the
+ * split read through the cache, its clip list taken over (take = 1) or copied, keeps the same
+ * clips in the same order with the same labels and features as the in-memory split. */
+static void check_dropped(const ser_corpus *c, const ser_config *cfg) {
+    const char **names = NULL;
+    size_t nn = 0;
+    ser_error e = {{0}};
+    CHECK(ser_clips_label_set(&c->clips, &names, &nn, &e) == 0 && nn >= 2);
+    ser_clips in = {0};
+    for (size_t i = 0; i < c->clips.n; i++) CHECK(ser_clips_push_clip(&in, &c->clips.v[i], &e) == 0);
+    free(in.v[3].path);
+    in.v[3].path = strdup("/nonexistent/ser_dropped.wav");
+    size_t outside = 0; /* clips of the last class, which the list leaves out */
+    for (size_t i = 0; i < in.n; i++) outside += !strcmp(in.v[i].label, names[nn - 1]);
+    ser_dataset mem, copied, taken;
+    ser_feature_cache fc;
+    CHECK(ser_dataset_build(&mem, &in, cfg, names, nn - 1, 2, "train", &e) == 0);
+    CHECK(mem.n == in.n - 1 - outside && mem.n_dropped == 1 + outside);
+    CHECK(ser_feature_cache_open(&fc, cache_root, cfg, "cpu test", &e) == 0);
+    CHECK(ser_dataset_build_cached(&copied, &in, cfg, names, nn - 1, 2, "train", ser_features_extract, &fc, 0, &e) ==
+          0);
+    CHECK(ser_dataset_build_cached(&taken, &in, cfg, names, nn - 1, 2, "train", ser_features_extract, &fc, 1, &e) == 0);
+    CHECK(in.n == 0 && in.v == NULL);
+    const size_t F = ser_features_per_clip(cfg);
+    float *x = malloc(F * sizeof *x);
+    const ser_scaler id = {0.0, 1.0};
+    for (int k = 0; k < 2; k++) {
+        ser_dataset *d = k ? &taken : &copied;
+        CHECKF(d->n == mem.n && d->n_dropped == mem.n_dropped && d->clips.n == mem.n, "take %d: %zu clips", k, d->n);
+        if (d->n != mem.n) continue;
+        ser_feature_source_set_scaler(d->src, &id);
+        int same = 1;
+        for (uint32_t i = 0; same && i < mem.n; i++)
+            same = !strcmp(d->clips.v[i].path, mem.clips.v[i].path) && d->y[i] == mem.y[i] &&
+                   ser_feature_source_fill(d->src, &i, 1, x, &e) == 0 && !memcmp(x, mem.x + i * F, F * sizeof *x);
+        CHECKF(same, "take %d: the kept clips differ from the in-memory split's", k);
+    }
+    free(x);
+    ser_dataset_free(&mem), ser_dataset_free(&copied), ser_dataset_free(&taken);
+    ser_feature_cache_close(&fc);
+    ser_clips_free(&in);
+    free(names);
+}
+
 int main(void) {
     char dir[TEST_DIR_MAX];
     ser_corpus c;
@@ -246,6 +290,7 @@ int main(void) {
 
     /* the batch reader equals the in-memory split, for every normalisation mode */
     for (int mode = 0; mode <= 2; mode++) check_source(&c, cfg, mode);
+    check_dropped(&c, &cfg);
 
     free(paths), free(ref), free(ref_conc), free(ok), free(rok), free(loc), free(twice), free(loc2), free(ok2);
     ser_corpus_free(&c);

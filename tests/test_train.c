@@ -157,7 +157,7 @@ static int keep(void *user, const ser_train_state *st, const ser_history_entry *
 
 /* A fresh toy net trained under cfg from the start (sv: the checkpoint callback's record, or
  * NULL). Returns ser_train_run's result code; the best state is freed. */
-static int train_fresh(toy *t, const ser_config *cfg, const ser_split_data *tr, const ser_split_data *va, saved *sv,
+static int train_fresh(toy *t, const ser_config *cfg, const ser_loop_data *tr, const ser_loop_data *va, saved *sv,
                        ser_train_state *st) {
     ser_net n = toy_net(t);
     ser_train_result r;
@@ -174,7 +174,7 @@ static int train_fresh(toy *t, const ser_config *cfg, const ser_split_data *tr, 
  * fresh net resumed from that checkpoint under the same cfg to the end: *t holds the resumed
  * net, *st its loop state, *first the loop state the checkpoint held. */
 static void killed_and_resumed(toy *t, ser_train_state *st, ser_train_state *first, const ser_config *cfg,
-                               const ser_split_data *tr, const ser_split_data *va) {
+                               const ser_loop_data *tr, const ser_loop_data *va) {
     toy killed;
     saved sv;
     memset(&sv, 0, sizeof sv);
@@ -197,7 +197,7 @@ int main(void) {
     static int32_t yt[600], yv[90];
     make_data(xt, yt, 600, 1);
     make_data(xv, yv, 90, 2);
-    ser_split_data tr = {xt, yt, 600, NULL, NULL}, va = {xv, yv, 90, NULL, NULL};
+    ser_loop_data tr = {xt, yt, 600, NULL, NULL}, va = {xv, yv, 90, NULL, NULL};
     ser_config cfg;
     ser_config_defaults(&cfg);
     cfg.train.epochs = 12;

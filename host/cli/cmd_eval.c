@@ -186,7 +186,7 @@ static int eval_one(const char *model, int k, const char *device, const ser_clip
     }
     const size_t C = lm.meta.n_labels;
     probs = ser_malloc(ds.n * C * sizeof *probs, "probabilities", err);
-    ser_split_data d = ser_split_of(&ds);
+    ser_loop_data d = ser_loop_data_of(&ds);
     double loss;
     if (!probs || ser_evaluate(&lm.net, &d, lm.meta.cfg.train.batch_size, &loss, NULL, NULL, probs, err) != 0) goto done;
     if (k == 0) {

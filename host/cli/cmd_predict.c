@@ -150,7 +150,7 @@ int cmd_predict(int argc, char **argv) {
         goto fail;
     const int C = (int)lm.meta.n_labels;
     probs = ser_malloc(ds.n * C * sizeof *probs, "probabilities", &err);
-    ser_split_data d = ser_split_of(&ds);
+    ser_loop_data d = ser_loop_data_of(&ds);
     d.y = NULL;
     int32_t *pred = probs ? ser_malloc(ds.n * sizeof *pred, "predictions", &err) : NULL;
     if (!probs || !pred || ser_evaluate(&lm.net, &d, lm.meta.cfg.train.batch_size, NULL, NULL, pred, probs, &err) != 0) {

@@ -525,10 +525,12 @@ static int build_data(run *r, ser_error *err) {
         if (r->test.n) ser_feature_source_set_scaler(r->test.src, &r->meta.scaler);
         return 0;
     }
-    if (ser_dataset_build_vtln(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, ref, NULL, err) != 0 ||
-        ser_dataset_build_vtln(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, NULL, ref, err) != 0 ||
-        (r->test_clips.n && ser_dataset_build_vtln(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, NULL,
-                                                   ref, err) != 0))
+    if (ser_dataset_build_in_memory(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, ref, NULL,
+                                    err) != 0 ||
+        ser_dataset_build_in_memory(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, NULL, ref,
+                                    err) != 0 ||
+        (r->test_clips.n && ser_dataset_build_in_memory(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test",
+                                                        fx, NULL, ref, err) != 0))
         return -1;
     const size_t F = ser_features_per_clip(&r->cfg);
     /* --init with train.init_scaler = keep: the input the model's weights were trained on */
@@ -583,7 +585,7 @@ static int evaluate_split(run *r, ser_dataset *ds, const char *name, const char 
                           ser_error *err) {
     int32_t *pred = ser_malloc(ds->n * sizeof *pred, "predictions", err);
     if (!pred) return -1;
-    ser_split_data d = ser_split_of(ds);
+    ser_loop_data d = ser_loop_data_of(ds);
     double loss, acc;
     int rc = ser_evaluate(&r->net, &d, r->cfg.train.batch_size, &loss, &acc, pred, NULL, err);
     char *rep = NULL;
@@ -758,7 +760,7 @@ int cmd_train(int argc, char **argv) {
             goto fail;
         o.epoch_features = wave_epoch;
     }
-    ser_split_data tr = ser_split_of(&r.train), va = ser_split_of(&r.val);
+    ser_loop_data tr = ser_loop_data_of(&r.train), va = ser_loop_data_of(&r.val);
     ser_train_result res;
     if (ser_train_run(&r.net, &tr, &va, &o, &st, best, &res, &err) != 0) goto fail;
     /* an early stop leaves the next epoch's prefetch running: stop it before the reports */

@@ -49,9 +49,9 @@ int loaded_model_dataset(loaded_model *lm, const ser_clips *clips, int labelled,
         ser_feature_source_set_scaler(ds->src, &lm->meta.scaler);
         return 0;
     }
-    if (ser_dataset_build_vtln(ds, clips, cfg, labelled ? (const char *const *)lm->meta.labels : NULL,
-                               labelled ? lm->meta.n_labels : 0, cfg->train.threads, what, cli_features_fn(lm->cuda),
-                               NULL, lm->meta.vtln_ref, err) != 0)
+    if (ser_dataset_build_in_memory(ds, clips, cfg, labelled ? (const char *const *)lm->meta.labels : NULL,
+                                    labelled ? lm->meta.n_labels : 0, cfg->train.threads, what,
+                                    cli_features_fn(lm->cuda), NULL, lm->meta.vtln_ref, err) != 0)
         return -1;
     ser_scaler_apply(&lm->meta.scaler, ds->x, ds->n * ser_features_per_clip(cfg));
     return 0;

@@ -23,7 +23,7 @@ int loaded_model_open(loaded_model *lm, const char *path, const char *device, co
 void loaded_model_close(loaded_model *lm);
 
 /* Features of clips (labelled with the model's classes when `labelled`), scaled: through the
- * on-disk feature cache (ds->x NULL, read by batch: ser_split_of) unless it is off. */
+ * on-disk feature cache (ds->x NULL, read by batch: ser_loop_data_of) unless it is off. */
 int loaded_model_dataset(loaded_model *lm, const ser_clips *clips, int labelled, const char *what, ser_dataset *ds,
                          ser_error *err);
 /* AdaBN over ds (cli_adapt_bn on the model's backend). */

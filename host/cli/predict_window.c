@@ -179,7 +179,7 @@ static int flush(pw *s, ser_error *err) {
         if (ser_window_features_compute(s->wf, s->wptr, s->wlen, s->nslot, 1, s->x, err)) return -1;
         ser_scaler_apply(&s->lm.meta.scaler, s->x, s->nslot * s->per_clip);
         const double t1 = ser_now_s();
-        ser_split_data d = {s->x, NULL, s->nslot, NULL, NULL};
+        ser_loop_data d = {s->x, NULL, s->nslot, NULL, NULL};
         if (ser_evaluate(&s->lm.net, &d, s->lm.meta.cfg.train.batch_size, NULL, NULL, s->pred, s->probs, err))
             return -1;
         s->t_features += t1 - t0, s->t_network += ser_now_s() - t1;

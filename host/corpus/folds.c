@@ -83,6 +83,31 @@ static int speaker_table(const ser_clips *clips, char *const *keys, const char *
     return 0;
 }
 
+/* A corpus's speakers for the speaker folds: each clip's key, and the table above. */
+typedef struct speaker_set {
+    char **keys;         /* (n_clips) ser_speaker_keys */
+    const char **names;  /* (n) sorted unique keys, pointers into keys */
+    size_t *counts;      /* (n) clips per speaker */
+    size_t n, n_clips;
+} speaker_set;
+
+static void speaker_set_free(speaker_set *s) {
+    free(s->names), free(s->counts);
+    ser_speaker_keys_free(s->keys, s->n_clips);
+    memset(s, 0, sizeof *s);
+}
+
+static int speaker_set_of(const ser_clips *clips, speaker_set *s, ser_error *err) {
+    memset(s, 0, sizeof *s);
+    s->n_clips = clips->n;
+    if (!(s->keys = ser_speaker_keys(clips, err))) return -1;
+    if (speaker_table(clips, s->keys, &s->names, &s->counts, &s->n, err) != 0) {
+        speaker_set_free(s);
+        return -1;
+    }
+    return 0;
+}
+
 static int folds_alloc(ser_folds *out, size_t n_folds, size_t n_clips, ser_error *err) {
     memset(out, 0, sizeof *out);
     out->n_clips = n_clips;
@@ -149,11 +174,9 @@ static int cmp_count_desc(const void *a, const void *b) {
 
 int ser_folds_kfold(const ser_clips *clips, int k, uint32_t seed, ser_folds *out, ser_error *err) {
     memset(out, 0, sizeof *out);
-    const char **names;
-    size_t *counts, n;
-    char **sk = ser_speaker_keys(clips, err);
-    if (!sk) return -1;
-    if (speaker_table(clips, sk, &names, &counts, &n, err) != 0) return ser_speaker_keys_free(sk, clips->n), -1;
+    speaker_set sp;
+    if (speaker_set_of(clips, &sp, err) != 0) return -1;
+    const size_t n = sp.n;
     int rc = -1;
     spk_key *keys = NULL;
     size_t *perm = NULL, *load = NULL;
@@ -172,37 +195,33 @@ int ser_folds_kfold(const ser_clips *clips, int k, uint32_t seed, ser_folds *out
     ser_mt19937 rng;
     ser_mt19937_seed(&rng, seed);
     ser_mt19937_permutation(&rng, perm, n);
-    for (size_t i = 0; i < n; i++) keys[i] = (spk_key){counts[perm[i]], i, names[perm[i]]};
+    for (size_t i = 0; i < n; i++) keys[i] = (spk_key){sp.counts[perm[i]], i, sp.names[perm[i]]};
     qsort(keys, n, sizeof *keys, cmp_count_desc);
     for (size_t i = 0; i < n; i++) {
         size_t g = 0;
         for (size_t j = 1; j < (size_t)k; j++)
             if (load[j] < load[g]) g = j;
-        load[g] += mark_speaker(clips->n, sk, keys[i].name, out->v[g].in_test);
+        load[g] += mark_speaker(clips->n, sp.keys, keys[i].name, out->v[g].in_test);
     }
-    rc = folds_finish(clips, sk, out, err);
+    rc = folds_finish(clips, sp.keys, out, err);
 done:
-    free(names), free(counts), free(keys), free(perm), free(load);
-    ser_speaker_keys_free(sk, clips->n);
+    free(keys), free(perm), free(load);
+    speaker_set_free(&sp);
     if (rc) ser_folds_free(out);
     return rc;
 }
 
 int ser_folds_loso(const ser_clips *clips, ser_folds *out, ser_error *err) {
     memset(out, 0, sizeof *out);
-    const char **names;
-    size_t *counts, n;
-    char **sk = ser_speaker_keys(clips, err);
-    if (!sk) return -1;
-    if (speaker_table(clips, sk, &names, &counts, &n, err) != 0) return ser_speaker_keys_free(sk, clips->n), -1;
+    speaker_set sp;
+    if (speaker_set_of(clips, &sp, err) != 0) return -1;
     int rc = -1;
-    if (n < 2) ser_fail(err, "--folds loso: the corpus has only %zu speaker", n);
-    else if (folds_alloc(out, n, clips->n, err) == 0) {
-        for (size_t s = 0; s < n; s++) mark_speaker(clips->n, sk, names[s], out->v[s].in_test);
-        rc = folds_finish(clips, sk, out, err);
+    if (sp.n < 2) ser_fail(err, "--folds loso: the corpus has only %zu speaker", sp.n);
+    else if (folds_alloc(out, sp.n, clips->n, err) == 0) {
+        for (size_t s = 0; s < sp.n; s++) mark_speaker(clips->n, sp.keys, sp.names[s], out->v[s].in_test);
+        rc = folds_finish(clips, sp.keys, out, err);
     }
-    free(names), free(counts);
-    ser_speaker_keys_free(sk, clips->n);
+    speaker_set_free(&sp);
     if (rc) ser_folds_free(out);
     return rc;
 }
@@ -366,14 +385,12 @@ int ser_fold_val_speakers(const ser_clips *clips, const ser_fold *fold, int n, u
                           ser_error *err) {
     memset(in_val, 0, clips->n ? clips->n : 1);
     if (n < 1) return ser_fail(err, "--val-speakers %d: expected a count >= 1", n);
-    const char **names;
-    size_t *counts, m;
-    char **sk = ser_speaker_keys(clips, err);
-    if (!sk) return -1;
-    if (speaker_table(clips, sk, &names, &counts, &m, err) != 0) return ser_speaker_keys_free(sk, clips->n), -1;
+    speaker_set sp;
+    if (speaker_set_of(clips, &sp, err) != 0) return -1;
     /* the training speakers: those without a test clip in this fold, bytewise */
+    const char **names = sp.names;
     size_t nt = 0;
-    for (size_t s = 0; s < m; s++) {
+    for (size_t s = 0; s < sp.n; s++) {
         int test = 0;
         for (size_t i = 0; i < fold->n_speakers && !test; i++) test = !strcmp(fold->speakers[i], names[s]);
         if (!test) names[nt++] = names[s];
@@ -389,9 +406,9 @@ int ser_fold_val_speakers(const ser_clips *clips, const ser_fold *fold, int n, u
         ser_mt19937 rng;
         ser_mt19937_seed(&rng, seed);
         ser_mt19937_permutation(&rng, perm, nt);
-        for (int v = 0; v < n; v++) mark_speaker(clips->n, sk, names[perm[v]], in_val);
+        for (int v = 0; v < n; v++) mark_speaker(clips->n, sp.keys, names[perm[v]], in_val);
     }
-    free(perm), free(names), free(counts);
-    ser_speaker_keys_free(sk, clips->n);
+    free(perm);
+    speaker_set_free(&sp);
     return rc;
 }

@@ -9,7 +9,7 @@
 #include "ser/feature_source.h"
 #include "ser/features.h"
 #include "ser/normalize.h"
-#include "ser/vtln.h"
+#include "ser/speaker_warp.h"
 
 /* Whether clip c (ok: its features were computed) stays; prints why not. *label: its class
  * index, -1 without labels. */
@@ -29,6 +29,54 @@ static int keep_clip(const ser_clip *c, int ok, const char *why, const char *con
     return ok;
 }
 
+/* What became of each input clip of a build: its features computed or not (and why), and,
+ * after pick_clips, the kept ones with their labels. */
+typedef struct clip_outcome {
+    size_t n;
+    char **paths;       /* (n) into the input clips */
+    unsigned char *ok;  /* (n) */
+    char **why;         /* (n) malloc'd reasons, NULL entries allowed */
+    int32_t *y;         /* (kept) class indices of the kept clips */
+    size_t *from;       /* (kept) input index of kept clip j, increasing */
+    size_t kept;
+} clip_outcome;
+
+static void outcome_free(clip_outcome *o) {
+    for (size_t i = 0; o->why && i < o->n; i++) free(o->why[i]);
+    free(o->why), free(o->ok), free(o->paths), free(o->y), free(o->from);
+    memset(o, 0, sizeof *o);
+}
+
+static int outcome_init(clip_outcome *o, const ser_clips *in, ser_error *err) {
+    memset(o, 0, sizeof *o);
+    o->n = in->n;
+    o->paths = ser_malloc(o->n * sizeof *o->paths, "clip paths", err);
+    o->ok = ser_malloc(o->n, "clip flags", err);
+    o->why = ser_calloc(o->n, sizeof *o->why, "clip errors", err);
+    o->y = ser_malloc(o->n * sizeof *o->y, "labels", err);
+    o->from = ser_malloc(o->n * sizeof *o->from, "kept clips", err);
+    if (!o->paths || !o->ok || !o->why || !o->y || !o->from) return -1;
+    for (size_t i = 0; i < o->n; i++) o->paths[i] = in->v[i].path;
+    return 0;
+}
+
+/* The clips that stay (keep_clip, one line per dropped clip), their labels; the count of the
+ * others in *n_dropped, with a summary line. Fails when none is left. */
+static int pick_clips(clip_outcome *o, const ser_clips *in, const char *const *labels, size_t n_labels,
+                      const char *what, size_t *n_dropped, ser_error *err) {
+    o->kept = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        int32_t label;
+        if (!keep_clip(&in->v[i], o->ok[i], o->why[i], labels, n_labels, what, &label)) continue;
+        o->from[o->kept] = i;
+        o->y[o->kept++] = label;
+    }
+    *n_dropped = o->n - o->kept;
+    if (o->kept == 0) return ser_fail(err, "%s set: none of its %zu clips could be used (listed above)", what, o->n);
+    if (*n_dropped) fprintf(stderr, "ser: %s: %zu of %zu clips skipped (listed above)\n", what, *n_dropped, o->n);
+    return 0;
+}
+
 int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                       size_t n_labels, int threads, const char *what, ser_error *err) {
     return ser_dataset_build_with(ds, in, cfg, labels, n_labels, threads, what, ser_features_extract, err);
@@ -36,65 +84,48 @@ int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cf
 
 int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                            size_t n_labels, int threads, const char *what, ser_features_fn extract, ser_error *err) {
-    return ser_dataset_build_vtln(ds, in, cfg, labels, n_labels, threads, what, extract, NULL, NULL, err);
+    return ser_dataset_build_in_memory(ds, in, cfg, labels, n_labels, threads, what, extract, NULL, NULL, err);
 }
 
-int ser_dataset_build_vtln(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
-                           size_t n_labels, int threads, const char *what, ser_features_fn extract, double *vtln_fit,
-                           const double *vtln_ref, ser_error *err) {
+int ser_dataset_build_in_memory(ser_dataset *ds, const ser_clips *in, const ser_config *cfg,
+                                const char *const *labels, size_t n_labels, int threads, const char *what,
+                                ser_features_fn extract, double *vtln_fit, const double *vtln_ref, ser_error *err) {
     memset(ds, 0, sizeof *ds);
     const size_t n = in->n, F = ser_features_per_clip(cfg);
     if (n == 0) return ser_fail(err, "%s set: no clips", what);
-    char **paths = ser_malloc(n * sizeof *paths, "clip paths", err);
-    unsigned char *ok = ser_malloc(n, "clip flags", err);
-    char **why = ser_calloc(n, sizeof *why, "clip errors", err);
-    float *x = ser_malloc(n * F * sizeof *x, "features", err);
-    int32_t *y = ser_malloc(n * sizeof *y, "labels", err);
+    clip_outcome o;
+    float *x = NULL;
     int rc = -1;
-    if (!paths || !ok || !why || !x || !y) goto done;
-    for (size_t i = 0; i < n; i++) paths[i] = in->v[i].path;
-    if (extract(cfg, paths, n, threads, x, ok, why, err) != 0) goto done;
-
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        int32_t label;
-        if (!keep_clip(&in->v[i], ok[i], why[i], labels, n_labels, what, &label)) {
-            ds->n_dropped++;
-            continue;
-        }
-        const ser_clip *c = &in->v[i];
-        if (ser_clips_push_clip(&ds->clips, c, err) != 0) goto done;
-        if (kept != i) memcpy(x + kept * F, x + i * F, F * sizeof *x);
-        y[kept++] = label;
+    if (outcome_init(&o, in, err) != 0 || !(x = ser_malloc(n * F * sizeof *x, "features", err))) goto done;
+    if (extract(cfg, o.paths, n, threads, x, o.ok, o.why, err) != 0) goto done;
+    if (pick_clips(&o, in, labels, n_labels, what, &ds->n_dropped, err) != 0) goto done;
+    for (size_t j = 0; j < o.kept; j++) {
+        if (ser_clips_push_clip(&ds->clips, &in->v[o.from[j]], err) != 0) goto done;
+        if (o.from[j] != j) memcpy(x + j * F, x + o.from[j] * F, F * sizeof *x);
     }
-    if (kept == 0) {
-        ser_fail(err, "%s set: none of its %zu clips could be used (listed above)", what, n);
-        goto done;
-    }
-    if (ds->n_dropped) fprintf(stderr, "ser: %s: %zu of %zu clips skipped (listed above)\n", what, ds->n_dropped, n);
+    const size_t kept = o.kept;
     /* per-speaker VTLN before the normalisation (features.vtln): the reference is this split's
      * own statistics (vtln_fit: the training split) or the model's */
     if (cfg->features.vtln > 0) {
         const int H = cfg->features.n_mfcc, W = cfg->features.frames;
-        if (vtln_fit && H <= SER_VTLN_MAX_MFCC) ser_vtln_stats(x, kept, H, W, vtln_fit);
+        if (vtln_fit && H <= SER_VTLN_MAX_MFCC) ser_speaker_warp_stats(x, kept, H, W, vtln_fit);
         const double *ref = vtln_fit ? vtln_fit : vtln_ref;
         if (!ref) {
             ser_fail(err, "%s set: features.vtln is on but there are no reference statistics", what);
             goto done;
         }
-        if (ser_vtln_apply(x, kept, ds->clips.v, cfg, ref, threads, what, NULL, err) != 0) goto done;
+        if (ser_speaker_warp_apply(x, kept, ds->clips.v, cfg, ref, threads, what, NULL, err) != 0) goto done;
     }
     /* before the global scaler, on every split alike (features.normalize) */
     if (ser_normalize(cfg->features.normalize, x, kept, ds->clips.v, ser_config_rows(cfg), cfg->features.frames,
                       err) != 0)
         goto done;
-    ds->x = x, ds->y = y, ds->n = kept;
-    x = NULL, y = NULL;
+    ds->x = x, ds->y = o.y, ds->n = kept;
+    x = NULL, o.y = NULL;
     rc = 0;
 done:
-    if (why)
-        for (size_t i = 0; i < n; i++) free(why[i]);
-    free(why), free(ok), free(paths), free(x), free(y);
+    outcome_free(&o);
+    free(x);
     if (rc) ser_dataset_free(ds);
     return rc;
 }
@@ -111,53 +142,37 @@ int ser_dataset_build_cached(ser_dataset *ds, ser_clips *in, const ser_config *c
     const size_t n = in->n;
     if (n == 0) return ser_fail(err, "%s set: no clips", what);
     if (cfg->features.vtln > 0) return ser_fail(err, "%s set: features.vtln does not read from the feature cache", what);
-    char **paths = ser_malloc(n * sizeof *paths, "clip paths", err);
-    unsigned char *ok = ser_malloc(n, "clip flags", err);
-    char **why = ser_calloc(n, sizeof *why, "clip errors", err);
-    ser_feature_loc *loc = ser_malloc(n * sizeof *loc, "feature locations", err);
-    int32_t *y = ser_malloc(n * sizeof *y, "labels", err);
-    ds->src = ser_calloc(1, sizeof *ds->src, "feature source", err);
+    clip_outcome o;
+    ser_feature_loc *loc = NULL;
     int rc = -1;
-    if (!paths || !ok || !why || !loc || !y || !ds->src) goto done;
-    for (size_t i = 0; i < n; i++) paths[i] = in->v[i].path;
-    if (ser_feature_cache_fill(fc, paths, n, extract, threads, loc, ok, why, err) != 0) goto done;
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        int32_t label;
-        if (!keep_clip(&in->v[i], ok[i], why[i], labels, n_labels, what, &label)) {
-            ds->n_dropped++;
-            continue;
-        }
-        if (!take && ser_clips_push_clip(&ds->clips, &in->v[i], err) != 0) goto done;
-        if (take) { /* in's array becomes ds's, compacted in place; a dropped clip's strings freed */
-            const ser_clip c = in->v[i];
-            in->v[i] = in->v[kept];
-            in->v[kept] = c;
-        }
-        loc[kept] = loc[i];
-        y[kept++] = label;
-    }
-    if (kept == 0) {
-        ser_fail(err, "%s set: none of its %zu clips could be used (listed above)", what, n);
+    if (outcome_init(&o, in, err) != 0 || !(loc = ser_malloc(n * sizeof *loc, "feature locations", err)) ||
+        !(ds->src = ser_calloc(1, sizeof *ds->src, "feature source", err)))
         goto done;
+    if (ser_feature_cache_fill(fc, o.paths, n, extract, threads, loc, o.ok, o.why, err) != 0) goto done;
+    if (pick_clips(&o, in, labels, n_labels, what, &ds->n_dropped, err) != 0) goto done;
+    for (size_t j = 0; j < o.kept; j++) {
+        loc[j] = loc[o.from[j]];
+        if (!take && ser_clips_push_clip(&ds->clips, &in->v[o.from[j]], err) != 0) goto done;
+        if (take) { /* in's array becomes ds's, compacted in place (from[j] >= j, untouched so far) */
+            const ser_clip c = in->v[o.from[j]];
+            in->v[o.from[j]] = in->v[j];
+            in->v[j] = c;
+        }
     }
-    if (take) {
+    if (take) { /* the dropped clips, now past the kept ones: their strings freed */
         ds->clips = *in;
-        for (size_t i = kept; i < n; i++) clip_free_strings(&ds->clips.v[i]);
-        ds->clips.n = kept;
+        for (size_t i = o.kept; i < n; i++) clip_free_strings(&ds->clips.v[i]);
+        ds->clips.n = o.kept;
         memset(in, 0, sizeof *in);
-        paths = (free(paths), NULL); /* pointed into in */
     }
-    if (ds->n_dropped) fprintf(stderr, "ser: %s: %zu of %zu clips skipped (listed above)\n", what, ds->n_dropped, n);
-    if (ser_feature_source_init(ds->src, fc, loc, ds->clips.v, kept, cfg, err) != 0) goto done;
+    if (ser_feature_source_init(ds->src, fc, loc, ds->clips.v, o.kept, cfg, err) != 0) goto done;
     loc = NULL; /* the source's */
-    ds->y = y, ds->n = kept;
-    y = NULL;
+    ds->y = o.y, ds->n = o.kept;
+    o.y = NULL;
     rc = 0;
 done:
-    if (why)
-        for (size_t i = 0; i < n; i++) free(why[i]);
-    free(why), free(ok), free(paths), free(loc), free(y);
+    outcome_free(&o);
+    free(loc);
     if (rc) ser_dataset_free(ds);
     return rc;
 }

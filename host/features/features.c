@@ -1,14 +1,13 @@
-/* Parallel feature extraction: files -> librosa.load -> MFCC (+ pitch rows), one clip per task. */
+/* Feature extraction over files: decode (ser_audio_load) -> the per-clip feature loop
+ * (ser/feature_loop.h: MFCC + pitch rows), one clip per task, one audio buffer per thread. */
 #include "ser/features.h"
 
-#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ser/audio.h"
-#include "ser/mfcc.h"
-#include "ser/pitch.h"
+#include "ser/feature_loop.h"
 
 size_t ser_features_per_clip(const ser_config *cfg) {
     return (size_t)ser_config_rows(cfg) * (size_t)cfg->features.frames;
@@ -19,64 +18,63 @@ int ser_features_extract(const ser_config *cfg, char *const *paths, size_t n, in
     return ser_features_extract_warped(cfg, paths, n, threads, 1.0, 0.0, out, ok, why, err);
 }
 
-int ser_features_extract_warped(const ser_config *cfg, char *const *paths, size_t n, int threads, double alpha,
-                                double f_hi, float *out, unsigned char *ok, char **why, ser_error *err) {
-    /* Probe the recipe once on this thread so that a bad one fails before any work. */
-    ser_mfcc *probe = ser_mfcc_create(cfg, err);
-    if (!probe) return -1;
-    const size_t mfcc_size = ser_mfcc_out_size(probe), per_clip = ser_features_per_clip(cfg);
-    ser_mfcc_free(probe);
-    SER_ASSERT(mfcc_size + (size_t)cfg->features.f0_rows * cfg->features.frames == per_clip);
-    memset(ok, 0, n);
-    if (why) memset(why, 0, n * sizeof *why);
-    if (n == 0) return 0;
+typedef struct files_job {
+    const ser_config *cfg;
+    char *const *paths;
+    double alpha, f_hi;
+    ser_audio_buf *buf; /* [threads] */
+    size_t per_clip;
+    float *out;
+    unsigned char *ok;
+    char **why;
+} files_job;
 
-    if (threads <= 0) threads = omp_get_max_threads();
-    if ((size_t)threads > n) threads = (int)n;
-    /* Parallel over clips; the small DCT sgemm inside each clip must not start BLAS threads
-     * of its own (OpenMP's and OpenBLAS's idle threads both spin and fight for the cores). */
-    const int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    int setup_failed = 0;
-    ser_error setup_err = {{0}};
-#pragma omp parallel num_threads(threads)
-    {
-        ser_error terr = {{0}};
-        ser_audio_buf buf = {0};
-        ser_mfcc *m = ser_mfcc_create(cfg, &terr);
-        if (m && alpha != 1.0) ser_mfcc_set_warp(m, alpha, f_hi);
-        ser_pitch *p = NULL;
-        if (m && cfg->features.f0_rows > 0 && !(p = ser_pitch_create(cfg, &terr))) {
-            ser_mfcc_free(m);
-            m = NULL;
-        }
-        if (!m) {
-#pragma omp critical(ser_features_setup)
-            {
-                setup_failed = 1;
-                setup_err = terr;
-            }
-        }
-#pragma omp for schedule(dynamic, 4)
-        for (size_t i = 0; i < n; i++) {
-            if (!m) continue;
-            if (ser_audio_load(paths[i], &cfg->audio, &buf, &terr) == 0 &&
-                ser_mfcc_compute(m, buf.samples, buf.n, out + i * per_clip, &terr) == 0 &&
-                (!p || ser_pitch_compute(p, buf.samples, buf.n, out + i * per_clip + mfcc_size, NULL, &terr) >= 0)) {
-                ok[i] = 1;
-            } else if (why) {
-                if (!strstr(terr.msg, paths[i])) ser_fail_wrap(&terr, "%s", paths[i]);
-                why[i] = strdup(terr.msg); /* NULL: the caller names the file alone (ser/features.h) */
-            }
-        }
-        ser_audio_buf_free(&buf);
-        ser_mfcc_free(m);
-        ser_pitch_free(p);
-    }
-    openblas_set_num_threads(blas_threads);
-    if (setup_failed) {
-        if (err) *err = setup_err;
-        return ser_fail_wrap(err, "feature worker setup");
+static int file_samples(void *ctx, int thread, size_t i, ser_clip_audio *a, ser_error *err) {
+    files_job *j = ctx;
+    ser_audio_buf *b = &j->buf[thread];
+    if (ser_audio_load(j->paths[i], &j->cfg->audio, b, err) != 0) return -1;
+    a->y = b->samples, a->n = b->n, a->warp = j->alpha, a->warp_fhi = j->f_hi;
+    return 0;
+}
+
+static int file_store(void *ctx, int thread, size_t i, float *x, ser_error *err) {
+    (void)thread, (void)err;
+    files_job *j = ctx;
+    memcpy(j->out + i * j->per_clip, x, j->per_clip * sizeof *x);
+    j->ok[i] = 1;
+    return 0;
+}
+
+/* A file that fails is not an error of the call: ok[i] stays 0, why[i] names the file. */
+static int file_failed(void *ctx, size_t i, ser_error *err) {
+    files_job *j = ctx;
+    if (j->why) {
+        if (!strstr(err->msg, j->paths[i])) ser_fail_wrap(err, "%s", j->paths[i]);
+        j->why[i] = strdup(err->msg); /* NULL: the caller names the file alone (ser/features.h) */
     }
     return 0;
+}
+
+int ser_features_extract_warped(const ser_config *cfg, char *const *paths, size_t n, int threads, double alpha,
+                                double f_hi, float *out, unsigned char *ok, char **why, ser_error *err) {
+    memset(ok, 0, n);
+    if (why) memset(why, 0, n * sizeof *why);
+    if (threads <= 0) threads = omp_get_max_threads();
+    if ((size_t)threads > n) threads = n ? (int)n : 1;
+    /* the recipe is checked here, before any file is read */
+    ser_feature_loop *loop = ser_feature_loop_create(cfg, threads, err);
+    if (!loop) return -1;
+    files_job job = {.cfg = cfg, .paths = paths, .alpha = alpha, .f_hi = f_hi, .out = out, .ok = ok, .why = why,
+                     .per_clip = ser_feature_loop_per_clip(loop)};
+    SER_ASSERT(job.per_clip == ser_features_per_clip(cfg));
+    int rc = -1;
+    if (!(job.buf = ser_calloc((size_t)threads, sizeof *job.buf, "audio buffers", err))) goto out;
+    const ser_feature_loop_calls calls = {
+        .samples = file_samples, .store = file_store, .failed = file_failed, .ctx = &job, .chunk = 4};
+    rc = ser_feature_loop_run(loop, n, &calls, err);
+out:
+    for (int t = 0; job.buf && t < threads; t++) ser_audio_buf_free(&job.buf[t]);
+    free(job.buf);
+    ser_feature_loop_free(loop);
+    return rc;
 }

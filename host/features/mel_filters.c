@@ -33,32 +33,37 @@ static double mel_to_hz(double m) {
     return 0.0 + f_sp * m;
 }
 
-void ser_mel_filters(double sr, int n_fft, int n_mels, double fmin, double fmax, float *w) {
-    const int n_bins = 1 + n_fft / 2;
-    /* mel_frequencies(n_mels + 2, fmin, fmax): np.linspace over the mel scale (i * step +
-     * start, last point exactly stop), mapped back to Hz. */
+/* mel_frequencies(n_mels + 2, fmin, fmax): np.linspace over the mel scale (i * step + start,
+ * last point exactly stop), mapped back to Hz. */
+static void mel_points(int n_mels, double fmin, double fmax, double *mel_f) {
     const int n_pts = n_mels + 2;
     const double min_mel = hz_to_mel(fmin), max_mel = hz_to_mel(fmax);
     const double step = (max_mel - min_mel) / (n_pts - 1);
-    double mel_f[n_pts];
     for (int i = 0; i < n_pts; i++) mel_f[i] = mel_to_hz(i == n_pts - 1 ? max_mel : i * step + min_mel);
+}
+
+/* Filter m's weight at frequency f: the triangle over mel_f[m .. m+2], Slaney area norm. */
+static float mel_weight(const double *mel_f, int m, double f) {
+    const double fdiff_lo = mel_f[m + 1] - mel_f[m], fdiff_hi = mel_f[m + 2] - mel_f[m + 1];
+    const double enorm = 2.0 / (mel_f[m + 2] - mel_f[m]);
+    const double lower = -(mel_f[m] - f) / fdiff_lo;
+    const double upper = (mel_f[m + 2] - f) / fdiff_hi;
+    double v = lower < upper ? lower : upper;
+    if (!(v > 0.0)) v = 0.0;
+    /* librosa stores the triangle in a float32 array, then scales it in place by the float64
+     * enorm: two roundings. */
+    const float tri = (float)v;
+    return (float)((double)tri * enorm);
+}
+
+void ser_mel_filters(double sr, int n_fft, int n_mels, double fmin, double fmax, float *w) {
+    const int n_bins = 1 + n_fft / 2;
+    double mel_f[n_mels + 2];
+    mel_points(n_mels, fmin, fmax, mel_f);
     /* np.fft.rfftfreq(n_fft, d=1/sr): k * (1 / (n_fft * (1 / sr))) */
     const double val = 1.0 / (n_fft * (1.0 / sr));
-    for (int m = 0; m < n_mels; m++) {
-        const double fdiff_lo = mel_f[m + 1] - mel_f[m], fdiff_hi = mel_f[m + 2] - mel_f[m + 1];
-        const double enorm = 2.0 / (mel_f[m + 2] - mel_f[m]); /* Slaney area norm */
-        for (int k = 0; k < n_bins; k++) {
-            const double f = k * val;
-            const double lower = -(mel_f[m] - f) / fdiff_lo;
-            const double upper = (mel_f[m + 2] - f) / fdiff_hi;
-            double v = lower < upper ? lower : upper;
-            if (!(v > 0.0)) v = 0.0;
-            /* librosa stores the triangle in a float32 array, then scales it in place by the
-             * float64 enorm: two roundings. */
-            const float tri = (float)v;
-            w[(size_t)m * n_bins + k] = (float)((double)tri * enorm);
-        }
-    }
+    for (int m = 0; m < n_mels; m++)
+        for (int k = 0; k < n_bins; k++) w[(size_t)m * n_bins + k] = mel_weight(mel_f, m, k * val);
 }
 
 double ser_vtlp_warp(double f, double alpha, double f_hi, double nyquist) {
@@ -73,11 +78,8 @@ void ser_mel_filters_warped(double sr, int n_fft, int n_mels, double fmin, doubl
                             float *w, int *lo, int *hi) {
     const int n_bins = 1 + n_fft / 2;
     /* the same mel points, expressions and roundings as ser_mel_filters */
-    const int n_pts = n_mels + 2;
-    const double min_mel = hz_to_mel(fmin), max_mel = hz_to_mel(fmax);
-    const double step = (max_mel - min_mel) / (n_pts - 1);
-    double mel_f[n_pts], fw[n_bins];
-    for (int i = 0; i < n_pts; i++) mel_f[i] = mel_to_hz(i == n_pts - 1 ? max_mel : i * step + min_mel);
+    double mel_f[n_mels + 2], fw[n_bins];
+    mel_points(n_mels, fmin, fmax, mel_f);
     const double val = 1.0 / (n_fft * (1.0 / sr));
     for (int k = 0; k < n_bins; k++) fw[k] = alpha == 1.0 ? k * val : ser_vtlp_warp(k * val, alpha, f_hi, sr / 2);
     memset(w, 0, (size_t)n_mels * n_bins * sizeof *w);
@@ -85,18 +87,10 @@ void ser_mel_filters_warped(double sr, int n_fft, int n_mels, double fmin, doubl
      * are one run that moves up with m: each filter scans only its own run */
     int k0 = 0;
     for (int m = 0; m < n_mels; m++) {
-        const double fdiff_lo = mel_f[m + 1] - mel_f[m], fdiff_hi = mel_f[m + 2] - mel_f[m + 1];
-        const double enorm = 2.0 / (mel_f[m + 2] - mel_f[m]);
         while (k0 < n_bins && fw[k0] <= mel_f[m]) k0++;
         lo[m] = hi[m] = k0;
         for (int k = k0; k < n_bins && fw[k] < mel_f[m + 2]; k++) {
-            const double f = fw[k];
-            const double lower = -(mel_f[m] - f) / fdiff_lo;
-            const double upper = (mel_f[m + 2] - f) / fdiff_hi;
-            double v = lower < upper ? lower : upper;
-            if (!(v > 0.0)) v = 0.0;
-            const float tri = (float)v;
-            const float x = (float)((double)tri * enorm);
+            const float x = mel_weight(mel_f, m, fw[k]);
             w[(size_t)m * n_bins + k] = x;
             if (x != 0.0f) {
                 if (hi[m] == lo[m]) lo[m] = k;

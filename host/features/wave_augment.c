@@ -22,7 +22,7 @@
 #include "ser/mfcc.h"
 #include "ser/normalize.h"
 #include "ser/philox.h"
-#include "ser/vtlp.h"
+#include "ser/vtlp_draw.h"
 
 int ser_wave_aug_active(const ser_train_config *tc) {
     return tc->aug_speed > 0 || tc->aug_wave_shift > 0 || tc->aug_wave_gain > 0 ||

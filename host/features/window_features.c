@@ -1,23 +1,19 @@
-/* Window features: one clip's chain of ser_features_extract + ser_normalize per window. */
+/* Window features: one clip's chain of ser_features_extract + ser_normalize per window, through
+ * the per-clip feature loop (ser/feature_loop.h). */
 #include "ser/window_features.h"
 
-#include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ser/feature_loop.h"
 #include "ser/features.h"
-#include "ser/mfcc.h"
 #include "ser/normalize.h"
-#include "ser/pitch.h"
 
 struct ser_window_features {
     ser_config cfg;
-    int threads;
-    size_t mfcc_size, per_clip;
-    ser_mfcc **mfcc;   /* [threads] */
-    ser_pitch **pitch; /* [threads], NULL entries without pitch rows */
+    size_t per_clip;
+    ser_feature_loop *loop; /* the MFCC and pitch states, one per thread */
     /* features.normalize = 2: the recording's sums per coefficient (H rows), then mean and 1/std */
     double *sum, *sq, count;
     int speaker_ready;
@@ -25,12 +21,7 @@ struct ser_window_features {
 
 void ser_window_features_free(ser_window_features *w) {
     if (!w) return;
-    for (int t = 0; t < w->threads; t++) {
-        if (w->mfcc) ser_mfcc_free(w->mfcc[t]);
-        if (w->pitch) ser_pitch_free(w->pitch[t]);
-    }
-    free(w->mfcc);
-    free(w->pitch);
+    ser_feature_loop_free(w->loop);
     free(w->sum);
     free(w);
 }
@@ -48,64 +39,28 @@ ser_window_features *ser_window_features_create(const ser_config *cfg, int threa
     ser_window_features *w = ser_calloc(1, sizeof *w, "window features", err);
     if (!w) return NULL;
     w->cfg = *cfg;
-    w->threads = threads > 0 ? threads : omp_get_max_threads();
-    w->mfcc = ser_calloc((size_t)w->threads, sizeof *w->mfcc, "MFCC states", err);
-    w->pitch = ser_calloc((size_t)w->threads, sizeof *w->pitch, "pitch states", err);
     w->sum = ser_calloc(2 * (size_t)ser_config_rows(cfg), sizeof *w->sum, "speaker statistics", err);
-    if (!w->mfcc || !w->pitch || !w->sum) goto fail;
+    if (!w->sum || !(w->loop = ser_feature_loop_create(cfg, threads, err))) goto fail;
     w->sq = w->sum + ser_config_rows(cfg);
-    for (int t = 0; t < w->threads; t++) {
-        if (!(w->mfcc[t] = ser_mfcc_create(cfg, err))) goto fail;
-        if (cfg->features.f0_rows > 0 && !(w->pitch[t] = ser_pitch_create(cfg, err))) goto fail;
-    }
-    w->mfcc_size = ser_mfcc_out_size(w->mfcc[0]);
-    w->per_clip = ser_features_per_clip(cfg);
-    SER_ASSERT(w->mfcc_size + (size_t)cfg->features.f0_rows * (size_t)cfg->features.frames == w->per_clip);
+    w->per_clip = ser_feature_loop_per_clip(w->loop);
+    SER_ASSERT(w->per_clip == ser_features_per_clip(cfg));
     return w;
 fail:
     ser_window_features_free(w);
     return NULL;
 }
 
+/* features.normalize = 2: the recording is one speaker, its statistics normalize.c's */
 void ser_window_features_accumulate(ser_window_features *w, const float *x, size_t n) {
     if (w->cfg.features.normalize != SER_NORM_SPEAKER) return;
     const int H = ser_config_rows(&w->cfg), W = w->cfg.features.frames;
-    for (size_t i = 0; i < n; i++) {
-        const float *clip = x + i * w->per_clip;
-        const int used = ser_clip_frames_used(clip, H, W);
-        for (int c = 0; c < H; c++) {
-            const float *row = clip + (size_t)c * W;
-            double s = 0.0, q = 0.0;
-            for (int t = 0; t < used; t++) s += row[t], q += (double)row[t] * row[t];
-            w->sum[c] += s, w->sq[c] += q;
-        }
-        w->count += used;
-    }
+    for (size_t i = 0; i < n; i++) ser_norm_accumulate(x + i * w->per_clip, H, W, w->sum, w->sq, &w->count);
 }
 
 void ser_window_features_speaker_done(ser_window_features *w) {
     if (w->cfg.features.normalize != SER_NORM_SPEAKER) return;
-    const int H = ser_config_rows(&w->cfg);
-    for (int c = 0; c < H; c++) { /* as normalize.c's finish() */
-        if (w->count <= 0) {
-            w->sum[c] = 0.0, w->sq[c] = 1.0;
-            continue;
-        }
-        const double mean = w->sum[c] / w->count, ms = w->sq[c] / w->count, var = ms - mean * mean;
-        w->sum[c] = mean;
-        w->sq[c] = var > 1e-8 * ms && var > 0 ? 1.0 / sqrt(var) : 1.0;
-    }
+    ser_norm_finish(w->sum, w->sq, w->count, ser_config_rows(&w->cfg));
     w->speaker_ready = 1;
-}
-
-/* One clip's features with the recording's speaker statistics (the real frames only). */
-static void apply_speaker(const ser_window_features *w, float *x) {
-    const int H = ser_config_rows(&w->cfg), W = w->cfg.features.frames;
-    const int used = ser_clip_frames_used(x, H, W);
-    for (int c = 0; c < H; c++) {
-        float *row = x + (size_t)c * W;
-        for (int t = 0; t < used; t++) row[t] = (float)((row[t] - w->sum[c]) * w->sq[c]);
-    }
 }
 
 size_t ser_window_clip_placement(const ser_audio_config *a, double rate, const float *y, size_t n, size_t *start) {
@@ -138,41 +93,42 @@ size_t ser_window_clip_placement(const ser_audio_config *a, double rate, const f
     return count;
 }
 
+typedef struct windows_job {
+    ser_window_features *w;
+    const float *const *y;
+    const size_t *len;
+    int normalized;
+    float *out;
+} windows_job;
+
+static int window_samples(void *ctx, int thread, size_t i, ser_clip_audio *a, ser_error *err) {
+    (void)thread, (void)err;
+    const windows_job *j = ctx;
+    a->y = j->y[i], a->n = j->len[i];
+    return 0;
+}
+
+/* The window's features, then features.normalize: the recording's speaker statistics once they
+ * are gathered, else the window alone (clip mode) or none (a first pass: normalized = 0). */
+static int window_store(void *ctx, int thread, size_t i, float *x, ser_error *err) {
+    (void)thread;
+    const windows_job *j = ctx;
+    const ser_window_features *w = j->w;
+    float *o = j->out + i * w->per_clip;
+    memcpy(o, x, w->per_clip * sizeof *o);
+    const int speaker = j->normalized && w->speaker_ready && w->cfg.features.normalize == SER_NORM_SPEAKER;
+    const int mode = !j->normalized || speaker || !w->cfg.features.normalize ? SER_NORM_NONE : SER_NORM_CLIP;
+    if (ser_normalize(mode, o, 1, NULL, ser_config_rows(&w->cfg), w->cfg.features.frames, err) != 0) return -1;
+    if (speaker) ser_norm_apply(o, ser_config_rows(&w->cfg), w->cfg.features.frames, w->sum, w->sq);
+    return 0;
+}
+
 int ser_window_features_compute(ser_window_features *w, const float *const *y, const size_t *len, size_t n,
                                 int normalized, float *out, ser_error *err) {
-    if (n == 0) return 0;
-    int threads = w->threads;
-    if ((size_t)threads > n) threads = (int)n;
-    /* the small DCT sgemm inside each window must not start BLAS threads of its own */
-    const int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    int failed = 0;
-    ser_error first = {{0}};
-#pragma omp parallel num_threads(threads)
-    {
-        const int t = omp_get_thread_num();
-        ser_error terr = {{0}};
-#pragma omp for schedule(dynamic, 2)
-        for (size_t i = 0; i < n; i++) {
-            float *o = out + i * w->per_clip;
-            const int speaker = normalized && w->speaker_ready && w->cfg.features.normalize == SER_NORM_SPEAKER;
-            const int mode = !normalized || speaker || !w->cfg.features.normalize ? SER_NORM_NONE : SER_NORM_CLIP;
-            if (ser_mfcc_compute(w->mfcc[t], y[i], len[i], o, &terr) != 0 ||
-                (w->pitch[t] && ser_pitch_compute(w->pitch[t], y[i], len[i], o + w->mfcc_size, NULL, &terr) < 0) ||
-                ser_normalize(mode, o, 1, NULL, ser_config_rows(&w->cfg), w->cfg.features.frames, &terr) != 0) {
-#pragma omp critical(ser_window_features_err)
-                if (!failed) failed = 1, first = terr;
-            } else if (speaker) {
-                apply_speaker(w, o);
-            }
-        }
-    }
-    openblas_set_num_threads(blas_threads);
-    if (failed) {
-        if (err) *err = first;
-        return -1;
-    }
-    return 0;
+    windows_job job = {.w = w, .y = y, .len = len, .normalized = normalized, .out = out};
+    /* failed NULL: the first error stops the batch */
+    const ser_feature_loop_calls calls = {.samples = window_samples, .store = window_store, .ctx = &job, .chunk = 2};
+    return ser_feature_loop_run(w->loop, n, &calls, err);
 }
 
 double ser_rms_dbfs(const float *y, size_t n) {

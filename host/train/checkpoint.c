@@ -10,7 +10,7 @@
 
 #include "build_info.h"
 #include "ser/safetensors.h"
-#include "ser/vtln.h"
+#include "ser/speaker_warp.h"
 
 #define SER_MODEL_FORMAT "1"
 

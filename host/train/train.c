@@ -86,7 +86,7 @@ static int argmax(const float *p, int C) {
     return best;
 }
 
-int ser_evaluate(ser_net *net, const ser_split_data *data, int batch, double *loss, double *accuracy,
+int ser_evaluate(ser_net *net, const ser_loop_data *data, int batch, double *loss, double *accuracy,
                  int32_t *pred, float *probs_out, ser_error *err) {
     const int C = net->n_classes;
     double lsum = 0.0;
@@ -168,7 +168,7 @@ static void fail_at(ser_error *err, int epoch, size_t batch) {
     ser_fail_wrap(err, "stopped at epoch %d, batch %zu", epoch, batch);
 }
 
-int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_data *val, const ser_train_opts *opts,
+int ser_train_run(ser_net *net, const ser_loop_data *train, const ser_loop_data *val, const ser_train_opts *opts,
                   ser_train_state *st, const float *best_state_in, ser_train_result *res, ser_error *err) {
     const ser_config *cfg = opts->cfg;
     const int C = net->n_classes, batch = cfg->train.batch_size, epochs = cfg->train.epochs;

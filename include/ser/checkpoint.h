@@ -26,7 +26,7 @@ extern "C" {
 #include "ser/model.h"
 #include "ser/scaler.h"
 #include "ser/train.h"
-#include "ser/vtln.h"
+#include "ser/speaker_warp.h"
 
 typedef struct ser_model_meta {
     ser_config cfg;
@@ -34,7 +34,7 @@ typedef struct ser_model_meta {
     size_t n_labels;
     ser_scaler scaler;
     /* features.vtln: the training split's per-coefficient mean then std (2 n_mfcc values,
-     * ser/vtln.h), stored as ser.vtln_ref */
+     * ser/speaker_warp.h), stored as ser.vtln_ref */
     double vtln_ref[2 * SER_VTLN_MAX_MFCC];
     /* ser train --init: the model file the weights started from (absolute path) and its SHA-256
      * (hex), stored as ser.init (JSON {"path", "sha256"}); empty when trained from scratch */

@@ -28,7 +28,7 @@ typedef struct ser_feature_config {
     int frames;           /* pad with zeros / cut to this many frames */
     int normalize;        /* per-utterance normalisation before the global scaler: 0 none (reference),
                            * 1 per clip, 2 per speaker (ser/normalize.h) */
-    double vtln;          /* per-speaker VTLN (ser/vtln.h): the warp search range; 0 = off */
+    double vtln;          /* per-speaker VTLN (ser/speaker_warp.h): the warp search range; 0 = off */
     int f0_rows;          /* rows of log2 F0 below the MFCCs (ser/pitch.h); 0 = off */
     int logmel;           /* 1: the rows are the log-mel spectrogram (dB) itself, no DCT (n_mfcc == n_mels) */
 } ser_feature_config;
@@ -102,7 +102,7 @@ typedef struct ser_train_config {
     int aug_freq_width;        /*   max width of each (coefficients) */
     double aug_noise;          /* std of gaussian noise added to every feature value */
     double aug_gain;           /* max |offset| added to row 0 (c0, the clip's loudness), scaled units */
-    /* VTLP (host/features/vtlp.c): the training features recomputed every epoch with a per-clip mel
+    /* VTLP (ser/vtlp_draw.h): the training features recomputed every epoch with a per-clip mel
      * frequency warp alpha in [1 - aug_vtlp, 1 + aug_vtlp]; 0 = off. */
     double aug_vtlp;
     double aug_vtlp_fhi;       /* Hz: the warp is f alpha below about this frequency */

@@ -38,13 +38,14 @@ int ser_dataset_build(ser_dataset *ds, const ser_clips *in, const ser_config *cf
 /* ser_dataset_build with that extractor. */
 int ser_dataset_build_with(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
                            size_t n_labels, int threads, const char *what, ser_features_fn extract, ser_error *err);
-/* ser_dataset_build_with, and with features.vtln (ser/vtln.h) each speaker's features warped
+/* The in-memory builder behind ser_dataset_build and ser_dataset_build_with (x holds every
+ * clip's features); with features.vtln (ser/speaker_warp.h) each speaker's features are warped
  * toward reference statistics before the normalisation: vtln_fit (2 n_mfcc doubles, the
  * training split) receives this split's own unwarped statistics and is the reference; else
  * vtln_ref (the model's) is. Without features.vtln both are ignored and may be NULL. */
-int ser_dataset_build_vtln(ser_dataset *ds, const ser_clips *in, const ser_config *cfg, const char *const *labels,
-                           size_t n_labels, int threads, const char *what, ser_features_fn extract, double *vtln_fit,
-                           const double *vtln_ref, ser_error *err);
+int ser_dataset_build_in_memory(ser_dataset *ds, const ser_clips *in, const ser_config *cfg,
+                                const char *const *labels, size_t n_labels, int threads, const char *what,
+                                ser_features_fn extract, double *vtln_fit, const double *vtln_ref, ser_error *err);
 /* ser_dataset_build_with through the on-disk feature cache fc: the features are computed (or
  * found) there and x stays NULL; ds->src reads normalised clips by batch (ser/feature_source.h).
  * The same clips are kept and dropped, with the same messages. Not with features.vtln.

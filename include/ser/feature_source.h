@@ -43,7 +43,7 @@ int ser_feature_source_clip(const ser_feature_source *src, size_t i, float *out,
 int ser_feature_source_fit_scaler(const ser_feature_source *src, ser_scaler *out, ser_error *err);
 void ser_feature_source_set_scaler(ser_feature_source *src, const ser_scaler *s);
 
-/* B clips idx[0..B) into out (B, F): ser_split_data's fill (source = a ser_feature_source). */
+/* B clips idx[0..B) into out (B, F): ser_loop_data's fill (source = a ser_feature_source). */
 int ser_feature_source_fill(void *source, const uint32_t *idx, int B, float *out, ser_error *err);
 
 #ifdef __cplusplus

@@ -51,7 +51,7 @@ int ser_mfcc_compute(ser_mfcc *m, const float *y, size_t n, float *out, ser_erro
 const float *ser_mfcc_db(const ser_mfcc *m);
 
 /* Warps the mel filter bank of m (ser_mel_filters_warped) for the following computes; alpha 1
- * restores the plain bank (bit for bit). Used per clip by VTLP augmentation (host/features/vtlp.c). */
+ * restores the plain bank (bit for bit). Used per clip by VTLP augmentation (ser/vtlp_draw.h). */
 void ser_mfcc_set_warp(ser_mfcc *m, double alpha, double f_hi);
 /* ---- the tables, shared with the CUDA backend --------------------------------------------- */
 

@@ -42,7 +42,7 @@ typedef struct ser_net {
     size_t clip_size;                             /* rows * frames (ser_features_per_clip) */
 } ser_net;
 
-typedef struct ser_split_data {
+typedef struct ser_loop_data {
     const float *x;        /* (n, clip_size), already scaled; NULL: fill reads them by batch */
     const int32_t *y;      /* (n) class indices */
     size_t n;
@@ -50,11 +50,11 @@ typedef struct ser_split_data {
      * (ser_feature_source_fill: the on-disk feature cache), source its first argument. */
     int (*fill)(void *source, const uint32_t *idx, int B, float *out, ser_error *err);
     void *source;
-} ser_split_data;
+} ser_loop_data;
 
 /* ds's features as the loop reads them: ds->x, or by batch from ds->src (the feature cache);
  * labels ds->y (NULL when unlabelled). */
-ser_split_data ser_split_of(const ser_dataset *ds);
+ser_loop_data ser_loop_data_of(const ser_dataset *ds);
 
 /* Everything a resume restores besides the net state. */
 typedef struct ser_train_state {
@@ -105,7 +105,7 @@ typedef struct ser_train_result {
  * holds the best epoch's weights (EarlyStopping restore_best_weights). Fails at once on a
  * non-finite loss or a failed net call, naming the epoch and batch (and the call); on_epoch is
  * not called for the failed epoch, so the last good checkpoint is what it wrote before. */
-int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_data *val, const ser_train_opts *opts,
+int ser_train_run(ser_net *net, const ser_loop_data *train, const ser_loop_data *val, const ser_train_opts *opts,
                   ser_train_state *st, const float *best_state_in, ser_train_result *res, ser_error *err);
 
 /* train.monitor's key in history.jsonl ("val_loss", "val_accuracy", "val_uar") and its value in h. */
@@ -117,7 +117,7 @@ void ser_train_state_init(ser_train_state *st, const ser_config *cfg);
 
 /* Evaluates a split in inference mode: mean loss, accuracy, and (when pred is not NULL) the
  * predicted class of every clip; probs_out (n, C) optional. */
-int ser_evaluate(ser_net *net, const ser_split_data *data, int batch, double *loss, double *accuracy,
+int ser_evaluate(ser_net *net, const ser_loop_data *data, int batch, double *loss, double *accuracy,
                  int32_t *pred, float *probs_out, ser_error *err);
 
 /* The permutation of epoch e: a Fisher-Yates shuffle keyed by (seed, epoch) (Philox), so a

@@ -1,7 +1,7 @@
 /* Waveform augmentation: the training features recomputed every epoch from the clips' audio,
  * each clip changed in the time domain first (train.aug_speed, aug_wave_shift, aug_wave_gain,
  * aug_noise_*), then, when train.aug_vtlp > 0, MFCC'd through its VTLP-warped mel bank
- * (ser/vtlp.h); then features.normalize over the epoch's set and the global scaler fitted on the
+ * (ser/vtlp_draw.h); then features.normalize over the epoch's set and the global scaler fitted on the
  * unaugmented training features. Per clip, in this order:
  *   speed  resample by libsoxr (HQ) so that the clip plays `factor` times faster: n / factor
  *          samples, every frequency times factor (factor 1 - s, 1 or 1 + s, s = aug_speed);

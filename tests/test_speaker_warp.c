@@ -1,4 +1,4 @@
-/* Per-speaker VTLN (ser/vtln.h): the statistics over real frames equal a direct computation;
+/* Per-speaker VTLN (ser/speaker_warp.h): the statistics over real frames equal a direct computation;
  * a speaker matched against its own statistics keeps alpha 1 and its features bit for bit;
  * against the statistics of its own clips warped by 0.92 (or 1.06) the search finds exactly that
  * warp and the features become the warped MFCCs; two speakers are matched each on its own; the
@@ -21,7 +21,7 @@
 #include "ser/features.h"
 #include "ser/mfcc.h"
 #include "ser/synth.h"
-#include "ser/vtln.h"
+#include "ser/speaker_warp.h"
 
 static void test_stats(void) {
     enum { H = 3, W = 5 };
@@ -29,7 +29,7 @@ static void test_stats(void) {
     float x[2][H][W] = {{{1, 2, 3, 4, 0}, {0, 0, 0, 1, 0}, {5, 5, 5, 5, 0}},
                         {{7, 8, 0, 0, 0}, {2, 0, 0, 0, 0}, {1, 1, 0, 0, 0}}};
     double ref[2 * H];
-    ser_vtln_stats(&x[0][0][0], 2, H, W, ref);
+    ser_speaker_warp_stats(&x[0][0][0], 2, H, W, ref);
     const double v0[] = {1, 2, 3, 4, 7, 8}, v1[] = {0, 0, 0, 1, 2, 0}, v2[] = {5, 5, 5, 5, 1, 1};
     const double *v[3] = {v0, v1, v2};
     for (int c = 0; c < H; c++) {
@@ -79,25 +79,25 @@ int main(void) {
     CHECK(a.n == 14);
     float *plain = features(&a, &cfg, 1.0), *x = malloc(a.n * F * sizeof *x);
     double ref[2 * SER_VTLN_MAX_MFCC], alpha[14];
-    ser_vtln_stats(plain, a.n, H, W, ref);
+    ser_speaker_warp_stats(plain, a.n, H, W, ref);
     memcpy(x, plain, a.n * F * sizeof *x);
-    CHECKF(ser_vtln_apply(x, a.n, a.v, &cfg, ref, 2, NULL, alpha, &err) == 0, "%s", err.msg);
+    CHECKF(ser_speaker_warp_apply(x, a.n, a.v, &cfg, ref, 2, NULL, alpha, &err) == 0, "%s", err.msg);
     CHECK(alpha[0] == 1.0 && alpha[13] == 1.0 && !memcmp(x, plain, a.n * F * sizeof *x));
     const double targets[2] = {1.0 + -8 / 100.0, 1.0 + 6 / 100.0}; /* the search's own grid values */
     for (int t = 0; t < 2; t++) {
         float *warped = features(&a, &cfg, targets[t]);
-        ser_vtln_stats(warped, a.n, H, W, ref);
+        ser_speaker_warp_stats(warped, a.n, H, W, ref);
         memcpy(x, plain, a.n * F * sizeof *x);
-        CHECKF(ser_vtln_apply(x, a.n, a.v, &cfg, ref, 2, NULL, alpha, &err) == 0, "%s", err.msg);
+        CHECKF(ser_speaker_warp_apply(x, a.n, a.v, &cfg, ref, 2, NULL, alpha, &err) == 0, "%s", err.msg);
         CHECKF(fabs(alpha[0] - targets[t]) < 1e-12 && alpha[5] == alpha[0], "found %g for %g", alpha[0], targets[t]);
         CHECK(!memcmp(x, warped, a.n * F * sizeof *x));
         free(warped);
     }
     /* both speakers against SPA: SPA keeps 1, SPB gets its own warp; one line per speaker */
     float *all = features(&c.clips, &cfg, 1.0);
-    ser_vtln_stats(plain, a.n, H, W, ref);
+    ser_speaker_warp_stats(plain, a.n, H, W, ref);
     double al[28];
-    CHECKF(ser_vtln_apply(all, c.clips.n, c.clips.v, &cfg, ref, 1, "test", al, &err) == 0, "%s", err.msg);
+    CHECKF(ser_speaker_warp_apply(all, c.clips.n, c.clips.v, &cfg, ref, 1, "test", al, &err) == 0, "%s", err.msg);
     for (size_t i = 0; i < c.clips.n; i++) {
         const int spa = !strcmp(c.clips.v[i].speaker, "SPA");
         if (spa) CHECK(al[i] == 1.0);
@@ -106,17 +106,17 @@ int main(void) {
     /* the dataset builder: the training split (SPA) fits the reference and keeps alpha 1 */
     ser_dataset ds;
     double fit[2 * SER_VTLN_MAX_MFCC];
-    CHECKF(ser_dataset_build_vtln(&ds, &a, &cfg, NULL, 0, 2, "train", ser_features_extract, fit, NULL, &err) == 0,
+    CHECKF(ser_dataset_build_in_memory(&ds, &a, &cfg, NULL, 0, 2, "train", ser_features_extract, fit, NULL, &err) == 0,
            "%s", err.msg);
-    ser_vtln_stats(plain, a.n, H, W, ref);
+    ser_speaker_warp_stats(plain, a.n, H, W, ref);
     CHECK(!memcmp(fit, ref, 2 * (size_t)H * sizeof *fit));
     CHECK(!memcmp(ds.x, plain, a.n * F * sizeof *x)); /* normalize 0: the features themselves */
     ser_dataset_free(&ds);
-    CHECK(ser_dataset_build_vtln(&ds, &a, &cfg, NULL, 0, 2, "test", ser_features_extract, NULL, NULL, &err) != 0 &&
+    CHECK(ser_dataset_build_in_memory(&ds, &a, &cfg, NULL, 0, 2, "test", ser_features_extract, NULL, NULL, &err) != 0 &&
           strstr(err.msg, "reference"));
     free(plain), free(x), free(all);
     ser_clips_free(&a);
     ser_corpus_free(&c);
     test_synth_corpus_remove(dir);
-    return check_finish("test_vtln");
+    return check_finish("test_speaker_warp");
 }

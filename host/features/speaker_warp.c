@@ -1,5 +1,5 @@
-/* Speaker-level VTLN (contract in ser/vtln.h). */
-#include "ser/vtln.h"
+/* Each speaker's mel warp, chosen by its statistics: VTLN, features.vtln (contract in ser/speaker_warp.h). */
+#include "ser/speaker_warp.h"
 
 #include <math.h>
 #include <omp.h>
@@ -10,7 +10,7 @@
 #include "ser/features.h"
 #include "ser/normalize.h"
 
-void ser_vtln_stats(const float *x, size_t n, int H, int W, double *ref) {
+void ser_speaker_warp_stats(const float *x, size_t n, int H, int W, double *ref) {
     double *sum = ref, *sq = ref + H, count = 0.0;
     for (int c = 0; c < H; c++) sum[c] = sq[c] = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -59,8 +59,8 @@ out:
     return rc;
 }
 
-int ser_vtln_apply(float *x, size_t n, const ser_clip *clips, const ser_config *cfg, const double *ref, int threads,
-                   const char *what, double *alpha_out, ser_error *err) {
+int ser_speaker_warp_apply(float *x, size_t n, const ser_clip *clips, const ser_config *cfg, const double *ref,
+                           int threads, const char *what, double *alpha_out, ser_error *err) {
     const int H = cfg->features.n_mfcc, W = cfg->features.frames;
     const size_t F = (size_t)H * W;
     const double range = cfg->features.vtln;
@@ -87,7 +87,7 @@ int ser_vtln_apply(float *x, size_t n, const ser_clip *clips, const ser_config *
                 for (size_t j = 0; j < m; j++) memcpy(probe + j * F, x + idx[j] * F, F * sizeof *x);
             else if (features_warped(clips, idx, m, cfg, alpha, threads, probe, err) != 0)
                 goto out;
-            ser_vtln_stats(probe, m, H, W, st);
+            ser_speaker_warp_stats(probe, m, H, W, st);
             const double d = stats_distance(st, ref, H);
             if (d < best_d) best_d = d, best_a = alpha;
         }

@@ -1,7 +1,8 @@
-/* Vocal tract length normalisation of whole speakers (features.vtln), transductive like
- * features.normalize = 2: every speaker of a split (the test speaker too, from its unlabelled
- * clips) gets the mel frequency warp alpha (ser_mel_filters_warped) whose long-term cepstral
- * statistics come closest to the training set's, and its features are computed with that warp.
+/* Each speaker's mel warp: vocal tract length normalisation (VTLN) of whole speakers
+ * (features.vtln), transductive like features.normalize = 2: every speaker of a split (the test
+ * speaker too, from its unlabelled clips) gets the mel frequency warp alpha
+ * (ser_mel_filters_warped) whose long-term cepstral statistics come closest to the training
+ * set's, and its features are computed with that warp.
  *
  * Statistics: per coefficient, the mean and standard deviation over the real frames of a set of
  * clips (unnormalised MFCC). Distance: the squared differences of both over c1..c(n_mfcc-1)
@@ -12,8 +13,8 @@
  *
  * The reference (the training split's statistics, unwarped) travels in the model file
  * (ser.vtln_ref) so that `ser eval` / `ser predict` normalise a new speaker the same way. */
-#ifndef SER_VTLN_H
-#define SER_VTLN_H
+#ifndef SER_SPEAKER_WARP_H
+#define SER_SPEAKER_WARP_H
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,14 +30,14 @@ extern "C" {
 
 /* Per-coefficient mean (ref[0..H)) and standard deviation (ref[H..2H)) over the real frames of
  * the n clips x (n, H, W). */
-void ser_vtln_stats(const float *x, size_t n, int H, int W, double *ref);
+void ser_speaker_warp_stats(const float *x, size_t n, int H, int W, double *ref);
 
 /* For every speaker group of clips (x (n, H, W): their unnormalised, unwarped features, in the
  * same order): the alpha closest to ref, then its features recomputed with that warp into x.
  * alpha_out (n, may be NULL) gets each clip's alpha. Decodes the audio again (CPU, threads <= 0:
  * all cores). Prints one line per speaker to stderr when what is not NULL. */
-int ser_vtln_apply(float *x, size_t n, const ser_clip *clips, const ser_config *cfg, const double *ref, int threads,
-                   const char *what, double *alpha_out, ser_error *err);
+int ser_speaker_warp_apply(float *x, size_t n, const ser_clip *clips, const ser_config *cfg, const double *ref,
+                           int threads, const char *what, double *alpha_out, ser_error *err);
 
 #ifdef __cplusplus
 }
