@@ -131,7 +131,7 @@ int cmd_bench_epoch(int argc, char **argv) {
     }
     for (int done = 0; cuda && done < nval; done += B)
         if (be->ops->forward(be, x, labels, NULL, nval - done < B ? nval - done : B, 0, &loss, &err)) goto fail;
-    /* the precise-BN pass: as many batches as cli_adapt_bn takes of ntrain clips */
+    /* the precise-BN pass: as many batches as ser_bn_reestimate takes of ntrain clips */
     const int all_batches = (ntrain + B - 1) / B, bound = cfg.train.precise_bn_batches;
     const int bn_batches = cfg.train.precise_bn != SER_PRECISE_BN_EPOCH ? 0
                            : bound > 0 && bound < all_batches ? bound : all_batches;
