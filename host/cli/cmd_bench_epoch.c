@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "config_args.h"
 #include "device.h"
 #include "ser/cuda.h"
 #include "ser/backend.h"
@@ -66,21 +67,25 @@ int cmd_bench_epoch(int argc, char **argv) {
         return 0;
     }
     ser_config cfg;
-    ser_config_defaults(&cfg);
     ser_error err = {0};
     int ntrain = 1958, nval = 280, classes = 7, warmup = 1, cuda = 0;
     const char *device = "cpu";
+    cli_config_args ca;
+    if (cli_config_args_init(&ca, argc, "ser bench-epoch") != 0) return 1;
     for (int i = 1; i < argc; i++) {
+        const int got = cli_config_arg(&ca, argc, argv, &i, "ser bench-epoch");
+        if (got < 0) {
+            cli_config_args_free(&ca);
+            return 2;
+        }
+        if (got) continue;
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "ser bench-epoch: %s needs a value\n", a);
+            cli_config_args_free(&ca);
             return 2;
         }
-        if (!strcmp(a, "--config")) {
-            if (ser_config_load(&cfg, v, &err)) goto fail;
-        } else if (!strcmp(a, "--set")) {
-            if (ser_config_set(&cfg, v, &err)) goto fail;
-        } else if (!strcmp(a, "--train")) ntrain = atoi(v);
+        if (!strcmp(a, "--train")) ntrain = atoi(v);
         else if (!strcmp(a, "--val")) nval = atoi(v);
         else if (!strcmp(a, "--classes")) classes = atoi(v);
         else if (!strcmp(a, "--warmup")) warmup = atoi(v);
@@ -88,10 +93,15 @@ int cmd_bench_epoch(int argc, char **argv) {
         else {
             fprintf(stderr, "ser bench-epoch: unknown option %s\n", a);
             usage(stderr);
+            cli_config_args_free(&ca);
             return 2;
         }
         i++;
     }
+    /* the config file, then every --set in order, as every command does */
+    const int cfg_rc = cli_config_resolve(&ca, &cfg, &err);
+    cli_config_args_free(&ca);
+    if (cfg_rc != 0) goto fail;
     if (ntrain < 1 || nval < 0 || warmup < 0) {
         fprintf(stderr, "ser bench-epoch: --train must be >= 1, --val and --warmup >= 0\n");
         return 2;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "config_args.h"
 #include "ser/backend_check.h"
 #include "ser/corpus.h"
 #include "ser/cuda.h"
@@ -103,31 +104,32 @@ int cmd_check(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    const char *config = NULL, *data = NULL, *against = NULL;
-    const char **sets = calloc((size_t)argc, sizeof *sets);
-    if (!sets) {
-        fprintf(stderr, "ser check: out of memory for %d arguments\n", argc);
-        return 1;
-    }
-    int n_sets = 0, B = 16, steps = 5;
+    const char *data = NULL, *against = NULL;
+    cli_config_args ca;
+    if (cli_config_args_init(&ca, argc, "ser check") != 0) return 1;
+    int B = 16, steps = 5;
     for (int i = 1; i < argc; i++) {
+        const int got = cli_config_arg(&ca, argc, argv, &i, "ser check");
+        if (got < 0) {
+            cli_config_args_free(&ca);
+            return 2;
+        }
+        if (got) continue;
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "ser check: unknown option or missing value: %s\n", a);
             usage(stderr);
-            free(sets);
+            cli_config_args_free(&ca);
             return 2;
         }
-        if (!strcmp(a, "--config")) config = v;
-        else if (!strcmp(a, "--set")) sets[n_sets++] = v;
-        else if (!strcmp(a, "--data")) data = v;
+        if (!strcmp(a, "--data")) data = v;
         else if (!strcmp(a, "--batch")) B = atoi(v);
         else if (!strcmp(a, "--steps")) steps = atoi(v);
         else if (!strcmp(a, "--against")) against = v;
         else {
             fprintf(stderr, "ser check: unknown option %s\n", a);
             usage(stderr);
-            free(sets);
+            cli_config_args_free(&ca);
             return 2;
         }
         i++;
@@ -135,7 +137,7 @@ int cmd_check(int argc, char **argv) {
     if (B < 2 || steps < 1 || (against && strcmp(against, "cpu"))) {
         fprintf(stderr, "ser check: %s\n", against && strcmp(against, "cpu") ? "--against takes cpu"
                                                                               : "--batch must be >= 2 and --steps >= 1");
-        free(sets);
+        cli_config_args_free(&ca);
         return 2;
     }
     const int self = against != NULL;
@@ -143,21 +145,19 @@ int cmd_check(int argc, char **argv) {
     if (!self && (!ser_cuda_built() || ser_cuda_devices(desc, sizeof desc) < 1)) {
         fprintf(stderr, "ser check: nothing to compare: %s\n",
                 ser_cuda_built() ? desc : "this ser was built without the CUDA backend (nvcc not found)");
-        free(sets);
+        cli_config_args_free(&ca);
         return 2;
     }
 
     ser_error err = {{0}};
     ser_config cfg;
-    ser_config_defaults(&cfg);
     ser_model mr, mg;
     int have_r = 0, have_g = 0, rc = 1, classes = 7;
     ser_backend *ref = NULL, *got = NULL;
     ser_check_result res = {0};
     float *x = NULL, *gx = NULL;
     int32_t *y = NULL;
-    if (config && ser_config_load(&cfg, config, &err) != 0) goto fail;
-    if (ser_config_set_all(&cfg, (const char *const *)sets, n_sets, &err) != 0) goto fail;
+    if (cli_config_resolve(&ca, &cfg, &err) != 0) goto fail;
     const size_t per = ser_features_per_clip(&cfg), nx = (size_t)B * per;
     x = malloc(nx * sizeof *x);
     y = calloc((size_t)B, sizeof *y);
@@ -219,6 +219,7 @@ done:
     ser_backend_destroy(ref);
     if (have_g) ser_model_destroy(&mg);
     if (have_r) ser_model_destroy(&mr);
-    free(x), free(y), free(gx), free(sets);
+    free(x), free(y), free(gx);
+    cli_config_args_free(&ca);
     return rc;
 }

@@ -1,0 +1,48 @@
+/* --config / --set for the commands that build a config (config_args.h). */
+#include "config_args.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_config_args_init(cli_config_args *c, int argc, const char *cmd) {
+    memset(c, 0, sizeof *c);
+    c->sets = calloc(argc > 0 ? (size_t)argc : 1, sizeof *c->sets);
+    if (!c->sets) {
+        fprintf(stderr, "%s: out of memory for %d arguments\n", cmd, argc);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_config_args_free(cli_config_args *c) {
+    free(c->sets);
+    memset(c, 0, sizeof *c);
+}
+
+int cli_config_arg(cli_config_args *c, int argc, char **argv, int *i, const char *cmd) {
+    static const char *const OPTS[] = {"--config", "--set"};
+    const char *a = argv[*i], *v = NULL;
+    int which = -1;
+    for (int k = 0; k < 2 && which < 0; k++) {
+        const size_t kl = strlen(OPTS[k]);
+        if (strncmp(a, OPTS[k], kl) || (a[kl] != 0 && a[kl] != '=')) continue;
+        which = k;
+        if (a[kl] == '=') v = a + kl + 1;
+        else if (*i + 1 < argc) v = argv[++*i];
+    }
+    if (which < 0) return 0;
+    if (!v || !*v) {
+        fprintf(stderr, "%s: %s needs a value\n", cmd, OPTS[which]);
+        return -1;
+    }
+    if (which == 0) c->config = v;
+    else c->sets[c->n_sets++] = v;
+    return 1;
+}
+
+int cli_config_resolve(const cli_config_args *c, ser_config *cfg, ser_error *err) {
+    ser_config_defaults(cfg);
+    if (c->config && ser_config_load(cfg, c->config, err) != 0) return -1;
+    return ser_config_set_all(cfg, c->sets, c->n_sets, err);
+}
