@@ -1,7 +1,8 @@
 /* `ser check`: the CUDA backend against the CPU backend (the reference) on one batch, tensor by
  * tensor (host/model/backend_check.c; tolerances in ser/backend_check.h). Exit 0: every comparison
  * within tolerance; 1: some are not (or a backend failed); 2: usage error, or no GPU to check
- * (one line saying why). */
+ * (one line saying why). --against cpu: the CPU backend's oneDNN convolutions against its
+ * im2col + OpenBLAS ones, on any machine. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,10 @@ static void usage(FILE *f) {
             "                too); default: seeded random features (N(0,1), like scaled MFCC)\n"
             "  --batch N     batch size (default 16)\n"
             "  --steps N     training steps (default 5)\n"
-            "  --against cpu compare two CPU backends instead: tests the comparison itself (all errors 0)\n");
+            "  --against cpu compare two CPU code paths instead, anywhere: the CPU backend (its\n"
+            "                convolutions through oneDNN) against the same backend with its convolutions on\n"
+            "                im2col + OpenBLAS (cpu-im2col). In a build without oneDNN, or with SER_ONEDNN=0,\n"
+            "                both take im2col and the comparison tests only itself (said on stdout)\n");
 }
 
 /* B clips spread over the corpus: features (CPU; on the GPU too when gpu_feats), labels. */
@@ -183,10 +187,13 @@ int cmd_check(int argc, char **argv) {
     }
     ref = ser_backend_cpu_create(&mr, &cfg, B, &err);
     if (!ref) goto fail;
-    got = self ? ser_backend_cpu_create(&mg, &cfg, B, &err) : ser_backend_cuda_create(&mg, &cfg, B, &err);
+    got = self ? ser_backend_cpu_im2col_create(&mg, &cfg, B, &err) : ser_backend_cuda_create(&mg, &cfg, B, &err);
     if (!got) goto fail;
 
     printf("ser check: %s (%s) vs %s (%s)\n", ref->ops->name, ref->device, got->ops->name, got->device);
+    if (self)
+        printf("convolutions: %s vs im2col + OpenBLAS%s\n", ser_backend_cpu_onednn() ? "oneDNN" : "im2col + OpenBLAS",
+               ser_backend_cpu_onednn() ? "" : " (oneDNN off: one code path, the comparison tests only itself)");
     printf("model: %d conv blocks x %d filters, LSTM %d%s, %d classes, %zu parameters; batch %d, %d steps; "
            "data: %s%s\n",
            mr.blocks, mr.F, mr.U, mr.cfg.stats_pool ? " + attention + stats pooling" : mr.cfg.attention ? " + attention" : "", classes, mr.n_trainable, B, steps,
