@@ -1,7 +1,9 @@
 /* `ser train`: corpus -> split -> features (once) -> scaler -> network -> the reference's
  * training loop -> model + reports + plots, every file written atomically; `--resume RUN`
  * continues an interrupted run from RUN/checkpoint.safetensors and ends where an
- * uninterrupted run would. */
+ * uninterrupted run would. This file parses the arguments, picks the clips, builds the
+ * features and the network and runs the loop; the run folder (what is recorded, resumed,
+ * checkpointed and reported) is host/train/run.c and run_report.c. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +21,6 @@
 #include "ser/features.h"
 #include "ser/init_from.h"
 #include "ser/net.h"
-#include "ser/plot.h"
-#include "ser/report.h"
 #include "ser/scaler.h"
 #include "ser/tensorboard.h"
 #include "ser/wave_augment.h"

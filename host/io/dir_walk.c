@@ -91,7 +91,7 @@ int ser_dir_list(const char *root, const char *const *exts, char ***paths, size_
         ser_dir_list_free(w.v, w.n);
         return -1;
     }
-    qsort(w.v, w.n, sizeof *w.v, cmp_path);
+    if (w.n) qsort(w.v, w.n, sizeof *w.v, cmp_path);
     *paths = w.v, *n = w.n;
     return 0;
 }
