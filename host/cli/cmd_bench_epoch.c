@@ -72,31 +72,22 @@ int cmd_bench_epoch(int argc, char **argv) {
     const char *device = "cpu";
     cli_config_args ca;
     if (cli_config_args_init(&ca, argc, "ser bench-epoch") != 0) return 1;
+    static const char *const OPTS[] = {"--train", "--val", "--classes", "--warmup", "--device"};
+    int *const counts[] = {&ntrain, &nval, &classes, &warmup};
     for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
         const int got = cli_config_arg(&ca, argc, argv, &i, "ser bench-epoch");
-        if (got < 0) {
-            cli_config_args_free(&ca);
-            return 2;
-        }
-        if (got) continue;
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, "ser bench-epoch: %s needs a value\n", a);
-            cli_config_args_free(&ca);
-            return 2;
-        }
-        if (!strcmp(a, "--train")) ntrain = atoi(v);
-        else if (!strcmp(a, "--val")) nval = atoi(v);
-        else if (!strcmp(a, "--classes")) classes = atoi(v);
-        else if (!strcmp(a, "--warmup")) warmup = atoi(v);
-        else if (!strcmp(a, "--device")) device = v;
-        else {
-            fprintf(stderr, "ser bench-epoch: unknown option %s\n", a);
+        const int k = got ? -3 : cli_opt_value(argc, argv, &i, OPTS, 5, "ser bench-epoch", &v);
+        if (k == -1) {
+            fprintf(stderr, "ser bench-epoch: unknown option %s\n", argv[i]);
             usage(stderr);
+        }
+        if (got < 0 || k == -1 || k == -2) {
             cli_config_args_free(&ca);
             return 2;
         }
-        i++;
+        if (k == 4) device = v;
+        else if (k >= 0) *counts[k] = atoi(v);
     }
     /* the config file, then every --set in order, as every command does */
     const int cfg_rc = cli_config_resolve(&ca, &cfg, &err);

@@ -112,35 +112,29 @@ int cmd_check(int argc, char **argv) {
     cli_config_args ca;
     if (cli_config_args_init(&ca, argc, "ser check") != 0) return 1;
     int B = 16, steps = 5;
-    for (int i = 1; i < argc; i++) {
+    static const char *const OPTS[] = {"--data", "--batch", "--steps", "--against"};
+    int bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        const char *v = NULL;
         const int got = cli_config_arg(&ca, argc, argv, &i, "ser check");
-        if (got < 0) {
-            cli_config_args_free(&ca);
-            return 2;
-        }
-        if (got) continue;
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, "ser check: unknown option or missing value: %s\n", a);
+        const int k = got ? -3 : cli_opt_value(argc, argv, &i, OPTS, 4, "ser check", &v);
+        if (got < 0 || k == -2) bad = 1;
+        else if (k == 0) data = v;
+        else if (k == 1) B = atoi(v);
+        else if (k == 2) steps = atoi(v);
+        else if (k == 3) against = v;
+        else if (k == -1) {
+            fprintf(stderr, "ser check: unknown option %s\n", argv[i]);
             usage(stderr);
-            cli_config_args_free(&ca);
-            return 2;
+            bad = 1;
         }
-        if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--batch")) B = atoi(v);
-        else if (!strcmp(a, "--steps")) steps = atoi(v);
-        else if (!strcmp(a, "--against")) against = v;
-        else {
-            fprintf(stderr, "ser check: unknown option %s\n", a);
-            usage(stderr);
-            cli_config_args_free(&ca);
-            return 2;
-        }
-        i++;
     }
-    if (B < 2 || steps < 1 || (against && strcmp(against, "cpu"))) {
+    if (!bad && (B < 2 || steps < 1 || (against && strcmp(against, "cpu")))) {
         fprintf(stderr, "ser check: %s\n", against && strcmp(against, "cpu") ? "--against takes cpu"
                                                                               : "--batch must be >= 2 and --steps >= 1");
+        bad = 1;
+    }
+    if (bad) {
         cli_config_args_free(&ca);
         return 2;
     }

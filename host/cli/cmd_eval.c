@@ -78,17 +78,6 @@ static int add_models(const char *arg, char **models, int *n, ser_error *err) {
     return rc;
 }
 
-/* The clips of the --data folders or --list. */
-static int eval_clips(const cli_data *d, const char *list, ser_clips *clips, ser_error *err) {
-    if (list) return ser_manifest_read(list, clips, err);
-    ser_corpus_set set;
-    if (cli_data_scan(d, 0, 1, stderr, "ser eval", &set, err) != 0) return -1;
-    *clips = set.clips;
-    memset(&set.clips, 0, sizeof set.clips);
-    ser_corpus_set_free(&set);
-    return 0;
-}
-
 /* The first model's kept clips, sorted by path (then by position, for a path listed twice), so
  * that every other member's rows are matched to them by clip path, not by row number. */
 typedef struct clip_row {
@@ -409,7 +398,7 @@ int cmd_eval(int argc, char **argv) {
     int rc = parse_args(argc, argv, &a);
     if (rc) goto done;
     rc = 1;
-    if (eval_clips(&a.data, a.list, &clips, &err) != 0) goto fail;
+    if (cli_data_clips(&a.data, a.list, "ser eval", &clips, &err) != 0) goto fail;
     for (int k = 0; k < a.n_models; k++)
         if (eval_one(&a, a.models[k], &clips, &e, &err) != 0) goto fail;
     if (!(pred = ensemble_predict(&e, &err)) || (a.probs_path && write_probs(&e, a.probs_path, &err) != 0) ||

@@ -135,14 +135,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
 
 /* Clips of the --data folders (scan; d's label rules apply) or a manifest. */
 static int load_clips(const cli_data *d, const char *list, ser_clips *out, ser_error *err) {
-    memset(out, 0, sizeof *out);
-    if (list) return ser_manifest_read(list, out, err);
-    ser_corpus_set set;
-    if (cli_data_scan(d, 0, 1, stderr, "ser train", &set, err) != 0) return -1;
-    *out = set.clips;
-    memset(&set.clips, 0, sizeof set.clips);
-    ser_corpus_set_free(&set);
-    return 0;
+    return cli_data_clips(d, list, "ser train", out, err);
 }
 
 /* --test-dir DIR: one source, auto-detected (or --corpus of a single --data), the same labels. */

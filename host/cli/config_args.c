@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
+
 int cli_config_args_init(cli_config_args *c, int argc, const char *cmd) {
     memset(c, 0, sizeof *c);
     c->sets = calloc(argc > 0 ? (size_t)argc : 1, sizeof *c->sets);
@@ -22,20 +24,10 @@ void cli_config_args_free(cli_config_args *c) {
 
 int cli_config_arg(cli_config_args *c, int argc, char **argv, int *i, const char *cmd) {
     static const char *const OPTS[] = {"--config", "--set"};
-    const char *a = argv[*i], *v = NULL;
-    int which = -1;
-    for (int k = 0; k < 2 && which < 0; k++) {
-        const size_t kl = strlen(OPTS[k]);
-        if (strncmp(a, OPTS[k], kl) || (a[kl] != 0 && a[kl] != '=')) continue;
-        which = k;
-        if (a[kl] == '=') v = a + kl + 1;
-        else if (*i + 1 < argc) v = argv[++*i];
-    }
-    if (which < 0) return 0;
-    if (!v || !*v) {
-        fprintf(stderr, "%s: %s needs a value\n", cmd, OPTS[which]);
-        return -1;
-    }
+    const char *v = NULL;
+    const int which = cli_opt_value(argc, argv, i, OPTS, 2, cmd, &v);
+    if (which == -1) return 0;
+    if (which < 0) return -1;
     if (which == 0) c->config = v;
     else c->sets[c->n_sets++] = v;
     return 1;
