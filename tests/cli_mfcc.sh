@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `ser mfcc` end to end on real files: the .npy header and size, the .txt lines, folder
-# scanning (recursive, sorted, extensions in any case), a bad file skipped (or fatal with
+# scanning (recursive, sorted, extensions in any case, hidden entries skipped, links to folders
+# followed, a link loop walked once), a bad file skipped (or fatal with
 # --strict), --set, --help and usage errors. The values are checked by test_mfcc.
 set -u
 DATA=${SER_SHARED_DATA:-}
@@ -49,6 +50,19 @@ check "strict: exit non-zero" [ $? -ne 0 ]
 check "strict: no .npy written" [ ! -e "$T/strict.npy" ]
 check "strict: no .txt written" [ ! -e "$T/strict.txt" ]
 check "strict: broken file named" grep -q "broken.wav" "$T/err"
+
+# The walker's rules (ser/dir_walk.h, the same as the corpus scan's): hidden files and folders
+# skipped, a link to a folder followed, a link loop walked once.
+mkdir -p "$T/rules/sub" "$T/rules/.cache"
+ln -s "$A" "$T/rules/a.wav"
+ln -s "$B" "$T/rules/sub/b.wav"
+ln -s "$A" "$T/rules/.hidden.wav"
+ln -s "$B" "$T/rules/.cache/c.wav"
+ln -s "$T/rules/sub" "$T/rules/zlink"
+ln -s .. "$T/rules/sub/up"
+"$SER_BIN" mfcc --out "$T/rules.npy" "$T/rules" 2>"$T/err"
+check "rules: exit 0" [ $? -eq 0 ]
+check "rules: hidden skipped, link followed, loop once" [ "$(cat "$T/rules.txt")" = "$(printf '%s\n%s\n%s' "$T/rules/a.wav" "$T/rules/sub/b.wav" "$T/rules/zlink/b.wav")" ]
 
 # --set reaches the features.
 "$SER_BIN" mfcc --set features.n_mfcc=20 --set features.frames=100 --out "$T/set.npy" "$A" 2>/dev/null

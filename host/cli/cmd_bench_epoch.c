@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "commands.h"
+#include "config_args.h"
 #include "device.h"
 #include "ser/clock.h"
 #include "ser/cuda.h"
@@ -60,32 +61,32 @@ int cmd_bench_epoch(int argc, char **argv) {
         return 0;
     }
     ser_config cfg;
-    ser_config_defaults(&cfg);
     ser_error err = {0};
     int ntrain = 1958, nval = 280, classes = 7, warmup = 1, cuda = 0;
     const char *device = "cpu";
+    cli_config_args ca;
+    if (cli_config_args_init(&ca, argc, "ser bench-epoch") != 0) return 1;
+    static const char *const OPTS[] = {"--train", "--val", "--classes", "--warmup", "--device"};
+    int *const counts[] = {&ntrain, &nval, &classes, &warmup};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, "ser bench-epoch: %s needs a value\n", a);
-            return 2;
-        }
-        if (!strcmp(a, "--config")) {
-            if (ser_config_load(&cfg, v, &err)) goto fail;
-        } else if (!strcmp(a, "--set")) {
-            if (ser_config_set(&cfg, v, &err)) goto fail;
-        } else if (!strcmp(a, "--train")) ntrain = atoi(v);
-        else if (!strcmp(a, "--val")) nval = atoi(v);
-        else if (!strcmp(a, "--classes")) classes = atoi(v);
-        else if (!strcmp(a, "--warmup")) warmup = atoi(v);
-        else if (!strcmp(a, "--device")) device = v;
-        else {
-            fprintf(stderr, "ser bench-epoch: unknown option %s\n", a);
+        const char *v = NULL;
+        const int got = cli_config_arg(&ca, argc, argv, &i, "ser bench-epoch");
+        const int k = got ? -3 : cli_opt_value(argc, argv, &i, OPTS, 5, "ser bench-epoch", &v);
+        if (k == -1) {
+            fprintf(stderr, "ser bench-epoch: unknown option %s\n", argv[i]);
             usage(stderr);
+        }
+        if (got < 0 || k == -1 || k == -2) {
+            cli_config_args_free(&ca);
             return 2;
         }
-        i++;
+        if (k == 4) device = v;
+        else if (k >= 0) *counts[k] = atoi(v);
     }
+    /* the config file, then every --set in order, as every command does */
+    const int cfg_rc = cli_config_resolve(&ca, &cfg, &err);
+    cli_config_args_free(&ca);
+    if (cfg_rc != 0) goto fail;
     if (ntrain < 1 || nval < 0 || warmup < 0) {
         fprintf(stderr, "ser bench-epoch: --train must be >= 1, --val and --warmup >= 0\n");
         return 2;
@@ -125,7 +126,7 @@ int cmd_bench_epoch(int argc, char **argv) {
     }
     for (int done = 0; cuda && done < nval; done += B)
         if (be->ops->forward(be, x, labels, NULL, nval - done < B ? nval - done : B, 0, &loss, &err)) goto fail;
-    /* the precise-BN pass: as many batches as cli_adapt_bn takes of ntrain clips */
+    /* the precise-BN pass: as many batches as ser_bn_reestimate takes of ntrain clips */
     const int all_batches = (ntrain + B - 1) / B, bound = cfg.train.precise_bn_batches;
     const int bn_batches = cfg.train.precise_bn != SER_PRECISE_BN_EPOCH ? 0
                            : bound > 0 && bound < all_batches ? bound : all_batches;

@@ -1,13 +1,15 @@
 /* `ser check`: the CUDA backend against the CPU backend (the reference) on one batch, tensor by
  * tensor (host/model/backend_check.c; tolerances in ser/backend_check.h). Exit 0: every comparison
  * within tolerance; 1: some are not (or a backend failed); 2: usage error, or no GPU to check
- * (one line saying why). */
+ * (one line saying why). --against cpu: the CPU backend's oneDNN convolutions against its
+ * im2col + OpenBLAS ones, on any machine. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "config_args.h"
 #include "ser/backend_check.h"
 #include "ser/corpus.h"
 #include "ser/cuda.h"
@@ -28,7 +30,10 @@ static void usage(FILE *f) {
             "                too); default: seeded random features (N(0,1), like scaled MFCC)\n"
             "  --batch N     batch size (default 16)\n"
             "  --steps N     training steps (default 5)\n"
-            "  --against cpu compare two CPU backends instead: tests the comparison itself (all errors 0)\n");
+            "  --against cpu compare two CPU code paths instead, anywhere: the CPU backend (its\n"
+            "                convolutions through oneDNN) against the same backend with its convolutions on\n"
+            "                im2col + OpenBLAS (cpu-im2col). In a build without oneDNN, or with SER_ONEDNN=0,\n"
+            "                both take im2col and the comparison tests only itself (said on stdout)\n");
 }
 
 /* B clips spread over the corpus: features (CPU; on the GPU too when gpu_feats), labels. */
@@ -103,39 +108,34 @@ int cmd_check(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    const char *config = NULL, *data = NULL, *against = NULL;
-    const char **sets = calloc((size_t)argc, sizeof *sets);
-    if (!sets) {
-        fprintf(stderr, "ser check: out of memory for %d arguments\n", argc);
-        return 1;
-    }
-    int n_sets = 0, B = 16, steps = 5;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, "ser check: unknown option or missing value: %s\n", a);
+    const char *data = NULL, *against = NULL;
+    cli_config_args ca;
+    if (cli_config_args_init(&ca, argc, "ser check") != 0) return 1;
+    int B = 16, steps = 5;
+    static const char *const OPTS[] = {"--data", "--batch", "--steps", "--against"};
+    int bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        const char *v = NULL;
+        const int got = cli_config_arg(&ca, argc, argv, &i, "ser check");
+        const int k = got ? -3 : cli_opt_value(argc, argv, &i, OPTS, 4, "ser check", &v);
+        if (got < 0 || k == -2) bad = 1;
+        else if (k == 0) data = v;
+        else if (k == 1) B = atoi(v);
+        else if (k == 2) steps = atoi(v);
+        else if (k == 3) against = v;
+        else if (k == -1) {
+            fprintf(stderr, "ser check: unknown option %s\n", argv[i]);
             usage(stderr);
-            free(sets);
-            return 2;
+            bad = 1;
         }
-        if (!strcmp(a, "--config")) config = v;
-        else if (!strcmp(a, "--set")) sets[n_sets++] = v;
-        else if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--batch")) B = atoi(v);
-        else if (!strcmp(a, "--steps")) steps = atoi(v);
-        else if (!strcmp(a, "--against")) against = v;
-        else {
-            fprintf(stderr, "ser check: unknown option %s\n", a);
-            usage(stderr);
-            free(sets);
-            return 2;
-        }
-        i++;
     }
-    if (B < 2 || steps < 1 || (against && strcmp(against, "cpu"))) {
+    if (!bad && (B < 2 || steps < 1 || (against && strcmp(against, "cpu")))) {
         fprintf(stderr, "ser check: %s\n", against && strcmp(against, "cpu") ? "--against takes cpu"
                                                                               : "--batch must be >= 2 and --steps >= 1");
-        free(sets);
+        bad = 1;
+    }
+    if (bad) {
+        cli_config_args_free(&ca);
         return 2;
     }
     const int self = against != NULL;
@@ -143,21 +143,19 @@ int cmd_check(int argc, char **argv) {
     if (!self && (!ser_cuda_built() || ser_cuda_devices(desc, sizeof desc) < 1)) {
         fprintf(stderr, "ser check: nothing to compare: %s\n",
                 ser_cuda_built() ? desc : "this ser was built without the CUDA backend (nvcc not found)");
-        free(sets);
+        cli_config_args_free(&ca);
         return 2;
     }
 
     ser_error err = {{0}};
     ser_config cfg;
-    ser_config_defaults(&cfg);
     ser_model mr, mg;
     int have_r = 0, have_g = 0, rc = 1, classes = 7;
     ser_backend *ref = NULL, *got = NULL;
     ser_check_result res = {0};
     float *x = NULL, *gx = NULL;
     int32_t *y = NULL;
-    if (config && ser_config_load(&cfg, config, &err) != 0) goto fail;
-    if (ser_config_set_all(&cfg, (const char *const *)sets, n_sets, &err) != 0) goto fail;
+    if (cli_config_resolve(&ca, &cfg, &err) != 0) goto fail;
     const size_t per = ser_features_per_clip(&cfg), nx = (size_t)B * per;
     x = malloc(nx * sizeof *x);
     y = calloc((size_t)B, sizeof *y);
@@ -183,10 +181,13 @@ int cmd_check(int argc, char **argv) {
     }
     ref = ser_backend_cpu_create(&mr, &cfg, B, &err);
     if (!ref) goto fail;
-    got = self ? ser_backend_cpu_create(&mg, &cfg, B, &err) : ser_backend_cuda_create(&mg, &cfg, B, &err);
+    got = self ? ser_backend_cpu_im2col_create(&mg, &cfg, B, &err) : ser_backend_cuda_create(&mg, &cfg, B, &err);
     if (!got) goto fail;
 
     printf("ser check: %s (%s) vs %s (%s)\n", ref->ops->name, ref->device, got->ops->name, got->device);
+    if (self)
+        printf("convolutions: %s vs im2col + OpenBLAS%s\n", ser_backend_cpu_onednn() ? "oneDNN" : "im2col + OpenBLAS",
+               ser_backend_cpu_onednn() ? "" : " (oneDNN off: one code path, the comparison tests only itself)");
     printf("model: %d conv blocks x %d filters, LSTM %d%s, %d classes, %zu parameters; batch %d, %d steps; "
            "data: %s%s\n",
            mr.blocks, mr.F, mr.U, mr.cfg.stats_pool ? " + attention + stats pooling" : mr.cfg.attention ? " + attention" : "", classes, mr.n_trainable, B, steps,
@@ -219,6 +220,7 @@ done:
     ser_backend_destroy(ref);
     if (have_g) ser_model_destroy(&mg);
     if (have_r) ser_model_destroy(&mr);
-    free(x), free(y), free(gx), free(sets);
+    free(x), free(y), free(gx);
+    cli_config_args_free(&ca);
     return rc;
 }

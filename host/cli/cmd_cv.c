@@ -18,6 +18,7 @@
 #include "cli_argv.h"
 #include "commands.h"
 #include "cv.h"
+#include "cv_args.h"
 #include "cv_cost.h"
 #include "cv_run.h"
 #include "cv_slurm.h"
@@ -32,244 +33,6 @@
 #include "ser/report.h"
 #include "ser/split.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: ser cv --data DIR [--corpus K] [--data DIR2 ...] --out OUT\n"
-            "              (--folds K | --folds loso | --fold-lists DIR) [--labels L,...] [--label-map A=B]\n"
-            "              [--config F] [--set section.key=value]... [--device D] [--noise-dir DIR]\n"
-            "              [--val-speakers N] [--only-folds K,K...] [--seeds S,S... [--seed S]]\n"
-            "              [--extra-data DIR [--corpus K]]... [--init MODEL | --pretrain-data DIR [--corpus K]...]\n"
-            "              [--feature-cache DIR]\n"
-            "              [--jobs N | --fold K | --print-commands | --slurm [SLURM]]\n"
-            "       ser cv --collect OUT\n\n"
-            "Speaker-independent cross-validation: every fold trains on the other speakers and is\n"
-            "tested on its own, held-out ones. With several corpora a speaker is CORPUS:SPEAKER\n"
-            "(two corpora's speaker 01 are two speakers), in the folds and in speaker lists.\n"
-            "  --folds K          the speakers dealt into K groups balanced by clip count (seeded by\n"
-            "                     train.seed: shuffled, sorted by clips, each to the smallest group)\n"
-            "  --folds loso       leave one speaker out (one fold per speaker)\n"
-            "  --fold-lists DIR   EmoBox folds (DIR/fold_N/*_test_fold_N.jsonl, clips matched by file\n"
-            "                     name), or one file per fold: NAME.jsonl (EmoBox lines) or plain text,\n"
-            "                     one test speaker a line\n"
-            "  --val-speakers N   validate on every clip of N of the fold's training speakers (seeded\n"
-            "                     by train.seed) instead of train.validation_split of their clips\n"
-            "  --config F, --set  the recipe of every fold (as ser train)\n"
-            "  --noise-dir DIR    passed to every fold's ser train (train.aug_noise_kind = folder)\n"
-            "  --extra-data DIR   a corpus added whole to every fold's training set (never to its\n"
-            "                     validation or test set); repeatable, --corpus and the label\n"
-            "                     rules apply as to --data\n"
-            "  --init MODEL       every fold fine-tunes from MODEL (ser train --init; train.freeze)\n"
-            "  --pretrain-data DIR  first train one model on these corpora (OUT/pretrain: the\n"
-            "                     recipe, train.validation_split of them validates), then every fold\n"
-            "                     fine-tunes from it; repeatable\n"
-            "  --pretrain-config F, --pretrain-set K=V  the pretraining recipe (default: --config;\n"
-            "                     the folds' --set values do not apply to it)\n"
-            "  --jobs N           N folds side by side, train.threads = T / N each, T this task's\n"
-            "                     threads (OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else the CPUs\n"
-            "                     it may run on), unless the recipe sets train.threads (default 1)\n"
-            "  --feature-cache D  the on-disk feature cache (as ser train): every clip's features are\n"
-            "                     computed there once, before the folds, which then read them\n"
-            "  --only-folds LIST  train and summarise only these folds (1,2: a screening subset)\n"
-            "  --seeds S,S,...    train every fold once per train.seed S into OUT/seed_S/fold_N (the\n"
-            "                     folds and manifests stay those of the recipe's seed); the summary\n"
-            "                     over seeds and folds in OUT/cv.json, each seed's in OUT/seed_S/\n"
-            "  --seed S           with --fold K and --seeds: seed S's run of fold K alone\n"
-            "  --fold K           fold K alone, idempotent: skipped when finished, resumed when\n"
-            "                     interrupted, else trained (train.threads = T); no summary\n"
-            "  --print-commands   write the folds' manifests, print this command with --fold K, one\n"
-            "                     line per fold (for GNU parallel or any scheduler) and stop; then\n"
-            "                     ser cv --collect OUT\n"
-            "  --slurm            write the manifests and OUT/slurm/: folds.sbatch (a job array, one\n"
-            "                     task per fold running --fold K), collect.sbatch (ser cv --collect,\n"
-            "                     after the whole array: afterok) and submit.sh; submits nothing.\n"
-            "                     SLURM options:\n%s"
-            "  --collect OUT      only the summary, from OUT/fold_N/report.json\n\n"
-            "Validation: train.validation_split of the training speakers' clips (seeded, as ser\n"
-            "split), or --val-speakers; no test speaker's clip is seen before the test. Each fold\n"
-            "writes OUT/fold_N/ (a ser train run folder with the test report; its log in\n"
-            "OUT/fold_N/train.log); the summary (WA, UA, macro-F1 per fold, mean +- sample std)\n"
-            "goes to stdout and OUT/cv.json, the test confusion matrix summed over the folds to\n"
-            "OUT/confusion_matrix_cv.png. Run it again to resume: a finished fold is kept, an\n"
-            "interrupted one continues with ser train --resume (docs/cv.md, docs/cluster.md).\n%s",
-            CV_SLURM_HELP, CLI_DATA_HELP);
-}
-
-#define CV_MAX_ONLY 256
-
-typedef struct cv_args {
-    cli_data data;
-    const char *out, *folds, *fold_lists, *config, *device, *collect, *noise_dir, *init, *pretrain_config, *feature_cache;
-    const char **pretrain_sets;
-    int n_pretrain_sets;
-    int role[CLI_MAX_DATA]; /* CV_*: data.src[k]'s role */
-    const char **sets;
-    int n_sets, jobs, print_commands, val_speakers;
-    int fold;                 /* --fold K (1-based), 0: every fold */
-    int only[CV_MAX_ONLY];    /* --only-folds, ascending */
-    int n_only;
-    int seeds[CV_MAX_ONLY];   /* --seeds: train.seed of each repeat, ascending */
-    int n_seeds;
-    int seed, has_seed;       /* --seed S: the task's seed (with --fold) */
-    int slurm;                /* --slurm */
-    int slurm_opt;            /* a Slurm option was given */
-    cv_slurm_opts sl;
-} cv_args;
-
-/* The options of ser cv that take a value, and those a fold's task line leaves out. */
-static const char *const WITH_VALUE[] = {"--data", "--corpus", "--labels", "--label-map", "--out", "--folds",
-                                         "--fold-lists", "--config", "--noise-dir", "--set", "--device", "--collect",
-                                         "--val-speakers", "--jobs", "--fold", "--only-folds", "--seeds", "--seed",
-                                         "--feature-cache", "--extra-data", "--pretrain-data", "--init", "--pretrain-config",
-                                         "--pretrain-set", "--partition", "--time", "--account",
-                                         "--mem", "--cpus", "--gpus", "--sbatch", NULL};
-static const char *const NOT_IN_TASK[] = {"--print-commands", "--slurm", "--jobs", "--fold", "--only-folds", "--seed", "--partition", "--time",
-                                          "--account", "--mem", "--cpus", "--gpus", "--sbatch", NULL};
-
-static int cmp_int(const void *x, const void *y) {
-    const int a = *(const int *)x, b = *(const int *)y;
-    return (a > b) - (a < b);
-}
-
-/* --only-folds 1,2,5 (numbers >= 1) or --seeds 42,43 (>= 0): each once, kept ascending. */
-static int parse_list(const char *opt, const char *v, long lo, int *out, int *n) {
-    const char *p = v;
-    *n = 0;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long k = strtol(p, &end, 10);
-        if (errno || end == p || (*end && *end != ',') || k < lo || k > 2147483647L || *n == CV_MAX_ONLY) {
-            fprintf(stderr, "ser cv: %s '%s': expected numbers >= %ld, N,N,... (at most %d)\n", opt, v, lo, CV_MAX_ONLY);
-            return -1;
-        }
-        for (int i = 0; i < *n; i++)
-            if (out[i] == k) return fprintf(stderr, "ser cv: %s '%s': %ld twice\n", opt, v, k), -1;
-        out[(*n)++] = (int)k;
-        p = *end ? end + 1 : end;
-    }
-    if (!*n) return fprintf(stderr, "ser cv: %s needs numbers\n", opt), -1;
-    qsort(out, (size_t)*n, sizeof *out, cmp_int);
-    return 0;
-}
-
-static int in_only(const cv_args *a, int fold) {
-    if (!a->n_only) return 1;
-    for (int i = 0; i < a->n_only; i++)
-        if (a->only[i] == fold) return 1;
-    return 0;
-}
-
-static int parse_args(int argc, char **argv, cv_args *a) {
-    memset(a, 0, sizeof *a);
-    cli_data_init(&a->data);
-    a->jobs = 1;
-    a->device = "auto";
-    if (!(a->sets = calloc((size_t)argc, sizeof *a->sets)) || !(a->pretrain_sets = calloc((size_t)argc, sizeof *a->sets)))
-        return fprintf(stderr, "ser cv: out of memory\n"), -1;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        const int more = i + 1 < argc;
-        const int got = cli_data_arg(&a->data, argc, argv, &i, "ser cv");
-        if (got < 0) return -1;
-        if (got) continue;
-        if ((!strcmp(s, "--extra-data") || !strcmp(s, "--pretrain-data")) && more) {
-            if (cli_data_add(&a->data, argv[++i], "ser cv") != 0) return -1;
-            a->role[a->data.n - 1] = s[2] == 'e' ? CV_EXTRA : CV_PRETRAIN;
-            continue;
-        }
-        const int sl = cv_slurm_arg(&a->sl, argc, argv, &i, "ser cv");
-        if (sl < 0) return -1;
-        if (sl) {
-            a->slurm_opt = 1;
-            continue;
-        }
-        if (!strcmp(s, "--out") && more) a->out = argv[++i];
-        else if (!strcmp(s, "--init") && more) a->init = argv[++i];
-        else if (!strcmp(s, "--pretrain-config") && more) a->pretrain_config = argv[++i];
-        else if (!strcmp(s, "--pretrain-set") && more) a->pretrain_sets[a->n_pretrain_sets++] = argv[++i];
-        else if (!strcmp(s, "--folds") && more) a->folds = argv[++i];
-        else if (!strcmp(s, "--fold-lists") && more) a->fold_lists = argv[++i];
-        else if (!strcmp(s, "--config") && more) a->config = argv[++i];
-        else if (!strcmp(s, "--noise-dir") && more) a->noise_dir = argv[++i];
-        else if (!strcmp(s, "--set") && more) a->sets[a->n_sets++] = argv[++i];
-        else if (!strcmp(s, "--device") && more) a->device = argv[++i];
-        else if (!strcmp(s, "--feature-cache") && more) a->feature_cache = argv[++i];
-        else if (!strcmp(s, "--collect") && more) a->collect = argv[++i];
-        else if (!strcmp(s, "--print-commands")) a->print_commands = 1;
-        else if (!strcmp(s, "--slurm")) a->slurm = 1;
-        else if (!strcmp(s, "--only-folds") && more) {
-            if (parse_list(s, argv[++i], 1, a->only, &a->n_only) != 0) return -1;
-        } else if (!strcmp(s, "--seeds") && more) {
-            if (parse_list(s, argv[++i], 0, a->seeds, &a->n_seeds) != 0) return -1;
-        } else if (!strcmp(s, "--seed") && more) {
-            char *end;
-            errno = 0;
-            long v = strtol(argv[++i], &end, 10);
-            if (errno || end == argv[i] || *end || v < 0 || v > 2147483647L)
-                return fprintf(stderr, "ser cv: --seed '%s': expected a number >= 0\n", argv[i]), -1;
-            a->seed = (int)v, a->has_seed = 1;
-        } else if (!strcmp(s, "--fold") && more) {
-            char *end;
-            errno = 0;
-            long k = strtol(argv[++i], &end, 10);
-            if (errno || end == argv[i] || *end || k < 1 || k > 1000000) {
-                fprintf(stderr, "ser cv: --fold '%s': expected a fold number >= 1\n", argv[i]);
-                return -1;
-            }
-            a->fold = (int)k;
-        } else if (!strcmp(s, "--val-speakers") && more) {
-            char *end;
-            errno = 0;
-            long v = strtol(argv[++i], &end, 10);
-            if (errno || end == argv[i] || *end || v < 1 || v > 100000) {
-                fprintf(stderr, "ser cv: --val-speakers '%s': expected a count >= 1\n", argv[i]);
-                return -1;
-            }
-            a->val_speakers = (int)v;
-        } else if (!strcmp(s, "--jobs") && more) {
-            char *end;
-            errno = 0;
-            long j = strtol(argv[++i], &end, 10);
-            if (errno || end == argv[i] || *end || j < 1 || j > 256) {
-                fprintf(stderr, "ser cv: --jobs '%s': expected a count in 1..256\n", argv[i]);
-                return -1;
-            }
-            a->jobs = (int)j;
-        } else {
-            fprintf(stderr, "ser cv: unknown option or missing value: %s\n", s);
-            return -1;
-        }
-    }
-    const char *why = NULL;
-    if (a->collect) return 0;
-    if (cli_data_finish(&a->data, "ser cv") != 0) return -1;
-    if (!a->data.n || !a->out) why = "--data DIR and --out OUT are required";
-    else if (!a->folds == !a->fold_lists) why = "give one of --folds K, --folds loso or --fold-lists DIR";
-    else if ((a->fold > 0) + a->print_commands + a->slurm + (a->jobs > 1) > 1)
-        why = "--fold, --print-commands, --slurm and --jobs exclude each other";
-    else if (a->fold && a->n_only) why = "--fold and --only-folds exclude each other";
-    else if (a->has_seed && (!a->fold || !a->n_seeds)) why = "--seed S goes with --fold K and --seeds";
-    else if (a->has_seed && !bsearch(&a->seed, a->seeds, (size_t)a->n_seeds, sizeof *a->seeds, cmp_int))
-        why = "--seed S must be one of --seeds";
-    else if (a->slurm_opt && !a->slurm) why = "--partition, --time, --account, --mem, --cpus, --gpus and --sbatch need --slurm";
-    int pretrain = 0;
-    for (size_t k = 0; k < a->data.n; k++) pretrain |= a->role[k] == CV_PRETRAIN;
-    if (!why && a->init && pretrain) why = "--init and --pretrain-data exclude each other (both say where the folds start)";
-    if (!why && !pretrain && (a->pretrain_config || a->n_pretrain_sets)) why = "--pretrain-config and --pretrain-set need --pretrain-data";
-    if (why) {
-        fprintf(stderr, "ser cv: %s\n", why);
-        return -1;
-    }
-    return 0;
-}
-
-static int mkdir_one(const char *p, ser_error *err) {
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) return ser_fail(err, "%s: cannot create: %s", p, strerror(errno));
-    struct stat st;
-    if (stat(p, &st) || !S_ISDIR(st.st_mode)) return ser_fail(err, "%s: not a folder", p);
-    return 0;
-}
-
 static int make_folds(const cv_args *a, const ser_clips *clips, uint32_t seed, ser_folds *f, ser_error *err) {
     if (a->fold_lists) return ser_folds_from_dir(clips, a->fold_lists, f, err);
     if (!strcmp(a->folds, "loso")) return ser_folds_loso(clips, f, err);
@@ -279,84 +42,6 @@ static int make_folds(const cv_args *a, const ser_clips *clips, uint32_t seed, s
     if (errno || end == a->folds || *end || k < 2 || k > 100000)
         return ser_fail(err, "--folds '%s': expected a count >= 2 or loso", a->folds);
     return ser_folds_kfold(clips, (int)k, seed, f, err);
-}
-
-/* Writes path through a temporary name of this process's own: the fold tasks of one OUT may
- * start together and each write the files they share (cv_recipe.json); the last rename wins and
- * every one of them holds the same text. */
-static int write_new(const char *path, const char *text, size_t len, ser_error *err) {
-    char tmp[PATH_MAX + 64];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return ser_fail(err, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return ser_fail(err, "%s: cannot write: %s", tmp, strerror(errno));
-    int rc = fwrite(text, 1, len, f) == len ? 0 : -1;
-    if (fclose(f) != 0) rc = -1;
-    if (!rc && rename(tmp, path) != 0) rc = -1;
-    if (rc) {
-        int e = errno;
-        remove(tmp);
-        return ser_fail(err, "%s: cannot write: %s", path, strerror(e));
-    }
-    return 0;
-}
-
-/* Writes text to path; a rerun finds the file already there and must find the same text (else
- * the folds or the recipe of this command are not those of the run that made OUT). */
-static int write_or_compare(const char *path, const char *text, size_t len, ser_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return write_new(path, text, len, err);
-    char *old = malloc(len + 2);
-    if (!old) {
-        fclose(f);
-        return ser_fail(err, "%s: out of memory reading it back (%zu bytes)", path, len + 2);
-    }
-    size_t got = fread(old, 1, len + 1, f);
-    int rc = 0;
-    if (got != len || memcmp(old, text, len))
-        rc = ser_fail(err, "%s differs from what this command makes (another corpus, fold option, seed or recipe "
-                           "made OUT): use another --out, or remove it",
-                      path);
-    free(old);
-    fclose(f);
-    return rc;
-}
-
-static int write_manifest(const char *path, const ser_clips *clips, const size_t *idx, size_t n, ser_error *err) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&text, &len);
-    if (!m) return ser_fail(err, "%s: %s", path, strerror(errno));
-    int bad = ser_manifest_print(m, clips->v, idx, n);
-    if (fclose(m) != 0 || bad) {
-        free(text);
-        return ser_fail(err, "%s: out of memory", path);
-    }
-    for (size_t i = 0; i < n; i++) {
-        const ser_clip *c = &clips->v[idx[i]];
-        if (strpbrk(c->path, "\t\r\n") || strpbrk(c->label, "\t\r\n") || strpbrk(c->speaker, "\t\r\n") ||
-            strpbrk(c->group, "\t\r\n")) {
-            free(text);
-            return ser_fail(err, "%s: clip '%s' has a tab or newline in a field", path, c->path);
-        }
-    }
-    int rc = write_or_compare(path, text, len, err);
-    free(text);
-    return rc;
-}
-
-/* OUT/cv_recipe.json: the recipe the folds train with (train.threads aside: --jobs may change it
- * between reruns), so that a rerun with other options cannot resume into the old folds. */
-static int write_recipe(const char *out, const ser_config *cfg, ser_error *err) {
-    ser_config c = *cfg;
-    c.train.threads = 0;
-    char *js = ser_config_to_json(&c);
-    size_t n = strlen(out) + 32;
-    char *p = malloc(n);
-    int rc = js && p ? 0 : ser_fail(err, "out of memory");
-    if (!rc) snprintf(p, n, "%s/cv_recipe.json", out), rc = write_or_compare(p, js, strlen(js), err);
-    free(js), free(p);
-    return rc;
 }
 
 /* Every clip's features into the on-disk feature cache once, before the folds start, with all
@@ -475,8 +160,8 @@ static int pretrain_prepare(const cv_args *a, const ser_clips *clips, const ser_
     so.seed = (uint32_t)cfg->train.seed;
     ser_split sp;
     if (ser_split_make(clips, &so, &sp, err) != 0) return ser_fail_wrap(err, "--pretrain-data");
-    int rc = mkdir_one(c->dir, err) || write_manifest(c->lists[0], clips, sp.train, sp.n_train, err) ||
-             write_manifest(c->lists[1], clips, sp.val, sp.n_val, err);
+    int rc = cv_mkdir_one(c->dir, err) || cv_write_manifest(c->lists[0], clips, sp.train, sp.n_train, err) ||
+             cv_write_manifest(c->lists[1], clips, sp.val, sp.n_val, err);
     if (!rc) fprintf(stderr, "ser cv: pretraining: train %zu, val %zu clips\n", sp.n_train, sp.n_val);
     ser_split_free(&sp);
     return rc ? -1 : 0;
@@ -492,7 +177,7 @@ static int seed_run(const fold_cmd *m, fold_cmd *r, const char *out_abs, int see
         return ser_fail(err, "%s: path too long", out_abs);
     snprintf(r->seed_set, sizeof r->seed_set, "train.seed=%d", seed);
     snprintf(r->what, sizeof r->what, "seed %d fold %d", seed, fold);
-    return mkdir_one(sd, err) || mkdir_one(r->dir, err) ? -1 : 0;
+    return cv_mkdir_one(sd, err) || cv_mkdir_one(r->dir, err) ? -1 : 0;
 }
 
 /* The command of one fold's task: this very command with absolute paths, without the options
@@ -500,7 +185,7 @@ static int seed_run(const fold_cmd *m, fold_cmd *r, const char *out_abs, int see
 static int task_line(int argc, char **argv, const char *exe, cli_argv *t, ser_error *err) {
     memset(t, 0, sizeof *t);
     if (cli_argv_push(t, exe, err) || cli_argv_push(t, "cv", err)) return -1;
-    return cli_argv_copy(t, argc - 1, argv + 1, WITH_VALUE, NOT_IN_TASK, err);
+    return cli_argv_copy(t, argc - 1, argv + 1, CV_WITH_VALUE, CV_NOT_IN_TASK, err);
 }
 
 /* --slurm: OUT/slurm/ (cv_slurm.c), its task the line of task_line. */
@@ -510,7 +195,7 @@ static int write_slurm(int argc, char **argv, const cv_args *a, const char *exe,
     int rc = task_line(argc, argv, exe, &task, err);
     int *folds = malloc((size_t)n_folds * sizeof *folds), nf = 0;
     for (int k = 0; folds && k < n_folds; k++)
-        if (in_only(a, k + 1)) folds[nf++] = k + 1;
+        if (cv_in_only(a, k + 1)) folds[nf++] = k + 1;
     if (!rc) rc = folds ? cv_slurm_write(out_abs, exe, &task, folds, nf, a->seeds, a->n_seeds, &a->sl, err)
                         : ser_fail(err, "out of memory");
     cli_argv_free(&task);
@@ -520,12 +205,12 @@ static int write_slurm(int argc, char **argv, const cv_args *a, const char *exe,
 
 int cmd_cv(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        usage(stdout);
+        cv_usage(stdout);
         return 0;
     }
     cv_args a;
-    if (parse_args(argc, argv, &a) != 0) {
-        usage(stderr);
+    if (cv_parse_args(argc, argv, &a) != 0) {
+        cv_usage(stderr);
         free(a.sets), free(a.pretrain_sets);
         return 2;
     }
@@ -601,12 +286,12 @@ int cmd_cv(int argc, char **argv) {
     }
     if (folds.n_untested)
         fprintf(stderr, "ser cv: note: %zu clips are in no fold's test set (they only ever train)\n", folds.n_untested);
-    if (mkdir_one(a.out, &err) != 0) goto fail;
+    if (cv_mkdir_one(a.out, &err) != 0) goto fail;
     if (!realpath(a.out, out_abs)) {
         ser_fail(&err, "%s: %s", a.out, strerror(errno));
         goto fail;
     }
-    if (write_recipe(out_abs, &cfg, &err) != 0) goto fail;
+    if (cv_write_recipe(out_abs, &cfg, &err) != 0) goto fail;
     /* train.threads: the recipe's when it names a count, else this task's threads divided among
      * the jobs (recorded in the fold's config.ini, which a resume reads back) */
     const char *th_from;
@@ -660,7 +345,7 @@ int cmd_cv(int argc, char **argv) {
     }
     int n_todo = 0;
     for (int k = 0; k < n; k++) {
-        if ((a.fold && k + 1 != a.fold) || !in_only(&a, k + 1)) continue;
+        if ((a.fold && k + 1 != a.fold) || !cv_in_only(&a, k + 1)) continue;
         fold_cmd *c = &cmds[k];
         static const char *const NAMES[3] = {"cv_train.tsv", "cv_val.tsv", "cv_test.tsv"};
         int len_ok = snprintf(c->dir, sizeof c->dir, "%s/fold_%d", out_abs, k + 1) < (int)sizeof c->dir;
@@ -686,10 +371,10 @@ int cmd_cv(int argc, char **argv) {
             memcpy(train_idx, s.train, s.n_train * sizeof *train_idx);
             for (size_t i = 0; i < parts[CV_EXTRA].n; i++) train_idx[s.n_train + i] = clips->n + i;
         }
-        int wrc = mkdir_one(c->dir, &err) ||
-                  write_manifest(c->lists[0], &combined, train_idx, s.n_train + parts[CV_EXTRA].n, &err) ||
-                  write_manifest(c->lists[1], &combined, s.val, s.n_val, &err) ||
-                  write_manifest(c->lists[2], &combined, s.test, s.n_test, &err);
+        int wrc = cv_mkdir_one(c->dir, &err) ||
+                  cv_write_manifest(c->lists[0], &combined, train_idx, s.n_train + parts[CV_EXTRA].n, &err) ||
+                  cv_write_manifest(c->lists[1], &combined, s.val, s.n_val, &err) ||
+                  cv_write_manifest(c->lists[2], &combined, s.test, s.n_test, &err);
         if (train_idx != s.train) free(train_idx);
         if (!a.print_commands && !a.slurm) {
             fprintf(stderr, "ser cv: fold %d: test speakers", k + 1);
@@ -733,7 +418,7 @@ int cmd_cv(int argc, char **argv) {
         }
         for (int si = 0; si < (a.n_seeds ? a.n_seeds : 1); si++)
             for (int k = 0; k < n; k++) {
-                if (!in_only(&a, k + 1)) continue;
+                if (!cv_in_only(&a, k + 1)) continue;
                 cli_write_line(stdout, &task);
                 if (a.n_seeds) printf(" --seed %d", a.seeds[si]);
                 printf(" --fold %d\n", k + 1);

@@ -78,17 +78,6 @@ static int add_models(const char *arg, char **models, int *n, ser_error *err) {
     return rc;
 }
 
-/* The clips of the --data folders or --list. */
-static int eval_clips(const cli_data *d, const char *list, ser_clips *clips, ser_error *err) {
-    if (list) return ser_manifest_read(list, clips, err);
-    ser_corpus_set set;
-    if (cli_data_scan(d, 0, 1, stderr, "ser eval", &set, err) != 0) return -1;
-    *clips = set.clips;
-    memset(&set.clips, 0, sizeof set.clips);
-    ser_corpus_set_free(&set);
-    return 0;
-}
-
 /* The first model's kept clips, sorted by path (then by position, for a path listed twice), so
  * that every other member's rows are matched to them by clip path, not by row number. */
 typedef struct clip_row {
@@ -156,20 +145,52 @@ static int clip_index_match(clip_index *ix, const ser_dataset *ds, const int32_t
     return 0;
 }
 
-/* Adds model k's probabilities over clips to sum (n, C), row by row of the first model's clips
- * (matched by path: ix); the first model fixes y, labels, kept and ix. */
-static int eval_one(const char *model, int k, const char *device, const ser_clips *clips, int adapt, double **sum,
-                    double *loss_sum, size_t *n_out, int32_t **y_out, char ***labels_out, size_t *n_labels,
-                    ser_clips *kept, clip_index *ix, const char *first, ser_error *err) {
+/* The ensemble's running state: the first model fixes the clips (kept, in its row order), their
+ * labels y and the classes; every model adds its probabilities to sum by row. */
+typedef struct ensemble {
+    const char *first;      /* the first model's path, for the error messages */
+    double *sum;            /* (n, C) the models' probabilities, summed */
+    double loss_sum;        /* the models' losses, summed */
+    int n_models;           /* models added so far */
+    size_t n, C;
+    int32_t *y;             /* (n) labels */
+    char **labels;          /* (C) class names */
+    ser_clips kept;         /* (n) the first model's kept clips */
+    clip_index ix;          /* kept, by path: the other models' rows matched to them */
+} ensemble;
+
+static void ensemble_free(ensemble *e) {
+    free(e->sum), free(e->y);
+    for (size_t i = 0; e->labels && i < e->C; i++) free(e->labels[i]);
+    free(e->labels);
+    clip_index_free(&e->ix);
+    ser_clips_free(&e->kept);
+    memset(e, 0, sizeof *e);
+}
+
+/* What ser eval was asked. */
+typedef struct eval_args {
+    char *models[EVAL_MAX_MODELS];
+    int n_models;
+    cli_data data;
+    const char *list, *png, *device, *pseudo, *probs_path;
+    double min_prob;
+    int json, adapt;
+} eval_args;
+
+/* Adds model's probabilities over clips to e (the first model starts it): the row of each of its
+ * clips is the first model's row of the same path (e->ix). */
+static int eval_one(const eval_args *a, const char *model, const ser_clips *clips, ensemble *e, ser_error *err) {
+    const int k = e->n_models;
     loaded_model lm;
     ser_dataset ds = {0};
     float *probs = NULL;
     size_t *row = NULL;
     int rc = -1;
-    if (loaded_model_open(&lm, model, device, "ser eval", err) != 0) goto done;
+    if (loaded_model_open(&lm, model, a->device, "ser eval", err) != 0) goto done;
     if (k > 0) { /* an ensemble member must have the first model's classes, in its order */
-        int same = lm.meta.n_labels == *n_labels;
-        for (size_t i = 0; same && i < *n_labels; i++) same = !strcmp(lm.meta.labels[i], (*labels_out)[i]);
+        int same = lm.meta.n_labels == e->C;
+        for (size_t i = 0; same && i < e->C; i++) same = !strcmp(lm.meta.labels[i], e->labels[i]);
         if (!same) {
             ser_fail(err, "%s: its classes differ from the first model's", model);
             goto done;
@@ -178,9 +199,9 @@ static int eval_one(const char *model, int k, const char *device, const ser_clip
     if (loaded_model_dataset(&lm, clips, 1, "eval", &ds, err) != 0) goto done;
     if (k > 0) {
         row = ser_malloc((ds.n ? ds.n : 1) * sizeof *row, "ensemble rows", err);
-        if (!row || clip_index_match(ix, &ds, *y_out, first, model, row, err) != 0) goto done;
+        if (!row || clip_index_match(&e->ix, &ds, e->y, e->first, model, row, err) != 0) goto done;
     }
-    if (adapt) {
+    if (a->adapt) {
         if (loaded_model_adapt_bn(&lm, &ds, err) != 0) goto done;
         fprintf(stderr, "ser eval: %s: batch-norm statistics over the %zu clips (AdaBN)\n", model, ds.n);
     }
@@ -190,18 +211,20 @@ static int eval_one(const char *model, int k, const char *device, const ser_clip
     double loss;
     if (!probs || ser_evaluate(&lm.net, &d, lm.meta.cfg.train.batch_size, &loss, NULL, NULL, probs, err) != 0) goto done;
     if (k == 0) {
-        if (!(*sum = ser_calloc(ds.n * C, sizeof **sum, "probabilities", err))) goto done;
-        *n_out = ds.n, *n_labels = C;
-        *y_out = ds.y, ds.y = NULL;
-        *kept = ds.clips, memset(&ds.clips, 0, sizeof ds.clips);
-        *labels_out = lm.meta.labels, lm.meta.labels = NULL, lm.meta.n_labels = 0;
-        if (clip_index_build(ix, kept, err) != 0) goto done;
+        if (!(e->sum = ser_calloc(ds.n * C, sizeof *e->sum, "probabilities", err))) goto done;
+        e->first = model;
+        e->n = ds.n, e->C = C;
+        e->y = ds.y, ds.y = NULL;
+        e->kept = ds.clips, memset(&ds.clips, 0, sizeof ds.clips);
+        e->labels = lm.meta.labels, lm.meta.labels = NULL, lm.meta.n_labels = 0;
+        if (clip_index_build(&e->ix, &e->kept, err) != 0) goto done;
     }
     for (size_t j = 0; j < ds.n; j++) {
-        double *dst = *sum + (row ? row[j] : j) * C;
+        double *dst = e->sum + (row ? row[j] : j) * C;
         for (size_t c = 0; c < C; c++) dst[c] += probs[j * C + c];
     }
-    *loss_sum += loss;
+    e->loss_sum += loss;
+    e->n_models++;
     rc = 0;
 done:
     free(probs), free(row);
@@ -210,176 +233,185 @@ done:
     return rc;
 }
 
-int cmd_eval(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
-    char *models[EVAL_MAX_MODELS] = {0};
-    int n_models = 0;
-    ser_error err = {{0}};
-    ser_clips clips = {0}, kept = {0}, sel = {0};
-    int32_t *y = NULL, *pred = NULL;
-    char **labels = NULL;
-    size_t n = 0, C = 0;
-    double *sum = NULL;
-    clip_index ix = {0};
-    char *text = NULL, *png_default = NULL;
-    cJSON *js = NULL;
-    int rc = 1;
-    cli_data data;
-    cli_data_init(&data);
-    const char *list = NULL, *png = NULL, *device = "auto", *pseudo = NULL, *probs_path = NULL;
-    double min_prob = 0.9;
-    int json = 0, adapt = 0;
-    for (int i = 1; i < argc; i++) {
-        const int got = cli_data_arg(&data, argc, argv, &i, "ser eval");
-        if (got < 0) {
-            rc = 2;
-            goto done;
-        }
-        if (got) continue;
-        const int more = i + 1 < argc;
-        if (!strcmp(argv[i], "--model") && more) {
-            if (add_models(argv[++i], models, &n_models, &err) != 0) {
-                fprintf(stderr, "ser eval: %s\n", err.msg);
-                rc = 2;
-                goto done;
-            }
-        } else if (!strcmp(argv[i], "--list") && more) list = argv[++i];
-        else if (!strcmp(argv[i], "--png") && more) png = argv[++i];
-        else if (!strcmp(argv[i], "--device") && more) device = argv[++i];
-        else if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--adapt-bn")) adapt = 1;
-        else if (!strcmp(argv[i], "--pseudo-labels") && more) pseudo = argv[++i];
-        else if (!strcmp(argv[i], "--probs") && more) probs_path = argv[++i];
-        else if (!strcmp(argv[i], "--min-prob") && more) {
-            char *end = NULL;
-            min_prob = strtod(argv[++i], &end);
-            if (!end || *end || !(min_prob >= 0.0 && min_prob <= 1.0)) {
-                fprintf(stderr, "ser eval: --min-prob %s: expected a number in [0, 1]\n", argv[i]);
-                rc = 2;
-                goto done;
-            }
-        }
-        else {
-            fprintf(stderr, "ser eval: unknown option or missing value: %s\n", argv[i]);
-            usage(stderr);
-            rc = 2;
-            goto done;
-        }
-    }
-    if (cli_data_finish(&data, "ser eval") != 0) {
-        rc = 2;
-        goto done;
-    }
-    if (!n_models || (!data.n == !list) || (list && data.any_rules)) {
-        fprintf(stderr, "ser eval: %s\n", !n_models             ? "--model is required"
-                                   : list && data.any_rules ? "--labels and --label-map need --data"
-                                                            : "give one of --data DIR or --list F");
-        usage(stderr);
-        rc = 2;
-        goto done;
-    }
-    if (eval_clips(&data, list, &clips, &err) != 0) goto fail;
-    double loss = 0.0; /* the mean of the models' losses (one model: ser_evaluate's) */
-    for (int k = 0; k < n_models; k++)
-        if (eval_one(models[k], k, device, &clips, adapt, &sum, &loss, &n, &y, &labels, &C, &kept, &ix, models[0],
-                     &err) != 0)
-            goto fail;
-    loss /= n_models;
-    pred = ser_malloc(n * sizeof *pred, "predictions", &err);
-    if (!pred) goto fail;
-    for (size_t i = 0; i < n; i++) { /* argmax of the summed probabilities, first on ties */
-        const double *p = sum + i * C;
+/* pred[i]: the argmax of clip i's summed probabilities, the first class on ties. */
+static int32_t *ensemble_predict(const ensemble *e, ser_error *err) {
+    int32_t *pred = ser_malloc((e->n ? e->n : 1) * sizeof *pred, "predictions", err);
+    for (size_t i = 0; pred && i < e->n; i++) {
+        const double *p = e->sum + i * e->C;
         size_t best = 0;
-        for (size_t c = 1; c < C; c++)
+        for (size_t c = 1; c < e->C; c++)
             if (p[c] > p[best]) best = c;
         pred[i] = (int32_t)best;
     }
-    if (probs_path) { /* one text, written atomically like every other output */
-        char *text_p = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text_p, &len);
-        if (!f) {
-            ser_fail(&err, "--probs %s: out of memory", probs_path);
-            goto fail;
-        }
-        fprintf(f, "# path\tlabel");
-        for (size_t c = 0; c < C; c++) fprintf(f, "\t%s", labels[c]);
+    return pred;
+}
+
+/* --probs PATH: every clip's path, label and mean probability of each class; one text, written
+ * atomically like every other output. */
+static int write_probs(const ensemble *e, const char *path, ser_error *err) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return ser_fail(err, "--probs %s: out of memory", path);
+    fprintf(f, "# path\tlabel");
+    for (size_t c = 0; c < e->C; c++) fprintf(f, "\t%s", e->labels[c]);
+    fprintf(f, "\n");
+    for (size_t i = 0; i < e->n; i++) {
+        fprintf(f, "%s\t%s", e->kept.v[i].path, e->labels[e->y[i]]);
+        for (size_t c = 0; c < e->C; c++) fprintf(f, "\t%.6g", e->sum[i * e->C + c] / e->n_models);
         fprintf(f, "\n");
-        for (size_t i = 0; i < n; i++) {
-            fprintf(f, "%s\t%s", kept.v[i].path, labels[y[i]]);
-            for (size_t c = 0; c < C; c++) fprintf(f, "\t%.6g", sum[i * C + c] / n_models);
-            fprintf(f, "\n");
-        }
-        fclose(f);
-        const int wrc = text_p ? ser_write_text_file(probs_path, text_p, &err) : ser_fail(&err, "out of memory");
-        free(text_p);
-        if (wrc != 0) goto fail;
     }
-    if (pseudo) { /* the confident clips, labelled with their prediction */
-        size_t right = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (sum[i * C + pred[i]] / n_models < min_prob) continue;
-            const ser_clip *cl = &kept.v[i];
-            if (ser_clips_push(&sel, cl->path, labels[pred[i]], cl->speaker, cl->group, &err) != 0 ||
-                ser_clip_set_corpus(&sel.v[sel.n - 1], cl->corpus, &err) != 0)
-                goto fail;
-            right += pred[i] == y[i];
-        }
-        if (ser_manifest_write(pseudo, sel.v, NULL, sel.n, &err) != 0) goto fail;
+    fclose(f);
+    const int rc = text ? ser_write_text_file(path, text, err) : ser_fail(err, "out of memory");
+    free(text);
+    return rc;
+}
+
+/* --pseudo-labels PATH: a manifest of the clips whose mean probability of the predicted class is
+ * at least min_prob, labelled with that prediction. */
+static int write_pseudo_labels(const ensemble *e, const int32_t *pred, const char *path, double min_prob,
+                               ser_error *err) {
+    ser_clips sel = {0};
+    size_t right = 0;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < e->n; i++) {
+        if (e->sum[i * e->C + pred[i]] / e->n_models < min_prob) continue;
+        const ser_clip *cl = &e->kept.v[i];
+        rc = ser_clips_push(&sel, cl->path, e->labels[pred[i]], cl->speaker, cl->group, err) != 0 ||
+             ser_clip_set_corpus(&sel.v[sel.n - 1], cl->corpus, err) != 0;
+        right += pred[i] == e->y[i];
+    }
+    if (!rc) rc = ser_manifest_write(path, sel.v, NULL, sel.n, err) != 0;
+    if (!rc)
         fprintf(stderr, "ser eval: %zu of %zu clips at probability >= %g -> %s (%zu of them match their label)\n", sel.n,
-                n, min_prob, pseudo, right);
-    }
+                e->n, min_prob, path, right);
+    ser_clips_free(&sel);
+    return rc ? -1 : 0;
+}
+
+/* The report (text, or --json one object) and the confusion matrix PNG: --png, else
+ * confusion_matrix_test.png beside the first model. */
+static int report(const eval_args *a, const ensemble *e, const int32_t *pred, ser_error *err) {
+    char *text = NULL, *png_default = NULL;
+    const char **corp = NULL;
+    cJSON *js = NULL;
+    const char *png = a->png;
+    int rc = -1;
     if (!png) {
-        char *m = strdup(models[0]);
-        size_t len = strlen(models[0]) + 64;
+        char *m = strdup(a->models[0]);
+        size_t len = strlen(a->models[0]) + 64;
         png_default = malloc(len);
         if (!m || !png_default) {
             free(m);
-            ser_fail(&err, "out of memory for the confusion matrix path");
-            goto fail;
+            ser_fail(err, "out of memory for the confusion matrix path");
+            goto done;
         }
         snprintf(png_default, len, "%s/confusion_matrix_test.png", dirname(m));
         free(m);
         png = png_default;
     }
-    if (ser_report_split(y, pred, n, (const char *const *)labels, (int)C, "Confusion matrix (test)", png, &text, &js,
-                         &err) != 0)
-        goto fail;
-    { /* WA and UA by corpus: report text lines and the "by_corpus" JSON object */
-        const char **corp = ser_malloc((n ? n : 1) * sizeof *corp, "corpus names", &err);
-        if (!corp) goto fail;
-        for (size_t i = 0; i < n; i++) corp[i] = kept.v[i].corpus;
-        const int brc = ser_report_by_corpus(y, pred, n, corp, (int)C, &text, js, &err);
-        free(corp);
-        if (brc != 0) goto fail;
-    }
-    if (json) {
+    if (ser_report_split(e->y, pred, e->n, (const char *const *)e->labels, (int)e->C, "Confusion matrix (test)", png,
+                         &text, &js, err) != 0)
+        goto done;
+    /* WA and UA by corpus: report text lines and the "by_corpus" JSON object */
+    if (!(corp = ser_malloc((e->n ? e->n : 1) * sizeof *corp, "corpus names", err))) goto done;
+    for (size_t i = 0; i < e->n; i++) corp[i] = e->kept.v[i].corpus;
+    if (ser_report_by_corpus(e->y, pred, e->n, corp, (int)e->C, &text, js, err) != 0) goto done;
+    const double loss = e->loss_sum / e->n_models; /* the mean of the models' losses (one model: ser_evaluate's) */
+    if (a->json) {
         cJSON_AddNumberToObject(js, "loss", loss);
-        cJSON_AddNumberToObject(js, "clips", (double)n);
-        cJSON_AddNumberToObject(js, "models", n_models);
-        cJSON_AddBoolToObject(js, "adapt_bn", adapt);
+        cJSON_AddNumberToObject(js, "clips", (double)e->n);
+        cJSON_AddNumberToObject(js, "models", e->n_models);
+        cJSON_AddBoolToObject(js, "adapt_bn", a->adapt);
         char *s = cJSON_PrintUnformatted(js);
         printf("%s\n", s ? s : "{}");
         free(s);
     } else {
-        if (n_models > 1) printf("ensemble of %d models (mean probabilities)\n", n_models);
-        printf("%zu clips, loss %.4f\n\n%s", n, loss, text);
+        if (e->n_models > 1) printf("ensemble of %d models (mean probabilities)\n", e->n_models);
+        printf("%zu clips, loss %.4f\n\n%s", e->n, loss, text);
         fprintf(stderr, "ser eval: confusion matrix -> %s\n", png);
     }
+    rc = 0;
+done:
+    cJSON_Delete(js);
+    free(corp), free(text), free(png_default);
+    return rc;
+}
+
+/* 0, or 2 (said on stderr) for a usage error. */
+static int parse_args(int argc, char **argv, eval_args *a) {
+    memset(a, 0, sizeof *a);
+    cli_data_init(&a->data);
+    a->device = "auto", a->min_prob = 0.9;
+    ser_error err = {{0}};
+    for (int i = 1; i < argc; i++) {
+        const int got = cli_data_arg(&a->data, argc, argv, &i, "ser eval");
+        if (got < 0) return 2;
+        if (got) continue;
+        const int more = i + 1 < argc;
+        if (!strcmp(argv[i], "--model") && more) {
+            if (add_models(argv[++i], a->models, &a->n_models, &err) != 0) {
+                fprintf(stderr, "ser eval: %s\n", err.msg);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--list") && more) a->list = argv[++i];
+        else if (!strcmp(argv[i], "--png") && more) a->png = argv[++i];
+        else if (!strcmp(argv[i], "--device") && more) a->device = argv[++i];
+        else if (!strcmp(argv[i], "--json")) a->json = 1;
+        else if (!strcmp(argv[i], "--adapt-bn")) a->adapt = 1;
+        else if (!strcmp(argv[i], "--pseudo-labels") && more) a->pseudo = argv[++i];
+        else if (!strcmp(argv[i], "--probs") && more) a->probs_path = argv[++i];
+        else if (!strcmp(argv[i], "--min-prob") && more) {
+            char *end = NULL;
+            a->min_prob = strtod(argv[++i], &end);
+            if (!end || *end || !(a->min_prob >= 0.0 && a->min_prob <= 1.0)) {
+                fprintf(stderr, "ser eval: --min-prob %s: expected a number in [0, 1]\n", argv[i]);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "ser eval: unknown option or missing value: %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (cli_data_finish(&a->data, "ser eval") != 0) return 2;
+    if (!a->n_models || (!a->data.n == !a->list) || (a->list && a->data.any_rules)) {
+        fprintf(stderr, "ser eval: %s\n", !a->n_models               ? "--model is required"
+                                   : a->list && a->data.any_rules ? "--labels and --label-map need --data"
+                                                                  : "give one of --data DIR or --list F");
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+int cmd_eval(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    eval_args a;
+    ser_error err = {{0}};
+    ser_clips clips = {0};
+    ensemble e = {0};
+    int32_t *pred = NULL;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) goto done;
+    rc = 1;
+    if (cli_data_clips(&a.data, a.list, "ser eval", &clips, &err) != 0) goto fail;
+    for (int k = 0; k < a.n_models; k++)
+        if (eval_one(&a, a.models[k], &clips, &e, &err) != 0) goto fail;
+    if (!(pred = ensemble_predict(&e, &err)) || (a.probs_path && write_probs(&e, a.probs_path, &err) != 0) ||
+        (a.pseudo && write_pseudo_labels(&e, pred, a.pseudo, a.min_prob, &err) != 0) || report(&a, &e, pred, &err) != 0)
+        goto fail;
     rc = 0;
     goto done;
 fail:
     fprintf(stderr, "ser eval: %s\n", err.msg);
 done:
-    cJSON_Delete(js);
-    free(text), free(pred), free(png_default), free(sum), free(y);
-    for (size_t i = 0; labels && i < C; i++) free(labels[i]);
-    free(labels);
-    clip_index_free(&ix);
-    ser_clips_free(&clips), ser_clips_free(&kept), ser_clips_free(&sel);
-    for (int k = 0; k < n_models; k++) free(models[k]);
+    free(pred);
+    ensemble_free(&e);
+    ser_clips_free(&clips);
+    for (int k = 0; k < a.n_models; k++) free(a.models[k]);
     return rc;
 }

@@ -8,7 +8,6 @@
  * buffer and ser_mfcc. --device cuda: CPU threads decode, the GPU computes the MFCC of batches
  * (ser_features_extract_cuda). auto (the default): cuda when a CUDA device is there, else cpu.
  * A file that fails is reported and left out (or stops everything with --strict). */
-#include <dirent.h>
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
@@ -21,10 +20,12 @@
 #include <cblas.h>
 
 #include "commands.h"
+#include "config_args.h"
 #include "ser/audio.h"
 #include "ser/clock.h"
 #include "ser/config.h"
 #include "ser/cuda.h"
+#include "ser/dir_walk.h"
 #include "ser/features.h"
 #include "ser/npy.h"
 
@@ -35,7 +36,9 @@ static void usage(FILE *f) {
             "Computes librosa-exact MFCC features (librosa.load(path, sr, offset, duration) then\n"
             "librosa.feature.mfcc, padded with zeros / cut to features.frames) of every PATH:\n"
             "a file (taken whatever its name) or a folder (scanned recursively for .wav .aif .aiff\n"
-            ".flac .ogg, any case, sorted by path). Writes OUT.npy, float32 [N, n_mfcc, frames],\n"
+            ".flac .ogg, any case, sorted by path; hidden files and folders skipped, links to files\n"
+            "and folders followed: the rules of the corpus scan, include/ser/dir_walk.h).\n"
+            "Writes OUT.npy, float32 [N, n_mfcc, frames],\n"
             "unscaled, and OUT.txt with the N paths in the same order. With features.f0_rows = K\n"
             "the K rows of log2 F0 (ser/pitch.h) follow: [N, n_mfcc + K, frames].\n\n"
             "  --config F        read the recipe from an .ini file (default: the reference recipe)\n"
@@ -72,53 +75,21 @@ static void list_free(path_list *l) {
     free(l->v);
 }
 
-static int is_audio_name(const char *name) {
-    static const char *EXT[] = {".wav", ".aif", ".aiff", ".flac", ".ogg"};
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    for (size_t i = 0; i < sizeof EXT / sizeof EXT[0]; i++)
-        if (!strcasecmp(dot, EXT[i])) return 1;
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Appends the audio files under dir (recursively) to l. Symlinked folders are not followed
- * (no cycles); symlinked files are taken. */
-static int scan_dir(const char *dir, path_list *l, ser_error *err) {
-    DIR *d = opendir(dir);
-    if (!d) return ser_fail(err, "%s: cannot open folder: %s", dir, strerror(errno));
-    const size_t dlen = strlen(dir);
-    const int slash = dlen && dir[dlen - 1] == '/';
-    struct dirent *ent;
-    int rc = 0;
-    while (rc == 0 && (ent = readdir(d))) {
-        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..")) continue;
-        char *p = malloc(dlen + strlen(ent->d_name) + 2);
-        if (!p) {
-            rc = ser_fail(err, "%s: out of memory", dir);
-            break;
-        }
-        sprintf(p, "%s%s%s", dir, slash ? "" : "/", ent->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rc = scan_dir(p, l, err);
-        else if (is_audio_name(ent->d_name) && stat(p, &st) == 0 && S_ISREG(st.st_mode) && list_push(l, p) != 0)
-            rc = ser_fail(err, "%s: out of memory", dir);
-        free(p);
-    }
-    closedir(d);
-    return rc;
-}
-
-/* Files as given, folders expanded and sorted by path, in argument order. */
+/* Files as given, folders expanded (ser_dir_list: the audio files below, hidden entries
+ * skipped, links followed, sorted by path), in argument order. */
 static int collect_inputs(char **paths, int n, path_list *l, ser_error *err) {
     for (int i = 0; i < n; i++) {
         struct stat st;
         if (stat(paths[i], &st) != 0) return ser_fail(err, "%s: %s", paths[i], strerror(errno));
         if (S_ISDIR(st.st_mode)) {
-            const size_t first = l->n;
-            if (scan_dir(paths[i], l, err) != 0) return -1;
-            qsort(l->v + first, l->n - first, sizeof *l->v, cmp_str);
+            char **found = NULL;
+            size_t n_found = 0;
+            if (ser_dir_list(paths[i], SER_AUDIO_EXTENSIONS, &found, &n_found, err) != 0) return -1;
+            int rc = 0;
+            for (size_t k = 0; !rc && k < n_found; k++)
+                if (list_push(l, found[k]) != 0) rc = ser_fail(err, "%s: out of memory", paths[i]);
+            ser_dir_list_free(found, n_found);
+            if (rc) return -1;
         } else if (list_push(l, paths[i]) != 0) {
             return ser_fail(err, "%s: out of memory", paths[i]);
         }
@@ -165,20 +136,24 @@ int cmd_mfcc(int argc, char **argv) {
         return 0;
     }
     const double t_start = ser_now_s();
-    const char *config_path = NULL, *out = NULL, *device = "auto";
-    int strict = 0, threads = 0, n_sets = 0, n_inputs = 0;
-    char **sets = calloc((size_t)argc, sizeof *sets), **inputs = calloc((size_t)argc, sizeof *inputs);
-    if (!sets || !inputs) {
+    const char *out = NULL, *device = "auto";
+    int strict = 0, threads = 0, n_inputs = 0;
+    cli_config_args ca;
+    if (cli_config_args_init(&ca, argc, "ser mfcc") != 0) return 1;
+    char **inputs = calloc((size_t)argc, sizeof *inputs);
+    if (!inputs) {
         fprintf(stderr, "ser mfcc: out of memory\n");
+        cli_config_args_free(&ca);
         return 1;
     }
     int rc = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const int has_next = i + 1 < argc;
-        if (!strcmp(a, "--config") && has_next) config_path = argv[++i];
-        else if (!strcmp(a, "--set") && has_next) sets[n_sets++] = argv[++i];
-        else if (!strcmp(a, "--out") && has_next) out = argv[++i];
+        const int got = a[0] == '-' && a[1] == '-' ? cli_config_arg(&ca, argc, argv, &i, "ser mfcc") : 0;
+        if (got < 0) goto done;
+        if (got) continue;
+        if (!strcmp(a, "--out") && has_next) out = argv[++i];
         else if (!strcmp(a, "--device") && has_next) {
             device = argv[++i];
             if (strcmp(device, "auto") && strcmp(device, "cpu") && strcmp(device, "cuda")) {
@@ -220,10 +195,8 @@ int cmd_mfcc(int argc, char **argv) {
 
     ser_config cfg;
     ser_error err = {{0}};
-    ser_config_defaults(&cfg);
     rc = 1;
-    if (config_path && ser_config_load(&cfg, config_path, &err) != 0) goto fail;
-    if (ser_config_set_all(&cfg, (const char *const *)sets, n_sets, &err) != 0) goto fail;
+    if (cli_config_resolve(&ca, &cfg, &err) != 0) goto fail;
     if (ser_config_validate(&cfg, &err) != 0) goto fail;
 
     path_list files = {0};
@@ -296,7 +269,7 @@ int cmd_mfcc(int argc, char **argv) {
 fail:
     fprintf(stderr, "ser mfcc: %s\n", err.msg);
 done:
-    free(sets);
+    cli_config_args_free(&ca);
     free(inputs);
     return rc;
 }

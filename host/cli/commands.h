@@ -26,4 +26,9 @@ int cmd_cache(int argc, char **argv);
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);
 
+/* argv[*i] one of opts[0..n) (also written --opt=VALUE): its value in *value (the next argument,
+ * *i advanced past it) and its index; -1 when argv[*i] is none of them; -2 after printing
+ * "cmd: OPT needs a value" (no value, or an empty one). */
+int cli_opt_value(int argc, char **argv, int *i, const char *const *opts, int n, const char *cmd, const char **value);
+
 #endif

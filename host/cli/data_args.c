@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+#include "commands.h"
+#include "ser/split.h"
+
 const char CLI_DATA_HELP[] =
     "  --data DIR        a corpus folder; repeat for several corpora in one run. A folder that\n"
     "                    holds several corpora in subfolders (tess/, ravdess/) is detected\n"
@@ -32,20 +35,10 @@ int cli_data_add(cli_data *d, const char *dir, const char *cmd) {
 
 int cli_data_arg(cli_data *d, int argc, char **argv, int *i, const char *cmd) {
     static const char *const OPTS[] = {"--data", "--corpus", "--labels", "--label-map"};
-    const char *a = argv[*i], *v = NULL;
-    int which = -1;
-    for (int k = 0; k < 4 && which < 0; k++) {
-        size_t kl = strlen(OPTS[k]);
-        if (strncmp(a, OPTS[k], kl) || (a[kl] != 0 && a[kl] != '=')) continue;
-        which = k;
-        if (a[kl] == '=') v = a + kl + 1;
-        else if (*i + 1 < argc) v = argv[++*i];
-    }
-    if (which < 0) return 0;
-    if (!v || !*v) {
-        fprintf(stderr, "%s: %s needs a value\n", cmd, OPTS[which]);
-        return -1;
-    }
+    const char *v = NULL;
+    const int which = cli_opt_value(argc, argv, i, OPTS, 4, cmd, &v);
+    if (which == -1) return 0;
+    if (which < 0) return -1;
     ser_error err;
     switch (which) {
     case 0:
@@ -130,5 +123,16 @@ int cli_data_scan(const cli_data *d, int strict, int verbose, FILE *f, const cha
                   ser_error *err) {
     if (ser_corpus_set_scan(d->src, d->n, strict, d->any_rules ? &d->rules : NULL, set, err) != 0) return -1;
     cli_data_print(set, verbose, f, cmd);
+    return 0;
+}
+
+int cli_data_clips(const cli_data *d, const char *list, const char *cmd, ser_clips *out, ser_error *err) {
+    memset(out, 0, sizeof *out);
+    if (list) return ser_manifest_read(list, out, err);
+    ser_corpus_set set;
+    if (cli_data_scan(d, 0, 1, stderr, cmd, &set, err) != 0) return -1;
+    *out = set.clips;
+    memset(&set.clips, 0, sizeof set.clips);
+    ser_corpus_set_free(&set);
     return 0;
 }

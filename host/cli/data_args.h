@@ -44,5 +44,8 @@ int cli_data_scan(const cli_data *d, int strict, int verbose, FILE *f, const cha
                   ser_error *err);
 /* The lines above alone (for a set already scanned). */
 void cli_data_print(const ser_corpus_set *set, int verbose, FILE *f, const char *cmd);
+/* The clips of the manifest list, or (list NULL) of the --data folders: cli_data_scan's clips
+ * (lenient, the skipped files listed on stderr). */
+int cli_data_clips(const cli_data *d, const char *list, const char *cmd, ser_clips *out, ser_error *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* Where the feature cache is, and AdaBN / precise BN over a cached split (feature_cache_cli.h). */
+/* Where the feature cache is (feature_cache_cli.h). */
 #include "feature_cache_cli.h"
 
 #include <errno.h>
@@ -8,9 +8,8 @@
 #include <string.h>
 
 #include "build_info.h"
-#include "device.h"
+#include "ser/feature_cache.h"
 #include "ser/feature_cache_prune.h"
-#include "ser/feature_source.h"
 
 /* $SER_FEATURE_CACHE_MAX_MB: the other folders pruned, least recently used first, until the
  * root holds at most that (the run's own folder and folders in use stay). */
@@ -46,10 +45,4 @@ int cli_feature_cache_open(ser_feature_cache *fc, const char *override, const se
     if (ser_feature_cache_open(fc, root, cfg, tag, err) != 0) return -1;
     return prune_to_budget(root, fc) != 0 ? (ser_feature_cache_close(fc), ser_fail_wrap(err, "SER_FEATURE_CACHE_MAX_MB"))
                                           : 1;
-}
-
-int cli_adapt_bn_dataset(ser_backend *be, const ser_dataset *ds, int max_batches, uint64_t seed, ser_error *err) {
-    if (ds->x) return cli_adapt_bn(be, ds->x, ds->n, max_batches, seed, err);
-    /* read by batch from the cache: the pass holds one batch, not the split */
-    return cli_adapt_bn_fill(be, ds->n, ser_feature_source_fill, ds->src, max_batches, seed, err);
 }

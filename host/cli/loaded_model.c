@@ -6,6 +6,7 @@
 
 #include "device.h"
 #include "feature_cache_cli.h"
+#include "ser/bn_reestimate.h"
 #include "ser/feature_source.h"
 #include "ser/features.h"
 
@@ -59,5 +60,5 @@ int loaded_model_dataset(loaded_model *lm, const ser_clips *clips, int labelled,
 
 int loaded_model_adapt_bn(loaded_model *lm, const ser_dataset *ds, ser_error *err) {
     /* every clip (AdaBN), in the order the model's seed shuffles them */
-    return cli_adapt_bn_dataset(lm->be, ds, 0, (uint64_t)lm->meta.cfg.train.seed, err);
+    return ser_bn_reestimate_dataset(lm->be, ds, 0, (uint64_t)lm->meta.cfg.train.seed, err);
 }

@@ -26,7 +26,7 @@ void loaded_model_close(loaded_model *lm);
  * on-disk feature cache (ds->x NULL, read by batch: ser_loop_data_of) unless it is off. */
 int loaded_model_dataset(loaded_model *lm, const ser_clips *clips, int labelled, const char *what, ser_dataset *ds,
                          ser_error *err);
-/* AdaBN over ds (cli_adapt_bn on the model's backend). */
+/* AdaBN over ds (ser_bn_reestimate on the model's backend). */
 int loaded_model_adapt_bn(loaded_model *lm, const ser_dataset *ds, ser_error *err);
 
 #endif

@@ -49,6 +49,25 @@ int cli_wants_help(int argc, char **argv) {
     return 0;
 }
 
+int cli_opt_value(int argc, char **argv, int *i, const char *const *opts, int n, const char *cmd, const char **value) {
+    const char *a = argv[*i], *v = NULL;
+    int which = -1;
+    for (int k = 0; k < n && which < 0; k++) {
+        const size_t kl = strlen(opts[k]);
+        if (strncmp(a, opts[k], kl) || (a[kl] != 0 && a[kl] != '=')) continue;
+        which = k;
+        if (a[kl] == '=') v = a + kl + 1;
+        else if (*i + 1 < argc) v = argv[++*i];
+    }
+    if (which < 0) return -1;
+    if (!v || !*v) {
+        fprintf(stderr, "%s: %s needs a value\n", cmd, opts[which]);
+        return -2;
+    }
+    *value = v;
+    return which;
+}
+
 /* OpenBLAS (Debian's DYNAMIC_ARCH build) picks its kernels by the CPU's model; on a CPU it does
  * not know by name (a virtual "Intel Xeon Processor" here) it falls back to the SSE3 "Prescott"
  * kernels, 4x slower than its AVX-512 ones on the same core (measured: 15 vs 62 GFLOP/s on one

@@ -1,18 +1,17 @@
-/* Corpus scan: walk a folder (sorted, deterministic), keep audio files by extension, label each
- * with the corpus's name parser (host/corpus/corpus_names.c), list what could not be labelled. */
+/* Corpus scan: the audio files of a folder (ser_dir_list: sorted, deterministic, hidden entries
+ * skipped, links followed), each labelled with the corpus's name parser
+ * (host/corpus/corpus_names.c); what could not be labelled is listed. */
 /* realpath is XSI: not in plain _POSIX_C_SOURCE. */
 #define _XOPEN_SOURCE 700
 #include "ser/corpus.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
-#define SCAN_MAX_DEPTH 64
+#include "ser/dir_walk.h"
 
 static char *dup_str(const char *s, ser_error *err) {
     size_t n = strlen(s) + 1;
@@ -114,15 +113,6 @@ int ser_clips_label_index(const ser_clips *clips, const char *const *names, size
     return 0;
 }
 
-static int is_audio_name(const char *name) {
-    static const char *const EXT[] = {".wav", ".aif", ".aiff", ".flac", ".ogg"};
-    const char *dot = strrchr(name, '.');
-    if (!dot || dot == name) return 0;
-    for (size_t i = 0; i < sizeof EXT / sizeof EXT[0]; i++)
-        if (!strcasecmp(dot, EXT[i])) return 1;
-    return 0;
-}
-
 /* One audio file found by the walk, before parsing. */
 typedef struct found_file {
     char *path;   /* absolute */
@@ -133,9 +123,7 @@ typedef struct found_file {
 
 typedef struct walk {
     found_file *v;
-    size_t n, cap;
-    dev_t dev[SCAN_MAX_DEPTH];
-    ino_t ino[SCAN_MAX_DEPTH];
+    size_t n;
     const char *root_name;
     size_t root_len;
 } walk;
@@ -145,79 +133,29 @@ static void walk_free(walk *w) {
     free(w->v);
 }
 
-static int walk_add(walk *w, const char *dir, const char *name, ser_error *err) {
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 256;
-        found_file *v = realloc(w->v, cap * sizeof *v);
-        if (!v) return ser_fail(err, "out of memory listing %zu files", cap);
-        w->v = v;
-        w->cap = cap;
+/* The audio files under root (an absolute path; ser_dir_list's rules: hidden entries skipped,
+ * links followed, sorted by path), each with its folder's name and its group. */
+static int walk_root(walk *w, const char *root, ser_error *err) {
+    char **paths = NULL;
+    size_t n = 0;
+    if (ser_dir_list(root, SER_AUDIO_EXTENSIONS, &paths, &n, err) != 0) return -1;
+    w->v = ser_calloc(n ? n : 1, sizeof *w->v, "the file list", err);
+    int rc = w->v ? 0 : -1;
+    for (size_t i = 0; !rc && i < n; i++) {
+        found_file f = {0};
+        f.path = paths[i], paths[i] = NULL; /* the list's string, now the file's */
+        char *slash = strrchr(f.path, '/');
+        f.file = slash + 1;
+        *slash = 0; /* f.path up to the slash: the folder holding the file */
+        const size_t dl = strlen(f.path);
+        const char *up = strrchr(f.path, '/');
+        f.folder = dup_str(up ? up + 1 : f.path, err);
+        f.group = dup_str(dl > w->root_len ? f.path + w->root_len + 1 : w->root_name, err);
+        *slash = '/';
+        w->v[w->n++] = f;
+        if (!f.folder || !f.group) rc = -1;
     }
-    size_t dl = strlen(dir), nl = strlen(name);
-    found_file f = {0};
-    f.path = ser_malloc(dl + nl + 2, "a path", err);
-    if (!f.path) return -1;
-    memcpy(f.path, dir, dl);
-    f.path[dl] = '/';
-    memcpy(f.path + dl + 1, name, nl + 1);
-    f.file = f.path + dl + 1;
-    const char *slash = strrchr(dir, '/');
-    f.folder = dup_str(slash ? slash + 1 : dir, err);
-    f.group = dup_str(dl > w->root_len ? dir + w->root_len + 1 : w->root_name, err);
-    if (!f.folder || !f.group) {
-        free(f.path), free(f.folder), free(f.group);
-        return -1;
-    }
-    w->v[w->n++] = f;
-    return 0;
-}
-
-/* Walks dir (an absolute path) at depth `depth`; entries in strcmp order. */
-static int walk_dir(walk *w, const char *dir, int depth, ser_error *err) {
-    struct stat st;
-    if (stat(dir, &st)) return ser_fail(err, "%s: %s", dir, strerror(errno));
-    for (int i = 0; i < depth; i++)
-        if (w->dev[i] == st.st_dev && w->ino[i] == st.st_ino)
-            return 0; /* a symlink back to an ancestor: already being walked */
-    if (depth >= SCAN_MAX_DEPTH) return ser_fail(err, "%s: folders nested deeper than %d", dir, SCAN_MAX_DEPTH);
-    w->dev[depth] = st.st_dev;
-    w->ino[depth] = st.st_ino;
-
-    /* No scandir comparator: alphasort follows the locale, strcmp never does. */
-    struct dirent **names = NULL;
-    int n = scandir(dir, &names, NULL, NULL);
-    if (n < 0) return ser_fail(err, "%s: cannot read folder: %s", dir, strerror(errno));
-    char **sorted = ser_malloc((size_t)(n ? n : 1) * sizeof *sorted, "folder entries", err);
-    int rc = sorted ? 0 : -1;
-    for (int i = 0; i < n && !rc; i++) sorted[i] = names[i]->d_name;
-    if (!rc) qsort(sorted, (size_t)n, sizeof *sorted, cmp_str_ptr);
-    size_t dl = strlen(dir);
-    for (int i = 0; i < n && !rc; i++) {
-        const char *name = sorted[i];
-        if (name[0] == '.') continue; /* ".", "..", hidden files, macOS "._x.wav" */
-        size_t nl = strlen(name);
-        char *child = ser_malloc(dl + nl + 2, "a path", err);
-        if (!child) {
-            rc = -1;
-            break;
-        }
-        memcpy(child, dir, dl);
-        child[dl] = '/';
-        memcpy(child + dl + 1, name, nl + 1);
-        struct stat cs;
-        if (stat(child, &cs)) {
-            /* A dangling symlink named like audio is reported; anything else is ignored. */
-            if (is_audio_name(name)) rc = ser_fail(err, "%s: %s", child, strerror(errno));
-        } else if (S_ISDIR(cs.st_mode)) {
-            rc = walk_dir(w, child, depth + 1, err);
-        } else if (S_ISREG(cs.st_mode) && is_audio_name(name)) {
-            rc = walk_add(w, dir, name, err);
-        }
-        free(child);
-    }
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
-    free(sorted);
+    ser_dir_list_free(paths, n);
     return rc;
 }
 
@@ -249,10 +187,6 @@ void ser_corpus_free(ser_corpus *c) {
     memset(c, 0, sizeof *c);
 }
 
-static int cmp_found(const void *a, const void *b) {
-    return strcmp(((const found_file *)a)->path, ((const found_file *)b)->path);
-}
-
 /* Auto-detection: the kind whose shape the most files match (*n_best of them), if more than
  * half do. */
 static ser_corpus_kind detect_kind_n(const walk *w, size_t *n_best) {
@@ -280,7 +214,7 @@ int ser_corpus_detect(const char *dir, ser_corpus_kind *kind, size_t *n_match, s
     walk w = {0};
     w.root_name = ".";
     w.root_len = strlen(root);
-    int rc = walk_dir(&w, root, 0, err);
+    int rc = walk_root(&w, root, err);
     if (!rc) {
         *kind = detect_kind_n(&w, n_match);
         *n_audio = w.n;
@@ -303,14 +237,13 @@ int ser_corpus_scan(const char *dir, ser_corpus_kind kind, int strict, ser_corpu
     const char *slash = strrchr(root, '/');
     w.root_name = slash && slash[1] ? slash + 1 : ".";
     w.root_len = strlen(root);
-    int rc = walk_dir(&w, root, 0, err);
+    int rc = walk_root(&w, root, err);
     if (rc) goto fail;
     if (w.n == 0) {
         ser_fail(err, "%s: no audio files (.wav .aif .aiff .flac .ogg) in this folder or below", dir);
         goto fail;
     }
-    /* Clips sorted by full path (bytewise), independent of the walk's per-folder order. */
-    qsort(w.v, w.n, sizeof *w.v, cmp_found);
+    /* the clips in the walk's order: by full path, bytewise */
     out->kind = kind == SER_CORPUS_AUTO ? detect_kind(&w) : kind;
     out->n_audio = w.n;
     for (size_t i = 0; i < w.n; i++) {

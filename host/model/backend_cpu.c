@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/conv2d_onednn.h"
 #include "ser/backend.h"
 
 static int cpu_forward(ser_backend *be, const float *x, const int32_t *labels, const ser_mix *mix, int B, int training,
@@ -133,5 +134,43 @@ ser_backend *ser_backend_cpu_create(ser_model *m, const ser_config *cfg, int max
     if (!be) return NULL;
     ser_backend_init(be, &CPU_OPS, m, cfg, max_B);
     snprintf(be->device, sizeof be->device, "CPU, %d OpenMP threads", omp_get_max_threads());
+    return be;
+}
+
+int ser_backend_cpu_onednn(void) { return conv2d_onednn_enabled(); }
+
+/* cpu-im2col: the CPU backend's ops with oneDNN switched off for the ops that convolve (the
+ * switch is process-wide: it is restored after each op, so a CPU backend beside this one keeps
+ * its own path). */
+#define IM2COL(call)                            \
+    do {                                        \
+        const int was = conv2d_onednn_enabled(); \
+        conv2d_onednn_enable(0);                \
+        const int rc_ = (call);                 \
+        conv2d_onednn_enable(was);              \
+        return rc_;                             \
+    } while (0)
+
+static int im2col_forward(ser_backend *be, const float *x, const int32_t *labels, const ser_mix *mix, int B,
+                          int training, float *loss, ser_error *err) {
+    IM2COL(cpu_forward(be, x, labels, mix, B, training, loss, err));
+}
+static int im2col_backward(ser_backend *be, ser_error *err) { IM2COL(cpu_backward(be, err)); }
+static int im2col_bn_stats_add(ser_backend *be, const float *x, int B, ser_error *err) {
+    IM2COL(cpu_bn_stats_add(be, x, B, err));
+}
+
+static const ser_backend_ops CPU_IM2COL_OPS = {
+    "cpu-im2col", im2col_forward, im2col_backward, cpu_step, cpu_download_probs, cpu_upload_params,
+    cpu_download_params, cpu_download_grads, cpu_upload_state, cpu_download_state, cpu_download_act, cpu_destroy,
+    cpu_bn_stats_begin, im2col_bn_stats_add, cpu_bn_stats_end,
+};
+
+ser_backend *ser_backend_cpu_im2col_create(ser_model *m, const ser_config *cfg, int max_B, ser_error *err) {
+    ser_backend *be = ser_backend_cpu_create(m, cfg, max_B, err);
+    if (!be) return NULL;
+    be->ops = &CPU_IM2COL_OPS;
+    snprintf(be->device, sizeof be->device, "CPU, %d OpenMP threads, convolutions on im2col + OpenBLAS",
+             omp_get_max_threads());
     return be;
 }

@@ -108,6 +108,14 @@ void ser_backend_init(ser_backend *be, const ser_backend_ops *ops, ser_model *m,
  * threads <= 0 keeps OpenMP's default (all cores). */
 ser_backend *ser_backend_cpu_create(ser_model *m, const ser_config *cfg, int max_B, ser_error *err);
 
+/* 1 when the CPU backend's convolutions run through oneDNN (built with it, SER_ONEDNN not 0),
+ * 0 when they run on im2col + OpenBLAS and the direct loops (host/model/layers/conv2d.c). */
+int ser_backend_cpu_onednn(void);
+/* The CPU backend with its convolutions on im2col + OpenBLAS and the direct loops even where
+ * oneDNN is on: the second code path `ser check --against cpu` compares the CPU backend with
+ * (its ops' name is "cpu-im2col"). */
+ser_backend *ser_backend_cpu_im2col_create(ser_model *m, const ser_config *cfg, int max_B, ser_error *err);
+
 static inline void ser_backend_destroy(ser_backend *be) {
     if (be) be->ops->destroy(be);
 }
