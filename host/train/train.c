@@ -190,7 +190,6 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     const int H = ser_config_rows(cfg), W = cfg->features.frames, augment = ser_augment_enabled(&cfg->train);
     SER_ASSERT(!augment || (size_t)H * W == F);
     float *scratch = ser_malloc((size_t)W * sizeof *scratch, "augmentation row", err);
-    float *xe = opts->epoch_features ? ser_malloc(train->n * F * sizeof *xe, "epoch features", err) : NULL;
     const double mixup = cfg->train.mixup;
     float *xmix = mixup > 0 ? ser_malloc((size_t)batch * F * sizeof *xmix, "mixup batch", err) : NULL;
     float *lam = mixup > 0 ? ser_malloc((size_t)batch * sizeof *lam, "mixup weights", err) : NULL;
@@ -200,7 +199,7 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
     uint32_t *class_scratch = balanced ? ser_malloc((train->n + 3 * (size_t)C) * sizeof *class_scratch, "class-balanced order", err) : NULL;
     const int monitor = cfg->train.monitor;
     int rc = -1;
-    if (!order || !xb || !yb || !best || !scratch || !vpred || (opts->epoch_features && !xe) || (balanced && !class_scratch) ||
+    if (!order || !xb || !yb || !best || !scratch || !vpred || (balanced && !class_scratch) ||
         (mixup > 0 && (!xmix || !lam || !y2)))
         goto done;
     if (best_state_in) memcpy(best, best_state_in, nstate * sizeof *best);
@@ -222,16 +221,20 @@ int ser_train_run(ser_net *net, const ser_split_data *train, const ser_split_dat
             ser_epoch_order_balanced(order, class_scratch, train->y, train->n, C, (uint64_t)cfg->train.seed, e);
         else
             ser_epoch_order(order, train->n, (uint64_t)cfg->train.seed, e);
+        /* where this epoch's batches come from: train->x, train's fill, or the epoch's own */
         const float *tx = train->x;
-        if (xe) {
-            if (opts->epoch_features(opts->user, e, xe, err) != 0) goto done;
-            tx = xe;
+        int (*fill)(void *, const uint32_t *, int, float *, ser_error *) = train->fill;
+        void *source = train->source;
+        if (opts->epoch_begin) {
+            SER_ASSERT(opts->epoch_fill);
+            if (opts->epoch_begin(opts->user, e, err) != 0) goto done;
+            tx = NULL, fill = opts->epoch_fill, source = opts->user;
         }
         double lsum = 0.0;
         size_t correct = 0, seen = 0;
         for (size_t s = 0; s < train->n; s += (size_t)batch) {
             const int B = (int)(train->n - s < (size_t)batch ? train->n - s : (size_t)batch);
-            if (!tx && train->fill(train->source, order + s, B, xb, err) != 0) goto done;
+            if (!tx && fill(source, order + s, B, xb, err) != 0) goto done;
             for (int b = 0; b < B; b++) {
                 const size_t i = order[s + b];
                 if (tx) memcpy(xb + (size_t)b * F, tx + i * F, F * sizeof *xb);
@@ -331,7 +334,6 @@ done:
     free(yb);
     free(best);
     free(scratch);
-    free(xe);
     free(xmix);
     free(lam);
     free(y2);
