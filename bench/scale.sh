@@ -8,7 +8,7 @@
 #    cache holds each distinct clip once; the per-clip state of a run grows with n);
 #    validation: the split's 973 validation clips.
 #  - a small recipe (20 x 32 features, a 2-block 8-filter network, batch 256, 1 epoch,
-#    precise BN off: its pass still takes the split as one array, docs/config.md).
+#    precise BN off: the epoch alone is timed).
 #  - the cache is filled by a first run (not timed); each row is then a run that finds every
 #    clip in it. RSS: /usr/bin/time's maximum resident set; epoch s: history.jsonl's seconds
 #    (training + validation), summed over the run's epochs; per clip: epoch s / (n x epochs).
