@@ -754,7 +754,7 @@ int cmd_train(int argc, char **argv) {
      * train.precise_bn_batches batches), on the device itself */
     const int precise_at_end = r.cfg.train.precise_bn == SER_PRECISE_BN_END;
     if (r.cfg.train.precise_bn == SER_PRECISE_BN_EPOCH) o.before_validation = precise_bn;
-    if (ser_wave_aug_needed(&r.cfg.train)) {
+    if (ser_wave_aug_recomputes_features(&r.cfg.train)) {
         /* waveform augmentation / VTLP: the features of epoch e are a function of (seed, e)
          * alone, so this works for a resume too (its first call computes epoch st.epoch) */
         if (!(r.waug = ser_wave_aug_create(&r.cfg, &r.train.clips, (const char *const *)r.noise, r.n_noise,

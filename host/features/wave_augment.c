@@ -26,12 +26,12 @@
 #include "ser/philox.h"
 #include "ser/vtlp.h"
 
-int ser_wave_aug_active(const ser_train_config *tc) {
+int ser_wave_aug_changes_audio(const ser_train_config *tc) {
     return tc->aug_speed > 0 || tc->aug_wave_shift > 0 || tc->aug_wave_gain > 0 ||
            (tc->aug_noise_kind != SER_NOISE_OFF && tc->aug_noise_prob > 0);
 }
 
-int ser_wave_aug_needed(const ser_train_config *tc) { return ser_wave_aug_active(tc) || tc->aug_vtlp > 0; }
+int ser_wave_aug_recomputes_features(const ser_train_config *tc) { return ser_wave_aug_changes_audio(tc) || tc->aug_vtlp > 0; }
 
 static philox4x32_ctr draw4(uint64_t seed, int epoch, uint32_t clip, uint32_t tag, uint32_t j) {
     philox4x32_key k = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
@@ -343,7 +343,7 @@ ser_wave_aug *ser_wave_aug_create(const ser_config *cfg, const ser_clips *clips,
     w->cfg = *cfg;
     w->clips = clips;
     w->threads = threads > 0 ? threads : omp_get_max_threads();
-    w->wave = ser_wave_aug_active(&cfg->train);
+    w->wave = ser_wave_aug_changes_audio(&cfg->train);
     w->prefetch = prefetch;
     if (prefetch) {
         /* OpenBLAS's thread count is process-wide, and a threaded sgemm may round differently from

@@ -36,10 +36,12 @@ extern "C" {
 #include "ser/error.h"
 #include "ser/scaler.h"
 
-/* 1 when a waveform augmentation key of tc is on (speed, shift, gain, noise). */
-int ser_wave_aug_active(const ser_train_config *tc);
-/* 1 when the training features are recomputed per epoch: waveform augmentation or VTLP. */
-int ser_wave_aug_needed(const ser_train_config *tc);
+/* 1 when a waveform augmentation key of tc is on (speed, shift, gain, noise): each training
+ * clip's audio is changed every epoch before its features are computed. */
+int ser_wave_aug_changes_audio(const ser_train_config *tc);
+/* 1 when the training features are recomputed every epoch (ser_wave_aug_begin): waveform
+ * augmentation, or VTLP (train.aug_vtlp > 0: the same audio through a warped mel bank). */
+int ser_wave_aug_recomputes_features(const ser_train_config *tc);
 
 /* One clip's draws for one epoch. */
 typedef struct ser_wave_draw {
