@@ -22,7 +22,6 @@
 #include "ser/audio.h"
 #include "ser/epoch_spill.h"
 #include "ser/mfcc.h"
-#include "ser/normalize.h"
 #include "ser/philox.h"
 #include "ser/vtlp.h"
 
@@ -31,7 +30,9 @@ int ser_wave_aug_changes_audio(const ser_train_config *tc) {
            (tc->aug_noise_kind != SER_NOISE_OFF && tc->aug_noise_prob > 0);
 }
 
-int ser_wave_aug_recomputes_features(const ser_train_config *tc) { return ser_wave_aug_changes_audio(tc) || tc->aug_vtlp > 0; }
+int ser_wave_aug_recomputes_features(const ser_train_config *tc) {
+    return ser_wave_aug_changes_audio(tc) || tc->aug_vtlp > 0;
+}
 
 static philox4x32_ctr draw4(uint64_t seed, int epoch, uint32_t clip, uint32_t tag, uint32_t j) {
     philox4x32_key k = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};

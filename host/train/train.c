@@ -303,9 +303,11 @@ static int epoch_end(loop *L, int e, double t0, double lsum, size_t correct, siz
     if (ser_evaluate(L->net, L->val, L->batch, &vloss, &vacc, L->b.vpred, NULL, err) != 0)
         return ser_fail_wrap(err, "stopped at epoch %d: validation", e + 1);
     if (!isfinite(vloss))
-        return ser_fail(err, "non-finite validation loss at epoch %d: stopped; the last good checkpoint is kept", e + 1);
+        return ser_fail(err, "non-finite validation loss at epoch %d: stopped; the last good checkpoint is kept",
+                        e + 1);
     const double vuar = ser_metrics_uar(L->val->y, L->b.vpred, L->val->n, L->C);
-    if (vuar < 0) return ser_fail(err, "epoch %d: validation UA: a label outside [0, %d) or out of memory", e + 1, L->C);
+    if (vuar < 0)
+        return ser_fail(err, "epoch %d: validation UA: a label outside [0, %d) or out of memory", e + 1, L->C);
     ser_history_entry h = {e + 1, lsum / (double)seen, (double)correct / (double)seen, vloss, vacc, st->lr,
                            now_s() - t0, vuar};
     const double watched = monitor_to_min(L->monitor, ser_monitor_value(L->monitor, &h));
