@@ -164,7 +164,7 @@ static int train_fresh(toy *t, const ser_config *cfg, const ser_loop_data *tr, c
     ser_error e = {{0}};
     if (sv) sv->net = &n;
     ser_train_state_init(st, cfg);
-    const int rc = ser_train_run(&n, tr, va, &(ser_train_opts){cfg, NULL, sv ? keep : NULL, sv, 0, 1, NULL, NULL}, st, NULL,
+    const int rc = ser_train_run(&n, tr, va, &(ser_train_opts){cfg, NULL, sv ? keep : NULL, sv, 0, 1, NULL, NULL, NULL}, st, NULL,
                                  &r, &e);
     if (rc == 0) free(r.best_state);
     return rc;
@@ -187,7 +187,7 @@ static void killed_and_resumed(toy *t, ser_train_state *st, ser_train_state *fir
     *st = sv.st;
     ser_train_result r;
     ser_error e = {{0}};
-    CHECKF(ser_train_run(&n, tr, va, &(ser_train_opts){cfg, NULL, NULL, NULL, 0, 1, NULL, NULL}, st, sv.best, &r, &e) == 0,
+    CHECKF(ser_train_run(&n, tr, va, &(ser_train_opts){cfg, NULL, NULL, NULL, 0, 1, NULL, NULL, NULL}, st, sv.best, &r, &e) == 0,
            "%s", e.msg);
     free(r.best_state);
 }
@@ -211,7 +211,7 @@ int main(void) {
     ser_net na = toy_net(&ta);
     ser_train_state sa;
     ser_train_state_init(&sa, &cfg);
-    CHECKF(ser_train_run(&na, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1, NULL, NULL}, &sa, NULL, &r, &e) == 0,
+    CHECKF(ser_train_run(&na, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1, NULL, NULL, NULL}, &sa, NULL, &r, &e) == 0,
            "%s", e.msg);
     ser_evaluate(&na, &va, 64, &vl, &vacc, NULL, NULL, &e);
     CHECKF(vacc > 0.9, "validation accuracy %.3f", vacc);
@@ -247,7 +247,7 @@ int main(void) {
     c0.train.epochs = 300;
     ser_train_state sd;
     ser_train_state_init(&sd, &c0);
-    CHECK(ser_train_run(&nd, &tr, &va, &(ser_train_opts){&c0, NULL, NULL, NULL, 0, 1, NULL, NULL}, &sd, NULL, &r, &e) == 0);
+    CHECK(ser_train_run(&nd, &tr, &va, &(ser_train_opts){&c0, NULL, NULL, NULL, 0, 1, NULL, NULL, NULL}, &sd, NULL, &r, &e) == 0);
     CHECKF(r.stopped_early && r.epochs_run == 11 && r.best_epoch == 1, "ran %d, best %d", r.epochs_run, r.best_epoch);
     /* Killed after the stopping epoch's checkpoint, before the model was written: the resume
      * trains no further epoch and ends on the same best weights. */
@@ -259,13 +259,13 @@ int main(void) {
     ser_train_state sff;
     ser_train_state_init(&sff, &c0);
     ser_train_result rf;
-    CHECK(ser_train_run(&nf, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1, NULL, NULL}, &sff, NULL, &rf, &e) == 0);
+    CHECK(ser_train_run(&nf, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1, NULL, NULL, NULL}, &sff, NULL, &rf, &e) == 0);
     free(rf.best_state);
     toy tk;
     ser_net nk = toy_net(&tk);
     CHECK(nk.state_set(nk.impl, sf.cur, NULL) == 0);
     ser_train_state sk = sf.st;
-    CHECK(ser_train_run(&nk, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1, NULL, NULL}, &sk, sf.best, &rf, &e) == 0);
+    CHECK(ser_train_run(&nk, &tr, &va, &(ser_train_opts){&c0, NULL, keep, &sf, 0, 1, NULL, NULL, NULL}, &sk, sf.best, &rf, &e) == 0);
     CHECKF(sf.calls == 11 && rf.epochs_run == 11 && rf.stopped_early && sk.epoch == 11,
            "resumed after an early stop: %d checkpoints, %d epochs", sf.calls, rf.epochs_run);
     CHECK(memcmp(td.state, tk.state, sizeof td.state) == 0);
@@ -352,7 +352,7 @@ int main(void) {
     te.poison = 1;
     ser_train_state se;
     ser_train_state_init(&se, &cfg);
-    CHECK(ser_train_run(&ne, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1, NULL, NULL}, &se, NULL, &r, &e) != 0);
+    CHECK(ser_train_run(&ne, &tr, &va, &(ser_train_opts){&cfg, NULL, NULL, NULL, 0, 1, NULL, NULL, NULL}, &se, NULL, &r, &e) != 0);
     CHECKF(strstr(e.msg, "non-finite") && strstr(e.msg, "epoch 1, batch 1"), "%s", e.msg);
 
     /* A backend failure at each call site stops the run at once with the call named: no
@@ -388,7 +388,7 @@ int main(void) {
         ser_train_state_init(&sfl, &cfg);
         ser_error fe = {{0}};
         ser_train_result fr;
-        const int rc = ser_train_run(&nfl, &tr, &va, &(ser_train_opts){&cfg, NULL, keep, &sv, 0, 1, NULL, NULL}, &sfl,
+        const int rc = ser_train_run(&nfl, &tr, &va, &(ser_train_opts){&cfg, NULL, keep, &sv, 0, 1, NULL, NULL, NULL}, &sfl,
                                      NULL, &fr, &fe);
         const char *op = fault_names[faults[k].op];
         CHECKF(rc == -1 && f.fired && f.calls_after == 0, "%s fault after %d steps: rc %d, fired %d, %d calls after it",

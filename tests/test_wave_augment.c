@@ -122,10 +122,13 @@ static void test_draws(void) {
     ser_config cfg;
     ser_config_defaults(&cfg);
     ser_train_config *t = &cfg.train;
-    CHECK(!ser_wave_aug_active(t) && !ser_wave_aug_needed(t));
+    CHECK(!ser_wave_aug_changes_audio(t) && !ser_wave_aug_recomputes_features(t));
+    t->aug_vtlp = 0.1; /* VTLP alone: new features every epoch from unchanged audio */
+    CHECK(!ser_wave_aug_changes_audio(t) && ser_wave_aug_recomputes_features(t));
+    t->aug_vtlp = 0;
     t->aug_speed = 0.1, t->aug_wave_shift = 0.25, t->aug_wave_gain = 6;
     t->aug_noise_kind = SER_NOISE_FOLDER, t->aug_noise_prob = 0.5, t->aug_noise_snr_min = 5, t->aug_noise_snr_max = 15;
-    CHECK(ser_wave_aug_active(t) && ser_wave_aug_needed(t));
+    CHECK(ser_wave_aug_changes_audio(t) && ser_wave_aug_recomputes_features(t));
     int speeds[3] = {0, 0, 0}, noisy = 0, files[5] = {0};
     long smin = 0, smax = 0;
     for (uint32_t c = 0; c < 3000; c++) {

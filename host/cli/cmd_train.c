@@ -178,9 +178,13 @@ typedef struct run {
     int bn_passes;
 } run;
 
-static int wave_epoch(void *user, int epoch, float *x, ser_error *err) {
+static int wave_begin(void *user, int epoch, ser_error *err) {
     run *r = user;
-    return ser_wave_aug_epoch(r->waug, (uint64_t)r->cfg.train.seed, epoch, &r->meta.scaler, x, err);
+    return ser_wave_aug_begin(r->waug, (uint64_t)r->cfg.train.seed, epoch, &r->meta.scaler, err);
+}
+
+static int wave_fill(void *user, const uint32_t *idx, int B, float *out, ser_error *err) {
+    return ser_wave_aug_fill(((run *)user)->waug, idx, B, out, err);
 }
 
 /* train.precise_bn: the BN moving statistics over the training clips (unaugmented features),
@@ -374,18 +378,19 @@ int cmd_train(int argc, char **argv) {
         if (!r.tb) goto fail;
         if (!r.a.quiet) fprintf(stderr, "ser train: TensorBoard events: %s\n", ser_tb_path(r.tb));
     }
-    ser_train_opts o = {&r.cfg, r.rf.p_hist, on_epoch, &r, isatty(2) && !r.a.quiet, r.a.quiet, NULL, NULL};
+    ser_train_opts o = {&r.cfg, r.rf.p_hist, on_epoch, &r, isatty(2) && !r.a.quiet, r.a.quiet, NULL, NULL, NULL};
     /* precise BN: the backend's batch-norm statistics pass (an inference of the conv blocks over
      * train.precise_bn_batches batches), on the device itself */
     const int precise_at_end = r.cfg.train.precise_bn == SER_PRECISE_BN_END;
     if (r.cfg.train.precise_bn == SER_PRECISE_BN_EPOCH) o.before_validation = precise_bn;
-    if (ser_wave_aug_needed(&r.cfg.train)) {
+    if (ser_wave_aug_recomputes_features(&r.cfg.train)) {
         /* waveform augmentation / VTLP: the features of epoch e are a function of (seed, e)
          * alone, so this works for a resume too (its first call computes epoch st.epoch) */
         if (!(r.waug = ser_wave_aug_create(&r.cfg, &r.train.clips, (const char *const *)r.rf.noise, r.rf.n_noise,
-                                           r.cfg.train.threads, r.cfg.train.aug_prefetch, &err)))
+                                           r.cfg.train.threads, r.cfg.train.aug_prefetch, &err)) ||
+            ser_wave_aug_spill_to(r.waug, r.fc.dir, &err) != 0) /* the feature cache's folder, or memory */
             goto fail;
-        o.epoch_features = wave_epoch;
+        o.epoch_begin = wave_begin, o.epoch_fill = wave_fill;
     }
     ser_loop_data tr = ser_loop_data_of(&r.train), va = ser_loop_data_of(&r.val);
     ser_train_result res;

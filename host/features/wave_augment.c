@@ -1,7 +1,8 @@
 /* Waveform augmentation and VTLP: per-epoch training features (contract in ser/wave_augment.h).
  * Memory: the clip cache (train.audio_cache_mb; 3 s at 22.05 kHz is 265 KB a clip as float), the
- * noise files as int16, per thread two clip-sized scratch buffers, and with prefetch a second
- * (n, F) feature buffer. */
+ * noise files as int16, per thread two clip-sized scratch buffers and one clip's features; the
+ * epoch's features in a spill (ser/epoch_spill.h: an unlinked file, or (n, F) in memory), two
+ * with prefetch. */
 #include "ser/wave_augment.h"
 
 #include <cblas.h>
@@ -19,17 +20,19 @@
 #include <sys/stat.h>
 
 #include "ser/audio.h"
+#include "ser/epoch_spill.h"
 #include "ser/mfcc.h"
-#include "ser/normalize.h"
 #include "ser/philox.h"
 #include "ser/vtlp_draw.h"
 
-int ser_wave_aug_active(const ser_train_config *tc) {
+int ser_wave_aug_changes_audio(const ser_train_config *tc) {
     return tc->aug_speed > 0 || tc->aug_wave_shift > 0 || tc->aug_wave_gain > 0 ||
            (tc->aug_noise_kind != SER_NOISE_OFF && tc->aug_noise_prob > 0);
 }
 
-int ser_wave_aug_needed(const ser_train_config *tc) { return ser_wave_aug_active(tc) || tc->aug_vtlp > 0; }
+int ser_wave_aug_recomputes_features(const ser_train_config *tc) {
+    return ser_wave_aug_changes_audio(tc) || tc->aug_vtlp > 0;
+}
 
 static philox4x32_ctr draw4(uint64_t seed, int epoch, uint32_t clip, uint32_t tag, uint32_t j) {
     philox4x32_key k = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
@@ -212,6 +215,8 @@ typedef struct worker {
     ser_audio_buf buf;     /* decoding (and its resampler) */
     float *a, *b;          /* clip-sized scratch */
     size_t cap_a, cap_b;
+    float *feat;           /* (F) the clip's features, on their way to the spill */
+    double *sums;          /* the spill's per-clip scratch */
     void *soxr[2];         /* speed perturbation states for the factors soxr_f (below 1, above 1) */
     double soxr_f[2];
 } worker;
@@ -238,12 +243,17 @@ struct ser_wave_aug {
     ser_clip *vclips;
     char **vnames;
     uint32_t *vgroup;
+    /* the epoch's features: spill[cur] is read by the epoch that trains, spill[!cur] is
+     * written by the prefetch thread meanwhile; each opened at its first use */
+    char *spill_dir;       /* NULL: in memory */
+    ser_epoch_spill spill[2];
+    int spill_open[2], cur;
+    int ready;             /* spill[cur] holds the epoch of the last successful begin */
     /* prefetch */
     int prefetch, pending, next_epoch, next_rc;
     uint64_t next_seed;
     ser_scaler next_scaler;
     ser_error next_err;
-    float *next;           /* (n, F) */
     pthread_t thread;
     atomic_int cancel;
     int blas_saved;        /* OpenBLAS's thread count before create (prefetch: 1 meanwhile) */
@@ -273,14 +283,15 @@ void ser_wave_aug_free(ser_wave_aug *w) {
     for (int t = 0; w->wk && t < w->threads; t++) {
         ser_mfcc_free(w->wk[t].mfcc);
         ser_audio_buf_free(&w->wk[t].buf);
-        free(w->wk[t].a), free(w->wk[t].b);
+        free(w->wk[t].a), free(w->wk[t].b), free(w->wk[t].feat), free(w->wk[t].sums);
         ser_wave_speed_free(&w->wk[t].soxr[0]), ser_wave_speed_free(&w->wk[t].soxr[1]);
     }
     for (size_t i = 0; w->cache && i < w->clips->n; i++) free(w->cache[i]);
     for (size_t i = 0; w->noise && i < w->n_noise; i++) free(w->noise[i].q);
     for (size_t i = 0; w->vnames && i < w->clips->n; i++) free(w->vnames[i]);
     free(w->vnames), free(w->vclips), free(w->vgroup);
-    free(w->noise), free(w->cache), free(w->cache_len), free(w->wk), free(w->next), free(w);
+    ser_epoch_spill_close(&w->spill[0]), ser_epoch_spill_close(&w->spill[1]);
+    free(w->spill_dir), free(w->noise), free(w->cache), free(w->cache_len), free(w->wk), free(w);
 }
 
 static int load_noise(ser_wave_aug *w, const char *const *paths, size_t n, ser_error *err) {
@@ -333,7 +344,7 @@ ser_wave_aug *ser_wave_aug_create(const ser_config *cfg, const ser_clips *clips,
     w->cfg = *cfg;
     w->clips = clips;
     w->threads = threads > 0 ? threads : omp_get_max_threads();
-    w->wave = ser_wave_aug_active(&cfg->train);
+    w->wave = ser_wave_aug_changes_audio(&cfg->train);
     w->prefetch = prefetch;
     if (prefetch) {
         /* OpenBLAS's thread count is process-wide, and a threaded sgemm may round differently from
@@ -349,8 +360,15 @@ ser_wave_aug *ser_wave_aug_create(const ser_config *cfg, const ser_clips *clips,
     w->cache = ser_calloc(n, sizeof *w->cache, "audio cache", err);
     w->cache_len = ser_calloc(n, sizeof *w->cache_len, "audio cache", err);
     if (!w->wk || !w->cache || !w->cache_len) goto fail;
-    for (int t = 0; t < w->threads; t++)
-        if (!(w->wk[t].mfcc = ser_mfcc_create(cfg, err))) goto fail;
+    for (int t = 0; t < w->threads; t++) {
+        worker *k = &w->wk[t];
+        if (!(k->mfcc = ser_mfcc_create(cfg, err))) goto fail;
+        const size_t F = ser_mfcc_out_size(k->mfcc);
+        k->feat = ser_malloc(F * sizeof *k->feat, "wave augmentation features", err);
+        /* (2 H + 1) sums: ser_epoch_spill_put_scratch */
+        k->sums = ser_malloc((2 * (size_t)cfg->features.n_mfcc + 1) * sizeof *k->sums, "wave augmentation sums", err);
+        if (!k->feat || !k->sums) goto fail;
+    }
     if (cfg->train.aug_vtlp_speakers > 0) {
         w->vclips = ser_malloc(n * sizeof *w->vclips, "vtlp virtual speakers", err);
         w->vnames = ser_calloc(n, sizeof *w->vnames, "vtlp virtual speakers", err);
@@ -426,10 +444,11 @@ static int clip_wave(ser_wave_aug *w, worker *k, size_t i, uint64_t seed, int ep
     return 0;
 }
 
-/* Every clip's features of this epoch into x, then normalize and scale. */
-static int compute_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scaler *scaler, float *x,
+/* Every clip's unnormalised features of this epoch into sp, then sealed: the normalisation over
+ * the epoch's set and the scaler. */
+static int compute_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scaler *scaler, ser_epoch_spill *sp,
                          ser_error *err) {
-    const size_t n = w->clips->n, F = ser_mfcc_out_size(w->wk[0].mfcc);
+    const size_t n = w->clips->n;
     const double a = w->cfg.train.aug_vtlp, f_hi = w->cfg.train.aug_vtlp_fhi;
     const int K = w->cfg.train.aug_vtlp_speakers;
     /* virtual speakers: clip i joins group g of its speaker; group g's warp is the alpha keyed
@@ -455,8 +474,9 @@ static int compute_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_sc
             if (!rc && w->wave) rc = clip_wave(w, k, i, seed, epoch, s, ns, &s, &ns, &terr);
             if (!rc) {
                 ser_mfcc_set_warp(k->mfcc, a > 0 ? ser_vtlp_alpha(a, seed, epoch, key) : 1.0, f_hi);
-                rc = ser_mfcc_compute(k->mfcc, s, ns, x + i * F, &terr);
+                rc = ser_mfcc_compute(k->mfcc, s, ns, k->feat, &terr);
             }
+            if (!rc) rc = ser_epoch_spill_put(sp, i, k->feat, k->sums, &terr);
             if (rc) {
 #pragma omp critical(ser_wave_aug_fail)
                 {
@@ -471,23 +491,41 @@ static int compute_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_sc
         return ser_fail_wrap(err, "augmented features, epoch %d", epoch + 1);
     }
     if (atomic_load(&w->cancel)) return ser_fail(err, "augmented features, epoch %d: cancelled", epoch + 1);
-    if (ser_normalize(w->cfg.features.normalize, x, n, K > 0 ? w->vclips : w->clips->v, w->cfg.features.n_mfcc,
-                      w->cfg.features.frames, err) != 0)
-        return -1;
-    ser_scaler_apply(scaler, x, n * F);
+    if (ser_epoch_spill_seal(sp, K > 0 ? w->vclips : w->clips->v, scaler, err) != 0)
+        return ser_fail_wrap(err, "augmented features, epoch %d", epoch + 1);
     return 0;
 }
 
 static void *prefetch_main(void *arg) {
     ser_wave_aug *w = arg;
     /* OpenBLAS runs single-threaded meanwhile (set in create) */
-    w->next_rc = compute_epoch(w, w->next_seed, w->next_epoch, &w->next_scaler, w->next, &w->next_err);
+    w->next_rc = compute_epoch(w, w->next_seed, w->next_epoch, &w->next_scaler, &w->spill[!w->cur], &w->next_err);
     return NULL;
 }
 
-int ser_wave_aug_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scaler *scaler, float *x, ser_error *err) {
-    const size_t n = w->clips->n, F = ser_mfcc_out_size(w->wk[0].mfcc);
+int ser_wave_aug_spill_to(ser_wave_aug *w, const char *dir, ser_error *err) {
+    SER_ASSERT(!w->spill_open[0] && !w->spill_open[1]); /* before the first epoch */
+    free(w->spill_dir);
+    w->spill_dir = NULL;
+    if (dir && !(w->spill_dir = strdup(dir))) return ser_fail(err, "spill folder %s: out of memory", dir);
+    return 0;
+}
+
+/* spill[k], opened at its first use. */
+static int spill_ready(ser_wave_aug *w, int k, ser_error *err) {
+    if (w->spill_open[k]) return 0;
+    if (ser_epoch_spill_open(&w->spill[k], w->spill_dir, w->clips->n, w->cfg.features.n_mfcc, w->cfg.features.frames,
+                             w->cfg.features.normalize, err) != 0)
+        return -1;
+    SER_ASSERT(w->spill[k].F == ser_mfcc_out_size(w->wk[0].mfcc));
+    SER_ASSERT(ser_epoch_spill_put_scratch(&w->spill[k]) == 2 * (size_t)w->cfg.features.n_mfcc + 1);
+    w->spill_open[k] = 1;
+    return 0;
+}
+
+int ser_wave_aug_begin(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scaler *scaler, ser_error *err) {
     int have = 0;
+    w->ready = 0;
     if (w->pending) {
         join_pending(w);
         if (w->next_epoch == epoch && w->next_seed == seed && !memcmp(&w->next_scaler, scaler, sizeof *scaler)) {
@@ -495,25 +533,42 @@ int ser_wave_aug_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scal
                 if (err) *err = w->next_err;
                 return -1;
             }
-            memcpy(x, w->next, n * F * sizeof *x);
+            w->cur = !w->cur; /* the prefetched spill becomes the one read */
             have = 1;
         }
     }
     if (!have) {
+        if (spill_ready(w, w->cur, err) != 0) return -1;
         /* the per-clip DCT sgemm runs inside our threads (no training runs meanwhile) */
         const int blas_threads = openblas_get_num_threads();
         openblas_set_num_threads(1);
-        const int rc = compute_epoch(w, seed, epoch, scaler, x, err);
+        const int rc = compute_epoch(w, seed, epoch, scaler, &w->spill[w->cur], err);
         openblas_set_num_threads(blas_threads);
         if (rc) return -1;
     }
+    w->ready = 1;
     if (w->prefetch && epoch + 1 < w->cfg.train.epochs) {
-        if (!w->next) w->next = malloc(n * F * sizeof *w->next);
-        /* without the buffer or the thread, the next epoch is computed in its call (same bits) */
-        if (w->next) {
-            w->next_epoch = epoch + 1, w->next_seed = seed, w->next_scaler = *scaler, w->next_rc = -1;
-            w->pending = pthread_create(&w->thread, NULL, prefetch_main, w) == 0;
-        }
+        if (spill_ready(w, !w->cur, err) != 0) return -1;
+        /* without the thread, the next epoch is computed in its call (same bits) */
+        w->next_epoch = epoch + 1, w->next_seed = seed, w->next_scaler = *scaler, w->next_rc = -1;
+        w->pending = pthread_create(&w->thread, NULL, prefetch_main, w) == 0;
+    }
+    return 0;
+}
+
+int ser_wave_aug_fill(ser_wave_aug *w, const uint32_t *idx, int B, float *out, ser_error *err) {
+    SER_ASSERT(w->ready); /* after a successful ser_wave_aug_begin */
+    return ser_epoch_spill_fill(&w->spill[w->cur], idx, B, out, err);
+}
+
+int ser_wave_aug_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scaler *scaler, float *x, ser_error *err) {
+    const size_t n = w->clips->n, F = ser_mfcc_out_size(w->wk[0].mfcc);
+    if (ser_wave_aug_begin(w, seed, epoch, scaler, err) != 0) return -1;
+    uint32_t idx[256];
+    for (size_t s = 0; s < n; s += 256) {
+        const int B = (int)(n - s < 256 ? n - s : 256);
+        for (int b = 0; b < B; b++) idx[b] = (uint32_t)(s + (size_t)b);
+        if (ser_wave_aug_fill(w, idx, B, x + s * F, err) != 0) return -1;
     }
     return 0;
 }

@@ -168,168 +168,219 @@ static void fail_at(ser_error *err, int epoch, size_t batch) {
     ser_fail_wrap(err, "stopped at epoch %d, batch %zu", epoch, batch);
 }
 
+/* The loop's working buffers: ONE allocation (the arena), sliced at 64-byte steps; the slices
+ * of an option that is off are NULL. */
+typedef struct train_bufs {
+    void *arena;
+    uint32_t *order;         /* (n) the epoch's clip order */
+    uint32_t *class_scratch; /* (n + 3 C) train.balanced_batches */
+    float *xb;               /* (B, F) the batch's features */
+    int32_t *yb;             /* (B) its labels */
+    float *row;              /* (W) ser_augment_clip's scratch */
+    float *xmix;             /* (B, F) train.mixup: the mixed batch, */
+    float *lam;              /* (B) its weights */
+    int32_t *y2;             /* (B) and its second labels */
+    int32_t *vpred;          /* (validation n) predicted classes */
+} train_bufs;
+
+/* Reserves bytes (0: none) at *off; returns the slice's offset, or SIZE_MAX for none. */
+static size_t slice(size_t *off, size_t bytes) {
+    if (!bytes) return SIZE_MAX;
+    const size_t at = *off;
+    *off += (bytes + 63) & ~(size_t)63;
+    return at;
+}
+
+static void *at(void *arena, size_t off) { return off == SIZE_MAX ? NULL : (char *)arena + off; }
+
+static int bufs_alloc(train_bufs *b, size_t n, size_t n_val, int C, int B, size_t F, int W, int balanced, int mixup,
+                      ser_error *err) {
+    size_t off = 0;
+    const size_t order = slice(&off, n * sizeof *b->order),
+                 cls = slice(&off, balanced ? (n + 3 * (size_t)C) * sizeof *b->class_scratch : 0),
+                 xb = slice(&off, (size_t)B * F * sizeof *b->xb), yb = slice(&off, (size_t)B * sizeof *b->yb),
+                 row = slice(&off, (size_t)W * sizeof *b->row),
+                 xmix = slice(&off, mixup ? (size_t)B * F * sizeof *b->xmix : 0),
+                 lam = slice(&off, mixup ? (size_t)B * sizeof *b->lam : 0),
+                 y2 = slice(&off, mixup ? (size_t)B * sizeof *b->y2 : 0),
+                 vpred = slice(&off, n_val * sizeof *b->vpred);
+    memset(b, 0, sizeof *b);
+    if (!(b->arena = ser_malloc(off, "training buffers", err))) return -1;
+    b->order = at(b->arena, order), b->class_scratch = at(b->arena, cls), b->xb = at(b->arena, xb);
+    b->yb = at(b->arena, yb), b->row = at(b->arena, row), b->xmix = at(b->arena, xmix), b->lam = at(b->arena, lam);
+    b->y2 = at(b->arena, y2), b->vpred = at(b->arena, vpred);
+    return 0;
+}
+
+/* What one run of the loop works with. */
+typedef struct loop {
+    ser_net *net;
+    const ser_config *cfg;
+    const ser_train_opts *opts;
+    const ser_loop_data *train, *val;
+    ser_train_state *st;
+    train_bufs b;
+    float *best;             /* the best epoch's net state so far */
+    size_t F;                /* values a clip */
+    int C, batch, epochs, H, W, augment, cosine, monitor;
+    uint64_t total_steps;    /* train.cosine_decay: the curve's length */
+    /* where this epoch's batches come from: tx (train->x), else fill(source, ...) */
+    const float *tx;
+    int (*fill)(void *source, const uint32_t *idx, int B, float *out, ser_error *err);
+    void *source;
+} loop;
+
+/* Epoch e's order and its features: train's, or the epoch's own (opts->epoch_begin). */
+static int epoch_start(loop *L, int e, ser_error *err) {
+    const uint64_t seed = (uint64_t)L->cfg->train.seed;
+    if (L->cfg->train.balanced_batches)
+        ser_epoch_order_balanced(L->b.order, L->b.class_scratch, L->train->y, L->train->n, L->C, seed, e);
+    else
+        ser_epoch_order(L->b.order, L->train->n, seed, e);
+    L->tx = L->train->x, L->fill = L->train->fill, L->source = L->train->source;
+    if (!L->opts->epoch_begin) return 0;
+    SER_ASSERT(L->opts->epoch_fill);
+    L->tx = NULL, L->fill = L->opts->epoch_fill, L->source = L->opts->user;
+    return L->opts->epoch_begin(L->opts->user, e, err);
+}
+
+/* One training step on the B clips order[s..s+B) of epoch e; *lsum, *correct: the epoch's sums. */
+static int train_batch(loop *L, int e, size_t s, int B, double *lsum, size_t *correct, ser_error *err) {
+    const ser_train_config *tc = &L->cfg->train;
+    const uint32_t *idx = L->b.order + s;
+    const size_t F = L->F, nb = s / (size_t)L->batch + 1; /* 1-based batch, for messages */
+    float *xb = L->b.xb;
+    ser_train_state *st = L->st;
+    if (!L->tx && L->fill(L->source, idx, B, xb, err) != 0) return -1;
+    for (int b = 0; b < B; b++) {
+        if (L->tx) memcpy(xb + (size_t)b * F, L->tx + idx[b] * F, F * sizeof *xb);
+        /* keyed by (seed, epoch, clip): a resume draws the same */
+        if (L->augment) ser_augment_clip(xb + (size_t)b * F, L->H, L->W, tc, (uint64_t)tc->seed, e, idx[b], L->b.row);
+        L->b.yb[b] = L->train->y[idx[b]];
+    }
+    const ser_mix mix = {L->b.y2, L->b.lam};
+    if (tc->mixup > 0)
+        ser_mixup_batch(xb, L->b.xmix, L->b.yb, idx, B, F, tc->mixup, (uint64_t)tc->seed, e, L->b.y2, L->b.lam);
+    const float *probs = NULL;
+    float l = 0.0f;
+    /* a failed call ends the run here, before any checkpoint of this epoch */
+    if (L->net->forward(L->net->impl, xb, L->b.yb, tc->mixup > 0 ? &mix : NULL, B, 1, st->step, &l, &probs, err) != 0) {
+        fail_at(err, e + 1, nb);
+        return -1;
+    }
+    if (!isfinite(l))
+        return ser_fail(err, "non-finite training loss (%g) at epoch %d, batch %zu: stopped; the last good "
+                             "checkpoint is kept", (double)l, e + 1, nb);
+    if (L->net->backward(L->net->impl, err) != 0) {
+        fail_at(err, e + 1, nb);
+        return -1;
+    }
+    /* from the step count alone: a resume continues the same curve */
+    if (L->cosine) st->lr = ser_cosine_lr(tc, st->step, L->total_steps);
+    if (L->net->step(L->net->impl, (float)st->lr, err) != 0) {
+        fail_at(err, e + 1, nb);
+        return -1;
+    }
+    st->step++;
+    *lsum += (double)l * B;
+    for (int b = 0; b < B; b++) *correct += argmax(probs + (size_t)b * L->C, L->C) == L->b.yb[b];
+    return 0;
+}
+
+/* After epoch e's steps: validation, the callbacks, the best state, the log line, history and
+ * on_epoch. *stop: EarlyStopping's verdict. */
+static int epoch_end(loop *L, int e, double t0, double lsum, size_t correct, size_t seen, int *stop, ser_error *err) {
+    const ser_train_opts *opts = L->opts;
+    ser_train_state *st = L->st;
+    double vloss = NAN, vacc = NAN;
+    if (opts->before_validation && opts->before_validation(opts->user, e, err) != 0) return -1;
+    if (ser_evaluate(L->net, L->val, L->batch, &vloss, &vacc, L->b.vpred, NULL, err) != 0)
+        return ser_fail_wrap(err, "stopped at epoch %d: validation", e + 1);
+    if (!isfinite(vloss))
+        return ser_fail(err, "non-finite validation loss at epoch %d: stopped; the last good checkpoint is kept",
+                        e + 1);
+    const double vuar = ser_metrics_uar(L->val->y, L->b.vpred, L->val->n, L->C);
+    if (vuar < 0)
+        return ser_fail(err, "epoch %d: validation UA: a label outside [0, %d) or out of memory", e + 1, L->C);
+    ser_history_entry h = {e + 1, lsum / (double)seen, (double)correct / (double)seen, vloss, vacc, st->lr,
+                           ser_now_s() - t0, vuar};
+    const double watched = monitor_to_min(L->monitor, ser_monitor_value(L->monitor, &h));
+    int improved = 0;
+    *stop = ser_early_stop_update(&st->es, e, watched, &improved);
+    if (improved && L->net->state_get(L->net->impl, L->best, err) != 0)
+        return ser_fail_wrap(err, "stopped at epoch %d: keeping its state as the best", e + 1);
+    if (!L->cosine) st->lr = ser_lr_plateau_update(&st->plateau, watched, st->lr);
+    st->epoch = e + 1;
+    if (!opts->quiet) {
+        if (opts->progress) fputc('\r', stderr);
+        fprintf(stderr,
+                "epoch %3d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  val_uar %.4f  lr %.3g  %.1fs%s%s   \n",
+                h.epoch, L->epochs, h.loss, h.accuracy, h.val_loss, h.val_accuracy, h.val_uar, h.lr, h.seconds,
+                improved ? "  *best" : "", !L->cosine && st->lr != h.lr ? "  (lr reduced)" : "");
+    }
+    if (opts->history_path && ser_history_append(opts->history_path, &h, err) != 0) return -1;
+    /* the best state travels with the checkpoint so that a resume restores the same one */
+    if (opts->on_epoch && opts->on_epoch(opts->user, st, &h, L->best, err) != 0)
+        return ser_fail_wrap(err, "stopped at epoch %d", e + 1);
+    return 0;
+}
+
 int ser_train_run(ser_net *net, const ser_loop_data *train, const ser_loop_data *val, const ser_train_opts *opts,
                   ser_train_state *st, const float *best_state_in, ser_train_result *res, ser_error *err) {
     const ser_config *cfg = opts->cfg;
-    const int C = net->n_classes, batch = cfg->train.batch_size, epochs = cfg->train.epochs;
-    const size_t F = net->clip_size, nstate = net->state_size(net->impl);
+    const ser_train_config *tc = &cfg->train;
     memset(res, 0, sizeof *res);
     if (train->n == 0) return ser_fail(err, "training set is empty");
     if (val->n == 0) return ser_fail(err, "validation set is empty (val_loss drives early stopping)");
-
-    uint32_t *order = ser_malloc(train->n * sizeof *order, "shuffle order", err);
-    float *xb = ser_malloc((size_t)batch * F * sizeof *xb, "batch features", err);
-    int32_t *yb = ser_malloc((size_t)batch * sizeof *yb, "batch labels", err);
-    float *best = ser_malloc(nstate * sizeof *best, "best weights", err);
-    const int H = ser_config_rows(cfg), W = cfg->features.frames, augment = ser_augment_enabled(&cfg->train);
-    SER_ASSERT(!augment || (size_t)H * W == F);
-    float *scratch = ser_malloc((size_t)W * sizeof *scratch, "augmentation row", err);
-    float *xe = opts->epoch_features ? ser_malloc(train->n * F * sizeof *xe, "epoch features", err) : NULL;
-    const double mixup = cfg->train.mixup;
-    float *xmix = mixup > 0 ? ser_malloc((size_t)batch * F * sizeof *xmix, "mixup batch", err) : NULL;
-    float *lam = mixup > 0 ? ser_malloc((size_t)batch * sizeof *lam, "mixup weights", err) : NULL;
-    int32_t *y2 = mixup > 0 ? ser_malloc((size_t)batch * sizeof *y2, "mixup labels", err) : NULL;
-    int32_t *vpred = ser_malloc(val->n * sizeof *vpred, "validation predictions", err);
-    const int balanced = cfg->train.balanced_batches;
-    uint32_t *class_scratch = balanced ? ser_malloc((train->n + 3 * (size_t)C) * sizeof *class_scratch, "class-balanced order", err) : NULL;
-    const int monitor = cfg->train.monitor;
+    loop L = {.net = net, .cfg = cfg, .opts = opts, .train = train, .val = val, .st = st, .F = net->clip_size,
+              .C = net->n_classes, .batch = tc->batch_size, .epochs = tc->epochs, .H = ser_config_rows(cfg),
+              .W = cfg->features.frames, .augment = ser_augment_enabled(tc), .cosine = tc->cosine_decay,
+              .monitor = tc->monitor};
+    SER_ASSERT(!L.augment || (size_t)L.H * L.W == L.F);
+    L.total_steps = (uint64_t)L.epochs * (uint64_t)((train->n + (size_t)L.batch - 1) / (size_t)L.batch);
+    const size_t nstate = net->state_size(net->impl);
     int rc = -1;
-    if (!order || !xb || !yb || !best || !scratch || !vpred || (opts->epoch_features && !xe) || (balanced && !class_scratch) ||
-        (mixup > 0 && (!xmix || !lam || !y2)))
+    if (bufs_alloc(&L.b, train->n, val->n, L.C, L.batch, L.F, L.W, tc->balanced_batches, tc->mixup > 0, err) != 0 ||
+        !(L.best = ser_malloc(nstate * sizeof *L.best, "best weights", err)))
         goto done;
-    if (best_state_in) memcpy(best, best_state_in, nstate * sizeof *best);
-    else if (net->state_get(net->impl, best, err) != 0) {
+    if (best_state_in) memcpy(L.best, best_state_in, nstate * sizeof *L.best);
+    else if (net->state_get(net->impl, L.best, err) != 0) {
         ser_fail_wrap(err, "the initial state");
         goto done;
     }
-
     /* A run that stopped early and was killed before writing its model resumes as stopped
      * (the checkpoint holds the callback state that made it stop; same test as the update's). */
     int stop = st->epoch > 1 && st->es.patience > 0 && st->es.wait >= st->es.patience;
     res->stopped_early = stop;
-    const int cosine = cfg->train.cosine_decay;
-    const uint64_t total_steps = (uint64_t)epochs * (uint64_t)((train->n + (size_t)batch - 1) / (size_t)batch);
-    while (!stop && st->epoch < epochs) {
+    while (!stop && st->epoch < L.epochs) {
         const int e = st->epoch; /* 0-based epoch being run */
         const double t0 = ser_now_s();
-        if (balanced)
-            ser_epoch_order_balanced(order, class_scratch, train->y, train->n, C, (uint64_t)cfg->train.seed, e);
-        else
-            ser_epoch_order(order, train->n, (uint64_t)cfg->train.seed, e);
-        const float *tx = train->x;
-        if (xe) {
-            if (opts->epoch_features(opts->user, e, xe, err) != 0) goto done;
-            tx = xe;
-        }
         double lsum = 0.0;
         size_t correct = 0, seen = 0;
-        for (size_t s = 0; s < train->n; s += (size_t)batch) {
-            const int B = (int)(train->n - s < (size_t)batch ? train->n - s : (size_t)batch);
-            if (!tx && train->fill(train->source, order + s, B, xb, err) != 0) goto done;
-            for (int b = 0; b < B; b++) {
-                const size_t i = order[s + b];
-                if (tx) memcpy(xb + (size_t)b * F, tx + i * F, F * sizeof *xb);
-                /* keyed by (seed, epoch, clip): a resume draws the same */
-                if (augment)
-                    ser_augment_clip(xb + (size_t)b * F, H, W, &cfg->train, (uint64_t)cfg->train.seed, e, (uint32_t)i,
-                                     scratch);
-                yb[b] = train->y[i];
-            }
-            const ser_mix mix = {y2, lam};
-            if (mixup > 0)
-                ser_mixup_batch(xb, xmix, yb, order + s, B, F, mixup, (uint64_t)cfg->train.seed, e, y2, lam);
-            const float *probs = NULL;
-            float l = 0.0f;
-            /* a failed call ends the run here, before any checkpoint of this epoch */
-            if (net->forward(net->impl, xb, yb, mixup > 0 ? &mix : NULL, B, 1, st->step, &l, &probs, err) != 0) {
-                fail_at(err, e + 1, s / (size_t)batch + 1);
-                goto done;
-            }
-            if (!isfinite(l)) {
-                ser_fail(err, "non-finite training loss (%g) at epoch %d, batch %zu: stopped; the last good "
-                              "checkpoint is kept", (double)l, e + 1, s / (size_t)batch + 1);
-                goto done;
-            }
-            if (net->backward(net->impl, err) != 0) {
-                fail_at(err, e + 1, s / (size_t)batch + 1);
-                goto done;
-            }
-            /* from the step count alone: a resume continues the same curve */
-            if (cosine) st->lr = ser_cosine_lr(&cfg->train, st->step, total_steps);
-            if (net->step(net->impl, (float)st->lr, err) != 0) {
-                fail_at(err, e + 1, s / (size_t)batch + 1);
-                goto done;
-            }
-            st->step++;
-            lsum += (double)l * B;
-            for (int b = 0; b < B; b++) correct += argmax(probs + (size_t)b * C, C) == yb[b];
+        if (epoch_start(&L, e, err) != 0) goto done;
+        for (size_t s = 0; s < train->n; s += (size_t)L.batch) {
+            const int B = (int)(train->n - s < (size_t)L.batch ? train->n - s : (size_t)L.batch);
+            if (train_batch(&L, e, s, B, &lsum, &correct, err) != 0) goto done;
             seen += (size_t)B;
             if (opts->progress && !opts->quiet)
-                progress_bar(e + 1, epochs, seen, train->n, lsum / seen, (double)correct / seen, t0);
+                progress_bar(e + 1, L.epochs, seen, train->n, lsum / seen, (double)correct / seen, t0);
         }
-        double vloss = NAN, vacc = NAN;
-        if (opts->before_validation && opts->before_validation(opts->user, e, err) != 0) goto done;
-        if (ser_evaluate(net, val, batch, &vloss, &vacc, vpred, NULL, err) != 0) {
-            ser_fail_wrap(err, "stopped at epoch %d: validation", e + 1);
-            goto done;
-        }
-        if (!isfinite(vloss)) {
-            ser_fail(err, "non-finite validation loss at epoch %d: stopped; the last good checkpoint is kept", e + 1);
-            goto done;
-        }
-        const double vuar = ser_metrics_uar(val->y, vpred, val->n, C);
-        if (vuar < 0) {
-            ser_fail(err, "epoch %d: validation UA: a label outside [0, %d) or out of memory", e + 1, C);
-            goto done;
-        }
-        ser_history_entry h = {e + 1, lsum / (double)seen, (double)correct / (double)seen, vloss, vacc, st->lr,
-                               ser_now_s() - t0, vuar};
-        const double watched = monitor_to_min(monitor, ser_monitor_value(monitor, &h));
-        int improved = 0;
-        stop = ser_early_stop_update(&st->es, e, watched, &improved);
-        if (improved && net->state_get(net->impl, best, err) != 0) {
-            ser_fail_wrap(err, "stopped at epoch %d: keeping its state as the best", e + 1);
-            goto done;
-        }
-        if (!cosine) st->lr = ser_lr_plateau_update(&st->plateau, watched, st->lr);
-        st->epoch = e + 1;
-        if (!opts->quiet) {
-            if (opts->progress) fputc('\r', stderr);
-            fprintf(stderr,
-                    "epoch %3d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  val_uar %.4f  lr %.3g  %.1fs%s%s   \n",
-                    h.epoch, epochs, h.loss, h.accuracy, h.val_loss, h.val_accuracy, h.val_uar, h.lr, h.seconds,
-                    improved ? "  *best" : "", !cosine && st->lr != h.lr ? "  (lr reduced)" : "");
-        }
-        if (opts->history_path && ser_history_append(opts->history_path, &h, err) != 0) goto done;
-        /* the best state travels with the checkpoint so that a resume restores the same one */
-        if (opts->on_epoch && opts->on_epoch(opts->user, st, &h, best, err) != 0) {
-            ser_fail_wrap(err, "stopped at epoch %d", e + 1);
-            goto done;
-        }
+        if (epoch_end(&L, e, t0, lsum, correct, seen, &stop, err) != 0) goto done;
         res->stopped_early = stop;
     }
     /* EarlyStopping(restore_best_weights=True): the net ends holding the best epoch's weights. */
-    if (net->state_set(net->impl, best, err) != 0) {
+    if (net->state_set(net->impl, L.best, err) != 0) {
         ser_fail_wrap(err, "restoring the best epoch's state");
         goto done;
     }
     res->epochs_run = st->epoch;
     res->best_epoch = st->es.best_epoch + 1;
-    res->best_monitor = monitor_to_min(monitor, st->es.best); /* back to its own sign */
-    res->best_state = best;
-    best = NULL;
+    res->best_monitor = monitor_to_min(L.monitor, st->es.best); /* back to its own sign */
+    res->best_state = L.best;
+    L.best = NULL;
     rc = 0;
 done:
-    free(order);
-    free(xb);
-    free(yb);
-    free(best);
-    free(scratch);
-    free(xe);
-    free(xmix);
-    free(lam);
-    free(y2);
-    free(vpred);
-    free(class_scratch);
+    free(L.b.arena);
+    free(L.best);
     return rc;
 }

@@ -80,12 +80,15 @@ typedef struct ser_train_opts {
     void *user;
     int progress;               /* 1: a live bar on stderr (terminals); 0: one line per epoch */
     int quiet;
-    /* When set: called at the start of every epoch (0-based) to recompute the training features
-     * into x (train->n clips, the order of train->x), which the epoch then trains on instead of
-     * train->x: augmentation inside feature extraction (VTLP, waveform augmentation: ser/wave_augment.h,
-     * which may have computed them in the background during the epoch before). It must depend only on the epoch
-     * (and fixed state), so that a resume is bit-identical. NULL: train->x every epoch. */
-    int (*epoch_features)(void *user, int epoch, float *x, ser_error *err);
+    /* Per-epoch training features (VTLP, waveform augmentation: ser/wave_augment.h), both set or
+     * both NULL (NULL: train's features every epoch). epoch_begin is called at the start of every
+     * epoch (0-based) to make that epoch's features of the train->n clips ready (computed, or
+     * prefetched during the epoch before); the epoch then reads each batch with epoch_fill
+     * instead of train's: the scaled features of clips idx[0..B) (indices into train) into out
+     * (B, clip_size). They must depend only on the epoch (and fixed state), so that a resume is
+     * bit-identical. */
+    int (*epoch_begin)(void *user, int epoch, ser_error *err);
+    int (*epoch_fill)(void *user, const uint32_t *idx, int B, float *out, ser_error *err);
     /* When set: called after every epoch's training steps, before its validation pass
      * (train.precise_bn = epoch: the BN statistics over the training clips). It must depend only
      * on the net state and fixed data, so that a resume is bit-identical. NULL: none. */

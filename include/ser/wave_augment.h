@@ -16,8 +16,11 @@
  *
  * Memory: the decoded samples of clips are kept (float, bit-identical to a fresh decode) while
  * they fit in train.audio_cache_mb; the others are decoded again every epoch. Noise files are
- * decoded once and kept as int16 (a peak scale per file). With prefetch, epoch e + 1 is computed
- * on a background thread while epoch e trains, into a second (n, F) buffer. */
+ * decoded once and kept as int16 (a peak scale per file). The epoch's features go to a spill
+ * (ser/epoch_spill.h): an unlinked temporary file in the folder given to ser_wave_aug_spill_to
+ * (memory independent of the number of clips), else an (n, F) array in memory; the training
+ * loop reads them by batch (ser_wave_aug_begin, ser_wave_aug_fill). With prefetch, epoch e + 1
+ * is computed on a background thread while epoch e trains, into a second spill. */
 #ifndef SER_WAVE_AUGMENT_H
 #define SER_WAVE_AUGMENT_H
 
@@ -33,10 +36,12 @@ extern "C" {
 #include "ser/error.h"
 #include "ser/scaler.h"
 
-/* 1 when a waveform augmentation key of tc is on (speed, shift, gain, noise). */
-int ser_wave_aug_active(const ser_train_config *tc);
-/* 1 when the training features are recomputed per epoch: waveform augmentation or VTLP. */
-int ser_wave_aug_needed(const ser_train_config *tc);
+/* 1 when a waveform augmentation key of tc is on (speed, shift, gain, noise): each training
+ * clip's audio is changed every epoch before its features are computed. */
+int ser_wave_aug_changes_audio(const ser_train_config *tc);
+/* 1 when the training features are recomputed every epoch (ser_wave_aug_begin): waveform
+ * augmentation, or VTLP (train.aug_vtlp > 0: the same audio through a warped mel bank). */
+int ser_wave_aug_recomputes_features(const ser_train_config *tc);
 
 /* One clip's draws for one epoch. */
 typedef struct ser_wave_draw {
@@ -85,9 +90,20 @@ ser_wave_aug *ser_wave_aug_create(const ser_config *cfg, const ser_clips *clips,
                                   size_t n_noise, int threads, int prefetch, ser_error *err);
 void ser_wave_aug_free(ser_wave_aug *w);
 
-/* The features of every clip for this epoch into x (n, n_mfcc * frames), scaled by scaler: the
- * prefetched ones when they are this epoch's, else computed now. With prefetch on, then starts
- * epoch + 1 (when below train.epochs). The same bits with or without prefetch. */
+/* Where the epochs' features go: unlinked temporary files in the folder dir (the feature
+ * cache's, for ser train), or memory when dir is NULL (the default). Before the first epoch. */
+int ser_wave_aug_spill_to(ser_wave_aug *w, const char *dir, ser_error *err);
+
+/* Makes this epoch's features (every clip's, normalised and scaled by scaler) readable by
+ * ser_wave_aug_fill: the prefetched ones when they are this epoch's, else computed now. With
+ * prefetch on, then starts epoch + 1 (when below train.epochs). The same bits with or without
+ * prefetch, in memory or spilled. A failure (a clip, the spill file) names what failed. */
+int ser_wave_aug_begin(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scaler *scaler, ser_error *err);
+/* Clips idx[0..B) of the epoch of the last successful begin into out (B, n_mfcc * frames);
+ * the thread that calls begin. */
+int ser_wave_aug_fill(ser_wave_aug *w, const uint32_t *idx, int B, float *out, ser_error *err);
+
+/* begin, then every clip in order into x (n, n_mfcc * frames). */
 int ser_wave_aug_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scaler *scaler, float *x, ser_error *err);
 
 /* Bytes of decoded audio the cache holds now (for tests and the bench). */
