@@ -284,7 +284,34 @@ static void test_epochs(void) {
         CHECK(ser_config_set(&b, "train.aug_noise_kind=pink", &err) == 0 && b.train.aug_noise_kind == SER_NOISE_PINK);
         CHECKF(ser_config_set(&b, "train.aug_noise_kind=brown", &err) == -1 && strstr(err.msg, "aug_noise_kind"), "%s",
                err.msg);
-        CHECK(ser_config_set(&b, "features.f0_rows=2", &err) == -1 && strstr(err.msg, "waveform augmentation"));
+        /* waveform augmentation and VTLP take pitch rows (the one feature loop computes them);
+         * the speaker warp of features.vtln does not */
+        CHECKF(ser_config_set(&b, "features.f0_rows=2", &err) == 0, "%s", err.msg);
+        CHECKF(ser_config_set(&b, "train.aug_vtlp=0.1", &err) == 0, "%s", err.msg);
+        CHECKF(ser_config_set(&b, "features.vtln=0.1", &err) == -1 && strstr(err.msg, "features.vtln"), "%s", err.msg);
+    }
+    /* pitch rows (features.f0_rows): no augmentation gives the dataset's features (MFCC and pitch
+     * rows) bit for bit; a gain changes them, the same with and without threads / prefetch */
+    {
+        ser_config a = cfg;
+        a.features.f0_rows = 2;
+        ser_dataset dp;
+        CHECKF(ser_dataset_build(&dp, &c.clips, &a, NULL, 0, 2, "train", &err) == 0, "%s", err.msg);
+        const size_t Fp = ser_features_per_clip(&a), nFp = dp.n * Fp;
+        CHECK(Fp == F + 2 * (size_t)a.features.frames);
+        const ser_scaler sp = ser_scaler_fit(dp.x, nFp);
+        ser_scaler_apply(&sp, dp.x, nFp);
+        float *pg = malloc(3 * nFp * sizeof *pg), *pr = malloc(3 * nFp * sizeof *pr);
+        CHECK(pg && pr && epochs3(&a, &dp.clips, NULL, 0, 2, 1, 0, &sp, pg, nFp) == 0);
+        for (int e = 0; pg && e < 3; e++)
+            CHECKF(!memcmp(pg + e * nFp, dp.x, nFp * sizeof *pg), "f0_rows, no augmentation: epoch %d differs", e);
+        a.train.aug_wave_gain = 6, a.train.audio_cache_mb = 0;
+        CHECK(pr && epochs3(&a, &dp.clips, NULL, 0, 1, 0, 0, &sp, pr, nFp) == 0);
+        CHECK(pg && epochs3(&a, &dp.clips, NULL, 0, 2, 1, 0, &sp, pg, nFp) == 0);
+        CHECKF(pr && memcmp(pr, dp.x, nFp * sizeof *pr) != 0, "f0_rows + gain: features unchanged");
+        CHECKF(pr && pg && !memcmp(pr, pg, 3 * nFp * sizeof *pr), "f0_rows + gain: 2 threads + prefetch differ");
+        free(pg), free(pr);
+        ser_dataset_free(&dp);
     }
     ser_noise_list_free(noise, n_noise);
     free(ref), free(got);

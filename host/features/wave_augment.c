@@ -1,4 +1,5 @@
-/* Waveform augmentation and VTLP: per-epoch training features (contract in ser/wave_augment.h).
+/* Waveform augmentation and VTLP: the per-epoch engine (contract in ser/wave_augment.h; the
+ * per-clip signal processing is wave_dsp.c, the features feature_loop.c).
  * Memory: the clip cache (train.audio_cache_mb; 3 s at 22.05 kHz is 265 KB a clip as float), the
  * noise files as int16, per thread two clip-sized scratch buffers and one clip's features; the
  * epoch's features in a spill (ser/epoch_spill.h: an unlinked file, or (n, F) in memory), two
@@ -6,23 +7,19 @@
 #include "ser/wave_augment.h"
 
 #include <cblas.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
-#include <soxr.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 
 #include "ser/audio.h"
 #include "ser/epoch_spill.h"
-#include "ser/mfcc.h"
-#include "ser/philox.h"
+#include "ser/feature_loop.h"
+#include "ser/grow.h"
 #include "ser/vtlp_draw.h"
 
 int ser_wave_aug_changes_audio(const ser_train_config *tc) {
@@ -34,188 +31,12 @@ int ser_wave_aug_recomputes_features(const ser_train_config *tc) {
     return ser_wave_aug_changes_audio(tc) || tc->aug_vtlp > 0;
 }
 
-static philox4x32_ctr draw4(uint64_t seed, int epoch, uint32_t clip, uint32_t tag, uint32_t j) {
-    philox4x32_key k = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
-    philox4x32_ctr c = {{clip, (uint32_t)epoch, tag, j}};
-    return philox4x32_10(c, k);
-}
-
-static double unit(uint32_t w) { return ((double)w + 0.5) * 0x1p-32; } /* (0, 1) */
-
-void ser_wave_draw_make(const ser_train_config *tc, int sample_rate, uint64_t seed, int epoch, uint32_t clip,
-                        size_t n_noise, ser_wave_draw *d) {
-    const philox4x32_ctr a = draw4(seed, epoch, clip, 0x7a1u, 0), b = draw4(seed, epoch, clip, 0x7a2u, 0);
-    memset(d, 0, sizeof *d);
-    const int s3 = (int)(((uint64_t)a.v[0] * 3u) >> 32); /* 0, 1, 2 */
-    d->speed = tc->aug_speed > 0 ? 1.0 + tc->aug_speed * (s3 - 1) : 1.0;
-    const long smax = (long)floor(tc->aug_wave_shift * sample_rate);
-    d->shift = smax > 0 ? (long)(((uint64_t)a.v[1] * (uint64_t)(2 * smax + 1)) >> 32) - smax : 0;
-    d->gain_db = tc->aug_wave_gain * (2.0 * unit(a.v[2]) - 1.0);
-    d->noise = tc->aug_noise_kind != SER_NOISE_OFF && unit(a.v[3]) < tc->aug_noise_prob;
-    d->snr_db = tc->aug_noise_snr_min + (tc->aug_noise_snr_max - tc->aug_noise_snr_min) * unit(b.v[0]);
-    d->noise_file = n_noise ? (uint32_t)(((uint64_t)b.v[1] * (uint64_t)n_noise) >> 32) : 0;
-    d->noise_pos = unit(b.v[2]) - 0.5 * 0x1p-32; /* [0, 1) */
-}
-
-size_t ser_wave_speed_len(size_t n, double factor) {
-    return factor == 1.0 ? n : (size_t)ceil((double)n / factor);
-}
-
-void ser_wave_speed_free(void **cache) {
-    if (cache && *cache) soxr_delete((soxr_t)*cache);
-    if (cache) *cache = NULL;
-}
-
-int ser_wave_speed(const float *x, size_t n, double factor, float *y, void **cache, double *cache_factor,
-                   ser_error *err) {
-    const size_t ny = ser_wave_speed_len(n, factor);
-    if (factor == 1.0) {
-        memcpy(y, x, n * sizeof *y);
-        return 0;
-    }
-    soxr_error_t e = NULL;
-    soxr_t s = cache ? (soxr_t)*cache : NULL;
-    if (s && *cache_factor == factor) {
-        e = soxr_clear(s); /* the same output as a fresh state (ser/audio.h relies on it too) */
-    } else {
-        if (cache) ser_wave_speed_free(cache);
-        const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-        const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
-        /* input "rate" factor, output 1: n / factor samples of the same content */
-        s = soxr_create(factor, 1.0, 1, &e, &io, &q, NULL);
-        if (!e && cache) *cache = s, *cache_factor = factor;
-    }
-    if (e) return ser_fail(err, "speed perturbation %g: soxr: %s", factor, e);
-    size_t ip = 0, op = 0;
-    while (!e && ip < n && op < ny) {
-        size_t id = 0, od = 0;
-        e = soxr_process(s, x + ip, n - ip, &id, y + op, ny - op, &od);
-        ip += id, op += od;
-        if (!id && !od) break;
-    }
-    while (!e && op < ny) { /* flush the filter's delay */
-        size_t od = 0;
-        e = soxr_process(s, NULL, 0, NULL, y + op, ny - op, &od);
-        op += od;
-        if (!od) break;
-    }
-    if (!cache) soxr_delete(s);
-    if (e) return ser_fail(err, "speed perturbation %g: soxr: %s", factor, e);
-    if (op < ny) memset(y + op, 0, (ny - op) * sizeof *y);
-    return 0;
-}
-
-void ser_wave_noise(int kind, uint64_t seed, int epoch, uint32_t clip, float *z, size_t n) {
-    /* Box-Muller on pairs of Philox words, in float (the double version cost as much as the
-     * MFCC): 4 gaussians per counter */
-    for (size_t j = 0; j < n; j += 4) {
-        const philox4x32_ctr r = draw4(seed, epoch, clip, 0x7a3u, (uint32_t)(j / 4));
-        for (int p = 0; p < 2; p++) {
-            const float u = ((float)(r.v[2 * p] >> 8) + 0.5f) * 0x1p-24f, v = (float)(r.v[2 * p + 1] >> 8) * 0x1p-24f;
-            const float rad = sqrtf(-2.0f * logf(u)), th = 6.28318530718f * v;
-            if (j + 2 * p < n) z[j + 2 * p] = rad * cosf(th);
-            if (j + 2 * p + 1 < n) z[j + 2 * p + 1] = rad * sinf(th);
-        }
-    }
-    if (kind != SER_NOISE_PINK) return;
-    /* Paul Kellett's refined pink filter: -3 dB / octave within 0.05 dB above ~9 Hz at 44.1 kHz */
-    double b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0, b5 = 0, b6 = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double w = z[i];
-        b0 = 0.99886 * b0 + w * 0.0555179;
-        b1 = 0.99332 * b1 + w * 0.0750759;
-        b2 = 0.96900 * b2 + w * 0.1538520;
-        b3 = 0.86650 * b3 + w * 0.3104856;
-        b4 = 0.55000 * b4 + w * 0.5329522;
-        b5 = -0.7616 * b5 - w * 0.0168980;
-        z[i] = (float)(b0 + b1 + b2 + b3 + b4 + b5 + b6 + w * 0.5362);
-        b6 = w * 0.115926;
-    }
-}
-
-void ser_wave_mix_snr(float *x, const float *z, size_t n, double snr_db) {
-    double px = 0, pz = 0;
-    for (size_t i = 0; i < n; i++) px += (double)x[i] * x[i], pz += (double)z[i] * z[i];
-    if (px <= 0 || pz <= 0) return;
-    const double a = sqrt(px / (pz * pow(10.0, snr_db / 10.0)));
-    for (size_t i = 0; i < n; i++) x[i] = (float)(x[i] + a * z[i]);
-}
-
-/* ---- noise folder ---- */
-
-typedef struct strvec {
-    char **v;
-    size_t n, cap;
-} strvec;
-
-static int push(strvec *s, const char *p, ser_error *err) {
-    if (s->n == s->cap) {
-        const size_t nc = s->cap ? 2 * s->cap : 64;
-        char **v = realloc(s->v, nc * sizeof *v);
-        if (!v) return ser_fail(err, "noise folder: out of memory");
-        s->v = v, s->cap = nc;
-    }
-    if (!(s->v[s->n] = strdup(p))) return ser_fail(err, "noise folder: out of memory");
-    s->n++;
-    return 0;
-}
-
-static int walk(const char *dir, strvec *out, int depth, ser_error *err) {
-    if (depth > 64) return ser_fail(err, "%s: noise folder nested too deep (a link loop?)", dir);
-    DIR *d = opendir(dir);
-    if (!d) return ser_fail(err, "%s: cannot read the noise folder: %s", dir, strerror(errno));
-    int rc = 0;
-    for (struct dirent *e; !rc && (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        const size_t l = strlen(dir) + strlen(e->d_name) + 2;
-        char *p = malloc(l);
-        if (!p) {
-            rc = ser_fail(err, "noise folder: out of memory");
-            break;
-        }
-        snprintf(p, l, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) != 0) rc = ser_fail(err, "%s: %s", p, strerror(errno));
-        else if (S_ISDIR(st.st_mode)) rc = walk(p, out, depth + 1, err);
-        else if (S_ISREG(st.st_mode) && strlen(e->d_name) > 4 && !strcasecmp(e->d_name + strlen(e->d_name) - 4, ".wav"))
-            rc = push(out, p, err);
-        free(p);
-    }
-    closedir(d);
-    return rc;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-void ser_noise_list_free(char **paths, size_t n) {
-    for (size_t i = 0; paths && i < n; i++) free(paths[i]);
-    free(paths);
-}
-
-int ser_noise_list(const char *dir, char ***paths, size_t *n, ser_error *err) {
-    strvec s = {0};
-    *paths = NULL, *n = 0;
-    if (walk(dir, &s, 0, err) != 0) {
-        ser_noise_list_free(s.v, s.n);
-        return -1;
-    }
-    if (!s.n) {
-        free(s.v);
-        return ser_fail(err, "%s: noise folder holds no .wav files", dir);
-    }
-    qsort(s.v, s.n, sizeof *s.v, cmp_str);
-    *paths = s.v, *n = s.n;
-    return 0;
-}
-
 /* ---- the per-epoch features ---- */
 
 typedef struct worker {
-    ser_mfcc *mfcc;
     ser_audio_buf buf;     /* decoding (and its resampler) */
     float *a, *b;          /* clip-sized scratch */
     size_t cap_a, cap_b;
-    float *feat;           /* (F) the clip's features, on their way to the spill */
     double *sums;          /* the spill's per-clip scratch */
     void *soxr[2];         /* speed perturbation states for the factors soxr_f (below 1, above 1) */
     double soxr_f[2];
@@ -231,7 +52,8 @@ struct ser_wave_aug {
     ser_config cfg;
     const ser_clips *clips;
     int threads, wave;
-    worker *wk;            /* one per thread */
+    ser_feature_loop *loop; /* decode -> MFCC (+ pitch) per clip, its threads */
+    worker *wk;            /* one per loop thread */
     /* the clip cache: float samples, bit for bit a fresh decode; cache[i] NULL: decode */
     float **cache;
     size_t *cache_len;
@@ -259,14 +81,6 @@ struct ser_wave_aug {
     int blas_saved;        /* OpenBLAS's thread count before create (prefetch: 1 meanwhile) */
 };
 
-static int grow(float **p, size_t *cap, size_t n, ser_error *err) {
-    if (n <= *cap) return 0;
-    float *q = realloc(*p, n * sizeof *q);
-    if (!q) return ser_fail(err, "wave augmentation: out of memory for %zu samples", n);
-    *p = q, *cap = n;
-    return 0;
-}
-
 size_t ser_wave_aug_cached_bytes(const ser_wave_aug *w) { return atomic_load(&((ser_wave_aug *)w)->cached); }
 
 static void join_pending(ser_wave_aug *w) {
@@ -281,9 +95,8 @@ void ser_wave_aug_free(ser_wave_aug *w) {
     join_pending(w);
     if (w->blas_saved > 0) openblas_set_num_threads(w->blas_saved);
     for (int t = 0; w->wk && t < w->threads; t++) {
-        ser_mfcc_free(w->wk[t].mfcc);
         ser_audio_buf_free(&w->wk[t].buf);
-        free(w->wk[t].a), free(w->wk[t].b), free(w->wk[t].feat), free(w->wk[t].sums);
+        free(w->wk[t].a), free(w->wk[t].b), free(w->wk[t].sums);
         ser_wave_speed_free(&w->wk[t].soxr[0]), ser_wave_speed_free(&w->wk[t].soxr[1]);
     }
     for (size_t i = 0; w->cache && i < w->clips->n; i++) free(w->cache[i]);
@@ -291,6 +104,7 @@ void ser_wave_aug_free(ser_wave_aug *w) {
     for (size_t i = 0; w->vnames && i < w->clips->n; i++) free(w->vnames[i]);
     free(w->vnames), free(w->vclips), free(w->vgroup);
     ser_epoch_spill_close(&w->spill[0]), ser_epoch_spill_close(&w->spill[1]);
+    ser_feature_loop_free(w->loop);
     free(w->spill_dir), free(w->noise), free(w->cache), free(w->cache_len), free(w->wk), free(w);
 }
 
@@ -360,15 +174,11 @@ ser_wave_aug *ser_wave_aug_create(const ser_config *cfg, const ser_clips *clips,
     w->cache = ser_calloc(n, sizeof *w->cache, "audio cache", err);
     w->cache_len = ser_calloc(n, sizeof *w->cache_len, "audio cache", err);
     if (!w->wk || !w->cache || !w->cache_len) goto fail;
-    for (int t = 0; t < w->threads; t++) {
-        worker *k = &w->wk[t];
-        if (!(k->mfcc = ser_mfcc_create(cfg, err))) goto fail;
-        const size_t F = ser_mfcc_out_size(k->mfcc);
-        k->feat = ser_malloc(F * sizeof *k->feat, "wave augmentation features", err);
-        /* (2 H + 1) sums: ser_epoch_spill_put_scratch */
-        k->sums = ser_malloc((2 * (size_t)cfg->features.n_mfcc + 1) * sizeof *k->sums, "wave augmentation sums", err);
-        if (!k->feat || !k->sums) goto fail;
-    }
+    if (!(w->loop = ser_feature_loop_create(cfg, w->threads, err))) goto fail;
+    for (int t = 0; t < w->threads; t++) /* (2 rows + 1) sums: ser_epoch_spill_put_scratch */
+        if (!(w->wk[t].sums = ser_malloc((2 * (size_t)ser_config_rows(cfg) + 1) * sizeof *w->wk[t].sums,
+                                         "wave augmentation sums", err)))
+            goto fail;
     if (cfg->train.aug_vtlp_speakers > 0) {
         w->vclips = ser_malloc(n * sizeof *w->vclips, "vtlp virtual speakers", err);
         w->vnames = ser_calloc(n, sizeof *w->vnames, "vtlp virtual speakers", err);
@@ -419,7 +229,9 @@ static int clip_wave(ser_wave_aug *w, worker *k, size_t i, uint64_t seed, int ep
     ser_wave_draw d;
     ser_wave_draw_make(tc, w->cfg.audio.sample_rate, seed, epoch, (uint32_t)i, w->n_noise, &d);
     const size_t n = ser_wave_speed_len(nx, d.speed);
-    if (grow(&k->a, &k->cap_a, n, err) || grow(&k->b, &k->cap_b, n, err)) return -1;
+    if (ser_grow((void **)&k->a, &k->cap_a, n, sizeof *k->a, "augmented clip", err) ||
+        ser_grow((void **)&k->b, &k->cap_b, n, sizeof *k->b, "augmented clip", err))
+        return -1;
     const int slot = d.speed > 1.0;
     if (ser_wave_speed(x, nx, d.speed, k->a, &k->soxr[slot], &k->soxr_f[slot], err) != 0)
         return ser_fail_wrap(err, "%s", w->clips->v[i].path);
@@ -444,52 +256,55 @@ static int clip_wave(ser_wave_aug *w, worker *k, size_t i, uint64_t seed, int ep
     return 0;
 }
 
+/* One epoch's run of the feature loop: what its callbacks need. */
+typedef struct epoch_run {
+    ser_wave_aug *w;
+    uint64_t seed;
+    int epoch;
+    ser_epoch_spill *sp;
+} epoch_run;
+
+/* Clip i's samples for the loop: decoded (or cached), changed by this epoch's draws, and its
+ * VTLP warp (one per virtual-speaker group with aug_vtlp_speakers, keyed 0x80000000 + group). */
+static int epoch_samples(void *ctx, int thread, size_t i, ser_clip_audio *out, ser_error *err) {
+    const epoch_run *r = ctx;
+    ser_wave_aug *w = r->w;
+    if (atomic_load(&w->cancel)) return ser_fail(err, "cancelled");
+    worker *k = &w->wk[thread];
+    const float *s;
+    size_t ns;
+    if (clip_samples(w, k, i, &s, &ns, err) != 0) return -1;
+    if (w->wave && clip_wave(w, k, i, r->seed, r->epoch, s, ns, &s, &ns, err) != 0) return -1;
+    out->y = s, out->n = ns;
+    const ser_train_config *tc = &w->cfg.train;
+    if (tc->aug_vtlp > 0) {
+        const uint32_t key = tc->aug_vtlp_speakers > 0 ? 0x80000000u + w->vgroup[i] : (uint32_t)i;
+        out->warp = ser_vtlp_alpha(tc->aug_vtlp, r->seed, r->epoch, key), out->warp_fhi = tc->aug_vtlp_fhi;
+    }
+    return 0;
+}
+
+static int epoch_store(void *ctx, int thread, size_t i, float *x, ser_error *err) {
+    const epoch_run *r = ctx;
+    return ser_epoch_spill_put(r->sp, i, x, r->w->wk[thread].sums, err);
+}
+
 /* Every clip's unnormalised features of this epoch into sp, then sealed: the normalisation over
  * the epoch's set and the scaler. */
 static int compute_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scaler *scaler, ser_epoch_spill *sp,
                          ser_error *err) {
     const size_t n = w->clips->n;
-    const double a = w->cfg.train.aug_vtlp, f_hi = w->cfg.train.aug_vtlp_fhi;
     const int K = w->cfg.train.aug_vtlp_speakers;
-    /* virtual speakers: clip i joins group g of its speaker; group g's warp is the alpha keyed
-     * by 0x80000000 + g (one per group and epoch, shared by the real speakers) */
+    /* virtual speakers: clip i joins group g of its speaker; group g's warp is shared by the real
+     * speakers (epoch_samples) */
     for (size_t i = 0; K > 0 && i < n; i++) {
         w->vgroup[i] = ser_vtlp_group(K, seed, epoch, (uint32_t)i);
         snprintf(w->vnames[i], strlen(w->clips->v[i].speaker) + 16, "%s#%u", w->clips->v[i].speaker, w->vgroup[i]);
     }
-    atomic_int failed;
-    atomic_init(&failed, 0);
-    ser_error ferr = {{0}};
-#pragma omp parallel num_threads(w->threads)
-    {
-        worker *k = &w->wk[omp_get_thread_num()];
-        ser_error terr = {{0}};
-#pragma omp for schedule(dynamic, 4)
-        for (size_t i = 0; i < n; i++) {
-            if (atomic_load(&failed) || atomic_load(&w->cancel)) continue;
-            const uint32_t key = K > 0 ? 0x80000000u + w->vgroup[i] : (uint32_t)i;
-            const float *s;
-            size_t ns;
-            int rc = clip_samples(w, k, i, &s, &ns, &terr);
-            if (!rc && w->wave) rc = clip_wave(w, k, i, seed, epoch, s, ns, &s, &ns, &terr);
-            if (!rc) {
-                ser_mfcc_set_warp(k->mfcc, a > 0 ? ser_vtlp_alpha(a, seed, epoch, key) : 1.0, f_hi);
-                rc = ser_mfcc_compute(k->mfcc, s, ns, k->feat, &terr);
-            }
-            if (!rc) rc = ser_epoch_spill_put(sp, i, k->feat, k->sums, &terr);
-            if (rc) {
-#pragma omp critical(ser_wave_aug_fail)
-                {
-                    if (!atomic_load(&failed)) ferr = terr;
-                    atomic_store(&failed, 1);
-                }
-            }
-        }
-    }
-    if (atomic_load(&failed)) {
-        if (err) *err = ferr;
+    epoch_run r = {w, seed, epoch, sp};
+    const ser_feature_loop_calls calls = {epoch_samples, epoch_store, NULL, &r, 4};
+    if (ser_feature_loop_run(w->loop, n, &calls, err) != 0)
         return ser_fail_wrap(err, "augmented features, epoch %d", epoch + 1);
-    }
     if (atomic_load(&w->cancel)) return ser_fail(err, "augmented features, epoch %d: cancelled", epoch + 1);
     if (ser_epoch_spill_seal(sp, K > 0 ? w->vclips : w->clips->v, scaler, err) != 0)
         return ser_fail_wrap(err, "augmented features, epoch %d", epoch + 1);
@@ -514,11 +329,12 @@ int ser_wave_aug_spill_to(ser_wave_aug *w, const char *dir, ser_error *err) {
 /* spill[k], opened at its first use. */
 static int spill_ready(ser_wave_aug *w, int k, ser_error *err) {
     if (w->spill_open[k]) return 0;
-    if (ser_epoch_spill_open(&w->spill[k], w->spill_dir, w->clips->n, w->cfg.features.n_mfcc, w->cfg.features.frames,
+    const int rows = ser_config_rows(&w->cfg);
+    if (ser_epoch_spill_open(&w->spill[k], w->spill_dir, w->clips->n, rows, w->cfg.features.frames,
                              w->cfg.features.normalize, err) != 0)
         return -1;
-    SER_ASSERT(w->spill[k].F == ser_mfcc_out_size(w->wk[0].mfcc));
-    SER_ASSERT(ser_epoch_spill_put_scratch(&w->spill[k]) == 2 * (size_t)w->cfg.features.n_mfcc + 1);
+    SER_ASSERT(w->spill[k].F == ser_feature_loop_per_clip(w->loop));
+    SER_ASSERT(ser_epoch_spill_put_scratch(&w->spill[k]) == 2 * (size_t)rows + 1);
     w->spill_open[k] = 1;
     return 0;
 }
@@ -562,7 +378,7 @@ int ser_wave_aug_fill(ser_wave_aug *w, const uint32_t *idx, int B, float *out, s
 }
 
 int ser_wave_aug_epoch(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scaler *scaler, float *x, ser_error *err) {
-    const size_t n = w->clips->n, F = ser_mfcc_out_size(w->wk[0].mfcc);
+    const size_t n = w->clips->n, F = ser_feature_loop_per_clip(w->loop);
     if (ser_wave_aug_begin(w, seed, epoch, scaler, err) != 0) return -1;
     uint32_t idx[256];
     for (size_t s = 0; s < n; s += 256) {

@@ -288,13 +288,12 @@ int ser_config_validate(const ser_config *cfg, ser_error *err) {
         return ser_fail(err, "features.fmax (%g) must not exceed audio.sample_rate / 2 (%g)", fmax, cfg->audio.sample_rate / 2.0);
     if (f->fmin >= fmax)
         return ser_fail(err, "features.fmin (%g) must be below features.fmax (%g)", f->fmin, fmax);
-    if (f->f0_rows > 0 && (f->vtln > 0 || cfg->train.aug_vtlp > 0))
-        return ser_fail(err, "features.f0_rows (%d) cannot be combined with %s: those recompute the MFCC rows only", f->f0_rows,
-                        f->vtln > 0 ? "features.vtln" : "train.aug_vtlp");
+    /* waveform augmentation and VTLP recompute every row through the one feature loop (pitch
+     * rows included); the speaker warp of features.vtln recomputes the MFCC rows only */
+    if (f->f0_rows > 0 && f->vtln > 0)
+        return ser_fail(err, "features.f0_rows (%d) cannot be combined with features.vtln: it recomputes the MFCC rows only",
+                        f->f0_rows);
     const ser_train_config *t = &cfg->train;
-    if (f->f0_rows > 0 && (t->aug_speed > 0 || t->aug_wave_shift > 0 || t->aug_wave_gain > 0 || t->aug_noise_kind != 0))
-        return ser_fail(err, "features.f0_rows (%d) cannot be combined with the waveform augmentation (train.aug_speed, "
-                             "aug_wave_shift, aug_wave_gain, aug_noise_kind): those recompute the MFCC rows only", f->f0_rows);
     if (cfg->model.stats_pool && !cfg->model.attention)
         return ser_fail(err, "model.stats_pool = true needs model.attention = true: the statistics are pooled beside the "
                              "attention output, as LSTM2's one input step");

@@ -1,6 +1,6 @@
-/* The one folder walker of ser: the corpus scan (host/corpus/corpus.c) and `ser mfcc DIR`
- * (host/cli/cmd_mfcc.c) list their files through it, and with SER_WAV_EXTENSION it lists a noise
- * folder (train.aug_noise_kind = folder), all under one rule set:
+/* The one folder walker of ser: the corpus scan (host/corpus/corpus.c), `ser mfcc DIR`
+ * (host/cli/cmd_mfcc.c) and, with SER_WAV_EXTENSION, the noise folder (host/features/noise_files.c:
+ * train.aug_noise_kind = folder) list their files through it, all under one rule set:
  *   - every file under root, recursively, whose name ends in one of exts (any case; the
  *     extension is what follows the name's last '.', and something must come before it);
  *   - hidden entries (a name starting with '.': ".DS_Store", macOS "._x.wav", ".git/") are

@@ -20,7 +20,12 @@
  * (ser/epoch_spill.h): an unlinked temporary file in the folder given to ser_wave_aug_spill_to
  * (memory independent of the number of clips), else an (n, F) array in memory; the training
  * loop reads them by batch (ser_wave_aug_begin, ser_wave_aug_fill). With prefetch, epoch e + 1
- * is computed on a background thread while epoch e trains, into a second spill. */
+ * is computed on a background thread while epoch e trains, into a second spill.
+ *
+ * Files: the per-clip signal processing is ser/wave_dsp.h (wave_dsp.c), the noise folder's list
+ * ser/noise_files.h (noise_files.c), the decode -> MFCC (+ pitch rows) loop ser/feature_loop.h;
+ * wave_augment.c is the per-epoch engine (audio cache, noise bank, virtual speakers, spills,
+ * prefetch). */
 #ifndef SER_WAVE_AUGMENT_H
 #define SER_WAVE_AUGMENT_H
 
@@ -34,7 +39,9 @@ extern "C" {
 #include "ser/config.h"
 #include "ser/corpus.h"
 #include "ser/error.h"
+#include "ser/noise_files.h"
 #include "ser/scaler.h"
+#include "ser/wave_dsp.h"
 
 /* 1 when a waveform augmentation key of tc is on (speed, shift, gain, noise): each training
  * clip's audio is changed every epoch before its features are computed. */
@@ -42,43 +49,6 @@ int ser_wave_aug_changes_audio(const ser_train_config *tc);
 /* 1 when the training features are recomputed every epoch (ser_wave_aug_begin): waveform
  * augmentation, or VTLP (train.aug_vtlp > 0: the same audio through a warped mel bank). */
 int ser_wave_aug_recomputes_features(const ser_train_config *tc);
-
-/* One clip's draws for one epoch. */
-typedef struct ser_wave_draw {
-    double speed;          /* resampling factor (1: none) */
-    long shift;            /* samples: y[t] = x[t + shift] */
-    double gain_db;
-    int noise;             /* 1: noise added */
-    double snr_db;
-    uint32_t noise_file;   /* aug_noise_kind = folder: the file's index (< n_noise) */
-    double noise_pos;      /* [0, 1): where in that file the segment starts */
-} ser_wave_draw;
-
-/* The draws of clip `clip` in epoch `epoch` (0-based) from Philox counters (clip, epoch, 0x7a1, 0)
- * and (clip, epoch, 0x7a2, 0), key seed. */
-void ser_wave_draw_make(const ser_train_config *tc, int sample_rate, uint64_t seed, int epoch, uint32_t clip,
-                        size_t n_noise, ser_wave_draw *d);
-
-/* The length of n samples sped up by factor: ceil(n / factor) (n when factor is 1). */
-size_t ser_wave_speed_len(size_t n, double factor);
-/* x (n) played factor times faster into y (ser_wave_speed_len(n, factor) samples; libsoxr HQ,
- * zero-padded to that length). *cache: a soxr state reused while the factor is the same
- * (NULL-initialised; free with ser_wave_speed_free); cache NULL: a fresh one each call, same bits. */
-int ser_wave_speed(const float *x, size_t n, double factor, float *y, void **cache, double *cache_factor,
-                   ser_error *err);
-void ser_wave_speed_free(void **cache);
-
-/* n samples of white (SER_NOISE_WHITE: unit gaussian) or pink (white through Kellett's 1/f filter) noise of clip
- * `clip` in epoch `epoch`, from Philox counters (clip, epoch, 0x7a3, j). */
-void ser_wave_noise(int kind, uint64_t seed, int epoch, uint32_t clip, float *z, size_t n);
-/* x += a z with a such that mean(x^2) / mean((a z)^2) = 10^(snr_db / 10); nothing when either
- * is silent. */
-void ser_wave_mix_snr(float *x, const float *z, size_t n, double snr_db);
-
-/* The .wav files (any case of the extension) under dir, recursively, sorted by path. Fails
- * naming the folder when it cannot be read or holds none. */
-int ser_noise_list(const char *dir, char ***paths, size_t *n, ser_error *err);
-void ser_noise_list_free(char **paths, size_t n);
 
 typedef struct ser_wave_aug ser_wave_aug;
 
