@@ -69,14 +69,14 @@ static void config_key(const ser_config *cfg, const char *extractor, uint64_t ke
 
 /* The clip's key: path, size and modification time (ns). -1 when it cannot be stat'ed (the
  * extraction then reports why). */
-static int clip_key(const char *path, double warp, uint64_t key[2]) {
+static int clip_key(const char *path, double warp, double warp_fhi, uint64_t key[2]) {
     struct stat st;
     if (stat(path, &st) != 0) return -1;
     hash_start(key);
     hash_bytes(key, path, strlen(path) + 1);
     hash_i64(key, (int64_t)st.st_size);
     hash_i64(key, (int64_t)st.st_mtim.tv_sec), hash_i64(key, (int64_t)st.st_mtim.tv_nsec);
-    if (warp != 1.0) hash_f64(key, warp); /* a VTLN-warped record (unwarped keys unchanged) */
+    if (warp != 1.0) hash_f64(key, warp), hash_f64(key, warp_fhi); /* a warped record (unwarped keys unchanged) */
     hash_end(key);
     return 0;
 }
@@ -524,7 +524,8 @@ static int fill(ser_feature_cache *fc, char *const *paths, size_t n, const extra
     if (!t.slot || !first || !found || !todo || !rec || !keys) goto done;
     for (size_t i = 0; i < n; i++) {
         first[i] = i;
-        if (clip_key(paths[i], how->warps ? how->warps[i] : 1.0, keys[i]) != 0) continue; /* key 0: the extraction says why */
+        if (clip_key(paths[i], how->warps ? how->warps[i] : 1.0, how->warp_fhi, keys[i]) != 0)
+            continue; /* key 0: unreadable, the extraction says why */
         size_t *s = key_find(&t, (const uint64_t(*)[2])keys, keys[i]);
         if (*s) first[i] = *s - 1;
         else *s = i + 1, first[i] = i;
