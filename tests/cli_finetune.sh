@@ -47,6 +47,23 @@ check 'grep -q "\"path\":[[:space:]]*\"$model\"" "$tmp/ft/report.json"' "report.
 check 'head -c 65536 "$tmp/ft/model.safetensors" | grep -aq "ser.init"' "the fine-tuned model file has no ser.init"
 check '! head -c 65536 "$tmp/scratch/model.safetensors" | grep -aq "ser.init"' "a model trained from scratch has ser.init"
 
+# 3b. train.init_scaler = keep (the default) keeps the init model's scaler, through the feature
+#     cache (lib_cli.sh's default) and in memory; refit fits this run's
+scaler() { # MODEL: "mean std" from the safetensors header
+  python3 -c 'import json,struct,sys; f=open(sys.argv[1],"rb"); n=struct.unpack("<Q",f.read(8))[0]; m=json.loads(f.read(n))["__metadata__"]; print(m["ser.scaler_mean"], m["ser.scaler_std"])' "$1"
+}
+if command -v python3 >/dev/null; then
+  s_pre=$(scaler "$model") s_ft=$(scaler "$tmp/ft/model.safetensors") s_sc=$(scaler "$tmp/scratch/model.safetensors")
+  check '[ -n "$s_pre" ] && [ "$s_ft" = "$s_pre" ] && [ "$s_sc" != "$s_pre" ]' \
+    "init_scaler=keep through the cache: fine-tuned scaler '$s_ft', init model's '$s_pre', scratch '$s_sc'"
+  SER_FEATURE_CACHE=off "$SER_BIN" train --data "$tmp/B" --out "$tmp/ft_mem" --init "$model" --set train.epochs=1 "${S[@]}" \
+    --quiet >/dev/null 2>&1 || bad "fine-tuning in memory failed"
+  check '[ "$(scaler "$tmp/ft_mem/model.safetensors")" = "$s_pre" ]' "init_scaler=keep in memory did not keep the scaler"
+  "$SER_BIN" train --data "$tmp/B" --out "$tmp/ft_refit" --init "$model" --set train.epochs=1 --set train.init_scaler=refit \
+    "${S[@]}" --quiet >/dev/null 2>&1 || bad "fine-tuning with refit failed"
+  check '[ "$(scaler "$tmp/ft_refit/model.safetensors")" = "$s_sc" ]' "init_scaler=refit did not fit this run's scaler"
+fi
+
 # bytes of one tensor of a safetensors file (header: 8-byte little-endian length, JSON with
 # "name":{"dtype":..,"shape":[..],"data_offsets":[a,b]}, then the data)
 tensor_sha() {

@@ -81,7 +81,7 @@ static void check_source(const ser_corpus *c, ser_config cfg, int mode) {
     ser_feature_cache fc;
     CHECK(ser_dataset_build(&mem, &c->clips, &cfg, names, nn, 2, "train", &e) == 0);
     CHECK(ser_feature_cache_open(&fc, cache_root, &cfg, "cpu test", &e) == 0);
-    CHECK(ser_dataset_build_cached(&disk, (ser_clips *)&c->clips, &cfg, names, nn, 2, "train", ser_features_extract, &fc, 0, &e) == 0);
+    CHECK(ser_dataset_build_cached(&disk, (ser_clips *)&c->clips, &cfg, names, nn, 2, "train", ser_features_extract, &fc, 0, NULL, NULL, &e) == 0);
     CHECK(disk.x == NULL && disk.src != NULL && disk.n == mem.n);
     const size_t F = ser_features_per_clip(&cfg);
     const ser_scaler sm = ser_scaler_fit(mem.x, mem.n * F);
@@ -127,9 +127,9 @@ static void check_dropped(const ser_corpus *c, const ser_config *cfg) {
     CHECK(ser_dataset_build(&mem, &in, cfg, names, nn - 1, 2, "train", &e) == 0);
     CHECK(mem.n == in.n - 1 - outside && mem.n_dropped == 1 + outside);
     CHECK(ser_feature_cache_open(&fc, cache_root, cfg, "cpu test", &e) == 0);
-    CHECK(ser_dataset_build_cached(&copied, &in, cfg, names, nn - 1, 2, "train", ser_features_extract, &fc, 0, &e) ==
+    CHECK(ser_dataset_build_cached(&copied, &in, cfg, names, nn - 1, 2, "train", ser_features_extract, &fc, 0, NULL, NULL, &e) ==
           0);
-    CHECK(ser_dataset_build_cached(&taken, &in, cfg, names, nn - 1, 2, "train", ser_features_extract, &fc, 1, &e) == 0);
+    CHECK(ser_dataset_build_cached(&taken, &in, cfg, names, nn - 1, 2, "train", ser_features_extract, &fc, 1, NULL, NULL, &e) == 0);
     CHECK(in.n == 0 && in.v == NULL);
     const size_t F = ser_features_per_clip(cfg);
     float *x = malloc(F * sizeof *x);

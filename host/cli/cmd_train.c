@@ -271,25 +271,30 @@ static int build_data(run *r, ser_error *err) {
     const ser_features_fn fx = cli_features_fn(r->cuda);
     /* features.vtln: the training split's statistics are the reference the others match */
     double *ref = r->meta.vtln_ref;
-    /* the on-disk cache unless it is off or features.vtln warps per speaker (in memory) */
+    /* the on-disk cache unless it is off (features.vtln's warped records are cached too) */
     const int cached = cli_feature_cache_open(&r->fc, r->a.feature_cache, &r->cfg, r->cuda, err);
     if (cached < 0) return -1;
     if (cached) {
         if (!r->a.quiet) fprintf(stderr, "ser train: feature cache %s\n", r->fc.dir);
         size_t computed = 0;
-        if (ser_dataset_build_cached(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, &r->fc, 1, err))
+        if (ser_dataset_build_cached(&r->train, &r->train_clips, &r->cfg, lab, n_names, th, "train", fx, &r->fc, 1, ref,
+                                     NULL, err))
             return -1;
         computed += r->fc.n_computed;
-        if (ser_dataset_build_cached(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, &r->fc, 1, err))
+        if (ser_dataset_build_cached(&r->val, &r->val_clips, &r->cfg, lab, n_names, th, "validation", fx, &r->fc, 1, NULL,
+                                     ref, err))
             return -1;
         computed += r->fc.n_computed;
         if (r->test_clips.n &&
-            ser_dataset_build_cached(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, &r->fc, 1, err))
+            ser_dataset_build_cached(&r->test, &r->test_clips, &r->cfg, lab, n_names, th, "test", fx, &r->fc, 1, NULL, ref,
+                                     err))
             return -1;
         computed += r->test.n ? r->fc.n_computed : 0;
         if (!r->a.quiet)
             fprintf(stderr, "ser train: feature cache: %zu clips computed, the others found\n", computed);
-        if (ser_feature_source_fit_scaler(r->train.src, &r->meta.scaler, err) != 0) return -1;
+        /* --init with train.init_scaler = keep: the input the model's weights were trained on */
+        if (r->init.loaded && r->cfg.train.init_scaler == SER_INIT_SCALER_KEEP) r->meta.scaler = r->init.meta.scaler;
+        else if (ser_feature_source_fit_scaler(r->train.src, &r->meta.scaler, err) != 0) return -1;
         r->meta.cfg = r->cfg;
         ser_feature_source_set_scaler(r->train.src, &r->meta.scaler);
         ser_feature_source_set_scaler(r->val.src, &r->meta.scaler);

@@ -40,7 +40,7 @@ int cli_feature_cache_open(ser_feature_cache *fc, const char *override, const se
                            ser_error *err) {
     char buf[4096], tag[160];
     const char *root = ser_feature_cache_root(override, buf, sizeof buf);
-    if (!root || cfg->features.vtln > 0) return 0;
+    if (!root) return 0;
     snprintf(tag, sizeof tag, "%s %s %s", cuda ? "cuda" : "cpu", SER_VERSION_STRING, SER_GIT_COMMIT);
     if (ser_feature_cache_open(fc, root, cfg, tag, err) != 0) return -1;
     return prune_to_budget(root, fc) != 0 ? (ser_feature_cache_close(fc), ser_fail_wrap(err, "SER_FEATURE_CACHE_MAX_MB"))

@@ -7,8 +7,8 @@
 #include "ser/feature_cache.h"
 
 /* Opens the cache of cfg's features (override: a --feature-cache value, else $SER_FEATURE_CACHE,
- * else ~/.cache/ser/features; "off": none). Returns 1 when opened, 0 when the cache is off or
- * features.vtln is on (features in memory), -1 on an error. The key names the extractor
+ * else ~/.cache/ser/features; "off": none). Returns 1 when opened, 0 when the cache is off,
+ * -1 on an error. The key names the extractor
  * (cuda: the GPU's features) and this build. */
 int cli_feature_cache_open(ser_feature_cache *fc, const char *override, const ser_config *cfg, int cuda,
                            ser_error *err);

@@ -45,7 +45,7 @@ int loaded_model_dataset(loaded_model *lm, const ser_clips *clips, int labelled,
     }
     if (lm->fc.dir) {
         if (ser_dataset_build_cached(ds, (ser_clips *)clips, cfg, labels, n_labels, cfg->train.threads, what,
-                                     cli_features_fn(lm->cuda), &lm->fc, 0, err) != 0)
+                                     cli_features_fn(lm->cuda), &lm->fc, 0, NULL, lm->meta.vtln_ref, err) != 0)
             return -1;
         ser_feature_source_set_scaler(ds->src, &lm->meta.scaler);
         return 0;

@@ -135,13 +135,63 @@ static void clip_free_strings(ser_clip *c) {
     memset(c, 0, sizeof *c);
 }
 
+typedef struct cache_reader {
+    const ser_feature_cache *fc;
+    const ser_feature_loc *loc;
+} cache_reader;
+
+static int read_cached(void *ctx, size_t i, float *out, ser_error *err) {
+    const cache_reader *r = ctx;
+    return ser_feature_cache_read(r->fc, &r->loc[i], out, err);
+}
+
+/* features.vtln through the cache: the reference statistics (vtln_fit: this split's) streamed
+ * from the unwarped records, each speaker's warp chosen as ser_speaker_warp_apply chooses it,
+ * and the warped speakers' records located (computed once, then shared like the others). */
+static int speaker_warp_cached(ser_feature_cache *fc, ser_feature_loc *loc, const ser_clips *clips, const ser_config *cfg,
+                               int threads, const char *what, double *vtln_fit, const double *vtln_ref,
+                               ser_error *err) {
+    const size_t n = clips->n;
+    const int H = cfg->features.n_mfcc, W = cfg->features.frames;
+    cache_reader r = {fc, loc};
+    if (vtln_fit && H <= SER_VTLN_MAX_MFCC && ser_speaker_warp_stats_read(n, H, W, read_cached, &r, vtln_fit, err) != 0)
+        return -1;
+    const double *ref = vtln_fit ? vtln_fit : vtln_ref;
+    if (!ref) return ser_fail(err, "%s set: features.vtln is on but there are no reference statistics", what);
+    double *warp = ser_malloc(n * sizeof *warp, "vtln warps", err);
+    char **paths = ser_malloc(n * sizeof *paths, "vtln paths", err), **why = ser_calloc(n, sizeof *why, "vtln", err);
+    size_t *at = ser_malloc(n * sizeof *at, "vtln clips", err);
+    ser_feature_loc *wloc = ser_malloc(n * sizeof *wloc, "vtln locations", err);
+    unsigned char *ok = ser_malloc(n, "vtln flags", err);
+    int rc = -1;
+    if (!warp || !paths || !why || !at || !wloc || !ok ||
+        ser_speaker_warp_choose(n, clips->v, cfg, ref, threads, what, read_cached, &r, warp, err) != 0)
+        goto done;
+    size_t m = 0; /* the clips whose speaker is warped */
+    for (size_t i = 0; i < n; i++)
+        if (warp[i] != 1.0) at[m] = i, paths[m] = clips->v[i].path, warp[m] = warp[i], m++;
+    if (m && ser_feature_cache_fill_warped(fc, paths, warp, m, threads, wloc, ok, why, err) != 0) goto done;
+    for (size_t j = 0; j < m; j++) {
+        if (!ok[j]) {
+            ser_fail(err, "vtln: warp %.2f: %s", warp[j], why[j] ? why[j] : paths[j]);
+            goto done;
+        }
+        loc[at[j]] = wloc[j];
+    }
+    rc = 0;
+done:
+    for (size_t j = 0; why && j < n; j++) free(why[j]);
+    free(warp), free(paths), free(why), free(at), free(wloc), free(ok);
+    return rc;
+}
+
 int ser_dataset_build_cached(ser_dataset *ds, ser_clips *in, const ser_config *cfg, const char *const *labels,
                              size_t n_labels, int threads, const char *what, ser_features_fn extract,
-                             ser_feature_cache *fc, int take, ser_error *err) {
+                             ser_feature_cache *fc, int take, double *vtln_fit, const double *vtln_ref,
+                             ser_error *err) {
     memset(ds, 0, sizeof *ds);
     const size_t n = in->n;
     if (n == 0) return ser_fail(err, "%s set: no clips", what);
-    if (cfg->features.vtln > 0) return ser_fail(err, "%s set: features.vtln does not read from the feature cache", what);
     clip_outcome o;
     ser_feature_loc *loc = NULL;
     int rc = -1;
@@ -165,6 +215,8 @@ int ser_dataset_build_cached(ser_dataset *ds, ser_clips *in, const ser_config *c
         ds->clips.n = o.kept;
         memset(in, 0, sizeof *in);
     }
+    if (cfg->features.vtln > 0 && speaker_warp_cached(fc, loc, &ds->clips, cfg, threads, what, vtln_fit, vtln_ref, err) != 0)
+        goto done;
     if (ser_feature_source_init(ds->src, fc, loc, ds->clips.v, o.kept, cfg, err) != 0) goto done;
     loc = NULL; /* the source's */
     ds->y = o.y, ds->n = o.kept;

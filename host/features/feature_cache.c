@@ -69,13 +69,14 @@ static void config_key(const ser_config *cfg, const char *extractor, uint64_t ke
 
 /* The clip's key: path, size and modification time (ns). -1 when it cannot be stat'ed (the
  * extraction then reports why). */
-static int clip_key(const char *path, uint64_t key[2]) {
+static int clip_key(const char *path, double warp, double warp_fhi, uint64_t key[2]) {
     struct stat st;
     if (stat(path, &st) != 0) return -1;
     hash_start(key);
     hash_bytes(key, path, strlen(path) + 1);
     hash_i64(key, (int64_t)st.st_size);
     hash_i64(key, (int64_t)st.st_mtim.tv_sec), hash_i64(key, (int64_t)st.st_mtim.tv_nsec);
+    if (warp != 1.0) hash_f64(key, warp), hash_f64(key, warp_fhi); /* a warped record (unwarped keys unchanged) */
     hash_end(key);
     return 0;
 }
@@ -415,10 +416,30 @@ static void writer_abort(seg_writer *w) {
 /* ---- fill ----------------------------------------------------------------------------------- */
 
 /* Extracts the unique clips in todo[0..m) in chunks and writes the good ones to one new segment. */
+/* How the missing clips are computed: extract, or (warps not NULL) ser_features_extract_warped
+ * with clip i's warp warps[i] (todo then sorted by warp: one call per run of equal warps). */
+typedef struct extraction {
+    ser_features_fn extract;
+    const double *warps;
+    double warp_fhi;
+} extraction;
+
+static int extract_chunk(const extraction *how, const ser_config *cfg, char **cp, const size_t *todo, size_t c,
+                         int threads, float *x, unsigned char *cok, char **cwhy, ser_error *err) {
+    if (!how->warps) return how->extract(cfg, cp, c, threads, x, cok, cwhy, err);
+    for (size_t a = 0, b; a < c; a = b) {
+        const double w = how->warps[todo[a]];
+        for (b = a + 1; b < c && how->warps[todo[b]] == w; b++) {}
+        if (ser_features_extract_warped(cfg, cp + a, b - a, threads, w, how->warp_fhi, x + a * ser_features_per_clip(cfg),
+                                        cok + a, cwhy + a, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int compute_missing(ser_feature_cache *fc, char *const *paths, const uint64_t (*keys)[2], const size_t *todo,
-                           size_t m,
-                           ser_features_fn extract, int threads, ser_feature_loc *loc, unsigned char *ok, char **why,
-                           ser_error *err) {
+                           size_t m, const extraction *how, int threads, ser_feature_loc *loc, unsigned char *ok,
+                           char **why, ser_error *err) {
     const size_t F = fc->F, chunk = m < FILL_CHUNK ? m : FILL_CHUNK;
     float *x = ser_malloc(chunk * F * sizeof *x, "feature cache chunk", err);
     char **cp = ser_malloc(chunk * sizeof *cp, "feature cache chunk paths", err);
@@ -431,7 +452,7 @@ static int compute_missing(ser_feature_cache *fc, char *const *paths, const uint
     for (size_t s = 0; s < m; s += chunk) {
         const size_t c = m - s < chunk ? m - s : chunk;
         for (size_t k = 0; k < c; k++) cp[k] = paths[todo[s + k]];
-        if (extract(&fc->cfg, cp, c, threads, x, cok, cwhy, err) != 0) goto done;
+        if (extract_chunk(how, &fc->cfg, cp, todo + s, c, threads, x, cok, cwhy, err) != 0) goto done;
         for (size_t k = 0; k < c; k++) {
             const size_t i = todo[s + k];
             if (cok[k] && !keys[i][0] && !keys[i][1]) { /* decoded, but stat had failed: no key */
@@ -463,8 +484,29 @@ done:
     return rc;
 }
 
-int ser_feature_cache_fill(ser_feature_cache *fc, char *const *paths, size_t n, ser_features_fn extract, int threads,
-                           ser_feature_loc *loc, unsigned char *ok, char **why, ser_error *err) {
+typedef struct warp_clip {
+    double warp;
+    size_t i;
+} warp_clip;
+
+static int by_warp(const void *a, const void *b) {
+    const warp_clip *x = a, *y = b;
+    return x->warp < y->warp ? -1 : x->warp > y->warp ? 1 : (x->i > y->i) - (x->i < y->i);
+}
+
+/* todo[0..m) ordered by warp (then clip): equal warps side by side, for extract_chunk. */
+static int sort_by_warp(size_t *todo, size_t m, const double *warps, ser_error *err) {
+    warp_clip *v = ser_malloc(m * sizeof *v, "feature cache warps", err);
+    if (!v) return -1;
+    for (size_t k = 0; k < m; k++) v[k] = (warp_clip){warps[todo[k]], todo[k]};
+    qsort(v, m, sizeof *v, by_warp);
+    for (size_t k = 0; k < m; k++) todo[k] = v[k].i;
+    free(v);
+    return 0;
+}
+
+static int fill(ser_feature_cache *fc, char *const *paths, size_t n, const extraction *how, int threads,
+                ser_feature_loc *loc, unsigned char *ok, char **why, ser_error *err) {
     memset(ok, 0, n);
     memset(loc, 0, n * sizeof *loc);
     if (why) memset(why, 0, n * sizeof *why);
@@ -482,7 +524,8 @@ int ser_feature_cache_fill(ser_feature_cache *fc, char *const *paths, size_t n, 
     if (!t.slot || !first || !found || !todo || !rec || !keys) goto done;
     for (size_t i = 0; i < n; i++) {
         first[i] = i;
-        if (clip_key(paths[i], keys[i]) != 0) continue; /* key 0: unreadable, the extraction says why */
+        if (clip_key(paths[i], how->warps ? how->warps[i] : 1.0, how->warp_fhi, keys[i]) != 0)
+            continue; /* key 0: unreadable, the extraction says why */
         size_t *s = key_find(&t, (const uint64_t(*)[2])keys, keys[i]);
         if (*s) first[i] = *s - 1;
         else *s = i + 1, first[i] = i;
@@ -514,7 +557,8 @@ int ser_feature_cache_fill(ser_feature_cache *fc, char *const *paths, size_t n, 
         if (found[i]) ok[i] = 1;
         else todo[m++] = i;
     }
-    if (m && compute_missing(fc, paths, (const uint64_t(*)[2])keys, todo, m, extract, threads, loc, ok, why, err) != 0) goto done;
+    if (m && how->warps && sort_by_warp(todo, m, how->warps, err) != 0) goto done;
+    if (m && compute_missing(fc, paths, (const uint64_t(*)[2])keys, todo, m, how, threads, loc, ok, why, err) != 0) goto done;
     for (size_t i = 0; i < n; i++) { /* a clip listed twice shares its first listing's record */
         const size_t f = first[i];
         if (f == i) continue;
@@ -525,4 +569,16 @@ int ser_feature_cache_fill(ser_feature_cache *fc, char *const *paths, size_t n, 
 done:
     free(t.slot), free(first), free(found), free(todo), free(rec), free(keys);
     return rc;
+}
+
+int ser_feature_cache_fill(ser_feature_cache *fc, char *const *paths, size_t n, ser_features_fn extract, int threads,
+                           ser_feature_loc *loc, unsigned char *ok, char **why, ser_error *err) {
+    const extraction how = {extract, NULL, 0.0};
+    return fill(fc, paths, n, &how, threads, loc, ok, why, err);
+}
+
+int ser_feature_cache_fill_warped(ser_feature_cache *fc, char *const *paths, const double *warps, size_t n, int threads,
+                                  ser_feature_loc *loc, unsigned char *ok, char **why, ser_error *err) {
+    const extraction how = {NULL, warps, fc->cfg.train.aug_vtlp_fhi};
+    return fill(fc, paths, n, &how, threads, loc, ok, why, err);
 }

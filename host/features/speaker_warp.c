@@ -10,24 +10,48 @@
 #include "ser/features.h"
 #include "ser/normalize.h"
 
-void ser_speaker_warp_stats(const float *x, size_t n, int H, int W, double *ref) {
-    double *sum = ref, *sq = ref + H, count = 0.0;
-    for (int c = 0; c < H; c++) sum[c] = sq[c] = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        const float *xi = x + i * (size_t)H * W;
-        const int used = ser_clip_frames_used(xi, H, W);
-        for (int c = 0; c < H; c++)
-            for (int t = 0; t < used; t++) {
-                const double v = xi[(size_t)c * W + t];
-                sum[c] += v, sq[c] += v * v;
-            }
-        count += used;
-    }
+/* One clip's frames into the running sums (the same order for an array and a stream). */
+static void stats_add(const float *xi, int H, int W, double *sum, double *sq, double *count) {
+    const int used = ser_clip_frames_used(xi, H, W);
+    for (int c = 0; c < H; c++)
+        for (int t = 0; t < used; t++) {
+            const double v = xi[(size_t)c * W + t];
+            sum[c] += v, sq[c] += v * v;
+        }
+    *count += used;
+}
+
+static void stats_finish(int H, double count, double *ref) {
     for (int c = 0; c < H; c++) {
-        const double m = count > 0 ? sum[c] / count : 0.0, v = count > 0 ? sq[c] / count - m * m : 0.0;
+        const double m = count > 0 ? ref[c] / count : 0.0, v = count > 0 ? ref[H + c] / count - m * m : 0.0;
         ref[c] = m;
         ref[H + c] = v > 0 ? sqrt(v) : 0.0;
     }
+}
+
+void ser_speaker_warp_stats(const float *x, size_t n, int H, int W, double *ref) {
+    double count = 0.0;
+    for (int c = 0; c < 2 * H; c++) ref[c] = 0.0;
+    for (size_t i = 0; i < n; i++) stats_add(x + i * (size_t)H * W, H, W, ref, ref + H, &count);
+    stats_finish(H, count, ref);
+}
+
+int ser_speaker_warp_stats_read(size_t n, int H, int W, ser_clip_features_fn read, void *ctx, double *ref,
+                                ser_error *err) {
+    float *xi = ser_malloc((size_t)H * W * sizeof *xi, "vtln statistics", err);
+    if (!xi) return -1;
+    double count = 0.0;
+    for (int c = 0; c < 2 * H; c++) ref[c] = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if (read(ctx, i, xi, err) != 0) {
+            free(xi);
+            return -1;
+        }
+        stats_add(xi, H, W, ref, ref + H, &count);
+    }
+    free(xi);
+    stats_finish(H, count, ref);
+    return 0;
 }
 
 static double stats_distance(const double *a, const double *b, int H) {
@@ -59,48 +83,100 @@ out:
     return rc;
 }
 
-int ser_speaker_warp_apply(float *x, size_t n, const ser_clip *clips, const ser_config *cfg, const double *ref,
-                           int threads, const char *what, double *alpha_out, ser_error *err) {
+int ser_speaker_warp_choose(size_t n, const ser_clip *clips, const ser_config *cfg, const double *ref, int threads,
+                            const char *what, ser_clip_features_fn read, void *ctx, double *alpha, ser_error *err) {
     const int H = cfg->features.n_mfcc, W = cfg->features.frames;
     const size_t F = (size_t)H * W;
     const double range = cfg->features.vtln;
     if (H > SER_VTLN_MAX_MFCC) return ser_fail(err, "features.vtln needs n_mfcc <= %d (got %d)", SER_VTLN_MAX_MFCC, H);
     if (threads <= 0) threads = omp_get_max_threads();
     const int kmax = (int)floor(range * 100.0 + 1e-9);
-    size_t *idx = ser_malloc(n * sizeof *idx, "vtln clips", err);
+    size_t *idx = ser_malloc(n * sizeof *idx, "vtln clips", err), largest = 0;
     unsigned char *done = ser_calloc(n, 1, "vtln groups", err);
-    float *probe = ser_malloc(n * F * sizeof *probe, "vtln features", err);
+    float *probe = NULL; /* one speaker's clips (m, F) */
     double st[2 * SER_VTLN_MAX_MFCC];
     int rc = -1;
-    if (!idx || !done || !probe) goto out;
+    if (!idx || !done) goto out;
     for (size_t g = 0; g < n; g++) {
         if (done[g]) continue;
         size_t m = 0; /* the speaker's clips, all of them (a lone training speaker: exactly alpha 1) */
         for (size_t i = g; i < n; i++)
             if (!done[i] && ser_clip_same_speaker(&clips[i], &clips[g])) idx[m++] = i, done[i] = 1;
+        if (m > largest) {
+            float *p = realloc(probe, m * F * sizeof *p);
+            if (!p) {
+                ser_fail(err, "vtln: out of memory for %zu clips of speaker '%s'", m, clips[g].speaker);
+                goto out;
+            }
+            probe = p, largest = m;
+        }
         double best_d = INFINITY, best_a = 1.0;
         /* k = 0, -1, +1, -2, +2, ...: a tie keeps the smaller warp */
         for (int step = 0; step <= 2 * kmax; step++) {
             const int k = step == 0 ? 0 : (step % 2 ? -(step + 1) / 2 : step / 2);
-            const double alpha = 1.0 + k / 100.0;
-            if (k == 0) /* unwarped: the features already computed */
-                for (size_t j = 0; j < m; j++) memcpy(probe + j * F, x + idx[j] * F, F * sizeof *x);
-            else if (features_warped(clips, idx, m, cfg, alpha, threads, probe, err) != 0)
+            const double a = 1.0 + k / 100.0;
+            if (k == 0) { /* unwarped: the features already computed */
+                for (size_t j = 0; j < m; j++)
+                    if (read(ctx, idx[j], probe + j * F, err) != 0) goto out;
+            } else if (features_warped(clips, idx, m, cfg, a, threads, probe, err) != 0) {
                 goto out;
+            }
             ser_speaker_warp_stats(probe, m, H, W, st);
             const double d = stats_distance(st, ref, H);
-            if (d < best_d) best_d = d, best_a = alpha;
+            if (d < best_d) best_d = d, best_a = a;
         }
-        if (best_a != 1.0) { /* the speaker's features with the chosen warp */
-            if (features_warped(clips, idx, m, cfg, best_a, threads, probe, err) != 0) goto out;
-            for (size_t j = 0; j < m; j++) memcpy(x + idx[j] * F, probe + j * F, F * sizeof *x);
-        }
-        for (size_t j = 0; alpha_out && j < m; j++) alpha_out[idx[j]] = best_a;
+        for (size_t j = 0; j < m; j++) alpha[idx[j]] = best_a;
         if (what)
             fprintf(stderr, "ser: %s: speaker '%s' (%zu clips): vtln warp %.2f\n", what, clips[g].speaker, m, best_a);
     }
     rc = 0;
 out:
     free(idx), free(done), free(probe);
+    return rc;
+}
+
+typedef struct array_reader {
+    const float *x;
+    size_t F;
+} array_reader;
+
+static int read_array(void *ctx, size_t i, float *out, ser_error *err) {
+    (void)err;
+    const array_reader *a = ctx;
+    memcpy(out, a->x + i * a->F, a->F * sizeof *out);
+    return 0;
+}
+
+int ser_speaker_warp_apply(float *x, size_t n, const ser_clip *clips, const ser_config *cfg, const double *ref,
+                           int threads, const char *what, double *alpha_out, ser_error *err) {
+    const size_t F = (size_t)cfg->features.n_mfcc * cfg->features.frames;
+    double *alpha = ser_malloc(n * sizeof *alpha, "vtln warps", err);
+    size_t *idx = ser_malloc(n * sizeof *idx, "vtln clips", err);
+    unsigned char *done = ser_calloc(n, 1, "vtln groups", err);
+    float *probe = NULL;
+    int rc = -1;
+    array_reader ar = {x, F};
+    if (!alpha || !idx || !done ||
+        ser_speaker_warp_choose(n, clips, cfg, ref, threads, what, read_array, &ar, alpha, err) != 0)
+        goto out;
+    /* each warped speaker's features recomputed with its warp */
+    for (size_t g = 0; g < n; g++) {
+        if (done[g] || alpha[g] == 1.0) continue;
+        size_t m = 0;
+        for (size_t i = g; i < n; i++)
+            if (!done[i] && ser_clip_same_speaker(&clips[i], &clips[g])) idx[m++] = i, done[i] = 1;
+        float *p = realloc(probe, m * F * sizeof *p);
+        if (!p) {
+            ser_fail(err, "vtln: out of memory for %zu clips", m);
+            goto out;
+        }
+        probe = p;
+        if (features_warped(clips, idx, m, cfg, alpha[g], threads, probe, err) != 0) goto out;
+        for (size_t j = 0; j < m; j++) memcpy(x + idx[j] * F, probe + j * F, F * sizeof *x);
+    }
+    if (alpha_out) memcpy(alpha_out, alpha, n * sizeof *alpha);
+    rc = 0;
+out:
+    free(alpha), free(idx), free(done), free(probe);
     return rc;
 }

@@ -48,12 +48,15 @@ int ser_dataset_build_in_memory(ser_dataset *ds, const ser_clips *in, const ser_
                                 ser_features_fn extract, double *vtln_fit, const double *vtln_ref, ser_error *err);
 /* ser_dataset_build_with through the on-disk feature cache fc: the features are computed (or
  * found) there and x stays NULL; ds->src reads normalised clips by batch (ser/feature_source.h).
- * The same clips are kept and dropped, with the same messages. Not with features.vtln.
+ * The same clips are kept and dropped, with the same messages. features.vtln as in
+ * ser_dataset_build_in_memory (vtln_fit, vtln_ref; the same warps and features), its warped
+ * records cached too; memory: the largest speaker's clips during the warp search.
  * take: in's clips are moved into ds (in is left empty), so a large list is never held twice;
  * else copied. */
 int ser_dataset_build_cached(ser_dataset *ds, ser_clips *in, const ser_config *cfg, const char *const *labels,
                              size_t n_labels, int threads, const char *what, ser_features_fn extract,
-                             struct ser_feature_cache *fc, int take, ser_error *err);
+                             struct ser_feature_cache *fc, int take, double *vtln_fit, const double *vtln_ref,
+                             ser_error *err);
 void ser_dataset_free(ser_dataset *ds);
 
 #ifdef __cplusplus

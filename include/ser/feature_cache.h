@@ -68,6 +68,12 @@ void ser_feature_cache_close(ser_feature_cache *fc);
 int ser_feature_cache_fill(ser_feature_cache *fc, char *const *paths, size_t n, ser_features_fn extract, int threads,
                            ser_feature_loc *loc, unsigned char *ok, char **why, ser_error *err);
 
+/* ser_feature_cache_fill of the VTLN-warped features of paths[i] under mel warp warps[i]
+ * (ser_features_extract_warped, upper knee train.aug_vtlp_fhi; features.vtln): records of their
+ * own in the same folder, keyed by the clip and its warp (a warp of 1 is the unwarped record). */
+int ser_feature_cache_fill_warped(ser_feature_cache *fc, char *const *paths, const double *warps, size_t n, int threads,
+                                  ser_feature_loc *loc, unsigned char *ok, char **why, ser_error *err);
+
 /* Reads one clip's F values into out, checking its checksum (a mismatch is an error
  * naming the segment: the file changed under the run). */
 int ser_feature_cache_read(const ser_feature_cache *fc, const ser_feature_loc *loc, float *out, ser_error *err);

@@ -32,6 +32,19 @@ extern "C" {
  * the n clips x (n, H, W). */
 void ser_speaker_warp_stats(const float *x, size_t n, int H, int W, double *ref);
 
+/* Clip i's unnormalised, unwarped features (H * W values) into out: from an array, or read from
+ * the feature cache. 0, or -1 with err. */
+typedef int (*ser_clip_features_fn)(void *ctx, size_t i, float *out, ser_error *err);
+
+/* ser_speaker_warp_stats over clips read one at a time (the same sums in the same order). */
+int ser_speaker_warp_stats_read(size_t n, int H, int W, ser_clip_features_fn read, void *ctx, double *ref,
+                                ser_error *err);
+
+/* Every clip's warp alpha[i] (its speaker's, closest to ref): the search of ser_speaker_warp_apply,
+ * the unwarped features read through `read`. Memory: the largest speaker's clips (m, H * W). */
+int ser_speaker_warp_choose(size_t n, const ser_clip *clips, const ser_config *cfg, const double *ref, int threads,
+                            const char *what, ser_clip_features_fn read, void *ctx, double *alpha, ser_error *err);
+
 /* For every speaker group of clips (x (n, H, W): their unnormalised, unwarped features, in the
  * same order): the alpha closest to ref, then its features recomputed with that warp into x.
  * alpha_out (n, may be NULL) gets each clip's alpha. Decodes the audio again (CPU, threads <= 0:
