@@ -11,25 +11,9 @@
 
 #include "check.h"
 #include "ser/dir_walk.h"
+#include "test_util.h"
 
 static char g_tmp[256];
-
-/* Creates ROOT/rel (an empty file) with its folders. */
-static void touch(const char *root, const char *rel) {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", root, rel);
-    for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')); s++) {
-        *s = 0;
-        mkdir(p, 0755);
-        *s = '/';
-    }
-    FILE *f = fopen(p, "w");
-    if (!f) {
-        fprintf(stderr, "cannot create %s\n", p);
-        exit(1);
-    }
-    fclose(f);
-}
 
 static void link_at(const char *root, const char *target, const char *rel) {
     char p[1024];
@@ -63,21 +47,21 @@ static void test_rules(void) {
     mkdir(root, 0755);
     /* "a-b" < "a/x" in byte order ('-' 0x2d, '/' 0x2f), though a folder walk meets a/ first;
      * "B" < "a" in byte order, unlike a case-folding locale */
-    touch(root, "a/x.wav");
-    touch(root, "a-b.wav");
-    touch(root, "B.WAV");
-    touch(root, "c.Flac");
-    touch(root, "d.aiff");
-    touch(root, "e.ogg");
-    touch(root, "f.aif");
-    touch(root, "notes.txt");
-    touch(root, "g.wav.txt");  /* the extension is the last suffix */
-    touch(root, "h.mp3");
-    touch(root, ".hidden.wav"); /* hidden file */
-    touch(root, "._i.wav");     /* macOS resource fork */
-    touch(root, ".git/j.wav");  /* hidden folder */
-    touch(root, "k/.l.wav");
-    touch(root, "k/m.wav");
+    test_touch(root, "a/x.wav");
+    test_touch(root, "a-b.wav");
+    test_touch(root, "B.WAV");
+    test_touch(root, "c.Flac");
+    test_touch(root, "d.aiff");
+    test_touch(root, "e.ogg");
+    test_touch(root, "f.aif");
+    test_touch(root, "notes.txt");
+    test_touch(root, "g.wav.txt");  /* the extension is the last suffix */
+    test_touch(root, "h.mp3");
+    test_touch(root, ".hidden.wav"); /* hidden file */
+    test_touch(root, "._i.wav");     /* macOS resource fork */
+    test_touch(root, ".git/j.wav");  /* hidden folder */
+    test_touch(root, "k/.l.wav");
+    test_touch(root, "k/m.wav");
     ser_error err = {{0}};
     CHECK(list_rel(root, SER_AUDIO_EXTENSIONS, got, sizeof got, &err) == 0);
     const char *want = "B.WAV\na-b.wav\na/x.wav\nc.Flac\nd.aiff\ne.ogg\nf.aif\nk/m.wav\n";
@@ -100,8 +84,8 @@ static void test_links(void) {
     char root[300], got[4096];
     snprintf(root, sizeof root, "%s/links", g_tmp);
     mkdir(root, 0755);
-    touch(root, "real/one.wav");
-    touch(g_tmp, "outside/two.wav");
+    test_touch(root, "real/one.wav");
+    test_touch(g_tmp, "outside/two.wav");
     char target[400];
     snprintf(target, sizeof target, "%s/outside", g_tmp);
     link_at(root, target, "linked");            /* a link to a folder elsewhere: followed */
@@ -133,7 +117,7 @@ static void test_errors(void) {
     size_t n = 5;
     CHECK(ser_dir_list(root, SER_AUDIO_EXTENSIONS, &v, &n, &err) == 0 && n == 0);
     ser_dir_list_free(v, n);
-    touch(g_tmp, "file.wav");
+    test_touch(g_tmp, "file.wav");
     snprintf(root, sizeof root, "%s/file.wav", g_tmp);
     CHECK(ser_dir_list(root, SER_AUDIO_EXTENSIONS, &v, &n, &err) != 0);
     CHECK(strstr(err.msg, "not a folder") != NULL);
