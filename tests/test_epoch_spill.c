@@ -103,7 +103,7 @@ static void test_same_bits(const char *dir, const ser_clip *clips) {
             /* and they are normalised: a clip with real frames is no longer its raw values */
             float raw[H * W];
             make_clip(raw, order[1], ep);
-            CHECKF(memcmp(raw, a + F, F * sizeof raw) != 0, "mode %d: clip read back unscaled", mode);
+            CHECKF(memcmp(raw, a + F, sizeof raw) != 0, "mode %d: clip read back unscaled", mode);
         }
         ser_epoch_spill_close(&disk), ser_epoch_spill_close(&mem);
         CHECKF(entries(dir) == 0, "mode %d: files left in %s after close", mode, dir);
