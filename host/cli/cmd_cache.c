@@ -1,5 +1,4 @@
 /* ser cache: the on-disk feature cache's key folders: list them, prune them. */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,15 +28,9 @@ static void usage(FILE *f) {
 }
 
 static int parse_number(const char *opt, const char *s, double *out) {
-    char *end;
-    errno = 0;
-    const double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0) || v > 1e12) {
-        fprintf(stderr, "ser cache: %s: '%s' is not a number >= 0\n", opt, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    if (ser_cache_parse_limit(s, out) == 0) return 0;
+    fprintf(stderr, "ser cache: %s: '%s' is not a number >= 0\n", opt, s);
+    return -1;
 }
 
 static void print_when(time_t t) {

@@ -1,7 +1,6 @@
 /* Where the feature cache is (feature_cache_cli.h). */
 #include "feature_cache_cli.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +15,9 @@
 static int prune_to_budget(const char *root, const ser_feature_cache *fc) {
     const char *v = getenv("SER_FEATURE_CACHE_MAX_MB");
     if (!v || !*v) return 0;
-    char *end;
-    errno = 0;
-    const double mb = strtod(v, &end);
+    double mb;
     ser_error err = {0};
-    if (errno || end == v || *end || !(mb >= 0) || mb > 1e12) {
+    if (ser_cache_parse_limit(v, &mb) != 0) {
         fprintf(stderr, "SER_FEATURE_CACHE_MAX_MB: '%s' is not a number of MiB >= 0\n", v);
         return -1;
     }

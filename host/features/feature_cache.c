@@ -424,14 +424,15 @@ typedef struct extraction {
     double warp_fhi;
 } extraction;
 
-static int extract_chunk(const extraction *how, const ser_config *cfg, char **cp, const size_t *todo, size_t c,
+static int extract_chunk(const extraction *how, const ser_feature_cache *fc, char **cp, const size_t *todo, size_t c,
                          int threads, float *x, unsigned char *cok, char **cwhy, ser_error *err) {
+    const ser_config *cfg = &fc->cfg;
     if (!how->warps) return how->extract(cfg, cp, c, threads, x, cok, cwhy, err);
     for (size_t a = 0, b; a < c; a = b) {
         const double w = how->warps[todo[a]];
         for (b = a + 1; b < c && how->warps[todo[b]] == w; b++) {}
-        if (ser_features_extract_warped(cfg, cp + a, b - a, threads, w, how->warp_fhi, x + a * ser_features_per_clip(cfg),
-                                        cok + a, cwhy + a, err) != 0)
+        if (ser_features_extract_warped(cfg, cp + a, b - a, threads, w, how->warp_fhi, x + a * fc->F, cok + a, cwhy + a,
+                                        err) != 0)
             return -1;
     }
     return 0;
@@ -452,7 +453,7 @@ static int compute_missing(ser_feature_cache *fc, char *const *paths, const uint
     for (size_t s = 0; s < m; s += chunk) {
         const size_t c = m - s < chunk ? m - s : chunk;
         for (size_t k = 0; k < c; k++) cp[k] = paths[todo[s + k]];
-        if (extract_chunk(how, &fc->cfg, cp, todo + s, c, threads, x, cok, cwhy, err) != 0) goto done;
+        if (extract_chunk(how, fc, cp, todo + s, c, threads, x, cok, cwhy, err) != 0) goto done;
         for (size_t k = 0; k < c; k++) {
             const size_t i = todo[s + k];
             if (cok[k] && !keys[i][0] && !keys[i][1]) { /* decoded, but stat had failed: no key */

@@ -19,6 +19,15 @@ static int join(char *out, size_t len, const char *a, const char *b) {
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+int ser_cache_parse_limit(const char *s, double *v) {
+    char *end;
+    errno = 0;
+    const double x = strtod(s, &end);
+    if (errno || end == s || *end || !(x >= 0) || x > 1e12) return -1;
+    *v = x;
+    return 0;
+}
+
 static int is_key_name(const char *s) {
     size_t n = 0;
     for (; s[n]; n++)

@@ -83,6 +83,14 @@ out:
     return rc;
 }
 
+/* The clips of g's speaker not yet taken (from g on) into idx, marked done: their count. */
+static size_t speaker_clips(const ser_clip *clips, size_t n, size_t g, unsigned char *done, size_t *idx) {
+    size_t m = 0;
+    for (size_t i = g; i < n; i++)
+        if (!done[i] && ser_clip_same_speaker(&clips[i], &clips[g])) idx[m++] = i, done[i] = 1;
+    return m;
+}
+
 int ser_speaker_warp_choose(size_t n, const ser_clip *clips, const ser_config *cfg, const double *ref, int threads,
                             const char *what, ser_clip_features_fn read, void *ctx, double *alpha, ser_error *err) {
     const int H = cfg->features.n_mfcc, W = cfg->features.frames;
@@ -99,9 +107,8 @@ int ser_speaker_warp_choose(size_t n, const ser_clip *clips, const ser_config *c
     if (!idx || !done) goto out;
     for (size_t g = 0; g < n; g++) {
         if (done[g]) continue;
-        size_t m = 0; /* the speaker's clips, all of them (a lone training speaker: exactly alpha 1) */
-        for (size_t i = g; i < n; i++)
-            if (!done[i] && ser_clip_same_speaker(&clips[i], &clips[g])) idx[m++] = i, done[i] = 1;
+        /* the speaker's clips, all of them (a lone training speaker: exactly alpha 1) */
+        const size_t m = speaker_clips(clips, n, g, done, idx);
         if (m > largest) {
             float *p = realloc(probe, m * F * sizeof *p);
             if (!p) {
@@ -162,9 +169,7 @@ int ser_speaker_warp_apply(float *x, size_t n, const ser_clip *clips, const ser_
     /* each warped speaker's features recomputed with its warp */
     for (size_t g = 0; g < n; g++) {
         if (done[g] || alpha[g] == 1.0) continue;
-        size_t m = 0;
-        for (size_t i = g; i < n; i++)
-            if (!done[i] && ser_clip_same_speaker(&clips[i], &clips[g])) idx[m++] = i, done[i] = 1;
+        const size_t m = speaker_clips(clips, n, g, done, idx);
         float *p = realloc(probe, m * F * sizeof *p);
         if (!p) {
             ser_fail(err, "vtln: out of memory for %zu clips", m);

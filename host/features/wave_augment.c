@@ -354,13 +354,9 @@ int ser_wave_aug_begin(ser_wave_aug *w, uint64_t seed, int epoch, const ser_scal
         }
     }
     if (!have) {
-        if (spill_ready(w, w->cur, err) != 0) return -1;
-        /* the per-clip DCT sgemm runs inside our threads (no training runs meanwhile) */
-        const int blas_threads = openblas_get_num_threads();
-        openblas_set_num_threads(1);
-        const int rc = compute_epoch(w, seed, epoch, scaler, &w->spill[w->cur], err);
-        openblas_set_num_threads(blas_threads);
-        if (rc) return -1;
+        /* (the feature loop pins OpenBLAS to one thread while it runs) */
+        if (spill_ready(w, w->cur, err) != 0 || compute_epoch(w, seed, epoch, scaler, &w->spill[w->cur], err) != 0)
+            return -1;
     }
     w->ready = 1;
     if (w->prefetch && epoch + 1 < w->cfg.train.epochs) {

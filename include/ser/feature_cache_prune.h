@@ -27,6 +27,10 @@ typedef struct ser_cache_folder {
 /* The key folders under root, least recently used first. A missing root is an empty list. */
 int ser_cache_folders(const char *root, ser_cache_folder **out, size_t *n, ser_error *err);
 
+/* A prune limit as written by a person (--max-mb, --older-than-days, $SER_FEATURE_CACHE_MAX_MB):
+ * a number (strtod: 0.5 is one) >= 0 and <= 1e12 into *v; -1 when s is anything else. */
+int ser_cache_parse_limit(const char *s, double *v);
+
 typedef struct ser_cache_prune_opts {
     uint64_t max_bytes;      /* remove LRU folders until the root holds at most this (UINT64_MAX: no bound) */
     double older_than_s;     /* remove folders unused for longer (0: none) */
