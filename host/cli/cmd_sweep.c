@@ -141,18 +141,6 @@ static int parse_grid(sweep_args *a, const char *spec) {
     return rc ? -1 : 0;
 }
 
-static int parse_count(const char *opt, const char *v, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < lo || n > hi) {
-        fprintf(stderr, "ser sweep: %s '%s': expected a count in %ld..%ld\n", opt, v, lo, hi);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, sweep_args *a) {
     memset(a, 0, sizeof *a);
     a->jobs = 1, a->sample_seed = 1;
@@ -173,13 +161,13 @@ static int parse_args(int argc, char **argv, sweep_args *a) {
         else if (!strcmp(s, "--grid") && more) {
             if (parse_grid(a, argv[++i]) != 0) return -1;
         } else if (!strcmp(s, "--samples") && more) {
-            if (parse_count(s, argv[++i], 1, SWEEP_MAX_COMBOS, &n) != 0) return -1;
+            if (cli_parse_long("ser sweep", s, argv[++i], 1, SWEEP_MAX_COMBOS, NULL, &n) != 0) return -1;
             a->samples = (int)n;
         } else if (!strcmp(s, "--sample-seed") && more) {
-            if (parse_count(s, argv[++i], 0, 2147483647L, &n) != 0) return -1;
+            if (cli_parse_long("ser sweep", s, argv[++i], 0, 2147483647L, NULL, &n) != 0) return -1;
             a->sample_seed = (unsigned long long)n;
         } else if (!strcmp(s, "--jobs") && more) {
-            if (parse_count(s, argv[++i], 1, 256, &n) != 0) return -1;
+            if (cli_parse_long("ser sweep", s, argv[++i], 1, 256, NULL, &n) != 0) return -1;
             a->jobs = (int)n;
         } else if (is_cv_opt(s)) {
             a->cv[a->n_cv++] = argv[i];

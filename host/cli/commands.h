@@ -31,4 +31,8 @@ int cli_wants_help(int argc, char **argv);
  * "cmd: OPT needs a value" (no value, or an empty one). */
 int cli_opt_value(int argc, char **argv, int *i, const char *const *opts, int n, const char *cmd, const char **value);
 
+/* A whole decimal number in [lo, hi] from option opt's value v into *out; else prints
+ * "cmd: OPT 'V': expected WHAT" (expected NULL: "a count in LO..HI") and returns -1. */
+int cli_parse_long(const char *cmd, const char *opt, const char *v, long lo, long hi, const char *expected, long *out);
+
 #endif

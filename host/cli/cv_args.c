@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "cv.h"
 
 void cv_usage(FILE *f) {
@@ -123,6 +124,7 @@ int cv_parse_args(int argc, char **argv, cv_args *a) {
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         const int more = i + 1 < argc;
+        long n;
         const int got = cli_data_arg(&a->data, argc, argv, &i, "ser cv");
         if (got < 0) return -1;
         if (got) continue;
@@ -156,39 +158,17 @@ int cv_parse_args(int argc, char **argv, cv_args *a) {
         } else if (!strcmp(s, "--seeds") && more) {
             if (parse_list(s, argv[++i], 0, a->seeds, &a->n_seeds) != 0) return -1;
         } else if (!strcmp(s, "--seed") && more) {
-            char *end;
-            errno = 0;
-            long v = strtol(argv[++i], &end, 10);
-            if (errno || end == argv[i] || *end || v < 0 || v > 2147483647L)
-                return fprintf(stderr, "ser cv: --seed '%s': expected a number >= 0\n", argv[i]), -1;
-            a->seed = (int)v, a->has_seed = 1;
+            if (cli_parse_long("ser cv", s, argv[++i], 0, 2147483647L, "a number >= 0", &n) != 0) return -1;
+            a->seed = (int)n, a->has_seed = 1;
         } else if (!strcmp(s, "--fold") && more) {
-            char *end;
-            errno = 0;
-            long k = strtol(argv[++i], &end, 10);
-            if (errno || end == argv[i] || *end || k < 1 || k > 1000000) {
-                fprintf(stderr, "ser cv: --fold '%s': expected a fold number >= 1\n", argv[i]);
-                return -1;
-            }
-            a->fold = (int)k;
+            if (cli_parse_long("ser cv", s, argv[++i], 1, 1000000, "a fold number >= 1", &n) != 0) return -1;
+            a->fold = (int)n;
         } else if (!strcmp(s, "--val-speakers") && more) {
-            char *end;
-            errno = 0;
-            long v = strtol(argv[++i], &end, 10);
-            if (errno || end == argv[i] || *end || v < 1 || v > 100000) {
-                fprintf(stderr, "ser cv: --val-speakers '%s': expected a count >= 1\n", argv[i]);
-                return -1;
-            }
-            a->val_speakers = (int)v;
+            if (cli_parse_long("ser cv", s, argv[++i], 1, 100000, "a count >= 1", &n) != 0) return -1;
+            a->val_speakers = (int)n;
         } else if (!strcmp(s, "--jobs") && more) {
-            char *end;
-            errno = 0;
-            long j = strtol(argv[++i], &end, 10);
-            if (errno || end == argv[i] || *end || j < 1 || j > 256) {
-                fprintf(stderr, "ser cv: --jobs '%s': expected a count in 1..256\n", argv[i]);
-                return -1;
-            }
-            a->jobs = (int)j;
+            if (cli_parse_long("ser cv", s, argv[++i], 1, 256, "a count in 1..256", &n) != 0) return -1;
+            a->jobs = (int)n;
         } else {
             fprintf(stderr, "ser cv: unknown option or missing value: %s\n", s);
             return -1;

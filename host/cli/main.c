@@ -1,5 +1,6 @@
 /* `ser`: the command-line front door. Dispatches to host/cli/cmd_<name>.c. */
 #include <cblas.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -47,6 +48,19 @@ int cli_wants_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
     return 0;
+}
+
+int cli_parse_long(const char *cmd, const char *opt, const char *v, long lo, long hi, const char *expected, long *out) {
+    char *end;
+    errno = 0;
+    const long n = strtol(v, &end, 10);
+    if (!errno && end != v && !*end && n >= lo && n <= hi) {
+        *out = n;
+        return 0;
+    }
+    if (expected) fprintf(stderr, "%s: %s '%s': expected %s\n", cmd, opt, v, expected);
+    else fprintf(stderr, "%s: %s '%s': expected a count in %ld..%ld\n", cmd, opt, v, lo, hi);
+    return -1;
 }
 
 int cli_opt_value(int argc, char **argv, int *i, const char *const *opts, int n, const char *cmd, const char **value) {
